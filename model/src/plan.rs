@@ -1,0 +1,406 @@
+//! The resolved plan: what a plan file means once parsed.
+//!
+//! Every item keeps the spans of what it was built from, so later checks (validation, the
+//! macros' field checks, the CLI's diff) can point back at the file. Collections keep the order
+//! of the file; ids are unique within each collection once the plan has validated.
+
+use crate::source::{Span, Spanned};
+
+/// A whole tracking plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `[plan] name`: `[a-z][a-z0-9_]*`.
+    pub name: Spanned<String>,
+    /// `[plan] version`: bumped when a change breaks consumers.
+    pub version: Spanned<u32>,
+    /// `[plan] owner`, a contact for the plan.
+    pub owner: Option<Spanned<String>>,
+    /// `[identity]`: how a subject id becomes the distinct id.
+    pub identity: Identity,
+    /// `[purposes.*]`, in file order.
+    pub purposes: Vec<Purpose>,
+    /// `[destinations.*]`, in file order.
+    pub destinations: Vec<Destination>,
+    /// `[properties.*]`: shared definitions, in file order.
+    pub properties: Vec<Property>,
+    /// `[events.*]`, in file order, with their properties resolved.
+    pub events: Vec<Event>,
+    /// `[[policies]]`, in file order.
+    pub policies: Vec<Policy>,
+    /// `[taxonomy.categories."<key>"]`: categories the plan adds to the built-in taxonomy.
+    pub taxonomy: Vec<CategoryExtension>,
+}
+
+/// `[identity]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// `transform`: `"hmac"` (default) or `"none"`.
+    pub transform: Spanned<IdentityTransform>,
+    /// Required when `transform = "none"`.
+    pub justification: Option<Spanned<String>>,
+}
+
+/// How a subject id becomes the distinct id sent to destinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentityTransform {
+    /// Keyed HMAC-SHA-256 with the tracker's secret key (the default).
+    Hmac,
+    /// Sent as is (needs a justification).
+    None,
+}
+
+/// `[purposes.<id>]`: why data is collected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Purpose {
+    /// The id (table key).
+    pub id: Spanned<String>,
+    /// Shown to end users on consent screens and in the notice.
+    pub description: Spanned<String>,
+    /// The GDPR Art. 6 legal basis.
+    pub basis: Spanned<LegalBasis>,
+    /// A fideslang data-use key, e.g. `analytics.reporting`.
+    pub data_use: Spanned<String>,
+    /// How long destinations keep the data, in days.
+    pub retention_days: Option<Spanned<u32>>,
+    /// Whether this purpose sells or shares data (GPC / CCPA opt-out applies).
+    pub sale_or_share: Spanned<bool>,
+    /// The whole `[purposes.<id>]` table.
+    pub span: Span,
+}
+
+/// GDPR Art. 6 legal bases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LegalBasis {
+    /// Art. 6(1)(a): the subject agreed; off until granted.
+    Consent,
+    /// Art. 6(1)(b).
+    Contract,
+    /// Art. 6(1)(c).
+    LegalObligation,
+    /// Art. 6(1)(d).
+    VitalInterest,
+    /// Art. 6(1)(e).
+    PublicTask,
+    /// Art. 6(1)(f): on until the subject objects.
+    LegitimateInterest,
+}
+
+impl LegalBasis {
+    /// The key as written in plan files (`"legitimate_interest"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "consent",
+            LegalBasis::Contract => "contract",
+            LegalBasis::LegalObligation => "legal_obligation",
+            LegalBasis::VitalInterest => "vital_interest",
+            LegalBasis::PublicTask => "public_task",
+            LegalBasis::LegitimateInterest => "legitimate_interest",
+        }
+    }
+}
+
+/// `[destinations.<id>]`: where events may go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    /// The id (table key).
+    pub id: Spanned<String>,
+    /// What kind of sink delivers to it.
+    pub kind: Spanned<DestinationKind>,
+    /// What the destination uses data for; every one must be among an event's purposes for the
+    /// event to be routed there.
+    pub purposes: Spanned<Vec<Spanned<String>>>,
+    /// Shown in the docs and the Art. 30 record.
+    pub description: Option<Spanned<String>>,
+    /// Whether a third party receives the data (then `redact` properties are withheld).
+    pub third_party: Spanned<bool>,
+    /// The whole table.
+    pub span: Span,
+}
+
+/// The kinds of destination the runtime knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DestinationKind {
+    /// Mixpanel `/import`.
+    Mixpanel,
+    /// Segment-compatible `/v1/batch`.
+    Segment,
+    /// Newline-delimited JSON file.
+    Ndjson,
+    /// NDJSON on standard output.
+    Stdout,
+    /// In-memory (tests).
+    Memory,
+    /// A user-provided sink.
+    Custom,
+}
+
+impl DestinationKind {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            DestinationKind::Mixpanel => "mixpanel",
+            DestinationKind::Segment => "segment",
+            DestinationKind::Ndjson => "ndjson",
+            DestinationKind::Stdout => "stdout",
+            DestinationKind::Memory => "memory",
+            DestinationKind::Custom => "custom",
+        }
+    }
+}
+
+/// A property, either a shared `[properties.<id>]` definition or one resolved on an event
+/// (shared definition merged with the event's inline keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// The id (table key); also the Rust field name.
+    pub id: Spanned<String>,
+    /// The wire name, sent byte-for-byte; defaults to the id (then its span is the id's).
+    pub name: Spanned<String>,
+    /// The value type.
+    pub ty: Spanned<PropertyType>,
+    /// How sensitive the value is.
+    pub sensitivity: Spanned<Sensitivity>,
+    /// A fideslang data category, e.g. `user.contact.email`.
+    pub category: Option<Spanned<String>>,
+    /// Applied in the runtime before the value leaves the process.
+    pub transform: Spanned<Transform>,
+    /// When given: the only purposes this property may be collected for.
+    pub purposes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Why personal data is sent without a transform.
+    pub justification: Option<Spanned<String>>,
+    /// The GDPR Art. 9(2) ground for special-category data, e.g. `explicit_consent`.
+    pub special_basis: Option<Spanned<String>>,
+    /// Whether every event must carry it (default true).
+    pub required: Spanned<bool>,
+    /// Documentation; becomes doc comments and the notice text.
+    pub description: Option<Spanned<String>>,
+    /// `max_length` (strings), `min`/`max` (numbers).
+    pub constraints: Constraints,
+    /// On an event: the id of the shared definition it uses, if any.
+    pub shared: Option<String>,
+    /// The whole table (shared) or inline table (on an event).
+    pub span: Span,
+}
+
+/// Value constraints, checked at run time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Constraints {
+    /// Longest allowed string, in characters.
+    pub max_length: Option<Spanned<u32>>,
+    /// Smallest allowed number.
+    pub min: Option<Spanned<f64>>,
+    /// Largest allowed number.
+    pub max: Option<Spanned<f64>>,
+}
+
+/// Property value types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyType {
+    /// UTF-8 text.
+    String,
+    /// `i64`.
+    Integer,
+    /// `f64`.
+    Number,
+    /// `bool`.
+    Boolean,
+    /// A point in time; sent as ISO-8601 UTC.
+    Timestamp,
+    /// One of a fixed list of values, sent as written.
+    Enum {
+        /// The values, in file order.
+        values: Vec<Spanned<String>>,
+    },
+    /// A list of items of one type.
+    List {
+        /// The item type (`items = { type = … }`).
+        items: Box<PropertyType>,
+    },
+}
+
+impl PropertyType {
+    /// The key as written in plan files (`"list"` for lists).
+    pub fn key(&self) -> &'static str {
+        match self {
+            PropertyType::String => "string",
+            PropertyType::Integer => "integer",
+            PropertyType::Number => "number",
+            PropertyType::Boolean => "boolean",
+            PropertyType::Timestamp => "timestamp",
+            PropertyType::Enum { .. } => "enum",
+            PropertyType::List { .. } => "list",
+        }
+    }
+}
+
+/// How sensitive a value is; ordered from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sensitivity {
+    /// Not personal data, fine to publish.
+    Public,
+    /// Not personal data, internal.
+    Internal,
+    /// Personal data (GDPR Art. 4).
+    Personal,
+    /// Special-category data (GDPR Art. 9/10, children's data).
+    Special,
+}
+
+impl Sensitivity {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Sensitivity::Public => "public",
+            Sensitivity::Internal => "internal",
+            Sensitivity::Personal => "personal",
+            Sensitivity::Special => "special",
+        }
+    }
+}
+
+/// What happens to a value before it leaves the process.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transform {
+    /// Sent as is.
+    None,
+    /// Keyed HMAC-SHA-256, hex; input trimmed, e-mail categories lower-cased.
+    Hmac,
+    /// IPv4 to /24, IPv6 to /48.
+    TruncateIp,
+    /// Drops a URL's query string and fragment.
+    StripQuery,
+    /// Replaced by its bucket label.
+    Bucket {
+        /// Ascending bucket bounds (`buckets = [18, 25, 35]` → "<18", "18-24", "25-34", "35+").
+        buckets: Vec<f64>,
+    },
+    /// A timestamp truncated to a granularity.
+    Coarsen {
+        /// `to = "hour" | "day" | "month"`.
+        to: Granularity,
+    },
+    /// Never sent to third-party destinations.
+    Redact,
+}
+
+impl Transform {
+    /// The key as written in plan files.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Transform::None => "none",
+            Transform::Hmac => "hmac",
+            Transform::TruncateIp => "truncate_ip",
+            Transform::StripQuery => "strip_query",
+            Transform::Bucket { .. } => "bucket",
+            Transform::Coarsen { .. } => "coarsen",
+            Transform::Redact => "redact",
+        }
+    }
+}
+
+/// Timestamp granularity for `coarsen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Granularity {
+    /// Truncated to the hour.
+    Hour,
+    /// Truncated to the day (UTC).
+    Day,
+    /// Truncated to the first day of the month (UTC).
+    Month,
+}
+
+/// `[events.<id>]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The id (table key); the generated struct is its UpperCamelCase form.
+    pub id: Spanned<String>,
+    /// The wire name; defaults to the id.
+    pub name: Spanned<String>,
+    /// Documentation.
+    pub description: Option<Spanned<String>>,
+    /// Why it is collected; non-empty.
+    pub purposes: Spanned<Vec<Spanned<String>>>,
+    /// Its properties, resolved against the shared definitions, in file order.
+    pub properties: Vec<Property>,
+    /// The whole table.
+    pub span: Span,
+}
+
+/// `[[policies]]`: a deny rule evaluated as in Fides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// What the rule is called in messages.
+    pub name: Spanned<String>,
+    /// The data categories it covers.
+    pub categories: RuleSet,
+    /// The data uses it covers.
+    pub data_uses: RuleSet,
+    /// The whole `[[policies]]` table.
+    pub span: Span,
+}
+
+/// One dimension of a policy rule: keys and how they match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSet {
+    /// Taxonomy keys; each covers itself and everything below it.
+    pub values: Vec<Spanned<String>>,
+    /// How the declared keys are compared with `values`.
+    pub matches: Spanned<Match>,
+}
+
+/// Fides rule matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Match {
+    /// Some declared key is covered by some rule value (the default).
+    Any,
+    /// Every rule value covers some declared key.
+    All,
+    /// No declared key is covered by any rule value.
+    None,
+    /// Some declared key is covered by no rule value.
+    Other,
+}
+
+/// `[taxonomy.categories."<key>"]`: a data category the plan adds below a built-in one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryExtension {
+    /// The new key; its parent is the key with the last segment removed.
+    pub key: Spanned<String>,
+    /// Whether it is a special category (Art. 9/10).
+    pub special: bool,
+    /// Optional description.
+    pub description: Option<Spanned<String>>,
+}
+
+impl Plan {
+    /// The purpose with this id.
+    pub fn purpose(&self, id: &str) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| p.id.value == id)
+    }
+
+    /// The destination with this id.
+    pub fn destination(&self, id: &str) -> Option<&Destination> {
+        self.destinations.iter().find(|d| d.id.value == id)
+    }
+
+    /// The event with this id.
+    pub fn event(&self, id: &str) -> Option<&Event> {
+        self.events.iter().find(|e| e.id.value == id)
+    }
+
+    /// Destinations an event may be routed to: those whose every purpose is among the event's.
+    pub fn routes<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Destination> + 'a {
+        self.destinations.iter().filter(move |d| {
+            d.purposes
+                .iter()
+                .all(|p| event.purposes.iter().any(|e| e.value == p.value))
+        })
+    }
+}
+
+impl Event {
+    /// The property with this id.
+    pub fn property(&self, id: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.id.value == id)
+    }
+}
