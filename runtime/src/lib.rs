@@ -7,21 +7,24 @@
 #![deny(missing_docs)]
 
 mod event;
+mod key;
 mod plan;
 mod sensitive;
 mod sink;
 mod time;
+mod transform;
 mod value;
 
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
+pub use key::{Key, KeyError, MIN_KEY_BYTES};
 pub use plan::{
-    Constraints, DestinationInfo, EventInfo, Granularity, IdentityInfo, LegalBasis, PlanInfo,
-    PropertyInfo, PurposeInfo, PurposeSet, DestinationSet, Sensitivity, TransformInfo, ValueKind,
+    Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo, LegalBasis,
+    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Outcome, Sink};
-pub use time::Timestamp;
-pub use value::{PropertyWriter, Value};
+pub use time::{Iso8601, Timestamp};
+pub use value::{PropertyWriter, Value, ViolationPolicy};
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.
 #[doc(hidden)]
