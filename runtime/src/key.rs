@@ -168,7 +168,7 @@ fn decode_hex(text: &str) -> Option<Zeroizing<Vec<u8>>> {
         }
     }
     let text = text.as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 2));

@@ -6,15 +6,25 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod consent;
 mod event;
+mod id;
 mod key;
 mod plan;
+mod queue;
 mod sensitive;
 mod sink;
+pub mod sinks;
+mod stats;
+mod subject;
+pub mod testing;
 mod time;
+mod tracker;
 mod transform;
 mod value;
+mod worker;
 
+pub use consent::Consent;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use key::{Key, KeyError, MIN_KEY_BYTES};
 pub use plan::{
@@ -22,7 +32,12 @@ pub use plan::{
     PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
-pub use sink::{BatchLimits, Envelope, Outcome, Sink};
+pub use sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+pub use stats::{Counts, DestinationStats, Stats};
+pub use subject::{Scope, Scoped, Subject};
+pub use tracker::{
+    BuildError, FlushError, ForgetError, ForgetReport, Overflow, Tracker, TrackerBuilder,
+};
 pub use time::{Iso8601, Timestamp};
 pub use value::{PropertyWriter, Value, ViolationPolicy};
 
