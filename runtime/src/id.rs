@@ -11,7 +11,10 @@ pub(crate) fn uuid_v4_text(mut bytes: [u8; 16]) -> String {
     let mut hex = String::with_capacity(32);
     crate::key::push_hex(&mut hex, &bytes);
     let mut out = String::with_capacity(36);
-    for (i, range) in [0..8, 8..12, 12..16, 16..20, 20..32].into_iter().enumerate() {
+    for (i, range) in [0..8, 8..12, 12..16, 16..20, 20..32]
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             out.push('-');
         }
@@ -67,8 +70,14 @@ mod tests {
 
     #[test]
     fn uuid_text_has_version_and_variant() {
-        assert_eq!(uuid_v4_text([0; 16]), "00000000-0000-4000-8000-000000000000");
-        assert_eq!(uuid_v4_text([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(
+            uuid_v4_text([0; 16]),
+            "00000000-0000-4000-8000-000000000000"
+        );
+        assert_eq!(
+            uuid_v4_text([0xff; 16]),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
         let r = random_uuid().unwrap_or_default();
         assert!(is_uuid_v4(&r), "{r}");
     }

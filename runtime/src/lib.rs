@@ -35,10 +35,10 @@ pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 pub use stats::{Counts, DestinationStats, Stats};
 pub use subject::{Scope, Scoped, Subject};
+pub use time::{Iso8601, Timestamp};
 pub use tracker::{
     BuildError, FlushError, ForgetError, ForgetReport, Overflow, Tracker, TrackerBuilder,
 };
-pub use time::{Iso8601, Timestamp};
 pub use value::{PropertyWriter, Value, ViolationPolicy};
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.

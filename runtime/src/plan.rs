@@ -75,7 +75,8 @@ impl PlanInfo {
 
     /// Ids of the purposes in `set`, in plan order.
     pub fn purpose_ids(&self, set: PurposeSet) -> impl Iterator<Item = &'static str> + '_ {
-        set.indices().filter_map(|i| self.purposes.get(i).map(|p| p.id))
+        set.indices()
+            .filter_map(|i| self.purposes.get(i).map(|p| p.id))
     }
 }
 

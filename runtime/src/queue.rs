@@ -130,7 +130,10 @@ impl State {
     pub(crate) fn lowest_pending_seq(&self) -> Option<u64> {
         let lanes = self.lanes.iter().flat_map(|lane| {
             let queued = lane.items.front().map(|q| q.seq);
-            let retry = lane.retry.as_ref().and_then(|r| r.seqs.iter().min().copied());
+            let retry = lane
+                .retry
+                .as_ref()
+                .and_then(|r| r.seqs.iter().min().copied());
             queued.into_iter().chain(retry)
         });
         lanes.chain(self.in_flight.map(|(_, seq)| seq)).min()

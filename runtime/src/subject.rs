@@ -96,13 +96,21 @@ impl Subject {
 
     /// The current consent.
     pub fn consent(&self) -> Consent {
-        *self.inner.consent.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Replaces the consent. Queued events for destinations it no longer permits are dropped
     /// (counted as `dropped_consent`); events already handed to a sink cannot be recalled.
     pub fn set_consent(&self, consent: Consent) {
-        let mut current = self.inner.consent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *current = consent;
         let allowed = self.tracker.core.allowed_destinations(&consent);
         // Under the consent lock, so two concurrent changes apply in the order they stored.
@@ -112,7 +120,11 @@ impl Subject {
     /// Changes the consent with `f` (e.g. `|c| c.withdraw(purpose::Advertising)`); see
     /// [`Subject::set_consent`].
     pub fn update_consent(&self, f: impl FnOnce(Consent) -> Consent) {
-        let mut current = self.inner.consent.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let consent = f(*current);
         *current = consent;
         let allowed = self.tracker.core.allowed_destinations(&consent);

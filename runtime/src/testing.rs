@@ -78,7 +78,11 @@ impl Recorder {
 
     /// The events with wire name `event`.
     pub fn named(&self, event: &str) -> Vec<Recorded> {
-        self.lock().iter().filter(|r| r.event == event).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|r| r.event == event)
+            .cloned()
+            .collect()
     }
 
     /// How many events with wire name `event` were received.
@@ -107,7 +111,10 @@ impl Recorder {
     #[track_caller]
     pub fn assert_not_tracked(&self, event: &str) {
         let n = self.count(event);
-        assert!(n == 0, "expected event `{event}` not to be tracked, but it was, {n} time(s)");
+        assert!(
+            n == 0,
+            "expected event `{event}` not to be tracked, but it was, {n} time(s)"
+        );
     }
 
     /// Panics unless exactly `times` events named `event` were received.
@@ -144,7 +151,11 @@ impl Recorder {
     }
 
     fn names(&self) -> String {
-        let names: Vec<String> = self.lock().iter().map(|r| format!("`{}`", r.event)).collect();
+        let names: Vec<String> = self
+            .lock()
+            .iter()
+            .map(|r| format!("`{}`", r.event))
+            .collect();
         if names.is_empty() {
             "nothing".into()
         } else {
@@ -159,12 +170,14 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        self.lock().extend(batch.iter().map(Recorded::from_envelope));
+        self.lock()
+            .extend(batch.iter().map(Recorded::from_envelope));
         Outcome::Delivered
     }
 
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        self.lock().retain(|r| !distinct_ids.contains(&r.distinct_id));
+        self.lock()
+            .retain(|r| !distinct_ids.contains(&r.distinct_id));
         Erasure::Erased
     }
 }

@@ -81,7 +81,9 @@ pub enum BuildError {
         needs: String,
     },
     /// The plan has more than 64 purposes or destinations.
-    #[error("plan `{plan}` has more than 64 purposes or destinations, which trackplan does not support")]
+    #[error(
+        "plan `{plan}` has more than 64 purposes or destinations, which trackplan does not support"
+    )]
     TooLarge {
         /// `name@version` of the plan.
         plan: &'static str,
@@ -134,7 +136,9 @@ pub enum FlushError {
 pub enum ForgetError {
     /// The sinks did not finish erasing in time. Queued events were purged; the erase request
     /// still runs when the worker gets to it.
-    #[error("destinations did not confirm the erasure within {0:?}; it continues in the background")]
+    #[error(
+        "destinations did not confirm the erasure within {0:?}; it continues in the background"
+    )]
     Timeout(Duration),
     /// Some destination failed to erase; see the report.
     #[error("erasure failed at {}", list_failed(.0))]
@@ -286,13 +290,11 @@ impl TrackerBuilder {
         if let Some(destination) = self.duplicate {
             return Err(BuildError::DuplicateDestination { destination });
         }
-        if self.key.is_none() {
-            if let Some(needs) = key_needed_by(plan) {
-                return Err(BuildError::KeyRequired {
-                    plan: plan.label,
-                    needs,
-                });
-            }
+        if let (None, Some(needs)) = (&self.key, key_needed_by(plan)) {
+            return Err(BuildError::KeyRequired {
+                plan: plan.label,
+                needs,
+            });
         }
         let missing: Vec<&'static str> = plan
             .destinations
@@ -458,7 +460,9 @@ impl Core {
                     out
                 }
                 // Only if serialization re-entered `track`; fresh buffers keep it correct.
-                Err(_) => self.serialize(event, &mut Vec::new(), &mut Vec::new(), wants_first_party),
+                Err(_) => {
+                    self.serialize(event, &mut Vec::new(), &mut Vec::new(), wants_first_party)
+                }
             }
         });
         if dropped > 0 {
@@ -568,7 +572,8 @@ impl Core {
             }
             lane.bytes += q.properties.len();
             lane.items.push_back(q);
-            wake |= lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
+            wake |=
+                lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
         }
         st.queued += send.count_ones() as usize;
         if wake && st.worker_waiting {

@@ -156,13 +156,12 @@ impl Worker {
         st.in_flight = Some((d, lowest));
         drop(st);
         let outcome = match self.sinks.get_mut(d).and_then(Option::as_mut) {
-            Some(sink) if !r.batch.is_empty() => {
-                catch_unwind(AssertUnwindSafe(|| sink.deliver(&r.batch))).unwrap_or_else(|_| {
-                    Outcome::Failed {
-                        reason: "the sink panicked".into(),
-                    }
-                })
-            }
+            Some(sink) if !r.batch.is_empty() => catch_unwind(AssertUnwindSafe(|| {
+                sink.deliver(&r.batch)
+            }))
+            .unwrap_or_else(|_| Outcome::Failed {
+                reason: "the sink panicked".into(),
+            }),
             Some(_) => Outcome::Delivered,
             None => Outcome::Failed {
                 reason: "no sink".into(),
@@ -257,7 +256,11 @@ impl Worker {
             };
             if let Erasure::Failed { reason } = &erasure {
                 let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
-                tracing::warn!(destination = id, reason = reason.as_str(), "trackplan: erasure failed");
+                tracing::warn!(
+                    destination = id,
+                    reason = reason.as_str(),
+                    "trackplan: erasure failed"
+                );
             }
             results.push((d, erasure));
         }

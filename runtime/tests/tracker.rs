@@ -51,7 +51,10 @@ fn build_names_every_destination_without_a_sink() {
         other => panic!("unexpected {other:?}"),
     }
     let text = err.to_string();
-    assert!(text.contains("`mixpanel`, `security_log`, `support_desk`"), "{text}");
+    assert!(
+        text.contains("`mixpanel`, `security_log`, `support_desk`"),
+        "{text}"
+    );
     assert!(text.contains(".skip(destination::"), "{text}");
 }
 
@@ -69,14 +72,24 @@ fn build_refuses_foreign_and_duplicate_destinations_and_a_missing_key() {
         .build()
         .expect_err("foreign destination");
     assert!(
-        matches!(err, BuildError::ForeignDestination { destination: "warehouse", destination_plan: "blog@1", plan: "shop@3" }),
+        matches!(
+            err,
+            BuildError::ForeignDestination {
+                destination: "warehouse",
+                destination_plan: "blog@1",
+                plan: "shop@3"
+            }
+        ),
         "{err:?}"
     );
     let err = all(Tracker::builder(&PLAN).key(key()))
         .skip(destination::Ads)
         .build()
         .expect_err("duplicate");
-    assert!(matches!(err, BuildError::DuplicateDestination { destination: "ads" }), "{err:?}");
+    assert!(
+        matches!(err, BuildError::DuplicateDestination { destination: "ads" }),
+        "{err:?}"
+    );
     let err = all(Tracker::builder(&PLAN)).build().expect_err("no key");
     assert!(matches!(err, BuildError::KeyRequired { .. }), "{err:?}");
     assert!(err.to_string().contains("Key::from_env"), "{err}");
@@ -88,7 +101,10 @@ fn ndjson_lines_follow_the_wire_format() {
     let path = temp_path("wire", "events.ndjson");
     let tracker = Tracker::builder(&PLAN)
         .key(key())
-        .sink(destination::Warehouse, Ndjson::create(&path).expect("create"))
+        .sink(
+            destination::Warehouse,
+            Ndjson::create(&path).expect("create"),
+        )
         .skip(destination::Mixpanel)
         .skip(destination::Ads)
         .skip(destination::SecurityLog)
@@ -115,7 +131,11 @@ fn ndjson_lines_follow_the_wire_format() {
     let time = line["time"].as_i64().expect("time");
     assert!(time >= before && time <= Timestamp::now().unix_millis());
     assert_eq!(insert_id.len(), 36);
-    assert!(insert_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    assert!(
+        insert_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    );
     let distinct_id = key().pseudonymize("user-42");
     // The exact bytes, so key order and escaping are pinned down.
     let want = format!(
@@ -145,7 +165,12 @@ fn routing_follows_the_plan_and_the_consent() {
         sinks[i]
             .delivered()
             .iter()
-            .map(|e| parse(&e.properties)["Product ID"].as_str().unwrap_or("").to_owned())
+            .map(|e| {
+                parse(&e.properties)["Product ID"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
             .collect()
     };
     assert_eq!(ids(0), ["p1", "p2"]);
@@ -153,10 +178,16 @@ fn routing_follows_the_plan_and_the_consent() {
     assert_eq!(ids(2), ["p2", "p3"]);
     assert!(sinks[3].delivered().is_empty() && sinks[4].delivered().is_empty());
     // One event, one insert id in every destination.
-    assert_eq!(sinks[0].delivered()[1].insert_id, sinks[2].delivered()[0].insert_id);
+    assert_eq!(
+        sinks[0].delivered()[1].insert_id,
+        sinks[2].delivered()[0].insert_id
+    );
     let stats = tracker.stats();
     let ads = stats.destination("ads").expect("ads");
-    assert_eq!((ads.accepted, ads.delivered, ads.dropped_consent), (3, 2, 1));
+    assert_eq!(
+        (ads.accepted, ads.delivered, ads.dropped_consent),
+        (3, 2, 1)
+    );
     assert_eq!(stats.total.pending(), 0);
 }
 
@@ -171,7 +202,10 @@ fn redacted_properties_reach_first_party_destinations_only() {
     tracker.flush().expect("flush");
     let warehouse = parse(&sinks[0].delivered()[0].properties);
     let mixpanel = parse(&sinks[1].delivered()[0].properties);
-    assert_eq!(warehouse, json!({"Result Count": 3, "Query": "running shoes"}));
+    assert_eq!(
+        warehouse,
+        json!({"Result Count": 3, "Query": "running shoes"})
+    );
     assert_eq!(mixpanel, json!({"Result Count": 3}));
 }
 
@@ -203,9 +237,15 @@ fn transforms_apply_on_the_wire() {
         json!({"email": lowercase_hmac, "IP Address": "198.51.100.0", "Attempt": 1})
     );
     let page = parse(&sinks[0].delivered()[0].properties);
-    assert_eq!(page, json!({"URL": "https://shop.example/cart", "IP Address": "2001:db8:aaaa::"}));
+    assert_eq!(
+        page,
+        json!({"URL": "https://shop.example/cart", "IP Address": "2001:db8:aaaa::"})
+    );
     let signup = parse(&sinks[0].delivered()[1].properties);
-    assert_eq!(signup, json!({"Plan Tier": "pro", "Age": "25-34", "Newsletter": true}));
+    assert_eq!(
+        signup,
+        json!({"Plan Tier": "pro", "Age": "25-34", "Newsletter": true})
+    );
 }
 
 #[test]
@@ -222,8 +262,14 @@ fn invalid_values_are_dropped_and_counted_by_default() {
         ip_address: "not an address".to_string().into(),
     });
     tracker.flush().expect("flush");
-    assert_eq!(parse(&sinks[0].delivered()[0].properties), json!({"Currency": "USD"}));
-    assert_eq!(parse(&sinks[0].delivered()[1].properties), json!({"URL": "/"}));
+    assert_eq!(
+        parse(&sinks[0].delivered()[0].properties),
+        json!({"Currency": "USD"})
+    );
+    assert_eq!(
+        parse(&sinks[0].delivered()[1].properties),
+        json!({"URL": "/"})
+    );
     assert_eq!(tracker.stats().dropped_invalid, 3);
 }
 
@@ -239,8 +285,14 @@ fn panic_policy_fails_loudly_without_the_value() {
         })
     });
     let payload = caught.expect_err("panics");
-    let msg = payload.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("`product_id`") && msg.contains("max_length of 64"), "{msg}");
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("`product_id`") && msg.contains("max_length of 64"),
+        "{msg}"
+    );
     assert!(!msg.contains("secret-sku"), "{msg}");
 }
 
@@ -253,12 +305,18 @@ fn gpc_drops_exactly_the_sale_or_share_purposes() {
     tracker.flush().expect("flush");
     assert_eq!(sinks[0].delivered().len(), 1, "analytics still flows");
     assert_eq!(sinks[1].delivered().len(), 1);
-    assert!(sinks[2].delivered().is_empty(), "advertising is sale_or_share");
+    assert!(
+        sinks[2].delivered().is_empty(),
+        "advertising is sale_or_share"
+    );
     assert_eq!(sinks[3].delivered().len(), 1, "security still flows");
     let c = everything().with_gpc(true);
     assert!(c.permits(purpose::ProductAnalytics) && !c.permits(purpose::Advertising));
     let gpc_first = Consent::from_gpc(true).grant(purpose::Advertising);
-    assert!(!gpc_first.permits(purpose::Advertising), "a grant does not override GPC");
+    assert!(
+        !gpc_first.permits(purpose::Advertising),
+        "a grant does not override GPC"
+    );
     assert!(gpc_first.permits(purpose::Security) && gpc_first.gpc());
 }
 
@@ -277,7 +335,10 @@ fn opt_out_all_drops_everything_even_without_consent_basis() {
     let stats = tracker.stats();
     assert_eq!(stats.total.accepted, 5);
     assert_eq!(stats.total.dropped_consent, 5);
-    assert!(sinks.iter().all(|s| s.calls() == 0), "nothing was serialized or sent");
+    assert!(
+        sinks.iter().all(|s| s.calls() == 0),
+        "nothing was serialized or sent"
+    );
 }
 
 #[test]
@@ -294,15 +355,26 @@ fn legitimate_interest_flows_until_objected_and_contract_needs_no_consent() {
     assert_eq!(sinks[3].delivered().len(), 1, "security is on by default");
     assert_eq!(sinks[4].delivered().len(), 1, "support is a contract");
     assert!(sinks[0].delivered().is_empty(), "analytics needs consent");
-    user.update_consent(|c| c.object(purpose::Security).withdraw(purpose::CustomerSupport));
+    user.update_consent(|c| {
+        c.object(purpose::Security)
+            .withdraw(purpose::CustomerSupport)
+    });
     user.track(login_failed("a@example.com"));
     user.track(SupportTicketOpened {
         topic: Topic::Delivery,
         order_count: 2,
     });
     tracker.flush().expect("flush");
-    assert_eq!(sinks[3].delivered().len(), 1, "objected: no more security events");
-    assert_eq!(sinks[4].delivered().len(), 2, "a contract purpose is not withdrawn");
+    assert_eq!(
+        sinks[3].delivered().len(),
+        1,
+        "objected: no more security events"
+    );
+    assert_eq!(
+        sinks[4].delivered().len(),
+        2,
+        "a contract purpose is not withdrawn"
+    );
     user.grant(purpose::Security);
     user.track(login_failed("a@example.com"));
     tracker.flush().expect("flush");
@@ -316,7 +388,10 @@ fn withdrawing_consent_drops_queued_events_for_the_affected_destinations() {
     let other = tracker.subject("b", analytics());
     let user = tracker.subject("a", everything());
     other.track(product("blocker"));
-    assert!(sinks[0].wait_until_blocked(), "the worker is stuck in the warehouse");
+    assert!(
+        sinks[0].wait_until_blocked(),
+        "the worker is stuck in the warehouse"
+    );
     for i in 0..5 {
         user.track(product(&format!("a{i}")));
     }
@@ -325,16 +400,31 @@ fn withdrawing_consent_drops_queued_events_for_the_affected_destinations() {
     sinks[0].open();
     tracker.flush().expect("flush");
     let users = |i: usize| -> Vec<String> {
-        sinks[i].delivered().iter().map(|e| e.distinct_id.to_string()).collect()
+        sinks[i]
+            .delivered()
+            .iter()
+            .map(|e| e.distinct_id.to_string())
+            .collect()
     };
-    let (a, b) = (user.distinct_id().to_owned(), other.distinct_id().to_owned());
+    let (a, b) = (
+        user.distinct_id().to_owned(),
+        other.distinct_id().to_owned(),
+    );
     assert_eq!(users(0), [b.clone(), b.clone()]);
     assert_eq!(users(1), [b.clone(), b.clone()]);
-    assert_eq!(users(2), vec![a.clone(); 5], "advertising was not withdrawn");
+    assert_eq!(
+        users(2),
+        vec![a.clone(); 5],
+        "advertising was not withdrawn"
+    );
     let stats = tracker.stats();
     for id in ["warehouse", "mixpanel"] {
         let c = stats.destination(id).expect("destination");
-        assert_eq!((c.accepted, c.delivered, c.dropped_consent), (7, 2, 5), "{id}");
+        assert_eq!(
+            (c.accepted, c.delivered, c.dropped_consent),
+            (7, 2, 5),
+            "{id}"
+        );
     }
     assert_eq!(stats.total.pending(), 0);
 }
@@ -356,7 +446,10 @@ fn a_batch_waiting_for_a_retry_is_purged_when_consent_is_withdrawn() {
     assert!(sinks[0].delivered().is_empty());
     assert_eq!(sinks[0].calls(), 1, "not retried");
     let c = *tracker.stats().destination("warehouse").expect("warehouse");
-    assert_eq!((c.accepted, c.dropped_consent, c.retried, c.pending()), (1, 1, 0, 0));
+    assert_eq!(
+        (c.accepted, c.dropped_consent, c.retried, c.pending()),
+        (1, 1, 0, 0)
+    );
 }
 
 #[test]
@@ -398,7 +491,11 @@ fn retries_back_off_and_give_up_after_the_budget() {
 fn partial_and_permanent_failures_are_counted_not_retried() {
     let partial = Gated::closed().with_retry(fast_retry(5));
     partial.script([Outcome::Partial {
-        failed: vec![(1, "invalid property".into()), (1, "dup".into()), (9, "out of range".into())],
+        failed: vec![
+            (1, "invalid property".into()),
+            (1, "dup".into()),
+            (9, "out of range".into()),
+        ],
     }]);
     let failing = Gated::new().with_retry(fast_retry(5));
     failing.script([Outcome::Failed {
@@ -450,10 +547,18 @@ fn batches_respect_the_sinks_max_events() {
     let order: Vec<String> = small
         .delivered()
         .iter()
-        .map(|e| parse(&e.properties)["Product ID"].as_str().unwrap_or("").to_owned())
+        .map(|e| {
+            parse(&e.properties)["Product ID"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect();
     assert_eq!(order, ["p0", "p1", "p2", "p3", "p4"]);
-    assert_eq!(tracker.stats().destination("mixpanel").map(|c| c.skipped), Some(5));
+    assert_eq!(
+        tracker.stats().destination("mixpanel").map(|c| c.skipped),
+        Some(5)
+    );
 }
 
 #[test]
@@ -476,8 +581,10 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
 
 #[test]
 fn a_blocking_queue_waits_for_room_then_gives_up() {
-    let (tracker, sinks) =
-        gated_tracker(|b| b.queue_capacity(1).overflow(Overflow::Block(Duration::from_millis(30))));
+    let (tracker, sinks) = gated_tracker(|b| {
+        b.queue_capacity(1)
+            .overflow(Overflow::Block(Duration::from_millis(30)))
+    });
     sinks[3].close();
     let user = tracker.subject("a", Consent::none());
     user.track(login_failed("x@example.com"));
@@ -531,7 +638,10 @@ fn forget_purges_queued_events_and_erases_downstream() {
     };
     let report = tracker.forget("alice").expect("forget");
     opener.join().expect("opener");
-    assert_eq!(report.purged, 3, "a3 for warehouse, mixpanel and ads; a2 for the two others");
+    assert_eq!(
+        report.purged, 3,
+        "a3 for warehouse, mixpanel and ads; a2 for the two others"
+    );
     let answers: Vec<(&str, Erasure)> = report.destinations.clone();
     assert_eq!(
         answers,
@@ -589,9 +699,13 @@ fn anonymous_subjects_get_random_ids_and_can_be_forgotten() {
 #[test]
 fn scoped_handles_track_declared_events() {
     let (tracker, sinks) = gated_tracker(|b| b);
-    let security = tracker.scoped::<purpose::Security>().subject("a", Consent::none());
+    let security = tracker
+        .scoped::<purpose::Security>()
+        .subject("a", Consent::none());
     security.track(login_failed("a@example.com"));
-    let ads = tracker.subject("b", everything()).scoped::<purpose::Advertising>();
+    let ads = tracker
+        .subject("b", everything())
+        .scoped::<purpose::Advertising>();
     ads.track(product("p"));
     tracker.flush().expect("flush");
     assert_eq!(sinks[3].delivered().len(), 1);
@@ -607,7 +721,10 @@ fn events_and_consent_of_another_plan_are_refused() {
     let confused = tracker.subject("b", Consent::none().grant(purpose::BlogAnalytics));
     confused.track(login_failed("b@example.com"));
     tracker.flush().expect("flush");
-    assert!(sinks[3].delivered().is_empty(), "foreign consent permits nothing");
+    assert!(
+        sinks[3].delivered().is_empty(),
+        "foreign consent permits nothing"
+    );
 }
 
 #[test]
@@ -653,7 +770,10 @@ fn shutdown_reports_what_it_could_not_deliver() {
     assert!(sinks[3].wait_until_blocked());
     user.track(login_failed("a@example.com"));
     let err = tracker.shutdown().expect_err("stuck sink");
-    assert!(matches!(err, FlushError::Timeout { pending: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, FlushError::Timeout { pending: 2, .. }),
+        "{err:?}"
+    );
     sinks[3].open();
     // The worker finishes its call, then stops; the queued event counts as failed.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -664,7 +784,11 @@ fn shutdown_reports_what_it_could_not_deliver() {
     assert_eq!((c.delivered, c.failed, c.pending()), (1, 1, 0));
     user.track(login_failed("a@example.com"));
     let c = *tracker.stats().destination("security_log").expect("d");
-    assert_eq!((c.accepted, c.failed), (3, 2), "tracking after shutdown fails visibly");
+    assert_eq!(
+        (c.accepted, c.failed),
+        (3, 2),
+        "tracking after shutdown fails visibly"
+    );
     assert!(matches!(tracker.flush(), Err(FlushError::Closed)));
     assert!(tracker.shutdown().is_ok(), "a second shutdown is a no-op");
 }

@@ -19,7 +19,10 @@ impl Memory {
 
     /// A copy of what was delivered so far, in delivery order.
     pub fn envelopes(&self) -> Vec<Envelope> {
-        self.store.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Takes what was delivered so far, leaving the store empty.
@@ -29,7 +32,10 @@ impl Memory {
 
     /// How many envelopes were delivered.
     pub fn len(&self) -> usize {
-        self.store.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether nothing was delivered.

@@ -99,7 +99,11 @@ impl Ndjson {
             // Lines that do not parse are kept: erasing only what is known to match.
             let matches = serde_json::from_slice::<serde_json::Value>(&line)
                 .ok()
-                .and_then(|v| v.get("distinct_id")?.as_str().map(|d| ids.iter().any(|i| i == d)))
+                .and_then(|v| {
+                    v.get("distinct_id")?
+                        .as_str()
+                        .map(|d| ids.iter().any(|i| i == d))
+                })
                 .unwrap_or(false);
             if matches {
                 removed += 1;
@@ -113,7 +117,11 @@ impl Ndjson {
         drop(file);
         fs::rename(&tmp, &self.path)?;
         if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             // Persist the rename; not every platform can open a directory, so best effort.
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use trackplan_runtime::__private::Sealed;
 use trackplan_runtime::{
-    Constraints, DeclaredFor, DestinationInfo, DestinationSet, Envelope, Erasure,
-    Event, EventInfo, Granularity, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo,
-    PropertyInfo, PropertyWriter, PurposeInfo, PurposeSet, RetryPolicy, RoutableTo,
-    Sensitivity, Sink, Timestamp, TransformInfo, Value, ValueKind, Values,
+    Constraints, DeclaredFor, DestinationInfo, DestinationSet, Envelope, Erasure, Event, EventInfo,
+    Granularity, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo,
+    PropertyWriter, PurposeInfo, PurposeSet, RetryPolicy, RoutableTo, Sensitivity, Sink, Timestamp,
+    TransformInfo, Value, ValueKind, Values,
 };
 
 pub const ANALYTICS: u64 = 1 << 0;
@@ -40,6 +40,7 @@ const fn limits(max_length: Option<u32>, min: Option<f64>, max: Option<f64>) -> 
     }
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the fields of PropertyInfo, one per line
 const fn prop(
     id: &'static str,
     name: &'static str,
@@ -67,42 +68,231 @@ const STRING: ValueKind = ValueKind::String;
 use Sensitivity::{Internal, Personal as PersonalData, Public};
 
 static PAGE_VIEWED_PROPS: [PropertyInfo; 2] = [
-    prop("url", "URL", "\"URL\":", STRING, Internal, TransformInfo::StripQuery, true, NO_LIMITS),
-    prop("ip_address", "IP Address", "\"IP Address\":", STRING, PersonalData, TransformInfo::TruncateIp, true, NO_LIMITS),
+    prop(
+        "url",
+        "URL",
+        "\"URL\":",
+        STRING,
+        Internal,
+        TransformInfo::StripQuery,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "ip_address",
+        "IP Address",
+        "\"IP Address\":",
+        STRING,
+        PersonalData,
+        TransformInfo::TruncateIp,
+        true,
+        NO_LIMITS,
+    ),
 ];
 static SIGNUP_PROPS: [PropertyInfo; 3] = [
-    prop("plan_tier", "Plan Tier", "\"Plan Tier\":", ValueKind::Enum, Internal, TransformInfo::None, true, NO_LIMITS),
-    prop("age", "Age", "\"Age\":", ValueKind::Integer, PersonalData, TransformInfo::Bucket(&[18.0, 25.0, 35.0, 50.0, 65.0]), true, limits(None, Some(0.0), Some(130.0))),
-    prop("newsletter", "Newsletter", "\"Newsletter\":", ValueKind::Boolean, Internal, TransformInfo::None, true, NO_LIMITS),
+    prop(
+        "plan_tier",
+        "Plan Tier",
+        "\"Plan Tier\":",
+        ValueKind::Enum,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "age",
+        "Age",
+        "\"Age\":",
+        ValueKind::Integer,
+        PersonalData,
+        TransformInfo::Bucket(&[18.0, 25.0, 35.0, 50.0, 65.0]),
+        true,
+        limits(None, Some(0.0), Some(130.0)),
+    ),
+    prop(
+        "newsletter",
+        "Newsletter",
+        "\"Newsletter\":",
+        ValueKind::Boolean,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
 ];
 static PRODUCT_VIEWED_PROPS: [PropertyInfo; 3] = [
-    prop("product_id", "Product ID", "\"Product ID\":", STRING, Public, TransformInfo::None, true, limits(Some(64), None, None)),
-    prop("price", "Price", "\"Price\":", ValueKind::Number, Public, TransformInfo::None, true, limits(None, Some(0.0), None)),
-    prop("currency", "Currency", "\"Currency\":", ValueKind::Enum, Public, TransformInfo::None, true, NO_LIMITS),
+    prop(
+        "product_id",
+        "Product ID",
+        "\"Product ID\":",
+        STRING,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(Some(64), None, None),
+    ),
+    prop(
+        "price",
+        "Price",
+        "\"Price\":",
+        ValueKind::Number,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+    prop(
+        "currency",
+        "Currency",
+        "\"Currency\":",
+        ValueKind::Enum,
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
 ];
 static SEARCH_PROPS: [PropertyInfo; 2] = [
-    prop("query", "Query", "\"Query\":", STRING, PersonalData, TransformInfo::Redact, true, limits(Some(200), None, None)),
-    prop("result_count", "Result Count", "\"Result Count\":", ValueKind::Integer, Public, TransformInfo::None, true, limits(None, Some(0.0), None)),
+    prop(
+        "query",
+        "Query",
+        "\"Query\":",
+        STRING,
+        PersonalData,
+        TransformInfo::Redact,
+        true,
+        limits(Some(200), None, None),
+    ),
+    prop(
+        "result_count",
+        "Result Count",
+        "\"Result Count\":",
+        ValueKind::Integer,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
 ];
 static LOGIN_FAILED_PROPS: [PropertyInfo; 3] = [
     PropertyInfo {
         category: Some("user.contact.email"),
-        ..prop("email", "email", "\"email\":", STRING, PersonalData, TransformInfo::Hmac { lowercase: true }, true, NO_LIMITS)
+        ..prop(
+            "email",
+            "email",
+            "\"email\":",
+            STRING,
+            PersonalData,
+            TransformInfo::Hmac { lowercase: true },
+            true,
+            NO_LIMITS,
+        )
     },
-    prop("ip_address", "IP Address", "\"IP Address\":", STRING, PersonalData, TransformInfo::TruncateIp, true, NO_LIMITS),
-    prop("attempt", "Attempt", "\"Attempt\":", ValueKind::Integer, Internal, TransformInfo::None, true, limits(None, Some(1.0), None)),
+    prop(
+        "ip_address",
+        "IP Address",
+        "\"IP Address\":",
+        STRING,
+        PersonalData,
+        TransformInfo::TruncateIp,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "attempt",
+        "Attempt",
+        "\"Attempt\":",
+        ValueKind::Integer,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(1.0), None),
+    ),
 ];
 static TICKET_PROPS: [PropertyInfo; 2] = [
-    prop("topic", "Topic", "\"Topic\":", ValueKind::Enum, Internal, TransformInfo::None, true, NO_LIMITS),
-    prop("order_count", "Order Count", "\"Order Count\":", ValueKind::Integer, Internal, TransformInfo::None, true, limits(None, Some(0.0), None)),
+    prop(
+        "topic",
+        "Topic",
+        "\"Topic\":",
+        ValueKind::Enum,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "order_count",
+        "Order Count",
+        "\"Order Count\":",
+        ValueKind::Integer,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
 ];
 static CHECKOUT_PROPS: [PropertyInfo; 6] = [
-    prop("revenue", "Revenue", "\"Revenue\":", ValueKind::Number, Internal, TransformInfo::None, true, limits(None, Some(0.0), None)),
-    prop("currency", "Currency", "\"Currency\":", ValueKind::Enum, Public, TransformInfo::None, true, NO_LIMITS),
-    prop("item_count", "Item Count", "\"Item Count\":", ValueKind::Integer, Public, TransformInfo::None, true, limits(None, Some(1.0), None)),
-    prop("product_ids", "Product IDs", "\"Product IDs\":", ValueKind::List { item: &STRING }, Public, TransformInfo::None, true, NO_LIMITS),
-    prop("coupon_codes", "Coupon Codes", "\"Coupon Codes\":", ValueKind::List { item: &STRING }, Internal, TransformInfo::None, false, NO_LIMITS),
-    prop("ordered_at", "Ordered At", "\"Ordered At\":", ValueKind::Timestamp, Internal, TransformInfo::Coarsen(Granularity::Day), true, NO_LIMITS),
+    prop(
+        "revenue",
+        "Revenue",
+        "\"Revenue\":",
+        ValueKind::Number,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+    prop(
+        "currency",
+        "Currency",
+        "\"Currency\":",
+        ValueKind::Enum,
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "item_count",
+        "Item Count",
+        "\"Item Count\":",
+        ValueKind::Integer,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(1.0), None),
+    ),
+    prop(
+        "product_ids",
+        "Product IDs",
+        "\"Product IDs\":",
+        ValueKind::List { item: &STRING },
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "coupon_codes",
+        "Coupon Codes",
+        "\"Coupon Codes\":",
+        ValueKind::List { item: &STRING },
+        Internal,
+        TransformInfo::None,
+        false,
+        NO_LIMITS,
+    ),
+    prop(
+        "ordered_at",
+        "Ordered At",
+        "\"Ordered At\":",
+        ValueKind::Timestamp,
+        Internal,
+        TransformInfo::Coarsen(Granularity::Day),
+        true,
+        NO_LIMITS,
+    ),
 ];
 
 const fn event(
@@ -122,13 +312,55 @@ const fn event(
 }
 
 static EVENTS: [EventInfo; 7] = [
-    event("page_viewed", "Page Viewed", ANALYTICS, WAREHOUSE | MIXPANEL, &PAGE_VIEWED_PROPS),
-    event("signup_completed", "Signup Completed", ANALYTICS, WAREHOUSE | MIXPANEL, &SIGNUP_PROPS),
-    event("product_viewed", "Product Viewed", ANALYTICS | ADVERTISING, WAREHOUSE | MIXPANEL | ADS, &PRODUCT_VIEWED_PROPS),
-    event("search_performed", "Search Performed", ANALYTICS, WAREHOUSE | MIXPANEL, &SEARCH_PROPS),
-    event("login_failed", "Login Failed", SECURITY, SECURITY_LOG, &LOGIN_FAILED_PROPS),
-    event("support_ticket_opened", "Support Ticket Opened", SUPPORT, SUPPORT_DESK, &TICKET_PROPS),
-    event("checkout_completed", "Checkout Completed", ANALYTICS | ADVERTISING, WAREHOUSE | MIXPANEL | ADS, &CHECKOUT_PROPS),
+    event(
+        "page_viewed",
+        "Page Viewed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &PAGE_VIEWED_PROPS,
+    ),
+    event(
+        "signup_completed",
+        "Signup Completed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &SIGNUP_PROPS,
+    ),
+    event(
+        "product_viewed",
+        "Product Viewed",
+        ANALYTICS | ADVERTISING,
+        WAREHOUSE | MIXPANEL | ADS,
+        &PRODUCT_VIEWED_PROPS,
+    ),
+    event(
+        "search_performed",
+        "Search Performed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &SEARCH_PROPS,
+    ),
+    event(
+        "login_failed",
+        "Login Failed",
+        SECURITY,
+        SECURITY_LOG,
+        &LOGIN_FAILED_PROPS,
+    ),
+    event(
+        "support_ticket_opened",
+        "Support Ticket Opened",
+        SUPPORT,
+        SUPPORT_DESK,
+        &TICKET_PROPS,
+    ),
+    event(
+        "checkout_completed",
+        "Checkout Completed",
+        ANALYTICS | ADVERTISING,
+        WAREHOUSE | MIXPANEL | ADS,
+        &CHECKOUT_PROPS,
+    ),
 ];
 
 pub static PLAN: PlanInfo = PlanInfo {
@@ -172,11 +404,41 @@ pub static PLAN: PlanInfo = PlanInfo {
         },
     ],
     destinations: &[
-        DestinationInfo { id: "warehouse", kind: "ndjson", description: "Our own event warehouse.", purposes: PurposeSet(ANALYTICS), third_party: false },
-        DestinationInfo { id: "mixpanel", kind: "mixpanel", description: "Product analytics.", purposes: PurposeSet(ANALYTICS), third_party: true },
-        DestinationInfo { id: "ads", kind: "segment", description: "Advertising partner.", purposes: PurposeSet(ADVERTISING), third_party: true },
-        DestinationInfo { id: "security_log", kind: "ndjson", description: "Fraud log.", purposes: PurposeSet(SECURITY), third_party: false },
-        DestinationInfo { id: "support_desk", kind: "custom", description: "Support desk.", purposes: PurposeSet(SUPPORT), third_party: false },
+        DestinationInfo {
+            id: "warehouse",
+            kind: "ndjson",
+            description: "Our own event warehouse.",
+            purposes: PurposeSet(ANALYTICS),
+            third_party: false,
+        },
+        DestinationInfo {
+            id: "mixpanel",
+            kind: "mixpanel",
+            description: "Product analytics.",
+            purposes: PurposeSet(ANALYTICS),
+            third_party: true,
+        },
+        DestinationInfo {
+            id: "ads",
+            kind: "segment",
+            description: "Advertising partner.",
+            purposes: PurposeSet(ADVERTISING),
+            third_party: true,
+        },
+        DestinationInfo {
+            id: "security_log",
+            kind: "ndjson",
+            description: "Fraud log.",
+            purposes: PurposeSet(SECURITY),
+            third_party: false,
+        },
+        DestinationInfo {
+            id: "support_desk",
+            kind: "custom",
+            description: "Support desk.",
+            purposes: PurposeSet(SUPPORT),
+            third_party: false,
+        },
     ],
     events: &EVENTS,
 };
@@ -196,7 +458,13 @@ pub static OTHER_PLAN: PlanInfo = PlanInfo {
         retention_days: None,
         sale_or_share: false,
     }],
-    destinations: &[DestinationInfo { id: "warehouse", kind: "ndjson", description: "Files.", purposes: PurposeSet(1), third_party: false }],
+    destinations: &[DestinationInfo {
+        id: "warehouse",
+        kind: "ndjson",
+        description: "Files.",
+        purposes: PurposeSet(1),
+        third_party: false,
+    }],
     events: &[],
 };
 
@@ -316,14 +584,26 @@ pub struct LoginFailed {
     pub ip_address: Personal<String>,
     pub attempt: u32,
 }
-event_impl!(LoginFailed, 4, [email, ip_address, attempt], routes [SecurityLog], purposes [Security]);
+event_impl!(
+    LoginFailed,
+    4,
+    [email, ip_address, attempt],
+    routes[SecurityLog],
+    purposes[Security]
+);
 
 #[derive(Debug)]
 pub struct SupportTicketOpened {
     pub topic: Topic,
     pub order_count: u32,
 }
-event_impl!(SupportTicketOpened, 5, [topic, order_count], routes [SupportDesk], purposes [CustomerSupport]);
+event_impl!(
+    SupportTicketOpened,
+    5,
+    [topic, order_count],
+    routes[SupportDesk],
+    purposes[CustomerSupport]
+);
 
 #[derive(Debug, Clone)]
 pub struct CheckoutCompleted {
@@ -433,7 +713,12 @@ impl Gated {
             let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
                 return false;
             };
-            st = self.inner.1.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+            st = self
+                .inner
+                .1
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         true
     }
@@ -480,7 +765,11 @@ impl Sink for Gated {
             Outcome::Partial { failed } => {
                 let bad: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
                 st.delivered.extend(
-                    batch.iter().enumerate().filter(|(i, _)| !bad.contains(i)).map(|(_, e)| e.clone()),
+                    batch
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !bad.contains(i))
+                        .map(|(_, e)| e.clone()),
                 );
             }
             _ => {}
@@ -494,7 +783,9 @@ impl Sink for Gated {
     }
 
     fn erase(&mut self, ids: &[String]) -> Erasure {
-        self.state().delivered.retain(|e| !ids.iter().any(|i| **i == *e.distinct_id));
+        self.state()
+            .delivered
+            .retain(|e| !ids.iter().any(|i| **i == *e.distinct_id));
         Erasure::Erased
     }
 }
@@ -510,7 +801,9 @@ pub fn gated_tracker(
         .sink(destination::Mixpanel, sinks[1].clone())
         .sink(destination::Ads, sinks[2].clone())
         .sink(destination::SecurityLog, sinks[3].clone())
-        .sink(destination::SupportDesk, sinks[4].clone());
+        .sink(destination::SupportDesk, sinks[4].clone())
+        // Short batching delays keep the tests quick; events still queue while a gate is closed.
+        .max_delay(Duration::from_millis(5));
     let tracker = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
     (tracker, sinks)
 }
