@@ -99,18 +99,41 @@ impl Stats {
 /// Which counter to bump.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Counter {
+    // Bumped by `track` (and consent changes).
     Accepted,
-    Delivered,
-    Failed,
     DroppedConsent,
     DroppedOverflow,
-    DroppedForgotten,
     Skipped,
+    // Bumped by the worker (and `forget`).
+    Delivered,
+    Failed,
+    DroppedForgotten,
     Retried,
 }
 
+/// One destination's counters. `track` threads bump the first four, the worker the rest: the
+/// two groups sit on separate cache lines so the worker's writes do not slow `track` down.
 #[derive(Default)]
-struct Cells([AtomicU64; 8]);
+#[repr(align(128))]
+struct Cells {
+    producer: Line,
+    worker: Line,
+}
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Line([AtomicU64; 4]);
+
+impl Cells {
+    fn cell(&self, counter: Counter) -> &AtomicU64 {
+        let i = counter as usize;
+        if i < 4 {
+            &self.producer.0[i]
+        } else {
+            &self.worker.0[i - 4]
+        }
+    }
+}
 
 /// The live counters, shared by the tracker handles and the worker.
 pub(crate) struct StatsCells {
@@ -132,7 +155,7 @@ impl StatsCells {
 
     pub(crate) fn add(&self, destination: usize, counter: Counter, n: u64) {
         if let Some(cells) = self.per_destination.get(destination) {
-            cells.0[counter as usize].fetch_add(n, Ordering::AcqRel);
+            cells.cell(counter).fetch_add(n, Ordering::AcqRel);
         }
     }
 
@@ -154,7 +177,7 @@ impl StatsCells {
             .iter()
             .zip(self.per_destination.iter())
             .map(|(info, cells)| {
-                let get = |c: Counter| cells.0[c as usize].load(Ordering::Acquire);
+                let get = |c: Counter| cells.cell(c).load(Ordering::Acquire);
                 // End states first, `accepted` last: an event's acceptance happens before its
                 // settlement, so the snapshot never shows more settled than accepted.
                 let mut counts = Counts {

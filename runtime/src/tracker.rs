@@ -502,7 +502,14 @@ impl Core {
         let dropped = w.dropped();
         let members_end = shared.len();
         shared.push(b'}');
-        let text = |b: &[u8]| -> Arc<str> { Arc::from(&*String::from_utf8_lossy(b)) };
+        // The writer only appends UTF-8 (escaped strings, ASCII numbers); the lossy branch is
+        // never taken but keeps a bug from becoming a panic.
+        let text = |b: &[u8]| -> Arc<str> {
+            match std::str::from_utf8(b) {
+                Ok(s) => Arc::from(s),
+                Err(_) => Arc::from(&*String::from_utf8_lossy(b)),
+            }
+        };
         let shared_props = text(shared);
         let first_party_props = (wants_first_party && !first_party.is_empty()).then(|| {
             shared.truncate(members_end);
@@ -577,6 +584,8 @@ impl Core {
         }
         st.queued += send.count_ones() as usize;
         if wake && st.worker_waiting {
+            // One wake-up per wait: later pushes need not make the system call again.
+            st.worker_waiting = false;
             self.shared.work.notify_one();
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
-use crate::queue::{EraseJob, RetryBatch, Shared, State, retain_batch};
+use crate::queue::{EraseJob, Queued, RetryBatch, Shared, State, retain_batch};
 use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::stats::Counter;
 
@@ -56,17 +56,25 @@ impl Worker {
             if let Some(d) = due_retry(&st, now, self.next_lane) {
                 self.next_lane = d + 1;
                 if let Some(batch) = st.lanes[d].retry.take() {
-                    st = self.attempt(&shared, st, d, batch);
+                    let lowest = batch.seqs.iter().min().copied().unwrap_or(u64::MAX);
+                    st.in_flight = Some((d, lowest));
+                    drop(st);
+                    st = self.attempt(&shared, d, batch);
                 }
                 continue;
             }
             let flushing = st.flush_requested > st.flush_completed || st.closed;
             if let Some(d) = due_lane(&st, now, flushing, self.next_lane) {
                 self.next_lane = d + 1;
-                let batch = self.take_batch(&mut st, d, now);
+                let items = take_items(&mut st, d, now);
+                st.in_flight = Some((d, items.first().map_or(u64::MAX, |q| q.seq)));
+                drop(st);
                 // Space was freed for producers blocked on a full queue.
                 shared.progress.notify_all();
-                st = self.attempt(&shared, st, d, batch);
+                // Insert ids cost a hash each: made outside the lock, so `track` never waits
+                // for them.
+                let batch = self.envelopes(items);
+                st = self.attempt(&shared, d, batch);
                 continue;
             }
             let flush_due = st.flush_requested > st.flush_completed
@@ -100,24 +108,11 @@ impl Worker {
         shared.progress.notify_all();
     }
 
-    /// Moves up to one batch of `d`'s queued events into envelopes.
-    fn take_batch(&self, st: &mut State, d: usize, now: Instant) -> RetryBatch {
-        let lane = &mut st.lanes[d];
-        let limits = lane.limits;
-        let mut batch = Vec::new();
-        let mut seqs = Vec::new();
-        let mut bytes = 0;
-        while batch.len() < limits.max_events.max(1) {
-            let Some(next) = lane.items.front() else {
-                break;
-            };
-            if !batch.is_empty() && bytes + next.properties.len() > limits.max_bytes {
-                break;
-            }
-            let Some(q) = lane.items.pop_front() else {
-                break;
-            };
-            bytes += q.properties.len();
+    /// Turns queued events into envelopes with their insert ids.
+    fn envelopes(&mut self, items: Vec<Queued>) -> RetryBatch {
+        let mut batch = Vec::with_capacity(items.len());
+        let mut seqs = Vec::with_capacity(items.len());
+        for q in items {
             seqs.push(q.seq);
             batch.push(Envelope {
                 event: q.event,
@@ -129,32 +124,22 @@ impl Worker {
                 properties: q.properties,
             });
         }
-        lane.bytes -= bytes;
-        lane.filling_since = if lane.items.is_empty() {
-            None
-        } else {
-            Some(now)
-        };
-        st.queued -= batch.len();
         RetryBatch {
             batch,
             seqs,
             retries: 0,
-            due: now,
+            due: Instant::now(),
         }
     }
 
-    /// Delivers `r` to destination `d` outside the lock and settles the outcome.
+    /// Delivers `r` to destination `d` (the caller has marked it in flight and released the
+    /// lock), then settles the outcome under the lock, which it returns.
     fn attempt<'s>(
         &mut self,
         shared: &'s Shared,
-        mut st: MutexGuard<'s, State>,
         d: usize,
         mut r: RetryBatch,
     ) -> MutexGuard<'s, State> {
-        let lowest = r.seqs.iter().min().copied().unwrap_or(u64::MAX);
-        st.in_flight = Some((d, lowest));
-        drop(st);
         let outcome = match self.sinks.get_mut(d).and_then(Option::as_mut) {
             Some(sink) if !r.batch.is_empty() => catch_unwind(AssertUnwindSafe(|| {
                 sink.deliver(&r.batch)
@@ -302,6 +287,35 @@ impl Worker {
             );
         }
     }
+}
+
+/// Moves up to one batch of `d`'s queued events out of the queue.
+fn take_items(st: &mut State, d: usize, now: Instant) -> Vec<Queued> {
+    let lane = &mut st.lanes[d];
+    let limits = lane.limits;
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    while items.len() < limits.max_events.max(1) {
+        let Some(next) = lane.items.front() else {
+            break;
+        };
+        if !items.is_empty() && bytes + next.properties.len() > limits.max_bytes {
+            break;
+        }
+        let Some(q) = lane.items.pop_front() else {
+            break;
+        };
+        bytes += q.properties.len();
+        items.push(q);
+    }
+    lane.bytes -= bytes;
+    lane.filling_since = if lane.items.is_empty() {
+        None
+    } else {
+        Some(now)
+    };
+    st.queued -= items.len();
+    items
 }
 
 /// The first lane (from `start`, wrapping) whose retry is due.
