@@ -41,7 +41,18 @@ pub struct Identity {
 }
 
 /// How a subject id becomes the distinct id sent to destinations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum IdentityTransform {
     /// Keyed HMAC-SHA-256 with the tracker's secret key (the default).
     Hmac,
@@ -69,7 +80,20 @@ pub struct Purpose {
 }
 
 /// GDPR Art. 6 legal bases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// Art. 6(1)(a): the subject agreed; off until granted.
     Consent,
@@ -118,7 +142,18 @@ pub struct Destination {
 }
 
 /// The kinds of destination the runtime knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
     /// Mixpanel `/import`.
     Mixpanel,
@@ -249,7 +284,20 @@ impl PropertyType {
 }
 
 /// How sensitive a value is; ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     /// Not personal data, fine to publish.
     Public,
@@ -335,7 +383,18 @@ impl Transform {
 }
 
 /// Timestamp granularity for `coarsen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// Truncated to the hour.
     Hour,
@@ -387,7 +446,18 @@ pub struct RuleSet {
 /// Fides rule matching: how one dimension of a deny rule compares with the keys a declaration
 /// has. A declared key is *matched* when a rule value is the key itself or one of its ancestors.
 /// A declaration with no keys in a dimension never matches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Match {
     /// Some declared key is matched (the default).
     Any,
