@@ -195,13 +195,26 @@ pub fn parse(src: &SourceFile) -> (Option<Plan>, Vec<Diagnostic>) {
 
 pub(crate) fn parse_incomplete(src: &SourceFile) -> (Option<Plan>, Incomplete, Vec<Diagnostic>) {
     let mut parser = Parser::default();
-    let (root, errors) = DeTable::parse_recoverable(&src.text);
+    let (root, mut errors) = DeTable::parse_recoverable(&src.text);
+    errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
     let mut fatal = false;
+    // Lines of table headers defined twice: keys inside such a table are reported as
+    // duplicates too, which only repeats the header's error.
+    let mut duplicate_headers: Vec<usize> = Vec::new();
     for error in &errors {
         let span = error.span().map(Span::from).unwrap_or_default();
         if error.message() == "duplicate key" {
-            // The tree is intact (the second definition is dropped), so keep going and report
-            // the rest of the file too.
+            let (line, _) = src.line_col(span.start);
+            if src.line(line).trim_start().starts_with('[') {
+                duplicate_headers.push(line);
+            } else if let Some(&header) = duplicate_headers.last() {
+                let inside = (header + 1..line).all(|l| !src.line(l).trim_start().starts_with('['));
+                if inside {
+                    continue;
+                }
+            }
+            // Unlike a syntax error, this leaves a usable tree: keep going and report the rest
+            // of the file too.
             let key = src.text.get(span.start..span.end).unwrap_or("");
             parser.diags.push(
                 Diagnostic::error("duplicate-key", format!("`{key}` is defined twice"))
@@ -584,6 +597,14 @@ impl Parser {
             Got::Value(v) => Some(v),
             Got::Invalid => None,
             Got::Absent => {
+                // A misspelt key is already reported as unknown with "did you mean `key`?".
+                let misspelt = t.entries.iter().any(|(k, _)| {
+                    let k = k.get_ref().as_ref();
+                    k != key && crate::suggest(k, [key]).is_some()
+                });
+                if misspelt {
+                    return None;
+                }
                 self.error(
                     Diagnostic::error("missing-key", format!("{} is missing `{key}`", t.what))
                         .at(t.span)

@@ -1166,3 +1166,6 @@ fn root_help<'a>(keys: impl Iterator<Item = &'a str>) -> String {
     let roots: Vec<&str> = keys.filter(|k| !k.contains('.')).collect();
     format!("taxonomy keys start with {}", list(&roots))
 }
+
+#[cfg(test)]
+mod tests;
