@@ -287,6 +287,12 @@ impl Taxonomy {
         (taxonomy, diagnostics)
     }
 
+    /// The taxonomy a valid plan uses: the built-in one plus the plan's extensions (whose
+    /// problems [`check`](crate::check) has already reported).
+    pub fn for_plan(plan: &crate::plan::Plan) -> Taxonomy {
+        Taxonomy::builtin().extended(&plan.taxonomy).0
+    }
+
     /// The data category with this key.
     pub fn category(&self, key: &str) -> Option<&TaxonomyKey> {
         self.category_index.get(key).map(|&i| &self.categories[i])

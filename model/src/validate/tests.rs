@@ -1032,3 +1032,17 @@ fn properties_without_category_are_outside_every_policy() {
         "[events.e]\npurposes = [\"ads\"]\n[events.e.properties]\nx = { type = \"string\", sensitivity = \"public\" }\n[[policies]]\nname = \"only system data for ads\"\ndeny = { categories = { values = [\"system\"], matches = \"none\" }, data_uses = [\"marketing\"] }\n",
     );
 }
+
+#[test]
+fn wire_names_are_any_text() {
+    clean(
+        r##"[events.e]
+name = "Ünïcödé \"quoted\" \\ # 🎉 注文 完了"
+purposes = ["analytics"]
+[events.e.properties]
+a = { name = "with space", type = "enum", values = ["18-24", "65+", "🎉", "Health & Beauty", "注文", "a\"b", "c\\d", "#tag"], sensitivity = "public" }
+b = { name = "#hash", type = "string", sensitivity = "public" }
+c = { name = "Time", type = "string", sensitivity = "public" }
+"##,
+    );
+}
