@@ -680,6 +680,14 @@ impl Parser {
                     (name, version, owner)
                 }
             },
+            None if top.entries.iter().any(|(k, _)| {
+                k.get_ref().as_ref() != "plan" && crate::suggest(k.get_ref(), ["plan"]).is_some()
+            }) =>
+            {
+                // Misspelt: already reported as an unknown key with "did you mean `plan`?".
+                self.incomplete.plan_name = true;
+                (None, None, None)
+            }
             None => {
                 self.incomplete.plan_name = true;
                 self.error(

@@ -75,7 +75,7 @@ pub struct Purpose {
     pub retention_days: Option<Spanned<u32>>,
     /// Whether this purpose sells or shares data (GPC / CCPA opt-out applies).
     pub sale_or_share: Spanned<bool>,
-    /// The whole `[purposes.<id>]` table.
+    /// The `[purposes.<id>]` header (or the inline table).
     pub span: Span,
 }
 
@@ -137,7 +137,7 @@ pub struct Destination {
     pub description: Option<Spanned<String>>,
     /// Whether a third party receives the data (then `redact` properties are withheld).
     pub third_party: Spanned<bool>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
@@ -213,7 +213,7 @@ pub struct Property {
     pub constraints: Constraints,
     /// On an event: the id of the shared definition it uses, if any.
     pub shared: Option<String>,
-    /// The whole table (shared) or inline table (on an event).
+    /// The `[properties.<id>]` header (shared) or the inline table (on an event).
     pub span: Span,
 }
 
@@ -417,7 +417,7 @@ pub struct Event {
     pub purposes: Spanned<Vec<Spanned<String>>>,
     /// Its properties, resolved against the shared definitions, in file order.
     pub properties: Vec<Property>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
@@ -430,7 +430,7 @@ pub struct Policy {
     pub categories: RuleSet,
     /// The data uses it covers.
     pub data_uses: RuleSet,
-    /// The whole `[[policies]]` table.
+    /// The `[[policies]]` header.
     pub span: Span,
 }
 

@@ -891,6 +891,9 @@ impl<'p> Validator<'p> {
                             .is_none_or(|b| b.span != purposes.span)
                     {
                         self.purpose_refs(what, purposes);
+                        if let Some(allowed) = &base.purposes {
+                            self.widened_purposes(e, p, purposes, allowed);
+                        }
                     }
                 }
             }
@@ -924,6 +927,41 @@ impl<'p> Validator<'p> {
             self.purpose_mismatch(e, p);
             self.special_consent(e, p);
         }
+    }
+
+    /// An event may narrow a shared property's purpose restriction, never widen it: that
+    /// would undo rule 7 for one event without touching the reviewed definition.
+    fn widened_purposes(
+        &mut self,
+        e: &Event,
+        p: &Property,
+        purposes: &Spanned<Vec<Spanned<String>>>,
+        allowed: &Spanned<Vec<Spanned<String>>>,
+    ) {
+        let extra: Vec<&Spanned<String>> = purposes
+            .value
+            .iter()
+            .filter(|x| !allowed.value.iter().any(|a| a.value == x.value))
+            .collect();
+        let Some(first) = extra.first() else { return };
+        let extra_names: Vec<&str> = extra.iter().map(|x| x.value.as_str()).collect();
+        let allowed_names: Vec<&str> = allowed.value.iter().map(|a| a.value.as_str()).collect();
+        self.push(
+            Diagnostic::error(
+                "purpose-mismatch",
+                format!(
+                    "property `{}` of event `{}` adds purpose {}, which its shared definition does not allow ({})",
+                    p.id.value,
+                    e.id.value,
+                    list(&extra_names),
+                    list(&allowed_names)
+                ),
+            )
+            .at(first.span)
+            .with_label("not allowed by [properties.*]")
+            .with_secondary(allowed.span, "the shared definition's purposes")
+            .with_help("an event may only narrow a property's purposes; change the shared definition if this use is intended"),
+        );
     }
 
     /// Rule 7.

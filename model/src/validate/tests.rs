@@ -226,6 +226,18 @@ fn a_file_without_plan_table_is_an_error() {
 }
 
 #[test]
+fn a_misspelt_plan_table_is_reported_once() {
+    let src = SourceFile::new("t.toml", BASE.replace("[plan]", "[pln]"));
+    let checked = check(&src);
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unknown-key"]);
+    assert_eq!(
+        checked.diagnostics[0].help.as_deref(),
+        Some("did you mean `plan`?")
+    );
+}
+
+#[test]
 fn duplicate_ids_are_errors() {
     let d = one(
         "[events.e]\npurposes = [\"analytics\"]\n[events.e]\npurposes = [\"ads\"]\n",
@@ -646,7 +658,22 @@ fn property_purposes_restrict_the_events_it_may_be_on() {
     clean(&format!(
         "{shared}[events.e]\npurposes = [\"security\"]\n[events.e.properties]\nemail = {{}}\n"
     ));
-    // An event may narrow the restriction further, not escape it by omission.
+    // An event may narrow the restriction, never widen it.
+    clean(&format!(
+        "{shared}[events.e]\npurposes = [\"security\"]\n[events.e.properties]\nemail = {{ purposes = [\"security\"] }}\n"
+    ));
+    let d = one(
+        &format!(
+            "{shared}[events.e]\npurposes = [\"security\"]\n[events.e.properties]\nemail = {{ purposes = [\"security\", \"analytics\"] }}\n"
+        ),
+        "purpose-mismatch",
+        "\"analytics\"",
+        &[
+            "property `email` of event `e` adds purpose `analytics`, which its shared definition does not allow (`security`)",
+        ],
+    );
+    assert!(d.help.unwrap().contains("narrow"));
+    // An event's own restriction applies too.
     one(
         &format!(
             "{shared}[events.e]\npurposes = [\"analytics\"]\n[events.e.properties]\nemail = {{ purposes = [\"security\"] }}\n"
@@ -822,6 +849,23 @@ fn at_most_64_purposes() {
         "too-many-purposes",
         "p61]",
         &["purpose `p61` is purpose number 65; a plan may declare at most 64"],
+    );
+}
+
+#[test]
+fn at_most_64_destinations() {
+    let mut snippet = String::new();
+    for i in 0..64 {
+        snippet.push_str(&format!(
+            "[destinations.d{i}]\nkind = \"memory\"\npurposes = [\"analytics\"]\n"
+        ));
+    }
+    // 1 in the base + 64 = 65.
+    one(
+        &snippet,
+        "too-many-destinations",
+        "d63]",
+        &["destination `d63` is destination number 65"],
     );
 }
 
