@@ -240,8 +240,9 @@ pub(crate) fn parse_incomplete(src: &SourceFile) -> (Option<Plan>, Incomplete, V
         what: "the plan file".to_owned(),
         span: root_span,
         entries: sorted_entries(root.get_ref()),
+        known: TOP_KEYS,
     };
-    parser.unknown_keys(&top, TOP_KEYS);
+    parser.unknown_keys(&top);
     let plan = parser.plan(&top);
     (Some(plan), parser.incomplete, parser.diags)
 }
@@ -268,6 +269,8 @@ struct Table<'t, 'i> {
     /// The header (`[purposes.security]`) or inline table.
     span: Span,
     entries: Vec<(&'t TomlKey<'i>, &'t TomlValue<'i>)>,
+    /// The keys this table may have; empty when its keys are ids.
+    known: &'static [&'static str],
 }
 
 impl<'t, 'i> Table<'t, 'i> {
@@ -330,10 +333,11 @@ impl Parser {
         &mut self,
         v: &'t TomlValue<'i>,
         what: String,
-        keys: &[&str],
+        keys: &'static [&'static str],
     ) -> Option<Table<'t, 'i>> {
-        let table = self.open_any(v, what)?;
-        self.unknown_keys(&table, keys);
+        let mut table = self.open_any(v, what)?;
+        table.known = keys;
+        self.unknown_keys(&table);
         Some(table)
     }
 
@@ -354,10 +358,12 @@ impl Parser {
             what,
             span: span_of(v),
             entries: sorted_entries(map),
+            known: &[],
         })
     }
 
-    fn unknown_keys(&mut self, table: &Table<'_, '_>, keys: &[&str]) {
+    fn unknown_keys(&mut self, table: &Table<'_, '_>) {
+        let keys = table.known;
         for (key, value) in &table.entries {
             let name = key.get_ref().as_ref();
             if keys.contains(&name) {
@@ -600,7 +606,7 @@ impl Parser {
                 // A misspelt key is already reported as unknown with "did you mean `key`?".
                 let misspelt = t.entries.iter().any(|(k, _)| {
                     let k = k.get_ref().as_ref();
-                    k != key && crate::suggest(k, [key]).is_some()
+                    !t.known.contains(&k) && crate::suggest(k, t.known.iter().copied()) == Some(key)
                 });
                 if misspelt {
                     return None;
@@ -681,7 +687,9 @@ impl Parser {
                 }
             },
             None if top.entries.iter().any(|(k, _)| {
-                k.get_ref().as_ref() != "plan" && crate::suggest(k.get_ref(), ["plan"]).is_some()
+                let k = k.get_ref().as_ref();
+                !TOP_KEYS.contains(&k)
+                    && crate::suggest(k, TOP_KEYS.iter().copied()) == Some("plan")
             }) =>
             {
                 // Misspelt: already reported as an unknown key with "did you mean `plan`?".
