@@ -1171,7 +1171,7 @@ impl Parser {
                 )
                 .at(id.span)
                 .with_label("not defined");
-                d.help = did_you_mean(&id.value, shared.keys().map(String::as_str))
+                d.help = did_you_mean(&id.value, shared_props.iter().map(|p| p.id.value.as_str()))
                     .map(|h| format!("{h} (a shared property)"))
                     .or_else(|| {
                         Some(format!(
