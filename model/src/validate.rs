@@ -664,7 +664,9 @@ impl<'p> Validator<'p> {
             (Some(basis), true) => {
                 if !SPECIAL_BASES.contains(&basis.value.as_str()) {
                     let help = did_you_mean(&basis.value, SPECIAL_BASES.iter().copied())
-                        .unwrap_or_else(|| format!("`special_basis` is one of {}", list(SPECIAL_BASES)));
+                        .unwrap_or_else(|| {
+                            format!("`special_basis` is one of {}", list(SPECIAL_BASES))
+                        });
                     self.push(
                         Diagnostic::error(
                             "invalid-special-basis",
@@ -679,7 +681,14 @@ impl<'p> Validator<'p> {
                     );
                 }
             }
-            (Some(basis), false) => self.push(
+            // With a special category the sensitivity is what is wrong, reported by rule 8.
+            (Some(basis), false)
+                if !p
+                    .category
+                    .as_ref()
+                    .is_some_and(|c| self.taxonomy.is_special(&c.value)) =>
+            {
+                self.push(
                 Diagnostic::warning(
                     "unused-special-basis",
                     format!(
@@ -690,8 +699,9 @@ impl<'p> Validator<'p> {
                 .at(basis.span)
                 .with_label("only used for `special` data")
                 .with_help("remove `special_basis`, or set `sensitivity = \"special\"` if this is special-category data"),
-            ),
-            (None, _) => {}
+                );
+            }
+            (Some(_), false) | (None, _) => {}
         }
     }
 

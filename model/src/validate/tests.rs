@@ -697,6 +697,13 @@ fn special_categories_need_special_sensitivity() {
         ],
     );
     assert!(d.help.unwrap().contains("special"));
+    // A special basis next to the too-low sensitivity is not reported a second time.
+    one(
+        "[properties.h]\ntype = \"string\"\nsensitivity = \"personal\"\ncategory = \"user.biometric\"\ntransform = \"hmac\"\nspecial_basis = \"explicit_consent\"\n",
+        "sensitivity-too-low",
+        "\"personal\"",
+        &["biometric data (GDPR Art. 9)"],
+    );
     one(
         "[properties.r]\ntype = \"string\"\nsensitivity = \"personal\"\ncategory = \"user.demographic.race_ethnicity\"\ntransform = \"redact\"\n",
         "sensitivity-too-low",
