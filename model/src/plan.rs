@@ -41,7 +41,18 @@ pub struct Identity {
 }
 
 /// How a subject id becomes the distinct id sent to destinations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum IdentityTransform {
     /// Keyed HMAC-SHA-256 with the tracker's secret key (the default).
     Hmac,
@@ -64,12 +75,25 @@ pub struct Purpose {
     pub retention_days: Option<Spanned<u32>>,
     /// Whether this purpose sells or shares data (GPC / CCPA opt-out applies).
     pub sale_or_share: Spanned<bool>,
-    /// The whole `[purposes.<id>]` table.
+    /// The `[purposes.<id>]` header (or the inline table).
     pub span: Span,
 }
 
 /// GDPR Art. 6 legal bases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// Art. 6(1)(a): the subject agreed; off until granted.
     Consent,
@@ -113,12 +137,23 @@ pub struct Destination {
     pub description: Option<Spanned<String>>,
     /// Whether a third party receives the data (then `redact` properties are withheld).
     pub third_party: Spanned<bool>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
 /// The kinds of destination the runtime knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
     /// Mixpanel `/import`.
     Mixpanel,
@@ -178,9 +213,24 @@ pub struct Property {
     pub constraints: Constraints,
     /// On an event: the id of the shared definition it uses, if any.
     pub shared: Option<String>,
-    /// The whole table (shared) or inline table (on an event).
+    /// The `[properties.<id>]` header (shared) or the inline table (on an event).
     pub span: Span,
 }
+
+/// The GDPR Art. 9(2) grounds accepted as `special_basis`, in the order of the article
+/// (a) to (j).
+pub const SPECIAL_BASES: &[&str] = &[
+    "explicit_consent",
+    "employment_social_security",
+    "vital_interests",
+    "non_profit_body",
+    "made_public_by_subject",
+    "legal_claims",
+    "substantial_public_interest",
+    "health_or_social_care",
+    "public_health",
+    "archiving_research_statistics",
+];
 
 /// Value constraints, checked at run time.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -234,7 +284,20 @@ impl PropertyType {
 }
 
 /// How sensitive a value is; ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     /// Not personal data, fine to publish.
     Public,
@@ -244,6 +307,27 @@ pub enum Sensitivity {
     Personal,
     /// Special-category data (GDPR Art. 9/10, children's data).
     Special,
+}
+
+impl IdentityTransform {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            IdentityTransform::Hmac => "hmac",
+            IdentityTransform::None => "none",
+        }
+    }
+}
+
+impl Granularity {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+        }
+    }
 }
 
 impl Sensitivity {
@@ -299,7 +383,18 @@ impl Transform {
 }
 
 /// Timestamp granularity for `coarsen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// Truncated to the hour.
     Hour,
@@ -322,7 +417,7 @@ pub struct Event {
     pub purposes: Spanned<Vec<Spanned<String>>>,
     /// Its properties, resolved against the shared definitions, in file order.
     pub properties: Vec<Property>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
@@ -335,7 +430,7 @@ pub struct Policy {
     pub categories: RuleSet,
     /// The data uses it covers.
     pub data_uses: RuleSet,
-    /// The whole `[[policies]]` table.
+    /// The `[[policies]]` header.
     pub span: Span,
 }
 
@@ -348,17 +443,42 @@ pub struct RuleSet {
     pub matches: Spanned<Match>,
 }
 
-/// Fides rule matching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Fides rule matching: how one dimension of a deny rule compares with the keys a declaration
+/// has. A declared key is *matched* when a rule value is the key itself or one of its ancestors.
+/// A declaration with no keys in a dimension never matches it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Match {
-    /// Some declared key is covered by some rule value (the default).
+    /// Some declared key is matched (the default).
     Any,
-    /// Every rule value covers some declared key.
+    /// Every declared key is matched.
     All,
-    /// No declared key is covered by any rule value.
+    /// No declared key is matched.
     None,
-    /// Some declared key is covered by no rule value.
+    /// Some declared key is not matched.
     Other,
+}
+
+impl Match {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Match::Any => "any",
+            Match::All => "all",
+            Match::None => "none",
+            Match::Other => "other",
+        }
+    }
 }
 
 /// `[taxonomy.categories."<key>"]`: a data category the plan adds below a built-in one.
