@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod diagnostic;
+pub mod diff;
 mod plan;
 mod source;
 
