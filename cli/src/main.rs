@@ -5,8 +5,13 @@
 //! files, git errors).
 #![forbid(unsafe_code)]
 
+mod docs;
+mod fides;
 mod fmt;
 mod json;
+mod manifest;
+mod report;
+mod schema;
 mod segment;
 
 use clap::{Parser, Subcommand};
