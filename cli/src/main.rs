@@ -5,6 +5,7 @@
 //! files, git errors).
 #![forbid(unsafe_code)]
 
+mod diagnostics;
 mod docs;
 mod fides;
 mod fmt;
