@@ -286,10 +286,10 @@ fn categories_for(plan: &Plan, purpose: &Purpose, to: Option<&Destination>) -> V
         .to_owned(),
     ];
     for e in events_for(plan, purpose) {
-        if let Some(d) = to {
-            if !plan.routes(e).any(|r| r.id.value == d.id.value) {
-                continue;
-            }
+        if let Some(d) = to
+            && !plan.routes(e).any(|r| r.id.value == d.id.value)
+        {
+            continue;
         }
         for p in &e.properties {
             let withheld = to.is_some_and(|d| {
@@ -298,10 +298,10 @@ fn categories_for(plan: &Plan, purpose: &Purpose, to: Option<&Destination>) -> V
             if withheld || !allowed(p, purpose) {
                 continue;
             }
-            if let Some(c) = &p.category {
-                if !out.contains(&c.value) {
-                    out.push(c.value.clone());
-                }
+            if let Some(c) = &p.category
+                && !out.contains(&c.value)
+            {
+                out.push(c.value.clone());
             }
         }
     }
@@ -331,26 +331,22 @@ fn special_basis(plan: &Plan, purpose: &Purpose, warnings: &mut Vec<String>) -> 
     basis
 }
 
-/// fideslang's `SpecialCategoryLegalBasisEnum` for the GDPR Art. 9(2) grounds, by the snake_case
-/// names a plan writes.
+/// fideslang's `SpecialCategoryLegalBasisEnum` for the plan's Art. 9(2) grounds
+/// (`trackplan_model::SPECIAL_BASES`, (a) to (j)).
 fn fides_special_basis(key: &str) -> Option<&'static str> {
     Some(match key {
-        "explicit_consent" | "consent" => "Explicit consent",
-        "employment" | "employment_social_security" => {
-            "Employment, social security and social protection"
-        }
-        "vital_interests" | "vital_interest" => "Vital interests",
-        "not_for_profit" | "non_profit" | "not_for_profit_bodies" => "Not-for-profit bodies",
-        "made_public" | "made_public_by_data_subject" => "Made public by the data subject",
+        "explicit_consent" => "Explicit consent",
+        "employment_social_security" => "Employment, social security and social protection",
+        "vital_interests" => "Vital interests",
+        "non_profit_body" => "Not-for-profit bodies",
+        "made_public_by_subject" => "Made public by the data subject",
         "legal_claims" => "Legal claims or judicial acts",
-        "substantial_public_interest" | "public_interest" => {
+        "substantial_public_interest" => {
             "Reasons of substantial public interest (with a basis in law)"
         }
-        "health_or_social_care" | "medical" | "health_care" => {
-            "Health or social care (with a basis in law)"
-        }
+        "health_or_social_care" => "Health or social care (with a basis in law)",
         "public_health" => "Public health (with a basis in law)",
-        "archiving_research_statistics" | "research" | "archiving" => {
+        "archiving_research_statistics" => {
             "Archiving, research and statistics (with a basis in law)"
         }
         _ => return None,

@@ -119,6 +119,7 @@ enum Kind {
     Items,
     Event,
     Policy,
+    Deny,
     Rule,
     Category,
     Other,
@@ -136,7 +137,8 @@ fn kind_of(path: &[String]) -> Kind {
         [.., "items"] => Kind::Items,
         ["events", _] => Kind::Event,
         ["policies", _] => Kind::Policy,
-        ["policies", _, _] => Kind::Rule,
+        ["policies", _, "deny"] => Kind::Deny,
+        ["policies", _, "deny", _] => Kind::Rule,
         ["taxonomy", "categories", _] => Kind::Category,
         _ => Kind::Other,
     }
@@ -186,7 +188,8 @@ fn key_order(kind: Kind) -> &'static [&'static str] {
         ],
         Kind::Event => &["name", "description", "purposes", "properties"],
         Kind::Policy => &["name", "description", "deny"],
-        Kind::Rule => &["categories", "data_uses", "matches", "values"],
+        Kind::Deny => &["categories", "data_uses"],
+        Kind::Rule => &["values", "matches"],
         Kind::Category => &["special", "description"],
         Kind::Other => &[],
     }
@@ -252,10 +255,7 @@ fn format_inline(t: &mut InlineTable, path: &mut Vec<String>) {
     if t.to_string().contains(['#', '\n']) {
         return;
     }
-    let kind = match kind_of(path) {
-        Kind::Other if path.len() >= 2 && path[path.len() - 2] == "deny" => Kind::Rule,
-        k => k,
-    };
+    let kind = kind_of(path);
     t.sort_values_by(|a, _, b, _| rank(kind, a.get()).cmp(&rank(kind, b.get())));
     t.fmt();
     for (key, value) in t.iter_mut() {

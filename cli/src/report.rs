@@ -5,7 +5,7 @@
 //! values before and after, and where it is in the plan file.
 
 use std::fmt::Write as _;
-use trackplan_model::diff::{Change, Impact, PlanDiff};
+use trackplan_model::diff::{Change, ChangeKind, Impact, PlanDiff};
 
 /// The version of the JSON layout; bumped when a field changes meaning or disappears.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -41,7 +41,11 @@ pub fn markdown(diff: &PlanDiff, base_label: &str, head_label: &str) -> String {
             out,
             "| {} | {} | {} | {} | {} |",
             n + 1,
-            impact_badge(c.impact),
+            if c.kind == ChangeKind::VersionNotBumped {
+                "⚠️ action needed"
+            } else {
+                impact_badge(c.impact)
+            },
             c.kind.title(),
             cell(&c.subject.to_string()),
             if c.breaking { "**yes**" } else { "" }
@@ -61,18 +65,19 @@ pub fn markdown(diff: &PlanDiff, base_label: &str, head_label: &str) -> String {
             out,
             "**Impact: {}.** {}{}\n",
             c.impact.label(),
-            text(&c.reason),
+            text(&capitalize(&c.reason)),
             if c.breaking {
                 " **Breaking** for consumers of the data."
             } else {
                 ""
             }
         );
+        let prose = c.kind == ChangeKind::NoticeTextChanged;
         if let Some(b) = &c.before {
-            let _ = writeln!(out, "- Before: {}", text(b));
+            let _ = writeln!(out, "- Before: {}", value(b, prose));
         }
         if let Some(a) = &c.after {
-            let _ = writeln!(out, "- After: {}", text(a));
+            let _ = writeln!(out, "- After: {}", value(a, prose));
         }
         for note in &c.notes {
             let _ = writeln!(out, "- {}", text(&capitalize(note)));
@@ -129,11 +134,30 @@ fn verdict(diff: &PlanDiff) -> String {
     )
 }
 
-/// Changes by impact, highest first; the version check leads its group; otherwise plan order.
+/// The version check first (it decides whether CI passes), then by impact, highest first;
+/// within one impact, plan order.
 fn ordered(diff: &PlanDiff) -> Vec<&Change> {
     let mut order: Vec<&Change> = diff.changes.iter().collect();
-    order.sort_by_key(|c| std::cmp::Reverse(c.impact));
+    order.sort_by_key(|c| {
+        (
+            c.kind != ChangeKind::VersionNotBumped,
+            std::cmp::Reverse(c.impact),
+        )
+    });
     order
+}
+
+/// A before/after value: plan keys and short values as code, so `legitimate_interest` reads as
+/// written in the plan; prose (notice text) and values that already mark their code as text.
+fn value(v: &str, prose: bool) -> String {
+    if v == "(none)" {
+        return "*none*".to_owned();
+    }
+    if prose || v.contains('`') || v.chars().count() > 80 {
+        text(v)
+    } else {
+        format!("`{}`", code(v))
+    }
 }
 
 fn impact_badge(i: Impact) -> &'static str {

@@ -2,8 +2,8 @@
 //! keeps it, or a Public API export) to a plan skeleton.
 //!
 //! What carries over: event names and descriptions, property names, descriptions, types,
-//! required flags, enum values, string `maxLength`, numeric `minimum`/`maximum`, lists (also
-//! nested lists). What a Segment plan does not say — why data is collected and how sensitive it
+//! required flags, enum values, string `maxLength`, numeric `minimum`/`maximum`, lists of
+//! scalars and of enum values. What a Segment plan does not say — why data is collected and how sensitive it
 //! is — is written as the placeholder `needs_review`, which is neither a declared purpose nor a
 //! sensitivity, so `trackplan check` fails on every spot until a person fills it in.
 //! Shapes trackplan cannot express (objects, arrays of objects, untyped or union-typed values)
@@ -323,6 +323,9 @@ fn shape(schema: &Value) -> Shape {
 
 /// The `type = …` (and `items = …`) lines of a type, recursing into list items.
 fn item_type(ty: &str, schema: &Value, depth: usize) -> Result<Vec<String>, String> {
+    if depth > 1 && ty == "array" {
+        return Err("a list of lists, which trackplan does not support".to_owned());
+    }
     let simple = |t: &str| Ok(vec![format!("type = \"{t}\"")]);
     match ty {
         "string" => match schema.get("format").and_then(Value::as_str) {
@@ -345,26 +348,35 @@ fn item_type(ty: &str, schema: &Value, depth: usize) -> Result<Vec<String>, Stri
     }
 }
 
-/// `{ type = "…" }` for a list's items, nested for lists of lists.
-fn inline_items(items: &Value, depth: usize) -> Result<String, String> {
-    if depth > 8 {
-        return Err("lists nested more than 8 deep".to_owned());
-    }
+/// `{ type = "…" }` for a list's items: scalars or enum values (trackplan has no lists of
+/// lists or of objects).
+fn inline_items(items: &Value, _depth: usize) -> Result<String, String> {
     let (types, _) = types(items);
-    if items.get("enum").is_some() {
-        return Err("a list of enum values; declare the values as an enum property".to_owned());
+    if let Some(values) = items.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = values
+            .iter()
+            .filter(|v| !v.is_null())
+            .map(|v| match v {
+                Value::String(s) => toml_str(s),
+                other => toml_str(&other.to_string()),
+            })
+            .collect();
+        if names.is_empty() {
+            return Err("a list of enum values without values".to_owned());
+        }
+        return Ok(format!(
+            "{{ type = \"enum\", values = [{}] }}",
+            names.join(", ")
+        ));
     }
     match types.as_slice() {
         [] => Err("a list whose items have no type".to_owned()),
         ["object"] => {
             Err("a list of objects; trackplan properties are scalars or lists".to_owned())
         }
-        ["array"] => {
-            let inner = inline_items(items.get("items").unwrap_or(NULL), depth + 1)?;
-            Ok(format!("{{ type = \"list\", items = {inner} }}"))
-        }
+        ["array"] => Err("a list of lists, which trackplan does not support".to_owned()),
         [one] => {
-            let lines = item_type(one, items, depth)?;
+            let lines = item_type(one, items, 1)?;
             Ok(format!("{{ {} }}", lines.join(", ")))
         }
         many => Err(format!("a list of mixed types ({})", many.join(", "))),

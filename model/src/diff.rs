@@ -674,7 +674,7 @@ impl Cx<'_> {
                 id: hd.id.value.clone(),
             };
             let routed: Vec<String> = events_routed_to(self.head, hd)
-                .map(|e| format!("receives \"{}\"", e.name.value))
+                .map(|e| receives(e, hd))
                 .collect();
             let Some(bd) = self.base.destination(&hd.id) else {
                 let (impact, reason) = if hd.third_party.value {
@@ -768,10 +768,12 @@ impl Cx<'_> {
                     )
                 };
                 self.push(
-                    Change::of(ChangeKind::ThirdPartyChanged, &subject, impact, reason).values(
-                        party(bd.third_party.value).to_owned(),
-                        party(hd.third_party.value).to_owned(),
-                    ),
+                    Change::of(ChangeKind::ThirdPartyChanged, &subject, impact, reason)
+                        .values(
+                            party(bd.third_party.value).to_owned(),
+                            party(hd.third_party.value).to_owned(),
+                        )
+                        .notes(routed.clone()),
                 );
             }
             if bd.kind.value != hd.kind.value {
@@ -1099,21 +1101,39 @@ impl Cx<'_> {
             hp.category.as_ref().map(|c| c.value.as_str()),
         );
         if bc != hc {
-            let (impact, reason) = if hp.sensitivity.value == Sensitivity::Special {
+            let (bs, hs) = (bp.sensitivity.value, hp.sensitivity.value);
+            let what = match (bc, hc) {
+                (None, Some(h)) => format!("now declared as `{h}`"),
+                (Some(b), None) => format!("no longer declared as `{b}`"),
+                (Some(b), Some(h)) => format!("declared as `{h}` instead of `{b}`"),
+                (None, None) => String::new(),
+            };
+            let (impact, why) = if hs == Sensitivity::Special && bs != Sensitivity::Special {
                 (
                     Impact::High,
-                    "now a special category; policies and consent must cover it",
+                    "special-category data; policies and consent must cover it",
                 )
-            } else if hp.sensitivity.value == Sensitivity::Personal {
+            } else if hs == Sensitivity::Special {
                 (
                     Impact::NeedsReview,
-                    "declared as a different kind of personal data; policies match on categories",
+                    "still special-category data; check the Art. 9(2) ground still fits",
+                )
+            } else if hs.max(bs) >= Sensitivity::Personal {
+                (
+                    Impact::NeedsReview,
+                    "policies and the Art. 30 record match on categories",
                 )
             } else {
-                (Impact::Low, "declared as a different kind of data")
+                (Impact::Low, "not declared as personal data")
             };
             self.push(
-                Change::of(ChangeKind::CategoryChanged, subject, impact, reason).values(
+                Change::of(
+                    ChangeKind::CategoryChanged,
+                    subject,
+                    impact,
+                    format!("{what}: {why}"),
+                )
+                .values(
                     bc.unwrap_or("(none)").to_owned(),
                     hc.unwrap_or("(none)").to_owned(),
                 ),
@@ -1168,7 +1188,7 @@ impl Cx<'_> {
             self.push(
                 Change::of(ChangeKind::TypeChanged, subject, impact, reason)
                     .breaking(true)
-                    .values(type_label(bt), type_label(ht)),
+                    .values(type_detail(bt), type_detail(ht)),
             );
         }
     }
@@ -1459,6 +1479,28 @@ fn newly_routed(base: &Plan, bd: &Destination, head: &Plan, hd: &Destination) ->
         .collect()
 }
 
+/// `receives "Search Performed"`, naming the properties a third party does not get.
+fn receives(e: &Event, d: &Destination) -> String {
+    let withheld: Vec<&str> = if d.third_party.value {
+        e.properties
+            .iter()
+            .filter(|p| p.transform.value == Transform::Redact)
+            .map(|p| p.name.value.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if withheld.is_empty() {
+        format!("receives \"{}\"", e.name.value)
+    } else {
+        format!(
+            "receives \"{}\" without {} (redact: first party only)",
+            e.name.value,
+            quoted(&withheld)
+        )
+    }
+}
+
 fn destination_summary(d: &Destination) -> String {
     format!(
         "{}, {}, for {}",
@@ -1507,6 +1549,15 @@ fn is_text(t: &PropertyType) -> bool {
         PropertyType::String => true,
         PropertyType::List { items } => is_text(items),
         _ => false,
+    }
+}
+
+/// A type with its enum values: `enum ("free", "pro")`.
+fn type_detail(t: &PropertyType) -> String {
+    match t {
+        PropertyType::Enum { values } => format!("enum ({})", quoted(&ids(values))),
+        PropertyType::List { items } => format!("list of {}", type_detail(items)),
+        other => type_label(other),
     }
 }
 
