@@ -163,7 +163,10 @@ mod tests {
             .with_secondary(Span::new(0, 6), "in this table")
             .with_help("did you mean `name`?");
         let text = render(&d, &src, false);
-        assert!(text.starts_with("error[unknown-key]: unknown key `nmae` in [plan]"), "{text}");
+        assert!(
+            text.starts_with("error[unknown-key]: unknown key `nmae` in [plan]"),
+            "{text}"
+        );
         assert!(text.contains("--> plans/x.toml:2:1"), "{text}");
         assert!(text.contains("nmae = \"x\""), "{text}");
         assert!(text.contains("^^^^ unknown key"), "{text}");

@@ -45,6 +45,8 @@ enum Inline {
     Em(String),
     Code(String),
     Sensitivity(Sensitivity),
+    /// A link to a heading of this document: its HTML id, its GitHub Markdown anchor, the text.
+    Link(&'static str, &'static str, String),
 }
 
 use Inline::{Code, Em, Strong, Text};
@@ -77,12 +79,24 @@ fn build(plan: &Plan, opts: &Options) -> Vec<Block> {
     ));
     doc.push(Block::Para(intro));
     doc.push(Block::List(vec![
-        vec![t("What we collect and why (notice for end users)")],
-        vec![t("Data inventory")],
-        vec![t("Record of processing activities (GDPR Art. 30)")],
+        vec![Inline::Link(
+            "inventory",
+            "data-inventory",
+            "Data inventory".into(),
+        )],
+        vec![Inline::Link(
+            "notice",
+            "what-we-collect-and-why",
+            "What we collect and why (notice for end users)".into(),
+        )],
+        vec![Inline::Link(
+            "record",
+            "record-of-processing-activities-gdpr-art-30",
+            "Record of processing activities (GDPR Art. 30)".into(),
+        )],
     ]));
-    notice(plan, &mut doc);
     inventory(plan, &mut doc);
+    notice(plan, &mut doc);
     record(plan, opts, &mut doc);
     doc
 }
@@ -207,8 +221,9 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
     ));
     doc.push(Block::Para(vec![t(
         "Every event and property the plan declares. Wire names are what destinations receive; \
-         ids are how the plan and the code refer to them. A property's destinations exclude \
-         third parties when its transform is redact.",
+         ids are how the plan and the code refer to them. Retention is per purpose, in the order \
+         of the purposes column. A property's destinations exclude third parties when its \
+         transform is redact.",
     )]));
     let mut rows = Vec::new();
     for e in &plan.events {
@@ -527,6 +542,8 @@ fn recipients<'a>(plan: &'a Plan, e: &'a Event, p: &Property) -> Vec<&'a Destina
         .collect()
 }
 
+/// Retention per purpose of the event, in the order of its purposes: `395 days` or
+/// `395 / 90 days`; `no limit` where a purpose states none.
 fn retention_of(plan: &Plan, e: &Event) -> String {
     let parts: Vec<String> = e
         .purposes
@@ -534,11 +551,14 @@ fn retention_of(plan: &Plan, e: &Event) -> String {
         .iter()
         .filter_map(|p| plan.purpose(&p.value))
         .map(|p| match &p.retention_days {
-            Some(d) => format!("{} d ({})", d.value, p.id.value),
-            None => format!("unlimited ({})", p.id.value),
+            Some(d) => d.value.to_string(),
+            None => "no limit".to_owned(),
         })
         .collect();
-    parts.join(", ")
+    if parts.iter().all(|p| p == "no limit") {
+        return "no limit".to_owned();
+    }
+    format!("{} days", parts.join(" / "))
 }
 
 fn joined_codes<'a>(items: impl Iterator<Item = &'a str>) -> Vec<Inline> {
@@ -678,6 +698,7 @@ fn md_inlines(inl: &[Inline]) -> String {
             Em(s) => format!("*{}*", md_text(s)),
             Code(s) => md_code(s),
             Inline::Sensitivity(s) => s.key().to_owned(),
+            Inline::Link(_, anchor, s) => format!("[{}](#{})", md_text(s), anchor),
         })
         .collect()
 }
@@ -749,10 +770,33 @@ pub fn html(plan: &Plan, opts: &Options) -> String {
                     let _ = write!(body, "<th>{}</th>", esc(h));
                 }
                 body.push_str("</tr></thead>\n<tbody>\n");
-                for row in rows {
-                    body.push_str("<tr>");
-                    for cell in row {
-                        let _ = write!(body, "<td>{}</td>", html_inlines(&cell));
+                // Consecutive rows of one event share its cell (rowspan), so the table reads
+                // as groups.
+                let firsts: Vec<String> = rows
+                    .iter()
+                    .map(|r| r.first().map(|c| html_inlines(c)).unwrap_or_default())
+                    .collect();
+                for (i, row) in rows.iter().enumerate() {
+                    let group_start = i == 0 || firsts[i] != firsts[i - 1];
+                    let _ = write!(
+                        body,
+                        "<tr{}>",
+                        if group_start { " class=\"group\"" } else { "" }
+                    );
+                    for (j, cell) in row.iter().enumerate() {
+                        if j == 0 && class == "inventory" {
+                            if !group_start {
+                                continue;
+                            }
+                            let span = firsts[i..].iter().take_while(|f| **f == firsts[i]).count();
+                            let _ = write!(
+                                body,
+                                "<td rowspan=\"{span}\" class=\"event\">{}</td>",
+                                firsts[i]
+                            );
+                            continue;
+                        }
+                        let _ = write!(body, "<td>{}</td>", html_inlines(cell));
                     }
                     body.push_str("</tr>\n");
                 }
@@ -787,7 +831,7 @@ const CSS: &str = r#"
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);
   font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 28px 32px 64px; background: #fff;
+main { max-width: 1480px; margin: 0 auto; padding: 24px 28px 64px; background: #fff;
   min-height: 100vh; box-shadow: 0 0 0 1px var(--line); }
 h1 { font-size: 26px; margin: 0 0 6px; }
 h2 { font-size: 20px; margin: 40px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
@@ -797,8 +841,11 @@ ul { padding-left: 22px; }
 code { font: 12.5px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
   background: #eef1f6; border-radius: 4px; padding: 1px 4px; color: #38425a; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; margin: 10px 0 18px; font-size: 13.5px; }
-th, td { text-align: left; vertical-align: top; padding: 6px 9px; border-bottom: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; margin: 10px 0 18px; font-size: 13px; }
+th, td { text-align: left; vertical-align: top; padding: 5px 7px; border-bottom: 1px solid var(--line); }
+table.inventory tr.group td { border-top: 2px solid #c9d0dc; }
+table.inventory td.event { background: #f3f5f9; min-width: 150px; }
+table.inventory code { font-size: 11.5px; }
 thead th { background: #2b3445; color: #fff; font-weight: 600; position: sticky; top: 0; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 table.fields { max-width: 980px; }
@@ -820,6 +867,9 @@ fn html_inlines(inl: &[Inline]) -> String {
             Code(s) => format!("<code>{}</code>", esc(s)),
             Inline::Sensitivity(s) => {
                 format!("<span class=\"sens sens-{0}\">{0}</span>", s.key())
+            }
+            Inline::Link(anchor, _, s) => {
+                format!("<a href=\"#{}\">{}</a>", esc(anchor), esc(s))
             }
         })
         .collect()

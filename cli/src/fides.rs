@@ -253,12 +253,14 @@ fn uses(d: &Destination, p: &Purpose) -> bool {
     d.purposes.value.iter().any(|x| x.value == p.id.value)
 }
 
-/// Destinations that receive events collected for `purpose`.
+/// Destinations that use data for `purpose` and receive at least one event.
 fn receivers<'a>(plan: &'a Plan, purpose: &Purpose) -> Vec<&'a Destination> {
     plan.destinations
         .iter()
         .filter(|d| {
-            events_for(plan, purpose).any(|e| plan.routes(e).any(|r| r.id.value == d.id.value))
+            uses(d, purpose)
+                && events_for(plan, purpose)
+                    .any(|e| plan.routes(e).any(|r| r.id.value == d.id.value))
         })
         .collect()
 }

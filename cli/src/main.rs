@@ -10,26 +10,118 @@ mod docs;
 mod fides;
 mod fmt;
 mod json;
+mod load;
 mod manifest;
 mod report;
 mod schema;
 mod segment;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use diagnostics::ColorChoice;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use trackplan_model::{Plan, SourceFile};
 
 /// Check, review, document and convert trackplan tracking plans.
+///
+/// PLAN arguments are optional where shown as [PLAN]: the default is the `plan` of
+/// `[package.metadata.trackplan]` in ./Cargo.toml, else ./trackplan.toml.
 #[derive(Parser, Debug)]
-#[command(name = "trackplan", version, about, long_about = None)]
+#[command(name = "trackplan", version, about, long_about)]
 struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Validates a plan and shows every problem with its source line.
+    ///
+    /// Exits with 1 when the plan has errors (warnings alone pass).
+    #[command(after_help = "\
+Examples:
+  trackplan check                          the plan named in ./Cargo.toml
+  trackplan check plans/shop.toml
+  trackplan check plans/shop.toml --format json | jq '.diagnostics[].code'")]
+    Check {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `text` (rustc-style, on standard error) or `json` (on standard output).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+    /// Reports what changed between two versions of a plan, for review.
+    ///
+    /// BASE and HEAD are files or `git:REV[:PATH]` (read with `git show`; PATH defaults to the
+    /// other argument's path, or the default plan). Each change is classified and given a
+    /// privacy impact (none, low, needs review, high) with a reason.
+    #[command(after_help = "\
+Examples:
+  trackplan diff git:origin/main plans/shop.toml
+  trackplan diff old.toml new.toml --format json
+  trackplan diff git:main:plans/shop.toml plans/shop.toml --fail-on breaking --fail-on privacy
+
+--fail-on:
+  breaking  exit 1 when a breaking change comes without a higher [plan] version
+  privacy   exit 1 when a change has impact `needs review` or `high`
+  never     always exit 0 after a successful comparison (the default)")]
+    Diff {
+        /// The plan before the change.
+        base: String,
+        /// The plan after the change.
+        head: String,
+        /// `md` (a review report) or `json` (stable fields for tools).
+        #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
+        format: DiffFormat,
+        /// When to exit with 1; may be repeated.
+        #[arg(long, value_enum)]
+        fail_on: Vec<FailOn>,
+        /// Write the report here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Writes the data inventory, the end-user notice and the GDPR Art. 30 record.
+    #[command(after_help = "\
+Examples:
+  trackplan docs plans/shop.toml > PRIVACY.md
+  trackplan docs plans/shop.toml --format html -o docs/tracking.html")]
+    Docs {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `md` or `html` (one self-contained page).
+        #[arg(long, value_enum, default_value_t = DocsFormat::Md)]
+        format: DocsFormat,
+        /// Categories of data subjects for the Art. 30 record.
+        #[arg(long, default_value = "users of the service (customers and visitors)")]
+        data_subjects: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Prints the JSON Schema of the plan format, or of each event's payload.
+    #[command(after_help = "\
+Examples:
+  trackplan schema > plans/trackplan.schema.json
+  trackplan schema --events plans/shop.toml > lexicon.json   (body for Mixpanel's Lexicon Schemas API)")]
+    Schema {
+        /// Instead of the plan format: one JSON Schema per event of this plan, as a Mixpanel
+        /// Lexicon Schemas API upload body.
+        #[arg(long, value_name = "PLAN")]
+        events: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Exports a plan to other tools.
+    #[command(subcommand)]
+    Export(Export),
+    /// Converts other tracking-plan formats into a trackplan plan.
+    #[command(subcommand)]
+    Import(Import),
     /// Formats plan files canonically (stable key order), keeping comments.
     #[command(after_help = "\
 Examples:
@@ -43,9 +135,28 @@ Examples:
         #[arg(long)]
         check: bool,
     },
-    /// Converts other tracking-plan formats into a trackplan plan.
-    #[command(subcommand)]
-    Import(Import),
+}
+
+#[derive(Subcommand, Debug)]
+enum Export {
+    /// A Fides manifest: a system with one privacy declaration per purpose, a system per
+    /// destination, the plan's policies; loadable by fideslang, usable with `fides evaluate`.
+    #[command(after_help = "\
+Example:
+  trackplan export fides plans/shop.toml -o .fides/shop.yml && fides evaluate")]
+    Fides {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `yaml` or `json`.
+        #[arg(long, value_enum, default_value_t = ManifestFormat::Yaml)]
+        format: ManifestFormat,
+        /// fideslang data subject keys of the people tracked; may be repeated.
+        #[arg(long = "data-subject", default_value = "customer")]
+        data_subjects: Vec<String>,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,7 +178,42 @@ Example:
     },
 }
 
-/// A failure that stops a command; printed as `error: …` with exit code 2.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DiffFormat {
+    Md,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DocsFormat {
+    Md,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ManifestFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FailOn {
+    /// A breaking change without a higher plan version.
+    Breaking,
+    /// A change whose privacy impact is `needs review` or `high`.
+    Privacy,
+    /// Never.
+    Never,
+}
+
+/// A failure that stops a command: printed as `error: …`, exit code 2. A plan with errors is
+/// `Invalid` (its diagnostics are printed first), exit code 1.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error("cannot read {path}: {source}")]
@@ -84,12 +230,20 @@ enum CliError {
     Syntax { path: String, message: String },
     #[error("{0}")]
     Import(#[from] segment::ImportError),
+    #[error("{0}")]
+    Source(#[from] load::LoadError),
+    #[error("{0} has errors (run `trackplan check` on it to see them all)")]
+    Invalid(String),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(CliError::Invalid(name)) => {
+            eprintln!("error: {name} has errors");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -98,8 +252,60 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let color = cli.color.for_stderr();
     match cli.command {
-        Command::Fmt { plans, check } => fmt_command(&plans, check),
+        Command::Check { plan, format } => check_command(plan, format, color),
+        Command::Diff {
+            base,
+            head,
+            format,
+            fail_on,
+            output,
+        } => diff_command(&base, &head, format, &fail_on, output.as_deref(), color),
+        Command::Docs {
+            plan,
+            format,
+            data_subjects,
+            output,
+        } => {
+            let (_, plan) = load_valid(plan, color)?;
+            let opts = docs::Options { data_subjects };
+            let text = match format {
+                DocsFormat::Md => docs::markdown(&plan, &opts),
+                DocsFormat::Html => docs::html(&plan, &opts),
+            };
+            emit(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { events, output } => {
+            let value = match events {
+                Some(path) => {
+                    let (_, plan) = load_valid(Some(path), color)?;
+                    schema::lexicon(&plan)
+                }
+                None => serde_json::Value::Null, // TEMP-PLAN-SCHEMA
+            };
+            emit(output.as_deref(), &pretty(&value))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(Export::Fides {
+            plan,
+            format,
+            data_subjects,
+            output,
+        }) => {
+            let (_, plan) = load_valid(plan, color)?;
+            let export = fides::export(&plan, &fides::Options { data_subjects });
+            for w in &export.warnings {
+                eprintln!("warning: {w}");
+            }
+            let text = match format {
+                ManifestFormat::Yaml => export.manifest.to_yaml(),
+                ManifestFormat::Json => export.manifest.to_json(),
+            };
+            emit(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import(Import::Segment { file, output }) => {
             let json = read(&file)?;
             let imported = segment::import(&json)?;
@@ -109,7 +315,114 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             emit(output.as_deref(), &imported.toml)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Fmt { plans, check } => fmt_command(&plans, check),
     }
+}
+
+fn check_command(
+    plan: Option<PathBuf>,
+    format: CheckFormat,
+    color: bool,
+) -> Result<ExitCode, CliError> {
+    let src = load::read_plan(&load::default_or(plan)?)?;
+    let checked = trackplan_model::check(&src);
+    match format {
+        CheckFormat::Json => emit(
+            None,
+            &pretty(&diagnostics::json(&src, &checked.diagnostics)),
+        )?,
+        CheckFormat::Text => {
+            for d in &checked.diagnostics {
+                eprintln!("{}\n", diagnostics::render(d, &src, color));
+            }
+            let line = diagnostics::summary(&src.name, &checked.diagnostics);
+            if checked.has_errors() {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(if checked.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn diff_command(
+    base: &str,
+    head: &str,
+    format: DiffFormat,
+    fail_on: &[FailOn],
+    output: Option<&Path>,
+    color: bool,
+) -> Result<ExitCode, CliError> {
+    let (base_spec, head_spec) = load::pair(base, head)?;
+    let base_src = load::read_spec(&base_spec)?;
+    let head_src = load::read_spec(&head_spec)?;
+    let base_plan = valid(&base_src, color)?;
+    let head_plan = valid(&head_src, color)?;
+    let diff = trackplan_model::diff::diff(&base_plan, &head_plan);
+    let text = match format {
+        DiffFormat::Md => report::markdown(&diff, &base_src.name, &head_src.name),
+        DiffFormat::Json => pretty(&report::json(&diff)),
+    };
+    emit(output, &text)?;
+    let failed = fail_on.iter().any(|f| match f {
+        FailOn::Breaking => diff.version_not_bumped(),
+        FailOn::Privacy => diff.max_impact() >= trackplan_model::diff::Impact::NeedsReview,
+        FailOn::Never => false,
+    });
+    if failed {
+        let why: Vec<&str> = fail_on
+            .iter()
+            .filter_map(|f| match f {
+                FailOn::Breaking if diff.version_not_bumped() => {
+                    Some("a breaking change without a version bump")
+                }
+                FailOn::Privacy
+                    if diff.max_impact() >= trackplan_model::diff::Impact::NeedsReview =>
+                {
+                    Some("changes that need a privacy review")
+                }
+                _ => None,
+            })
+            .collect();
+        eprintln!("trackplan diff: failing because of {}", why.join(" and "));
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads and checks a plan; on errors prints them and fails with `Invalid`.
+fn load_valid(plan: Option<PathBuf>, color: bool) -> Result<(SourceFile, Plan), CliError> {
+    let src = load::read_plan(&load::default_or(plan)?)?;
+    let plan = valid(&src, color)?;
+    Ok((src, plan))
+}
+
+fn valid(src: &SourceFile, color: bool) -> Result<Plan, CliError> {
+    let checked = trackplan_model::check(src);
+    match checked.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            for d in checked.errors() {
+                eprintln!("{}\n", diagnostics::render(d, src, color));
+            }
+            Err(CliError::Invalid(src.name.clone()))
+        }
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    // Serializing a Value to a String cannot fail (no I/O, string keys only).
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn fmt_command(plans: &[PathBuf], check: bool) -> Result<ExitCode, CliError> {
