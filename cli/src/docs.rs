@@ -128,11 +128,13 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
         doc.push(Block::Para(vec![t(purpose.description.value.clone())]));
         let mut facts = vec![
             vec![
-                Strong("Legal ground: ".into()),
+                Strong("Legal ground:".into()),
+                t(" "),
                 t(basis_plain(purpose.basis.value)),
             ],
             vec![
-                Strong("How long we keep it: ".into()),
+                Strong("How long we keep it:".into()),
+                t(" "),
                 t(match &purpose.retention_days {
                     Some(d) => format!("{} days.", d.value),
                     None => "no fixed period is stated in the plan.".to_owned(),
@@ -141,7 +143,8 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
         ];
         if purpose.sale_or_share.value {
             facts.push(vec![
-                Strong("Sharing: ".into()),
+                Strong("Sharing:".into()),
+                t(" "),
                 t(
                     "this involves sharing data with partners. You can opt out at any time, and \
                    we treat a Global Privacy Control signal from your browser as an opt-out.",
@@ -153,7 +156,7 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
             .iter()
             .filter(|d| d.purposes.value.iter().any(|p| p.value == purpose.id.value))
             .collect();
-        let mut who = vec![Strong("Who receives it: ".into())];
+        let mut who = vec![Strong("Who receives it:".into()), t(" ")];
         if recipients.is_empty() {
             who.push(t("nobody outside the service."));
         }
@@ -162,6 +165,9 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
                 who.push(t("; "));
             }
             who.push(t(destination_plain(d)));
+        }
+        if !recipients.is_empty() {
+            who.push(t("."));
         }
         facts.push(who);
         doc.push(Block::List(facts));
@@ -250,7 +256,8 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
         for p in &e.properties {
             let mut name = vec![t(p.name.value.clone()), t(" "), Code(p.id.value.clone())];
             if !p.required.value {
-                name.push(Em(" optional".into()));
+                name.push(t(" "));
+                name.push(Em("optional".into()));
             }
             let mut ty = vec![t(type_label(&p.ty.value))];
             if let trackplan_model::PropertyType::Enum { values } = &p.ty.value {
@@ -266,7 +273,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                 p.category
                     .as_ref()
                     .map_or_else(|| vec![t("—")], |c| vec![Code(c.value.clone())]),
-                vec![t(transform_label(&p.transform.value))],
+                vec![Code(transform_label(&p.transform.value))],
                 match &p.purposes {
                     Some(ps) => joined_codes(ps.value.iter().map(|p| p.value.as_str())),
                     None => purposes.clone(),
@@ -333,13 +340,16 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
         "record".into(),
         vec![t("Record of processing activities (GDPR Art. 30)")],
     ));
-    doc.push(Block::Para(vec![t(format!(
-        "Controller contact: {}. One entry per purpose of the tracking plan `{}`.",
-        plan.owner
-            .as_ref()
-            .map_or("not stated in the plan", |o| o.value.as_str()),
-        plan.name.value
-    ))]));
+    doc.push(Block::Para(vec![
+        t(format!(
+            "Controller contact: {}. One entry per purpose of the tracking plan ",
+            plan.owner
+                .as_ref()
+                .map_or("not stated in the plan", |o| o.value.as_str()),
+        )),
+        Code(plan.name.value.clone()),
+        t("."),
+    ]));
     for purpose in &plan.purposes {
         let events: Vec<&Event> = events_for(plan, &purpose.id.value).collect();
         let personal: Vec<&Property> = personal_properties(&events, &purpose.id.value, false);
@@ -369,10 +379,10 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
                 special_cell.push(Code(c.value.clone()));
             }
             special_cell.push(t(format!(
-                ", Art. 9(2) ground: {}",
+                ", ground: {}",
                 p.special_basis
                     .as_ref()
-                    .map_or("not stated", |b| b.value.as_str())
+                    .map_or_else(|| "not stated".to_owned(), |b| special_ground(&b.value))
             )));
         }
         if special_cell.is_empty() {
@@ -582,6 +592,18 @@ fn humanize(id: &str) -> String {
 
 fn trim_period(s: &str) -> &str {
     s.trim().trim_end_matches('.')
+}
+
+/// `explicit_consent` → `explicit consent, Art. 9(2)(a)`.
+fn special_ground(key: &str) -> String {
+    let words = key.replace('_', " ");
+    match trackplan_model::SPECIAL_BASES
+        .iter()
+        .position(|k| *k == key)
+    {
+        Some(i) => format!("{words}, Art. 9(2)({})", char::from(b'a' + i as u8)),
+        None => words,
+    }
 }
 
 fn basis_plain(b: LegalBasis) -> String {

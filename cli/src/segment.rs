@@ -309,7 +309,7 @@ fn shape(schema: &Value) -> Shape {
     }
     match types.as_slice() {
         [] if schema.get("type").is_some() => Shape::Unsupported("always null".to_owned()),
-        [] => Shape::Unsupported("no type given (any value)".to_owned()),
+        [] => Shape::Unsupported("no type given, so any value".to_owned()),
         [one] => match item_type(one, schema, 0) {
             Ok(mut lines) => {
                 lines.extend(constraints(one, schema));
