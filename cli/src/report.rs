@@ -235,9 +235,22 @@ fn code(s: &str) -> String {
         .collect()
 }
 
-/// The report as JSON: `{format_version, base, head, summary, changes}`.
+/// The report as JSON: `{format_version, base, head, summary, changes}`; each change also
+/// carries `path`, where it is in the plan file (`events.login_failed.properties.email`).
 pub fn json(diff: &PlanDiff) -> serde_json::Value {
     let by_impact = |i| serde_json::Value::from(diff.count(i));
+    let changes: Vec<serde_json::Value> = diff
+        .changes
+        .iter()
+        .map(|c| {
+            // Plain data with string keys: serializing to a Value cannot fail.
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("path".into(), c.subject.path().into());
+            }
+            v
+        })
+        .collect();
     serde_json::json!({
         "format_version": JSON_FORMAT_VERSION,
         "base": diff.base,
@@ -254,7 +267,7 @@ pub fn json(diff: &PlanDiff) -> serde_json::Value {
                 "none": by_impact(Impact::None),
             },
         },
-        "changes": diff.changes,
+        "changes": changes,
     })
 }
 
