@@ -15,6 +15,7 @@ mod manifest;
 mod report;
 mod schema;
 mod segment;
+mod subject;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use diagnostics::ColorChoice;
@@ -122,6 +123,9 @@ Examples:
     /// Converts other tracking-plan formats into a trackplan plan.
     #[command(subcommand)]
     Import(Import),
+    /// A data subject's access and erasure requests on an NDJSON store.
+    #[command(subcommand)]
+    Subject(SubjectCommand),
     /// Formats plan files canonically (stable key order), keeping comments.
     #[command(after_help = "\
 Examples:
@@ -157,6 +161,45 @@ Example:
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SubjectCommand {
+    /// Prints every event of one person (GDPR Art. 15 access), one JSON object per line.
+    #[command(after_help = "\
+Example:
+  TRACKPLAN_KEY=… trackplan subject export --key-env TRACKPLAN_KEY --id user-42 events.ndjson > user-42.ndjson")]
+    Export(SubjectArgs),
+    /// Removes every event of one person from the store (GDPR Art. 17 erasure), atomically.
+    ///
+    /// Stop the process that appends to the store first (or call `Tracker::forget` in it):
+    /// lines appended while the store is rewritten would be lost.
+    #[command(after_help = "\
+Example:
+  TRACKPLAN_KEY=… trackplan subject forget --key-env TRACKPLAN_KEY --id user-42 events.ndjson")]
+    Forget(SubjectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SubjectArgs {
+    /// Environment variable holding the tracker's secret key (hex), as the application reads
+    /// it with `Key::from_env`. Required with the `hmac` identity.
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+    /// The person's id as the application knows it (before pseudonymization).
+    #[arg(long)]
+    id: String,
+    /// The plan's `[identity] transform`: `hmac` (default) or `none` (ids stored as they are).
+    #[arg(long, value_enum, default_value_t = IdentityArg::Hmac)]
+    identity: IdentityArg,
+    /// The NDJSON store.
+    file: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum IdentityArg {
+    Hmac,
+    None,
 }
 
 #[derive(Subcommand, Debug)]
@@ -234,6 +277,12 @@ enum CliError {
     Source(#[from] load::LoadError),
     #[error("{0} has errors (run `trackplan check` on it to see them all)")]
     Invalid(String),
+    #[error("{0}")]
+    Subject(#[from] subject::SubjectError),
+    #[error("the tracker key: {0}")]
+    Key(#[from] trackplan_runtime::KeyError),
+    #[error("--key-env is required with the hmac identity (the default)")]
+    NoKey,
 }
 
 fn main() -> ExitCode {
@@ -283,7 +332,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     let (_, plan) = load_valid(Some(path), color)?;
                     schema::lexicon(&plan)
                 }
-                None => serde_json::Value::Null, // TEMP-PLAN-SCHEMA
+                None => trackplan_model::plan_schema(),
             };
             emit(output.as_deref(), &pretty(&value))?;
             Ok(ExitCode::SUCCESS)
@@ -316,6 +365,55 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fmt { plans, check } => fmt_command(&plans, check),
+        Command::Subject(SubjectCommand::Export(args)) => {
+            let id = distinct_id(&args)?;
+            let mut out = std::io::stdout().lock();
+            let summary = subject::export(&args.file, &id, &mut out)?;
+            out.flush().map_err(|source| CliError::Write {
+                path: "standard output".to_owned(),
+                source,
+            })?;
+            eprintln!(
+                "{} event(s) of subject {id} in {}{}",
+                summary.matched,
+                args.file.display(),
+                unreadable(summary.unreadable)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Subject(SubjectCommand::Forget(args)) => {
+            let id = distinct_id(&args)?;
+            let summary = subject::forget(&args.file, &id)?;
+            eprintln!(
+                "removed {} event(s) of subject {id} from {}; {} other event(s) kept{}",
+                summary.matched,
+                args.file.display(),
+                summary.other,
+                unreadable(summary.unreadable)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The distinct id the tracker sends for the subject. With the `hmac` identity the raw id is
+/// never printed; only its pseudonym is.
+fn distinct_id(args: &SubjectArgs) -> Result<String, CliError> {
+    match args.identity {
+        IdentityArg::None => Ok(args.id.clone()),
+        IdentityArg::Hmac => {
+            let var = args.key_env.as_deref().ok_or(CliError::NoKey)?;
+            let key = trackplan_runtime::Key::from_env(var)?;
+            Ok(key.pseudonymize(&args.id))
+        }
+    }
+}
+
+fn unreadable(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} line(s) that are not events were left untouched)")
     }
 }
 

@@ -697,6 +697,8 @@ fn every_command_has_help_with_an_example() {
     for args in [
         &["check", "--help"][..],
         &["diff", "--help"],
+        &["subject", "export", "--help"],
+        &["subject", "forget", "--help"],
         &["docs", "--help"],
         &["schema", "--help"],
         &["export", "fides", "--help"],
@@ -709,4 +711,158 @@ fn every_command_has_help_with_an_example() {
         assert!(help.contains("Example"), "{args:?} has no example:\n{help}");
         assert!(help.contains("trackplan "), "{args:?}");
     }
+}
+
+// ---- subject ----------------------------------------------------------------------------------
+
+const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+fn event_line(distinct_id: &str, n: u32) -> String {
+    format!(
+        "{{\"event\":\"Page Viewed\",\"time\":{n},\"insert_id\":\"id-{n}\",\"distinct_id\":\"{distinct_id}\",\"plan\":\"shop@3\",\"purposes\":[\"product_analytics\"],\"properties\":{{\"URL\":\"/p/{n}\"}}}}\n"
+    )
+}
+
+fn run_with_key(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trackplan"))
+        .args(args)
+        .current_dir(dir)
+        .env("TEST_TRACKPLAN_KEY", KEY_HEX)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn subject_export_and_forget() {
+    let key = trackplan_runtime::Key::from_hex(KEY_HEX).unwrap();
+    let alice = key.pseudonymize("user-42");
+    let bob = key.pseudonymize("user-7");
+    let tmp = TempDir::new("subject");
+    let store = tmp.0.join("events.ndjson");
+    let original = [
+        event_line(&alice, 1),
+        event_line(&bob, 2),
+        "not json at all\n".to_owned(),
+        "\n".to_owned(),
+        event_line(&alice, 3),
+    ]
+    .concat();
+    std::fs::write(&store, &original).unwrap();
+
+    let args = |cmd: &str| {
+        vec![
+            "subject".to_owned(),
+            cmd.to_owned(),
+            "--key-env".to_owned(),
+            "TEST_TRACKPLAN_KEY".to_owned(),
+            "--id".to_owned(),
+            "user-42".to_owned(),
+            "events.ndjson".to_owned(),
+        ]
+    };
+    let call = |cmd: &str| {
+        let a = args(cmd);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_with_key(&tmp.0, &refs)
+    };
+
+    let out = call("export");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        [event_line(&alice, 1), event_line(&alice, 3)].concat()
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("2 event(s) of subject {alice}")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("user-42"),
+        "the raw id is never printed: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        original,
+        "export never writes"
+    );
+
+    let out = call("forget");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("removed 2 event(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("1 line(s) that are not events were left untouched"));
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        [
+            event_line(&bob, 2),
+            "not json at all\n".to_owned(),
+            "\n".to_owned()
+        ]
+        .concat(),
+        "other subjects and unreadable lines are kept byte for byte"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["events.ndjson"], "no temp file left behind");
+
+    let out = call("forget");
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("removed 0 event(s)"));
+    assert!(stdout(&call("export")).is_empty());
+
+    // Without the key the request cannot be answered.
+    let out = run(
+        &tmp.0,
+        &["subject", "export", "--id", "user-42", "events.ndjson"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--key-env is required"));
+    let out = run(
+        &tmp.0,
+        &[
+            "subject",
+            "export",
+            "--key-env",
+            "NO_SUCH_VAR_FOR_TRACKPLAN",
+            "--id",
+            "u",
+            "events.ndjson",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("NO_SUCH_VAR_FOR_TRACKPLAN"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Plans with `[identity] transform = "none"` store the raw id.
+    std::fs::write(
+        &store,
+        [event_line("user-9", 5), event_line(&bob, 6)].concat(),
+    )
+    .unwrap();
+    let out = run(
+        &tmp.0,
+        &[
+            "subject",
+            "forget",
+            "--identity",
+            "none",
+            "--id",
+            "user-9",
+            "events.ndjson",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        event_line(&bob, 6)
+    );
 }
