@@ -1062,7 +1062,8 @@ impl Cx<'_> {
         };
         self.push(
             Change::of(ChangeKind::PropertyAdded, subject, impact, reason)
-                .values(None, property_summary(hp)),
+                .values(None, property_summary(hp))
+                .notes(justification(hp)),
         );
     }
 
@@ -1279,11 +1280,13 @@ impl Cx<'_> {
                 "protected in a different way; check it still fits the data".to_owned(),
             ),
         };
+        let mut notes = vec!["the form of the value sent changes".to_owned()];
+        notes.extend(justification(hp));
         self.push(
             Change::of(kind, subject, impact, reason)
                 .breaking(true)
                 .values(values.0, values.1)
-                .notes(vec!["the form of the value sent changes".to_owned()]),
+                .notes(notes),
         );
     }
 
@@ -1516,6 +1519,16 @@ fn property_subject(e: &Event, p: &Property) -> Subject {
         event_name: e.name.value.clone(),
         id: p.id.value.clone(),
         name: p.name.value.clone(),
+    }
+}
+
+/// The plan's reason for sending personal data as is, for the reviewer to judge.
+fn justification(p: &Property) -> Vec<String> {
+    match (&p.transform.value, &p.justification) {
+        (Transform::None, Some(j)) if p.sensitivity.value >= Sensitivity::Personal => {
+            vec![format!("justification given: \"{}\"", j.value)]
+        }
+        _ => Vec::new(),
     }
 }
 
