@@ -459,7 +459,7 @@ fn diff_command(
     let (base_spec, head_spec) = load::pair(base, head)?;
     let base_src = load::read_spec(&base_spec)?;
     let head_src = load::read_spec(&head_spec)?;
-    let base_plan = valid(&base_src, color)?;
+    let base_plan = base_plan(&base_src, color)?;
     let head_plan = valid(&head_src, color)?;
     let diff = trackplan_model::diff::diff(&base_plan, &head_plan);
     let text = match format {
@@ -513,6 +513,27 @@ fn valid(src: &SourceFile, color: bool) -> Result<Plan, CliError> {
             }
             Err(CliError::Invalid(src.name.clone()))
         }
+    }
+}
+
+/// The plan before the change. Validation rules tighten over time, so a base that parses but
+/// no longer validates is still compared (with a warning); one that does not parse is not.
+fn base_plan(src: &SourceFile, color: bool) -> Result<Plan, CliError> {
+    let checked = trackplan_model::check(src);
+    if let Some(plan) = checked.plan {
+        return Ok(plan);
+    }
+    let (plan, parse_diagnostics) = trackplan_model::parse(src);
+    match plan {
+        Some(plan) if !parse_diagnostics.iter().any(|d| d.is_error()) => {
+            eprintln!(
+                "warning: {} does not pass validation ({} error(s)); compared as written",
+                src.name,
+                checked.errors().count()
+            );
+            Ok(plan)
+        }
+        _ => valid(src, color),
     }
 }
 
