@@ -61,9 +61,7 @@ fn lines(path: &Path) -> Result<Vec<Vec<u8>>, SubjectError> {
     let mut out = Vec::new();
     loop {
         let mut line = Vec::new();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(io_err(path))?;
+        let n = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
         if n == 0 {
             return Ok(out);
         }
@@ -76,7 +74,11 @@ fn is_blank(line: &[u8]) -> bool {
 }
 
 /// Writes the subject's events to `out`, one JSON object per line, as stored.
-pub fn export(path: &Path, distinct_id: &str, out: &mut dyn Write) -> Result<Summary, SubjectError> {
+pub fn export(
+    path: &Path,
+    distinct_id: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, SubjectError> {
     let mut summary = Summary::default();
     for line in lines(path)? {
         if is_blank(&line) {
@@ -171,9 +173,15 @@ mod tests {
 
     #[test]
     fn lines_are_matched_on_distinct_id_only() {
-        assert_eq!(belongs(br#"{"distinct_id":"k:ab","event":"x"}"#, "k:ab"), Some(true));
         assert_eq!(
-            belongs(br#"{"distinct_id":"k:cd","properties":{"distinct_id":"k:ab"}}"#, "k:ab"),
+            belongs(br#"{"distinct_id":"k:ab","event":"x"}"#, "k:ab"),
+            Some(true)
+        );
+        assert_eq!(
+            belongs(
+                br#"{"distinct_id":"k:cd","properties":{"distinct_id":"k:ab"}}"#,
+                "k:ab"
+            ),
             Some(false),
             "a property that happens to hold the id is not the subject"
         );

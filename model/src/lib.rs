@@ -32,6 +32,7 @@
 mod check;
 mod diagnostic;
 pub mod diff;
+pub mod format;
 pub mod naming;
 mod parse;
 mod plan;
@@ -42,6 +43,7 @@ mod validate;
 
 pub use check::{Checked, check, content_hash};
 pub use diagnostic::{Diagnostic, Label, Severity};
+pub use format::plan_schema;
 pub use parse::parse;
 pub use plan::*;
 pub use source::{SourceFile, Span, Spanned};
