@@ -239,7 +239,10 @@ fn diff_of_an_invalid_plan_shows_its_errors() {
 fn diff_compares_a_base_that_no_longer_validates() {
     // Rules tighten over time: an old plan that parses but breaks today's rules is still a
     // valid starting point for a review.
-    let out = run(&fixtures(), &["diff", "check/privacy.toml", "diff/base.toml"]);
+    let out = run(
+        &fixtures(),
+        &["diff", "check/privacy.toml", "diff/base.toml"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: check/privacy.toml does not pass validation (4 error(s))"),
@@ -248,7 +251,10 @@ fn diff_compares_a_base_that_no_longer_validates() {
     );
     assert!(stdout(&out).contains("## Tracking plan review: `leaky` v1 → `app` v1"));
     // A base that does not parse cannot be compared.
-    let out = run(&fixtures(), &["diff", "check/syntax.toml", "diff/base.toml"]);
+    let out = run(
+        &fixtures(),
+        &["diff", "check/syntax.toml", "diff/base.toml"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("error[toml-syntax]"));
 }
