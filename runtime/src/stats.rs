@@ -100,7 +100,11 @@ impl Stats {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Counter {
     // Bumped by `track` (and consent changes).
+    /// Routed and permitted (refused events are counted by `Refused` alone).
     Accepted,
+    /// Routed but refused by consent at `track`: counts as accepted and dropped by consent,
+    /// with one increment on the cheapest path.
+    Refused,
     DroppedConsent,
     DroppedOverflow,
     Skipped,
@@ -111,26 +115,34 @@ pub(crate) enum Counter {
     Retried,
 }
 
-/// One destination's counters. `track` threads bump the first four, the worker the rest: the
+/// One destination's counters. `track` threads bump the first five, the worker the rest: the
 /// two groups sit on separate cache lines so the worker's writes do not slow `track` down.
 #[derive(Default)]
 #[repr(align(128))]
 struct Cells {
-    producer: Line,
-    worker: Line,
+    producer: Line<PRODUCER_COUNTERS>,
+    worker: Line<WORKER_COUNTERS>,
 }
 
-#[derive(Default)]
+const PRODUCER_COUNTERS: usize = 5;
+const WORKER_COUNTERS: usize = 4;
+
 #[repr(align(128))]
-struct Line([AtomicU64; 4]);
+struct Line<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Line<N> {
+    fn default() -> Self {
+        Line(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
 
 impl Cells {
     fn cell(&self, counter: Counter) -> &AtomicU64 {
         let i = counter as usize;
-        if i < 4 {
+        if i < PRODUCER_COUNTERS {
             &self.producer.0[i]
         } else {
-            &self.worker.0[i - 4]
+            &self.worker.0[i - PRODUCER_COUNTERS]
         }
     }
 }
@@ -180,17 +192,18 @@ impl StatsCells {
                 let get = |c: Counter| cells.cell(c).load(Ordering::Acquire);
                 // End states first, `accepted` last: an event's acceptance happens before its
                 // settlement, so the snapshot never shows more settled than accepted.
+                let refused = get(Counter::Refused);
                 let mut counts = Counts {
                     delivered: get(Counter::Delivered),
                     failed: get(Counter::Failed),
-                    dropped_consent: get(Counter::DroppedConsent),
+                    dropped_consent: get(Counter::DroppedConsent) + refused,
                     dropped_overflow: get(Counter::DroppedOverflow),
                     dropped_forgotten: get(Counter::DroppedForgotten),
                     skipped: get(Counter::Skipped),
                     retried: get(Counter::Retried),
                     accepted: 0,
                 };
-                counts.accepted = get(Counter::Accepted);
+                counts.accepted = get(Counter::Accepted) + refused;
                 total.add(&counts);
                 DestinationStats {
                     id: info.id,

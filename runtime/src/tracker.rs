@@ -461,12 +461,15 @@ impl Core {
         let stats = &self.shared.stats;
         let routes = routes & E::INFO.destinations.0;
         let allowed = subject.allowed();
-        stats.add_each(routes, Counter::Accepted);
         let refused = routes & !allowed;
         if refused != 0 {
-            stats.add_each(refused, Counter::DroppedConsent);
+            stats.add_each(refused, Counter::Refused);
         }
         let mut send = routes & allowed;
+        if send == 0 {
+            return;
+        }
+        stats.add_each(send, Counter::Accepted);
         if send & self.skipped != 0 {
             stats.add_each(send & self.skipped, Counter::Skipped);
             send &= !self.skipped;
