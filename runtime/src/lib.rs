@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod event;
+mod fit;
 mod plan;
 mod sensitive;
 mod sink;
@@ -15,8 +16,8 @@ mod value;
 
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use plan::{
-    Constraints, DestinationInfo, EventInfo, Granularity, IdentityInfo, LegalBasis, PlanInfo,
-    PropertyInfo, PurposeInfo, PurposeSet, DestinationSet, Sensitivity, TransformInfo, ValueKind,
+    Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo, LegalBasis,
+    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Outcome, Sink};
@@ -27,5 +28,6 @@ pub use value::{PropertyWriter, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::event::Sealed;
+    pub use crate::fit::{Enum, Fits, FitsScalar, ValuesOf, enum_key_hash};
     pub use crate::value::PropertyWriter;
 }
