@@ -71,11 +71,17 @@ purposes = ["analytcs"]
 "#,
     );
     assert_eq!(code.matches("compile_error!").count(), 3, "{code}");
-    assert!(code.contains("[unknown-key] unknown key `sensitivty`"), "{code}");
+    assert!(
+        code.contains("[unknown-key] unknown key `sensitivty`"),
+        "{code}"
+    );
     assert!(code.contains("plans/p.toml:15:"), "{code}");
     assert!(code.contains("did you mean `analytics`?"), "{code}");
     // Stand-ins so call sites still resolve: the plan, the markers, the well-formed event.
-    assert!(code.contains("pub static PLAN: ::trackplan::PlanInfo"), "{code}");
+    assert!(
+        code.contains("pub static PLAN: ::trackplan::PlanInfo"),
+        "{code}"
+    );
     assert!(code.contains("pub struct Analytics;"), "{code}");
     assert!(code.contains("pub struct AppClosed"), "{code}");
 }
