@@ -1,13 +1,13 @@
 trackplan::plan!("plans/shop.toml");
 
-// Stand-in for `Tracker::send_to`, with the same bound.
-fn send_to<D: trackplan::Destination, E: trackplan::RoutableTo<D>>(_: E) {}
-
-fn main() {
+fn record(user: &trackplan::Subject) {
     let event = CartUpdated {
         product_id: "sku-1".into(),
         quantity: 2,
         cart_value: 19.9,
     };
-    send_to::<destination::Ads, _>(event);
+    // The ads destination uses data for advertising; carts are collected for product analytics.
+    user.send_to::<destination::Ads, _>(event);
 }
+
+fn main() {}
