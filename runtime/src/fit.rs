@@ -60,9 +60,14 @@ impl FitsScalar<i64> for i8 {}
 impl FitsScalar<i64> for i16 {}
 impl FitsScalar<i64> for i32 {}
 impl FitsScalar<i64> for i64 {}
+impl FitsScalar<i64> for i128 {}
+impl FitsScalar<i64> for isize {}
 impl FitsScalar<i64> for u8 {}
 impl FitsScalar<i64> for u16 {}
 impl FitsScalar<i64> for u32 {}
+impl FitsScalar<i64> for u64 {}
+impl FitsScalar<i64> for u128 {}
+impl FitsScalar<i64> for usize {}
 
 impl FitsScalar<f64> for f32 {}
 impl FitsScalar<f64> for f64 {}
@@ -110,6 +115,8 @@ mod tests {
         fits::<Cow<'_, str>, String>();
         fits::<Arc<str>, String>();
         fits::<u8, i64>();
+        fits::<u128, i64>();
+        fits::<usize, i64>();
         fits::<f32, f64>();
         fits::<SystemTime, Timestamp>();
         fits::<Option<Vec<Personal<&str>>>, Option<Vec<Personal<String>>>>();

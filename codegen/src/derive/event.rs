@@ -437,7 +437,7 @@ impl<'a> Fit<'a> {
                 "strings are `String`, `&str`, `Cow<str>`, `Box<str>` or `Arc<str>`".to_owned()
             }
             PropertyType::Integer => {
-                "integers are `i64` or a smaller primitive integer (`i8` to `i32`, `u8` to `u32`)"
+                "integers are any primitive integer type (a value outside the range of `i64` is dropped and counted at run time)"
                     .to_owned()
             }
             PropertyType::Number => "numbers are `f64` or `f32`".to_owned(),
