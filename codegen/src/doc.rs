@@ -152,6 +152,11 @@ fn inline(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 8);
     let mut rest = line;
     while !rest.is_empty() {
+        if let Some(len) = link_len(rest) {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
         if let Some(len) = url_len(rest) {
             out.push('<');
             out.push_str(&rest[..len]);
@@ -170,6 +175,24 @@ fn inline(line: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// Length of the Markdown link to a web URL at the start of `s` (`[text](https://…)`), which
+/// rustdoc renders as a link and never mistakes for an intra-doc link.
+fn link_len(s: &str) -> Option<usize> {
+    let text = s.strip_prefix('[')?;
+    let close = text.find(']')?;
+    if text[..close].contains('[') {
+        return None;
+    }
+    let target = text[close + 1..].strip_prefix('(')?;
+    if !(target.starts_with("https://") || target.starts_with("http://")) {
+        return None;
+    }
+    let end = target.find(|c: char| c == ')' || c.is_whitespace())?;
+    target[end..]
+        .starts_with(')')
+        .then_some(1 + close + 2 + end + 1)
 }
 
 /// Length of the URL at the start of `s`, if one starts there: `http://` or `https://` up to
@@ -211,6 +234,10 @@ mod tests {
     fn indentation_links_and_html_are_defused() {
         assert_eq!(doc("\n    let x = 1;"), ["", "let x = 1;"]);
         assert_eq!(doc("see [Vec] and <b>"), ["see \\[Vec\\] and \\<b\\>"]);
+        assert_eq!(
+            doc("[x](crate::Y) [y](https://e.com)"),
+            ["\\[x\\](crate::Y) [y](https://e.com)"]
+        );
         assert_eq!(doc("ends */ here \"q\" \\n"), ["ends */ here \"q\" \\n"]);
     }
 
