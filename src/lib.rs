@@ -37,6 +37,20 @@
 
 pub use trackplan_runtime::*;
 
+// Generated code names `::trackplan::…`; this makes that path work inside this crate too.
+#[cfg(any(doctest, trackplan_doc_check))]
+extern crate self as trackplan;
+
+/// Plan descriptions never turn into doctests nor rustdoc warnings: rustdoc collects the doc
+/// comments `plan!` generates here, and `plans/edge_cases.toml` is full of code fences,
+/// indented text, brackets, HTML and bare URLs. `cargo test --doc` proves the first;
+/// `RUSTDOCFLAGS="--cfg trackplan_doc_check -D warnings --document-private-items" cargo doc
+/// -p trackplan --no-deps` the second.
+#[cfg(any(doctest, trackplan_doc_check))]
+mod edge_cases {
+    crate::plan!("plans/edge_cases.toml");
+}
+
 /// Generates the typed API of a tracking plan.
 ///
 /// The path is relative to the directory of the calling crate's `Cargo.toml`
@@ -110,8 +124,8 @@ pub use trackplan_macros::plan;
 ///   another property id); a field that is not is an error at that field, with a suggestion.
 ///   Every required property needs a field; optional ones may be left out.
 /// - Field types must fit the plan type: strings are `String`, `&str`, `Cow<str>`, `Box<str>`
-///   or `Arc<str>`; integers any primitive integer up to 32 bits or `i64`; numbers `f64` or
-///   `f32`; timestamps [`Timestamp`] or `SystemTime`; enums a [`derive@Values`] enum bound to
+///   or `Arc<str>`; integers any primitive integer (values outside `i64` are dropped and
+///   counted at run time); numbers `f64` or `f32`; timestamps [`Timestamp`] or `SystemTime`; enums a [`derive@Values`] enum bound to
 ///   that property (or the enum `plan!` generates); lists a `Vec`; personal and special values
 ///   are wrapped in [`Personal`] / [`Special`]; optional properties are `Option`s.
 /// - `purposes(…)`, when given, must equal the plan's purposes for the event, so reviewers see

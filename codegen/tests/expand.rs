@@ -70,7 +70,7 @@ screen = { type = "string", sensitivty = "public" }
 purposes = ["analytcs"]
 "#,
     );
-    assert_eq!(code.matches("compile_error!").count(), 3, "{code}");
+    assert_eq!(code.matches("compile_error!").count(), 2, "{code}");
     assert!(
         code.contains("[unknown-key] unknown key `sensitivty`"),
         "{code}"
@@ -94,4 +94,17 @@ fn unparsable_plans_still_give_plan_and_modules() {
     assert!(code.contains("pub static PLAN"), "{code}");
     assert!(code.contains("pub mod purpose {}"), "{code}");
     assert!(code.contains("pub mod destination {}"), "{code}");
+}
+
+#[test]
+fn edge_cases_are_valid_and_generate_no_errors() {
+    let (loaded, code) = expand("plans/edge_cases.toml");
+    let rendered: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&loaded.source))
+        .collect();
+    assert!(loaded.is_valid(), "{}", rendered.join("\n\n"));
+    assert!(!code.contains("compile_error"), "{code}");
+    insta::assert_snapshot!(code);
 }
