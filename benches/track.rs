@@ -210,6 +210,7 @@ impl Purpose for ProductAnalytics {
 #[derive(Clone, Copy)]
 struct Warehouse;
 impl Destination for Warehouse {
+    type Purposes = ProductAnalytics;
     const PLAN: &'static PlanInfo = &PLAN;
     const INDEX: usize = 0;
 }
@@ -250,6 +251,7 @@ struct ProductViewed {
 }
 impl Sealed for ProductViewed {}
 impl Event for ProductViewed {
+    type Purposes = ProductAnalytics;
     const PLAN: &'static PlanInfo = &PLAN;
     const INFO: &'static EventInfo = &EVENTS[0];
     fn write_properties(&self, w: &mut PropertyWriter<'_>) {
@@ -273,6 +275,7 @@ struct AccountProductViewed {
 }
 impl Sealed for AccountProductViewed {}
 impl Event for AccountProductViewed {
+    type Purposes = ProductAnalytics;
     const PLAN: &'static PlanInfo = &PLAN;
     const INFO: &'static EventInfo = &EVENTS[1];
     fn write_properties(&self, w: &mut PropertyWriter<'_>) {

@@ -8,6 +8,7 @@
 
 mod consent;
 mod event;
+mod fit;
 mod id;
 mod key;
 mod plan;
@@ -45,5 +46,6 @@ pub use value::{PropertyWriter, Value, ViolationPolicy};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::event::Sealed;
+    pub use crate::fit::{Enum, Fits, FitsScalar, ValuesOf, enum_key_hash};
     pub use crate::value::PropertyWriter;
 }

@@ -494,6 +494,7 @@ pub mod destination {
             #[derive(Debug, Clone, Copy)]
             pub struct $name;
             impl trackplan_runtime::Destination for $name {
+                type Purposes = ();
                 const PLAN: &'static trackplan_runtime::PlanInfo = &$plan;
                 const INDEX: usize = $index;
             }
@@ -531,6 +532,7 @@ macro_rules! event_impl {
     ($ty:ident, $index:expr, [$($field:ident),*], routes [$($dest:ident),*], purposes [$($purpose:ident),*]) => {
         impl Sealed for $ty {}
         impl Event for $ty {
+            type Purposes = ($(purpose::$purpose,)*);
             const PLAN: &'static PlanInfo = &PLAN;
             const INFO: &'static EventInfo = &EVENTS[$index];
             fn write_properties(&self, w: &mut PropertyWriter<'_>) {
@@ -622,6 +624,7 @@ pub struct BlogRead;
 static BLOG_READ: EventInfo = event("blog_read", "Blog Read", 1, 1, &[]);
 impl Sealed for BlogRead {}
 impl Event for BlogRead {
+    type Purposes = purpose::BlogAnalytics;
     const PLAN: &'static PlanInfo = &OTHER_PLAN;
     const INFO: &'static EventInfo = &BLOG_READ;
     fn write_properties(&self, _: &mut PropertyWriter<'_>) {}

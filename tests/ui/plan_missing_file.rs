@@ -1,0 +1,5 @@
+trackplan::plan!("plans/shopp.toml");
+
+fn main() {
+    let _ = &PLAN;
+}

@@ -1,0 +1,5 @@
+trackplan::plan!("tests/ui/plans/policy_violation.toml");
+
+fn main() {
+    let _ = &PLAN;
+}

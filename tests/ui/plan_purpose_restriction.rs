@@ -1,0 +1,5 @@
+trackplan::plan!("tests/ui/plans/purpose_restriction.toml");
+
+fn main() {
+    let _ = &PLAN;
+}

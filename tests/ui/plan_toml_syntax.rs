@@ -1,0 +1,5 @@
+trackplan::plan!("tests/ui/plans/toml_syntax.toml");
+
+fn main() {
+    let _ = &PLAN;
+}

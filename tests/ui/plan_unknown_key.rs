@@ -1,0 +1,5 @@
+trackplan::plan!("tests/ui/plans/unknown_key.toml");
+
+fn main() {
+    let _ = &PLAN;
+}
