@@ -7,16 +7,19 @@
 #![deny(missing_docs)]
 
 mod event;
+#[cfg(feature = "http")]
+mod http;
 mod plan;
 mod sensitive;
 mod sink;
+pub mod sinks;
 mod time;
 mod value;
 
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use plan::{
-    Constraints, DestinationInfo, EventInfo, Granularity, IdentityInfo, LegalBasis, PlanInfo,
-    PropertyInfo, PurposeInfo, PurposeSet, DestinationSet, Sensitivity, TransformInfo, ValueKind,
+    Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo, LegalBasis,
+    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Outcome, Sink};

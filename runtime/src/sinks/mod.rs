@@ -1,0 +1,11 @@
+//! The built-in destinations.
+
+#[cfg(feature = "http")]
+mod mixpanel;
+#[cfg(feature = "http")]
+mod segment;
+
+#[cfg(feature = "http")]
+pub use mixpanel::Mixpanel;
+#[cfg(feature = "http")]
+pub use segment::Segment;
