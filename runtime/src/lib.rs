@@ -13,6 +13,7 @@ mod plan;
 mod sensitive;
 mod sink;
 pub mod sinks;
+mod spool;
 mod time;
 mod value;
 
@@ -23,6 +24,7 @@ pub use plan::{
 };
 pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Outcome, Sink};
+pub use spool::{Spool, SpoolError, SyncPolicy};
 pub use time::Timestamp;
 pub use value::{PropertyWriter, Value};
 
