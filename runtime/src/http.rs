@@ -167,6 +167,19 @@ impl Client {
         }
         read(request.send(body))
     }
+
+    /// `GET`s `url` with the given headers.
+    pub(crate) fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.call())
+    }
 }
 
 fn read(
@@ -556,6 +569,44 @@ pub(crate) fn retry_on(error: &TransportError, destination: &str) -> Verdict {
     }
 }
 
+/// Exponential backoff with jitter: `initial`, doubling, capped at `max`, plus up to a fifth on
+/// top so clients that failed together do not retry together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (0 for the first retry), honouring the server's
+    /// `Retry-After` when it asks for longer.
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let doubled = self
+            .initial
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.max);
+        let jitter = doubled.mul_f64(f64::from(jitter_permille()) / 5000.0);
+        (doubled + jitter).max(retry_after.unwrap_or_default())
+    }
+}
+
+/// A number in 0..1000 that differs between calls and processes; jitter needs no more.
+fn jitter_permille() -> u32 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    // splitmix64 over a shared counter.
+    let mut z = STATE
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(seed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) % 1000) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,6 +776,23 @@ mod tests {
             panic!("expected partial, got {outcome:?}");
         };
         assert_eq!(failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4]);
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_bounded_jitter() {
+        let b = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        for (retry, base) in [(0, 2), (1, 4), (2, 8), (4, 32), (5, 60), (40, 60)] {
+            let d = b.delay(retry, None);
+            let base = Duration::from_secs(base);
+            assert!(d >= base && d <= base.mul_f64(1.2), "retry {retry}: {d:?}");
+        }
+        assert_eq!(
+            b.delay(0, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

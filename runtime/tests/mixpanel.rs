@@ -7,7 +7,9 @@ use std::time::Duration;
 use support::logs::Logs;
 use support::server::{Contract, Fault, TestServer};
 use support::{PLAN, PLAN_WITH_IP, envelope_with, envelopes};
-use trackplan_runtime::sinks::Mixpanel;
+use trackplan_runtime::sinks::{
+    Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
+};
 use trackplan_runtime::{Outcome, Sink};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -265,4 +267,93 @@ fn unreachable_host_is_a_retry() {
         matches!(&outcome, Outcome::Retry { reason, after: None } if reason.contains("connect")),
         "{outcome:?}"
     );
+}
+
+fn privacy_sink(server: &TestServer) -> Mixpanel {
+    sink(server)
+        .gdpr_api_token("gdpr-oauth-token")
+        .privacy_retries(3, Duration::from_millis(10))
+}
+
+#[test]
+fn deletion_requests_follow_the_gdpr_api_contract() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut mixpanel = privacy_sink(&server);
+    let ids: Vec<String> = (0..2500).map(|i| format!("distinct-{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let requests = mixpanel.request_deletion(&refs).expect("accepted");
+    assert_eq!(requests.len(), 2, "at most 1999 ids per request");
+    assert_eq!(requests[0].distinct_ids, 1999);
+    assert_eq!(requests[1].distinct_ids, 501);
+    assert!(requests.iter().all(|r| r.kind == PrivacyKind::Deletion));
+    assert_ne!(requests[0].tracking_id, requests[1].tracking_id);
+
+    let status = mixpanel.privacy_status(&requests[0]).expect("status");
+    assert_eq!(status, PrivacyStatus::Success);
+    let unknown = PrivacyRequest {
+        tracking_id: "deletion-999".into(),
+        ..requests[0].clone()
+    };
+    assert_eq!(
+        mixpanel.privacy_status(&unknown),
+        Ok(PrivacyStatus::NotFound)
+    );
+    server.assert_no_violations(); // includes: no two requests within a second
+
+    let seen = server.seen();
+    let posts: Vec<_> = seen.iter().filter(|s| s.method == "POST").collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].path, "/api/app/data-deletions/v3.0/");
+    assert_eq!(posts[0].body["compliance_type"], "GDPR");
+    assert_eq!(posts[0].body["distinct_ids"][0], "distinct-0");
+    assert_eq!(posts[1].body["distinct_ids"][500], "distinct-2499");
+    assert!(posts[1].at.duration_since(posts[0].at) >= Duration::from_millis(900));
+}
+
+#[test]
+fn retrieval_requests_and_ccpa() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut mixpanel = privacy_sink(&server).compliance(Compliance::Ccpa);
+    let requests = mixpanel.request_retrieval(&["d1", "d2"]).expect("accepted");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].kind, PrivacyKind::Retrieval);
+    assert_eq!(
+        mixpanel.privacy_status(&requests[0]),
+        Ok(PrivacyStatus::Success)
+    );
+    server.assert_no_violations();
+    let post = &server.seen()[0];
+    assert_eq!(post.path, "/api/app/data-retrievals/v3.0/");
+    assert_eq!(post.body["compliance_type"], "CCPA");
+    assert_eq!(post.body["disclosure_type"], "Data");
+}
+
+#[test]
+fn privacy_requests_retry_while_unavailable_and_stop_on_refusal() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut mixpanel = privacy_sink(&server);
+    server.script([
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        Fault::Status(503),
+    ]);
+    let requests = mixpanel
+        .request_deletion(&["d1"])
+        .expect("third attempt succeeds");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(server.seen().len(), 3);
+
+    server.script([Fault::Status(401)]);
+    let refused = mixpanel.request_deletion(&["d1"]);
+    assert!(
+        matches!(refused, Err(PrivacyError::Refused { status: 401, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(server.seen().len(), 4, "a refusal is not retried");
+
+    let unconfigured = sink(&server).request_deletion(&["d1"]);
+    assert_eq!(unconfigured, Err(PrivacyError::NotConfigured));
+    server.assert_no_violations();
 }

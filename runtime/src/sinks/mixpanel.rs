@@ -5,11 +5,18 @@
 //! carry `time` in milliseconds, the pseudonymous `distinct_id` and `$insert_id`, which makes
 //! retries idempotent: Mixpanel keeps one event per insert id.
 
-use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
+use crate::http::{
+    self, Backoff, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat,
+};
 use crate::plan::PlanInfo;
 use crate::sink::{BatchLimits, Envelope, Outcome, Sink};
 use crate::value::write_json_str;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Most distinct ids in one GDPR API request.
+const MAX_PRIVACY_IDS: usize = 1999;
+/// Mixpanel allows one GDPR API request per second.
+const PRIVACY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Most events in one `/import` request.
 const MAX_EVENTS: usize = 2000;
@@ -43,6 +50,16 @@ impl Region {
             Region::Eu => "https://api-eu.mixpanel.com",
             Region::India => "https://api-in.mixpanel.com",
             Region::Custom(base) => base,
+        }
+    }
+
+    /// Base URL of the GDPR API (`/api/app/data-deletions/…`).
+    fn privacy(&self) -> String {
+        match self {
+            Region::Us => "https://mixpanel.com/api/app".into(),
+            Region::Eu => "https://eu.mixpanel.com/api/app".into(),
+            Region::India => "https://in.mixpanel.com/api/app".into(),
+            Region::Custom(base) => format!("{base}/api/app"),
         }
     }
 }
@@ -81,6 +98,12 @@ pub struct Mixpanel {
     /// Whether the last plan seen declares an IP property (plans are `'static`: compared by
     /// address).
     ip_declared: Option<(&'static PlanInfo, bool)>,
+    gdpr_token: Option<Secret>,
+    compliance: Compliance,
+    privacy_backoff: Backoff,
+    privacy_attempts: u32,
+    /// When the last GDPR API request started: Mixpanel allows one per second.
+    last_privacy_request: Option<Instant>,
 }
 
 impl Mixpanel {
@@ -95,6 +118,14 @@ impl Mixpanel {
             client: None,
             settled: Settled::default(),
             ip_declared: None,
+            gdpr_token: None,
+            compliance: Compliance::Gdpr,
+            privacy_backoff: Backoff {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(60),
+            },
+            privacy_attempts: 6,
+            last_privacy_request: None,
         }
     }
 
@@ -155,6 +186,28 @@ impl Mixpanel {
         self
     }
 
+    /// The OAuth token of Mixpanel's GDPR API (Project Settings → Data & Privacy), needed for
+    /// deletion and retrieval requests. It is a personal token with a one-year expiry.
+    pub fn gdpr_api_token(mut self, token: impl Into<String>) -> Self {
+        self.gdpr_token = Some(Secret::new(token));
+        self
+    }
+
+    /// The law privacy requests are made under (default GDPR).
+    pub fn compliance(mut self, compliance: Compliance) -> Self {
+        self.compliance = compliance;
+        self
+    }
+
+    /// How privacy requests are retried when the GDPR API is unavailable (429, 5xx, no
+    /// connection): at most `attempts` tries, waiting `first_wait` doubling up to 60 s, or
+    /// longer when Mixpanel's `Retry-After` says so. Default: 6 attempts from 2 s.
+    pub fn privacy_retries(mut self, attempts: u32, first_wait: Duration) -> Self {
+        self.privacy_attempts = attempts.max(1);
+        self.privacy_backoff.initial = first_wait;
+        self
+    }
+
     fn import_url(&self) -> String {
         let mut url = format!("{}/import?strict=1", self.region.ingestion());
         if let Auth::ServiceAccount { project_id, .. } = &self.auth {
@@ -203,6 +256,285 @@ impl Sink for Mixpanel {
             ip_declared,
         };
         http::deliver_packed(&mut import, settled, batch)
+    }
+}
+
+/// The law a Mixpanel privacy request is made under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compliance {
+    /// EU General Data Protection Regulation (Art. 15 access, Art. 17 erasure).
+    #[default]
+    Gdpr,
+    /// California Consumer Privacy Act.
+    Ccpa,
+}
+
+impl Compliance {
+    fn key(self) -> &'static str {
+        match self {
+            Compliance::Gdpr => "GDPR",
+            Compliance::Ccpa => "CCPA",
+        }
+    }
+}
+
+/// Which GDPR API a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivacyKind {
+    /// `data-deletions`: erase the subjects' events and profiles.
+    Deletion,
+    /// `data-retrievals`: export the subjects' data (right of access).
+    Retrieval,
+}
+
+impl PrivacyKind {
+    fn path(self) -> &'static str {
+        match self {
+            PrivacyKind::Deletion => "data-deletions/v3.0/",
+            PrivacyKind::Retrieval => "data-retrievals/v3.0/",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            PrivacyKind::Deletion => "deletion",
+            PrivacyKind::Retrieval => "retrieval",
+        }
+    }
+}
+
+/// A deletion or retrieval request that Mixpanel accepted. Mixpanel works on it
+/// asynchronously; [`Mixpanel::privacy_status`] asks how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyRequest {
+    /// Deletion or retrieval.
+    pub kind: PrivacyKind,
+    /// Mixpanel's task id: quote it to Mixpanel support, keep it as evidence of the request.
+    pub tracking_id: String,
+    /// How many distinct ids the request covers.
+    pub distinct_ids: usize,
+}
+
+/// How far Mixpanel got with a privacy request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivacyStatus {
+    /// Queued.
+    Pending,
+    /// Being prepared.
+    Staging,
+    /// Running; a deletion can no longer be cancelled.
+    Started,
+    /// Done.
+    Success,
+    /// Mixpanel could not complete it.
+    Failure,
+    /// Cancelled.
+    Revoked,
+    /// Mixpanel does not know the tracking id.
+    NotFound,
+    /// A status this version does not know, as Mixpanel spelled it.
+    Other(String),
+}
+
+/// Why a privacy request did not reach Mixpanel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrivacyError {
+    /// No GDPR API token was configured.
+    #[error(
+        "Mixpanel privacy requests need the GDPR API's OAuth token: configure it with `Mixpanel::gdpr_api_token`"
+    )]
+    NotConfigured,
+    /// Mixpanel refused the request; retrying will not help.
+    #[error("Mixpanel refused the {kind} request ({status}): {reason}")]
+    Refused {
+        /// `deletion`, `retrieval` or `status`.
+        kind: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// What to check.
+        reason: &'static str,
+    },
+    /// The GDPR API stayed unavailable through every retry.
+    #[error("Mixpanel's GDPR API was unavailable after {attempts} attempts: {reason}")]
+    Unavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// Mixpanel answered 200 without a task id.
+    #[error("Mixpanel accepted the {kind} request but its answer had no tracking id")]
+    NoTrackingId {
+        /// `deletion` or `retrieval`.
+        kind: &'static str,
+    },
+}
+
+impl Mixpanel {
+    /// Asks Mixpanel to delete everything it holds about these distinct ids (events and
+    /// profiles), under the configured [`Compliance`]. Sends one request per 1999 ids, at most
+    /// one request per second, retrying while the API is unavailable.
+    pub fn request_deletion(
+        &mut self,
+        distinct_ids: &[&str],
+    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
+        self.privacy_requests(PrivacyKind::Deletion, distinct_ids)
+    }
+
+    /// Asks Mixpanel to export what it holds about these distinct ids (right of access). Same
+    /// limits as [`request_deletion`](Self::request_deletion).
+    pub fn request_retrieval(
+        &mut self,
+        distinct_ids: &[&str],
+    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
+        self.privacy_requests(PrivacyKind::Retrieval, distinct_ids)
+    }
+
+    /// How far Mixpanel got with a request.
+    pub fn privacy_status(
+        &mut self,
+        request: &PrivacyRequest,
+    ) -> Result<PrivacyStatus, PrivacyError> {
+        let url = format!(
+            "{}/{}{}?token={}",
+            self.region.privacy(),
+            request.kind.path(),
+            http::query_value(&request.tracking_id),
+            http::query_value(self.token.expose())
+        );
+        let response = self.privacy_call("status", |client, auth| {
+            client.get(
+                &url,
+                &[("Authorization", auth), ("Accept", "application/json")],
+            )
+        })?;
+        if response.status == 404 {
+            return Ok(PrivacyStatus::NotFound);
+        }
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        let status = body["results"]["status"]
+            .as_str()
+            .or_else(|| body["status"].as_str())
+            .unwrap_or_default();
+        Ok(match status {
+            "PENDING" => PrivacyStatus::Pending,
+            "STAGING" => PrivacyStatus::Staging,
+            "STARTED" => PrivacyStatus::Started,
+            "SUCCESS" => PrivacyStatus::Success,
+            "FAILURE" => PrivacyStatus::Failure,
+            "REVOKED" => PrivacyStatus::Revoked,
+            "NOT_FOUND" => PrivacyStatus::NotFound,
+            other => PrivacyStatus::Other(other.to_owned()),
+        })
+    }
+
+    fn privacy_requests(
+        &mut self,
+        kind: PrivacyKind,
+        distinct_ids: &[&str],
+    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
+        let url = format!(
+            "{}/{}?token={}",
+            self.region.privacy(),
+            kind.path(),
+            http::query_value(self.token.expose())
+        );
+        let mut requests = Vec::new();
+        for chunk in distinct_ids.chunks(MAX_PRIVACY_IDS) {
+            let mut body = serde_json::json!({
+                "distinct_ids": chunk,
+                "compliance_type": self.compliance.key(),
+            });
+            if kind == PrivacyKind::Retrieval && self.compliance == Compliance::Ccpa {
+                body["disclosure_type"] = "Data".into();
+            }
+            let body = body.to_string();
+            let response = self.privacy_call(kind.noun(), |client, auth| {
+                client.post(
+                    &url,
+                    &[
+                        ("Authorization", auth),
+                        ("Content-Type", "application/json"),
+                        ("Accept", "application/json"),
+                    ],
+                    body.as_bytes(),
+                )
+            })?;
+            let answer: serde_json::Value =
+                serde_json::from_slice(&response.body).unwrap_or_default();
+            let tracking_id = answer["results"]["task_id"]
+                .as_str()
+                .or_else(|| answer["task_id"].as_str())
+                .ok_or(PrivacyError::NoTrackingId { kind: kind.noun() })?;
+            requests.push(PrivacyRequest {
+                kind,
+                tracking_id: tracking_id.to_owned(),
+                distinct_ids: chunk.len(),
+            });
+        }
+        Ok(requests)
+    }
+
+    /// Makes one GDPR API call, paced to one per second, retried while the API is unavailable.
+    /// Returns a 2xx or 404 response.
+    fn privacy_call(
+        &mut self,
+        kind: &'static str,
+        call: impl Fn(&Client, &str) -> Result<http::Response, TransportError>,
+    ) -> Result<http::Response, PrivacyError> {
+        let authorization = match &self.gdpr_token {
+            Some(token) => format!("Bearer {}", token.expose()),
+            None => return Err(PrivacyError::NotConfigured),
+        };
+        let client = self
+            .client
+            .get_or_insert_with(|| Client::new(self.timeouts));
+        let mut last_failure = String::new();
+        for attempt in 0..self.privacy_attempts {
+            if let Some(last) = self.last_privacy_request {
+                std::thread::sleep(PRIVACY_INTERVAL.saturating_sub(last.elapsed()));
+            }
+            self.last_privacy_request = Some(Instant::now());
+            let retry_after = match call(client, &authorization) {
+                Ok(response) if (200..300).contains(&response.status) || response.status == 404 => {
+                    return Ok(response);
+                }
+                Ok(response) if response.status == 429 || response.status >= 500 => {
+                    last_failure = format!("Mixpanel answered {}", response.status);
+                    response.retry_after
+                }
+                Ok(response) => {
+                    return Err(PrivacyError::Refused {
+                        kind,
+                        status: response.status,
+                        reason: match response.status {
+                            401 => "check the GDPR API OAuth token (it expires after a year)",
+                            403 => "the token's owner must be an owner or admin of the project",
+                            400 => "check the project token and the distinct ids",
+                            _ => "see Mixpanel's GDPR API documentation",
+                        },
+                    });
+                }
+                Err(error) => {
+                    last_failure = error.to_string();
+                    None
+                }
+            };
+            if attempt + 1 < self.privacy_attempts {
+                let wait = self.privacy_backoff.delay(attempt, retry_after);
+                tracing::warn!(
+                    kind,
+                    attempt = attempt + 1,
+                    wait_ms = wait.as_millis() as u64,
+                    "Mixpanel GDPR API unavailable, retrying: {last_failure}"
+                );
+                std::thread::sleep(wait);
+            }
+        }
+        Err(PrivacyError::Unavailable {
+            attempts: self.privacy_attempts,
+            reason: last_failure,
+        })
     }
 }
 

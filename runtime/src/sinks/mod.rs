@@ -6,6 +6,8 @@ mod mixpanel;
 mod segment;
 
 #[cfg(feature = "http")]
-pub use mixpanel::Mixpanel;
+pub use mixpanel::{
+    Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
+};
 #[cfg(feature = "http")]
 pub use segment::Segment;
