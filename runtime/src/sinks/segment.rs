@@ -4,6 +4,16 @@
 //! is `{"batch":[…]}` of `track` calls, at most 2500 events and 500 KB, each event at most 32 KB,
 //! authenticated by HTTP Basic auth with the write key as the user. `messageId` is the insert id,
 //! so a retried batch is deduplicated by the collector.
+//!
+//! # Deletion requests
+//!
+//! The Tracking API has no deletion call, and the write key cannot authorize one, so `forget`
+//! sends nothing to these destinations. Erasure there is a workspace-level operation with its
+//! own credentials: Segment calls it a *regulation* (`SUPPRESS_WITH_DELETE`), issued from the
+//! workspace's End User Privacy settings or its Public API with a workspace access token;
+//! RudderStack offers a User Suppression API (enterprise plans) authorized by a service access
+//! token. Both work on the `userId`, which here is the pseudonymous distinct id: record it
+//! from the tracker (`Tracker::subject` derives it) when you file the request.
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
 use crate::sink::{BatchLimits, Envelope, Outcome, Sink};
