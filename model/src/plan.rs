@@ -182,6 +182,21 @@ pub struct Property {
     pub span: Span,
 }
 
+/// The GDPR Art. 9(2) grounds accepted as `special_basis`, in the order of the article
+/// (a) to (j).
+pub const SPECIAL_BASES: &[&str] = &[
+    "explicit_consent",
+    "employment_social_security",
+    "vital_interests",
+    "non_profit_body",
+    "made_public_by_subject",
+    "legal_claims",
+    "substantial_public_interest",
+    "health_or_social_care",
+    "public_health",
+    "archiving_research_statistics",
+];
+
 /// Value constraints, checked at run time.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Constraints {
@@ -244,6 +259,27 @@ pub enum Sensitivity {
     Personal,
     /// Special-category data (GDPR Art. 9/10, children's data).
     Special,
+}
+
+impl IdentityTransform {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            IdentityTransform::Hmac => "hmac",
+            IdentityTransform::None => "none",
+        }
+    }
+}
+
+impl Granularity {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+        }
+    }
 }
 
 impl Sensitivity {
@@ -348,17 +384,31 @@ pub struct RuleSet {
     pub matches: Spanned<Match>,
 }
 
-/// Fides rule matching.
+/// Fides rule matching: how one dimension of a deny rule compares with the keys a declaration
+/// has. A declared key is *matched* when a rule value is the key itself or one of its ancestors.
+/// A declaration with no keys in a dimension never matches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Match {
-    /// Some declared key is covered by some rule value (the default).
+    /// Some declared key is matched (the default).
     Any,
-    /// Every rule value covers some declared key.
+    /// Every declared key is matched.
     All,
-    /// No declared key is covered by any rule value.
+    /// No declared key is matched.
     None,
-    /// Some declared key is covered by no rule value.
+    /// Some declared key is not matched.
     Other,
+}
+
+impl Match {
+    /// The key as written in plan files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Match::Any => "any",
+            Match::All => "all",
+            Match::None => "none",
+            Match::Other => "other",
+        }
+    }
 }
 
 /// `[taxonomy.categories."<key>"]`: a data category the plan adds below a built-in one.

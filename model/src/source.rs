@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(src.line_col(0), (1, 1));
         assert_eq!(src.line_col(3), (2, 1));
         assert_eq!(src.line_col(6), (2, 3)); // after "é " (é is two bytes)
-        assert_eq!(src.line_col(11), (3, 1));
+        assert_eq!(src.line_col(10), (3, 1));
         assert_eq!(src.line(2), "é = 1");
         assert_eq!(src.line(9), "");
     }
