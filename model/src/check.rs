@@ -51,13 +51,13 @@ impl Checked {
 ///
 /// ```
 /// use trackplan_model::{check, SourceFile};
-/// let src = SourceFile::new("p.toml", "[plan]\nnmae = \"x\"\nversion = 1\n");
+/// let src = SourceFile::new("p.toml", "[plan]\nnmae = \"x\"\nversion = \"1\"\n");
 /// let checked = check(&src);
 /// assert!(checked.plan.is_none());
-/// // Both problems at once, top to bottom: `name` is missing, `nmae` is unknown.
+/// // Both problems at once, top to bottom.
 /// let codes: Vec<_> = checked.diagnostics.iter().map(|d| d.code).collect();
-/// assert_eq!(codes, ["missing-key", "unknown-key"]);
-/// let typo = &checked.diagnostics[1];
+/// assert_eq!(codes, ["unknown-key", "wrong-kind"]);
+/// let typo = &checked.diagnostics[0];
 /// assert_eq!(typo.location(&src), "p.toml:2:1");
 /// assert_eq!(typo.help.as_deref(), Some("did you mean `name`?"));
 /// ```

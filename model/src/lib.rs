@@ -31,6 +31,7 @@
 
 mod check;
 mod diagnostic;
+pub mod format;
 pub mod naming;
 mod parse;
 mod plan;
@@ -41,6 +42,7 @@ mod validate;
 
 pub use check::{Checked, check, content_hash};
 pub use diagnostic::{Diagnostic, Label, Severity};
+pub use format::plan_schema;
 pub use parse::parse;
 pub use plan::*;
 pub use source::{SourceFile, Span, Spanned};

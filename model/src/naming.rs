@@ -310,3 +310,165 @@ impl PlanNames {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_upper_camel_case_of_the_id() {
+        assert_eq!(type_name("signup_completed"), "SignupCompleted");
+        assert_eq!(type_name("a_1"), "A1");
+        assert_eq!(type_name("a1"), "A1");
+        assert_eq!(type_name("checkout_v2_done"), "CheckoutV2Done");
+        assert_eq!(type_name("trailing_"), "Trailing");
+        assert_eq!(type_name("double__underscore"), "DoubleUnderscore");
+        assert_eq!(type_name("plan"), "Plan");
+        assert_eq!(type_name("type"), "Type");
+        assert_eq!(type_name("self"), "Self_");
+        assert_eq!(event_struct_name("self"), "Self_");
+        assert_eq!(purpose_marker_name("product_analytics"), "ProductAnalytics");
+        assert_eq!(destination_marker_name("security_log"), "SecurityLog");
+    }
+
+    #[test]
+    fn enum_type_names_prefix_the_event_for_inline_enums() {
+        assert_eq!(enum_type_name(None, "plan_tier"), "PlanTier");
+        assert_eq!(
+            enum_type_name(Some("login_failed"), "reason"),
+            "LoginFailedReason"
+        );
+        assert_eq!(enum_type_name(None, "self"), "Self_");
+        // `self` inside a longer name is an ordinary word.
+        assert_eq!(enum_type_name(Some("self"), "kind"), "SelfKind");
+        assert_eq!(enum_type_name(Some("e"), "self"), "ESelf");
+    }
+
+    #[test]
+    fn fields_escape_keywords() {
+        for kw in [
+            "type", "match", "async", "await", "dyn", "gen", "try", "true", "fn", "yield",
+        ] {
+            assert_eq!(field_name(kw), format!("r#{kw}"));
+        }
+        for kw in ["self", "crate", "super"] {
+            assert_eq!(field_name(kw), format!("{kw}_"));
+        }
+        assert_eq!(field_name("union"), "union");
+        assert_eq!(field_name("plan_tier"), "plan_tier");
+        assert!(is_keyword("Self"));
+        assert!(!is_keyword("Type"));
+    }
+
+    #[test]
+    fn variants_from_any_wire_value() {
+        let cases = [
+            ("free", "Free"),
+            ("Health & Beauty", "HealthBeauty"),
+            ("gluten_free", "GlutenFree"),
+            ("EUR", "Eur"),
+            ("iPhone", "IPhone"),
+            ("B2B", "B2b"),
+            ("A", "A"),
+            ("18-24", "V1824"),
+            ("65+", "V65"),
+            ("<18", "V18"),
+            ("say \"hi\"", "SayHi"),
+            ("back\\slash", "BackSlash"),
+            ("#hashtag", "Hashtag"),
+            ("C# code", "CCode"),
+            ("Ünïcödé wörd", "ÜnïcödéWörd"),
+            ("日本語", "日本語"),
+            ("東京 tower", "東京Tower"),
+            ("straße", "Straße"),
+            ("ﬁne", "FIne"), // the ligature upper-cases to two letters
+            ("x²", "X"),
+            ("Self", "Self_"),
+            ("self", "Self_"),
+            ("crate", "Crate"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(variant_name(value, 1), expected, "{value:?}");
+        }
+        assert_eq!(variant_name("🎉", 3), "Value3");
+        assert_eq!(variant_name("", 1), "Value1");
+        assert_eq!(variant_name("---", 2), "Value2");
+        assert_eq!(variant_name("🎉 party", 1), "Party");
+    }
+
+    #[test]
+    fn every_generated_variant_is_an_identifier() {
+        for value in [
+            "18-24",
+            "日本語",
+            "x²",
+            "½ price",
+            "Ⅻ",
+            "٣ arabic digits",
+            "𝟙 math",
+            "ǅemal",
+            "ａｂｃ",
+        ] {
+            let name = variant_name(value, 1);
+            let mut chars = name.chars();
+            let first = chars.next().expect("never empty");
+            assert!(unicode_ident::is_xid_start(first), "{value:?} → {name:?}");
+            assert!(
+                chars.all(unicode_ident::is_xid_continue),
+                "{value:?} → {name:?}"
+            );
+        }
+    }
+
+    fn plan_with(text: &str) -> Plan {
+        let src = crate::SourceFile::new("n.toml", text);
+        let (plan, diagnostics) = crate::parse(&src);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        plan.expect("parses")
+    }
+
+    #[test]
+    fn plan_names_apply_the_value_suffix_and_reuse_shared_enums() {
+        let plan = plan_with(
+            r#"
+[plan]
+name = "n"
+version = 1
+[purposes.product_analytics]
+description = "P"
+basis = "consent"
+data_use = "analytics"
+[destinations.mixpanel]
+kind = "mixpanel"
+purposes = ["product_analytics"]
+[properties.plan_tier]
+type = "enum"
+values = ["free", "Pro Plus"]
+sensitivity = "internal"
+[events.plan_tier]
+purposes = ["product_analytics"]
+[events.login_failed]
+purposes = ["product_analytics"]
+[events.login_failed.properties]
+plan_tier = {}
+type = { type = "list", items = { type = "enum", values = ["a-b"] }, sensitivity = "public" }
+self = { type = "string", sensitivity = "public" }
+"#,
+        );
+        let names = PlanNames::of(&plan);
+        assert_eq!(names.purposes, ["ProductAnalytics"]);
+        assert_eq!(names.destinations, ["Mixpanel"]);
+        let shared = names.shared_enums[0].as_ref().expect("enum");
+        assert_eq!(shared.type_name, "PlanTierValue");
+        assert_eq!(shared.variants, ["Free", "ProPlus"]);
+        let login = &names.events[1];
+        assert_eq!(login.struct_name, "LoginFailed");
+        let fields: Vec<&str> = login.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["plan_tier", "r#type", "self_"]);
+        assert_eq!(login.fields[0].enum_names.as_ref(), Some(shared));
+        let items = login.fields[1].enum_names.as_ref().expect("list of enums");
+        assert_eq!(items.type_name, "LoginFailedType");
+        assert_eq!(items.variants, ["AB"]);
+        assert_eq!(login.fields[2].enum_names, None);
+    }
+}

@@ -195,13 +195,26 @@ pub fn parse(src: &SourceFile) -> (Option<Plan>, Vec<Diagnostic>) {
 
 pub(crate) fn parse_incomplete(src: &SourceFile) -> (Option<Plan>, Incomplete, Vec<Diagnostic>) {
     let mut parser = Parser::default();
-    let (root, errors) = DeTable::parse_recoverable(&src.text);
+    let (root, mut errors) = DeTable::parse_recoverable(&src.text);
+    errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
     let mut fatal = false;
+    // Lines of table headers defined twice: keys inside such a table are reported as
+    // duplicates too, which only repeats the header's error.
+    let mut duplicate_headers: Vec<usize> = Vec::new();
     for error in &errors {
         let span = error.span().map(Span::from).unwrap_or_default();
         if error.message() == "duplicate key" {
-            // The tree is intact (the second definition is dropped), so keep going and report
-            // the rest of the file too.
+            let (line, _) = src.line_col(span.start);
+            if src.line(line).trim_start().starts_with('[') {
+                duplicate_headers.push(line);
+            } else if let Some(&header) = duplicate_headers.last() {
+                let inside = (header + 1..line).all(|l| !src.line(l).trim_start().starts_with('['));
+                if inside {
+                    continue;
+                }
+            }
+            // Unlike a syntax error, this leaves a usable tree: keep going and report the rest
+            // of the file too.
             let key = src.text.get(span.start..span.end).unwrap_or("");
             parser.diags.push(
                 Diagnostic::error("duplicate-key", format!("`{key}` is defined twice"))
@@ -227,8 +240,9 @@ pub(crate) fn parse_incomplete(src: &SourceFile) -> (Option<Plan>, Incomplete, V
         what: "the plan file".to_owned(),
         span: root_span,
         entries: sorted_entries(root.get_ref()),
+        known: TOP_KEYS,
     };
-    parser.unknown_keys(&top, TOP_KEYS);
+    parser.unknown_keys(&top);
     let plan = parser.plan(&top);
     (Some(plan), parser.incomplete, parser.diags)
 }
@@ -255,6 +269,8 @@ struct Table<'t, 'i> {
     /// The header (`[purposes.security]`) or inline table.
     span: Span,
     entries: Vec<(&'t TomlKey<'i>, &'t TomlValue<'i>)>,
+    /// The keys this table may have; empty when its keys are ids.
+    known: &'static [&'static str],
 }
 
 impl<'t, 'i> Table<'t, 'i> {
@@ -317,10 +333,11 @@ impl Parser {
         &mut self,
         v: &'t TomlValue<'i>,
         what: String,
-        keys: &[&str],
+        keys: &'static [&'static str],
     ) -> Option<Table<'t, 'i>> {
-        let table = self.open_any(v, what)?;
-        self.unknown_keys(&table, keys);
+        let mut table = self.open_any(v, what)?;
+        table.known = keys;
+        self.unknown_keys(&table);
         Some(table)
     }
 
@@ -341,10 +358,12 @@ impl Parser {
             what,
             span: span_of(v),
             entries: sorted_entries(map),
+            known: &[],
         })
     }
 
-    fn unknown_keys(&mut self, table: &Table<'_, '_>, keys: &[&str]) {
+    fn unknown_keys(&mut self, table: &Table<'_, '_>) {
+        let keys = table.known;
         for (key, value) in &table.entries {
             let name = key.get_ref().as_ref();
             if keys.contains(&name) {
@@ -584,6 +603,14 @@ impl Parser {
             Got::Value(v) => Some(v),
             Got::Invalid => None,
             Got::Absent => {
+                // A misspelt key is already reported as unknown with "did you mean `key`?".
+                let misspelt = t.entries.iter().any(|(k, _)| {
+                    let k = k.get_ref().as_ref();
+                    !t.known.contains(&k) && crate::suggest(k, t.known.iter().copied()) == Some(key)
+                });
+                if misspelt {
+                    return None;
+                }
                 self.error(
                     Diagnostic::error("missing-key", format!("{} is missing `{key}`", t.what))
                         .at(t.span)
@@ -659,6 +686,16 @@ impl Parser {
                     (name, version, owner)
                 }
             },
+            None if top.entries.iter().any(|(k, _)| {
+                let k = k.get_ref().as_ref();
+                !TOP_KEYS.contains(&k)
+                    && crate::suggest(k, TOP_KEYS.iter().copied()) == Some("plan")
+            }) =>
+            {
+                // Misspelt: already reported as an unknown key with "did you mean `plan`?".
+                self.incomplete.plan_name = true;
+                (None, None, None)
+            }
             None => {
                 self.incomplete.plan_name = true;
                 self.error(
@@ -1134,7 +1171,7 @@ impl Parser {
                 )
                 .at(id.span)
                 .with_label("not defined");
-                d.help = did_you_mean(&id.value, shared.keys().map(String::as_str))
+                d.help = did_you_mean(&id.value, shared_props.iter().map(|p| p.id.value.as_str()))
                     .map(|h| format!("{h} (a shared property)"))
                     .or_else(|| {
                         Some(format!(

@@ -41,7 +41,18 @@ pub struct Identity {
 }
 
 /// How a subject id becomes the distinct id sent to destinations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum IdentityTransform {
     /// Keyed HMAC-SHA-256 with the tracker's secret key (the default).
     Hmac,
@@ -64,12 +75,25 @@ pub struct Purpose {
     pub retention_days: Option<Spanned<u32>>,
     /// Whether this purpose sells or shares data (GPC / CCPA opt-out applies).
     pub sale_or_share: Spanned<bool>,
-    /// The whole `[purposes.<id>]` table.
+    /// The `[purposes.<id>]` header (or the inline table).
     pub span: Span,
 }
 
 /// GDPR Art. 6 legal bases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// Art. 6(1)(a): the subject agreed; off until granted.
     Consent,
@@ -113,12 +137,23 @@ pub struct Destination {
     pub description: Option<Spanned<String>>,
     /// Whether a third party receives the data (then `redact` properties are withheld).
     pub third_party: Spanned<bool>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
 /// The kinds of destination the runtime knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
     /// Mixpanel `/import`.
     Mixpanel,
@@ -178,7 +213,7 @@ pub struct Property {
     pub constraints: Constraints,
     /// On an event: the id of the shared definition it uses, if any.
     pub shared: Option<String>,
-    /// The whole table (shared) or inline table (on an event).
+    /// The `[properties.<id>]` header (shared) or the inline table (on an event).
     pub span: Span,
 }
 
@@ -249,7 +284,20 @@ impl PropertyType {
 }
 
 /// How sensitive a value is; ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     /// Not personal data, fine to publish.
     Public,
@@ -335,7 +383,18 @@ impl Transform {
 }
 
 /// Timestamp granularity for `coarsen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// Truncated to the hour.
     Hour,
@@ -358,7 +417,7 @@ pub struct Event {
     pub purposes: Spanned<Vec<Spanned<String>>>,
     /// Its properties, resolved against the shared definitions, in file order.
     pub properties: Vec<Property>,
-    /// The whole table.
+    /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }
 
@@ -371,7 +430,7 @@ pub struct Policy {
     pub categories: RuleSet,
     /// The data uses it covers.
     pub data_uses: RuleSet,
-    /// The whole `[[policies]]` table.
+    /// The `[[policies]]` header.
     pub span: Span,
 }
 
@@ -387,7 +446,18 @@ pub struct RuleSet {
 /// Fides rule matching: how one dimension of a deny rule compares with the keys a declaration
 /// has. A declared key is *matched* when a rule value is the key itself or one of its ancestors.
 /// A declaration with no keys in a dimension never matches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Match {
     /// Some declared key is matched (the default).
     Any,

@@ -258,7 +258,7 @@ impl Taxonomy {
                     .at(span)
                     .with_label("no parent category");
                     d.help = match parent {
-                        Some(parent) => did_you_mean(&parent, index.keys().map(String::as_str))
+                        Some(parent) => did_you_mean(&parent, categories.iter().map(|c| c.key.as_str()))
                             .map(|h| format!("its parent `{parent}` is unknown; {h}"))
                             .or_else(|| Some(format!("its parent `{parent}` is unknown"))),
                         None => Some("a plan may only add keys below existing ones, e.g. `user.demographic.union_membership`".to_owned()),
@@ -285,6 +285,12 @@ impl Taxonomy {
             taxonomy.categories[i].special = Some(special);
         }
         (taxonomy, diagnostics)
+    }
+
+    /// The taxonomy a valid plan uses: the built-in one plus the plan's extensions (whose
+    /// problems [`check`](crate::check) has already reported).
+    pub fn for_plan(plan: &crate::plan::Plan) -> Taxonomy {
+        Taxonomy::builtin().extended(&plan.taxonomy).0
     }
 
     /// The data category with this key.

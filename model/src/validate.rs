@@ -125,11 +125,47 @@ fn list(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// How a property is named in messages.
-fn property_what(p: &Property, event: Option<&Event>) -> String {
-    match event {
-        Some(e) => format!("property `{}` of event `{}`", p.id.value, e.id.value),
-        None => format!("property `{}`", p.id.value),
+/// What a diagnostic is about, formatted only when a message needs it (validation of a large
+/// plan would otherwise spend its time building strings for diagnostics it never emits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject<'a> {
+    Event(&'a str),
+    Purpose(&'a str),
+    Destination(&'a str),
+    Policy(&'a str),
+    Property { id: &'a str, event: Option<&'a str> },
+    EnumProperty { id: &'a str, event: Option<&'a str> },
+    Value(&'a str),
+    PlanStatic,
+}
+
+impl<'a> Subject<'a> {
+    fn property(p: &'a Property, event: Option<&'a Event>) -> Self {
+        Subject::Property {
+            id: &p.id.value,
+            event: event.map(|e| e.id.value.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Event(id) => write!(f, "event `{id}`"),
+            Subject::Purpose(id) => write!(f, "purpose `{id}`"),
+            Subject::Destination(id) => write!(f, "destination `{id}`"),
+            Subject::Policy(name) => write!(f, "policy \"{name}\""),
+            Subject::Property { id, event: None } => write!(f, "property `{id}`"),
+            Subject::Property { id, event: Some(e) } => {
+                write!(f, "property `{id}` of event `{e}`")
+            }
+            Subject::EnumProperty { id, event: None } => write!(f, "enum property `{id}`"),
+            Subject::EnumProperty { id, event: Some(e) } => {
+                write!(f, "enum property `{id}` of event `{e}`")
+            }
+            Subject::Value(v) => write!(f, "value \"{}\"", v.escape_debug()),
+            Subject::PlanStatic => f.write_str("the `PLAN` static"),
+        }
     }
 }
 
@@ -180,7 +216,7 @@ impl<'p> Validator<'p> {
         );
     }
 
-    fn wire_name(&mut self, what: &str, name: &Spanned<String>) {
+    fn wire_name(&mut self, what: Subject<'_>, name: &Spanned<String>) {
         if name.value.is_empty() {
             self.push(
                 Diagnostic::error("empty-name", format!("the wire name of {what} is empty"))
@@ -264,13 +300,13 @@ impl<'p> Validator<'p> {
                 );
             }
             if !self.incomplete.has(p.id.span, "data_use") {
-                let what = format!("purpose `{}`", p.id.value);
-                self.data_use(&what, &p.data_use);
+                let what = Subject::Purpose(&p.id.value);
+                self.data_use(what, &p.data_use);
             }
         }
     }
 
-    fn data_use(&mut self, what: &str, key: &Spanned<String>) {
+    fn data_use(&mut self, what: Subject<'_>, key: &Spanned<String>) {
         match self.taxonomy.data_use(&key.value) {
             Some(k) => {
                 if let Some(version) = &k.deprecated {
@@ -305,7 +341,7 @@ impl<'p> Validator<'p> {
     }
 
     /// Checks a category key exists; returns whether it does.
-    fn category(&mut self, what: &str, key: &Spanned<String>) -> bool {
+    fn category(&mut self, what: Subject<'_>, key: &Spanned<String>) -> bool {
         if self.incomplete.categories.contains(&key.value) {
             return false;
         }
@@ -353,7 +389,7 @@ impl<'p> Validator<'p> {
     }
 
     /// Checks references to purposes (`purposes = [...]` lists).
-    fn purpose_refs(&mut self, what: &str, purposes: &Spanned<Vec<Spanned<String>>>) {
+    fn purpose_refs(&mut self, what: Subject<'_>, purposes: &Spanned<Vec<Spanned<String>>>) {
         for p in &purposes.value {
             if self.purposes.contains_key(p.value.as_str()) {
                 continue;
@@ -399,7 +435,7 @@ impl<'p> Validator<'p> {
                     .at(d.id.span),
                 );
             }
-            let what = format!("destination `{}`", d.id.value);
+            let what = Subject::Destination(&d.id.value);
             if d.purposes.value.is_empty() && !self.incomplete.has(d.id.span, "purposes") {
                 self.push(
                     Diagnostic::error(
@@ -411,7 +447,7 @@ impl<'p> Validator<'p> {
                     .with_help("list what the destination uses data for, e.g. `purposes = [\"product_analytics\"]`"),
                 );
             }
-            self.purpose_refs(&what, &d.purposes);
+            self.purpose_refs(what, &d.purposes);
         }
     }
 
@@ -429,36 +465,36 @@ impl<'p> Validator<'p> {
 
     /// Checks that depend only on a property's own definition.
     fn definition(&mut self, p: &Property, event: Option<&Event>) {
-        let what = property_what(p, event);
+        let what = Subject::property(p, event);
         if !self.unknown(p, "name") {
-            self.property_name(&what, &p.name);
+            self.property_name(what, &p.name);
         }
-        self.property_type(&what, &p.ty);
+        self.property_type(what, &p.ty);
         if let Some(purposes) = &p.purposes {
-            self.purpose_refs(&what, purposes);
+            self.purpose_refs(what, purposes);
         }
         let category_known = match &p.category {
-            Some(c) => self.category(&what, c),
+            Some(c) => self.category(what, c),
             None => false,
         };
         if category_known
             && !self.unknown(p, "sensitivity")
             && let Some(c) = &p.category
         {
-            self.category_sensitivity(&what, p, c);
+            self.category_sensitivity(what, p, c);
         }
         if !self.unknown(p, "sensitivity") {
-            self.protection(&what, p);
+            self.protection(what, p);
         }
         if !self.unknown(p, "type") {
             if !self.unknown(p, "transform") {
-                self.transform(&what, p);
+                self.transform(what, p);
             }
-            self.constraints(&what, p);
+            self.constraints(what, p);
         }
     }
 
-    fn property_name(&mut self, what: &str, name: &Spanned<String>) {
+    fn property_name(&mut self, what: Subject<'_>, name: &Spanned<String>) {
         self.wire_name(what, name);
         let reserved = RESERVED_NAMES.contains(&name.value.as_str())
             || RESERVED_PREFIXES.iter().any(|p| name.value.starts_with(p));
@@ -480,7 +516,7 @@ impl<'p> Validator<'p> {
         }
     }
 
-    fn property_type(&mut self, what: &str, ty: &Spanned<PropertyType>) {
+    fn property_type(&mut self, what: Subject<'_>, ty: &Spanned<PropertyType>) {
         let Some(values) = naming::enum_values(&ty.value) else {
             return;
         };
@@ -524,7 +560,12 @@ impl<'p> Validator<'p> {
     }
 
     /// Rule 8: categories and sensitivity agree.
-    fn category_sensitivity(&mut self, what: &str, p: &Property, category: &Spanned<String>) {
+    fn category_sensitivity(
+        &mut self,
+        what: Subject<'_>,
+        p: &Property,
+        category: &Spanned<String>,
+    ) {
         if let Some(ground) = self.taxonomy.special_ground(&category.value) {
             if p.sensitivity.value < Sensitivity::Special {
                 self.push(
@@ -564,7 +605,7 @@ impl<'p> Validator<'p> {
 
     /// Rules 5 and 6 (the parts that need no event): category, transform or justification,
     /// special basis.
-    fn protection(&mut self, what: &str, p: &Property) {
+    fn protection(&mut self, what: Subject<'_>, p: &Property) {
         let sensitivity = p.sensitivity.value;
         if sensitivity >= Sensitivity::Personal {
             if p.category.is_none() && !self.unknown(p, "category") {
@@ -623,7 +664,9 @@ impl<'p> Validator<'p> {
             (Some(basis), true) => {
                 if !SPECIAL_BASES.contains(&basis.value.as_str()) {
                     let help = did_you_mean(&basis.value, SPECIAL_BASES.iter().copied())
-                        .unwrap_or_else(|| format!("`special_basis` is one of {}", list(SPECIAL_BASES)));
+                        .unwrap_or_else(|| {
+                            format!("`special_basis` is one of {}", list(SPECIAL_BASES))
+                        });
                     self.push(
                         Diagnostic::error(
                             "invalid-special-basis",
@@ -638,7 +681,14 @@ impl<'p> Validator<'p> {
                     );
                 }
             }
-            (Some(basis), false) => self.push(
+            // With a special category the sensitivity is what is wrong, reported by rule 8.
+            (Some(basis), false)
+                if !p
+                    .category
+                    .as_ref()
+                    .is_some_and(|c| self.taxonomy.is_special(&c.value)) =>
+            {
+                self.push(
                 Diagnostic::warning(
                     "unused-special-basis",
                     format!(
@@ -649,12 +699,13 @@ impl<'p> Validator<'p> {
                 .at(basis.span)
                 .with_label("only used for `special` data")
                 .with_help("remove `special_basis`, or set `sensitivity = \"special\"` if this is special-category data"),
-            ),
-            (None, _) => {}
+                );
+            }
+            (Some(_), false) | (None, _) => {}
         }
     }
 
-    fn transform(&mut self, what: &str, p: &Property) {
+    fn transform(&mut self, what: Subject<'_>, p: &Property) {
         let ty = &p.ty.value;
         let needs = match &p.transform.value {
             Transform::None | Transform::Redact => return,
@@ -693,7 +744,7 @@ impl<'p> Validator<'p> {
         );
     }
 
-    fn buckets(&mut self, what: &str, p: &Property, buckets: &[f64]) {
+    fn buckets(&mut self, what: Subject<'_>, p: &Property, buckets: &[f64]) {
         let problem = if buckets.is_empty() {
             Some("has no bounds".to_owned())
         } else if buckets.windows(2).any(|w| w[0] >= w[1]) {
@@ -715,7 +766,7 @@ impl<'p> Validator<'p> {
         }
     }
 
-    fn constraints(&mut self, what: &str, p: &Property) {
+    fn constraints(&mut self, what: Subject<'_>, p: &Property) {
         let c = &p.constraints;
         let ty = &p.ty.value;
         if let Some(max_length) = &c.max_length
@@ -777,10 +828,10 @@ impl<'p> Validator<'p> {
             } else {
                 ids.insert(&e.id.value, e.id.span);
             }
-            let what = format!("event `{}`", e.id.value);
+            let what = Subject::Event(&e.id.value);
             let name_known = !self.incomplete.has(e.id.span, "name");
             if name_known {
-                self.wire_name(&what, &e.name);
+                self.wire_name(what, &e.name);
             }
             match names.get(e.name.value.as_str()).filter(|_| name_known) {
                 Some(first) if first.id.value != e.id.value => self.push(
@@ -816,7 +867,7 @@ impl<'p> Validator<'p> {
                         .with_help("list why the event is collected, e.g. `purposes = [\"product_analytics\"]`"),
                 );
             }
-            self.purpose_refs(&what, &e.purposes);
+            self.purpose_refs(what, &e.purposes);
             self.event_properties(e);
         }
     }
@@ -831,7 +882,7 @@ impl<'p> Validator<'p> {
             } else {
                 ids.insert(&p.id.value, p.id.span);
             }
-            let what = property_what(p, Some(e));
+            let what = Subject::property(p, Some(e));
             match p
                 .shared
                 .as_deref()
@@ -841,7 +892,7 @@ impl<'p> Validator<'p> {
                 Some(base) => {
                     // Only what the event overrides is new; the definition was checked once.
                     if p.name.span != base.name.span {
-                        self.property_name(&what, &p.name);
+                        self.property_name(what, &p.name);
                     }
                     if let Some(purposes) = &p.purposes
                         && base
@@ -849,7 +900,10 @@ impl<'p> Validator<'p> {
                             .as_ref()
                             .is_none_or(|b| b.span != purposes.span)
                     {
-                        self.purpose_refs(&what, purposes);
+                        self.purpose_refs(what, purposes);
+                        if let Some(allowed) = &base.purposes {
+                            self.widened_purposes(e, p, purposes, allowed);
+                        }
                     }
                 }
             }
@@ -883,6 +937,41 @@ impl<'p> Validator<'p> {
             self.purpose_mismatch(e, p);
             self.special_consent(e, p);
         }
+    }
+
+    /// An event may narrow a shared property's purpose restriction, never widen it: that
+    /// would undo rule 7 for one event without touching the reviewed definition.
+    fn widened_purposes(
+        &mut self,
+        e: &Event,
+        p: &Property,
+        purposes: &Spanned<Vec<Spanned<String>>>,
+        allowed: &Spanned<Vec<Spanned<String>>>,
+    ) {
+        let extra: Vec<&Spanned<String>> = purposes
+            .value
+            .iter()
+            .filter(|x| !allowed.value.iter().any(|a| a.value == x.value))
+            .collect();
+        let Some(first) = extra.first() else { return };
+        let extra_names: Vec<&str> = extra.iter().map(|x| x.value.as_str()).collect();
+        let allowed_names: Vec<&str> = allowed.value.iter().map(|a| a.value.as_str()).collect();
+        self.push(
+            Diagnostic::error(
+                "purpose-mismatch",
+                format!(
+                    "property `{}` of event `{}` adds purpose {}, which its shared definition does not allow ({})",
+                    p.id.value,
+                    e.id.value,
+                    list(&extra_names),
+                    list(&allowed_names)
+                ),
+            )
+            .at(first.span)
+            .with_label("not allowed by [properties.*]")
+            .with_secondary(allowed.span, "the shared definition's purposes")
+            .with_help("an event may only narrow a property's purposes; change the shared definition if this use is intended"),
+        );
     }
 
     /// Rule 7.
@@ -961,12 +1050,12 @@ impl<'p> Validator<'p> {
     fn policies(&mut self) {
         let plan = self.plan;
         for policy in &plan.policies {
-            let what = format!("policy \"{}\"", policy.name.value);
+            let what = Subject::Policy(&policy.name.value);
             for c in &policy.categories.values {
-                self.category(&what, c);
+                self.category(what, c);
             }
             for u in &policy.data_uses.values {
-                self.data_use(&what, u);
+                self.data_use(what, u);
             }
         }
         for e in &plan.events {
@@ -1029,94 +1118,90 @@ impl<'p> Validator<'p> {
     fn names(&mut self) {
         let plan = self.plan;
         let names = PlanNames::of(plan);
-        let mut types: HashMap<String, (String, Span)> = HashMap::with_capacity(plan.events.len());
-        types.insert(
-            "PLAN".to_owned(),
-            ("the `PLAN` static".to_owned(), Span::default()),
-        );
+        let mut types: Namespace<'_, 'p> = HashMap::with_capacity(plan.events.len() + 1);
+        types.insert("PLAN", (Subject::PlanStatic, Span::default()));
         for (e, n) in plan.events.iter().zip(&names.events) {
             self.claim(
                 &mut types,
                 &n.struct_name,
-                format!("event `{}`", e.id.value),
+                Subject::Event(&e.id.value),
                 e.id.span,
+                None,
             );
         }
         for (p, n) in plan.properties.iter().zip(&names.shared_enums) {
             if let Some(n) = n {
-                let what = format!("enum property `{}`", p.id.value);
-                self.claim(&mut types, &n.type_name, what.clone(), p.id.span);
-                self.variants(&what, p, &n.variants);
+                let what = Subject::EnumProperty {
+                    id: &p.id.value,
+                    event: None,
+                };
+                self.claim(&mut types, &n.type_name, what, p.id.span, None);
+                self.variants(what, p, &n.variants);
             }
         }
         for (e, n) in plan.events.iter().zip(&names.events) {
-            let mut fields: HashMap<String, (String, Span)> =
-                HashMap::with_capacity(e.properties.len());
+            let mut fields: Namespace<'_, 'p> = HashMap::with_capacity(e.properties.len());
             for (p, f) in e.properties.iter().zip(&n.fields) {
-                self.claim(
-                    &mut fields,
-                    &f.field,
-                    format!("property `{}` of event `{}`", p.id.value, e.id.value),
-                    p.id.span,
-                );
+                let what = Subject::property(p, Some(e));
+                self.claim(&mut fields, &f.field, what, p.id.span, None);
                 if let (None, Some(en)) = (&p.shared, &f.enum_names) {
-                    let what = format!("enum property `{}` of event `{}`", p.id.value, e.id.value);
-                    self.claim(&mut types, &en.type_name, what.clone(), p.id.span);
-                    self.variants(&what, p, &en.variants);
+                    let what = Subject::EnumProperty {
+                        id: &p.id.value,
+                        event: Some(&e.id.value),
+                    };
+                    self.claim(&mut types, &en.type_name, what, p.id.span, None);
+                    self.variants(what, p, &en.variants);
                 }
             }
         }
-        let mut markers = HashMap::with_capacity(plan.purposes.len());
+        let mut markers: Namespace<'_, 'p> = HashMap::with_capacity(plan.purposes.len());
         for (p, n) in plan.purposes.iter().zip(&names.purposes) {
             self.claim(
                 &mut markers,
                 n,
-                format!("purpose `{}`", p.id.value),
+                Subject::Purpose(&p.id.value),
                 p.id.span,
+                None,
             );
         }
-        let mut markers = HashMap::with_capacity(plan.destinations.len());
+        let mut markers: Namespace<'_, 'p> = HashMap::with_capacity(plan.destinations.len());
         for (d, n) in plan.destinations.iter().zip(&names.destinations) {
             self.claim(
                 &mut markers,
                 n,
-                format!("destination `{}`", d.id.value),
+                Subject::Destination(&d.id.value),
                 d.id.span,
+                None,
             );
         }
     }
 
-    fn variants(&mut self, what: &str, p: &Property, variants: &[String]) {
+    fn variants(&mut self, what: Subject<'p>, p: &'p Property, variants: &[String]) {
         let Some(values) = naming::enum_values(&p.ty.value) else {
             return;
         };
-        let mut seen = HashMap::with_capacity(values.len());
+        let mut seen: Namespace<'_, 'p> = HashMap::with_capacity(values.len());
         for (v, name) in values.iter().zip(variants) {
-            let value = format!("value \"{}\"", v.value.escape_debug());
-            self.claim_in(&mut seen, name, value, v.span, Some(what));
+            self.claim(
+                &mut seen,
+                name,
+                Subject::Value(&v.value),
+                v.span,
+                Some(what),
+            );
         }
     }
 
-    /// Registers a generated name; reports a collision with an earlier claimant. Identical
-    /// descriptions are duplicate ids, already reported elsewhere.
-    fn claim(
+    /// Registers a generated name; reports a collision with an earlier claimant. A claimant
+    /// equal to the earlier one is a duplicate id or value, reported elsewhere. `scope` names
+    /// the enum of a variant.
+    fn claim<'n>(
         &mut self,
-        namespace: &mut HashMap<String, (String, Span)>,
-        name: &str,
-        what: String,
+        namespace: &mut Namespace<'n, 'p>,
+        name: &'n str,
+        what: Subject<'p>,
         span: Span,
-    ) {
-        self.claim_in(namespace, name, what, span, None);
-    }
-
-    /// [`claim`](Self::claim) for names scoped inside an item (`scope`: the enum of a variant).
-    fn claim_in(
-        &mut self,
-        namespace: &mut HashMap<String, (String, Span)>,
-        name: &str,
-        what: String,
-        span: Span,
-        scope: Option<&str>,
+        scope: Option<Subject<'p>>,
     ) {
         match namespace.get(name) {
             Some((first, _)) if *first == what => {}
@@ -1139,11 +1224,14 @@ impl<'p> Validator<'p> {
                 self.push(d);
             }
             None => {
-                namespace.insert(name.to_owned(), (what, span));
+                namespace.insert(name, (what, span));
             }
         }
     }
 }
+
+/// Generated names of one namespace and who claimed them first.
+type Namespace<'n, 'p> = HashMap<&'n str, (Subject<'p>, Span)>;
 
 /// Whether one dimension of a deny rule matches the declared keys, as Fides evaluates it: a
 /// declared key is matched when a rule value is the key or one of its ancestors. `any`: some
@@ -1166,3 +1254,6 @@ fn root_help<'a>(keys: impl Iterator<Item = &'a str>) -> String {
     let roots: Vec<&str> = keys.filter(|k| !k.contains('.')).collect();
     format!("taxonomy keys start with {}", list(&roots))
 }
+
+#[cfg(test)]
+mod tests;

@@ -32,7 +32,7 @@ fn batch(round: u64) -> Vec<Envelope> {
             event: "Checkout Completed",
             insert_id: format!("{round:08x}-0000-4000-8000-{i:012x}"),
             time_ms: 1_700_000_000_000 + i as i64,
-            distinct_id: format!("{:064x}", i * 7919),
+            distinct_id: format!("{:064x}", i * 7919).into(),
             plan: &PLAN,
             purposes: PurposeSet(3),
             properties: format!(
@@ -41,7 +41,8 @@ fn batch(round: u64) -> Vec<Envelope> {
                 i % 7 + 1,
                 i % 97,
                 i % 89
-            ),
+            )
+            .into(),
         })
         .collect()
 }
@@ -129,7 +130,7 @@ fn delivery(c: &mut Criterion) {
                         let mut properties: serde_json::Map<String, serde_json::Value> =
                             serde_json::from_str(&e.properties).expect("object");
                         properties.insert("time".into(), e.time_ms.into());
-                        properties.insert("distinct_id".into(), e.distinct_id.clone().into());
+                        properties.insert("distinct_id".into(), (&*e.distinct_id).into());
                         properties.insert("$insert_id".into(), e.insert_id.clone().into());
                         serde_json::json!({"event": e.event, "properties": properties})
                     })

@@ -272,7 +272,7 @@ fn parse_http_date(value: &str) -> Option<u64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let yoe = year - era * 400;
@@ -280,21 +280,6 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (inverse of
-/// [`days_from_civil`]).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// How a destination lays out a batch request and answers it.
@@ -569,25 +554,18 @@ pub(crate) fn retry_on(error: &TransportError, destination: &str) -> Verdict {
     }
 }
 
-/// Exponential backoff with jitter: `initial`, doubling, capped at `max`, plus up to a fifth on
-/// top so clients that failed together do not retry together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait before retry number `retry` (0 for the first retry), honouring the server's
-    /// `Retry-After` when it asks for longer.
-    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let doubled = self
-            .initial
-            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
-            .min(self.max);
-        let jitter = doubled.mul_f64(f64::from(jitter_permille()) / 5000.0);
-        (doubled + jitter).max(retry_after.unwrap_or_default())
-    }
+/// The wait before retry number `retry` (1-based) under `policy`: its exponential backoff
+/// plus up to a fifth on top, so clients that failed together do not retry together, and never
+/// less than the server's `Retry-After`. For calls a sink retries itself (privacy requests);
+/// event batches are retried by the worker.
+pub(crate) fn retry_wait(
+    policy: &crate::sink::RetryPolicy,
+    retry: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let base = policy.backoff(retry);
+    let jitter = base.mul_f64(f64::from(jitter_permille()) / 5000.0);
+    (base + jitter).max(retry_after.unwrap_or_default())
 }
 
 /// A number in 0..1000 that differs between calls and processes; jitter needs no more.
@@ -649,7 +627,7 @@ mod tests {
         const NAME: &'static str = "scripted";
 
         fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
-            if envelope.properties == "bad" {
+            if &*envelope.properties == "bad" {
                 return Err("bad".into());
             }
             out.extend_from_slice(envelope.properties.as_bytes());
@@ -779,18 +757,19 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_its_cap_with_bounded_jitter() {
-        let b = Backoff {
-            initial: Duration::from_secs(2),
-            max: Duration::from_secs(60),
+    fn retry_waits_double_to_their_cap_with_bounded_jitter() {
+        let policy = crate::sink::RetryPolicy {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            max_retries: 8,
         };
-        for (retry, base) in [(0, 2), (1, 4), (2, 8), (4, 32), (5, 60), (40, 60)] {
-            let d = b.delay(retry, None);
+        for (retry, base) in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (40, 60)] {
+            let d = retry_wait(&policy, retry, None);
             let base = Duration::from_secs(base);
             assert!(d >= base && d <= base.mul_f64(1.2), "retry {retry}: {d:?}");
         }
         assert_eq!(
-            b.delay(0, Some(Duration::from_secs(30))),
+            retry_wait(&policy, 1, Some(Duration::from_secs(30))),
             Duration::from_secs(30)
         );
     }
@@ -821,13 +800,10 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates_round_trip() {
-        for days in [-719_468, -1, 0, 1, 10_957, 11_016, 19_723, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
     }
 
     #[test]

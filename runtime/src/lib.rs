@@ -6,27 +6,44 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod consent;
 mod event;
 #[cfg(feature = "http")]
 mod http;
+mod id;
+mod key;
 mod plan;
+mod queue;
 mod sensitive;
 mod sink;
 pub mod sinks;
 mod spool;
+mod stats;
+mod subject;
+pub mod testing;
 mod time;
+mod tracker;
+mod transform;
 mod value;
+mod worker;
 
+pub use consent::Consent;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
+pub use key::{Key, KeyError, MIN_KEY_BYTES};
 pub use plan::{
     Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo, LegalBasis,
     PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
-pub use sink::{BatchLimits, Envelope, Outcome, Sink};
+pub use sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 pub use spool::{Spool, SpoolError, SyncPolicy};
-pub use time::Timestamp;
-pub use value::{PropertyWriter, Value};
+pub use stats::{Counts, DestinationStats, Stats};
+pub use subject::{Scope, Scoped, Subject};
+pub use time::{Iso8601, Timestamp};
+pub use tracker::{
+    BuildError, FlushError, ForgetError, ForgetReport, Overflow, Tracker, TrackerBuilder,
+};
+pub use value::{PropertyWriter, Value, ViolationPolicy};
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.
 #[doc(hidden)]

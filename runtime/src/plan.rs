@@ -65,6 +65,21 @@ pub struct PlanInfo {
     pub events: &'static [EventInfo],
 }
 
+impl PlanInfo {
+    /// Whether `other` is this plan: the same static, or the same name, version and content hash
+    /// (generated twice, e.g. by `plan!` in two modules).
+    pub fn same_as(&self, other: &PlanInfo) -> bool {
+        std::ptr::eq(self, other)
+            || (self.name == other.name && self.version == other.version && self.hash == other.hash)
+    }
+
+    /// Ids of the purposes in `set`, in plan order.
+    pub fn purpose_ids(&self, set: PurposeSet) -> impl Iterator<Item = &'static str> + '_ {
+        set.indices()
+            .filter_map(|i| self.purposes.get(i).map(|p| p.id))
+    }
+}
+
 /// The plan's identity transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityInfo {

@@ -66,7 +66,12 @@ mod tests {
     fn debug_and_display_never_show_the_value() {
         let p = Personal::new("alice@example.com".to_string());
         let s = Special::new(42);
-        for text in [format!("{p:?}"), format!("{p}"), format!("{s:?}"), format!("{s:#?}")] {
+        for text in [
+            format!("{p:?}"),
+            format!("{p}"),
+            format!("{s:?}"),
+            format!("{s:#?}"),
+        ] {
             assert_eq!(text, "[redacted]");
         }
     }

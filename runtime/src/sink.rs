@@ -3,9 +3,15 @@
 //! A [`Sink`] receives [`Envelope`]s after consent, routing and transforms have been applied:
 //! it never sees a raw subject id or an untransformed value. The background worker batches
 //! envelopes per destination within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
-//! handles the [`Outcome`]: retries with backoff, partial failures, permanent errors.
+//! handles the [`Outcome`]: retries with backoff under the sink's [`RetryPolicy`], partial
+//! failures, permanent errors. [`Sink::erase`] carries `Tracker::forget` downstream.
+//!
+//! Every method is called from the one background worker thread, one call at a time, so a sink
+//! needs no locking of its own; a call may block (an HTTP request, an fsync) without blocking
+//! `track`.
 
 use crate::plan::{PlanInfo, PurposeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One event, ready for one destination.
@@ -13,20 +19,22 @@ use std::time::Duration;
 pub struct Envelope {
     /// The event's wire name.
     pub event: &'static str,
-    /// Unique id of this event (36 characters of `[A-Za-z0-9-]`): Mixpanel `$insert_id`, Segment
-    /// `messageId`. Retries reuse it, so delivery is idempotent.
+    /// Unique id of this event (36 characters of `[A-Za-z0-9-]`, UUID v4 text): Mixpanel
+    /// `$insert_id`, Segment `messageId`. The same event carries the same id in every
+    /// destination, and retries reuse it, so delivery is idempotent.
     pub insert_id: String,
-    /// When it was tracked.
+    /// When it was tracked, in milliseconds since the Unix epoch.
     pub time_ms: i64,
-    /// The pseudonymous distinct id (never the raw subject id).
-    pub distinct_id: String,
+    /// The pseudonymous distinct id (never the raw subject id). Shared by all envelopes of a
+    /// subject.
+    pub distinct_id: Arc<str>,
     /// The plan it was built from.
     pub plan: &'static PlanInfo,
     /// The event's purposes.
     pub purposes: PurposeSet,
     /// The properties as one JSON object (`{…}`), already transformed and filtered for this
-    /// destination.
-    pub properties: String,
+    /// destination. Shared by the envelopes of one event that receive the same properties.
+    pub properties: Arc<str>,
 }
 
 /// Size limits a sink's destination imposes on one request.
@@ -51,7 +59,53 @@ impl Default for BatchLimits {
     }
 }
 
+/// How the worker retries a batch whose delivery returned [`Outcome::Retry`].
+///
+/// The n-th retry waits `initial_backoff · 2ⁿ⁻¹`, capped at `max_backoff`, with "equal jitter"
+/// (a uniformly random point in the upper half of that wait) so many processes do not retry in
+/// step, and never less than the destination's `Retry-After`. After `max_retries` retries the
+/// batch's events count as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait before the first retry.
+    pub initial_backoff: Duration,
+    /// Longest wait between two attempts (a longer `Retry-After` is still honoured).
+    pub max_backoff: Duration,
+    /// Retries after the first attempt before giving up; 0 never retries.
+    pub max_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_retries: 8,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: a retryable failure fails at once.
+    pub const NEVER: RetryPolicy = RetryPolicy {
+        initial_backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+        max_retries: 0,
+    };
+
+    /// The wait before retry number `retry` (1-based) without jitter.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let doublings = retry.saturating_sub(1).min(31);
+        self.initial_backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_backoff)
+    }
+}
+
 /// What happened to a batch.
+///
+/// Reasons are logged: they must describe the failure (status code, error kind), never echo
+/// property values or ids.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Every event was accepted.
@@ -75,6 +129,29 @@ pub enum Outcome {
     },
 }
 
+/// What a destination did with a request to erase subjects' data (`Tracker::forget`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Erasure {
+    /// The data is gone (e.g. a file rewritten without it).
+    Erased,
+    /// The destination accepted a deletion request that it carries out later (e.g. a
+    /// Mixpanel GDPR deletion task), with its reference when it gave one.
+    Requested {
+        /// The destination's id of the request, to follow it up.
+        reference: Option<String>,
+    },
+    /// The destination keeps nothing to erase (e.g. standard output).
+    NothingStored,
+    /// This sink cannot erase: the data must be erased at the destination by other means.
+    NotSupported,
+    /// Erasing failed; the caller should try again.
+    Failed {
+        /// What went wrong (never the ids).
+        reason: String,
+    },
+}
+
 /// A destination the worker delivers to. Implement it for custom destinations; the built-in
 /// sinks live in `trackplan::sinks`.
 pub trait Sink: Send + 'static {
@@ -83,11 +160,24 @@ pub trait Sink: Send + 'static {
         BatchLimits::default()
     }
 
-    /// Sends one batch. Called from the background worker thread only.
+    /// How retryable failures are retried.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
+    /// Sends one batch (never empty). Called from the background worker thread only.
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome;
 
-    /// Makes what was delivered durable (e.g. fsync a file). Called by `Tracker::flush`.
+    /// Makes what was delivered durable (e.g. fsync a file). Called by `Tracker::flush` after
+    /// everything accepted before the flush was delivered or failed.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+
+    /// Erases everything this destination holds about these distinct ids (`Tracker::forget`).
+    /// Called after every batch handed to the sink before the request has completed.
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        let _ = distinct_ids;
+        Erasure::NotSupported
     }
 }

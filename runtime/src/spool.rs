@@ -329,10 +329,10 @@ impl Spool {
                         event,
                         insert_id: record.insert_id,
                         time_ms: record.time_ms,
-                        distinct_id: record.distinct_id,
+                        distinct_id: record.distinct_id.into(),
                         plan,
                         purposes: PurposeSet(record.purposes),
-                        properties: record.properties,
+                        properties: record.properties.into(),
                     },
                 }),
                 _ => {
@@ -357,8 +357,8 @@ impl Spool {
             purposes: envelope.purposes.0,
             insert_id: envelope.insert_id.clone(),
             event: envelope.event.to_owned(),
-            distinct_id: envelope.distinct_id.clone(),
-            properties: envelope.properties.clone(),
+            distinct_id: envelope.distinct_id.to_string(),
+            properties: envelope.properties.to_string(),
         };
         let mut buf = Vec::with_capacity(64 + envelope.properties.len());
         encode_event(&mut buf, destination, &record);
@@ -812,7 +812,7 @@ mod tests {
             distinct_id: who.into(),
             plan: &PLAN,
             purposes: PurposeSet(1),
-            properties: format!(r#"{{"n":{n},"s":"é\"x"}}"#),
+            properties: format!(r#"{{"n":{n},"s":"é\"x"}}"#).into(),
         }
     }
 
@@ -854,7 +854,7 @@ mod tests {
         let first = &replayed[0].envelope;
         let original = envelope(0, "u1");
         assert_eq!(first.properties, original.properties);
-        assert_eq!(first.distinct_id, "u1");
+        assert_eq!(&*first.distinct_id, "u1");
         assert_eq!(first.time_ms, original.time_ms);
         assert_eq!(first.event, "Thing Happened");
         assert!(spool.take_replayed(&PLAN).is_empty(), "replayed once");
@@ -949,7 +949,7 @@ mod tests {
         let spool = Spool::open(&dir.0).expect("reopen");
         let replayed = spool.take_replayed(&PLAN);
         assert_eq!(replayed.len(), 5);
-        assert!(replayed.iter().all(|s| s.envelope.distinct_id == "other"));
+        assert!(replayed.iter().all(|s| &*s.envelope.distinct_id == "other"));
     }
 
     #[test]

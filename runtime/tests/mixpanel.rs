@@ -10,7 +10,7 @@ use support::{PLAN, PLAN_WITH_IP, envelope_with, envelopes};
 use trackplan_runtime::sinks::{
     Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
 };
-use trackplan_runtime::{Outcome, Sink};
+use trackplan_runtime::{Outcome, RetryPolicy, Sink};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -36,7 +36,7 @@ fn delivers_a_batch_as_the_contract_says() {
     let first = &accepted[0];
     assert_eq!(first.insert_id, batch[0].insert_id);
     assert_eq!(first.event, "Page Viewed");
-    assert_eq!(first.distinct_id, batch[0].distinct_id);
+    assert_eq!(first.distinct_id, &*batch[0].distinct_id);
     assert_eq!(first.properties["time"], batch[0].time_ms);
     assert_eq!(first.properties["URL"], "https://shop.example/p/0");
     assert_eq!(
@@ -272,7 +272,11 @@ fn unreachable_host_is_a_retry() {
 fn privacy_sink(server: &TestServer) -> Mixpanel {
     sink(server)
         .gdpr_api_token("gdpr-oauth-token")
-        .privacy_retries(3, Duration::from_millis(10))
+        .retry_policy(RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            max_retries: 2,
+        })
 }
 
 #[test]

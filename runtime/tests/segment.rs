@@ -29,7 +29,7 @@ fn delivers_track_calls_as_the_contract_says() {
     let first = &accepted[0].raw;
     assert_eq!(first["type"], "track");
     assert_eq!(first["event"], "Page Viewed");
-    assert_eq!(first["userId"], batch[0].distinct_id.as_str());
+    assert_eq!(first["userId"], &*batch[0].distinct_id);
     assert_eq!(first["messageId"], batch[0].insert_id.as_str());
     assert_eq!(first["properties"]["URL"], "https://shop.example/p/0");
     assert_eq!(first["context"]["library"]["name"], "trackplan");

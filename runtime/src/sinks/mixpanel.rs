@@ -5,11 +5,9 @@
 //! carry `time` in milliseconds, the pseudonymous `distinct_id` and `$insert_id`, which makes
 //! retries idempotent: Mixpanel keeps one event per insert id.
 
-use crate::http::{
-    self, Backoff, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat,
-};
+use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
-use crate::sink::{BatchLimits, Envelope, Outcome, Sink};
+use crate::sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::value::write_json_str;
 use std::time::{Duration, Instant};
 
@@ -17,6 +15,13 @@ use std::time::{Duration, Instant};
 const MAX_PRIVACY_IDS: usize = 1999;
 /// Mixpanel allows one GDPR API request per second.
 const PRIVACY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Mixpanel's recommendation: back off from 2 s, doubling, up to 60 s.
+const RETRY: RetryPolicy = RetryPolicy {
+    initial_backoff: Duration::from_secs(2),
+    max_backoff: Duration::from_secs(60),
+    max_retries: 8,
+};
 
 /// Most events in one `/import` request.
 const MAX_EVENTS: usize = 2000;
@@ -100,8 +105,7 @@ pub struct Mixpanel {
     ip_declared: Option<(&'static PlanInfo, bool)>,
     gdpr_token: Option<Secret>,
     compliance: Compliance,
-    privacy_backoff: Backoff,
-    privacy_attempts: u32,
+    retry: RetryPolicy,
     /// When the last GDPR API request started: Mixpanel allows one per second.
     last_privacy_request: Option<Instant>,
 }
@@ -120,11 +124,7 @@ impl Mixpanel {
             ip_declared: None,
             gdpr_token: None,
             compliance: Compliance::Gdpr,
-            privacy_backoff: Backoff {
-                initial: Duration::from_secs(2),
-                max: Duration::from_secs(60),
-            },
-            privacy_attempts: 6,
+            retry: RETRY,
             last_privacy_request: None,
         }
     }
@@ -199,12 +199,10 @@ impl Mixpanel {
         self
     }
 
-    /// How privacy requests are retried when the GDPR API is unavailable (429, 5xx, no
-    /// connection): at most `attempts` tries, waiting `first_wait` doubling up to 60 s, or
-    /// longer when Mixpanel's `Retry-After` says so. Default: 6 attempts from 2 s.
-    pub fn privacy_retries(mut self, attempts: u32, first_wait: Duration) -> Self {
-        self.privacy_attempts = attempts.max(1);
-        self.privacy_backoff.initial = first_wait;
+    /// How failed deliveries and privacy requests are retried (429, 5xx, no connection):
+    /// default 2 s doubling to 60 s with jitter, 8 retries, `Retry-After` honoured.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -234,6 +232,38 @@ impl Sink for Mixpanel {
             // sink still splits a batch whose encoding comes out larger.
             max_bytes: MAX_BODY_BYTES - MAX_EVENTS * 256,
             max_delay: Duration::from_secs(1),
+        }
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Files a GDPR/CCPA deletion request (when a GDPR API token is configured): Mixpanel
+    /// erases the events and profiles of these distinct ids within its own deadlines. The
+    /// reference is the tracking id (several, comma-separated, past 1999 ids).
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        if self.gdpr_token.is_none() {
+            tracing::warn!(
+                "Mixpanel: no GDPR API token configured, so no deletion request was sent; \
+                 configure `Mixpanel::gdpr_api_token` or delete in Mixpanel's UI"
+            );
+            return Erasure::NotSupported;
+        }
+        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
+        match self.request_deletion(&ids) {
+            Ok(requests) => Erasure::Requested {
+                reference: Some(
+                    requests
+                        .iter()
+                        .map(|r| r.tracking_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            },
+            Err(e) => Erasure::Failed {
+                reason: e.to_string(),
+            },
         }
     }
 
@@ -490,7 +520,8 @@ impl Mixpanel {
             .client
             .get_or_insert_with(|| Client::new(self.timeouts));
         let mut last_failure = String::new();
-        for attempt in 0..self.privacy_attempts {
+        let attempts = self.retry.max_retries.saturating_add(1);
+        for attempt in 0..attempts {
             if let Some(last) = self.last_privacy_request {
                 std::thread::sleep(PRIVACY_INTERVAL.saturating_sub(last.elapsed()));
             }
@@ -520,8 +551,8 @@ impl Mixpanel {
                     None
                 }
             };
-            if attempt + 1 < self.privacy_attempts {
-                let wait = self.privacy_backoff.delay(attempt, retry_after);
+            if attempt + 1 < attempts {
+                let wait = http::retry_wait(&self.retry, attempt + 1, retry_after);
                 tracing::warn!(
                     kind,
                     attempt = attempt + 1,
@@ -532,7 +563,7 @@ impl Mixpanel {
             }
         }
         Err(PrivacyError::Unavailable {
-            attempts: self.privacy_attempts,
+            attempts,
             reason: last_failure,
         })
     }

@@ -16,7 +16,8 @@
 //! from the tracker (`Tracker::subject` derives it) when you file the request.
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
-use crate::sink::{BatchLimits, Envelope, Outcome, Sink};
+use crate::sink::{BatchLimits, Envelope, Outcome, RetryPolicy, Sink};
+use crate::time::Timestamp;
 use crate::value::write_json_str;
 use std::time::Duration;
 
@@ -55,6 +56,7 @@ pub struct Segment {
     timeouts: Timeouts,
     client: Option<Client>,
     settled: Settled,
+    retry: RetryPolicy,
 }
 
 impl Segment {
@@ -66,6 +68,11 @@ impl Segment {
             timeouts: Timeouts::default(),
             client: None,
             settled: Settled::default(),
+            retry: RetryPolicy {
+                initial_backoff: Duration::from_secs(2),
+                max_backoff: Duration::from_secs(60),
+                max_retries: 8,
+            },
         }
     }
 
@@ -95,6 +102,13 @@ impl Segment {
         self.client = None;
         self
     }
+
+    /// How failed batches are retried (429, 5xx, no connection): default 2 s doubling to 60 s
+    /// with jitter, 8 retries, `Retry-After` honoured.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
 }
 
 impl Sink for Segment {
@@ -106,6 +120,10 @@ impl Sink for Segment {
             max_bytes: 400_000,
             max_delay: Duration::from_secs(1),
         }
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
     }
 
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
@@ -204,14 +222,12 @@ pub(crate) fn batch_verdict(status: u16, retry_after: Option<Duration>) -> Verdi
 
 /// Appends `time_ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub(crate) fn push_iso8601(out: &mut Vec<u8>, time_ms: i64) {
-    let days = time_ms.div_euclid(86_400_000);
-    let ms_of_day = time_ms.rem_euclid(86_400_000);
-    let (year, month, day) = http::civil_from_days(days);
-    let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
-    let (second, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
-    let text =
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z");
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(
+        Timestamp::from_unix_millis(time_ms)
+            .iso8601()
+            .as_str()
+            .as_bytes(),
+    );
 }
 
 #[cfg(test)]

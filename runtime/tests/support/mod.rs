@@ -110,7 +110,7 @@ pub fn envelope_with(plan: &'static PlanInfo, properties: String) -> Envelope {
         distinct_id: "9f86d081884c7d659a2feaa0c55ad015".into(),
         plan,
         purposes: PurposeSet(1),
-        properties,
+        properties: properties.into(),
     }
 }
 

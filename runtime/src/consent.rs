@@ -1,0 +1,194 @@
+//! An end user's consent, and what it permits under the plan's legal bases.
+
+use std::fmt;
+
+use crate::event::Purpose;
+use crate::plan::{LegalBasis, PlanInfo, PurposeSet};
+
+/// What one end user (a subject) agreed to, objected to or opted out of.
+///
+/// Built from purpose marker types, so a typo is a compile error:
+///
+/// ```ignore
+/// let consent = Consent::none()
+///     .grant(purpose::ProductAnalytics)
+///     .object(purpose::Security)
+///     .with_gpc(request_has_sec_gpc_header);
+/// ```
+///
+/// What it permits depends on each purpose's legal basis in the plan:
+///
+/// | basis | permitted when |
+/// |---|---|
+/// | `consent` | granted (and not withdrawn) |
+/// | `legitimate_interest` | not objected to (on by default) |
+/// | `contract`, `legal_obligation`, `vital_interest`, `public_task` | always: grants and objections do not change them |
+///
+/// On top of that, Global Privacy Control ([`Consent::from_gpc`], [`Consent::with_gpc`])
+/// withdraws every purpose the plan marks `sale_or_share`, whatever its basis, and
+/// [`Consent::opt_out_all`] stops all tracking of the subject, including purposes whose basis
+/// is not consent.
+#[derive(Clone, Copy, Default)]
+pub struct Consent {
+    plan: Option<&'static PlanInfo>,
+    granted: PurposeSet,
+    objected: PurposeSet,
+    gpc: bool,
+    opted_out: bool,
+    mixed_plans: bool,
+}
+
+impl Consent {
+    /// Nothing granted, nothing objected to: only purposes that need no consent are permitted.
+    pub const fn none() -> Consent {
+        Consent {
+            plan: None,
+            granted: PurposeSet::EMPTY,
+            objected: PurposeSet::EMPTY,
+            gpc: false,
+            opted_out: false,
+            mixed_plans: false,
+        }
+    }
+
+    /// [`Consent::none`] with the Global Privacy Control signal (`Sec-GPC: 1`) applied when
+    /// `signal` is true.
+    pub const fn from_gpc(signal: bool) -> Consent {
+        Consent::none().with_gpc(signal)
+    }
+
+    /// Grants a purpose (and lifts an earlier objection to it).
+    pub fn grant<P: Purpose>(mut self, _: P) -> Consent {
+        self.bind(P::PLAN);
+        let bit = bit(P::INDEX);
+        self.granted.0 |= bit;
+        self.objected.0 &= !bit;
+        self
+    }
+
+    /// Withdraws a purpose: a consent-based purpose is no longer granted, and a
+    /// legitimate-interest purpose is objected to.
+    pub fn withdraw<P: Purpose>(mut self, _: P) -> Consent {
+        self.bind(P::PLAN);
+        let bit = bit(P::INDEX);
+        self.granted.0 &= !bit;
+        self.objected.0 |= bit;
+        self
+    }
+
+    /// Objects to a purpose (GDPR Art. 21): the word for withdrawing a legitimate-interest
+    /// purpose. Same effect as [`Consent::withdraw`].
+    pub fn object<P: Purpose>(self, purpose: P) -> Consent {
+        self.withdraw(purpose)
+    }
+
+    /// Applies (or lifts) the Global Privacy Control signal.
+    pub const fn with_gpc(mut self, signal: bool) -> Consent {
+        self.gpc = signal;
+        self
+    }
+
+    /// Stops all tracking of the subject, whatever the legal bases.
+    pub const fn opt_out_all(mut self) -> Consent {
+        self.opted_out = true;
+        self
+    }
+
+    /// Whether the GPC signal is applied.
+    pub const fn gpc(&self) -> bool {
+        self.gpc
+    }
+
+    /// Whether the subject opted out of everything.
+    pub const fn is_opted_out(&self) -> bool {
+        self.opted_out
+    }
+
+    /// Whether `purpose` is permitted by this consent under its plan's legal bases.
+    pub fn permits<P: Purpose>(&self, _: P) -> bool {
+        self.permitted(P::PLAN).contains(P::INDEX)
+    }
+
+    /// The purposes of `plan` this consent permits (see the table on [`Consent`]).
+    ///
+    /// Consent built from purposes of another plan (or of several plans) permits nothing: it
+    /// cannot mean what the caller intended, so the tracker fails closed.
+    pub fn permitted(&self, plan: &'static PlanInfo) -> PurposeSet {
+        let foreign = self.plan.is_some_and(|p| !p.same_as(plan));
+        if self.opted_out || self.mixed_plans || foreign {
+            return PurposeSet::EMPTY;
+        }
+        let mut on = 0u64;
+        for (i, p) in plan.purposes.iter().enumerate().take(64) {
+            let bit = bit(i);
+            let permitted = match p.basis {
+                LegalBasis::Consent => self.granted.0 & bit != 0,
+                LegalBasis::LegitimateInterest => self.objected.0 & bit == 0,
+                LegalBasis::Contract
+                | LegalBasis::LegalObligation
+                | LegalBasis::VitalInterest
+                | LegalBasis::PublicTask => true,
+            };
+            if permitted && !(self.gpc && p.sale_or_share) {
+                on |= bit;
+            }
+        }
+        PurposeSet(on)
+    }
+
+    /// Whether this consent was built from purposes of another plan.
+    pub(crate) fn is_foreign_to(&self, plan: &'static PlanInfo) -> bool {
+        self.mixed_plans || self.plan.is_some_and(|p| !p.same_as(plan))
+    }
+
+    fn bind(&mut self, plan: &'static PlanInfo) {
+        match self.plan {
+            None => self.plan = Some(plan),
+            Some(p) if p.same_as(plan) => {}
+            Some(_) => self.mixed_plans = true,
+        }
+    }
+}
+
+impl PartialEq for Consent {
+    fn eq(&self, other: &Consent) -> bool {
+        let same_plan = match (self.plan, other.plan) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.same_as(b),
+            _ => false,
+        };
+        same_plan
+            && self.granted == other.granted
+            && self.objected == other.objected
+            && self.gpc == other.gpc
+            && self.opted_out == other.opted_out
+            && self.mixed_plans == other.mixed_plans
+    }
+}
+
+impl Eq for Consent {}
+
+const fn bit(index: usize) -> u64 {
+    if index < 64 { 1 << index } else { 0 }
+}
+
+impl fmt::Debug for Consent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids = |set: PurposeSet| -> Vec<&str> {
+            match self.plan {
+                Some(plan) => set
+                    .indices()
+                    .filter_map(|i| plan.purposes.get(i).map(|p| p.id))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        f.debug_struct("Consent")
+            .field("plan", &self.plan.map(|p| p.label))
+            .field("granted", &ids(self.granted))
+            .field("objected", &ids(self.objected))
+            .field("gpc", &self.gpc)
+            .field("opt_out_all", &self.opted_out)
+            .finish()
+    }
+}

@@ -1,0 +1,231 @@
+//! The bounded queue between `track` and the worker, and the state both sides share.
+//!
+//! One mutex guards everything the two sides exchange: per-destination lanes of queued events,
+//! the batch waiting for a retry, flush and erase requests. `track` holds it only to push a few
+//! envelopes; the worker holds it only to take a batch or put one back, never during I/O.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::plan::PurposeSet;
+use crate::sink::{BatchLimits, Envelope, Erasure};
+use crate::stats::{Counter, StatsCells};
+
+/// An event waiting in one destination's lane. The envelope proper (with its insert id) is
+/// made by the worker when the event joins a batch.
+pub(crate) struct Queued {
+    /// Sequence number of the event, shared by its envelopes for every destination.
+    pub seq: u64,
+    pub event: &'static str,
+    pub time_ms: i64,
+    pub distinct_id: Arc<str>,
+    pub purposes: PurposeSet,
+    pub properties: Arc<str>,
+}
+
+/// A batch whose delivery asked to be retried, waiting for its backoff to pass.
+pub(crate) struct RetryBatch {
+    pub batch: Vec<Envelope>,
+    /// Sequence numbers, parallel to `batch`.
+    pub seqs: Vec<u64>,
+    /// Retries done so far.
+    pub retries: u32,
+    pub due: Instant,
+}
+
+/// One destination's side of the queue.
+pub(crate) struct Lane {
+    pub items: VecDeque<Queued>,
+    /// Bytes of properties queued, to batch by the sink's `max_bytes`.
+    pub bytes: usize,
+    /// When the batch now filling started waiting (for the sink's `max_delay`).
+    pub filling_since: Option<Instant>,
+    pub retry: Option<RetryBatch>,
+    pub limits: BatchLimits,
+}
+
+/// A purge that happened while the worker had a batch out; applied when the batch comes back
+/// for a retry, so a withdrawn or forgotten subject's events are not retried.
+pub(crate) struct Purge {
+    pub distinct_id: Arc<str>,
+    /// Destinations whose events are kept (bit set).
+    pub keep: u64,
+    pub counter: Counter,
+}
+
+/// A `forget` on its way to the sinks.
+pub(crate) struct EraseJob {
+    pub id: u64,
+    pub distinct_ids: Vec<String>,
+}
+
+/// The state shared by the tracker handles and the worker.
+pub(crate) struct State {
+    pub lanes: Box<[Lane]>,
+    /// Envelopes in all lanes (not counting batches out for delivery or waiting to retry).
+    pub queued: usize,
+    pub capacity: usize,
+    /// Sequence number of the next event.
+    pub next_seq: u64,
+    /// The worker is blocked on `Shared::work`: a push that starts a lane or fills a batch
+    /// must wake it (other pushes need not: it wakes at its next deadline anyway).
+    pub worker_waiting: bool,
+    /// The batch the worker is delivering: (destination, lowest sequence number).
+    pub in_flight: Option<(usize, u64)>,
+    pub purge_log: Vec<Purge>,
+    pub flush_requested: u64,
+    /// Every event with a sequence number up to this one must settle before the requested
+    /// flush completes.
+    pub flush_target: u64,
+    pub flush_completed: u64,
+    /// Sink flush errors of the last completed flush: (destination, error text).
+    pub flush_errors: Vec<(usize, String)>,
+    pub erasures: VecDeque<EraseJob>,
+    pub next_erase: u64,
+    pub erase_results: Vec<(u64, Vec<(usize, Erasure)>)>,
+    /// Erase jobs whose caller stopped waiting: their results are not kept.
+    pub erase_abandoned: Vec<u64>,
+    /// No more events are accepted.
+    pub closed: bool,
+    /// The worker should stop.
+    pub stop: bool,
+    pub worker_exited: bool,
+}
+
+impl State {
+    pub(crate) fn new(limits: Vec<BatchLimits>, capacity: usize) -> State {
+        State {
+            lanes: limits
+                .into_iter()
+                .map(|limits| Lane {
+                    items: VecDeque::new(),
+                    bytes: 0,
+                    filling_since: None,
+                    retry: None,
+                    limits,
+                })
+                .collect(),
+            queued: 0,
+            capacity: capacity.max(1),
+            next_seq: 1,
+            worker_waiting: false,
+            in_flight: None,
+            purge_log: Vec::new(),
+            flush_requested: 0,
+            flush_target: 0,
+            flush_completed: 0,
+            flush_errors: Vec::new(),
+            erasures: VecDeque::new(),
+            next_erase: 1,
+            erase_results: Vec::new(),
+            erase_abandoned: Vec::new(),
+            closed: false,
+            stop: false,
+            worker_exited: false,
+        }
+    }
+
+    /// The lowest sequence number not settled yet, if any.
+    pub(crate) fn lowest_pending_seq(&self) -> Option<u64> {
+        let lanes = self.lanes.iter().flat_map(|lane| {
+            let queued = lane.items.front().map(|q| q.seq);
+            let retry = lane
+                .retry
+                .as_ref()
+                .and_then(|r| r.seqs.iter().min().copied());
+            queued.into_iter().chain(retry)
+        });
+        lanes.chain(self.in_flight.map(|(_, seq)| seq)).min()
+    }
+
+    /// Removes the queued events of `distinct_id` for every destination not in `keep`,
+    /// counting them under `counter`. Returns how many were removed.
+    pub(crate) fn purge(
+        &mut self,
+        stats: &StatsCells,
+        distinct_id: &str,
+        keep: u64,
+        counter: Counter,
+    ) -> u64 {
+        let mut removed_total = 0;
+        for (d, lane) in self.lanes.iter_mut().enumerate() {
+            if keep & (1u64 << d) != 0 {
+                continue;
+            }
+            let before = lane.items.len();
+            let mut freed_bytes = 0;
+            lane.items.retain(|q| {
+                let hit = &*q.distinct_id == distinct_id;
+                if hit {
+                    freed_bytes += q.properties.len();
+                }
+                !hit
+            });
+            let removed = before - lane.items.len();
+            lane.bytes -= freed_bytes;
+            if lane.items.is_empty() {
+                lane.filling_since = None;
+            }
+            self.queued -= removed;
+            let retried = lane
+                .retry
+                .as_mut()
+                .map_or(0, |r| retain_batch(r, |e| &*e.distinct_id != distinct_id));
+            if lane.retry.as_ref().is_some_and(|r| r.batch.is_empty()) {
+                lane.retry = None;
+            }
+            let n = (removed + retried) as u64;
+            stats.add(d, counter, n);
+            removed_total += n;
+        }
+        if self.in_flight.is_some() {
+            self.purge_log.push(Purge {
+                distinct_id: distinct_id.into(),
+                keep,
+                counter,
+            });
+        }
+        removed_total
+    }
+}
+
+/// Keeps the envelopes of a retry batch for which `keep` holds. Returns how many were removed.
+pub(crate) fn retain_batch(r: &mut RetryBatch, keep: impl Fn(&Envelope) -> bool) -> usize {
+    let before = r.batch.len();
+    let (batch, seqs) = std::mem::take(&mut r.batch)
+        .into_iter()
+        .zip(std::mem::take(&mut r.seqs))
+        .filter(|(e, _)| keep(e))
+        .unzip();
+    r.batch = batch;
+    r.seqs = seqs;
+    before - r.batch.len()
+}
+
+/// The state plus the two condition variables and the counters.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Wakes the worker: work arrived, a flush or erase was requested, or it should stop.
+    pub work: Condvar,
+    /// Wakes callers waiting on the worker: space freed, flush or erase completed, exit.
+    pub progress: Condvar,
+    pub stats: StatsCells,
+}
+
+impl Shared {
+    pub(crate) fn new(state: State, stats: StatsCells) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            stats,
+        }
+    }
+
+    /// Locks the state. A panic while the lock was held cannot leave it inconsistent in a way
+    /// that matters more than stopping delivery would, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

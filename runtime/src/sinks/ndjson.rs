@@ -1,0 +1,204 @@
+//! Newline-delimited JSON: a file ([`Ndjson`]) or standard output ([`Stdout`]).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use crate::sink::{Envelope, Erasure, Outcome, Sink};
+use crate::value::write_json_str;
+
+/// Appends one envelope as an NDJSON line (SPEC §6), newline included:
+///
+/// ```text
+/// {"event":"Signup Completed","time":1795911124000,"insert_id":"…","distinct_id":"…",
+///  "plan":"shop@3","purposes":["product_analytics"],"properties":{…}}
+/// ```
+pub fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"event\":");
+    write_json_str(out, e.event);
+    out.extend_from_slice(b",\"time\":");
+    out.extend_from_slice(itoa::Buffer::new().format(e.time_ms).as_bytes());
+    out.extend_from_slice(b",\"insert_id\":");
+    write_json_str(out, &e.insert_id);
+    out.extend_from_slice(b",\"distinct_id\":");
+    write_json_str(out, &e.distinct_id);
+    out.extend_from_slice(b",\"plan\":");
+    write_json_str(out, e.plan.label);
+    out.extend_from_slice(b",\"purposes\":[");
+    for (i, id) in e.plan.purpose_ids(e.purposes).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, id);
+    }
+    out.extend_from_slice(b"],\"properties\":");
+    out.extend_from_slice(e.properties.as_bytes());
+    out.extend_from_slice(b"}\n");
+}
+
+/// A file of NDJSON lines, one per event (SPEC §6).
+///
+/// Each batch is written with one `write` call; [`Sink::flush`] (run by `Tracker::flush`)
+/// syncs the file to disk. [`Sink::erase`] rewrites the file without the subjects' lines into
+/// a temporary file beside it, syncs it and renames it over the original, so a crash leaves
+/// either the old or the new file, never a half-erased one. A failed write is retried; if it
+/// had written part of the batch, the retry can repeat those lines (with the same
+/// `insert_id`, so consumers can deduplicate).
+#[derive(Debug)]
+pub struct Ndjson {
+    path: PathBuf,
+    file: File,
+    line: Vec<u8>,
+}
+
+impl Ndjson {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<Ndjson> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::create(&path)?;
+        Ok(Ndjson {
+            path,
+            file,
+            line: Vec::new(),
+        })
+    }
+
+    /// Opens the file at `path` for appending, creating it if needed.
+    pub fn append(path: impl AsRef<Path>) -> io::Result<Ndjson> {
+        let path = path.as_ref().to_path_buf();
+        let file = open_append(&path)?;
+        Ok(Ndjson {
+            path,
+            file,
+            line: Vec::new(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rewrites the file without the lines of `ids`; returns how many lines were removed.
+    fn rewrite_without(&mut self, ids: &[String]) -> io::Result<usize> {
+        self.file.sync_data()?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "events.ndjson".into());
+        let tmp = self.path.with_file_name(format!(".{name}.trackplan-erase"));
+        let mut out = io::BufWriter::new(File::create(&tmp)?);
+        let mut removed = 0;
+        let reader = BufReader::new(File::open(&self.path)?);
+        for line in reader.split(b'\n') {
+            let line = line?;
+            if line.is_empty() {
+                continue;
+            }
+            // Lines that do not parse are kept: erasing only what is known to match.
+            let matches = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| {
+                    v.get("distinct_id")?
+                        .as_str()
+                        .map(|d| ids.iter().any(|i| i == d))
+                })
+                .unwrap_or(false);
+            if matches {
+                removed += 1;
+            } else {
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            // Persist the rename; not every platform can open a directory, so best effort.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        // The old handle points at the replaced file.
+        self.file = open_append(&self.path)?;
+        Ok(removed)
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl Sink for Ndjson {
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        self.line.clear();
+        for e in batch {
+            write_ndjson_line(e, &mut self.line);
+        }
+        match self.file.write_all(&self.line) {
+            Ok(()) => Outcome::Delivered,
+            Err(e) => Outcome::Retry {
+                reason: format!("writing the NDJSON file failed: {}", e.kind()),
+                after: None,
+            },
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        match self.rewrite_without(distinct_ids) {
+            Ok(_) => Erasure::Erased,
+            Err(e) => Erasure::Failed {
+                reason: format!("rewriting the NDJSON file failed: {}", e.kind()),
+            },
+        }
+    }
+}
+
+/// NDJSON lines on standard output, for development and piping into other tools.
+#[derive(Debug, Default)]
+pub struct Stdout {
+    line: Vec<u8>,
+}
+
+impl Stdout {
+    /// A sink writing to standard output.
+    pub fn new() -> Stdout {
+        Stdout::default()
+    }
+}
+
+impl Sink for Stdout {
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        self.line.clear();
+        for e in batch {
+            write_ndjson_line(e, &mut self.line);
+        }
+        match io::stdout().lock().write_all(&self.line) {
+            Ok(()) => Outcome::Delivered,
+            Err(e) => Outcome::Failed {
+                reason: format!("writing to standard output failed: {}", e.kind()),
+            },
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().lock().flush()
+    }
+
+    /// What was printed is out of reach.
+    fn erase(&mut self, _: &[String]) -> Erasure {
+        Erasure::NotSupported
+    }
+}

@@ -1,0 +1,185 @@
+//! Delivery counters: every event `track` accepts for a destination ends in exactly one of
+//! delivered, failed, dropped (by consent, overflow or `forget`) or skipped, so nothing
+//! vanishes silently.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::plan::PlanInfo;
+
+/// Counts of one destination, or of all of them added up. Units are envelopes: one event for
+/// one destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Events `track`/`send_to` routed here by the plan (before consent). Each ends in one of
+    /// the counters below or is still [pending](Counts::pending).
+    pub accepted: u64,
+    /// Accepted by the destination.
+    pub delivered: u64,
+    /// Given up on: the destination rejected them, retries ran out, or the tracker shut down
+    /// before they could be delivered.
+    pub failed: u64,
+    /// Not sent because the subject's consent did not cover every purpose of the destination,
+    /// at `track` or when the consent changed while they were queued.
+    pub dropped_consent: u64,
+    /// Not queued because the queue was full.
+    pub dropped_overflow: u64,
+    /// Removed from the queue by `Tracker::forget`.
+    pub dropped_forgotten: u64,
+    /// Not sent because the destination was built with `.skip(…)`.
+    pub skipped: u64,
+    /// Delivery attempts repeated after a retryable failure (one per event per retry; not an
+    /// end state).
+    pub retried: u64,
+}
+
+impl Counts {
+    /// All drops: consent, overflow and forget.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_consent + self.dropped_overflow + self.dropped_forgotten
+    }
+
+    /// Events that reached an end state.
+    pub fn settled(&self) -> u64 {
+        self.delivered + self.failed + self.dropped() + self.skipped
+    }
+
+    /// Events accepted but not settled yet: queued, in a batch being delivered or waiting
+    /// for a retry.
+    pub fn pending(&self) -> u64 {
+        self.accepted.saturating_sub(self.settled())
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.accepted += other.accepted;
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.dropped_consent += other.dropped_consent;
+        self.dropped_overflow += other.dropped_overflow;
+        self.dropped_forgotten += other.dropped_forgotten;
+        self.skipped += other.skipped;
+        self.retried += other.retried;
+    }
+}
+
+/// The counts of one destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestinationStats {
+    /// The destination's plan id.
+    pub id: &'static str,
+    /// Its counts.
+    pub counts: Counts,
+}
+
+/// A snapshot of a tracker's counters (`Tracker::stats`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// All destinations added up.
+    pub total: Counts,
+    /// Per destination, in plan order.
+    pub destinations: Vec<DestinationStats>,
+    /// Property values left out of events because they broke a plan constraint or their
+    /// transform could not apply (values, not events: the events were still sent).
+    pub dropped_invalid: u64,
+    /// Events not tracked because they belong to another plan than the tracker's.
+    pub dropped_wrong_plan: u64,
+}
+
+impl Stats {
+    /// The counts of destination `id`.
+    pub fn destination(&self, id: &str) -> Option<&Counts> {
+        self.destinations
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.counts)
+    }
+}
+
+/// Which counter to bump.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counter {
+    Accepted,
+    Delivered,
+    Failed,
+    DroppedConsent,
+    DroppedOverflow,
+    DroppedForgotten,
+    Skipped,
+    Retried,
+}
+
+#[derive(Default)]
+struct Cells([AtomicU64; 8]);
+
+/// The live counters, shared by the tracker handles and the worker.
+pub(crate) struct StatsCells {
+    plan: &'static PlanInfo,
+    per_destination: Box<[Cells]>,
+    pub(crate) dropped_invalid: AtomicU64,
+    pub(crate) dropped_wrong_plan: AtomicU64,
+}
+
+impl StatsCells {
+    pub(crate) fn new(plan: &'static PlanInfo) -> Self {
+        StatsCells {
+            plan,
+            per_destination: plan.destinations.iter().map(|_| Cells::default()).collect(),
+            dropped_invalid: AtomicU64::new(0),
+            dropped_wrong_plan: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn add(&self, destination: usize, counter: Counter, n: u64) {
+        if let Some(cells) = self.per_destination.get(destination) {
+            cells.0[counter as usize].fetch_add(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Bumps `counter` by one for every destination in the bit set `mask`.
+    pub(crate) fn add_each(&self, mask: u64, counter: Counter) {
+        let mut m = mask;
+        while m != 0 {
+            let d = m.trailing_zeros() as usize;
+            self.add(d, counter, 1);
+            m &= m - 1;
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let mut total = Counts::default();
+        let destinations = self
+            .plan
+            .destinations
+            .iter()
+            .zip(self.per_destination.iter())
+            .map(|(info, cells)| {
+                let get = |c: Counter| cells.0[c as usize].load(Ordering::Acquire);
+                // End states first, `accepted` last: an event's acceptance happens before its
+                // settlement, so the snapshot never shows more settled than accepted.
+                let mut counts = Counts {
+                    delivered: get(Counter::Delivered),
+                    failed: get(Counter::Failed),
+                    dropped_consent: get(Counter::DroppedConsent),
+                    dropped_overflow: get(Counter::DroppedOverflow),
+                    dropped_forgotten: get(Counter::DroppedForgotten),
+                    skipped: get(Counter::Skipped),
+                    retried: get(Counter::Retried),
+                    accepted: 0,
+                };
+                counts.accepted = get(Counter::Accepted);
+                total.add(&counts);
+                DestinationStats {
+                    id: info.id,
+                    counts,
+                }
+            })
+            .collect();
+        Stats {
+            total,
+            destinations,
+            dropped_invalid: self.dropped_invalid.load(Ordering::Acquire),
+            dropped_wrong_plan: self.dropped_wrong_plan.load(Ordering::Acquire),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Subjects: the end users events are about, each with a distinct id and a consent.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::consent::Consent;
+use crate::event::{DeclaredFor, Destination, Event, Purpose, RoutableTo};
+use crate::tracker::Tracker;
+
+pub(crate) struct SubjectInner {
+    pub distinct_id: Arc<str>,
+    consent: Mutex<Consent>,
+    /// Destinations (bit set) the consent permits; read on every `track` without locking.
+    allowed: AtomicU64,
+}
+
+impl SubjectInner {
+    pub(crate) fn allowed(&self) -> u64 {
+        self.allowed.load(Ordering::Acquire)
+    }
+
+    /// Stores a new permitted set; returns the previous one.
+    pub(crate) fn set_allowed(&self, allowed: u64) -> u64 {
+        self.allowed.swap(allowed, Ordering::AcqRel)
+    }
+}
+
+/// One end user, as the tracker sees them: a pseudonymous distinct id and their consent.
+///
+/// Cheap to clone; clones share the consent, so a consent change through one is seen by all.
+/// Changing the consent so that a destination is no longer permitted also drops the subject's
+/// queued, undelivered events for it.
+#[derive(Clone)]
+pub struct Subject {
+    tracker: Tracker,
+    inner: Arc<SubjectInner>,
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subject")
+            .field("distinct_id", &self.inner.distinct_id)
+            .field("consent", &self.consent())
+            .finish()
+    }
+}
+
+impl Subject {
+    pub(crate) fn new(tracker: &Tracker, distinct_id: String, consent: Consent) -> Subject {
+        let allowed = tracker.core.allowed_destinations(&consent);
+        Subject {
+            tracker: tracker.clone(),
+            inner: Arc::new(SubjectInner {
+                distinct_id: distinct_id.into(),
+                consent: Mutex::new(consent),
+                allowed: AtomicU64::new(allowed),
+            }),
+        }
+    }
+
+    /// Tracks `event` to every destination the plan routes it to and the consent permits.
+    ///
+    /// Never blocks on I/O: when no destination is permitted the event is counted and dropped
+    /// before it is serialized; otherwise its properties are serialized once, transformed per
+    /// the plan, and queued for the background worker.
+    pub fn track<E: Event>(&self, event: E) {
+        self.tracker.core.track(&self.inner, &event, u64::MAX);
+    }
+
+    /// Tracks `event` to destination `D` only (if the consent permits it). Compiles only when
+    /// the plan allows `D` to receive the event.
+    pub fn send_to<D: Destination, E: RoutableTo<D>>(&self, event: E) {
+        let route = if D::INDEX < 64 { 1u64 << D::INDEX } else { 0 };
+        if D::PLAN.same_as(self.tracker.core.plan) {
+            self.tracker.core.track(&self.inner, &event, route);
+        } else {
+            // Counted as an event of another plan.
+            self.tracker.core.track(&self.inner, &event, 0);
+        }
+    }
+
+    /// A handle that only tracks events declared for purpose `P`.
+    pub fn scoped<P: Purpose>(&self) -> Scoped<P> {
+        Scoped {
+            subject: self.clone(),
+            purpose: PhantomData,
+        }
+    }
+
+    /// The pseudonymous id sent downstream.
+    pub fn distinct_id(&self) -> &str {
+        &self.inner.distinct_id
+    }
+
+    /// The current consent.
+    pub fn consent(&self) -> Consent {
+        *self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the consent. Queued events for destinations it no longer permits are dropped
+    /// (counted as `dropped_consent`); events already handed to a sink cannot be recalled.
+    pub fn set_consent(&self, consent: Consent) {
+        let mut current = self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *current = consent;
+        let allowed = self.tracker.core.allowed_destinations(&consent);
+        // Under the consent lock, so two concurrent changes apply in the order they stored.
+        self.tracker.core.apply_consent(&self.inner, allowed);
+    }
+
+    /// Changes the consent with `f` (e.g. `|c| c.withdraw(purpose::Advertising)`); see
+    /// [`Subject::set_consent`].
+    pub fn update_consent(&self, f: impl FnOnce(Consent) -> Consent) {
+        let mut current = self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let consent = f(*current);
+        *current = consent;
+        let allowed = self.tracker.core.allowed_destinations(&consent);
+        self.tracker.core.apply_consent(&self.inner, allowed);
+    }
+
+    /// Grants a purpose.
+    pub fn grant<P: Purpose>(&self, purpose: P) {
+        self.update_consent(|c| c.grant(purpose));
+    }
+
+    /// Withdraws a purpose (or objects to a legitimate-interest one).
+    pub fn withdraw<P: Purpose>(&self, purpose: P) {
+        self.update_consent(|c| c.withdraw(purpose));
+    }
+
+    /// Applies or lifts the Global Privacy Control signal.
+    pub fn set_gpc(&self, signal: bool) {
+        self.update_consent(|c| c.with_gpc(signal));
+    }
+
+    /// Stops all tracking of this subject.
+    pub fn opt_out_all(&self) {
+        self.update_consent(Consent::opt_out_all);
+    }
+
+    /// The tracker this subject tracks through.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+}
+
+/// A subject handle restricted to events declared for purpose `P`
+/// ([`Subject::scoped`], [`Scope::subject`]).
+///
+/// The restriction is at compile time: tracking an event the plan does not collect for `P`
+/// does not compile. Routing and consent are as for [`Subject::track`].
+pub struct Scoped<P> {
+    subject: Subject,
+    purpose: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Scoped<P> {
+    fn clone(&self) -> Self {
+        Scoped {
+            subject: self.subject.clone(),
+            purpose: PhantomData,
+        }
+    }
+}
+
+impl<P> fmt::Debug for Scoped<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped")
+            .field("purpose", &std::any::type_name::<P>())
+            .field("subject", &self.subject)
+            .finish()
+    }
+}
+
+impl<P: Purpose> Scoped<P> {
+    /// Tracks an event declared for `P`.
+    pub fn track<E: DeclaredFor<P>>(&self, event: E) {
+        self.subject.track(event);
+    }
+
+    /// The subject behind the handle.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+}
+
+/// Hands out subjects restricted to purpose `P` ([`Tracker::scoped`]): give a module a
+/// `Scope<purpose::Marketing>` and it cannot track events collected for anything else.
+pub struct Scope<P> {
+    tracker: Tracker,
+    purpose: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Scope<P> {
+    fn clone(&self) -> Self {
+        Scope {
+            tracker: self.tracker.clone(),
+            purpose: PhantomData,
+        }
+    }
+}
+
+impl<P> fmt::Debug for Scope<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("purpose", &std::any::type_name::<P>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Purpose> Scope<P> {
+    pub(crate) fn new(tracker: Tracker) -> Scope<P> {
+        Scope {
+            tracker,
+            purpose: PhantomData,
+        }
+    }
+
+    /// A subject handle restricted to `P` (see [`Tracker::subject`]).
+    pub fn subject(&self, subject_id: &str, consent: Consent) -> Scoped<P> {
+        self.tracker.subject(subject_id, consent).scoped()
+    }
+
+    /// An anonymous subject handle restricted to `P` (see [`Tracker::anonymous`]).
+    pub fn anonymous(&self, consent: Consent) -> Scoped<P> {
+        self.tracker.anonymous(consent).scoped()
+    }
+}

@@ -1,0 +1,871 @@
+//! The tracker: built from a plan and one sink per destination, it owns the queue and the
+//! background worker. Subjects, flush, shutdown, forget and stats hang off it.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::consent::Consent;
+use crate::event::{Destination, Event, Purpose};
+use crate::id::{InsertIds, random_uuid};
+use crate::key::Key;
+use crate::plan::{IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
+use crate::queue::{EraseJob, Queued, Shared, State};
+use crate::sink::{BatchLimits, Erasure, Sink};
+use crate::stats::{Counter, Stats, StatsCells};
+use crate::subject::{Scope, Subject, SubjectInner};
+use crate::value::{PropertyWriter, ViolationPolicy};
+use crate::worker::{self, Worker};
+
+/// What `track` does when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Drop the new event and count it (`dropped_overflow`). `track` never waits.
+    #[default]
+    DropNewest,
+    /// Wait up to this long for the worker to make room, then drop and count as above.
+    /// `track` may then block, though still never on I/O of its own.
+    Block(Duration),
+}
+
+/// Why a tracker could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Some destinations of the plan have neither a sink nor a `skip`.
+    #[error(
+        "plan `{plan}` has no sink for {}: give each a sink with `.sink(destination::…, sink)` \
+         or leave it out on purpose with `.skip(destination::…)`",
+        list(.destinations)
+    )]
+    MissingSinks {
+        /// `name@version` of the plan.
+        plan: &'static str,
+        /// Plan ids of the destinations without a sink.
+        destinations: Vec<&'static str>,
+    },
+    /// A sink or skip was given for a destination of another plan.
+    #[error(
+        "destination `{destination}` belongs to plan `{destination_plan}`, but this tracker \
+         is built for plan `{plan}`: use the `destination` module generated from `{plan}`"
+    )]
+    ForeignDestination {
+        /// The destination's plan id.
+        destination: &'static str,
+        /// `name@version` of its plan.
+        destination_plan: &'static str,
+        /// `name@version` of the tracker's plan.
+        plan: &'static str,
+    },
+    /// A destination was given two sinks, or a sink and a skip.
+    #[error(
+        "destination `{destination}` was given more than one sink (or a sink and a skip); \
+         give it exactly one"
+    )]
+    DuplicateDestination {
+        /// The destination's plan id.
+        destination: &'static str,
+    },
+    /// The plan pseudonymizes with HMAC but no key was given.
+    #[error(
+        "plan `{plan}` {needs}, which needs a secret key: add \
+         `.key(trackplan::Key::from_env(\"TRACKPLAN_KEY\")?)` to the builder"
+    )]
+    KeyRequired {
+        /// `name@version` of the plan.
+        plan: &'static str,
+        /// What needs it.
+        needs: String,
+    },
+    /// The plan has more than 64 purposes or destinations.
+    #[error(
+        "plan `{plan}` has more than 64 purposes or destinations, which trackplan does not support"
+    )]
+    TooLarge {
+        /// `name@version` of the plan.
+        plan: &'static str,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(getrandom::Error),
+    /// The worker thread could not be started.
+    #[error("could not start the trackplan worker thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+fn list(ids: &[&str]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
+    match quoted.len() {
+        1 => format!("destination {}", quoted[0]),
+        _ => format!("destinations {}", quoted.join(", ")),
+    }
+}
+
+/// Why `flush` or `shutdown` did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The deadline passed with events still pending; they stay queued (or, at shutdown, count
+    /// as failed).
+    #[error("{pending} event(s) were still pending after {waited:?}")]
+    Timeout {
+        /// Events (per destination) not settled.
+        pending: u64,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A sink could not make its data durable.
+    #[error("flushing destination `{destination}` failed: {reason}")]
+    Sink {
+        /// The destination's plan id.
+        destination: &'static str,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The tracker was shut down.
+    #[error("the tracker was shut down")]
+    Closed,
+}
+
+/// Why `forget` did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForgetError {
+    /// The sinks did not finish erasing in time. Queued events were purged; the erase request
+    /// still runs when the worker gets to it.
+    #[error(
+        "destinations did not confirm the erasure within {0:?}; it continues in the background"
+    )]
+    Timeout(Duration),
+    /// Some destination failed to erase; see the report.
+    #[error("erasure failed at {}", list_failed(.0))]
+    Failed(ForgetReport),
+    /// The tracker was shut down.
+    #[error("the tracker was shut down")]
+    Closed,
+}
+
+fn list_failed(report: &ForgetReport) -> String {
+    let failed: Vec<String> = report
+        .destinations
+        .iter()
+        .filter_map(|(id, e)| match e {
+            Erasure::Failed { reason } => Some(format!("`{id}` ({reason})")),
+            _ => None,
+        })
+        .collect();
+    failed.join(", ")
+}
+
+/// What `forget` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgetReport {
+    /// Queued events of the subject removed before delivery (per destination, added up).
+    pub purged: u64,
+    /// Each destination's answer to the erase request, in plan order.
+    pub destinations: Vec<(&'static str, Erasure)>,
+}
+
+/// Builds a [`Tracker`]: see [`Tracker::builder`].
+#[must_use = "call .build() to get a Tracker"]
+pub struct TrackerBuilder {
+    plan: &'static PlanInfo,
+    key: Option<Key>,
+    sinks: Vec<Option<Box<dyn Sink>>>,
+    skipped: u64,
+    foreign: Option<(&'static str, &'static str)>,
+    duplicate: Option<&'static str>,
+    capacity: usize,
+    overflow: Overflow,
+    violations: ViolationPolicy,
+    max_delay: Option<Duration>,
+    flush_timeout: Duration,
+    drop_timeout: Duration,
+}
+
+impl fmt::Debug for TrackerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackerBuilder")
+            .field("plan", &self.plan.label)
+            .field("key", &self.key)
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .field("violations", &self.violations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrackerBuilder {
+    /// The secret key for HMAC pseudonymization (required when the plan's identity or any
+    /// property uses `hmac`).
+    pub fn key(mut self, key: Key) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Delivers destination `D`'s events to `sink`.
+    pub fn sink<D: Destination>(mut self, _: D, sink: impl Sink) -> Self {
+        if let Some(slot) = self.slot::<D>() {
+            self.sinks[slot] = Some(Box::new(sink));
+        }
+        self
+    }
+
+    /// Delivers nothing to destination `D`, on purpose (e.g. in development). Its events are
+    /// counted as `skipped`.
+    pub fn skip<D: Destination>(mut self, _: D) -> Self {
+        if let Some(slot) = self.slot::<D>() {
+            self.skipped |= 1u64 << slot;
+        }
+        self
+    }
+
+    fn slot<D: Destination>(&mut self) -> Option<usize> {
+        let id = D::PLAN.destinations.get(D::INDEX).map_or("?", |d| d.id);
+        if !D::PLAN.same_as(self.plan) || D::INDEX >= self.sinks.len().min(64) {
+            self.foreign.get_or_insert((id, D::PLAN.label));
+            return None;
+        }
+        if self.sinks[D::INDEX].is_some() || self.skipped & (1u64 << D::INDEX) != 0 {
+            self.duplicate.get_or_insert(id);
+        }
+        Some(D::INDEX)
+    }
+
+    /// Most events waiting in the queue, counting an event once per destination it goes to
+    /// (all destinations together); default 10 000.
+    pub fn queue_capacity(mut self, events: usize) -> Self {
+        self.capacity = events.max(1);
+        self
+    }
+
+    /// What `track` does when the queue is full; default [`Overflow::DropNewest`].
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.overflow = policy;
+        self
+    }
+
+    /// What happens to property values that break their constraints; default
+    /// [`ViolationPolicy::Drop`].
+    pub fn violations(mut self, policy: ViolationPolicy) -> Self {
+        self.violations = policy;
+        self
+    }
+
+    /// Overrides every sink's `max_delay`: the longest an event waits for its batch to fill.
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = Some(delay);
+        self
+    }
+
+    /// How long [`Tracker::flush`], [`Tracker::forget`] and [`Tracker::shutdown`] wait;
+    /// default 30 s.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// How long dropping the last tracker handle waits for pending events; default 2 s.
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
+    /// Checks the configuration and starts the worker.
+    pub fn build(self) -> Result<Tracker, BuildError> {
+        let plan = self.plan;
+        if plan.destinations.len() > 64 || plan.purposes.len() > 64 {
+            return Err(BuildError::TooLarge { plan: plan.label });
+        }
+        if let Some((destination, destination_plan)) = self.foreign {
+            return Err(BuildError::ForeignDestination {
+                destination,
+                destination_plan,
+                plan: plan.label,
+            });
+        }
+        if let Some(destination) = self.duplicate {
+            return Err(BuildError::DuplicateDestination { destination });
+        }
+        if let (None, Some(needs)) = (&self.key, key_needed_by(plan)) {
+            return Err(BuildError::KeyRequired {
+                plan: plan.label,
+                needs,
+            });
+        }
+        let missing: Vec<&'static str> = plan
+            .destinations
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| self.sinks[*d].is_none() && self.skipped & (1u64 << d) == 0)
+            .map(|(_, info)| info.id)
+            .collect();
+        if !missing.is_empty() {
+            return Err(BuildError::MissingSinks {
+                plan: plan.label,
+                destinations: missing,
+            });
+        }
+
+        let limits: Vec<BatchLimits> = self
+            .sinks
+            .iter()
+            .map(|s| {
+                let mut l = s.as_ref().map(|s| s.limits()).unwrap_or_default();
+                l.max_events = l.max_events.max(1);
+                if let Some(delay) = self.max_delay {
+                    l.max_delay = delay;
+                }
+                l
+            })
+            .collect();
+        let retry = self
+            .sinks
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.retry_policy()).unwrap_or_default())
+            .collect();
+        let stats = StatsCells::new(plan);
+        let shared = Arc::new(Shared::new(State::new(limits, self.capacity), stats));
+        let ids = InsertIds::new().map_err(BuildError::Random)?;
+        let third_party = plan
+            .destinations
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.third_party)
+            .fold(0u64, |m, (i, _)| m | 1u64 << i);
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            plan,
+            sinks: self.sinks,
+            retry,
+            ids,
+            next_lane: 0,
+        };
+        let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
+        Ok(Tracker {
+            core: Arc::new(Core {
+                plan,
+                key: self.key,
+                violations: self.violations,
+                overflow: self.overflow,
+                skipped: self.skipped,
+                third_party,
+                destination_purposes: plan.destinations.iter().map(|d| d.purposes).collect(),
+                shared,
+                flush_timeout: self.flush_timeout,
+                drop_timeout: self.drop_timeout,
+                worker: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+}
+
+/// What in the plan needs a key, if anything.
+fn key_needed_by(plan: &PlanInfo) -> Option<String> {
+    if plan.identity == IdentityInfo::Hmac {
+        return Some("pseudonymizes subject ids with HMAC (identity transform `hmac`)".into());
+    }
+    plan.events
+        .iter()
+        .flat_map(|e| e.properties.iter())
+        .find(|p| matches!(p.transform, TransformInfo::Hmac { .. }))
+        .map(|p| format!("pseudonymizes property `{}` with HMAC", p.id))
+}
+
+/// Everything the tracker handles and subjects share.
+pub(crate) struct Core {
+    pub plan: &'static PlanInfo,
+    key: Option<Key>,
+    violations: ViolationPolicy,
+    overflow: Overflow,
+    skipped: u64,
+    third_party: u64,
+    destination_purposes: Box<[PurposeSet]>,
+    pub shared: Arc<Shared>,
+    flush_timeout: Duration,
+    drop_timeout: Duration,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+thread_local! {
+    // Reused serialization buffers: one allocation per event (its shared properties), not
+    // one per property.
+    static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Core {
+    /// Destinations (bit set) whose purposes are all permitted by `consent`.
+    pub(crate) fn allowed_destinations(&self, consent: &Consent) -> u64 {
+        if consent.is_foreign_to(self.plan) {
+            tracing::warn!(
+                plan = self.plan.label,
+                "trackplan: consent built from another plan's purposes permits nothing"
+            );
+        }
+        let permitted = consent.permitted(self.plan);
+        self.destination_purposes
+            .iter()
+            .enumerate()
+            .filter(|(_, purposes)| permitted.contains_all(**purposes))
+            .fold(0, |m, (d, _)| m | 1u64 << d)
+    }
+
+    /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
+    /// destinations the call may reach (the event's, or one for `send_to`).
+    pub(crate) fn track<E: Event>(&self, subject: &SubjectInner, event: &E, routes: u64) {
+        if !E::PLAN.same_as(self.plan) {
+            self.shared
+                .stats
+                .dropped_wrong_plan
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            tracing::warn!(
+                event = E::INFO.id,
+                event_plan = E::PLAN.label,
+                plan = self.plan.label,
+                "trackplan: event of another plan not tracked"
+            );
+            return;
+        }
+        let stats = &self.shared.stats;
+        let routes = routes & E::INFO.destinations.0;
+        let allowed = subject.allowed();
+        stats.add_each(routes, Counter::Accepted);
+        let refused = routes & !allowed;
+        if refused != 0 {
+            stats.add_each(refused, Counter::DroppedConsent);
+        }
+        let mut send = routes & allowed;
+        if send & self.skipped != 0 {
+            stats.add_each(send & self.skipped, Counter::Skipped);
+            send &= !self.skipped;
+        }
+        if send == 0 {
+            return;
+        }
+
+        let wants_first_party = send & !self.third_party != 0;
+        let (shared_props, first_party_props, dropped) = BUFFERS.with(|cell| {
+            match cell.try_borrow_mut() {
+                Ok(mut bufs) => {
+                    let (a, b) = &mut *bufs;
+                    let out = self.serialize(event, a, b, wants_first_party);
+                    // Do not keep a rare huge event's buffers for the thread's lifetime.
+                    if a.capacity() > 1 << 16 {
+                        *a = Vec::new();
+                        *b = Vec::new();
+                    }
+                    out
+                }
+                // Only if serialization re-entered `track`; fresh buffers keep it correct.
+                Err(_) => {
+                    self.serialize(event, &mut Vec::new(), &mut Vec::new(), wants_first_party)
+                }
+            }
+        });
+        if dropped > 0 {
+            stats
+                .dropped_invalid
+                .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
+        }
+        let time_ms = crate::time::Timestamp::now().unix_millis();
+        self.push(subject, send, |d| Queued {
+            seq: 0,
+            event: E::INFO.name,
+            time_ms,
+            distinct_id: Arc::clone(&subject.distinct_id),
+            purposes: E::INFO.purposes,
+            properties: match &first_party_props {
+                Some(fp) if self.third_party & (1u64 << d) == 0 => Arc::clone(fp),
+                _ => Arc::clone(&shared_props),
+            },
+        });
+    }
+
+    /// Writes the event's properties: the object every destination may receive and, when
+    /// there are `redact` properties and a first-party destination, the first-party object.
+    fn serialize<E: Event>(
+        &self,
+        event: &E,
+        shared: &mut Vec<u8>,
+        first_party: &mut Vec<u8>,
+        wants_first_party: bool,
+    ) -> (Arc<str>, Option<Arc<str>>, u32) {
+        shared.clear();
+        first_party.clear();
+        shared.push(b'{');
+        let mut w =
+            PropertyWriter::with_context(shared, first_party, self.key.as_ref(), self.violations);
+        event.write_properties(&mut w);
+        let dropped = w.dropped();
+        let members_end = shared.len();
+        shared.push(b'}');
+        let text = |b: &[u8]| -> Arc<str> { Arc::from(&*String::from_utf8_lossy(b)) };
+        let shared_props = text(shared);
+        let first_party_props = (wants_first_party && !first_party.is_empty()).then(|| {
+            shared.truncate(members_end);
+            if members_end > 1 {
+                shared.push(b',');
+            }
+            shared.extend_from_slice(first_party);
+            shared.push(b'}');
+            text(shared)
+        });
+        (shared_props, first_party_props, dropped)
+    }
+
+    /// Queues one event for the destinations in `send`, re-checking consent under the lock
+    /// so an event tracked during a withdrawal cannot slip past the purge.
+    fn push(&self, subject: &SubjectInner, mut send: u64, make: impl Fn(usize) -> Queued) {
+        let stats = &self.shared.stats;
+        let mut st = self.shared.lock();
+        let lost = send & !subject.allowed();
+        if lost != 0 {
+            stats.add_each(lost, Counter::DroppedConsent);
+            send &= !lost;
+        }
+        if st.closed {
+            stats.add_each(send, Counter::Failed);
+            return;
+        }
+        let n = send.count_ones() as usize;
+        if st.queued + n > st.capacity {
+            if let Overflow::Block(limit) = self.overflow {
+                let deadline = Instant::now() + limit;
+                while st.queued + n > st.capacity && !st.closed {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    st = self
+                        .shared
+                        .progress
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                // Consent may have changed while waiting.
+                let lost = send & !subject.allowed();
+                stats.add_each(lost, Counter::DroppedConsent);
+                send &= !lost;
+            }
+            if st.queued + n > st.capacity || st.closed {
+                stats.add_each(send, Counter::DroppedOverflow);
+                tracing::debug!("trackplan: queue full, event dropped");
+                return;
+            }
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let mut wake = false;
+        let mut m = send;
+        while m != 0 {
+            let d = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let mut q = make(d);
+            q.seq = seq;
+            let lane = &mut st.lanes[d];
+            if lane.items.is_empty() {
+                lane.filling_since = Some(Instant::now());
+                wake = true;
+            }
+            lane.bytes += q.properties.len();
+            lane.items.push_back(q);
+            wake |=
+                lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
+        }
+        st.queued += send.count_ones() as usize;
+        if wake && st.worker_waiting {
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Sets a subject's consent and purges its queued events for destinations no longer
+    /// permitted.
+    pub(crate) fn apply_consent(&self, subject: &SubjectInner, allowed: u64) {
+        let mut st = self.shared.lock();
+        let before = subject.set_allowed(allowed);
+        let lost = before & !allowed;
+        if lost != 0 {
+            st.purge(
+                &self.shared.stats,
+                &subject.distinct_id,
+                !lost,
+                Counter::DroppedConsent,
+            );
+            // The flush target may be reachable now.
+            self.shared.work.notify_one();
+            self.shared.progress.notify_all();
+        }
+    }
+
+    pub(crate) fn distinct_id_of(&self, subject_id: &str) -> String {
+        match (self.plan.identity, &self.key) {
+            (IdentityInfo::Hmac, Some(key)) => key.pseudonymize(subject_id),
+            // `build` refuses an `hmac` identity without a key.
+            _ => subject_id.to_owned(),
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut st = self.shared.lock();
+        if st.worker_exited {
+            return Err(FlushError::Closed);
+        }
+        st.flush_requested += 1;
+        let generation = st.flush_requested;
+        st.flush_target = st.next_seq - 1;
+        self.shared.work.notify_one();
+        while st.flush_completed < generation {
+            if st.worker_exited {
+                return Err(FlushError::Closed);
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                drop(st);
+                return Err(FlushError::Timeout {
+                    pending: self.shared.stats.snapshot().total.pending(),
+                    waited: started.elapsed(),
+                });
+            };
+            st = self
+                .shared
+                .progress
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        match st.flush_errors.first() {
+            Some((d, reason)) => Err(FlushError::Sink {
+                destination: self.plan.destinations.get(*d).map_or("?", |i| i.id),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn forget(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
+        let started = Instant::now();
+        let deadline = started + self.flush_timeout;
+        let mut st = self.shared.lock();
+        if st.worker_exited || st.stop {
+            return Err(ForgetError::Closed);
+        }
+        let purged = st.purge(
+            &self.shared.stats,
+            distinct_id,
+            0,
+            Counter::DroppedForgotten,
+        );
+        let id = st.next_erase;
+        st.next_erase += 1;
+        st.erasures.push_back(EraseJob {
+            id,
+            distinct_ids: vec![distinct_id.to_owned()],
+        });
+        self.shared.work.notify_one();
+        loop {
+            if let Some(pos) = st.erase_results.iter().position(|(job, _)| *job == id) {
+                let (_, results) = st.erase_results.swap_remove(pos);
+                let report = ForgetReport {
+                    purged,
+                    destinations: results
+                        .into_iter()
+                        .map(|(d, e)| (self.plan.destinations.get(d).map_or("?", |i| i.id), e))
+                        .collect(),
+                };
+                let failed = report
+                    .destinations
+                    .iter()
+                    .any(|(_, e)| matches!(e, Erasure::Failed { .. }));
+                return if failed {
+                    Err(ForgetError::Failed(report))
+                } else {
+                    Ok(report)
+                };
+            }
+            if st.worker_exited {
+                return Err(ForgetError::Closed);
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                st.erase_abandoned.push(id);
+                return Err(ForgetError::Timeout(started.elapsed()));
+            };
+            st = self
+                .shared
+                .progress
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Flushes within `timeout`, then stops the worker; what is still pending counts as failed.
+    fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
+        let started = Instant::now();
+        let flushed = {
+            let st = self.shared.lock();
+            if st.stop {
+                drop(st);
+                return Ok(());
+            }
+            drop(st);
+            self.flush(timeout)
+        };
+        let mut st = self.shared.lock();
+        st.closed = true;
+        st.stop = true;
+        self.shared.work.notify_one();
+        let deadline = started + timeout + Duration::from_millis(100);
+        while !st.worker_exited {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            st = self
+                .shared
+                .progress
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let exited = st.worker_exited;
+        drop(st);
+        let handle = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            if exited {
+                let _ = handle.join();
+            } else {
+                // The worker is stuck in a sink call: leave it detached rather than hang.
+                tracing::warn!("trackplan: worker did not stop in time (a sink call is blocking)");
+            }
+        }
+        flushed
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown(self.drop_timeout) {
+            tracing::warn!(error = %e, "trackplan: events pending when the tracker was dropped");
+        }
+    }
+}
+
+/// The entry point of the runtime: built once from the plan, cloned freely (an `Arc`), shared
+/// across threads.
+///
+/// Dropping the last handle (trackers and subjects) flushes with a short deadline
+/// ([`TrackerBuilder::drop_timeout`]) and stops the worker; call [`Tracker::shutdown`] to
+/// control that and see what was left undelivered.
+#[derive(Clone)]
+pub struct Tracker {
+    pub(crate) core: Arc<Core>,
+}
+
+impl fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracker")
+            .field("plan", &self.core.plan.label)
+            .field("key", &self.core.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    /// Starts building a tracker for `plan` (the `PLAN` static `plan!` generates).
+    pub fn builder(plan: &'static PlanInfo) -> TrackerBuilder {
+        TrackerBuilder {
+            plan,
+            key: None,
+            sinks: plan.destinations.iter().take(64).map(|_| None).collect(),
+            skipped: 0,
+            foreign: None,
+            duplicate: None,
+            capacity: 10_000,
+            overflow: Overflow::default(),
+            violations: ViolationPolicy::default(),
+            max_delay: None,
+            flush_timeout: Duration::from_secs(30),
+            drop_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// The plan this tracker enforces.
+    pub fn plan(&self) -> &'static PlanInfo {
+        self.core.plan
+    }
+
+    /// A handle for tracking one end user. The distinct id is computed here, once, from
+    /// `subject_id` by the plan's identity transform (`"<key id>:<HMAC-SHA-256 hex>"` for
+    /// `hmac`); `subject_id` itself is not kept.
+    pub fn subject(&self, subject_id: &str, consent: Consent) -> Subject {
+        Subject::new(self, self.core.distinct_id_of(subject_id), consent)
+    }
+
+    /// A handle for a visitor without an account: a random distinct id
+    /// (`"anon-<UUID v4>"`) from the operating system's generator, never derived from
+    /// personal data. Keep [`Subject::distinct_id`] to forget it later.
+    pub fn anonymous(&self, consent: Consent) -> Subject {
+        let id = match random_uuid() {
+            Ok(uuid) => uuid,
+            // Without OS randomness there is no safe anonymous id: fall back to an id
+            // shared by every such visitor, which links nothing.
+            Err(e) => {
+                tracing::error!(error = %e, "trackplan: no OS randomness for an anonymous id");
+                "00000000-0000-4000-8000-000000000000".into()
+            }
+        };
+        Subject::new(self, format!("anon-{id}"), consent)
+    }
+
+    /// A scope whose subjects may only track events declared for purpose `P`.
+    pub fn scoped<P: Purpose>(&self) -> Scope<P> {
+        Scope::new(self.clone())
+    }
+
+    /// The distinct id `subject_id` gets (see [`Tracker::subject`]).
+    pub fn distinct_id(&self, subject_id: &str) -> String {
+        self.core.distinct_id_of(subject_id)
+    }
+
+    /// Waits until every event accepted before this call is delivered or failed, then makes
+    /// sinks durable ([`Sink::flush`]). Gives up after [`TrackerBuilder::flush_timeout`].
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.core.flush(self.core.flush_timeout)
+    }
+
+    /// Like [`Tracker::flush`] with its own deadline.
+    pub fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.core.flush(timeout)
+    }
+
+    /// Flushes (within [`TrackerBuilder::flush_timeout`]) and stops the worker. Events still
+    /// pending then count as failed (see [`Tracker::stats`]); later `track` calls count their
+    /// events as failed too. Applies to every clone of this tracker.
+    pub fn shutdown(&self) -> Result<(), FlushError> {
+        self.core.shutdown(self.core.flush_timeout)
+    }
+
+    /// Forgets a subject (GDPR Art. 17): purges its queued events for every destination and
+    /// asks every sink to erase what it holds ([`Sink::erase`]), waiting for the answers up
+    /// to [`TrackerBuilder::flush_timeout`].
+    pub fn forget(&self, subject_id: &str) -> Result<ForgetReport, ForgetError> {
+        self.core.forget(&self.core.distinct_id_of(subject_id))
+    }
+
+    /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject.
+    pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
+        self.core.forget(distinct_id)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.core.shared.stats.snapshot()
+    }
+}

@@ -1,0 +1,378 @@
+//! The background thread: batches each destination's events, delivers them, retries, flushes
+//! and erases. It owns the sinks, so a sink is only ever called from this one thread.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::id::InsertIds;
+use crate::plan::PlanInfo;
+use crate::queue::{EraseJob, RetryBatch, Shared, State, retain_batch};
+use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::stats::Counter;
+
+/// The worker's own state: what it owns outside the shared mutex.
+pub(crate) struct Worker {
+    pub shared: Arc<Shared>,
+    pub plan: &'static PlanInfo,
+    /// Per destination; `None` for skipped destinations.
+    pub sinks: Vec<Option<Box<dyn Sink>>>,
+    pub retry: Vec<RetryPolicy>,
+    pub ids: InsertIds,
+    /// Where the next search for a due lane starts, so one busy destination cannot starve
+    /// the others.
+    pub next_lane: usize,
+}
+
+pub(crate) fn spawn(worker: Worker) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("trackplan-worker".into())
+        .spawn(move || worker.run())
+}
+
+impl Worker {
+    fn run(mut self) {
+        let shared = Arc::clone(&self.shared);
+        let mut st = shared.lock();
+        loop {
+            if st.stop {
+                break;
+            }
+            if let Some(job) = st.erasures.pop_front() {
+                drop(st);
+                let results = self.erase(&job);
+                st = shared.lock();
+                match st.erase_abandoned.iter().position(|&id| id == job.id) {
+                    Some(pos) => {
+                        st.erase_abandoned.swap_remove(pos);
+                    }
+                    None => st.erase_results.push((job.id, results)),
+                }
+                shared.progress.notify_all();
+                continue;
+            }
+            let now = Instant::now();
+            if let Some(d) = due_retry(&st, now, self.next_lane) {
+                self.next_lane = d + 1;
+                if let Some(batch) = st.lanes[d].retry.take() {
+                    st = self.attempt(&shared, st, d, batch);
+                }
+                continue;
+            }
+            let flushing = st.flush_requested > st.flush_completed || st.closed;
+            if let Some(d) = due_lane(&st, now, flushing, self.next_lane) {
+                self.next_lane = d + 1;
+                let batch = self.take_batch(&mut st, d, now);
+                // Space was freed for producers blocked on a full queue.
+                shared.progress.notify_all();
+                st = self.attempt(&shared, st, d, batch);
+                continue;
+            }
+            let flush_due = st.flush_requested > st.flush_completed
+                && st.lowest_pending_seq().is_none_or(|s| s > st.flush_target);
+            if flush_due {
+                let generation = st.flush_requested;
+                drop(st);
+                let errors = self.flush_sinks();
+                st = shared.lock();
+                st.flush_completed = st.flush_completed.max(generation);
+                st.flush_errors = errors;
+                shared.progress.notify_all();
+                continue;
+            }
+            st.worker_waiting = true;
+            st = match next_deadline(&st) {
+                None => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(at) => {
+                    let wait = at.saturating_duration_since(now);
+                    let (guard, _) = shared
+                        .work
+                        .wait_timeout(st, wait)
+                        .unwrap_or_else(|e| e.into_inner());
+                    guard
+                }
+            };
+            st.worker_waiting = false;
+        }
+        self.abandon_rest(&mut st);
+        st.worker_exited = true;
+        shared.progress.notify_all();
+    }
+
+    /// Moves up to one batch of `d`'s queued events into envelopes.
+    fn take_batch(&self, st: &mut State, d: usize, now: Instant) -> RetryBatch {
+        let lane = &mut st.lanes[d];
+        let limits = lane.limits;
+        let mut batch = Vec::new();
+        let mut seqs = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < limits.max_events.max(1) {
+            let Some(next) = lane.items.front() else {
+                break;
+            };
+            if !batch.is_empty() && bytes + next.properties.len() > limits.max_bytes {
+                break;
+            }
+            let Some(q) = lane.items.pop_front() else {
+                break;
+            };
+            bytes += q.properties.len();
+            seqs.push(q.seq);
+            batch.push(Envelope {
+                event: q.event,
+                insert_id: self.ids.id(q.seq),
+                time_ms: q.time_ms,
+                distinct_id: q.distinct_id,
+                plan: self.plan,
+                purposes: q.purposes,
+                properties: q.properties,
+            });
+        }
+        lane.bytes -= bytes;
+        lane.filling_since = if lane.items.is_empty() {
+            None
+        } else {
+            Some(now)
+        };
+        st.queued -= batch.len();
+        RetryBatch {
+            batch,
+            seqs,
+            retries: 0,
+            due: now,
+        }
+    }
+
+    /// Delivers `r` to destination `d` outside the lock and settles the outcome.
+    fn attempt<'s>(
+        &mut self,
+        shared: &'s Shared,
+        mut st: MutexGuard<'s, State>,
+        d: usize,
+        mut r: RetryBatch,
+    ) -> MutexGuard<'s, State> {
+        let lowest = r.seqs.iter().min().copied().unwrap_or(u64::MAX);
+        st.in_flight = Some((d, lowest));
+        drop(st);
+        let outcome = match self.sinks.get_mut(d).and_then(Option::as_mut) {
+            Some(sink) if !r.batch.is_empty() => catch_unwind(AssertUnwindSafe(|| {
+                sink.deliver(&r.batch)
+            }))
+            .unwrap_or_else(|_| Outcome::Failed {
+                reason: "the sink panicked".into(),
+            }),
+            Some(_) => Outcome::Delivered,
+            None => Outcome::Failed {
+                reason: "no sink".into(),
+            },
+        };
+        let mut st = shared.lock();
+        st.in_flight = None;
+        let purges = std::mem::take(&mut st.purge_log);
+        let stats = &self.shared.stats;
+        let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
+        let n = r.batch.len() as u64;
+        match outcome {
+            Outcome::Delivered => stats.add(d, Counter::Delivered, n),
+            Outcome::Partial { failed } => {
+                let mut indices: Vec<usize> = failed
+                    .iter()
+                    .map(|(i, _)| *i)
+                    .filter(|&i| i < r.batch.len())
+                    .collect();
+                indices.sort_unstable();
+                indices.dedup();
+                let k = indices.len() as u64;
+                stats.add(d, Counter::Failed, k);
+                stats.add(d, Counter::Delivered, n - k);
+                let reason = failed.first().map_or("", |(_, why)| why.as_str());
+                tracing::warn!(
+                    destination = id,
+                    failed = k,
+                    delivered = n - k,
+                    reason,
+                    "trackplan: the destination rejected some events of a batch"
+                );
+            }
+            Outcome::Failed { reason } => {
+                stats.add(d, Counter::Failed, n);
+                tracing::warn!(
+                    destination = id,
+                    failed = n,
+                    reason = reason.as_str(),
+                    "trackplan: the destination rejected a batch; not retrying"
+                );
+            }
+            Outcome::Retry { reason, after } => {
+                // Events of subjects who withdrew consent or were forgotten meanwhile are
+                // not sent again.
+                for p in &purges {
+                    if p.keep & (1u64 << d) == 0 {
+                        let removed = retain_batch(&mut r, |e| *e.distinct_id != *p.distinct_id);
+                        stats.add(d, p.counter, removed as u64);
+                    }
+                }
+                let n = r.batch.len() as u64;
+                let policy = self.retry.get(d).copied().unwrap_or_default();
+                r.retries += 1;
+                if r.retries > policy.max_retries {
+                    stats.add(d, Counter::Failed, n);
+                    tracing::warn!(
+                        destination = id,
+                        failed = n,
+                        retries = policy.max_retries,
+                        reason = reason.as_str(),
+                        "trackplan: giving up on a batch after its retries ran out"
+                    );
+                } else if n > 0 {
+                    let wait = retry_wait(&policy, r.retries, after);
+                    stats.add(d, Counter::Retried, n);
+                    tracing::debug!(
+                        destination = id,
+                        events = n,
+                        retry = r.retries,
+                        wait_ms = wait.as_millis() as u64,
+                        reason = reason.as_str(),
+                        "trackplan: delivery will be retried"
+                    );
+                    r.due = Instant::now() + wait;
+                    st.lanes[d].retry = Some(r);
+                }
+            }
+        }
+        st
+    }
+
+    fn erase(&mut self, job: &EraseJob) -> Vec<(usize, Erasure)> {
+        let mut results = Vec::new();
+        for (d, sink) in self.sinks.iter_mut().enumerate() {
+            let erasure = match sink {
+                Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.erase(&job.distinct_ids)))
+                    .unwrap_or_else(|_| Erasure::Failed {
+                        reason: "the sink panicked".into(),
+                    }),
+                None => Erasure::NothingStored,
+            };
+            if let Erasure::Failed { reason } = &erasure {
+                let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
+                tracing::warn!(
+                    destination = id,
+                    reason = reason.as_str(),
+                    "trackplan: erasure failed"
+                );
+            }
+            results.push((d, erasure));
+        }
+        results
+    }
+
+    fn flush_sinks(&mut self) -> Vec<(usize, String)> {
+        let mut errors = Vec::new();
+        for (d, sink) in self.sinks.iter_mut().enumerate() {
+            let Some(sink) = sink else { continue };
+            let result = catch_unwind(AssertUnwindSafe(|| sink.flush()))
+                .unwrap_or_else(|_| Err(std::io::Error::other("the sink panicked")));
+            if let Err(e) = result {
+                let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
+                tracing::warn!(destination = id, error = %e, "trackplan: flushing a sink failed");
+                errors.push((d, e.to_string()));
+            }
+        }
+        errors
+    }
+
+    /// On stop: whatever could not be delivered counts as failed, never silently lost.
+    fn abandon_rest(&mut self, st: &mut State) {
+        let mut total = 0;
+        for (d, lane) in st.lanes.iter_mut().enumerate() {
+            let n = lane.items.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
+            lane.items.clear();
+            lane.retry = None;
+            lane.bytes = 0;
+            lane.filling_since = None;
+            self.shared.stats.add(d, Counter::Failed, n as u64);
+            total += n;
+        }
+        st.queued = 0;
+        if total > 0 {
+            tracing::warn!(
+                failed = total,
+                "trackplan: the tracker stopped before these events could be delivered"
+            );
+        }
+    }
+}
+
+/// The first lane (from `start`, wrapping) whose retry is due.
+fn due_retry(st: &State, now: Instant, start: usize) -> Option<usize> {
+    let n = st.lanes.len();
+    (0..n)
+        .map(|i| (start + i) % n)
+        .find(|&d| st.lanes[d].retry.as_ref().is_some_and(|r| r.due <= now))
+}
+
+/// The first lane (from `start`, wrapping) with a batch to send now.
+fn due_lane(st: &State, now: Instant, flushing: bool, start: usize) -> Option<usize> {
+    let n = st.lanes.len();
+    (0..n).map(|i| (start + i) % n).find(|&d| {
+        let lane = &st.lanes[d];
+        !lane.items.is_empty()
+            && lane.retry.is_none()
+            && (flushing
+                || lane.items.len() >= lane.limits.max_events
+                || lane.bytes >= lane.limits.max_bytes
+                || lane
+                    .filling_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= lane.limits.max_delay))
+    })
+}
+
+/// When the worker must look again without being woken: the earliest retry or batch timeout.
+fn next_deadline(st: &State) -> Option<Instant> {
+    st.lanes
+        .iter()
+        .filter_map(|lane| match &lane.retry {
+            Some(r) => Some(r.due),
+            None => lane.filling_since.map(|t| t + lane.limits.max_delay),
+        })
+        .min()
+}
+
+/// Exponential backoff with equal jitter, never shorter than the destination asked for.
+fn retry_wait(policy: &RetryPolicy, retry: u32, after: Option<Duration>) -> Duration {
+    let base = policy.backoff(retry);
+    let half = base / 2;
+    let span = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    let jitter = match span {
+        0 => Duration::ZERO,
+        span => Duration::from_nanos(getrandom::u64().unwrap_or(0) % (span + 1)),
+    };
+    (half + jitter).max(after.unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            max_retries: 10,
+        };
+        let expected = [2, 4, 8, 16, 32, 60, 60];
+        for (retry, secs) in (1..).zip(expected) {
+            assert_eq!(policy.backoff(retry), Duration::from_secs(secs));
+            for _ in 0..20 {
+                let w = retry_wait(&policy, retry, None);
+                let base = Duration::from_secs(secs);
+                assert!(w >= base / 2 && w <= base, "retry {retry}: {w:?}");
+            }
+        }
+        let w = retry_wait(&policy, 1, Some(Duration::from_secs(30)));
+        assert_eq!(w, Duration::from_secs(30), "Retry-After is honoured");
+        assert_eq!(retry_wait(&RetryPolicy::NEVER, 1, None), Duration::ZERO);
+    }
+}

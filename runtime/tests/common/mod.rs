@@ -1,0 +1,828 @@
+//! A hand-written miniature of `plans/shop.toml` as `plan!` would generate it, so the runtime
+//! can be tested without the macros. The `Sealed` impls are the deliberate bypass the sealing
+//! makes visible.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use trackplan_runtime::__private::Sealed;
+use trackplan_runtime::{
+    Constraints, DeclaredFor, DestinationInfo, DestinationSet, Envelope, Erasure, Event, EventInfo,
+    Granularity, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo,
+    PropertyWriter, PurposeInfo, PurposeSet, RetryPolicy, RoutableTo, Sensitivity, Sink, Timestamp,
+    TransformInfo, Value, ValueKind, Values,
+};
+
+pub const ANALYTICS: u64 = 1 << 0;
+pub const ADVERTISING: u64 = 1 << 1;
+pub const SECURITY: u64 = 1 << 2;
+pub const SUPPORT: u64 = 1 << 3;
+
+pub const WAREHOUSE: u64 = 1 << 0;
+pub const MIXPANEL: u64 = 1 << 1;
+pub const ADS: u64 = 1 << 2;
+pub const SECURITY_LOG: u64 = 1 << 3;
+pub const SUPPORT_DESK: u64 = 1 << 4;
+
+const NO_LIMITS: Constraints = Constraints {
+    max_length: None,
+    min: None,
+    max: None,
+};
+
+const fn limits(max_length: Option<u32>, min: Option<f64>, max: Option<f64>) -> Constraints {
+    Constraints {
+        max_length,
+        min,
+        max,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // mirrors the fields of PropertyInfo, one per line
+const fn prop(
+    id: &'static str,
+    name: &'static str,
+    json_key: &'static str,
+    kind: ValueKind,
+    sensitivity: Sensitivity,
+    transform: TransformInfo,
+    required: bool,
+    constraints: Constraints,
+) -> PropertyInfo {
+    PropertyInfo {
+        id,
+        name,
+        json_key,
+        kind,
+        sensitivity,
+        category: None,
+        transform,
+        required,
+        constraints,
+    }
+}
+
+const STRING: ValueKind = ValueKind::String;
+use Sensitivity::{Internal, Personal as PersonalData, Public};
+
+static PAGE_VIEWED_PROPS: [PropertyInfo; 2] = [
+    prop(
+        "url",
+        "URL",
+        "\"URL\":",
+        STRING,
+        Internal,
+        TransformInfo::StripQuery,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "ip_address",
+        "IP Address",
+        "\"IP Address\":",
+        STRING,
+        PersonalData,
+        TransformInfo::TruncateIp,
+        true,
+        NO_LIMITS,
+    ),
+];
+static SIGNUP_PROPS: [PropertyInfo; 3] = [
+    prop(
+        "plan_tier",
+        "Plan Tier",
+        "\"Plan Tier\":",
+        ValueKind::Enum,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "age",
+        "Age",
+        "\"Age\":",
+        ValueKind::Integer,
+        PersonalData,
+        TransformInfo::Bucket(&[18.0, 25.0, 35.0, 50.0, 65.0]),
+        true,
+        limits(None, Some(0.0), Some(130.0)),
+    ),
+    prop(
+        "newsletter",
+        "Newsletter",
+        "\"Newsletter\":",
+        ValueKind::Boolean,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+];
+static PRODUCT_VIEWED_PROPS: [PropertyInfo; 3] = [
+    prop(
+        "product_id",
+        "Product ID",
+        "\"Product ID\":",
+        STRING,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(Some(64), None, None),
+    ),
+    prop(
+        "price",
+        "Price",
+        "\"Price\":",
+        ValueKind::Number,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+    prop(
+        "currency",
+        "Currency",
+        "\"Currency\":",
+        ValueKind::Enum,
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+];
+static SEARCH_PROPS: [PropertyInfo; 2] = [
+    prop(
+        "query",
+        "Query",
+        "\"Query\":",
+        STRING,
+        PersonalData,
+        TransformInfo::Redact,
+        true,
+        limits(Some(200), None, None),
+    ),
+    prop(
+        "result_count",
+        "Result Count",
+        "\"Result Count\":",
+        ValueKind::Integer,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+];
+static LOGIN_FAILED_PROPS: [PropertyInfo; 3] = [
+    PropertyInfo {
+        category: Some("user.contact.email"),
+        ..prop(
+            "email",
+            "email",
+            "\"email\":",
+            STRING,
+            PersonalData,
+            TransformInfo::Hmac { lowercase: true },
+            true,
+            NO_LIMITS,
+        )
+    },
+    prop(
+        "ip_address",
+        "IP Address",
+        "\"IP Address\":",
+        STRING,
+        PersonalData,
+        TransformInfo::TruncateIp,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "attempt",
+        "Attempt",
+        "\"Attempt\":",
+        ValueKind::Integer,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(1.0), None),
+    ),
+];
+static TICKET_PROPS: [PropertyInfo; 2] = [
+    prop(
+        "topic",
+        "Topic",
+        "\"Topic\":",
+        ValueKind::Enum,
+        Internal,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "order_count",
+        "Order Count",
+        "\"Order Count\":",
+        ValueKind::Integer,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+];
+static CHECKOUT_PROPS: [PropertyInfo; 6] = [
+    prop(
+        "revenue",
+        "Revenue",
+        "\"Revenue\":",
+        ValueKind::Number,
+        Internal,
+        TransformInfo::None,
+        true,
+        limits(None, Some(0.0), None),
+    ),
+    prop(
+        "currency",
+        "Currency",
+        "\"Currency\":",
+        ValueKind::Enum,
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "item_count",
+        "Item Count",
+        "\"Item Count\":",
+        ValueKind::Integer,
+        Public,
+        TransformInfo::None,
+        true,
+        limits(None, Some(1.0), None),
+    ),
+    prop(
+        "product_ids",
+        "Product IDs",
+        "\"Product IDs\":",
+        ValueKind::List { item: &STRING },
+        Public,
+        TransformInfo::None,
+        true,
+        NO_LIMITS,
+    ),
+    prop(
+        "coupon_codes",
+        "Coupon Codes",
+        "\"Coupon Codes\":",
+        ValueKind::List { item: &STRING },
+        Internal,
+        TransformInfo::None,
+        false,
+        NO_LIMITS,
+    ),
+    prop(
+        "ordered_at",
+        "Ordered At",
+        "\"Ordered At\":",
+        ValueKind::Timestamp,
+        Internal,
+        TransformInfo::Coarsen(Granularity::Day),
+        true,
+        NO_LIMITS,
+    ),
+];
+
+const fn event(
+    id: &'static str,
+    name: &'static str,
+    purposes: u64,
+    destinations: u64,
+    properties: &'static [PropertyInfo],
+) -> EventInfo {
+    EventInfo {
+        id,
+        name,
+        purposes: PurposeSet(purposes),
+        destinations: DestinationSet(destinations),
+        properties,
+    }
+}
+
+static EVENTS: [EventInfo; 7] = [
+    event(
+        "page_viewed",
+        "Page Viewed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &PAGE_VIEWED_PROPS,
+    ),
+    event(
+        "signup_completed",
+        "Signup Completed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &SIGNUP_PROPS,
+    ),
+    event(
+        "product_viewed",
+        "Product Viewed",
+        ANALYTICS | ADVERTISING,
+        WAREHOUSE | MIXPANEL | ADS,
+        &PRODUCT_VIEWED_PROPS,
+    ),
+    event(
+        "search_performed",
+        "Search Performed",
+        ANALYTICS,
+        WAREHOUSE | MIXPANEL,
+        &SEARCH_PROPS,
+    ),
+    event(
+        "login_failed",
+        "Login Failed",
+        SECURITY,
+        SECURITY_LOG,
+        &LOGIN_FAILED_PROPS,
+    ),
+    event(
+        "support_ticket_opened",
+        "Support Ticket Opened",
+        SUPPORT,
+        SUPPORT_DESK,
+        &TICKET_PROPS,
+    ),
+    event(
+        "checkout_completed",
+        "Checkout Completed",
+        ANALYTICS | ADVERTISING,
+        WAREHOUSE | MIXPANEL | ADS,
+        &CHECKOUT_PROPS,
+    ),
+];
+
+pub static PLAN: PlanInfo = PlanInfo {
+    name: "shop",
+    version: 3,
+    label: "shop@3",
+    hash: "0000000000000000000000000000000000000000000000000000000000000003",
+    identity: IdentityInfo::Hmac,
+    purposes: &[
+        PurposeInfo {
+            id: "product_analytics",
+            description: "See which features and products are used so we can improve the shop.",
+            basis: LegalBasis::Consent,
+            data_use: "analytics.reporting",
+            retention_days: Some(395),
+            sale_or_share: false,
+        },
+        PurposeInfo {
+            id: "advertising",
+            description: "Show you ads for our products on other websites and measure them.",
+            basis: LegalBasis::Consent,
+            data_use: "marketing.advertising.third_party.targeted",
+            retention_days: Some(90),
+            sale_or_share: true,
+        },
+        PurposeInfo {
+            id: "security",
+            description: "Detect fraud and abuse of accounts.",
+            basis: LegalBasis::LegitimateInterest,
+            data_use: "essential.fraud_detection",
+            retention_days: Some(180),
+            sale_or_share: false,
+        },
+        PurposeInfo {
+            id: "customer_support",
+            description: "Answer your support requests about orders.",
+            basis: LegalBasis::Contract,
+            data_use: "essential.service.operations.support",
+            retention_days: Some(730),
+            sale_or_share: false,
+        },
+    ],
+    destinations: &[
+        DestinationInfo {
+            id: "warehouse",
+            kind: "ndjson",
+            description: "Our own event warehouse.",
+            purposes: PurposeSet(ANALYTICS),
+            third_party: false,
+        },
+        DestinationInfo {
+            id: "mixpanel",
+            kind: "mixpanel",
+            description: "Product analytics.",
+            purposes: PurposeSet(ANALYTICS),
+            third_party: true,
+        },
+        DestinationInfo {
+            id: "ads",
+            kind: "segment",
+            description: "Advertising partner.",
+            purposes: PurposeSet(ADVERTISING),
+            third_party: true,
+        },
+        DestinationInfo {
+            id: "security_log",
+            kind: "ndjson",
+            description: "Fraud log.",
+            purposes: PurposeSet(SECURITY),
+            third_party: false,
+        },
+        DestinationInfo {
+            id: "support_desk",
+            kind: "custom",
+            description: "Support desk.",
+            purposes: PurposeSet(SUPPORT),
+            third_party: false,
+        },
+    ],
+    events: &EVENTS,
+};
+
+/// Another plan, to check that mixing plans is refused.
+pub static OTHER_PLAN: PlanInfo = PlanInfo {
+    name: "blog",
+    version: 1,
+    label: "blog@1",
+    hash: "1111111111111111111111111111111111111111111111111111111111111111",
+    identity: IdentityInfo::None,
+    purposes: &[PurposeInfo {
+        id: "product_analytics",
+        description: "Counting readers.",
+        basis: LegalBasis::Consent,
+        data_use: "analytics.reporting",
+        retention_days: None,
+        sale_or_share: false,
+    }],
+    destinations: &[DestinationInfo {
+        id: "warehouse",
+        kind: "ndjson",
+        description: "Files.",
+        purposes: PurposeSet(1),
+        third_party: false,
+    }],
+    events: &[],
+};
+
+pub mod purpose {
+    macro_rules! purposes {
+        ($($name:ident = $index:expr, $plan:path;)*) => {$(
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl trackplan_runtime::Purpose for $name {
+                const PLAN: &'static trackplan_runtime::PlanInfo = &$plan;
+                const INDEX: usize = $index;
+            }
+        )*};
+    }
+    purposes! {
+        ProductAnalytics = 0, super::PLAN;
+        Advertising = 1, super::PLAN;
+        Security = 2, super::PLAN;
+        CustomerSupport = 3, super::PLAN;
+        BlogAnalytics = 0, super::OTHER_PLAN;
+    }
+}
+
+pub mod destination {
+    macro_rules! destinations {
+        ($($name:ident = $index:expr, $plan:path;)*) => {$(
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl trackplan_runtime::Destination for $name {
+                const PLAN: &'static trackplan_runtime::PlanInfo = &$plan;
+                const INDEX: usize = $index;
+            }
+        )*};
+    }
+    destinations! {
+        Warehouse = 0, super::PLAN;
+        Mixpanel = 1, super::PLAN;
+        Ads = 2, super::PLAN;
+        SecurityLog = 3, super::PLAN;
+        SupportDesk = 4, super::PLAN;
+        BlogWarehouse = 0, super::OTHER_PLAN;
+    }
+}
+
+macro_rules! values {
+    ($name:ident, $property:literal, { $($variant:ident => $wire:literal),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),* }
+        impl Sealed for $name {}
+        impl Values for $name {
+            const PROPERTY: &'static str = $property;
+            fn wire(&self) -> &'static str {
+                match self { $($name::$variant => $wire),* }
+            }
+        }
+    };
+}
+
+values!(PlanTier, "plan_tier", { Free => "free", Pro => "pro", Enterprise => "enterprise" });
+values!(Currency, "currency", { Eur => "EUR", Usd => "USD", Gbp => "GBP" });
+values!(Topic, "topic", { Delivery => "delivery", Refund => "refund", ProductQuestion => "product_question" });
+
+macro_rules! event_impl {
+    ($ty:ident, $index:expr, [$($field:ident),*], routes [$($dest:ident),*], purposes [$($purpose:ident),*]) => {
+        impl Sealed for $ty {}
+        impl Event for $ty {
+            const PLAN: &'static PlanInfo = &PLAN;
+            const INFO: &'static EventInfo = &EVENTS[$index];
+            fn write_properties(&self, w: &mut PropertyWriter<'_>) {
+                let props = Self::INFO.properties;
+                let mut i = 0;
+                $(
+                    Value::write(&self.$field, &props[i], w);
+                    i += 1;
+                )*
+                let _ = i;
+            }
+        }
+        $(impl RoutableTo<destination::$dest> for $ty {})*
+        $(impl DeclaredFor<purpose::$purpose> for $ty {})*
+    };
+}
+
+#[derive(Debug)]
+pub struct PageViewed {
+    pub url: String,
+    pub ip_address: Personal<String>,
+}
+event_impl!(PageViewed, 0, [url, ip_address], routes [Warehouse, Mixpanel], purposes [ProductAnalytics]);
+
+#[derive(Debug)]
+pub struct SignupCompleted {
+    pub plan_tier: PlanTier,
+    pub age: Personal<i64>,
+    pub newsletter: bool,
+}
+event_impl!(SignupCompleted, 1, [plan_tier, age, newsletter], routes [Warehouse, Mixpanel], purposes [ProductAnalytics]);
+
+#[derive(Debug)]
+pub struct ProductViewed {
+    pub product_id: String,
+    pub price: f64,
+    pub currency: Currency,
+}
+event_impl!(ProductViewed, 2, [product_id, price, currency], routes [Warehouse, Mixpanel, Ads], purposes [ProductAnalytics, Advertising]);
+
+#[derive(Debug)]
+pub struct SearchPerformed {
+    pub query: Personal<String>,
+    pub result_count: u32,
+}
+event_impl!(SearchPerformed, 3, [query, result_count], routes [Warehouse, Mixpanel], purposes [ProductAnalytics]);
+
+#[derive(Debug)]
+pub struct LoginFailed {
+    pub email: Personal<String>,
+    pub ip_address: Personal<String>,
+    pub attempt: u32,
+}
+event_impl!(
+    LoginFailed,
+    4,
+    [email, ip_address, attempt],
+    routes[SecurityLog],
+    purposes[Security]
+);
+
+#[derive(Debug)]
+pub struct SupportTicketOpened {
+    pub topic: Topic,
+    pub order_count: u32,
+}
+event_impl!(
+    SupportTicketOpened,
+    5,
+    [topic, order_count],
+    routes[SupportDesk],
+    purposes[CustomerSupport]
+);
+
+#[derive(Debug, Clone)]
+pub struct CheckoutCompleted {
+    pub revenue: f64,
+    pub currency: Currency,
+    pub item_count: u32,
+    pub product_ids: Vec<String>,
+    pub coupon_codes: Option<Vec<String>>,
+    pub ordered_at: Timestamp,
+}
+event_impl!(CheckoutCompleted, 6, [revenue, currency, item_count, product_ids, coupon_codes, ordered_at], routes [Warehouse, Mixpanel, Ads], purposes [ProductAnalytics, Advertising]);
+
+/// An event of `OTHER_PLAN`, for the wrong-plan check.
+#[derive(Debug)]
+pub struct BlogRead;
+static BLOG_READ: EventInfo = event("blog_read", "Blog Read", 1, 1, &[]);
+impl Sealed for BlogRead {}
+impl Event for BlogRead {
+    const PLAN: &'static PlanInfo = &OTHER_PLAN;
+    const INFO: &'static EventInfo = &BLOG_READ;
+    fn write_properties(&self, _: &mut PropertyWriter<'_>) {}
+}
+
+pub fn key() -> Key {
+    Key::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn product(id: &str) -> ProductViewed {
+    ProductViewed {
+        product_id: id.into(),
+        price: 19.99,
+        currency: Currency::Eur,
+    }
+}
+
+pub fn login_failed(email: &str) -> LoginFailed {
+    LoginFailed {
+        email: email.to_string().into(),
+        ip_address: "198.51.100.23".to_string().into(),
+        attempt: 1,
+    }
+}
+
+/// A sink with a gate: `deliver` blocks while the gate is closed, and a script of outcomes
+/// (then `Delivered`). Records what it delivered and each call.
+#[derive(Clone, Default)]
+pub struct Gated {
+    inner: Arc<(Mutex<GateState>, Condvar)>,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    waiting: usize,
+    script: VecDeque<Outcome>,
+    delivered: Vec<Envelope>,
+    calls: usize,
+    retry: Option<RetryPolicy>,
+    max_events: Option<usize>,
+    flushes: usize,
+}
+
+impl Gated {
+    pub fn new() -> Gated {
+        Gated::default()
+    }
+
+    pub fn closed() -> Gated {
+        let g = Gated::default();
+        g.close();
+        g
+    }
+
+    pub fn with_retry(self, policy: RetryPolicy) -> Gated {
+        self.state().retry = Some(policy);
+        self
+    }
+
+    pub fn with_max_events(self, n: usize) -> Gated {
+        self.state().max_events = Some(n);
+        self
+    }
+
+    pub fn script(&self, outcomes: impl IntoIterator<Item = Outcome>) {
+        self.state().script.extend(outcomes);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn close(&self) {
+        self.state().closed = true;
+    }
+
+    pub fn open(&self) {
+        self.state().closed = false;
+        self.inner.1.notify_all();
+    }
+
+    /// Waits (bounded) until a delivery is blocked at the gate.
+    pub fn wait_until_blocked(&self) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut st = self.state();
+        while st.waiting == 0 {
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                return false;
+            };
+            st = self
+                .inner
+                .1
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    pub fn delivered(&self) -> Vec<Envelope> {
+        self.state().delivered.clone()
+    }
+
+    pub fn calls(&self) -> usize {
+        self.state().calls
+    }
+
+    pub fn flushes(&self) -> usize {
+        self.state().flushes
+    }
+}
+
+impl Sink for Gated {
+    fn limits(&self) -> trackplan_runtime::BatchLimits {
+        let mut l = trackplan_runtime::BatchLimits::default();
+        if let Some(n) = self.state().max_events {
+            l.max_events = n;
+        }
+        l
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.state().retry.unwrap_or_default()
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        let (lock, cv) = &*self.inner;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.calls += 1;
+        st.waiting += 1;
+        cv.notify_all();
+        while st.closed {
+            st = cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.waiting -= 1;
+        let outcome = st.script.pop_front().unwrap_or(Outcome::Delivered);
+        match &outcome {
+            Outcome::Delivered => st.delivered.extend_from_slice(batch),
+            Outcome::Partial { failed } => {
+                let bad: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+                st.delivered.extend(
+                    batch
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !bad.contains(i))
+                        .map(|(_, e)| e.clone()),
+                );
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.state().flushes += 1;
+        Ok(())
+    }
+
+    fn erase(&mut self, ids: &[String]) -> Erasure {
+        self.state()
+            .delivered
+            .retain(|e| !ids.iter().any(|i| **i == *e.distinct_id));
+        Erasure::Erased
+    }
+}
+
+/// A tracker with a `Gated` sink per destination, returned in plan order.
+pub fn gated_tracker(
+    configure: impl FnOnce(trackplan_runtime::TrackerBuilder) -> trackplan_runtime::TrackerBuilder,
+) -> (trackplan_runtime::Tracker, [Gated; 5]) {
+    let sinks: [Gated; 5] = Default::default();
+    let builder = trackplan_runtime::Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, sinks[0].clone())
+        .sink(destination::Mixpanel, sinks[1].clone())
+        .sink(destination::Ads, sinks[2].clone())
+        .sink(destination::SecurityLog, sinks[3].clone())
+        .sink(destination::SupportDesk, sinks[4].clone())
+        // Short batching delays keep the tests quick; events still queue while a gate is closed.
+        .max_delay(Duration::from_millis(5));
+    let tracker = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
+    (tracker, sinks)
+}
+
+/// A fresh path in a per-test directory under the system temp dir.
+pub fn temp_path(test: &str, file: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("trackplan-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir.join(file)
+}
+
+pub trait OrPanic<T> {
+    fn or_panic(self) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrPanic<T> for Result<T, E> {
+    #[track_caller]
+    fn or_panic(self) -> T {
+        self.unwrap_or_else(|e| panic!("{e}"))
+    }
+}
