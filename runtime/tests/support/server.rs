@@ -28,6 +28,8 @@ pub enum Fault {
     /// 400 with `failed_records` naming these insert ids (alternating `insert_id` and
     /// `$insert_id` keys); the request's other events are accepted.
     Reject(Vec<String>),
+    /// Like [`Fault::Reject`] for the first `n` events of the request, whatever their ids.
+    RejectFirst(usize),
 }
 
 /// Which API the server stands in for.
@@ -309,11 +311,16 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             (Answer::json(200, body), events)
         }
         (None, Checked::Answer(answer)) => (answer, Vec::new()),
-        (Some(Fault::Reject(ids)), Checked::Events(events)) => {
+        (Some(fault @ (Fault::Reject(_) | Fault::RejectFirst(_))), Checked::Events(events)) => {
             let mut failed = Vec::new();
             let mut kept = Vec::new();
             for (index, event) in events.into_iter().enumerate() {
-                if ids.contains(&event.insert_id) {
+                let rejected = match fault {
+                    Fault::Reject(ids) => ids.contains(&event.insert_id),
+                    Fault::RejectFirst(n) => index < *n,
+                    _ => false,
+                };
+                if rejected {
                     let key = if failed.len() % 2 == 0 {
                         "insert_id"
                     } else {
@@ -361,7 +368,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             drop(stream);
             return;
         }
-        (Some(Fault::Reject(_)), Checked::Answer(answer)) => (answer, Vec::new()),
+        (Some(Fault::Reject(_) | Fault::RejectFirst(_)), Checked::Answer(answer)) => {
+            (answer, Vec::new())
+        }
     };
 
     record(state, &incoming, answer.status, fault, violations, accepted);
