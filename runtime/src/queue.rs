@@ -22,6 +22,9 @@ pub(crate) struct Queued {
     pub distinct_id: Arc<str>,
     pub purposes: PurposeSet,
     pub properties: Arc<str>,
+    /// The insert id an earlier run gave the event (replayed from the spool); `None`: derived
+    /// from `seq` by the worker.
+    pub insert_id: Option<String>,
 }
 
 /// A batch whose delivery asked to be retried, waiting for its backoff to pass.

@@ -45,16 +45,13 @@
 //! never grows past the pending events plus one segment of history. `forget` rewrites the
 //! segments holding the subject's events, so their bytes leave the disk too.
 
-// The crate-internal API is wired into the tracker's queue once the worker lands in main.
-#![allow(dead_code)]
-
 use crate::plan::{PlanInfo, PurposeSet};
 use crate::sink::Envelope;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 8] = b"TPSPOOL1";
@@ -118,6 +115,18 @@ pub(crate) struct Spooled {
     pub envelope: Envelope,
 }
 
+/// One event for one destination, as `track` hands it to the spool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'a> {
+    pub destination: usize,
+    pub insert_id: &'a str,
+    pub event: &'a str,
+    pub time_ms: i64,
+    pub distinct_id: &'a Arc<str>,
+    pub purposes: u64,
+    pub properties: &'a str,
+}
+
 /// Where a pending event's record lives.
 type Key = (u16, String);
 
@@ -140,7 +149,8 @@ struct Inner {
     active: Segment,
     sealed: HashMap<u64, Segment>,
     /// Segment of every pending event.
-    pending: HashMap<Key, u64>,
+    /// Segment and distinct id of every pending event.
+    pending: HashMap<Key, (u64, Arc<str>)>,
     last_sync: Instant,
     dirty: bool,
 }
@@ -270,7 +280,10 @@ impl Spool {
             encode_event(&mut buf, *destination, record);
             active.append(&buf)?;
             active.live += 1;
-            pending.insert((*destination, record.insert_id.clone()), seq);
+            pending.insert(
+                (*destination, record.insert_id.clone()),
+                (seq, Arc::from(record.distinct_id.as_str())),
+            );
         }
         active.sync()?;
         for (_, path) in &old {
@@ -348,33 +361,84 @@ impl Spool {
         out
     }
 
-    /// Appends one event for one destination. Returns once the record is written (and synced,
-    /// under [`SyncPolicy::EveryEvent`]).
-    pub(crate) fn append(&self, destination: usize, envelope: &Envelope) -> Result<(), SpoolError> {
-        let destination = u16::try_from(destination).unwrap_or(u16::MAX);
-        let record = Record {
-            time_ms: envelope.time_ms,
-            purposes: envelope.purposes.0,
-            insert_id: envelope.insert_id.clone(),
-            event: envelope.event.to_owned(),
-            distinct_id: envelope.distinct_id.to_string(),
-            properties: envelope.properties.to_string(),
-        };
-        let mut buf = Vec::with_capacity(64 + envelope.properties.len());
-        encode_event(&mut buf, destination, &record);
+    /// Appends events (one write for all): call it before the events can be settled, i.e.
+    /// while the queue lock is held, then [`sync_if_due`](Self::sync_if_due) after releasing
+    /// it, so an `fdatasync` never holds up the worker.
+    pub(crate) fn append(&self, entries: &[Entry<'_>]) -> Result<(), SpoolError> {
+        let mut buf = Vec::with_capacity(entries.iter().map(|e| 96 + e.properties.len()).sum());
+        for e in entries {
+            let destination = u16::try_from(e.destination).unwrap_or(u16::MAX);
+            encode_event_parts(&mut buf, destination, e);
+        }
         let mut inner = self.inner();
         if inner.active.len >= self.segment_bytes {
             inner.rotate(&self.dir)?;
         }
         inner.active.append(&buf)?;
-        inner.active.live += 1;
-        let seq = inner.active.seq;
-        inner.pending.insert((destination, record.insert_id), seq);
         inner.dirty = true;
+        let seq = inner.active.seq;
+        for e in entries {
+            let destination = u16::try_from(e.destination).unwrap_or(u16::MAX);
+            let key = (destination, e.insert_id.to_owned());
+            if inner
+                .pending
+                .insert(key, (seq, Arc::clone(e.distinct_id)))
+                .is_none()
+            {
+                inner.active.live += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs what the policy says must be on disk now: everything under
+    /// [`SyncPolicy::EveryEvent`], everything once the interval passed under
+    /// [`SyncPolicy::Interval`]. The worker also calls it when idle, so the last events of a
+    /// burst do not wait for the next one.
+    pub(crate) fn sync_if_due(&self) -> Result<(), SpoolError> {
+        let due = match self.policy {
+            SyncPolicy::EveryEvent => true,
+            SyncPolicy::Interval(every) => self.inner().last_sync.elapsed() >= every,
+            SyncPolicy::OnFlush => false,
+        };
+        if due {
+            let mut inner = self.inner();
+            if inner.dirty {
+                inner.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When [`sync_if_due`](Self::sync_if_due) next has work, under the interval policy.
+    pub(crate) fn next_sync(&self) -> Option<Instant> {
         match self.policy {
-            SyncPolicy::EveryEvent => inner.sync()?,
-            SyncPolicy::Interval(every) if inner.last_sync.elapsed() >= every => inner.sync()?,
-            SyncPolicy::Interval(_) | SyncPolicy::OnFlush => {}
+            SyncPolicy::Interval(every) => {
+                let inner = self.inner();
+                inner.dirty.then(|| inner.last_sync + every)
+            }
+            SyncPolicy::EveryEvent | SyncPolicy::OnFlush => None,
+        }
+    }
+
+    /// Settles the pending events of `distinct_id` for every destination not in `keep` (a
+    /// bit set): consent for them was withdrawn, so a restart must not deliver them.
+    pub(crate) fn settle_subject(&self, distinct_id: &str, keep: u64) -> Result<(), SpoolError> {
+        let keys: Vec<Key> = self
+            .inner()
+            .pending
+            .iter()
+            .filter(|((d, _), (_, who))| {
+                &**who == distinct_id && (*d >= 64 || keep & (1u64 << d) == 0)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut by_destination: HashMap<u16, Vec<String>> = HashMap::new();
+        for (d, id) in keys {
+            by_destination.entry(d).or_default().push(id);
+        }
+        for (d, ids) in by_destination {
+            self.settle(usize::from(d), ids.iter().map(String::as_str))?;
         }
         Ok(())
     }
@@ -390,7 +454,7 @@ impl Spool {
         let mut inner = self.inner();
         let mut buf = Vec::new();
         for insert_id in insert_ids {
-            let Some(seq) = inner.pending.remove(&(destination, insert_id.to_owned())) else {
+            let Some((seq, _)) = inner.pending.remove(&(destination, insert_id.to_owned())) else {
                 continue;
             };
             encode_settled(&mut buf, destination, insert_id);
@@ -403,24 +467,13 @@ impl Spool {
         Ok(())
     }
 
-    /// Syncs when the interval policy says it is due. The worker calls it when idle, so the
-    /// last events of a burst do not wait for the next append.
-    pub(crate) fn tick(&self) -> Result<(), SpoolError> {
-        if let SyncPolicy::Interval(every) = self.policy {
-            let mut inner = self.inner();
-            if inner.dirty && inner.last_sync.elapsed() >= every {
-                inner.sync()?;
-            }
-        }
-        Ok(())
-    }
-
     /// Forces everything written so far to disk (`Tracker::flush`, `shutdown`).
     pub(crate) fn sync(&self) -> Result<(), SpoolError> {
         self.inner().sync()
     }
 
     /// Number of events not yet settled.
+    #[cfg(test)]
     pub(crate) fn pending(&self) -> usize {
         self.inner().pending.len()
     }
@@ -469,9 +522,10 @@ impl Spool {
             encode_event(&mut buf, *destination, record);
             fresh.append(&buf)?;
             fresh.live += 1;
-            inner
-                .pending
-                .insert((*destination, record.insert_id.clone()), seq);
+            inner.pending.insert(
+                (*destination, record.insert_id.clone()),
+                (seq, Arc::from(record.distinct_id.as_str())),
+            );
         }
         fresh.sync()?;
         let old_active = std::mem::replace(&mut inner.active, fresh);
@@ -485,7 +539,8 @@ impl Spool {
         Ok(erased)
     }
 
-    /// The segment files on disk, oldest first (for tests and diagnostics).
+    /// The segment files on disk, oldest first.
+    #[cfg(test)]
     pub(crate) fn segments(&self) -> Vec<PathBuf> {
         let inner = self.inner();
         let mut segments: Vec<(u64, PathBuf)> = inner
@@ -620,15 +675,29 @@ fn sync_dir(dir: &Path) {
 }
 
 fn encode_event(buf: &mut Vec<u8>, destination: u16, r: &Record) {
+    let distinct_id: Arc<str> = Arc::from(r.distinct_id.as_str());
+    let entry = Entry {
+        destination: usize::from(destination),
+        insert_id: &r.insert_id,
+        event: &r.event,
+        time_ms: r.time_ms,
+        distinct_id: &distinct_id,
+        purposes: r.purposes,
+        properties: &r.properties,
+    };
+    encode_event_parts(buf, destination, &entry);
+}
+
+fn encode_event_parts(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>) {
     let start = begin(buf);
     buf.push(EVENT);
     buf.extend_from_slice(&destination.to_le_bytes());
-    buf.extend_from_slice(&r.time_ms.to_le_bytes());
-    buf.extend_from_slice(&r.purposes.to_le_bytes());
-    put(buf, r.insert_id.as_bytes(), 1);
-    put(buf, r.event.as_bytes(), 2);
-    put(buf, r.distinct_id.as_bytes(), 2);
-    put(buf, r.properties.as_bytes(), 4);
+    buf.extend_from_slice(&e.time_ms.to_le_bytes());
+    buf.extend_from_slice(&e.purposes.to_le_bytes());
+    put(buf, e.insert_id.as_bytes(), 1);
+    put(buf, e.event.as_bytes(), 2);
+    put(buf, e.distinct_id.as_bytes(), 2);
+    put(buf, e.properties.as_bytes(), 4);
     finish(buf, start);
 }
 
@@ -816,6 +885,22 @@ mod tests {
         }
     }
 
+    /// Appends one envelope for one destination, as `track` would.
+    fn add(spool: &Spool, destination: usize, e: &Envelope) {
+        spool
+            .append(&[Entry {
+                destination,
+                insert_id: &e.insert_id,
+                event: e.event,
+                time_ms: e.time_ms,
+                distinct_id: &e.distinct_id,
+                purposes: e.purposes.0,
+                properties: &e.properties,
+            }])
+            .expect("append");
+        spool.sync_if_due().expect("sync");
+    }
+
     fn ids(spooled: &[Spooled]) -> Vec<(usize, String)> {
         spooled
             .iter()
@@ -830,9 +915,9 @@ mod tests {
             let spool = Spool::open(&dir.0).expect("open");
             assert!(spool.take_replayed(&PLAN).is_empty());
             for n in 0..5 {
-                spool.append(0, &envelope(n, "u1")).expect("append");
+                add(&spool, 0, &envelope(n, "u1"));
             }
-            spool.append(1, &envelope(0, "u1")).expect("append");
+            add(&spool, 1, &envelope(0, "u1"));
             spool
                 .settle(
                     0,
@@ -867,7 +952,7 @@ mod tests {
         let path = {
             let spool = Spool::open(&dir.0).expect("open");
             for n in 0..3 {
-                spool.append(0, &envelope(n, "u")).expect("append");
+                add(&spool, 0, &envelope(n, "u"));
             }
             spool.segments().remove(0)
         };
@@ -902,7 +987,7 @@ mod tests {
         let spool = Spool::open(&dir.0).expect("open").segment_bytes(400);
         let envelopes: Vec<Envelope> = (0..20).map(|n| envelope(n, "u")).collect();
         for e in &envelopes {
-            spool.append(0, e).expect("append");
+            add(&spool, 0, e);
         }
         let before = spool.segments().len();
         assert!(before > 3, "small segments rotate: {before}");
@@ -933,7 +1018,7 @@ mod tests {
             } else {
                 "other"
             };
-            spool.append(0, &envelope(n, who)).expect("append");
+            add(&spool, 0, &envelope(n, who));
         }
         assert_eq!(spool.forget("subject-to-forget").expect("forget"), 5);
         assert_eq!(spool.pending(), 5);
@@ -980,7 +1065,7 @@ mod tests {
         let dir = TempDir::new("lost");
         {
             let spool = Spool::open(&dir.0).expect("open");
-            spool.append(0, &envelope(1, "u")).expect("append");
+            add(&spool, 0, &envelope(1, "u"));
         }
         let spool = Spool::open(&dir.0).expect("reopen");
         assert!(spool.take_replayed(&OTHER).is_empty());
@@ -993,14 +1078,14 @@ mod tests {
         let spool = Spool::open(&dir.0)
             .expect("open")
             .sync_policy(SyncPolicy::EveryEvent);
-        spool.append(0, &envelope(1, "u")).expect("append");
+        add(&spool, 0, &envelope(1, "u"));
         assert!(!spool.inner().dirty, "synced before append returned");
         drop(spool);
         let spool = Spool::open(&dir.0)
             .expect("open")
             .sync_policy(SyncPolicy::OnFlush);
-        spool.append(0, &envelope(2, "u")).expect("append");
-        spool.tick().expect("tick");
+        add(&spool, 0, &envelope(2, "u"));
+        spool.sync_if_due().expect("tick");
         assert!(spool.inner().dirty, "on-flush waits for a flush");
         spool.sync().expect("sync");
         assert!(!spool.inner().dirty);

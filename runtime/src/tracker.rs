@@ -14,6 +14,7 @@ use crate::key::Key;
 use crate::plan::{IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
 use crate::queue::{EraseJob, Queued, Shared, State};
 use crate::sink::{BatchLimits, Erasure, Sink};
+use crate::spool::{Entry, Spool};
 use crate::stats::{Counter, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
 use crate::value::{PropertyWriter, ViolationPolicy};
@@ -184,6 +185,7 @@ pub struct TrackerBuilder {
     max_delay: Option<Duration>,
     flush_timeout: Duration,
     drop_timeout: Duration,
+    spool: Option<Spool>,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -268,6 +270,18 @@ impl TrackerBuilder {
         self
     }
 
+    /// Keeps every accepted event in an on-disk [`Spool`] until it is delivered or given up
+    /// on, so a crash or kill of the process loses none: the next tracker built with the same
+    /// spool delivers them (with their original insert ids, so destinations drop duplicates).
+    /// `track` then writes each event to the spool before it returns; see [`SyncPolicy`]
+    /// (`crate::SyncPolicy`) for what survives a machine crash.
+    ///
+    /// [`SyncPolicy`]: crate::SyncPolicy
+    pub fn spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
     /// How long dropping the last tracker handle waits for pending events; default 2 s.
     pub fn drop_timeout(mut self, timeout: Duration) -> Self {
         self.drop_timeout = timeout;
@@ -329,7 +343,11 @@ impl TrackerBuilder {
             .collect();
         let stats = StatsCells::new(plan);
         let shared = Arc::new(Shared::new(State::new(limits, self.capacity), stats));
-        let ids = InsertIds::new().map_err(BuildError::Random)?;
+        let ids = Arc::new(InsertIds::new().map_err(BuildError::Random)?);
+        let spool = self.spool.map(Arc::new);
+        if let Some(spool) = &spool {
+            replay(spool, plan, &shared, &self.sinks);
+        }
         let third_party = plan
             .destinations
             .iter()
@@ -341,7 +359,8 @@ impl TrackerBuilder {
             plan,
             sinks: self.sinks,
             retry,
-            ids,
+            ids: Arc::clone(&ids),
+            spool: spool.clone(),
             next_lane: 0,
         };
         let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
@@ -358,8 +377,47 @@ impl TrackerBuilder {
                 flush_timeout: self.flush_timeout,
                 drop_timeout: self.drop_timeout,
                 worker: Mutex::new(Some(handle)),
+                ids,
+                spool,
             }),
         })
+    }
+}
+
+/// Queues the events a previous run left in the spool, ahead of anything tracked now. They
+/// count as accepted again in this run's stats.
+fn replay(
+    spool: &Spool,
+    plan: &'static PlanInfo,
+    shared: &Shared,
+    sinks: &[Option<Box<dyn Sink>>],
+) {
+    let mut st = shared.lock();
+    let now = Instant::now();
+    for item in spool.take_replayed(plan) {
+        let d = item.destination;
+        let e = item.envelope;
+        if sinks.get(d).is_none_or(Option::is_none) {
+            // The destination is skipped in this run: nothing will deliver it.
+            let _ = spool.settle(d, [e.insert_id.as_str()]);
+            continue;
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let lane = &mut st.lanes[d];
+        lane.bytes += e.properties.len();
+        lane.filling_since.get_or_insert(now);
+        lane.items.push_back(Queued {
+            seq,
+            event: e.event,
+            time_ms: e.time_ms,
+            distinct_id: e.distinct_id,
+            purposes: e.purposes,
+            properties: e.properties,
+            insert_id: Some(e.insert_id),
+        });
+        st.queued += 1;
+        shared.stats.add(d, Counter::Accepted, 1);
     }
 }
 
@@ -388,6 +446,9 @@ pub(crate) struct Core {
     flush_timeout: Duration,
     drop_timeout: Duration,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// The worker's insert ids, to spool events under the id they will be delivered with.
+    ids: Arc<InsertIds>,
+    spool: Option<Arc<Spool>>,
 }
 
 thread_local! {
@@ -481,6 +542,7 @@ impl Core {
                 Some(fp) if self.third_party & (1u64 << d) == 0 => Arc::clone(fp),
                 _ => Arc::clone(&shared_props),
             },
+            insert_id: None,
         });
     }
 
@@ -560,11 +622,35 @@ impl Core {
         st.next_seq += 1;
         let mut wake = false;
         let mut m = send;
+        let mut items = Vec::with_capacity(send.count_ones() as usize);
         while m != 0 {
             let d = m.trailing_zeros() as usize;
             m &= m - 1;
             let mut q = make(d);
             q.seq = seq;
+            items.push((d, q));
+        }
+        // Spooled under the queue lock, so the worker cannot settle an event before its
+        // record exists; synced (if the policy says so) after the lock is released.
+        if let Some(spool) = &self.spool {
+            let insert_id = self.ids.id(seq);
+            let entries: Vec<Entry<'_>> = items
+                .iter()
+                .map(|(d, q)| Entry {
+                    destination: *d,
+                    insert_id: &insert_id,
+                    event: q.event,
+                    time_ms: q.time_ms,
+                    distinct_id: &q.distinct_id,
+                    purposes: q.purposes.0,
+                    properties: &q.properties,
+                })
+                .collect();
+            if let Err(e) = spool.append(&entries) {
+                tracing::warn!(error = %e, "trackplan: spooling an event failed; it is queued in memory only");
+            }
+        }
+        for (d, q) in items {
             let lane = &mut st.lanes[d];
             if lane.items.is_empty() {
                 lane.filling_since = Some(Instant::now());
@@ -578,6 +664,12 @@ impl Core {
         st.queued += send.count_ones() as usize;
         if wake && st.worker_waiting {
             self.shared.work.notify_one();
+        }
+        drop(st);
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.sync_if_due()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
         }
     }
 
@@ -594,6 +686,12 @@ impl Core {
                 !lost,
                 Counter::DroppedConsent,
             );
+            // A restart must not deliver what consent no longer covers.
+            if let Some(spool) = &self.spool
+                && let Err(e) = spool.settle_subject(&subject.distinct_id, !lost)
+            {
+                tracing::warn!(error = %e, "trackplan: updating the spool failed");
+            }
             // The flush target may be reachable now.
             self.shared.work.notify_one();
             self.shared.progress.notify_all();
@@ -639,7 +737,7 @@ impl Core {
         }
         match st.flush_errors.first() {
             Some((d, reason)) => Err(FlushError::Sink {
-                destination: self.plan.destinations.get(*d).map_or("?", |i| i.id),
+                destination: self.plan.destinations.get(*d).map_or("spool", |i| i.id),
                 reason: reason.clone(),
             }),
             None => Ok(()),
@@ -659,6 +757,12 @@ impl Core {
             0,
             Counter::DroppedForgotten,
         );
+        // Rewritten under the queue lock, so no event of the subject slips in between.
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.forget(distinct_id)
+        {
+            tracing::warn!(error = %e, "trackplan: erasing the subject from the spool failed");
+        }
         let id = st.next_erase;
         st.next_erase += 1;
         st.erasures.push_back(EraseJob {
@@ -793,6 +897,7 @@ impl Tracker {
             max_delay: None,
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
+            spool: None,
         }
     }
 
