@@ -9,6 +9,8 @@
 mod consent;
 mod event;
 mod fit;
+#[cfg(feature = "http")]
+mod http;
 mod id;
 mod key;
 mod plan;
@@ -16,6 +18,7 @@ mod queue;
 mod sensitive;
 mod sink;
 pub mod sinks;
+mod spool;
 mod stats;
 mod subject;
 pub mod testing;
@@ -34,6 +37,7 @@ pub use plan::{
 };
 pub use sensitive::{Personal, Special};
 pub use sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+pub use spool::{Spool, SpoolError, SyncPolicy};
 pub use stats::{Counts, DestinationStats, Stats};
 pub use subject::{Scope, Scoped, Subject};
 pub use time::{Iso8601, Timestamp};

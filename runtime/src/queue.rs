@@ -25,6 +25,9 @@ pub(crate) struct Queued {
     pub id_len: usize,
     /// The distinct id, then the properties object for this destination.
     pub text: Vec<u8>,
+    /// The insert id an earlier run gave the event (replayed from the spool); `None`: derived
+    /// from `seq` by the worker.
+    pub insert_id: Option<String>,
 }
 
 impl Queued {

@@ -14,6 +14,7 @@ use crate::key::Key;
 use crate::plan::{EventInfo, IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
 use crate::queue::{EraseJob, Queued, Shared, State};
 use crate::sink::{BatchLimits, Erasure, Sink};
+use crate::spool::{Entry, Spool};
 use crate::stats::{Counter, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
 use crate::value::{PropertyWriter, ViolationPolicy};
@@ -184,6 +185,7 @@ pub struct TrackerBuilder {
     max_delay: Option<Duration>,
     flush_timeout: Duration,
     drop_timeout: Duration,
+    spool: Option<Spool>,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -268,6 +270,18 @@ impl TrackerBuilder {
         self
     }
 
+    /// Keeps every accepted event in an on-disk [`Spool`] until it is delivered or given up
+    /// on, so a crash or kill of the process loses none: the next tracker built with the same
+    /// spool delivers them (with their original insert ids, so destinations drop duplicates).
+    /// `track` then writes each event to the spool before it returns; see [`SyncPolicy`]
+    /// (`crate::SyncPolicy`) for what survives a machine crash.
+    ///
+    /// [`SyncPolicy`]: crate::SyncPolicy
+    pub fn spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
     /// How long dropping the last tracker handle waits for pending events; default 2 s.
     pub fn drop_timeout(mut self, timeout: Duration) -> Self {
         self.drop_timeout = timeout;
@@ -330,6 +344,14 @@ impl TrackerBuilder {
         let stats = StatsCells::new(plan);
         let shared = Arc::new(Shared::new(State::new(limits, self.capacity), stats));
         let ids = InsertIds::new().map_err(BuildError::Random)?;
+        let spool = self.spool.map(Arc::new);
+        if let Some(spool) = &spool {
+            replay(spool, plan, &shared, &self.sinks);
+        }
+        let spooling = spool.as_ref().map(|spool| Spooling {
+            spool: Arc::clone(spool),
+            ids: ids.clone(),
+        });
         let third_party = plan
             .destinations
             .iter()
@@ -342,6 +364,7 @@ impl TrackerBuilder {
             sinks: self.sinks,
             retry,
             ids,
+            spool,
             next_lane: 0,
             spent: Vec::new(),
             spare: std::collections::VecDeque::new(),
@@ -360,8 +383,50 @@ impl TrackerBuilder {
                 flush_timeout: self.flush_timeout,
                 drop_timeout: self.drop_timeout,
                 worker: Mutex::new(Some(handle)),
+                spooling,
             }),
         })
+    }
+}
+
+/// Queues the events a previous run left in the spool, ahead of anything tracked now. They
+/// count as accepted again in this run's stats.
+fn replay(
+    spool: &Spool,
+    plan: &'static PlanInfo,
+    shared: &Shared,
+    sinks: &[Option<Box<dyn Sink>>],
+) {
+    let mut st = shared.lock();
+    let now = Instant::now();
+    for item in spool.take_replayed(plan) {
+        let d = item.destination;
+        let e = item.envelope;
+        if sinks.get(d).is_none_or(Option::is_none) {
+            // The destination is skipped in this run: nothing will deliver it.
+            let _ = spool.settle(d, [e.insert_id.as_str()]);
+            continue;
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
+        text.extend_from_slice(e.distinct_id.as_bytes());
+        text.extend_from_slice(e.properties.as_bytes());
+        let lane = &mut st.lanes[d];
+        lane.bytes += e.properties.len();
+        lane.filling_since.get_or_insert(now);
+        lane.items.push_back(Queued {
+            seq,
+            event: e.event,
+            time_ms: e.time_ms,
+            purposes: e.purposes,
+            id_len: e.distinct_id.len(),
+            text,
+            // The id it was first accepted under: destinations deduplicate by it.
+            insert_id: Some(e.insert_id),
+        });
+        st.queued += 1;
+        shared.stats.add(d, Counter::Accepted, 1);
     }
 }
 
@@ -390,6 +455,66 @@ pub(crate) struct Core {
     flush_timeout: Duration,
     drop_timeout: Duration,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
+    spooling: Option<Spooling>,
+}
+
+/// The spool, and a clone of the worker's insert-id generator: an event is spooled under the
+/// id the worker will deliver it with, so a replay after a crash re-sends the same id.
+struct Spooling {
+    spool: Arc<Spool>,
+    ids: InsertIds,
+}
+
+impl Spooling {
+    /// Appends the records of one event for the destinations in `send`: `variants[1]` (the
+    /// first-party text) for those in `fp_mask`, `variants[0]` for the others.
+    #[allow(clippy::too_many_arguments)] // the parts of one event, as `push` has them
+    fn append(
+        &self,
+        subject: &SubjectInner,
+        send: u64,
+        fp_mask: u64,
+        seq: u64,
+        info: &'static EventInfo,
+        time_ms: i64,
+        id_len: usize,
+        variants: &[Option<Vec<u8>>; 2],
+    ) {
+        let insert_id = self.ids.derive(seq);
+        let properties = |d: usize| {
+            let slot = usize::from(fp_mask & (1u64 << d) != 0);
+            variants[slot].as_deref().map_or(&[][..], |t| &t[id_len..])
+        };
+        let entries: Vec<Entry<'_>> = destinations(send)
+            .map(|d| Entry {
+                destination: d,
+                insert_id: &insert_id,
+                event: info.name,
+                time_ms,
+                distinct_id: &subject.distinct_id,
+                purposes: info.purposes.0,
+                properties: properties(d),
+            })
+            .collect();
+        if let Err(e) = self.spool.append(&entries) {
+            tracing::warn!(
+                error = %e,
+                "trackplan: spooling an event failed; it is queued in memory only"
+            );
+        }
+    }
+}
+
+/// The indices of the bits set in `mask`, lowest first.
+fn destinations(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let d = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            d
+        })
+    })
 }
 
 /// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
@@ -623,7 +748,15 @@ impl Core {
         } else {
             0
         };
+        let n = send.count_ones() as usize;
         let mut variants = [Some(shared), first_party];
+        if let Some(spooling) = &self.spooling {
+            // Spooled under the queue lock, so the worker cannot settle an event before its
+            // record exists; synced (if the policy says so) after the lock is released.
+            spooling.append(
+                subject, send, fp_mask, seq, info, time_ms, id_len, &variants,
+            );
+        }
         let mut wake = false;
         let mut m = send;
         while m != 0 {
@@ -660,6 +793,7 @@ impl Core {
                 purposes: info.purposes,
                 id_len,
                 text,
+                insert_id: None,
             });
             wake |=
                 lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
@@ -677,6 +811,12 @@ impl Core {
             st.worker_waiting = false;
             self.shared.work.notify_one();
         }
+        drop(st);
+        if let Some(spooling) = &self.spooling
+            && let Err(e) = spooling.spool.sync_if_due()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+        }
     }
 
     /// Sets a subject's consent and purges its queued events for destinations no longer
@@ -692,6 +832,12 @@ impl Core {
                 !lost,
                 Counter::DroppedConsent,
             );
+            // A restart must not deliver what consent no longer covers.
+            if let Some(spooling) = &self.spooling
+                && let Err(e) = spooling.spool.settle_subject(&subject.distinct_id, !lost)
+            {
+                tracing::warn!(error = %e, "trackplan: updating the spool failed");
+            }
             // The flush target may be reachable now.
             self.shared.work.notify_one();
             self.shared.progress.notify_all();
@@ -737,7 +883,7 @@ impl Core {
         }
         match st.flush_errors.first() {
             Some((d, reason)) => Err(FlushError::Sink {
-                destination: self.plan.destinations.get(*d).map_or("?", |i| i.id),
+                destination: self.plan.destinations.get(*d).map_or("spool", |i| i.id),
                 reason: reason.clone(),
             }),
             None => Ok(()),
@@ -757,6 +903,12 @@ impl Core {
             0,
             Counter::DroppedForgotten,
         );
+        // Rewritten under the queue lock, so no event of the subject slips in between.
+        if let Some(spooling) = &self.spooling
+            && let Err(e) = spooling.spool.forget(distinct_id)
+        {
+            tracing::warn!(error = %e, "trackplan: erasing the subject from the spool failed");
+        }
         let id = st.next_erase;
         st.next_erase += 1;
         st.erasures.push_back(EraseJob {
@@ -891,6 +1043,7 @@ impl Tracker {
             max_delay: None,
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
+            spool: None,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::id::InsertIds;
 use crate::plan::PlanInfo;
 use crate::queue::{EraseJob, Queued, RetryBatch, Shared, State, recycle, retain_batch};
 use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::spool::Spool;
 use crate::stats::Counter;
 
 /// The worker's own state: what it owns outside the shared mutex.
@@ -21,6 +22,8 @@ pub(crate) struct Worker {
     pub sinks: Vec<Option<Box<dyn Sink>>>,
     pub retry: Vec<RetryPolicy>,
     pub ids: InsertIds,
+    /// The on-disk spool: events are settled in it once delivered or given up on.
+    pub spool: Option<Arc<Spool>>,
     /// Where the next search for a due lane starts, so one busy destination cannot starve
     /// the others.
     pub next_lane: usize,
@@ -96,8 +99,24 @@ impl Worker {
                 shared.progress.notify_all();
                 continue;
             }
+            if let Some(spool) = &self.spool {
+                // Sync outside the queue lock: `track` must not wait for the disk.
+                if spool.next_sync().is_some_and(|at| at <= now) {
+                    drop(st);
+                    if let Err(e) = spool.sync_if_due() {
+                        tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+                    }
+                    st = shared.lock();
+                    continue;
+                }
+            }
             st.worker_waiting = true;
-            st = match next_deadline(&st) {
+            let spool_due = self.spool.as_ref().and_then(|s| s.next_sync());
+            let deadline = match (next_deadline(&st), spool_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            st = match deadline {
                 None => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
@@ -130,7 +149,7 @@ impl Worker {
             };
             batch.push(Envelope {
                 event: q.event,
-                insert_id: self.ids.id(q.seq),
+                insert_id: q.insert_id.take().unwrap_or_else(|| self.ids.id(q.seq)),
                 time_ms: q.time_ms,
                 distinct_id,
                 plan: self.plan,
@@ -167,6 +186,19 @@ impl Worker {
                 reason: "no sink".into(),
             },
         };
+        if let Some(spool) = &self.spool {
+            let policy = self.retry.get(d).copied().unwrap_or_default();
+            let settled = match &outcome {
+                Outcome::Retry { .. } => r.retries + 1 > policy.max_retries,
+                _ => true,
+            };
+            if settled {
+                let ids = r.batch.iter().map(|e| e.insert_id.as_str());
+                if let Err(e) = spool.settle(d, ids) {
+                    tracing::warn!(error = %e, "trackplan: recording delivery in the spool failed");
+                }
+            }
+        }
         let mut st = shared.lock();
         st.in_flight = None;
         for buf in self.spent.drain(..) {
@@ -272,6 +304,12 @@ impl Worker {
 
     fn flush_sinks(&mut self) -> Vec<(usize, String)> {
         let mut errors = Vec::new();
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.sync()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+            errors.push((usize::MAX, e.to_string()));
+        }
         for (d, sink) in self.sinks.iter_mut().enumerate() {
             let Some(sink) = sink else { continue };
             let result = catch_unwind(AssertUnwindSafe(|| sink.flush()))
@@ -286,7 +324,13 @@ impl Worker {
     }
 
     /// On stop: whatever could not be delivered counts as failed, never silently lost.
+    /// With a spool, the events stay in it and are delivered after the next start.
     fn abandon_rest(&mut self, st: &mut State) {
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.sync()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+        }
         let mut total = 0;
         for (d, lane) in st.lanes.iter_mut().enumerate() {
             let n = lane.items.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
