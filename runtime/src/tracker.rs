@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,8 @@ use crate::event::{Destination, Event, Purpose};
 use crate::id::{InsertIds, random_uuid};
 use crate::key::Key;
 use crate::plan::{EventInfo, IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
-use crate::queue::{EraseJob, Queued, Shared, State};
-use crate::sink::{BatchLimits, Erasure, Sink};
+use crate::queue::{Answer, Queued, RequestKind, Shared, State, SubjectRequest};
+use crate::sink::{Access, BatchLimits, Erasure, Sink};
 use crate::spool::{Entry, Spool};
 use crate::stats::{Counter, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
@@ -168,6 +168,61 @@ pub struct ForgetReport {
     pub purged: u64,
     /// Each destination's answer to the erase request, in plan order.
     pub destinations: Vec<(&'static str, Erasure)>,
+}
+
+/// Why `request_access` did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The sinks did not answer in time; the request still runs when the worker gets to it,
+    /// but its answers are dropped: ask again later.
+    #[error("destinations did not answer the access request within {0:?}")]
+    Timeout(Duration),
+    /// Some destination failed to retrieve; the report has every destination's answer.
+    #[error("retrieval failed at {}", list_failed_access(.0))]
+    Failed(AccessReport),
+    /// The tracker was shut down.
+    #[error("the tracker was shut down")]
+    Closed,
+}
+
+fn list_failed_access(report: &AccessReport) -> String {
+    let failed: Vec<String> = report
+        .destinations
+        .iter()
+        .filter_map(|(id, a)| match a {
+            Access::Failed { reason } => Some(format!("`{id}` ({reason})")),
+            _ => None,
+        })
+        .collect();
+    failed.join(", ")
+}
+
+/// What `request_access` found: each destination's answer, in plan order.
+///
+/// It holds the subject's data (the records destinations returned): hand it to the subject,
+/// do not log it. `Debug` shows record counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReport {
+    /// Each destination's answer, in plan order.
+    pub destinations: Vec<(&'static str, Access)>,
+}
+
+impl AccessReport {
+    /// The answer of one destination, by plan id.
+    pub fn destination(&self, id: &str) -> Option<&Access> {
+        self.destinations
+            .iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, a)| a)
+    }
+}
+
+/// How a data subject's request ended for the caller.
+enum Asked {
+    Answered(Vec<(usize, Answer)>),
+    Closed,
+    TimedOut,
 }
 
 /// Builds a [`Tracker`]: see [`Tracker::builder`].
@@ -909,39 +964,95 @@ impl Core {
         {
             tracing::warn!(error = %e, "trackplan: erasing the subject from the spool failed");
         }
-        let id = st.next_erase;
-        st.next_erase += 1;
-        st.erasures.push_back(EraseJob {
+        let answers = match self.ask(st, RequestKind::Erase, distinct_id, deadline) {
+            Asked::Answered(answers) => answers,
+            Asked::Closed => return Err(ForgetError::Closed),
+            Asked::TimedOut => return Err(ForgetError::Timeout(started.elapsed())),
+        };
+        let report = ForgetReport {
+            purged,
+            destinations: answers
+                .into_iter()
+                .filter_map(|(d, answer)| match answer {
+                    Answer::Erasure(e) => Some((self.destination_id(d), e)),
+                    Answer::Access(_) => None,
+                })
+                .collect(),
+        };
+        let failed = report
+            .destinations
+            .iter()
+            .any(|(_, e)| matches!(e, Erasure::Failed { .. }));
+        if failed {
+            Err(ForgetError::Failed(report))
+        } else {
+            Ok(report)
+        }
+    }
+
+    fn request_access(&self, distinct_id: &str) -> Result<AccessReport, AccessError> {
+        let started = Instant::now();
+        let deadline = started + self.flush_timeout;
+        let st = self.shared.lock();
+        if st.worker_exited || st.stop {
+            return Err(AccessError::Closed);
+        }
+        let answers = match self.ask(st, RequestKind::Access, distinct_id, deadline) {
+            Asked::Answered(answers) => answers,
+            Asked::Closed => return Err(AccessError::Closed),
+            Asked::TimedOut => return Err(AccessError::Timeout(started.elapsed())),
+        };
+        let report = AccessReport {
+            destinations: answers
+                .into_iter()
+                .filter_map(|(d, answer)| match answer {
+                    Answer::Access(a) => Some((self.destination_id(d), a)),
+                    Answer::Erasure(_) => None,
+                })
+                .collect(),
+        };
+        let failed = report
+            .destinations
+            .iter()
+            .any(|(_, a)| matches!(a, Access::Failed { .. }));
+        if failed {
+            Err(AccessError::Failed(report))
+        } else {
+            Ok(report)
+        }
+    }
+
+    fn destination_id(&self, d: usize) -> &'static str {
+        self.plan.destinations.get(d).map_or("?", |i| i.id)
+    }
+
+    /// Queues a data subject's request for the worker and waits for every sink's answer
+    /// until `deadline`. A request whose caller stopped waiting still runs.
+    fn ask(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        kind: RequestKind,
+        distinct_id: &str,
+        deadline: Instant,
+    ) -> Asked {
+        let id = st.next_request;
+        st.next_request += 1;
+        st.requests.push_back(SubjectRequest {
             id,
+            kind,
             distinct_ids: vec![distinct_id.to_owned()],
         });
         self.shared.work.notify_one();
         loop {
-            if let Some(pos) = st.erase_results.iter().position(|(job, _)| *job == id) {
-                let (_, results) = st.erase_results.swap_remove(pos);
-                let report = ForgetReport {
-                    purged,
-                    destinations: results
-                        .into_iter()
-                        .map(|(d, e)| (self.plan.destinations.get(d).map_or("?", |i| i.id), e))
-                        .collect(),
-                };
-                let failed = report
-                    .destinations
-                    .iter()
-                    .any(|(_, e)| matches!(e, Erasure::Failed { .. }));
-                return if failed {
-                    Err(ForgetError::Failed(report))
-                } else {
-                    Ok(report)
-                };
+            if let Some(pos) = st.answers.iter().position(|(request, _)| *request == id) {
+                return Asked::Answered(st.answers.swap_remove(pos).1);
             }
             if st.worker_exited {
-                return Err(ForgetError::Closed);
+                return Asked::Closed;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                st.erase_abandoned.push(id);
-                return Err(ForgetError::Timeout(started.elapsed()));
+                st.abandoned.push(id);
+                return Asked::TimedOut;
             };
             st = self
                 .shared
@@ -1113,6 +1224,35 @@ impl Tracker {
     /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject.
     pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
         self.core.forget(distinct_id)
+    }
+
+    /// Serves a subject's right of access (GDPR Art. 15): asks every sink for what it holds
+    /// about the subject ([`Sink::retrieve`]) and returns each destination's answer: the
+    /// records themselves (e.g. the subject's NDJSON lines), the reference of an export the
+    /// destination prepares (e.g. a Mixpanel data-retrieval task), or that it cannot.
+    /// Waits up to [`TrackerBuilder::flush_timeout`].
+    ///
+    /// Events still queued are not in the destinations yet: call [`Tracker::flush`] first to
+    /// include everything tracked so far. Skipped destinations answer
+    /// [`Access::NothingStored`].
+    ///
+    /// ```ignore
+    /// let report = tracker.request_access("user-42")?;
+    /// for (destination, answer) in &report.destinations {
+    ///     println!("{destination}: {answer:?}"); // counts only, never the records
+    /// }
+    /// ```
+    pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
+        self.core
+            .request_access(&self.core.distinct_id_of(subject_id))
+    }
+
+    /// [`Tracker::request_access`] by distinct id, e.g. for an anonymous subject.
+    pub fn request_access_distinct_id(
+        &self,
+        distinct_id: &str,
+    ) -> Result<AccessReport, AccessError> {
+        self.core.request_access(distinct_id)
     }
 
     /// A snapshot of the counters.

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
-use crate::queue::{EraseJob, Queued, RetryBatch, Shared, State, recycle, retain_batch};
-use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::queue::{
+    Answer, Queued, RequestKind, RetryBatch, Shared, State, SubjectRequest, recycle, retain_batch,
+};
+use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
 
@@ -47,15 +49,15 @@ impl Worker {
             if st.stop {
                 break;
             }
-            if let Some(job) = st.erasures.pop_front() {
+            if let Some(request) = st.requests.pop_front() {
                 drop(st);
-                let results = self.erase(&job);
+                let answers = self.answer(&request);
                 st = shared.lock();
-                match st.erase_abandoned.iter().position(|&id| id == job.id) {
+                match st.abandoned.iter().position(|&id| id == request.id) {
                     Some(pos) => {
-                        st.erase_abandoned.swap_remove(pos);
+                        st.abandoned.swap_remove(pos);
                     }
-                    None => st.erase_results.push((job.id, results)),
+                    None => st.answers.push((request.id, answers)),
                 }
                 shared.progress.notify_all();
                 continue;
@@ -279,27 +281,47 @@ impl Worker {
         st
     }
 
-    fn erase(&mut self, job: &EraseJob) -> Vec<(usize, Erasure)> {
-        let mut results = Vec::new();
+    /// Asks every sink to erase or retrieve the request's subjects (skipped destinations
+    /// received nothing, so they store nothing).
+    fn answer(&mut self, request: &SubjectRequest) -> Vec<(usize, Answer)> {
+        let ids = &request.distinct_ids;
+        let mut answers = Vec::new();
         for (d, sink) in self.sinks.iter_mut().enumerate() {
-            let erasure = match sink {
-                Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.erase(&job.distinct_ids)))
-                    .unwrap_or_else(|_| Erasure::Failed {
-                        reason: "the sink panicked".into(),
+            let answer = match (sink, request.kind) {
+                (Some(sink), RequestKind::Erase) => Answer::Erasure(
+                    catch_unwind(AssertUnwindSafe(|| sink.erase(ids))).unwrap_or_else(|_| {
+                        Erasure::Failed {
+                            reason: "the sink panicked".into(),
+                        }
                     }),
-                None => Erasure::NothingStored,
+                ),
+                (Some(sink), RequestKind::Access) => Answer::Access(
+                    catch_unwind(AssertUnwindSafe(|| sink.retrieve(ids))).unwrap_or_else(|_| {
+                        Access::Failed {
+                            reason: "the sink panicked".into(),
+                        }
+                    }),
+                ),
+                (None, RequestKind::Erase) => Answer::Erasure(Erasure::NothingStored),
+                (None, RequestKind::Access) => Answer::Access(Access::NothingStored),
             };
-            if let Erasure::Failed { reason } = &erasure {
+            let failed = match &answer {
+                Answer::Erasure(Erasure::Failed { reason })
+                | Answer::Access(Access::Failed { reason }) => Some(reason.as_str()),
+                _ => None,
+            };
+            if let Some(reason) = failed {
                 let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
                 tracing::warn!(
                     destination = id,
-                    reason = reason.as_str(),
-                    "trackplan: erasure failed"
+                    request = ?request.kind,
+                    reason,
+                    "trackplan: a data subject's request failed at a destination"
                 );
             }
-            results.push((d, erasure));
+            answers.push((d, answer));
         }
-        results
+        answers
     }
 
     fn flush_sinks(&mut self) -> Vec<(usize, String)> {

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use support::server::{Fault, TestServer};
 use trackplan_runtime::sinks::{Mixpanel, Segment};
-use trackplan_runtime::{Consent, FlushError, Overflow, RetryPolicy, Tracker, TrackerBuilder};
+use trackplan_runtime::{
+    Access, Consent, Erasure, FlushError, Overflow, RetryPolicy, Tracker, TrackerBuilder,
+};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const WRITE_KEY: &str = "wk_e2e";
@@ -212,4 +214,106 @@ fn shutdown_with_an_unreachable_destination_keeps_its_deadline_and_reports() {
         "undelivered events are reported as failed"
     );
     assert!(m.retried >= 7);
+}
+
+#[test]
+fn request_access_and_forget_reach_each_destination_as_it_can() {
+    let mp = TestServer::mixpanel(TOKEN);
+    let seg = TestServer::segment(WRITE_KEY);
+    let path = common::temp_path("access", "warehouse.ndjson");
+    let tracker = Tracker::builder(&common::PLAN)
+        .key(key())
+        .sink(
+            destination::Warehouse,
+            trackplan_runtime::sinks::Ndjson::create(&path).expect("file"),
+        )
+        .sink(
+            destination::Mixpanel,
+            mixpanel(&mp).gdpr_api_token("gdpr-oauth-token"),
+        )
+        .sink(
+            destination::Ads,
+            Segment::new(WRITE_KEY)
+                .base_url(seg.url())
+                .retry_policy(FAST),
+        )
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_millis(5))
+        .build()
+        .expect("tracker");
+    let consent = Consent::none().grant(purpose::ProductAnalytics);
+    let (ann, ben) = (
+        tracker.subject("ann", consent),
+        tracker.subject("ben", consent),
+    );
+    for i in 0..3 {
+        ann.track(page(i));
+        ben.track(page(10 + i));
+    }
+    tracker.flush().expect("flush");
+
+    let report = tracker.request_access("ann").expect("access");
+    let ann_id = ann.distinct_id();
+    match report.destination("warehouse") {
+        Some(Access::Records { records, source }) => {
+            assert_eq!(records.len(), 3, "ann's lines, not ben's");
+            for r in records {
+                let v: serde_json::Value = serde_json::from_str(r).expect("a JSON line");
+                assert_eq!(v["distinct_id"], ann_id);
+                assert_eq!(v["event"], "Page Viewed");
+            }
+            assert_eq!(source.as_deref(), Some(&*path.display().to_string()));
+        }
+        other => panic!("warehouse: {other:?}"),
+    }
+    let retrievals: Vec<_> = mp
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/api/app/data-retrievals/v3.0/")
+        .collect();
+    assert_eq!(retrievals.len(), 1);
+    assert_eq!(
+        retrievals[0].body["distinct_ids"],
+        serde_json::json!([ann_id])
+    );
+    assert_eq!(
+        report.destination("mixpanel"),
+        Some(&Access::Requested {
+            reference: Some("retrieval-1".into())
+        }),
+        "the tracking id Mixpanel's API returned"
+    );
+    assert_eq!(report.destination("ads"), Some(&Access::NotSupported));
+    assert_eq!(
+        report.destination("security_log"),
+        Some(&Access::NothingStored)
+    );
+    let debug = format!("{report:?}");
+    assert!(
+        !debug.contains(ann_id) && !debug.contains("shop.example"),
+        "Debug shows counts, not the subject's data: {debug}"
+    );
+
+    let forgotten = tracker.forget("ann").expect("forget");
+    let answers: Vec<(&str, Erasure)> = forgotten.destinations;
+    assert_eq!(
+        answers,
+        [
+            ("warehouse", Erasure::Erased),
+            (
+                "mixpanel",
+                Erasure::Requested {
+                    reference: Some("deletion-2".into())
+                }
+            ),
+            ("ads", Erasure::NotSupported),
+            ("security_log", Erasure::NothingStored),
+            ("support_desk", Erasure::NothingStored),
+        ]
+    );
+    mp.assert_no_violations(); // includes the GDPR API's one request per second
+    let file = std::fs::read_to_string(&path).expect("read");
+    assert!(!file.contains(ann_id) && file.contains(ben.distinct_id()));
+    tracker.shutdown().expect("shutdown");
 }

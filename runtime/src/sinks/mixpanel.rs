@@ -7,7 +7,7 @@
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
-use crate::sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::value::write_json_str;
 use std::time::{Duration, Instant};
 
@@ -253,15 +253,32 @@ impl Sink for Mixpanel {
         let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
         match self.request_deletion(&ids) {
             Ok(requests) => Erasure::Requested {
-                reference: Some(
-                    requests
-                        .iter()
-                        .map(|r| r.tracking_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
+                reference: Some(tracking_ids(&requests)),
             },
             Err(e) => Erasure::Failed {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Files a GDPR/CCPA data-retrieval request (when a GDPR API token is configured):
+    /// Mixpanel prepares an export of these distinct ids' data. The reference is the tracking
+    /// id (several, comma-separated, past 1999 ids); follow it with
+    /// [`Mixpanel::privacy_status`].
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        if self.gdpr_token.is_none() {
+            tracing::warn!(
+                "Mixpanel: no GDPR API token configured, so no data-retrieval request was sent; \
+                 configure `Mixpanel::gdpr_api_token` or export in Mixpanel's UI"
+            );
+            return Access::NotSupported;
+        }
+        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
+        match self.request_retrieval(&ids) {
+            Ok(requests) => Access::Requested {
+                reference: Some(tracking_ids(&requests)),
+            },
+            Err(e) => Access::Failed {
                 reason: e.to_string(),
             },
         }
@@ -287,6 +304,12 @@ impl Sink for Mixpanel {
         };
         http::deliver_packed(&mut import, settled, batch)
     }
+}
+
+/// The tracking ids of requests, comma-separated.
+fn tracking_ids(requests: &[PrivacyRequest]) -> String {
+    let ids: Vec<&str> = requests.iter().map(|r| r.tracking_id.as_str()).collect();
+    ids.join(",")
 }
 
 /// The law a Mixpanel privacy request is made under.
