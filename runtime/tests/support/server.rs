@@ -63,6 +63,39 @@ pub struct Accepted {
     pub raw: Value,
 }
 
+impl Accepted {
+    /// What Mixpanel deduplicates by: events with the same name, distinct id, `time` and
+    /// `$insert_id` are one event in the project (it keeps the latest).
+    pub fn dedup_key(&self) -> DedupKey {
+        let time = self.properties.get("time").and_then(Value::as_i64);
+        (
+            self.event.clone(),
+            self.distinct_id.clone(),
+            time.unwrap_or_default(),
+            self.insert_id.clone(),
+        )
+    }
+}
+
+/// Event name, distinct id, time and insert id.
+pub type DedupKey = (String, String, i64, String);
+
+/// What one Mixpanel project stores after deduplication, given every server that stood in
+/// for it (one per process run), with how many raw deliveries each stored event absorbed.
+pub fn project_store(servers: &[&TestServer]) -> HashMap<DedupKey, (Accepted, usize)> {
+    let mut store: HashMap<DedupKey, (Accepted, usize)> = HashMap::new();
+    for server in servers {
+        for event in server.accepted() {
+            let entry = store
+                .entry(event.dedup_key())
+                .or_insert_with(|| (event.clone(), 0));
+            entry.0 = event; // the latest wins, as in Mixpanel
+            entry.1 += 1;
+        }
+    }
+    store
+}
+
 /// One request the server saw.
 #[derive(Debug, Clone)]
 pub struct Seen {
