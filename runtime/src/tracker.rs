@@ -423,6 +423,7 @@ impl TrackerBuilder {
             next_lane: 0,
             spent: Vec::new(),
             spare: std::collections::VecDeque::new(),
+            spare_ids: Vec::new(),
         };
         let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
         Ok(Tracker {

@@ -312,10 +312,46 @@ fn write_time(buf: &mut Vec<u8>, t: Timestamp) {
     buf.push(b'"');
 }
 
+/// Whether `bytes` hold a control character, `"` or `\\`: what JSON strings must escape.
+/// Eight bytes at a time: a byte `b` of word `w` is flagged when `b < 0x20` (its subtraction
+/// borrows) or when it equals one of the two characters (its XOR is zero), as long as the high
+/// bit of `b` is clear (bytes of multibyte UTF-8 characters are never flagged).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let flagged = |w: u64| {
+        let below_space = w.wrapping_sub(ONES * 0x20);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        let zero = |x: u64| x.wrapping_sub(ONES);
+        (below_space | zero(quote) | zero(backslash)) & !w & HIGH != 0
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if flagged(u64::from_le_bytes(word)) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string literal.
 pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
-    // serde_json's escaper is well tested; writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    // Most values (ids, enum values, URLs) need no escaping: copied at once. The others go
+    // through serde_json's escaper, which is well tested; writing into a Vec cannot fail.
+    if !needs_escape(s.as_bytes()) {
+        buf.reserve(s.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
 }
 
 impl<T: AsScalar> Value for T {
@@ -400,6 +436,39 @@ impl<T: AsScalar> AsScalar for Special<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn needs_escape_flags_exactly_what_json_escapes() {
+        for b in 0u8..=0x7f {
+            for at in 0..20 {
+                let mut text = vec![b'a'; 20];
+                text[at] = b;
+                let expected = b < 0x20 || b == b'"' || b == b'\\';
+                assert_eq!(super::needs_escape(&text), expected, "byte {b:#x} at {at}");
+            }
+        }
+        for clean in [
+            "",
+            "sku-4711-blue-xl",
+            "Health & Beauty",
+            "é ü 漢字 🎉",
+            "a'b/c<d>",
+        ] {
+            assert!(!super::needs_escape(clean.as_bytes()), "{clean}");
+        }
+        for text in [
+            "x\u{7f}y",
+            "line\nbreak",
+            "tab\there",
+            "quote\"d",
+            "back\\slash",
+        ] {
+            let mut out = Vec::new();
+            super::write_json_str(&mut out, text);
+            let back: String = serde_json::from_slice(&out).unwrap_or_default();
+            assert_eq!(back, text);
+        }
+    }
+
     use super::*;
     use crate::plan::{Constraints, Granularity, Sensitivity, ValueKind};
 

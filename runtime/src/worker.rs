@@ -33,7 +33,12 @@ pub(crate) struct Worker {
     pub spent: Vec<Vec<u8>>,
     /// An empty queue with capacity, swapped with a lane's queue to take a whole batch.
     pub spare: VecDeque<Queued>,
+    /// Insert-id strings of delivered envelopes, reused for the next ones.
+    pub spare_ids: Vec<String>,
 }
+
+/// Most insert-id strings kept for reuse (a few batches' worth).
+const SPARE_IDS_MAX: usize = 4096;
 
 pub(crate) fn spawn(worker: Worker) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -149,9 +154,17 @@ impl Worker {
                 }
                 _ => text(q.distinct_id()),
             };
+            let insert_id = match q.insert_id.take() {
+                Some(stored) => stored,
+                None => {
+                    let mut id = self.spare_ids.pop().unwrap_or_default();
+                    self.ids.write_id(q.seq, &mut id);
+                    id
+                }
+            };
             batch.push(Envelope {
                 event: q.event,
-                insert_id: q.insert_id.take().unwrap_or_else(|| self.ids.id(q.seq)),
+                insert_id,
                 time_ms: q.time_ms,
                 distinct_id,
                 plan: self.plan,
@@ -201,6 +214,12 @@ impl Worker {
                 }
             }
         }
+        let n = r.batch.len() as u64;
+        if !matches!(outcome, Outcome::Retry { .. }) {
+            // Settled: dropped here, outside the lock, so `track` does not wait for a whole
+            // batch's deallocations.
+            self.reclaim(std::mem::take(&mut r.batch));
+        }
         let mut st = shared.lock();
         st.in_flight = None;
         for buf in self.spent.drain(..) {
@@ -209,14 +228,13 @@ impl Worker {
         let purges = std::mem::take(&mut st.purge_log);
         let stats = &self.shared.stats;
         let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
-        let n = r.batch.len() as u64;
         match outcome {
             Outcome::Delivered => stats.add(d, Counter::Delivered, n),
             Outcome::Partial { failed } => {
                 let mut indices: Vec<usize> = failed
                     .iter()
                     .map(|(i, _)| *i)
-                    .filter(|&i| i < r.batch.len())
+                    .filter(|&i| (i as u64) < n)
                     .collect();
                 indices.sort_unstable();
                 indices.dedup();
@@ -279,6 +297,16 @@ impl Worker {
             }
         }
         st
+    }
+
+    /// Drops a settled batch, keeping its insert-id strings for the next batches: the worker
+    /// then allocates no string per event in steady state.
+    fn reclaim(&mut self, batch: Vec<Envelope>) {
+        for e in batch {
+            if self.spare_ids.len() < SPARE_IDS_MAX {
+                self.spare_ids.push(e.insert_id);
+            }
+        }
     }
 
     /// Asks every sink to erase or retrieve the request's subjects (skipped destinations
