@@ -40,7 +40,7 @@ pub use sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sin
 pub use spool::{Spool, SpoolError, SyncPolicy};
 pub use stats::{Counts, DestinationStats, Stats};
 pub use subject::{Scope, Scoped, Subject};
-pub use time::{Iso8601, Timestamp};
+pub use time::{Iso8601, Timestamp, Timestamps};
 pub use tracker::{
     AccessError, AccessReport, BuildError, FlushError, ForgetError, ForgetReport, Overflow,
     Tracker, TrackerBuilder,

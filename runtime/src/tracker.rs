@@ -17,6 +17,7 @@ use crate::sink::{Access, BatchLimits, Erasure, Sink};
 use crate::spool::{Entry, Spool};
 use crate::stats::{Counter, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
+use crate::time::{Timestamp, Timestamps};
 use crate::value::{PropertyWriter, ViolationPolicy};
 use crate::worker::{self, Worker};
 
@@ -241,6 +242,7 @@ pub struct TrackerBuilder {
     flush_timeout: Duration,
     drop_timeout: Duration,
     spool: Option<Spool>,
+    timestamps: Timestamps,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -334,6 +336,14 @@ impl TrackerBuilder {
     /// [`SyncPolicy`]: crate::SyncPolicy
     pub fn spool(mut self, spool: Spool) -> Self {
         self.spool = Some(spool);
+        self
+    }
+
+    /// How `track` reads the time of each event; default [`Timestamps::Coarse`] (the kernel's
+    /// coarse clock where there is one: a few nanoseconds instead of 25–40, resolution one
+    /// scheduler tick). [`Timestamps::Precise`] reads the system clock to the millisecond.
+    pub fn timestamps(mut self, timestamps: Timestamps) -> Self {
+        self.timestamps = timestamps;
         self
     }
 
@@ -440,6 +450,7 @@ impl TrackerBuilder {
                 drop_timeout: self.drop_timeout,
                 worker: Mutex::new(Some(handle)),
                 spooling,
+                timestamps: self.timestamps,
             }),
         })
     }
@@ -513,6 +524,7 @@ pub(crate) struct Core {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
     spooling: Option<Spooling>,
+    timestamps: Timestamps,
 }
 
 /// The spool, and a clone of the worker's insert-id generator: an event is spooled under the
@@ -660,7 +672,7 @@ impl Core {
         }
 
         let wants_first_party = send & !self.third_party != 0;
-        let time_ms = crate::time::Timestamp::now().unix_millis();
+        let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
                 self.serialize_and_push(
@@ -1156,6 +1168,7 @@ impl Tracker {
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
             spool: None,
+            timestamps: Timestamps::default(),
         }
     }
 

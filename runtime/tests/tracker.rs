@@ -11,7 +11,7 @@ use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
 use trackplan_runtime::{
     Access, BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Timestamp,
-    Tracker, ViolationPolicy,
+    Timestamps, Tracker, ViolationPolicy,
 };
 
 fn analytics() -> Consent {
@@ -114,6 +114,18 @@ fn ndjson_lines_follow_the_wire_format() {
     let user = tracker.subject("user-42", everything());
     let ordered_at = Timestamp::from_utc(2026, 11, 29, 0, 12, 4, 0).expect("valid date");
     let before = Timestamp::now().unix_millis();
+    let precise_memory = Memory::new();
+    let precise = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, precise_memory.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .timestamps(Timestamps::Precise)
+        .build()
+        .expect("build");
+    precise.subject("user-42", everything()).track(product("p"));
     user.track(CheckoutCompleted {
         revenue: 59.9,
         currency: Currency::Eur,
@@ -129,7 +141,16 @@ fn ndjson_lines_follow_the_wire_format() {
     let line = parse(lines[0]);
     let insert_id = line["insert_id"].as_str().expect("insert_id");
     let time = line["time"].as_i64().expect("time");
-    assert!(time >= before && time <= Timestamp::now().unix_millis());
+    let after = Timestamp::now().unix_millis();
+    // The default coarse clock shows the last scheduler tick (at most 10 ms back); the
+    // precise clock the millisecond.
+    assert!(
+        time > before - 50 && time <= after,
+        "{before} {time} {after}"
+    );
+    precise.flush().expect("flush");
+    let precise_time = precise_memory.envelopes()[0].time_ms;
+    assert!(precise_time >= before && precise_time <= after);
     assert_eq!(insert_id.len(), 36);
     assert!(
         insert_id
