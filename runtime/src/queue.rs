@@ -230,12 +230,17 @@ impl State {
 }
 
 /// Most buffers kept for reuse, and the largest: a rare huge event does not pin its memory.
-const POOL_MAX: usize = 4096;
+pub(crate) const POOL_MAX: usize = 4096;
 const POOLED_BYTES_MAX: usize = 16 * 1024;
+
+/// Whether a spent text buffer is worth keeping in the pool.
+pub(crate) fn reusable(buf: &Vec<u8>) -> bool {
+    buf.capacity() > 0 && buf.capacity() <= POOLED_BYTES_MAX
+}
 
 /// Returns a spent text buffer to the pool.
 pub(crate) fn recycle(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
-    if pool.len() < POOL_MAX && buf.capacity() <= POOLED_BYTES_MAX && buf.capacity() > 0 {
+    if pool.len() < POOL_MAX && reusable(&buf) {
         buf.clear();
         pool.push(buf);
     }

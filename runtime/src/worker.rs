@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
 use crate::queue::{
-    Answer, Queued, RequestKind, RetryBatch, Shared, State, SubjectRequest, recycle, retain_batch,
+    Answer, POOL_MAX, Queued, RequestKind, RetryBatch, Shared, State, SubjectRequest, retain_batch,
+    reusable,
 };
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
@@ -220,11 +221,16 @@ impl Worker {
             // batch's deallocations.
             self.reclaim(std::mem::take(&mut r.batch));
         }
+        // Spent buffers are cleared and sorted out here; under the lock they are only moved.
+        self.spent.retain_mut(|buf| {
+            buf.clear();
+            reusable(buf)
+        });
         let mut st = shared.lock();
         st.in_flight = None;
-        for buf in self.spent.drain(..) {
-            recycle(&mut st.pool, buf);
-        }
+        let room = POOL_MAX.saturating_sub(st.pool.len());
+        self.spent.truncate(room);
+        st.pool.append(&mut self.spent);
         let purges = std::mem::take(&mut st.purge_log);
         let stats = &self.shared.stats;
         let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
