@@ -9,9 +9,20 @@
 //!   serialized to a `Vec<u8>`.
 //! - `c_derive_serialize`: a `#[derive(Serialize)]` struct written with `serde_json::to_writer`
 //!   into a fresh `Vec<u8>` (the floor: no maps, no dynamic values).
+//! - `trackplan_track_deferred`: the same, but the sink's batch limits are never reached within
+//!   a timed chunk, so the worker delivers only in the untimed flush: `track`'s own cost
+//!   (serialize + enqueue) without the worker competing for the CPU. On a machine whose other
+//!   cores are busy, the worker of `trackplan_track` runs on the tracking thread's core and
+//!   part of its work shows up there.
+//! - `trackplan_track_precise_time`: `trackplan_track` with `Timestamps::Precise` (the system
+//!   clock per event instead of the coarse clock).
+//! - `event_build_drop`: building and dropping the event alone (its `String` allocation and
+//!   free), which every variant contains.
 //! - `trackplan_refused`: `track` when the subject's consent refuses every destination;
-//!   `trackplan_refused_prebuilt` the same with the event built outside the timed part, to
-//!   show what the refusal itself costs.
+//!   `trackplan_refused_prebuilt` the same with the event built outside the timed part (its
+//!   drop stays inside); `trackplan_refused_static` with an event borrowing its string, so
+//!   nothing is allocated or freed; `event_build_drop_static` builds that event alone (the
+//!   harness's share of it: what is left is the refusal).
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
 //!
@@ -25,10 +36,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
 use trackplan::__private::Sealed;
 use trackplan::{
-    Consent, Constraints, Destination, DestinationInfo, DestinationSet, Envelope, Event, EventInfo,
-    IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo, PropertyWriter,
-    Purpose, PurposeInfo, PurposeSet, Sensitivity, Sink, Subject, Tracker, TransformInfo, Value,
-    ValueKind, Values,
+    BatchLimits, Consent, Constraints, Destination, DestinationInfo, DestinationSet, Envelope,
+    Event, EventInfo, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo,
+    PropertyWriter, Purpose, PurposeInfo, PurposeSet, Sensitivity, Sink, Subject, Timestamps,
+    Tracker, TransformInfo, Value, ValueKind, Values,
 };
 
 // --- A plan as `plan!` would generate it: one purpose, one destination, two events. ---
@@ -291,6 +302,31 @@ impl Event for AccountProductViewed {
     }
 }
 
+/// `ProductViewed` borrowing its product id: building and dropping it costs nothing.
+struct StaticProductViewed {
+    product_id: &'static str,
+    category: Category,
+    price: f64,
+    currency: Currency,
+    quantity: u32,
+    in_stock: bool,
+}
+impl Sealed for StaticProductViewed {}
+impl Event for StaticProductViewed {
+    type Purposes = ProductAnalytics;
+    const PLAN: &'static PlanInfo = &PLAN;
+    const INFO: &'static EventInfo = &EVENTS[0];
+    fn write_properties(&self, w: &mut PropertyWriter<'_>) {
+        let p = Self::INFO.properties;
+        Value::write(&self.product_id, &p[0], w);
+        Value::write(&self.category, &p[1], w);
+        Value::write(&self.price, &p[2], w);
+        Value::write(&self.currency, &p[3], w);
+        Value::write(&self.quantity, &p[4], w);
+        Value::write(&self.in_stock, &p[5], w);
+    }
+}
+
 /// The baseline (c): what a hand-written serde struct would be.
 #[derive(Serialize)]
 struct SerdeProductViewed {
@@ -310,6 +346,23 @@ struct SerdeProductViewed {
 
 struct Discard;
 impl Sink for Discard {
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        black_box(batch);
+        Outcome::Delivered
+    }
+}
+
+/// Discards too, but its batches fill only at a flush: the worker stays idle while timed.
+struct DiscardAtFlush;
+impl Sink for DiscardAtFlush {
+    fn limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_events: 1 << 20,
+            max_bytes: 1 << 30,
+            max_delay: Duration::from_secs(3600),
+        }
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         black_box(batch);
         Outcome::Delivered
@@ -353,15 +406,31 @@ fn time_tracks(tracker: &Tracker, iters: u64, mut track: impl FnMut()) -> Durati
     total
 }
 
+fn key() -> Key {
+    Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn bench(c: &mut Criterion) {
-    let key = Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}"));
     let tracker = Tracker::builder(&PLAN)
-        .key(key)
+        .key(key())
         .sink(Warehouse, Discard)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let consenting: Subject = tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
     let refusing: Subject = tracker.subject("user-43", Consent::none());
+    let deferred_tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(Warehouse, DiscardAtFlush)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deferred = deferred_tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
+    let precise_tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(Warehouse, Discard)
+        .timestamps(Timestamps::Precise)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let precise = precise_tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
 
     let mut g = c.benchmark_group("track_6_properties");
     g.bench_function("trackplan_track", |b| {
@@ -407,12 +476,49 @@ fn bench(c: &mut Criterion) {
             black_box(out)
         })
     });
+    g.bench_function("trackplan_track_deferred", |b| {
+        b.iter_custom(|iters| {
+            time_tracks(&deferred_tracker, iters, || deferred.track(product_event()))
+        })
+    });
+    g.bench_function("trackplan_track_precise_time", |b| {
+        b.iter_custom(|iters| {
+            time_tracks(&precise_tracker, iters, || precise.track(product_event()))
+        })
+    });
+    g.bench_function("event_build_drop", |b| {
+        b.iter(|| black_box(product_event()))
+    });
     g.bench_function("trackplan_refused", |b| {
         b.iter_custom(|iters| time_tracks(&tracker, iters, || refusing.track(product_event())))
     });
     // The refusal alone: the event is built outside the timed part (its drop stays inside).
     g.bench_function("trackplan_refused_prebuilt", |b| {
         b.iter_batched(product_event, |e| refusing.track(e), BatchSize::SmallInput)
+    });
+    g.bench_function("event_build_drop_static", |b| {
+        b.iter(|| {
+            black_box(StaticProductViewed {
+                product_id: black_box(PRODUCT_ID),
+                category: Category::HealthAndBeauty,
+                price: black_box(PRICE),
+                currency: Currency::Eur,
+                quantity: black_box(QUANTITY),
+                in_stock: black_box(true),
+            })
+        })
+    });
+    g.bench_function("trackplan_refused_static", |b| {
+        b.iter(|| {
+            refusing.track(StaticProductViewed {
+                product_id: black_box(PRODUCT_ID),
+                category: Category::HealthAndBeauty,
+                price: black_box(PRICE),
+                currency: Currency::Eur,
+                quantity: black_box(QUANTITY),
+                in_stock: black_box(true),
+            })
+        })
     });
     g.bench_function("trackplan_track_hmac", |b| {
         b.iter_custom(|iters| {
