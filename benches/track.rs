@@ -14,8 +14,8 @@
 //!   (serialize + enqueue) without the worker competing for the CPU. On a machine whose other
 //!   cores are busy, the worker of `trackplan_track` runs on the tracking thread's core and
 //!   part of its work shows up there.
-//! - `trackplan_track_precise_time`: `trackplan_track` with `Timestamps::Precise` (the system
-//!   clock per event instead of the coarse clock).
+//! - `trackplan_track_precise_time`: `trackplan_track_deferred` with `Timestamps::Precise` (the
+//!   system clock per event instead of the coarse clock).
 //! - `event_build_drop`: building and dropping the event alone (its `String` allocation and
 //!   free), which every variant contains.
 //! - `trackplan_refused`: `track` when the subject's consent refuses every destination;
@@ -426,7 +426,7 @@ fn bench(c: &mut Criterion) {
     let deferred = deferred_tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
     let precise_tracker = Tracker::builder(&PLAN)
         .key(key())
-        .sink(Warehouse, Discard)
+        .sink(Warehouse, DiscardAtFlush)
         .timestamps(Timestamps::Precise)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
