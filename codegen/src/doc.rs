@@ -51,17 +51,24 @@ impl Doc {
         &self.lines
     }
 
-    /// The `#[doc = "…"]` attributes, one per line, each with the leading space `///` gives.
+    /// One `#[doc = "…"]` attribute holding every line, each with the leading space `///`
+    /// gives. One attribute instead of one per line: rustdoc reads them the same, and a large
+    /// plan has tens of thousands of doc lines, each of which would cost the compiler tokens.
     pub(crate) fn attrs(&self) -> TokenStream {
-        let lines = self.lines.iter().map(|l| {
-            let l = if l.is_empty() {
-                String::new()
-            } else {
-                format!(" {l}")
-            };
-            quote!(#[doc = #l])
-        });
-        quote!(#(#lines)*)
+        if self.lines.is_empty() {
+            return TokenStream::new();
+        }
+        let mut text = String::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            if !l.is_empty() {
+                text.push(' ');
+                text.push_str(l);
+            }
+        }
+        quote!(#[doc = #text])
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) fn event(
     let fields = item.fields.iter().map(|f| {
         let field_docs = property_doc(src, f.property).attrs();
         let enum_ident = f.enum_index.map(|i| EnumType::Named(&names.enums[i].ident));
-        let ty = rust_type(f.property, enum_ident);
+        let ty = rust_type(f.property, enum_ident, names.std);
         let name = &f.ident;
         quote! {
             #field_docs
@@ -60,23 +60,14 @@ pub(crate) fn event(
         }
     });
 
-    let writes: Vec<TokenStream> = item
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = &f.ident;
-            let i = Literal::usize_unsuffixed(i);
-            quote!(::trackplan::Value::write(&self.#name, &properties[#i], w);)
-        })
-        .collect();
-    let body = if writes.is_empty() {
-        quote!(let _ = w;)
-    } else {
-        quote! {
-            let properties = <Self as ::trackplan::Event>::INFO.properties;
-            #(#writes)*
-        }
+    // Fields in plan order, so field `i` is `INFO.properties[i]`.
+    let fields_in_order = item.fields.iter().map(|f| &f.ident);
+    let body = quote! {
+        ::trackplan::__private::write_fields(
+            &[#(&self.#fields_in_order),*],
+            Self::INFO.properties,
+            w,
+        );
     };
 
     let markers: Vec<&Ident> = event
@@ -111,6 +102,7 @@ pub(crate) fn event(
             const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
             const INFO: &'static ::trackplan::EventInfo = &PLAN.events[#index];
 
+            #[inline]
             fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {
                 #body
             }

@@ -84,21 +84,20 @@ fn items(plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) -> TokenStream {
     docs.line("Pass it to `Tracker::builder`; consent screens list `PLAN.purposes`.");
     let docs = docs.attrs();
 
-    let markers = crate::markers::markers(plan, src, names);
-    let enums = names.enums.iter().map(|e| crate::values::enum_type(src, e));
-    let events = names
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| crate::event::event(plan, src, names, e, i));
-    quote! {
-        #markers
-        #(#enums)*
-        #(#events)*
-
+    // Each part is built once and moved into `out`: `quote!` interpolation would copy every
+    // token of a part again, which dominates the cost of expanding a large plan.
+    let mut out = crate::markers::markers(plan, src, names);
+    for e in &names.enums {
+        out.extend(crate::values::enum_type(src, e));
+    }
+    for (i, e) in names.events.iter().enumerate() {
+        out.extend(crate::event::event(plan, src, names, e, i));
+    }
+    out.extend(quote! {
         #docs
         pub static PLAN: ::trackplan::PlanInfo = #info;
-    }
+    });
+    out
 }
 
 /// Items that let call sites type-check when the plan could not be read or parsed at all: a

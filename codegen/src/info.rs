@@ -4,7 +4,7 @@
 //! routes are computed here once, transforms are resolved to their runtime form, and each
 //! property's JSON key (`"Plan Tier":`) is escaped here so the `track` path only copies bytes.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Delimiter, Group, Literal, TokenStream};
 use quote::quote;
 use trackplan_model::{
     Destination, Event, Granularity, IdentityTransform, LegalBasis, Plan, Property, Sensitivity,
@@ -24,16 +24,18 @@ pub(crate) struct EventEntry<'p> {
     pub properties: Vec<&'p Property>,
 }
 
-/// The `PlanInfo { … }` expression for `plan`, with `events` as its event list.
+/// The `PlanInfo` value of `plan`, with `events` as its event list: a block expression that
+/// imports the runtime's plan types under their own names first, so the (long) literal reads
+/// like hand-written data and stays small for the compiler.
 pub(crate) fn plan_info(plan: &Plan, hash: &str, events: &[EventEntry<'_>]) -> TokenStream {
     let name = &plan.name.value;
     let version = Literal::u32_unsuffixed(plan.version.value);
     let label = format!("{name}@{version}");
     let identity = match plan.identity.transform.value {
-        IdentityTransform::Hmac => quote!(::trackplan::IdentityInfo::Hmac),
-        IdentityTransform::None => quote!(::trackplan::IdentityInfo::None),
+        IdentityTransform::Hmac => quote!(IdentityInfo::Hmac),
+        IdentityTransform::None => quote!(IdentityInfo::None),
     };
-    let purposes = plan.purposes.iter().map(|p| {
+    let purposes = list(plan.purposes.iter().map(|p| {
         let id = &p.id.value;
         let description = &p.description.value;
         let basis = legal_basis(p.basis.value);
@@ -45,7 +47,7 @@ pub(crate) fn plan_info(plan: &Plan, hash: &str, events: &[EventEntry<'_>]) -> T
         );
         let sale_or_share = p.sale_or_share.value;
         quote! {
-            ::trackplan::PurposeInfo {
+            PurposeInfo {
                 id: #id,
                 description: #description,
                 basis: #basis,
@@ -54,8 +56,8 @@ pub(crate) fn plan_info(plan: &Plan, hash: &str, events: &[EventEntry<'_>]) -> T
                 sale_or_share: #sale_or_share,
             }
         }
-    });
-    let destinations = plan.destinations.iter().map(|d| {
+    }));
+    let destinations = list(plan.destinations.iter().map(|d| {
         let id = &d.id.value;
         let kind = d.kind.value.key();
         let description = d.description.as_ref().map_or("", |s| s.value.as_str());
@@ -65,28 +67,58 @@ pub(crate) fn plan_info(plan: &Plan, hash: &str, events: &[EventEntry<'_>]) -> T
         ));
         let third_party = d.third_party.value;
         quote! {
-            ::trackplan::DestinationInfo {
+            DestinationInfo {
                 id: #id,
                 kind: #kind,
                 description: #description,
-                purposes: ::trackplan::PurposeSet(#set),
+                purposes: PurposeSet(#set),
                 third_party: #third_party,
             }
         }
-    });
-    let events = events.iter().map(|e| event_info(plan, e));
+    }));
+    let events = list(events.iter().map(|e| event_info(plan, e)));
     quote! {
-        ::trackplan::PlanInfo {
-            name: #name,
-            version: #version,
-            label: #label,
-            hash: #hash,
-            identity: #identity,
-            purposes: &[#(#purposes),*],
-            destinations: &[#(#destinations),*],
-            events: &[#(#events),*],
+        {
+            #[allow(unused_imports)]
+            use ::core::option::Option::{None, Some};
+            #[allow(unused_imports)]
+            use ::trackplan::{
+                Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity,
+                IdentityInfo, LegalBasis, PlanInfo, PurposeInfo, PurposeSet, Sensitivity,
+                TransformInfo, ValueKind,
+            };
+            #[allow(unused_imports)]
+            use ::trackplan::__private::property;
+            #[allow(dead_code)]
+            const UNCONSTRAINED: Constraints = Constraints {
+                max_length: None,
+                min: None,
+                max: None,
+            };
+            PlanInfo {
+                name: #name,
+                version: #version,
+                label: #label,
+                hash: #hash,
+                identity: #identity,
+                purposes: &#purposes,
+                destinations: &#destinations,
+                events: &#events,
+            }
         }
     }
+}
+
+/// `[a, b, …]` as one bracket group. Interpolating a group copies one token, where
+/// interpolating the stream inside would copy every token again at each level of nesting:
+/// that copying was most of the cost of expanding a large plan.
+fn list(items: impl Iterator<Item = TokenStream>) -> Group {
+    let mut inner = TokenStream::new();
+    for item in items {
+        inner.extend(item);
+        inner.extend(quote!(,));
+    }
+    Group::new(Delimiter::Bracket, inner)
 }
 
 fn event_info(plan: &Plan, entry: &EventEntry<'_>) -> TokenStream {
@@ -98,14 +130,14 @@ fn event_info(plan: &Plan, entry: &EventEntry<'_>) -> TokenStream {
         event.purposes.iter().map(|p| p.value.as_str()),
     ));
     let destinations = bits(destination_set(plan, event));
-    let properties = entry.properties.iter().map(|p| property_info(p));
+    let properties = list(entry.properties.iter().map(|p| property_info(p)));
     quote! {
-        ::trackplan::EventInfo {
+        EventInfo {
             id: #id,
             name: #name,
-            purposes: ::trackplan::PurposeSet(#purposes),
-            destinations: ::trackplan::DestinationSet(#destinations),
-            properties: &[#(#properties),*],
+            purposes: PurposeSet(#purposes),
+            destinations: DestinationSet(#destinations),
+            properties: &#properties,
         }
     }
 }
@@ -116,78 +148,75 @@ fn property_info(p: &Property) -> TokenStream {
     let json_key = format!("{}:", crate::doc::json(name));
     let kind = value_kind(&p.ty.value);
     let sensitivity = match p.sensitivity.value {
-        Sensitivity::Public => quote!(::trackplan::Sensitivity::Public),
-        Sensitivity::Internal => quote!(::trackplan::Sensitivity::Internal),
-        Sensitivity::Personal => quote!(::trackplan::Sensitivity::Personal),
-        Sensitivity::Special => quote!(::trackplan::Sensitivity::Special),
+        Sensitivity::Public => quote!(Sensitivity::Public),
+        Sensitivity::Internal => quote!(Sensitivity::Internal),
+        Sensitivity::Personal => quote!(Sensitivity::Personal),
+        Sensitivity::Special => quote!(Sensitivity::Special),
     };
     let category = option(p.category.as_ref().map(|c| c.value.as_str()));
     let transform = transform_info(p);
     let required = p.required.value;
     let c = &p.constraints;
-    let max_length = option(
-        c.max_length
-            .as_ref()
-            .map(|m| Literal::u32_unsuffixed(m.value)),
-    );
-    let min = option(c.min.as_ref().map(|m| float(m.value)));
-    let max = option(c.max.as_ref().map(|m| float(m.value)));
-    quote! {
-        ::trackplan::PropertyInfo {
-            id: #id,
-            name: #name,
-            json_key: #json_key,
-            kind: #kind,
-            sensitivity: #sensitivity,
-            category: #category,
-            transform: #transform,
-            required: #required,
-            constraints: ::trackplan::Constraints {
+    let constraints = if c.max_length.is_none() && c.min.is_none() && c.max.is_none() {
+        quote!(UNCONSTRAINED)
+    } else {
+        let max_length = option(
+            c.max_length
+                .as_ref()
+                .map(|m| Literal::u32_unsuffixed(m.value)),
+        );
+        let min = option(c.min.as_ref().map(|m| float(m.value)));
+        let max = option(c.max.as_ref().map(|m| float(m.value)));
+        quote! {
+            Constraints {
                 max_length: #max_length,
                 min: #min,
                 max: #max,
-            },
+            }
         }
+    };
+    quote! {
+        property(#id, #name, #json_key, #kind, #sensitivity, #category, #transform, #required, #constraints)
     }
 }
 
 fn transform_info(p: &Property) -> TokenStream {
     match &p.transform.value {
-        Transform::None => quote!(::trackplan::TransformInfo::None),
+        Transform::None => quote!(TransformInfo::None),
         Transform::Hmac => {
             // E-mail addresses are case-insensitive in practice: hash them lower-cased so one
             // person does not become two pseudonyms.
             let lowercase = p.category.as_ref().is_some_and(|c| {
                 c.value == "user.contact.email" || c.value.starts_with("user.contact.email.")
             });
-            quote!(::trackplan::TransformInfo::Hmac { lowercase: #lowercase })
+            quote!(TransformInfo::Hmac { lowercase: #lowercase })
         }
-        Transform::TruncateIp => quote!(::trackplan::TransformInfo::TruncateIp),
-        Transform::StripQuery => quote!(::trackplan::TransformInfo::StripQuery),
+        Transform::TruncateIp => quote!(TransformInfo::TruncateIp),
+        Transform::StripQuery => quote!(TransformInfo::StripQuery),
         Transform::Bucket { buckets } => {
             let buckets = buckets.iter().map(|b| float(*b));
-            quote!(::trackplan::TransformInfo::Bucket(&[#(#buckets),*]))
+            quote!(TransformInfo::Bucket(&[#(#buckets),*]))
         }
         Transform::Coarsen { to } => {
             let to = match to {
-                Granularity::Hour => quote!(::trackplan::Granularity::Hour),
-                Granularity::Day => quote!(::trackplan::Granularity::Day),
-                Granularity::Month => quote!(::trackplan::Granularity::Month),
+                Granularity::Hour => quote!(Granularity::Hour),
+                Granularity::Day => quote!(Granularity::Day),
+                Granularity::Month => quote!(Granularity::Month),
             };
-            quote!(::trackplan::TransformInfo::Coarsen(#to))
+            quote!(TransformInfo::Coarsen(#to))
         }
-        Transform::Redact => quote!(::trackplan::TransformInfo::Redact),
+        Transform::Redact => quote!(TransformInfo::Redact),
     }
 }
 
 fn legal_basis(basis: LegalBasis) -> TokenStream {
     match basis {
-        LegalBasis::Consent => quote!(::trackplan::LegalBasis::Consent),
-        LegalBasis::Contract => quote!(::trackplan::LegalBasis::Contract),
-        LegalBasis::LegalObligation => quote!(::trackplan::LegalBasis::LegalObligation),
-        LegalBasis::VitalInterest => quote!(::trackplan::LegalBasis::VitalInterest),
-        LegalBasis::PublicTask => quote!(::trackplan::LegalBasis::PublicTask),
-        LegalBasis::LegitimateInterest => quote!(::trackplan::LegalBasis::LegitimateInterest),
+        LegalBasis::Consent => quote!(LegalBasis::Consent),
+        LegalBasis::Contract => quote!(LegalBasis::Contract),
+        LegalBasis::LegalObligation => quote!(LegalBasis::LegalObligation),
+        LegalBasis::VitalInterest => quote!(LegalBasis::VitalInterest),
+        LegalBasis::PublicTask => quote!(LegalBasis::PublicTask),
+        LegalBasis::LegitimateInterest => quote!(LegalBasis::LegitimateInterest),
     }
 }
 
@@ -198,11 +227,11 @@ fn float(x: f64) -> TokenStream {
         let lit = Literal::f64_unsuffixed(x);
         quote!(#lit)
     } else if x.is_nan() {
-        quote!(f64::NAN)
+        quote!(::core::f64::NAN)
     } else if x > 0.0 {
-        quote!(f64::INFINITY)
+        quote!(::core::f64::INFINITY)
     } else {
-        quote!(f64::NEG_INFINITY)
+        quote!(::core::f64::NEG_INFINITY)
     }
 }
 
@@ -214,8 +243,8 @@ fn bits(set: u64) -> syn::LitInt {
 
 fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
     match value {
-        Some(v) => quote!(::std::option::Option::Some(#v)),
-        None => quote!(::std::option::Option::None),
+        Some(v) => quote!(Some(#v)),
+        None => quote!(None),
     }
 }
 

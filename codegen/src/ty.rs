@@ -24,19 +24,48 @@ pub(crate) enum EnumType<'a> {
     Hashed(u64),
 }
 
+/// How generated code names `Option`, `String` and `Vec`.
+#[derive(Clone, Copy)]
+pub(crate) enum Std {
+    /// By their prelude names: readable, and safe when nothing generated shadows them.
+    Prelude,
+    /// By absolute paths: when the plan has an event named `option`, `string` or `vec` (whose
+    /// structs would shadow the prelude), and in derive output, which lands in user scopes.
+    Absolute,
+}
+
+impl Std {
+    /// The prelude names unless one of `generated` (type names in the same module) shadows
+    /// them.
+    pub(crate) fn for_module<'a>(mut generated: impl Iterator<Item = &'a str>) -> Std {
+        if generated.any(|n| matches!(n, "Option" | "String" | "Vec")) {
+            Std::Absolute
+        } else {
+            Std::Prelude
+        }
+    }
+}
+
 /// The Rust type of `property`.
-pub(crate) fn rust_type(property: &Property, enum_ty: Option<EnumType<'_>>) -> TokenStream {
+pub(crate) fn rust_type(
+    property: &Property,
+    enum_ty: Option<EnumType<'_>>,
+    std: Std,
+) -> TokenStream {
     let ty = match &property.ty.value {
         PropertyType::List { items } => {
-            let item = wrapped(property.sensitivity.value, scalar(items, enum_ty));
-            quote!(::std::vec::Vec<#item>)
+            let item = wrapped(property.sensitivity.value, scalar(items, enum_ty, std));
+            match std {
+                Std::Prelude => quote!(Vec<#item>),
+                Std::Absolute => quote!(::std::vec::Vec<#item>),
+            }
         }
-        other => wrapped(property.sensitivity.value, scalar(other, enum_ty)),
+        other => wrapped(property.sensitivity.value, scalar(other, enum_ty, std)),
     };
-    if property.required.value {
-        ty
-    } else {
-        quote!(::std::option::Option<#ty>)
+    match (property.required.value, std) {
+        (true, _) => ty,
+        (false, Std::Prelude) => quote!(Option<#ty>),
+        (false, Std::Absolute) => quote!(::std::option::Option<#ty>),
     }
 }
 
@@ -48,9 +77,12 @@ fn wrapped(sensitivity: Sensitivity, ty: TokenStream) -> TokenStream {
     }
 }
 
-fn scalar(ty: &PropertyType, enum_ty: Option<EnumType<'_>>) -> TokenStream {
+fn scalar(ty: &PropertyType, enum_ty: Option<EnumType<'_>>, std: Std) -> TokenStream {
     match ty {
-        PropertyType::String => quote!(::std::string::String),
+        PropertyType::String => match std {
+            Std::Prelude => quote!(String),
+            Std::Absolute => quote!(::std::string::String),
+        },
         PropertyType::Integer => quote!(i64),
         PropertyType::Number => quote!(f64),
         PropertyType::Boolean => quote!(bool),
@@ -70,18 +102,18 @@ fn scalar(ty: &PropertyType, enum_ty: Option<EnumType<'_>>) -> TokenStream {
     }
 }
 
-/// The runtime `ValueKind` of a plan type.
+/// The runtime `ValueKind` of a plan type (`ValueKind` is imported where this is used).
 pub(crate) fn value_kind(ty: &PropertyType) -> TokenStream {
     match ty {
-        PropertyType::String => quote!(::trackplan::ValueKind::String),
-        PropertyType::Integer => quote!(::trackplan::ValueKind::Integer),
-        PropertyType::Number => quote!(::trackplan::ValueKind::Number),
-        PropertyType::Boolean => quote!(::trackplan::ValueKind::Boolean),
-        PropertyType::Timestamp => quote!(::trackplan::ValueKind::Timestamp),
-        PropertyType::Enum { .. } => quote!(::trackplan::ValueKind::Enum),
+        PropertyType::String => quote!(ValueKind::String),
+        PropertyType::Integer => quote!(ValueKind::Integer),
+        PropertyType::Number => quote!(ValueKind::Number),
+        PropertyType::Boolean => quote!(ValueKind::Boolean),
+        PropertyType::Timestamp => quote!(ValueKind::Timestamp),
+        PropertyType::Enum { .. } => quote!(ValueKind::Enum),
         PropertyType::List { items } => {
             let item = value_kind(items);
-            quote!(::trackplan::ValueKind::List { item: &#item })
+            quote!(ValueKind::List { item: &#item })
         }
     }
 }

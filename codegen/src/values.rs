@@ -63,6 +63,7 @@ pub(crate) fn values_impl(
         impl ::trackplan::Values for #ident {
             const PROPERTY: &'static str = #key;
 
+            #[inline]
             fn wire(&self) -> &'static str {
                 match *self {
                     #(#arms)*

@@ -17,7 +17,7 @@ use super::{Loader, plan_for, rebuild_on_change};
 use crate::doc;
 use crate::event::location;
 use crate::info::{EventEntry, plan_info};
-use crate::ty::{EnumType, describe, rust_type};
+use crate::ty::{EnumType, Std, describe, rust_type};
 use crate::values::key_hash;
 
 /// The expansion of `#[derive(Event)]` on `input`: the `Event` impl, or every error found plus
@@ -241,6 +241,7 @@ fn expand(
         let canonical = rust_type(
             property,
             key.as_deref().map(|k| EnumType::Hashed(key_hash(k))),
+            Std::Absolute,
         );
         let fit = Fit::new(plan, event, property, key.as_deref(), &loaded.source);
         let message = fit.message();
@@ -311,6 +312,7 @@ fn expand(
                 const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
                 const INFO: &'static ::trackplan::EventInfo = &PLAN.events[0];
 
+                #[inline]
                 fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {
                     #body
                 }
