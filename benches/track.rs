@@ -9,7 +9,9 @@
 //!   serialized to a `Vec<u8>`.
 //! - `c_derive_serialize`: a `#[derive(Serialize)]` struct written with `serde_json::to_writer`
 //!   into a fresh `Vec<u8>` (the floor: no maps, no dynamic values).
-//! - `trackplan_refused`: `track` when the subject's consent refuses every destination.
+//! - `trackplan_refused`: `track` when the subject's consent refuses every destination;
+//!   `trackplan_refused_prebuilt` the same with the event built outside the timed part, to
+//!   show what the refusal itself costs.
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
 //!
@@ -19,7 +21,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
 use trackplan::__private::Sealed;
 use trackplan::{
@@ -407,6 +409,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("trackplan_refused", |b| {
         b.iter_custom(|iters| time_tracks(&tracker, iters, || refusing.track(product_event())))
+    });
+    // The refusal alone: the event is built outside the timed part (its drop stays inside).
+    g.bench_function("trackplan_refused_prebuilt", |b| {
+        b.iter_batched(product_event, |e| refusing.track(e), BatchSize::SmallInput)
     });
     g.bench_function("trackplan_track_hmac", |b| {
         b.iter_custom(|iters| {

@@ -1,1 +1,604 @@
-fn main() {}
+//! `trackplan`: check, review, document and convert tracking plans.
+//!
+//! Exit codes: 0 success; 1 the plan has errors, `fmt --check` found unformatted files, or a
+//! `diff --fail-on` condition was met; 2 the command could not run (bad arguments, unreadable
+//! files, git errors).
+#![forbid(unsafe_code)]
+
+mod diagnostics;
+mod docs;
+mod fides;
+mod fmt;
+mod json;
+mod load;
+mod manifest;
+mod report;
+mod schema;
+mod segment;
+mod subject;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use diagnostics::ColorChoice;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use trackplan_model::{Plan, SourceFile};
+
+/// Check, review, document and convert trackplan tracking plans.
+///
+/// PLAN arguments are optional where shown as [PLAN]: the default is the `plan` of
+/// `[package.metadata.trackplan]` in ./Cargo.toml, else ./trackplan.toml.
+#[derive(Parser, Debug)]
+#[command(name = "trackplan", version, about, long_about)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validates a plan and shows every problem with its source line.
+    ///
+    /// Exits with 1 when the plan has errors (warnings alone pass).
+    #[command(after_help = "\
+Examples:
+  trackplan check                          the plan named in ./Cargo.toml
+  trackplan check plans/shop.toml
+  trackplan check plans/shop.toml --format json | jq '.diagnostics[].code'")]
+    Check {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `text` (rustc-style, on standard error) or `json` (on standard output).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+    /// Reports what changed between two versions of a plan, for review.
+    ///
+    /// BASE and HEAD are files or `git:REV[:PATH]` (read with `git show`; PATH defaults to the
+    /// other argument's path, or the default plan). Each change is classified and given a
+    /// privacy impact (none, low, needs review, high) with a reason.
+    #[command(after_help = "\
+Examples:
+  trackplan diff git:origin/main plans/shop.toml
+  trackplan diff old.toml new.toml --format json
+  trackplan diff git:main:plans/shop.toml plans/shop.toml --fail-on breaking --fail-on privacy
+
+--fail-on:
+  breaking  exit 1 when a breaking change comes without a higher [plan] version
+  privacy   exit 1 when a change has impact `needs review` or `high`
+  never     always exit 0 after a successful comparison (the default)")]
+    Diff {
+        /// The plan before the change.
+        base: String,
+        /// The plan after the change.
+        head: String,
+        /// `md` (a review report) or `json` (stable fields for tools).
+        #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
+        format: DiffFormat,
+        /// When to exit with 1; may be repeated.
+        #[arg(long, value_enum)]
+        fail_on: Vec<FailOn>,
+        /// Write the report here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Writes the data inventory, the end-user notice and the GDPR Art. 30 record.
+    #[command(after_help = "\
+Examples:
+  trackplan docs plans/shop.toml > PRIVACY.md
+  trackplan docs plans/shop.toml --format html -o docs/tracking.html")]
+    Docs {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `md` or `html` (one self-contained page).
+        #[arg(long, value_enum, default_value_t = DocsFormat::Md)]
+        format: DocsFormat,
+        /// Categories of data subjects for the Art. 30 record.
+        #[arg(long, default_value = "users of the service (customers and visitors)")]
+        data_subjects: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Prints the JSON Schema of the plan format, or of each event's payload.
+    #[command(after_help = "\
+Examples:
+  trackplan schema > plans/trackplan.schema.json
+  trackplan schema --events plans/shop.toml > lexicon.json   (body for Mixpanel's Lexicon Schemas API)")]
+    Schema {
+        /// Instead of the plan format: one JSON Schema per event of this plan, as a Mixpanel
+        /// Lexicon Schemas API upload body.
+        #[arg(long, value_name = "PLAN")]
+        events: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Exports a plan to other tools.
+    #[command(subcommand)]
+    Export(Export),
+    /// Converts other tracking-plan formats into a trackplan plan.
+    #[command(subcommand)]
+    Import(Import),
+    /// A data subject's access and erasure requests on an NDJSON store.
+    #[command(subcommand)]
+    Subject(SubjectCommand),
+    /// Formats plan files canonically (stable key order), keeping comments.
+    #[command(after_help = "\
+Examples:
+  trackplan fmt plans/shop.toml            rewrite the file in place
+  trackplan fmt --check plans/*.toml       exit 1 and list files that are not formatted")]
+    Fmt {
+        /// Plan files to format.
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// Don't write; exit with 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Export {
+    /// A Fides manifest: a system with one privacy declaration per purpose, a system per
+    /// destination, the plan's policies; loadable by fideslang, usable with `fides evaluate`.
+    #[command(after_help = "\
+Example:
+  trackplan export fides plans/shop.toml -o .fides/shop.yml && fides evaluate")]
+    Fides {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// `yaml` or `json`.
+        #[arg(long, value_enum, default_value_t = ManifestFormat::Yaml)]
+        format: ManifestFormat,
+        /// fideslang data subject keys of the people tracked; may be repeated.
+        #[arg(long = "data-subject", default_value = "customer")]
+        data_subjects: Vec<String>,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SubjectCommand {
+    /// Prints every event of one person (GDPR Art. 15 access), one JSON object per line.
+    #[command(after_help = "\
+Example:
+  TRACKPLAN_KEY=… trackplan subject export --key-env TRACKPLAN_KEY --id user-42 events.ndjson > user-42.ndjson")]
+    Export(SubjectArgs),
+    /// Removes every event of one person from the store (GDPR Art. 17 erasure), atomically.
+    ///
+    /// Stop the process that appends to the store first (or call `Tracker::forget` in it):
+    /// lines appended while the store is rewritten would be lost.
+    #[command(after_help = "\
+Example:
+  TRACKPLAN_KEY=… trackplan subject forget --key-env TRACKPLAN_KEY --id user-42 events.ndjson")]
+    Forget(SubjectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SubjectArgs {
+    /// Environment variable holding the tracker's secret key (hex), as the application reads
+    /// it with `Key::from_env`. Required with the `hmac` identity.
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+    /// The person's id as the application knows it (before pseudonymization).
+    #[arg(long)]
+    id: String,
+    /// The plan's `[identity] transform`: `hmac` (default) or `none` (ids stored as they are).
+    #[arg(long, value_enum, default_value_t = IdentityArg::Hmac)]
+    identity: IdentityArg,
+    /// The NDJSON store.
+    file: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum IdentityArg {
+    Hmac,
+    None,
+}
+
+#[derive(Subcommand, Debug)]
+enum Import {
+    /// Turns a Segment Protocols / Typewriter `plan.json` into a plan skeleton.
+    ///
+    /// Events, properties, types, required flags and enum values carry over. Purposes and
+    /// sensitivity are set to the placeholder `needs_review`, so `trackplan check` fails until
+    /// a person has decided them.
+    #[command(after_help = "\
+Example:
+  trackplan import segment plan.json -o plans/app.toml && trackplan check plans/app.toml")]
+    Segment {
+        /// The Segment plan (JSON).
+        file: PathBuf,
+        /// Write the plan here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DiffFormat {
+    Md,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DocsFormat {
+    Md,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ManifestFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FailOn {
+    /// A breaking change without a higher plan version.
+    Breaking,
+    /// A change whose privacy impact is `needs review` or `high`.
+    Privacy,
+    /// Never.
+    Never,
+}
+
+/// A failure that stops a command: printed as `error: …`, exit code 2. A plan with errors is
+/// `Invalid` (its diagnostics are printed first), exit code 1.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{0}")]
+    Import(#[from] segment::ImportError),
+    #[error("{0}")]
+    Source(#[from] load::LoadError),
+    #[error("{0} has errors (run `trackplan check` on it to see them all)")]
+    Invalid(String),
+    #[error("{0}")]
+    Subject(#[from] subject::SubjectError),
+    #[error("the tracker key: {0}")]
+    Key(#[from] trackplan_runtime::KeyError),
+    #[error("--key-env is required with the hmac identity (the default)")]
+    NoKey,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(CliError::Invalid(name)) => {
+            eprintln!("error: {name} has errors");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let color = cli.color.for_stderr();
+    match cli.command {
+        Command::Check { plan, format } => check_command(plan, format, color),
+        Command::Diff {
+            base,
+            head,
+            format,
+            fail_on,
+            output,
+        } => diff_command(&base, &head, format, &fail_on, output.as_deref(), color),
+        Command::Docs {
+            plan,
+            format,
+            data_subjects,
+            output,
+        } => {
+            let (_, plan) = load_valid(plan, color)?;
+            let opts = docs::Options { data_subjects };
+            let text = match format {
+                DocsFormat::Md => docs::markdown(&plan, &opts),
+                DocsFormat::Html => docs::html(&plan, &opts),
+            };
+            emit(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { events, output } => {
+            let value = match events {
+                Some(path) => {
+                    let (_, plan) = load_valid(Some(path), color)?;
+                    schema::lexicon(&plan)
+                }
+                None => trackplan_model::plan_schema(),
+            };
+            emit(output.as_deref(), &pretty(&value))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(Export::Fides {
+            plan,
+            format,
+            data_subjects,
+            output,
+        }) => {
+            let (_, plan) = load_valid(plan, color)?;
+            let export = fides::export(&plan, &fides::Options { data_subjects });
+            for w in &export.warnings {
+                eprintln!("warning: {w}");
+            }
+            let text = match format {
+                ManifestFormat::Yaml => export.manifest.to_yaml(),
+                ManifestFormat::Json => export.manifest.to_json(),
+            };
+            emit(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(Import::Segment { file, output }) => {
+            let json = read(&file)?;
+            let imported = segment::import(&json)?;
+            for w in &imported.warnings {
+                eprintln!("warning: {w}");
+            }
+            emit(output.as_deref(), &imported.toml)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fmt { plans, check } => fmt_command(&plans, check),
+        Command::Subject(SubjectCommand::Export(args)) => {
+            let id = distinct_id(&args)?;
+            let mut out = std::io::stdout().lock();
+            let summary = subject::export(&args.file, &id, &mut out)?;
+            out.flush().map_err(|source| CliError::Write {
+                path: "standard output".to_owned(),
+                source,
+            })?;
+            eprintln!(
+                "{} event(s) of subject {id} in {}{}",
+                summary.matched,
+                args.file.display(),
+                unreadable(summary.unreadable)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Subject(SubjectCommand::Forget(args)) => {
+            let id = distinct_id(&args)?;
+            let summary = subject::forget(&args.file, &id)?;
+            eprintln!(
+                "removed {} event(s) of subject {id} from {}; {} other event(s) kept{}",
+                summary.matched,
+                args.file.display(),
+                summary.other,
+                unreadable(summary.unreadable)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The distinct id the tracker sends for the subject. With the `hmac` identity the raw id is
+/// never printed; only its pseudonym is.
+fn distinct_id(args: &SubjectArgs) -> Result<String, CliError> {
+    match args.identity {
+        IdentityArg::None => Ok(args.id.clone()),
+        IdentityArg::Hmac => {
+            let var = args.key_env.as_deref().ok_or(CliError::NoKey)?;
+            let key = trackplan_runtime::Key::from_env(var)?;
+            Ok(key.pseudonymize(&args.id))
+        }
+    }
+}
+
+fn unreadable(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} line(s) that are not events were left untouched)")
+    }
+}
+
+fn check_command(
+    plan: Option<PathBuf>,
+    format: CheckFormat,
+    color: bool,
+) -> Result<ExitCode, CliError> {
+    let src = load::read_plan(&load::default_or(plan)?)?;
+    let checked = trackplan_model::check(&src);
+    match format {
+        CheckFormat::Json => emit(
+            None,
+            &pretty(&diagnostics::json(&src, &checked.diagnostics)),
+        )?,
+        CheckFormat::Text => {
+            for d in &checked.diagnostics {
+                eprintln!("{}\n", diagnostics::render(d, &src, color));
+            }
+            let line = diagnostics::summary(&src.name, &checked.diagnostics);
+            if checked.has_errors() {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(if checked.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn diff_command(
+    base: &str,
+    head: &str,
+    format: DiffFormat,
+    fail_on: &[FailOn],
+    output: Option<&Path>,
+    color: bool,
+) -> Result<ExitCode, CliError> {
+    let (base_spec, head_spec) = load::pair(base, head)?;
+    let base_src = load::read_spec(&base_spec)?;
+    let head_src = load::read_spec(&head_spec)?;
+    let base_plan = base_plan(&base_src, color)?;
+    let head_plan = valid(&head_src, color)?;
+    let diff = trackplan_model::diff::diff(&base_plan, &head_plan);
+    let text = match format {
+        DiffFormat::Md => report::markdown(&diff, &base_src.name, &head_src.name),
+        DiffFormat::Json => pretty(&report::json(&diff)),
+    };
+    emit(output, &text)?;
+    let failed = fail_on.iter().any(|f| match f {
+        FailOn::Breaking => diff.version_not_bumped(),
+        FailOn::Privacy => diff.max_impact() >= trackplan_model::diff::Impact::NeedsReview,
+        FailOn::Never => false,
+    });
+    if failed {
+        let why: Vec<&str> = fail_on
+            .iter()
+            .filter_map(|f| match f {
+                FailOn::Breaking if diff.version_not_bumped() => {
+                    Some("a breaking change without a version bump")
+                }
+                FailOn::Privacy
+                    if diff.max_impact() >= trackplan_model::diff::Impact::NeedsReview =>
+                {
+                    Some("changes that need a privacy review")
+                }
+                _ => None,
+            })
+            .collect();
+        eprintln!("trackplan diff: failing because of {}", why.join(" and "));
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads and checks a plan; on errors prints them and fails with `Invalid`.
+fn load_valid(plan: Option<PathBuf>, color: bool) -> Result<(SourceFile, Plan), CliError> {
+    let src = load::read_plan(&load::default_or(plan)?)?;
+    let plan = valid(&src, color)?;
+    Ok((src, plan))
+}
+
+fn valid(src: &SourceFile, color: bool) -> Result<Plan, CliError> {
+    let checked = trackplan_model::check(src);
+    match checked.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            for d in checked.errors() {
+                eprintln!("{}\n", diagnostics::render(d, src, color));
+            }
+            Err(CliError::Invalid(src.name.clone()))
+        }
+    }
+}
+
+/// The plan before the change. Validation rules tighten over time, so a base that parses but
+/// no longer validates is still compared (with a warning); one that does not parse is not.
+fn base_plan(src: &SourceFile, color: bool) -> Result<Plan, CliError> {
+    let checked = trackplan_model::check(src);
+    if let Some(plan) = checked.plan {
+        return Ok(plan);
+    }
+    let (plan, parse_diagnostics) = trackplan_model::parse(src);
+    match plan {
+        Some(plan) if !parse_diagnostics.iter().any(|d| d.is_error()) => {
+            eprintln!(
+                "warning: {} does not pass validation ({} error(s)); compared as written",
+                src.name,
+                checked.errors().count()
+            );
+            Ok(plan)
+        }
+        _ => valid(src, color),
+    }
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    // Serializing a Value to a String cannot fail (no I/O, string keys only).
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn fmt_command(plans: &[PathBuf], check: bool) -> Result<ExitCode, CliError> {
+    let mut unformatted = 0;
+    for path in plans {
+        let text = read(path)?;
+        let formatted = fmt::format(&text).map_err(|e| CliError::Syntax {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if formatted == text {
+            continue;
+        }
+        if check {
+            println!(
+                "{} is not formatted (run `trackplan fmt {0}`)",
+                path.display()
+            );
+            unformatted += 1;
+        } else {
+            write_file(path, &formatted)?;
+            println!("formatted {}", path.display());
+        }
+    }
+    Ok(if unformatted > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|source| CliError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes to `output`, or to standard output when none is given.
+fn emit(output: Option<&Path>, text: &str) -> Result<(), CliError> {
+    match output {
+        Some(path) => write_file(path, text),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|source| CliError::Write {
+                    path: "standard output".to_owned(),
+                    source,
+                })
+        }
+    }
+}

@@ -31,6 +31,7 @@
 
 mod check;
 mod diagnostic;
+pub mod diff;
 pub mod format;
 pub mod naming;
 mod parse;

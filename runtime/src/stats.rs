@@ -99,18 +99,53 @@ impl Stats {
 /// Which counter to bump.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Counter {
+    // Bumped by `track` (and consent changes).
+    /// Routed and permitted (refused events are counted by `Refused` alone).
     Accepted,
-    Delivered,
-    Failed,
+    /// Routed but refused by consent at `track`: counts as accepted and dropped by consent,
+    /// with one increment on the cheapest path.
+    Refused,
     DroppedConsent,
     DroppedOverflow,
-    DroppedForgotten,
     Skipped,
+    // Bumped by the worker (and `forget`).
+    Delivered,
+    Failed,
+    DroppedForgotten,
     Retried,
 }
 
+/// One destination's counters. `track` threads bump the first five, the worker the rest: the
+/// two groups sit on separate cache lines so the worker's writes do not slow `track` down.
 #[derive(Default)]
-struct Cells([AtomicU64; 8]);
+#[repr(align(128))]
+struct Cells {
+    producer: Line<PRODUCER_COUNTERS>,
+    worker: Line<WORKER_COUNTERS>,
+}
+
+const PRODUCER_COUNTERS: usize = 5;
+const WORKER_COUNTERS: usize = 4;
+
+#[repr(align(128))]
+struct Line<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Line<N> {
+    fn default() -> Self {
+        Line(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl Cells {
+    fn cell(&self, counter: Counter) -> &AtomicU64 {
+        let i = counter as usize;
+        if i < PRODUCER_COUNTERS {
+            &self.producer.0[i]
+        } else {
+            &self.worker.0[i - PRODUCER_COUNTERS]
+        }
+    }
+}
 
 /// The live counters, shared by the tracker handles and the worker.
 pub(crate) struct StatsCells {
@@ -132,7 +167,7 @@ impl StatsCells {
 
     pub(crate) fn add(&self, destination: usize, counter: Counter, n: u64) {
         if let Some(cells) = self.per_destination.get(destination) {
-            cells.0[counter as usize].fetch_add(n, Ordering::AcqRel);
+            cells.cell(counter).fetch_add(n, Ordering::AcqRel);
         }
     }
 
@@ -154,20 +189,21 @@ impl StatsCells {
             .iter()
             .zip(self.per_destination.iter())
             .map(|(info, cells)| {
-                let get = |c: Counter| cells.0[c as usize].load(Ordering::Acquire);
+                let get = |c: Counter| cells.cell(c).load(Ordering::Acquire);
                 // End states first, `accepted` last: an event's acceptance happens before its
                 // settlement, so the snapshot never shows more settled than accepted.
+                let refused = get(Counter::Refused);
                 let mut counts = Counts {
                     delivered: get(Counter::Delivered),
                     failed: get(Counter::Failed),
-                    dropped_consent: get(Counter::DroppedConsent),
+                    dropped_consent: get(Counter::DroppedConsent) + refused,
                     dropped_overflow: get(Counter::DroppedOverflow),
                     dropped_forgotten: get(Counter::DroppedForgotten),
                     skipped: get(Counter::Skipped),
                     retried: get(Counter::Retried),
                     accepted: 0,
                 };
-                counts.accepted = get(Counter::Accepted);
+                counts.accepted = get(Counter::Accepted) + refused;
                 total.add(&counts);
                 DestinationStats {
                     id: info.id,

@@ -69,16 +69,21 @@ impl Subject {
         self.tracker.core.track(&self.inner, &event, u64::MAX);
     }
 
-    /// Tracks `event` to destination `D` only (if the consent permits it). Compiles only when
-    /// the plan allows `D` to receive the event.
-    pub fn send_to<D: Destination, E: RoutableTo<D>>(&self, event: E) {
-        let route = if D::INDEX < 64 { 1u64 << D::INDEX } else { 0 };
-        if D::PLAN.same_as(self.tracker.core.plan) {
-            self.tracker.core.track(&self.inner, &event, route);
+    /// Tracks `event` to destination `D` only (if the consent permits it):
+    /// `user.send_to::<destination::Ads>(event)`. Compiles only when the plan allows `D` to
+    /// receive the event.
+    pub fn send_to<D: Destination>(&self, event: impl RoutableTo<D>) {
+        self.send_to_inner::<D, _>(event);
+    }
+
+    fn send_to_inner<D: Destination, E: RoutableTo<D>>(&self, event: E) {
+        // A destination of another plan routes nothing (the event is refused as foreign).
+        let route = if D::INDEX < 64 && D::PLAN.same_as(self.tracker.core.plan) {
+            1u64 << D::INDEX
         } else {
-            // Counted as an event of another plan.
-            self.tracker.core.track(&self.inner, &event, 0);
-        }
+            0
+        };
+        self.tracker.core.track(&self.inner, &event, route);
     }
 
     /// A handle that only tracks events declared for purpose `P`.

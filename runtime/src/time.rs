@@ -159,9 +159,18 @@ impl std::fmt::Debug for Iso8601 {
 
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
+        // Seconds and sub-second millis instead of `as_millis`: no 128-bit division on the
+        // `track` path.
+        let millis = |d: std::time::Duration| -> i64 {
+            i64::try_from(d.as_secs())
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .and_then(|ms| ms.checked_add(i64::from(d.subsec_millis())))
+                .unwrap_or(i64::MAX)
+        };
         match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Timestamp(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-            Err(e) => Timestamp(-i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX)),
+            Ok(d) => Timestamp(millis(d)),
+            Err(e) => Timestamp(-millis(e.duration())),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::consent::Consent;
 use crate::event::{Destination, Event, Purpose};
 use crate::id::{InsertIds, random_uuid};
 use crate::key::Key;
-use crate::plan::{IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
+use crate::plan::{EventInfo, IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
 use crate::queue::{EraseJob, Queued, Shared, State};
 use crate::sink::{BatchLimits, Erasure, Sink};
 use crate::stats::{Counter, Stats, StatsCells};
@@ -343,6 +343,8 @@ impl TrackerBuilder {
             retry,
             ids,
             next_lane: 0,
+            spent: Vec::new(),
+            spare: std::collections::VecDeque::new(),
         };
         let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
         Ok(Tracker {
@@ -390,10 +392,37 @@ pub(crate) struct Core {
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
+/// buffers taken from the queue's pool, so an event is written where it travels, without an
+/// allocation or a copy.
+#[derive(Default)]
+struct Buffers {
+    redacted: Vec<u8>,
+    stash: Vec<Vec<u8>>,
+}
+
+impl Buffers {
+    fn take(&mut self) -> Vec<u8> {
+        match self.stash.pop() {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(256),
+        }
+    }
+}
+
+/// How many spent buffers a thread takes from the pool when it is holding the lock anyway.
+const STASH_REFILL: usize = 32;
+
 thread_local! {
-    // Reused serialization buffers: one allocation per event (its shared properties), not
-    // one per property.
-    static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static BUFFERS: RefCell<Buffers> = const {
+        RefCell::new(Buffers {
+            redacted: Vec::new(),
+            stash: Vec::new(),
+        })
+    };
 }
 
 impl Core {
@@ -432,12 +461,15 @@ impl Core {
         let stats = &self.shared.stats;
         let routes = routes & E::INFO.destinations.0;
         let allowed = subject.allowed();
-        stats.add_each(routes, Counter::Accepted);
         let refused = routes & !allowed;
         if refused != 0 {
-            stats.add_each(refused, Counter::DroppedConsent);
+            stats.add_each(refused, Counter::Refused);
         }
         let mut send = routes & allowed;
+        if send == 0 {
+            return;
+        }
+        stats.add_each(send, Counter::Accepted);
         if send & self.skipped != 0 {
             stats.add_each(send & self.skipped, Counter::Skipped);
             send &= !self.skipped;
@@ -447,78 +479,106 @@ impl Core {
         }
 
         let wants_first_party = send & !self.third_party != 0;
-        let (shared_props, first_party_props, dropped) = BUFFERS.with(|cell| {
-            match cell.try_borrow_mut() {
-                Ok(mut bufs) => {
-                    let (a, b) = &mut *bufs;
-                    let out = self.serialize(event, a, b, wants_first_party);
-                    // Do not keep a rare huge event's buffers for the thread's lifetime.
-                    if a.capacity() > 1 << 16 {
-                        *a = Vec::new();
-                        *b = Vec::new();
-                    }
-                    out
-                }
-                // Only if serialization re-entered `track`; fresh buffers keep it correct.
-                Err(_) => {
-                    self.serialize(event, &mut Vec::new(), &mut Vec::new(), wants_first_party)
+        let time_ms = crate::time::Timestamp::now().unix_millis();
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                self.serialize_and_push(
+                    subject,
+                    send,
+                    event,
+                    time_ms,
+                    &mut bufs,
+                    wants_first_party,
+                );
+                // Do not keep a rare huge event's buffer for the thread's lifetime.
+                if bufs.redacted.capacity() > 1 << 16 {
+                    bufs.redacted = Vec::new();
                 }
             }
+            // Only if serialization re-entered `track`; fresh buffers keep it correct.
+            Err(_) => self.serialize_and_push(
+                subject,
+                send,
+                event,
+                time_ms,
+                &mut Buffers::default(),
+                wants_first_party,
+            ),
         });
+    }
+
+    /// Writes the event's text (distinct id, then the properties object) straight into the
+    /// buffer that will travel through the queue, and queues it.
+    ///
+    /// Every destination gets the object without `redact` properties; when there are some and
+    /// a first-party destination, first-party destinations get a second object with them.
+    fn serialize_and_push<E: Event>(
+        &self,
+        subject: &SubjectInner,
+        send: u64,
+        event: &E,
+        time_ms: i64,
+        bufs: &mut Buffers,
+        wants_first_party: bool,
+    ) {
+        let id = subject.distinct_id.as_bytes();
+        let mut text = bufs.take();
+        text.extend_from_slice(id);
+        text.push(b'{');
+        bufs.redacted.clear();
+        let mut w = PropertyWriter::with_context(
+            &mut text,
+            &mut bufs.redacted,
+            self.key.as_ref(),
+            self.violations,
+        );
+        event.write_properties(&mut w);
+        let dropped = w.dropped();
         if dropped > 0 {
-            stats
+            self.shared
+                .stats
                 .dropped_invalid
                 .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
         }
-        let time_ms = crate::time::Timestamp::now().unix_millis();
-        self.push(subject, send, |d| Queued {
-            seq: 0,
-            event: E::INFO.name,
-            time_ms,
-            distinct_id: Arc::clone(&subject.distinct_id),
-            purposes: E::INFO.purposes,
-            properties: match &first_party_props {
-                Some(fp) if self.third_party & (1u64 << d) == 0 => Arc::clone(fp),
-                _ => Arc::clone(&shared_props),
-            },
-        });
-    }
-
-    /// Writes the event's properties: the object every destination may receive and, when
-    /// there are `redact` properties and a first-party destination, the first-party object.
-    fn serialize<E: Event>(
-        &self,
-        event: &E,
-        shared: &mut Vec<u8>,
-        first_party: &mut Vec<u8>,
-        wants_first_party: bool,
-    ) -> (Arc<str>, Option<Arc<str>>, u32) {
-        shared.clear();
-        first_party.clear();
-        shared.push(b'{');
-        let mut w =
-            PropertyWriter::with_context(shared, first_party, self.key.as_ref(), self.violations);
-        event.write_properties(&mut w);
-        let dropped = w.dropped();
-        let members_end = shared.len();
-        shared.push(b'}');
-        let text = |b: &[u8]| -> Arc<str> { Arc::from(&*String::from_utf8_lossy(b)) };
-        let shared_props = text(shared);
-        let first_party_props = (wants_first_party && !first_party.is_empty()).then(|| {
-            shared.truncate(members_end);
-            if members_end > 1 {
-                shared.push(b',');
+        let first_party = (wants_first_party && !bufs.redacted.is_empty()).then(|| {
+            let mut fp = bufs.take();
+            fp.extend_from_slice(&text);
+            if text.len() > id.len() + 1 {
+                fp.push(b',');
             }
-            shared.extend_from_slice(first_party);
-            shared.push(b'}');
-            text(shared)
+            fp.extend_from_slice(&bufs.redacted);
+            fp.push(b'}');
+            fp
         });
-        (shared_props, first_party_props, dropped)
+        text.push(b'}');
+        self.push(
+            subject,
+            send,
+            E::INFO,
+            time_ms,
+            id.len(),
+            text,
+            first_party,
+            &mut bufs.stash,
+        );
     }
 
     /// Queues one event for the destinations in `send`, re-checking consent under the lock
-    /// so an event tracked during a withdrawal cannot slip past the purge.
-    fn push(&self, subject: &SubjectInner, mut send: u64, make: impl Fn(usize) -> Queued) {
+    /// so an event tracked during a withdrawal cannot slip past the purge. `shared` and
+    /// `first_party` are the event's texts; the last destination of each takes it, the others
+    /// get copies.
+    #[allow(clippy::too_many_arguments)] // the parts of one event, split for the two variants
+    fn push(
+        &self,
+        subject: &SubjectInner,
+        mut send: u64,
+        info: &'static EventInfo,
+        time_ms: i64,
+        id_len: usize,
+        shared: Vec<u8>,
+        first_party: Option<Vec<u8>>,
+        stash: &mut Vec<Vec<u8>>,
+    ) {
         let stats = &self.shared.stats;
         let mut st = self.shared.lock();
         let lost = send & !subject.allowed();
@@ -558,25 +618,63 @@ impl Core {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
+        let fp_mask = if first_party.is_some() {
+            send & !self.third_party
+        } else {
+            0
+        };
+        let mut variants = [Some(shared), first_party];
         let mut wake = false;
         let mut m = send;
         while m != 0 {
             let d = m.trailing_zeros() as usize;
             m &= m - 1;
-            let mut q = make(d);
-            q.seq = seq;
+            let (slot, users) = if fp_mask & (1u64 << d) != 0 {
+                (1, fp_mask)
+            } else {
+                (0, send & !fp_mask)
+            };
+            let last_user = users & m == 0;
+            let text = match (&mut variants[slot], last_user) {
+                (Some(_), true) => variants[slot].take().unwrap_or_default(),
+                (Some(v), false) => {
+                    let mut copy = stash.pop().unwrap_or_default();
+                    copy.clear();
+                    copy.extend_from_slice(v);
+                    copy
+                }
+                // Each variant is taken by its last user only.
+                (None, _) => continue,
+            };
+            let props_len = text.len() - id_len;
             let lane = &mut st.lanes[d];
             if lane.items.is_empty() {
                 lane.filling_since = Some(Instant::now());
                 wake = true;
             }
-            lane.bytes += q.properties.len();
-            lane.items.push_back(q);
+            lane.bytes += props_len;
+            lane.items.push_back(Queued {
+                seq,
+                event: info.name,
+                time_ms,
+                purposes: info.purposes,
+                id_len,
+                text,
+            });
             wake |=
                 lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
         }
-        st.queued += send.count_ones() as usize;
+        st.queued += n;
+        // Take spent buffers for the next events of this thread while holding the lock anyway.
+        while stash.len() < STASH_REFILL {
+            match st.pool.pop() {
+                Some(buf) => stash.push(buf),
+                None => break,
+            }
+        }
         if wake && st.worker_waiting {
+            // One wake-up per wait: later pushes need not make the system call again.
+            st.worker_waiting = false;
             self.shared.work.notify_one();
         }
     }

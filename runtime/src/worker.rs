@@ -1,6 +1,7 @@
 //! The background thread: batches each destination's events, delivers them, retries, flushes
 //! and erases. It owns the sinks, so a sink is only ever called from this one thread.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
-use crate::queue::{EraseJob, RetryBatch, Shared, State, retain_batch};
+use crate::queue::{EraseJob, Queued, RetryBatch, Shared, State, recycle, retain_batch};
 use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::stats::Counter;
 
@@ -23,6 +24,10 @@ pub(crate) struct Worker {
     /// Where the next search for a due lane starts, so one busy destination cannot starve
     /// the others.
     pub next_lane: usize,
+    /// Text buffers of events turned into envelopes, returned to the pool at the next lock.
+    pub spent: Vec<Vec<u8>>,
+    /// An empty queue with capacity, swapped with a lane's queue to take a whole batch.
+    pub spare: VecDeque<Queued>,
 }
 
 pub(crate) fn spawn(worker: Worker) -> std::io::Result<JoinHandle<()>> {
@@ -56,17 +61,27 @@ impl Worker {
             if let Some(d) = due_retry(&st, now, self.next_lane) {
                 self.next_lane = d + 1;
                 if let Some(batch) = st.lanes[d].retry.take() {
-                    st = self.attempt(&shared, st, d, batch);
+                    let lowest = batch.seqs.iter().min().copied().unwrap_or(u64::MAX);
+                    st.in_flight = Some((d, lowest));
+                    drop(st);
+                    st = self.attempt(&shared, d, batch);
                 }
                 continue;
             }
             let flushing = st.flush_requested > st.flush_completed || st.closed;
             if let Some(d) = due_lane(&st, now, flushing, self.next_lane) {
                 self.next_lane = d + 1;
-                let batch = self.take_batch(&mut st, d, now);
+                let mut items = std::mem::take(&mut self.spare);
+                take_items(&mut st, d, now, &mut items);
+                st.in_flight = Some((d, items.front().map_or(u64::MAX, |q| q.seq)));
+                drop(st);
                 // Space was freed for producers blocked on a full queue.
                 shared.progress.notify_all();
-                st = self.attempt(&shared, st, d, batch);
+                // Insert ids cost a hash each: made outside the lock, so `track` never waits
+                // for them.
+                let batch = self.envelopes(&mut items);
+                self.spare = items;
+                st = self.attempt(&shared, d, batch);
                 continue;
             }
             let flush_due = st.flush_requested > st.flush_completed
@@ -100,61 +115,46 @@ impl Worker {
         shared.progress.notify_all();
     }
 
-    /// Moves up to one batch of `d`'s queued events into envelopes.
-    fn take_batch(&self, st: &mut State, d: usize, now: Instant) -> RetryBatch {
-        let lane = &mut st.lanes[d];
-        let limits = lane.limits;
-        let mut batch = Vec::new();
-        let mut seqs = Vec::new();
-        let mut bytes = 0;
-        while batch.len() < limits.max_events.max(1) {
-            let Some(next) = lane.items.front() else {
-                break;
-            };
-            if !batch.is_empty() && bytes + next.properties.len() > limits.max_bytes {
-                break;
-            }
-            let Some(q) = lane.items.pop_front() else {
-                break;
-            };
-            bytes += q.properties.len();
+    /// Turns queued events into envelopes with their insert ids. Consecutive events of one
+    /// subject share one distinct-id string.
+    fn envelopes(&mut self, items: &mut VecDeque<Queued>) -> RetryBatch {
+        let mut batch: Vec<Envelope> = Vec::with_capacity(items.len());
+        let mut seqs = Vec::with_capacity(items.len());
+        for mut q in items.drain(..) {
             seqs.push(q.seq);
+            let distinct_id = match batch.last() {
+                Some(prev) if prev.distinct_id.as_bytes() == q.distinct_id() => {
+                    Arc::clone(&prev.distinct_id)
+                }
+                _ => text(q.distinct_id()),
+            };
             batch.push(Envelope {
                 event: q.event,
                 insert_id: self.ids.id(q.seq),
                 time_ms: q.time_ms,
-                distinct_id: q.distinct_id,
+                distinct_id,
                 plan: self.plan,
                 purposes: q.purposes,
-                properties: q.properties,
+                properties: text(q.properties()),
             });
+            self.spent.push(std::mem::take(&mut q.text));
         }
-        lane.bytes -= bytes;
-        lane.filling_since = if lane.items.is_empty() {
-            None
-        } else {
-            Some(now)
-        };
-        st.queued -= batch.len();
         RetryBatch {
             batch,
             seqs,
             retries: 0,
-            due: now,
+            due: Instant::now(),
         }
     }
 
-    /// Delivers `r` to destination `d` outside the lock and settles the outcome.
+    /// Delivers `r` to destination `d` (the caller has marked it in flight and released the
+    /// lock), then settles the outcome under the lock, which it returns.
     fn attempt<'s>(
         &mut self,
         shared: &'s Shared,
-        mut st: MutexGuard<'s, State>,
         d: usize,
         mut r: RetryBatch,
     ) -> MutexGuard<'s, State> {
-        let lowest = r.seqs.iter().min().copied().unwrap_or(u64::MAX);
-        st.in_flight = Some((d, lowest));
-        drop(st);
         let outcome = match self.sinks.get_mut(d).and_then(Option::as_mut) {
             Some(sink) if !r.batch.is_empty() => catch_unwind(AssertUnwindSafe(|| {
                 sink.deliver(&r.batch)
@@ -169,6 +169,9 @@ impl Worker {
         };
         let mut st = shared.lock();
         st.in_flight = None;
+        for buf in self.spent.drain(..) {
+            recycle(&mut st.pool, buf);
+        }
         let purges = std::mem::take(&mut st.purge_log);
         let stats = &self.shared.stats;
         let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
@@ -302,6 +305,51 @@ impl Worker {
             );
         }
     }
+}
+
+/// Text the track path wrote (always UTF-8), as a shared string.
+fn text(bytes: &[u8]) -> Arc<str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Arc::from(s),
+        // Unreachable: the property writer only appends UTF-8. Lossy keeps a bug visible
+        // without a panic.
+        Err(_) => Arc::from(&*String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// Moves up to one batch of `d`'s queued events out of the queue, into `into` (empty). When
+/// the whole lane fits in one batch (the usual case) the two queues are swapped, so the lock
+/// is held for a constant time whatever the batch size.
+fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) {
+    let lane = &mut st.lanes[d];
+    let limits = lane.limits;
+    let max_events = limits.max_events.max(1);
+    if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
+        std::mem::swap(&mut lane.items, into);
+        lane.bytes = 0;
+    } else {
+        let mut bytes = 0;
+        while into.len() < max_events {
+            let Some(next) = lane.items.front() else {
+                break;
+            };
+            if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
+                break;
+            }
+            let Some(q) = lane.items.pop_front() else {
+                break;
+            };
+            bytes += q.properties().len();
+            into.push_back(q);
+        }
+        lane.bytes -= bytes;
+    }
+    lane.filling_since = if lane.items.is_empty() {
+        None
+    } else {
+        Some(now)
+    };
+    st.queued -= into.len();
 }
 
 /// The first lane (from `start`, wrapping) whose retry is due.

@@ -86,7 +86,7 @@ fn tracking_withdrawing_and_flushing_concurrently_accounts_for_every_event() {
                     match i % 3 {
                         0 => s.track(product("p")),
                         1 => s.track(login_failed("someone@example.com")),
-                        _ => s.send_to::<destination::Ads, _>(product("q")),
+                        _ => s.send_to::<destination::Ads>(product("q")),
                     }
                 }
             })

@@ -159,7 +159,7 @@ fn routing_follows_the_plan_and_the_consent() {
     let both = tracker.subject("b", everything());
     analytics_only.track(product("p1"));
     both.track(product("p2"));
-    both.send_to::<destination::Ads, _>(product("p3"));
+    both.send_to::<destination::Ads>(product("p3"));
     tracker.flush().expect("flush");
     let ids = |i: usize| -> Vec<String> {
         sinks[i]

@@ -7,7 +7,7 @@ fn record(user: &trackplan::Subject) {
         cart_value: 19.9,
     };
     // The ads destination uses data for advertising; carts are collected for product analytics.
-    user.send_to::<destination::Ads, _>(event);
+    user.send_to::<destination::Ads>(event);
 }
 
 fn main() {}

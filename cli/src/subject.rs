@@ -1,0 +1,191 @@
+//! `trackplan subject export|forget`: a data subject's access (GDPR Art. 15) and erasure
+//! (Art. 17) requests on the embedded NDJSON store.
+//!
+//! The store holds one event per line with the subject's *distinct id*, never the raw id. The
+//! command recomputes the distinct id from the raw id exactly as the tracker does
+//! ([`trackplan_runtime::Key::pseudonymize`]) and matches the `distinct_id` field of each line.
+//!
+//! `forget` rewrites the store atomically: the kept lines, byte for byte, go to a temporary file
+//! in the same directory, which is synced and renamed over the original, so a crash leaves
+//! either the old or the new file, never a half-written one. Lines that are not JSON are kept
+//! (and counted): nothing is deleted that could not be read. Stop the process that appends to
+//! the store first (or use `Tracker::forget` in it): lines appended during the rewrite would be
+//! lost.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubjectError {
+    /// Reading or writing the store failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// What a request found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Lines of the subject.
+    pub matched: usize,
+    /// Lines of other subjects.
+    pub other: usize,
+    /// Lines that are not JSON objects with a `distinct_id` (kept by `forget`).
+    pub unreadable: usize,
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> SubjectError + '_ {
+    move |source| SubjectError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Whether a line is an event of `distinct_id`; `None` when it cannot be read.
+fn belongs(line: &[u8], distinct_id: &str) -> Option<bool> {
+    let text = std::str::from_utf8(line).ok()?.trim();
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(v.get("distinct_id")?.as_str()? == distinct_id)
+}
+
+/// Lines of the file, each with its line ending as stored.
+fn lines(path: &Path) -> Result<Vec<Vec<u8>>, SubjectError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut reader = BufReader::new(file);
+    let mut out = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.push(line);
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Writes the subject's events to `out`, one JSON object per line, as stored.
+pub fn export(
+    path: &Path,
+    distinct_id: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, SubjectError> {
+    let mut summary = Summary::default();
+    for line in lines(path)? {
+        if is_blank(&line) {
+            continue;
+        }
+        match belongs(&line, distinct_id) {
+            Some(true) => {
+                summary.matched += 1;
+                out.write_all(&line)
+                    .and_then(|()| {
+                        if line.ends_with(b"\n") {
+                            Ok(())
+                        } else {
+                            out.write_all(b"\n")
+                        }
+                    })
+                    .map_err(io_err(Path::new("standard output")))?;
+            }
+            Some(false) => summary.other += 1,
+            None => summary.unreadable += 1,
+        }
+    }
+    Ok(summary)
+}
+
+/// Removes the subject's events from the store, atomically.
+pub fn forget(path: &Path, distinct_id: &str) -> Result<Summary, SubjectError> {
+    let mut summary = Summary::default();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for line in lines(path)? {
+        if is_blank(&line) {
+            kept.push(line);
+            continue;
+        }
+        match belongs(&line, distinct_id) {
+            Some(true) => summary.matched += 1,
+            Some(false) => {
+                summary.other += 1;
+                kept.push(line);
+            }
+            None => {
+                summary.unreadable += 1;
+                kept.push(line);
+            }
+        }
+    }
+    if summary.matched == 0 {
+        return Ok(summary);
+    }
+
+    let temp = temp_path(path);
+    let result = write_replacement(path, &temp, &kept);
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map(|()| summary)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.trackplan-forget-{}", std::process::id()))
+}
+
+fn write_replacement(path: &Path, temp: &Path, kept: &[Vec<u8>]) -> Result<(), SubjectError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(io_err(temp))?;
+    for line in kept {
+        file.write_all(line).map_err(io_err(temp))?;
+    }
+    file.sync_all().map_err(io_err(temp))?;
+    let permissions = fs::metadata(path).map_err(io_err(path))?.permissions();
+    fs::set_permissions(temp, permissions).map_err(io_err(temp))?;
+    fs::rename(temp, path).map_err(io_err(path))?;
+    // Make the rename itself durable where the platform allows syncing a directory.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_matched_on_distinct_id_only() {
+        assert_eq!(
+            belongs(br#"{"distinct_id":"k:ab","event":"x"}"#, "k:ab"),
+            Some(true)
+        );
+        assert_eq!(
+            belongs(
+                br#"{"distinct_id":"k:cd","properties":{"distinct_id":"k:ab"}}"#,
+                "k:ab"
+            ),
+            Some(false),
+            "a property that happens to hold the id is not the subject"
+        );
+        assert_eq!(belongs(b"not json", "k:ab"), None);
+        assert_eq!(belongs(br#"{"event":"x"}"#, "k:ab"), None);
+    }
+}
