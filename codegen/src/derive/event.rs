@@ -14,6 +14,7 @@ use trackplan_model::{Event, Plan, Property, PropertyType, Sensitivity, SourceFi
 
 use super::attr::{self, Container, Errors};
 use super::{Loader, plan_for, rebuild_on_change};
+use crate::code::{Code, tokens};
 use crate::doc;
 use crate::event::location;
 use crate::info::{EventEntry, plan_info};
@@ -223,7 +224,9 @@ fn expand(
         event,
         properties: event.properties.iter().collect(),
     };
-    let info = plan_info(plan, &loaded.hash, std::slice::from_ref(&entry));
+    let mut info = Code::default();
+    plan_info(&mut info, plan, &loaded.hash, std::slice::from_ref(&entry));
+    let info = tokens(info.as_str(), ident.span());
 
     let mut checks = Vec::new();
     let mut calls = Vec::new();
@@ -242,7 +245,9 @@ fn expand(
             property,
             key.as_deref().map(|k| EnumType::Hashed(key_hash(k))),
             Std::Absolute,
-        );
+        )
+        .to_string();
+        let canonical = tokens(&canonical, ty_span);
         let fit = Fit::new(plan, event, property, key.as_deref(), &loaded.source);
         let message = fit.message();
         let label = fit.label();
@@ -284,7 +289,8 @@ fn expand(
         .filter_map(|p| crate::ident::ident(&purpose_marker_name(&p.value)))
         .collect();
     let purpose_refs: Vec<&Ident> = purpose_markers.iter().collect();
-    let purposes = crate::event::purpose_list(&quote!(purpose), &purpose_refs);
+    let purposes = crate::event::purpose_list("purpose", &purpose_refs).to_string();
+    let purposes = tokens(&purposes, ident.span());
     let rebuild = rebuild_on_change(loaded);
     let doc = format!(
         " Event {} of {}.",
