@@ -33,6 +33,10 @@ pub(crate) fn random_uuid() -> Result<String, getrandom::Error> {
 ///
 /// One SHA-256 gives 32 bytes, the material of two ids: sequence numbers `2k` and `2k + 1`
 /// share a hash, and the last hash is kept, so consecutive events cost half a hash each.
+///
+/// A clone shares the secret (so it derives the same ids) but not the cache: the spooling
+/// `track` path keeps one to write an event's id to disk before the worker derives it again.
+#[derive(Clone)]
 pub(crate) struct InsertIds {
     secret: Zeroizing<[u8; 32]>,
     last: Option<(u64, [u8; 32])>,
@@ -45,20 +49,34 @@ impl InsertIds {
         Ok(InsertIds { secret, last: None })
     }
 
+    /// The id of event `seq`, reusing the last hash when `seq` shares it.
     pub(crate) fn id(&mut self, seq: u64) -> String {
         let pair = seq / 2;
         let digest = match self.last {
             Some((p, digest)) if p == pair => digest,
             _ => {
-                let digest: [u8; 32] = Sha256::new()
-                    .chain_update(*self.secret)
-                    .chain_update(pair.to_le_bytes())
-                    .finalize()
-                    .into();
+                let digest = self.digest(pair);
                 self.last = Some((pair, digest));
                 digest
             }
         };
+        Self::text(&digest, seq)
+    }
+
+    /// The id of event `seq`, without the cache (for callers that share the generator).
+    pub(crate) fn derive(&self, seq: u64) -> String {
+        Self::text(&self.digest(seq / 2), seq)
+    }
+
+    fn digest(&self, pair: u64) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(*self.secret)
+            .chain_update(pair.to_le_bytes())
+            .finalize()
+            .into()
+    }
+
+    fn text(digest: &[u8; 32], seq: u64) -> String {
         let half = if seq.is_multiple_of(2) { 0 } else { 16 };
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[half..half + 16]);
@@ -102,6 +120,11 @@ mod tests {
         assert_eq!(ids.id(7), seven, "the same after other ids were made");
         assert_ne!(ids.id(7), ids.id(8));
         assert_ne!(ids.id(7), other.id(7));
+        let twin = ids.clone();
+        assert!(
+            (0..10).all(|s| twin.derive(s) == ids.id(s)),
+            "a clone derives the same ids without the cache"
+        );
         let all: std::collections::HashSet<String> = (0..1000).map(|s| ids.id(s)).collect();
         assert_eq!(all.len(), 1000);
         assert!(all.iter().all(|s| is_uuid_v4(s)));

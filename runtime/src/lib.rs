@@ -9,6 +9,8 @@
 mod consent;
 mod event;
 mod fit;
+#[cfg(feature = "http")]
+mod http;
 mod id;
 mod key;
 mod plan;
@@ -16,6 +18,7 @@ mod queue;
 mod sensitive;
 mod sink;
 pub mod sinks;
+mod spool;
 mod stats;
 mod subject;
 pub mod testing;
@@ -33,12 +36,14 @@ pub use plan::{
     PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 pub use sensitive::{Personal, Special};
-pub use sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+pub use sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+pub use spool::{Spool, SpoolError, SyncPolicy};
 pub use stats::{Counts, DestinationStats, Stats};
 pub use subject::{Scope, Scoped, Subject};
 pub use time::{Iso8601, Timestamp};
 pub use tracker::{
-    BuildError, FlushError, ForgetError, ForgetReport, Overflow, Tracker, TrackerBuilder,
+    AccessError, AccessReport, BuildError, FlushError, ForgetError, ForgetReport, Overflow,
+    Tracker, TrackerBuilder,
 };
 pub use value::{PropertyWriter, Value, ViolationPolicy};
 

@@ -1,7 +1,7 @@
 //! The bounded queue between `track` and the worker, and the state both sides share.
 //!
 //! One mutex guards everything the two sides exchange: per-destination lanes of queued events,
-//! the batch waiting for a retry, flush and erase requests. `track` holds it only to push a few
+//! the batch waiting for a retry, flush requests and data subjects' requests. `track` holds it only to push a few
 //! envelopes; the worker holds it only to take a batch or put one back, never during I/O.
 
 use std::collections::VecDeque;
@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::plan::PurposeSet;
-use crate::sink::{BatchLimits, Envelope, Erasure};
+use crate::sink::{Access, BatchLimits, Envelope, Erasure};
 use crate::stats::{Counter, StatsCells};
 
 /// An event waiting in one destination's lane. The envelope proper (with its insert id and
@@ -25,6 +25,9 @@ pub(crate) struct Queued {
     pub id_len: usize,
     /// The distinct id, then the properties object for this destination.
     pub text: Vec<u8>,
+    /// The insert id an earlier run gave the event (replayed from the spool); `None`: derived
+    /// from `seq` by the worker.
+    pub insert_id: Option<String>,
 }
 
 impl Queued {
@@ -67,10 +70,26 @@ pub(crate) struct Purge {
     pub counter: Counter,
 }
 
-/// A `forget` on its way to the sinks.
-pub(crate) struct EraseJob {
+/// What a data subject asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    /// `forget`: [`Sink::erase`](crate::Sink::erase).
+    Erase,
+    /// `request_access`: [`Sink::retrieve`](crate::Sink::retrieve).
+    Access,
+}
+
+/// A `forget` or `request_access` on its way to the sinks.
+pub(crate) struct SubjectRequest {
     pub id: u64,
+    pub kind: RequestKind,
     pub distinct_ids: Vec<String>,
+}
+
+/// One destination's answer to a [`SubjectRequest`].
+pub(crate) enum Answer {
+    Erasure(Erasure),
+    Access(Access),
 }
 
 /// The state shared by the tracker handles and the worker.
@@ -94,11 +113,12 @@ pub(crate) struct State {
     pub flush_completed: u64,
     /// Sink flush errors of the last completed flush: (destination, error text).
     pub flush_errors: Vec<(usize, String)>,
-    pub erasures: VecDeque<EraseJob>,
-    pub next_erase: u64,
-    pub erase_results: Vec<(u64, Vec<(usize, Erasure)>)>,
-    /// Erase jobs whose caller stopped waiting: their results are not kept.
-    pub erase_abandoned: Vec<u64>,
+    pub requests: VecDeque<SubjectRequest>,
+    pub next_request: u64,
+    /// Answers of completed requests, per destination, until their callers collect them.
+    pub answers: Vec<(u64, Vec<(usize, Answer)>)>,
+    /// Requests whose caller stopped waiting: their answers are not kept.
+    pub abandoned: Vec<u64>,
     /// Text buffers of delivered events, reused by `track`: in steady state the `track` path
     /// does not allocate, and memory is not freed on one thread and allocated on another.
     pub pool: Vec<Vec<u8>>,
@@ -132,10 +152,10 @@ impl State {
             flush_target: 0,
             flush_completed: 0,
             flush_errors: Vec::new(),
-            erasures: VecDeque::new(),
-            next_erase: 1,
-            erase_results: Vec::new(),
-            erase_abandoned: Vec::new(),
+            requests: VecDeque::new(),
+            next_request: 1,
+            answers: Vec::new(),
+            abandoned: Vec::new(),
             pool: Vec::new(),
             closed: false,
             stop: false,
@@ -237,9 +257,9 @@ pub(crate) fn retain_batch(r: &mut RetryBatch, keep: impl Fn(&Envelope) -> bool)
 /// The state plus the two condition variables and the counters.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Wakes the worker: work arrived, a flush or erase was requested, or it should stop.
+    /// Wakes the worker: work arrived, a flush or a subject's request arrived, or it should stop.
     pub work: Condvar,
-    /// Wakes callers waiting on the worker: space freed, flush or erase completed, exit.
+    /// Wakes callers waiting on the worker: space freed, flush or request completed, exit.
     pub progress: Condvar,
     pub stats: StatsCells,
 }

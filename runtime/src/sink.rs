@@ -4,7 +4,8 @@
 //! it never sees a raw subject id or an untransformed value. The background worker batches
 //! envelopes per destination within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
 //! handles the [`Outcome`]: retries with backoff under the sink's [`RetryPolicy`], partial
-//! failures, permanent errors. [`Sink::erase`] carries `Tracker::forget` downstream.
+//! failures, permanent errors. [`Sink::erase`] carries `Tracker::forget` downstream, and
+//! [`Sink::retrieve`] carries `Tracker::request_access`.
 //!
 //! Every method is called from the one background worker thread, one call at a time, so a sink
 //! needs no locking of its own; a call may block (an HTTP request, an fsync) without blocking
@@ -152,6 +153,57 @@ pub enum Erasure {
     },
 }
 
+/// What a destination answered to a request for subjects' data (`Tracker::request_access`,
+/// the data subject's right of access, GDPR Art. 15).
+///
+/// `Debug` shows how many records there are, never their content: they are the subject's data.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access {
+    /// The destination's records about the subjects, read back now: one JSON text per record,
+    /// as the destination stores it (e.g. the subject's NDJSON lines).
+    Records {
+        /// The records, in the order the destination holds them.
+        records: Vec<String>,
+        /// Where they were read from (e.g. the file), when the sink knows.
+        source: Option<String>,
+    },
+    /// The destination accepted an export request that it carries out later (e.g. a Mixpanel
+    /// GDPR data-retrieval task), with its reference when it gave one.
+    Requested {
+        /// The destination's id of the request, to follow it up.
+        reference: Option<String>,
+    },
+    /// The destination keeps nothing about anyone (e.g. standard output).
+    NothingStored,
+    /// This sink cannot retrieve: ask the destination by other means.
+    NotSupported,
+    /// Retrieving failed; the caller should try again.
+    Failed {
+        /// What went wrong (never the ids).
+        reason: String,
+    },
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Records { records, source } => f
+                .debug_struct("Records")
+                .field("records", &records.len())
+                .field("source", source)
+                .finish(),
+            Access::Requested { reference } => f
+                .debug_struct("Requested")
+                .field("reference", reference)
+                .finish(),
+            Access::NothingStored => f.write_str("NothingStored"),
+            Access::NotSupported => f.write_str("NotSupported"),
+            Access::Failed { reason } => f.debug_struct("Failed").field("reason", reason).finish(),
+        }
+    }
+}
+
 /// A destination the worker delivers to. Implement it for custom destinations; the built-in
 /// sinks live in `trackplan::sinks`.
 pub trait Sink: Send + 'static {
@@ -179,5 +231,13 @@ pub trait Sink: Send + 'static {
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
         let _ = distinct_ids;
         Erasure::NotSupported
+    }
+
+    /// Returns (or requests an export of) everything this destination holds about these
+    /// distinct ids (`Tracker::request_access`). Called after every batch handed to the sink
+    /// before the request has completed. The default answers [`Access::NotSupported`].
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        let _ = distinct_ids;
+        Access::NotSupported
     }
 }

@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::sink::{Envelope, Erasure, Outcome, Sink};
+use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
 
 /// One event as a destination received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,5 +179,30 @@ impl Sink for Recorder {
         self.lock()
             .retain(|r| !distinct_ids.contains(&r.distinct_id));
         Erasure::Erased
+    }
+
+    /// The subjects' events as JSON objects of the [`Recorded`] fields.
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        let records = self
+            .lock()
+            .iter()
+            .filter(|r| distinct_ids.contains(&r.distinct_id))
+            .map(|r| {
+                serde_json::json!({
+                    "event": r.event,
+                    "time": r.time_ms,
+                    "insert_id": r.insert_id,
+                    "distinct_id": r.distinct_id,
+                    "plan": r.plan,
+                    "purposes": r.purposes,
+                    "properties": r.properties,
+                })
+                .to_string()
+            })
+            .collect();
+        Access::Records {
+            records,
+            source: None,
+        }
     }
 }

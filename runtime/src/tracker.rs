@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,9 @@ use crate::event::{Destination, Event, Purpose};
 use crate::id::{InsertIds, random_uuid};
 use crate::key::Key;
 use crate::plan::{EventInfo, IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
-use crate::queue::{EraseJob, Queued, Shared, State};
-use crate::sink::{BatchLimits, Erasure, Sink};
+use crate::queue::{Answer, Queued, RequestKind, Shared, State, SubjectRequest};
+use crate::sink::{Access, BatchLimits, Erasure, Sink};
+use crate::spool::{Entry, Spool};
 use crate::stats::{Counter, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
 use crate::value::{PropertyWriter, ViolationPolicy};
@@ -169,6 +170,61 @@ pub struct ForgetReport {
     pub destinations: Vec<(&'static str, Erasure)>,
 }
 
+/// Why `request_access` did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The sinks did not answer in time; the request still runs when the worker gets to it,
+    /// but its answers are dropped: ask again later.
+    #[error("destinations did not answer the access request within {0:?}")]
+    Timeout(Duration),
+    /// Some destination failed to retrieve; the report has every destination's answer.
+    #[error("retrieval failed at {}", list_failed_access(.0))]
+    Failed(AccessReport),
+    /// The tracker was shut down.
+    #[error("the tracker was shut down")]
+    Closed,
+}
+
+fn list_failed_access(report: &AccessReport) -> String {
+    let failed: Vec<String> = report
+        .destinations
+        .iter()
+        .filter_map(|(id, a)| match a {
+            Access::Failed { reason } => Some(format!("`{id}` ({reason})")),
+            _ => None,
+        })
+        .collect();
+    failed.join(", ")
+}
+
+/// What `request_access` found: each destination's answer, in plan order.
+///
+/// It holds the subject's data (the records destinations returned): hand it to the subject,
+/// do not log it. `Debug` shows record counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReport {
+    /// Each destination's answer, in plan order.
+    pub destinations: Vec<(&'static str, Access)>,
+}
+
+impl AccessReport {
+    /// The answer of one destination, by plan id.
+    pub fn destination(&self, id: &str) -> Option<&Access> {
+        self.destinations
+            .iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, a)| a)
+    }
+}
+
+/// How a data subject's request ended for the caller.
+enum Asked {
+    Answered(Vec<(usize, Answer)>),
+    Closed,
+    TimedOut,
+}
+
 /// Builds a [`Tracker`]: see [`Tracker::builder`].
 #[must_use = "call .build() to get a Tracker"]
 pub struct TrackerBuilder {
@@ -184,6 +240,7 @@ pub struct TrackerBuilder {
     max_delay: Option<Duration>,
     flush_timeout: Duration,
     drop_timeout: Duration,
+    spool: Option<Spool>,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -268,6 +325,18 @@ impl TrackerBuilder {
         self
     }
 
+    /// Keeps every accepted event in an on-disk [`Spool`] until it is delivered or given up
+    /// on, so a crash or kill of the process loses none: the next tracker built with the same
+    /// spool delivers them (with their original insert ids, so destinations drop duplicates).
+    /// `track` then writes each event to the spool before it returns; see [`SyncPolicy`]
+    /// (`crate::SyncPolicy`) for what survives a machine crash.
+    ///
+    /// [`SyncPolicy`]: crate::SyncPolicy
+    pub fn spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
     /// How long dropping the last tracker handle waits for pending events; default 2 s.
     pub fn drop_timeout(mut self, timeout: Duration) -> Self {
         self.drop_timeout = timeout;
@@ -330,6 +399,14 @@ impl TrackerBuilder {
         let stats = StatsCells::new(plan);
         let shared = Arc::new(Shared::new(State::new(limits, self.capacity), stats));
         let ids = InsertIds::new().map_err(BuildError::Random)?;
+        let spool = self.spool.map(Arc::new);
+        if let Some(spool) = &spool {
+            replay(spool, plan, &shared, &self.sinks);
+        }
+        let spooling = spool.as_ref().map(|spool| Spooling {
+            spool: Arc::clone(spool),
+            ids: ids.clone(),
+        });
         let third_party = plan
             .destinations
             .iter()
@@ -342,6 +419,7 @@ impl TrackerBuilder {
             sinks: self.sinks,
             retry,
             ids,
+            spool,
             next_lane: 0,
             spent: Vec::new(),
             spare: std::collections::VecDeque::new(),
@@ -360,8 +438,50 @@ impl TrackerBuilder {
                 flush_timeout: self.flush_timeout,
                 drop_timeout: self.drop_timeout,
                 worker: Mutex::new(Some(handle)),
+                spooling,
             }),
         })
+    }
+}
+
+/// Queues the events a previous run left in the spool, ahead of anything tracked now. They
+/// count as accepted again in this run's stats.
+fn replay(
+    spool: &Spool,
+    plan: &'static PlanInfo,
+    shared: &Shared,
+    sinks: &[Option<Box<dyn Sink>>],
+) {
+    let mut st = shared.lock();
+    let now = Instant::now();
+    for item in spool.take_replayed(plan) {
+        let d = item.destination;
+        let e = item.envelope;
+        if sinks.get(d).is_none_or(Option::is_none) {
+            // The destination is skipped in this run: nothing will deliver it.
+            let _ = spool.settle(d, [e.insert_id.as_str()]);
+            continue;
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
+        text.extend_from_slice(e.distinct_id.as_bytes());
+        text.extend_from_slice(e.properties.as_bytes());
+        let lane = &mut st.lanes[d];
+        lane.bytes += e.properties.len();
+        lane.filling_since.get_or_insert(now);
+        lane.items.push_back(Queued {
+            seq,
+            event: e.event,
+            time_ms: e.time_ms,
+            purposes: e.purposes,
+            id_len: e.distinct_id.len(),
+            text,
+            // The id it was first accepted under: destinations deduplicate by it.
+            insert_id: Some(e.insert_id),
+        });
+        st.queued += 1;
+        shared.stats.add(d, Counter::Accepted, 1);
     }
 }
 
@@ -390,6 +510,66 @@ pub(crate) struct Core {
     flush_timeout: Duration,
     drop_timeout: Duration,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
+    spooling: Option<Spooling>,
+}
+
+/// The spool, and a clone of the worker's insert-id generator: an event is spooled under the
+/// id the worker will deliver it with, so a replay after a crash re-sends the same id.
+struct Spooling {
+    spool: Arc<Spool>,
+    ids: InsertIds,
+}
+
+impl Spooling {
+    /// Appends the records of one event for the destinations in `send`: `variants[1]` (the
+    /// first-party text) for those in `fp_mask`, `variants[0]` for the others.
+    #[allow(clippy::too_many_arguments)] // the parts of one event, as `push` has them
+    fn append(
+        &self,
+        subject: &SubjectInner,
+        send: u64,
+        fp_mask: u64,
+        seq: u64,
+        info: &'static EventInfo,
+        time_ms: i64,
+        id_len: usize,
+        variants: &[Option<Vec<u8>>; 2],
+    ) {
+        let insert_id = self.ids.derive(seq);
+        let properties = |d: usize| {
+            let slot = usize::from(fp_mask & (1u64 << d) != 0);
+            variants[slot].as_deref().map_or(&[][..], |t| &t[id_len..])
+        };
+        let entries: Vec<Entry<'_>> = destinations(send)
+            .map(|d| Entry {
+                destination: d,
+                insert_id: &insert_id,
+                event: info.name,
+                time_ms,
+                distinct_id: &subject.distinct_id,
+                purposes: info.purposes.0,
+                properties: properties(d),
+            })
+            .collect();
+        if let Err(e) = self.spool.append(&entries) {
+            tracing::warn!(
+                error = %e,
+                "trackplan: spooling an event failed; it is queued in memory only"
+            );
+        }
+    }
+}
+
+/// The indices of the bits set in `mask`, lowest first.
+fn destinations(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let d = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            d
+        })
+    })
 }
 
 /// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
@@ -623,7 +803,15 @@ impl Core {
         } else {
             0
         };
+        let n = send.count_ones() as usize;
         let mut variants = [Some(shared), first_party];
+        if let Some(spooling) = &self.spooling {
+            // Spooled under the queue lock, so the worker cannot settle an event before its
+            // record exists; synced (if the policy says so) after the lock is released.
+            spooling.append(
+                subject, send, fp_mask, seq, info, time_ms, id_len, &variants,
+            );
+        }
         let mut wake = false;
         let mut m = send;
         while m != 0 {
@@ -660,6 +848,7 @@ impl Core {
                 purposes: info.purposes,
                 id_len,
                 text,
+                insert_id: None,
             });
             wake |=
                 lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
@@ -677,6 +866,12 @@ impl Core {
             st.worker_waiting = false;
             self.shared.work.notify_one();
         }
+        drop(st);
+        if let Some(spooling) = &self.spooling
+            && let Err(e) = spooling.spool.sync_if_due()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+        }
     }
 
     /// Sets a subject's consent and purges its queued events for destinations no longer
@@ -692,6 +887,12 @@ impl Core {
                 !lost,
                 Counter::DroppedConsent,
             );
+            // A restart must not deliver what consent no longer covers.
+            if let Some(spooling) = &self.spooling
+                && let Err(e) = spooling.spool.settle_subject(&subject.distinct_id, !lost)
+            {
+                tracing::warn!(error = %e, "trackplan: updating the spool failed");
+            }
             // The flush target may be reachable now.
             self.shared.work.notify_one();
             self.shared.progress.notify_all();
@@ -737,7 +938,7 @@ impl Core {
         }
         match st.flush_errors.first() {
             Some((d, reason)) => Err(FlushError::Sink {
-                destination: self.plan.destinations.get(*d).map_or("?", |i| i.id),
+                destination: self.plan.destinations.get(*d).map_or("spool", |i| i.id),
                 reason: reason.clone(),
             }),
             None => Ok(()),
@@ -757,39 +958,101 @@ impl Core {
             0,
             Counter::DroppedForgotten,
         );
-        let id = st.next_erase;
-        st.next_erase += 1;
-        st.erasures.push_back(EraseJob {
+        // Rewritten under the queue lock, so no event of the subject slips in between.
+        if let Some(spooling) = &self.spooling
+            && let Err(e) = spooling.spool.forget(distinct_id)
+        {
+            tracing::warn!(error = %e, "trackplan: erasing the subject from the spool failed");
+        }
+        let answers = match self.ask(st, RequestKind::Erase, distinct_id, deadline) {
+            Asked::Answered(answers) => answers,
+            Asked::Closed => return Err(ForgetError::Closed),
+            Asked::TimedOut => return Err(ForgetError::Timeout(started.elapsed())),
+        };
+        let report = ForgetReport {
+            purged,
+            destinations: answers
+                .into_iter()
+                .filter_map(|(d, answer)| match answer {
+                    Answer::Erasure(e) => Some((self.destination_id(d), e)),
+                    Answer::Access(_) => None,
+                })
+                .collect(),
+        };
+        let failed = report
+            .destinations
+            .iter()
+            .any(|(_, e)| matches!(e, Erasure::Failed { .. }));
+        if failed {
+            Err(ForgetError::Failed(report))
+        } else {
+            Ok(report)
+        }
+    }
+
+    fn request_access(&self, distinct_id: &str) -> Result<AccessReport, AccessError> {
+        let started = Instant::now();
+        let deadline = started + self.flush_timeout;
+        let st = self.shared.lock();
+        if st.worker_exited || st.stop {
+            return Err(AccessError::Closed);
+        }
+        let answers = match self.ask(st, RequestKind::Access, distinct_id, deadline) {
+            Asked::Answered(answers) => answers,
+            Asked::Closed => return Err(AccessError::Closed),
+            Asked::TimedOut => return Err(AccessError::Timeout(started.elapsed())),
+        };
+        let report = AccessReport {
+            destinations: answers
+                .into_iter()
+                .filter_map(|(d, answer)| match answer {
+                    Answer::Access(a) => Some((self.destination_id(d), a)),
+                    Answer::Erasure(_) => None,
+                })
+                .collect(),
+        };
+        let failed = report
+            .destinations
+            .iter()
+            .any(|(_, a)| matches!(a, Access::Failed { .. }));
+        if failed {
+            Err(AccessError::Failed(report))
+        } else {
+            Ok(report)
+        }
+    }
+
+    fn destination_id(&self, d: usize) -> &'static str {
+        self.plan.destinations.get(d).map_or("?", |i| i.id)
+    }
+
+    /// Queues a data subject's request for the worker and waits for every sink's answer
+    /// until `deadline`. A request whose caller stopped waiting still runs.
+    fn ask(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        kind: RequestKind,
+        distinct_id: &str,
+        deadline: Instant,
+    ) -> Asked {
+        let id = st.next_request;
+        st.next_request += 1;
+        st.requests.push_back(SubjectRequest {
             id,
+            kind,
             distinct_ids: vec![distinct_id.to_owned()],
         });
         self.shared.work.notify_one();
         loop {
-            if let Some(pos) = st.erase_results.iter().position(|(job, _)| *job == id) {
-                let (_, results) = st.erase_results.swap_remove(pos);
-                let report = ForgetReport {
-                    purged,
-                    destinations: results
-                        .into_iter()
-                        .map(|(d, e)| (self.plan.destinations.get(d).map_or("?", |i| i.id), e))
-                        .collect(),
-                };
-                let failed = report
-                    .destinations
-                    .iter()
-                    .any(|(_, e)| matches!(e, Erasure::Failed { .. }));
-                return if failed {
-                    Err(ForgetError::Failed(report))
-                } else {
-                    Ok(report)
-                };
+            if let Some(pos) = st.answers.iter().position(|(request, _)| *request == id) {
+                return Asked::Answered(st.answers.swap_remove(pos).1);
             }
             if st.worker_exited {
-                return Err(ForgetError::Closed);
+                return Asked::Closed;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                st.erase_abandoned.push(id);
-                return Err(ForgetError::Timeout(started.elapsed()));
+                st.abandoned.push(id);
+                return Asked::TimedOut;
             };
             st = self
                 .shared
@@ -891,6 +1154,7 @@ impl Tracker {
             max_delay: None,
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
+            spool: None,
         }
     }
 
@@ -960,6 +1224,35 @@ impl Tracker {
     /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject.
     pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
         self.core.forget(distinct_id)
+    }
+
+    /// Serves a subject's right of access (GDPR Art. 15): asks every sink for what it holds
+    /// about the subject ([`Sink::retrieve`]) and returns each destination's answer: the
+    /// records themselves (e.g. the subject's NDJSON lines), the reference of an export the
+    /// destination prepares (e.g. a Mixpanel data-retrieval task), or that it cannot.
+    /// Waits up to [`TrackerBuilder::flush_timeout`].
+    ///
+    /// Events still queued are not in the destinations yet: call [`Tracker::flush`] first to
+    /// include everything tracked so far. Skipped destinations answer
+    /// [`Access::NothingStored`].
+    ///
+    /// ```ignore
+    /// let report = tracker.request_access("user-42")?;
+    /// for (destination, answer) in &report.destinations {
+    ///     println!("{destination}: {answer:?}"); // counts only, never the records
+    /// }
+    /// ```
+    pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
+        self.core
+            .request_access(&self.core.distinct_id_of(subject_id))
+    }
+
+    /// [`Tracker::request_access`] by distinct id, e.g. for an anonymous subject.
+    pub fn request_access_distinct_id(
+        &self,
+        distinct_id: &str,
+    ) -> Result<AccessReport, AccessError> {
+        self.core.request_access(distinct_id)
     }
 
     /// A snapshot of the counters.

@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
-use crate::queue::{EraseJob, Queued, RetryBatch, Shared, State, recycle, retain_batch};
-use crate::sink::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::queue::{
+    Answer, Queued, RequestKind, RetryBatch, Shared, State, SubjectRequest, recycle, retain_batch,
+};
+use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::spool::Spool;
 use crate::stats::Counter;
 
 /// The worker's own state: what it owns outside the shared mutex.
@@ -21,6 +24,8 @@ pub(crate) struct Worker {
     pub sinks: Vec<Option<Box<dyn Sink>>>,
     pub retry: Vec<RetryPolicy>,
     pub ids: InsertIds,
+    /// The on-disk spool: events are settled in it once delivered or given up on.
+    pub spool: Option<Arc<Spool>>,
     /// Where the next search for a due lane starts, so one busy destination cannot starve
     /// the others.
     pub next_lane: usize,
@@ -44,15 +49,15 @@ impl Worker {
             if st.stop {
                 break;
             }
-            if let Some(job) = st.erasures.pop_front() {
+            if let Some(request) = st.requests.pop_front() {
                 drop(st);
-                let results = self.erase(&job);
+                let answers = self.answer(&request);
                 st = shared.lock();
-                match st.erase_abandoned.iter().position(|&id| id == job.id) {
+                match st.abandoned.iter().position(|&id| id == request.id) {
                     Some(pos) => {
-                        st.erase_abandoned.swap_remove(pos);
+                        st.abandoned.swap_remove(pos);
                     }
-                    None => st.erase_results.push((job.id, results)),
+                    None => st.answers.push((request.id, answers)),
                 }
                 shared.progress.notify_all();
                 continue;
@@ -96,8 +101,24 @@ impl Worker {
                 shared.progress.notify_all();
                 continue;
             }
+            if let Some(spool) = &self.spool {
+                // Sync outside the queue lock: `track` must not wait for the disk.
+                if spool.next_sync().is_some_and(|at| at <= now) {
+                    drop(st);
+                    if let Err(e) = spool.sync_if_due() {
+                        tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+                    }
+                    st = shared.lock();
+                    continue;
+                }
+            }
             st.worker_waiting = true;
-            st = match next_deadline(&st) {
+            let spool_due = self.spool.as_ref().and_then(|s| s.next_sync());
+            let deadline = match (next_deadline(&st), spool_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            st = match deadline {
                 None => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(at) => {
                     let wait = at.saturating_duration_since(now);
@@ -130,7 +151,7 @@ impl Worker {
             };
             batch.push(Envelope {
                 event: q.event,
-                insert_id: self.ids.id(q.seq),
+                insert_id: q.insert_id.take().unwrap_or_else(|| self.ids.id(q.seq)),
                 time_ms: q.time_ms,
                 distinct_id,
                 plan: self.plan,
@@ -167,6 +188,19 @@ impl Worker {
                 reason: "no sink".into(),
             },
         };
+        if let Some(spool) = &self.spool {
+            let policy = self.retry.get(d).copied().unwrap_or_default();
+            let settled = match &outcome {
+                Outcome::Retry { .. } => r.retries + 1 > policy.max_retries,
+                _ => true,
+            };
+            if settled {
+                let ids = r.batch.iter().map(|e| e.insert_id.as_str());
+                if let Err(e) = spool.settle(d, ids) {
+                    tracing::warn!(error = %e, "trackplan: recording delivery in the spool failed");
+                }
+            }
+        }
         let mut st = shared.lock();
         st.in_flight = None;
         for buf in self.spent.drain(..) {
@@ -247,31 +281,57 @@ impl Worker {
         st
     }
 
-    fn erase(&mut self, job: &EraseJob) -> Vec<(usize, Erasure)> {
-        let mut results = Vec::new();
+    /// Asks every sink to erase or retrieve the request's subjects (skipped destinations
+    /// received nothing, so they store nothing).
+    fn answer(&mut self, request: &SubjectRequest) -> Vec<(usize, Answer)> {
+        let ids = &request.distinct_ids;
+        let mut answers = Vec::new();
         for (d, sink) in self.sinks.iter_mut().enumerate() {
-            let erasure = match sink {
-                Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.erase(&job.distinct_ids)))
-                    .unwrap_or_else(|_| Erasure::Failed {
-                        reason: "the sink panicked".into(),
+            let answer = match (sink, request.kind) {
+                (Some(sink), RequestKind::Erase) => Answer::Erasure(
+                    catch_unwind(AssertUnwindSafe(|| sink.erase(ids))).unwrap_or_else(|_| {
+                        Erasure::Failed {
+                            reason: "the sink panicked".into(),
+                        }
                     }),
-                None => Erasure::NothingStored,
+                ),
+                (Some(sink), RequestKind::Access) => Answer::Access(
+                    catch_unwind(AssertUnwindSafe(|| sink.retrieve(ids))).unwrap_or_else(|_| {
+                        Access::Failed {
+                            reason: "the sink panicked".into(),
+                        }
+                    }),
+                ),
+                (None, RequestKind::Erase) => Answer::Erasure(Erasure::NothingStored),
+                (None, RequestKind::Access) => Answer::Access(Access::NothingStored),
             };
-            if let Erasure::Failed { reason } = &erasure {
+            let failed = match &answer {
+                Answer::Erasure(Erasure::Failed { reason })
+                | Answer::Access(Access::Failed { reason }) => Some(reason.as_str()),
+                _ => None,
+            };
+            if let Some(reason) = failed {
                 let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
                 tracing::warn!(
                     destination = id,
-                    reason = reason.as_str(),
-                    "trackplan: erasure failed"
+                    request = ?request.kind,
+                    reason,
+                    "trackplan: a data subject's request failed at a destination"
                 );
             }
-            results.push((d, erasure));
+            answers.push((d, answer));
         }
-        results
+        answers
     }
 
     fn flush_sinks(&mut self) -> Vec<(usize, String)> {
         let mut errors = Vec::new();
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.sync()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+            errors.push((usize::MAX, e.to_string()));
+        }
         for (d, sink) in self.sinks.iter_mut().enumerate() {
             let Some(sink) = sink else { continue };
             let result = catch_unwind(AssertUnwindSafe(|| sink.flush()))
@@ -286,7 +346,13 @@ impl Worker {
     }
 
     /// On stop: whatever could not be delivered counts as failed, never silently lost.
+    /// With a spool, the events stay in it and are delivered after the next start.
     fn abandon_rest(&mut self, st: &mut State) {
+        if let Some(spool) = &self.spool
+            && let Err(e) = spool.sync()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+        }
         let mut total = 0;
         for (d, lane) in st.lanes.iter_mut().enumerate() {
             let n = lane.items.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());

@@ -10,8 +10,8 @@ use serde_json::{Value as Json, json};
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
 use trackplan_runtime::{
-    BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Timestamp, Tracker,
-    ViolationPolicy,
+    Access, BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Timestamp,
+    Tracker, ViolationPolicy,
 };
 
 fn analytics() -> Consent {
@@ -670,6 +670,86 @@ fn forget_purges_queued_events_and_erases_downstream() {
     let stats = tracker.stats();
     assert_eq!(stats.total.dropped_forgotten, 3);
     assert_eq!(stats.total.pending(), 0);
+}
+
+#[test]
+fn request_access_returns_what_each_destination_holds() {
+    let recorder = Recorder::new();
+    let memory = Memory::new();
+    let path = temp_path("access", "warehouse.ndjson");
+    let ads = Gated::new();
+    let tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, Ndjson::create(&path).expect("open"))
+        .sink(destination::Mixpanel, recorder.clone())
+        .sink(destination::Ads, ads.clone())
+        .sink(destination::SecurityLog, memory.clone())
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_millis(5))
+        .build()
+        .expect("build");
+    let alice = tracker.subject("alice", everything());
+    let bob = tracker.subject("bob", everything());
+    alice.track(product("a1"));
+    bob.track(product("b1"));
+    alice.track(login_failed("alice@example.com"));
+    alice.track(product("a2"));
+    tracker.flush().expect("flush");
+
+    let report = tracker.request_access("alice").expect("access");
+    let alice_id = alice.distinct_id();
+    let records = |id: &str| -> Vec<Json> {
+        match report.destination(id) {
+            Some(Access::Records { records, .. }) => records.iter().map(|r| parse(r)).collect(),
+            other => panic!("{id}: {other:?}"),
+        }
+    };
+    for id in ["warehouse", "mixpanel"] {
+        let got = records(id);
+        assert_eq!(got.len(), 2, "{id}: a1 and a2, not bob's b1");
+        assert!(got.iter().all(|r| r["distinct_id"] == alice_id), "{id}");
+        assert_eq!(got[0]["properties"]["Product ID"], "a1", "{id}");
+        assert_eq!(got[1]["properties"]["Product ID"], "a2", "{id}");
+    }
+    let security = records("security_log");
+    assert_eq!(security.len(), 1);
+    assert_eq!(security[0]["event"], "Login Failed");
+    assert!(
+        matches!(report.destination("warehouse"), Some(Access::Records { source: Some(s), .. }) if *s == path.display().to_string())
+    );
+    assert_eq!(
+        report.destination("ads"),
+        Some(&Access::NotSupported),
+        "the default of a sink without `retrieve`"
+    );
+    assert_eq!(
+        report.destination("support_desk"),
+        Some(&Access::NothingStored)
+    );
+    // Access changes nothing: the data is still there, and still delivered.
+    assert_eq!(
+        std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(tracker.stats().total.dropped_forgotten, 0);
+    let anonymous = tracker.request_access_distinct_id(bob.distinct_id());
+    assert_eq!(
+        anonymous
+            .map(|r| match r.destination("mixpanel") {
+                Some(Access::Records { records, .. }) => records.len(),
+                _ => 0,
+            })
+            .ok(),
+        Some(1)
+    );
+    tracker.shutdown().expect("shutdown");
+    assert!(matches!(
+        tracker.request_access("alice"),
+        Err(trackplan_runtime::AccessError::Closed)
+    ));
 }
 
 #[test]

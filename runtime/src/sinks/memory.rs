@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::sink::{Envelope, Erasure, Outcome, Sink};
+use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
 
 /// Keeps delivered envelopes in memory. Clones share the same store: keep one clone, give the
 /// other to the builder, read what arrived after `Tracker::flush`.
@@ -55,5 +55,24 @@ impl Sink for Memory {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         store.retain(|e| !distinct_ids.iter().any(|id| **id == *e.distinct_id));
         Erasure::Erased
+    }
+
+    /// The subjects' envelopes, as NDJSON lines.
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let records = store
+            .iter()
+            .filter(|e| distinct_ids.iter().any(|id| **id == *e.distinct_id))
+            .map(|e| {
+                let mut line = Vec::new();
+                super::write_ndjson_line(e, &mut line);
+                line.pop(); // the newline
+                String::from_utf8_lossy(&line).into_owned()
+            })
+            .collect();
+        Access::Records {
+            records,
+            source: None,
+        }
     }
 }

@@ -1,9 +1,20 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
-//! [`crate::testing::Recorder`]). Each implements [`Sink`](crate::Sink), the trait custom
+//! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
+//! (Segment-compatible collectors). Each implements [`Sink`](crate::Sink), the trait custom
 //! destinations implement too.
 
 mod memory;
+#[cfg(feature = "http")]
+mod mixpanel;
 mod ndjson;
+#[cfg(feature = "http")]
+mod segment;
 
 pub use memory::Memory;
+#[cfg(feature = "http")]
+pub use mixpanel::{
+    Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
+};
 pub use ndjson::{Ndjson, Stdout, write_ndjson_line};
+#[cfg(feature = "http")]
+pub use segment::Segment;

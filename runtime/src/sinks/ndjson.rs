@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::sink::{Envelope, Erasure, Outcome, Sink};
+use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
 use crate::value::write_json_str;
 
 /// Appends one envelope as an NDJSON line (SPEC §6), newline included:
@@ -41,7 +41,8 @@ pub fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
 /// Each batch is written with one `write` call; [`Sink::flush`] (run by `Tracker::flush`)
 /// syncs the file to disk. [`Sink::erase`] rewrites the file without the subjects' lines into
 /// a temporary file beside it, syncs it and renames it over the original, so a crash leaves
-/// either the old or the new file, never a half-erased one. A failed write is retried; if it
+/// either the old or the new file, never a half-erased one. [`Sink::retrieve`] returns the
+/// subjects' lines as they are in the file. A failed write is retried; if it
 /// had written part of the batch, the retry can repeat those lines (with the same
 /// `insert_id`, so consumers can deduplicate).
 #[derive(Debug)]
@@ -97,15 +98,7 @@ impl Ndjson {
                 continue;
             }
             // Lines that do not parse are kept: erasing only what is known to match.
-            let matches = serde_json::from_slice::<serde_json::Value>(&line)
-                .ok()
-                .and_then(|v| {
-                    v.get("distinct_id")?
-                        .as_str()
-                        .map(|d| ids.iter().any(|i| i == d))
-                })
-                .unwrap_or(false);
-            if matches {
+            if is_about(&line, ids) {
                 removed += 1;
             } else {
                 out.write_all(&line)?;
@@ -131,6 +124,32 @@ impl Ndjson {
         self.file = open_append(&self.path)?;
         Ok(removed)
     }
+
+    /// The lines of `ids`, in file order.
+    fn lines_of(&mut self, ids: &[String]) -> io::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+            let line = line?;
+            if is_about(&line, ids) {
+                // `is_about` parsed it as JSON, so it is UTF-8.
+                lines.push(String::from_utf8_lossy(&line).into_owned());
+            }
+        }
+        Ok(lines)
+    }
+}
+
+/// Whether an NDJSON line is an event of one of `ids`.
+fn is_about(line: &[u8], ids: &[String]) -> bool {
+    !line.is_empty()
+        && serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| {
+                v.get("distinct_id")?
+                    .as_str()
+                    .map(|d| ids.iter().any(|i| i == d))
+            })
+            .unwrap_or(false)
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -161,6 +180,19 @@ impl Sink for Ndjson {
             Ok(_) => Erasure::Erased,
             Err(e) => Erasure::Failed {
                 reason: format!("rewriting the NDJSON file failed: {}", e.kind()),
+            },
+        }
+    }
+
+    /// The subjects' lines, read back from the file.
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        match self.lines_of(distinct_ids) {
+            Ok(records) => Access::Records {
+                records,
+                source: Some(self.path.display().to_string()),
+            },
+            Err(e) => Access::Failed {
+                reason: format!("reading the NDJSON file failed: {}", e.kind()),
             },
         }
     }

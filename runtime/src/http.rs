@@ -1,0 +1,841 @@
+//! The HTTP side of the built-in destinations: one blocking client (ureq with rustls), gzip
+//! request bodies, and the request packing every HTTP sink shares.
+//!
+//! Sinks run on the background worker thread, so a blocking client is the right tool: no async
+//! runtime is forced on applications, and a slow destination only delays its own queue.
+//!
+//! [`deliver_packed`] is the part the destinations have in common: it encodes a batch the worker
+//! hands over, drops events the destination would reject anyway (too large, malformed), splits
+//! what is left into requests within the destination's count and byte limits, sends them one by
+//! one, and folds the responses into one [`Outcome`]. When a request fails in a way worth
+//! retrying after earlier requests of the same batch were accepted, it remembers which events
+//! are already settled, so the retry of that batch sends only the rest.
+
+use crate::sink::{Envelope, Outcome};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest response body read: enough for a `failed_records` list of a full batch.
+const MAX_RESPONSE_BYTES: u64 = 4 << 20;
+
+/// Timeouts of a destination's HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    /// Connecting, including DNS and the TLS handshake.
+    pub connect: Duration,
+    /// The whole exchange: connect, send, response headers and body.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A credential. Never printed: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for building a request header or query.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `Authorization` value for HTTP Basic auth.
+pub(crate) fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let mut credentials = String::with_capacity(user.len() + password.len() + 1);
+    credentials.push_str(user);
+    credentials.push(':');
+    credentials.push_str(password);
+    let mut value = String::from("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(credentials.as_bytes(), &mut value);
+    value
+}
+
+/// gzip-compresses a request body. Level 1: JSON batches shrink about tenfold at that level
+/// already, and the worker's time is better spent sending than squeezing the last few percent.
+pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8 + 64),
+        flate2::Compression::new(1),
+    );
+    // Writing into a Vec cannot fail: the only error source is the underlying writer.
+    match encoder.write_all(body).and_then(|()| encoder.finish()) {
+        Ok(compressed) => compressed,
+        Err(_) => unreachable_vec_write(),
+    }
+}
+
+#[cold]
+fn unreachable_vec_write() -> Vec<u8> {
+    // `Vec<u8>`'s `Write` impl never returns an error; an empty body would be rejected by the
+    // destination rather than silently accepted, so even this impossible path stays safe.
+    Vec::new()
+}
+
+/// A response, with the body read (up to a limit).
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: u16,
+    /// `Retry-After`, as a duration from now.
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no response. Messages name the failure, never the URL (it can carry a
+/// project token) or a header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TransportError {
+    /// A timeout expired.
+    #[error("no response within the timeout ({0})")]
+    Timeout(&'static str),
+    /// The connection could not be opened.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The connection broke while sending or receiving.
+    #[error("connection failed: {0}")]
+    Io(String),
+    /// TLS failed (certificate, handshake).
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// The server answered something that is not HTTP, or the URL is unusable.
+    #[error("HTTP protocol error: {0}")]
+    Protocol(String),
+}
+
+/// The blocking HTTP client shared by a sink's requests (keeps connections alive).
+pub(crate) struct Client {
+    agent: ureq::Agent,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+/// `User-Agent` of every request.
+const USER_AGENT: &str = concat!("trackplan/", env!("CARGO_PKG_VERSION"));
+
+impl Client {
+    /// A client with these timeouts. Proxies from the environment (`HTTPS_PROXY`, …) apply.
+    pub(crate) fn new(timeouts: Timeouts) -> Self {
+        let agent = ureq::Agent::config_builder()
+            // Status codes are data here: the sinks map them to outcomes themselves.
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_global(Some(timeouts.request))
+            // The APIs answer directly; a redirect would resend the body with credentials to
+            // wherever it points.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(USER_AGENT)
+            .build()
+            .new_agent();
+        Client { agent }
+    }
+
+    /// `POST`s `body` with the given headers.
+    pub(crate) fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.post(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send(body))
+    }
+
+    /// `GET`s `url` with the given headers.
+    pub(crate) fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.call())
+    }
+}
+
+fn read(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Response, TransportError> {
+    let mut response = result.map_err(transport_error)?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(transport_error)?;
+    Ok(Response {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+fn transport_error(e: ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    match e {
+        E::Timeout(which) => TransportError::Timeout(match which {
+            ureq::Timeout::Connect | ureq::Timeout::Resolve => "connect",
+            ureq::Timeout::RecvResponse | ureq::Timeout::RecvBody => "waiting for the response",
+            ureq::Timeout::SendRequest | ureq::Timeout::SendBody => "sending the request",
+            _ => "request",
+        }),
+        E::Io(io) => TransportError::Io(io.kind().to_string()),
+        E::HostNotFound => TransportError::Connect("host not found".into()),
+        E::ConnectionFailed => TransportError::Connect("connection refused or unreachable".into()),
+        E::Tls(msg) => TransportError::Tls(msg.into()),
+        // Other variants describe the URL or the protocol exchange; their text can quote the
+        // URL (and with it a token in the query), so only the kind is kept.
+        E::BadUri(_) => TransportError::Protocol("invalid URL".into()),
+        E::Protocol(_) => TransportError::Protocol("malformed response".into()),
+        E::BodyExceedsLimit(_) => TransportError::Protocol("response body too large".into()),
+        _ => TransportError::Protocol("request failed".into()),
+    }
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date (IMF-fixdate), relative to `now`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` → seconds since the epoch.
+fn parse_http_date(value: &str) -> Option<u64> {
+    let mut parts = value.split_ascii_whitespace();
+    let _weekday = parts.next()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':');
+    let hour: u64 = clock.next()?.parse().ok()?;
+    let minute: u64 = clock.next()?.parse().ok()?;
+    let second: u64 = clock.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// How a destination lays out a batch request and answers it.
+pub(crate) trait WireFormat {
+    /// Most events in one request.
+    const MAX_EVENTS: usize;
+    /// Most bytes of one uncompressed request body, framing included.
+    const MAX_BODY_BYTES: usize;
+    /// Bytes before the first event (`[`, `{"batch":[`).
+    const OPEN: &'static [u8];
+    /// Bytes after the last event.
+    const CLOSE: &'static [u8];
+    /// Destination name for logs.
+    const NAME: &'static str;
+
+    /// Appends one event's JSON to `out`, or says why the destination would reject it. A
+    /// rejection reason must not contain property values.
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String>;
+
+    /// Sends one request body holding `members` (in body order) and says what became of them.
+    fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict;
+}
+
+/// What one request's response means for the events in it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Verdict {
+    /// Every event in the request was accepted.
+    Accepted,
+    /// The events at these positions (in the request body) failed; the rest were accepted.
+    Partial(Vec<(usize, String)>),
+    /// Nothing was accepted; worth trying again.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Nothing was accepted; trying again will not help.
+    Failed(String),
+}
+
+/// Events of a batch already settled by an earlier attempt that ended in a retry: the next
+/// attempt of the same batch sends only the others. `None`: accepted; `Some`: failed, why.
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    by_insert_id: HashMap<String, Option<String>>,
+}
+
+/// Settled entries kept at most. Past this (the worker gave up on batches and never retried
+/// them) they are forgotten, which at worst resends events the destination deduplicates by
+/// insert id.
+const MAX_SETTLED: usize = 100_000;
+
+/// What became of one event of the batch during this attempt.
+#[derive(Debug, Clone)]
+enum State {
+    Pending,
+    Accepted,
+    Failed(String),
+}
+
+/// Delivers `batch` through `format` in as many requests as its limits need.
+pub(crate) fn deliver_packed<F: WireFormat>(
+    format: &mut F,
+    settled: &mut Settled,
+    batch: &[Envelope],
+) -> Outcome {
+    let mut states: Vec<State> = batch
+        .iter()
+        .map(|e| match settled.by_insert_id.get(&e.insert_id) {
+            Some(None) => State::Accepted,
+            Some(Some(reason)) => State::Failed(reason.clone()),
+            None => State::Pending,
+        })
+        .collect();
+    let stop = send_pending(format, batch, &mut states);
+
+    for envelope in batch {
+        settled.by_insert_id.remove(&envelope.insert_id);
+    }
+    let reason = match stop {
+        Some(Verdict::Retry { reason, after }) => {
+            if settled.by_insert_id.len() + batch.len() > MAX_SETTLED {
+                settled.by_insert_id.clear();
+            }
+            for (envelope, state) in batch.iter().zip(&states) {
+                let entry = match state {
+                    State::Pending => continue,
+                    State::Accepted => None,
+                    State::Failed(reason) => Some(reason.clone()),
+                };
+                settled
+                    .by_insert_id
+                    .insert(envelope.insert_id.clone(), entry);
+            }
+            return Outcome::Retry { reason, after };
+        }
+        Some(Verdict::Failed(reason)) => Some(reason),
+        Some(Verdict::Accepted | Verdict::Partial(_)) | None => None,
+    };
+
+    let mut failed = Vec::new();
+    let mut any_accepted = false;
+    for (index, state) in states.into_iter().enumerate() {
+        match state {
+            State::Accepted => any_accepted = true,
+            State::Failed(why) => failed.push((index, why)),
+            // Only a permanent failure leaves events pending: it applies to them too (bad
+            // credentials will not get better for the next request).
+            State::Pending => failed.push((index, reason.clone().unwrap_or_default())),
+        }
+    }
+    match reason {
+        Some(reason) if !any_accepted => Outcome::Failed { reason },
+        _ if failed.is_empty() => Outcome::Delivered,
+        _ => Outcome::Partial { failed },
+    }
+}
+
+/// Encodes the pending events of `batch` into requests and sends them, updating `states`.
+/// Returns the verdict that ended the attempt early (retry, permanent failure), if any.
+fn send_pending<F: WireFormat>(
+    format: &mut F,
+    batch: &[Envelope],
+    states: &mut [State],
+) -> Option<Verdict> {
+    // Positions in `batch` of the events in the request being built, and its body.
+    let mut members: Vec<usize> = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
+    let mut event: Vec<u8> = Vec::new();
+
+    for (index, envelope) in batch.iter().enumerate() {
+        if !matches!(states[index], State::Pending) {
+            continue;
+        }
+        event.clear();
+        let encoded = format.encode(envelope, &mut event).and_then(|()| {
+            if F::OPEN.len() + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES {
+                Err(format!(
+                    "event of {} bytes cannot fit in a request of at most {} bytes",
+                    event.len(),
+                    F::MAX_BODY_BYTES
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(reason) = encoded {
+            // Name, insert id and reason only: never a property value.
+            tracing::warn!(
+                destination = F::NAME,
+                event = envelope.event,
+                insert_id = %envelope.insert_id,
+                "event dropped and counted as failed, never sent: {reason}"
+            );
+            states[index] = State::Failed(reason);
+            continue;
+        }
+        let full = members.len() == F::MAX_EVENTS
+            || body.len() + 1 + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES;
+        if full && !members.is_empty() {
+            if let Some(stop) = send_request(format, batch, &members, &mut body, states) {
+                return Some(stop);
+            }
+            members.clear();
+        }
+        if members.is_empty() {
+            body.clear();
+            body.extend_from_slice(F::OPEN);
+        } else {
+            body.push(b',');
+        }
+        body.extend_from_slice(&event);
+        members.push(index);
+    }
+    if members.is_empty() {
+        return None;
+    }
+    send_request(format, batch, &members, &mut body, states)
+}
+
+/// Sends the request in `body` (its events at `members`), records the verdict in `states`, and
+/// returns it when it ends the attempt.
+fn send_request<F: WireFormat>(
+    format: &mut F,
+    batch: &[Envelope],
+    members: &[usize],
+    body: &mut Vec<u8>,
+    states: &mut [State],
+) -> Option<Verdict> {
+    body.extend_from_slice(F::CLOSE);
+    let envelopes: Vec<&Envelope> = members.iter().map(|&i| &batch[i]).collect();
+    match format.send(body, &envelopes) {
+        Verdict::Accepted => {
+            for &i in members {
+                states[i] = State::Accepted;
+            }
+            None
+        }
+        Verdict::Partial(rejected) => {
+            for &i in members {
+                states[i] = State::Accepted;
+            }
+            for (position, reason) in rejected {
+                if let Some(&i) = members.get(position) {
+                    states[i] = State::Failed(reason);
+                }
+            }
+            None
+        }
+        stop @ (Verdict::Retry { .. } | Verdict::Failed(_)) => Some(stop),
+    }
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters pass through).
+pub(crate) fn query_value(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+    out
+}
+
+/// The members of a JSON object's text (`{…}` → the text between the braces, trimmed), or
+/// `None` when `object` is not braced. Not a full parse: the runtime built the text.
+pub(crate) fn object_members(object: &str) -> Option<&str> {
+    let inner = object.trim().strip_prefix('{')?.strip_suffix('}')?;
+    Some(inner.trim())
+}
+
+/// Counts the top-level members of an object's inner text (as [`object_members`] returns it)
+/// by scanning for commas outside strings and nested values.
+pub(crate) fn count_members(members: &str) -> usize {
+    if members.is_empty() {
+        return 0;
+    }
+    let mut count = 1;
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in members.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Maps a transport failure to a retry: connection errors and timeouts are worth trying again.
+pub(crate) fn retry_on(error: &TransportError, destination: &str) -> Verdict {
+    Verdict::Retry {
+        reason: format!("{destination}: {error}"),
+        after: None,
+    }
+}
+
+/// The wait before retry number `retry` (1-based) under `policy`: its exponential backoff
+/// plus up to a fifth on top, so clients that failed together do not retry together, and never
+/// less than the server's `Retry-After`. For calls a sink retries itself (privacy requests);
+/// event batches are retried by the worker.
+pub(crate) fn retry_wait(
+    policy: &crate::sink::RetryPolicy,
+    retry: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let base = policy.backoff(retry);
+    let jitter = base.mul_f64(f64::from(jitter_permille()) / 5000.0);
+    (base + jitter).max(retry_after.unwrap_or_default())
+}
+
+/// A number in 0..1000 that differs between calls and processes; jitter needs no more.
+fn jitter_permille() -> u32 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    // splitmix64 over a shared counter.
+    let mut z = STATE
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(seed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) % 1000) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{IdentityInfo, PlanInfo, PurposeSet};
+
+    pub(crate) static PLAN: PlanInfo = PlanInfo {
+        name: "test",
+        version: 1,
+        label: "test@1",
+        hash: "0",
+        identity: IdentityInfo::Hmac,
+        purposes: &[],
+        destinations: &[],
+        events: &[],
+    };
+
+    fn envelope(id: usize, properties: &str) -> Envelope {
+        Envelope {
+            event: "Thing Happened",
+            insert_id: format!("id-{id}"),
+            time_ms: 1_700_000_000_000,
+            distinct_id: "d".into(),
+            plan: &PLAN,
+            purposes: PurposeSet::EMPTY,
+            properties: properties.into(),
+        }
+    }
+
+    /// A format whose responses come from a script, recording what it was sent.
+    struct Scripted {
+        verdicts: Vec<Verdict>,
+        sent: Vec<Vec<String>>,
+    }
+
+    impl WireFormat for Scripted {
+        const MAX_EVENTS: usize = 3;
+        const MAX_BODY_BYTES: usize = 64;
+        const OPEN: &'static [u8] = b"[";
+        const CLOSE: &'static [u8] = b"]";
+        const NAME: &'static str = "scripted";
+
+        fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+            if &*envelope.properties == "bad" {
+                return Err("bad".into());
+            }
+            out.extend_from_slice(envelope.properties.as_bytes());
+            Ok(())
+        }
+
+        fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {
+            let parsed: serde_json::Value = serde_json::from_slice(body).expect("valid JSON body");
+            assert_eq!(parsed.as_array().map(Vec::len), Some(members.len()));
+            assert!(body.len() <= Self::MAX_BODY_BYTES);
+            self.sent
+                .push(members.iter().map(|e| e.insert_id.clone()).collect());
+            if self.verdicts.is_empty() {
+                Verdict::Accepted
+            } else {
+                self.verdicts.remove(0)
+            }
+        }
+    }
+
+    fn scripted(verdicts: Vec<Verdict>) -> Scripted {
+        Scripted {
+            verdicts,
+            sent: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn splits_by_count_and_bytes() {
+        let mut format = scripted(vec![]);
+        let batch: Vec<Envelope> = (0..7).map(|i| envelope(i, "{}")).collect();
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        assert_eq!(outcome, Outcome::Delivered);
+        let sizes: Vec<usize> = format.sent.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [3, 3, 1]);
+
+        let mut format = scripted(vec![]);
+        let big = format!("{{\"k\":\"{}\"}}", "x".repeat(20)); // 28 bytes: two per request
+        let batch: Vec<Envelope> = (0..5).map(|i| envelope(i, &big)).collect();
+        assert_eq!(
+            deliver_packed(&mut format, &mut Settled::default(), &batch),
+            Outcome::Delivered
+        );
+        let sizes: Vec<usize> = format.sent.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+    }
+
+    #[test]
+    fn drops_unencodable_and_oversized_events_without_sending_them() {
+        let mut format = scripted(vec![]);
+        let huge = format!("{{\"k\":\"{}\"}}", "x".repeat(80));
+        let batch = vec![
+            envelope(0, "{}"),
+            envelope(1, "bad"),
+            envelope(2, &huge),
+            envelope(3, "{}"),
+        ];
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        let Outcome::Partial { failed } = outcome else {
+            panic!("expected a partial outcome, got {outcome:?}");
+        };
+        assert_eq!(failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(format.sent, [vec!["id-0".to_string(), "id-3".to_string()]]);
+    }
+
+    #[test]
+    fn retry_after_partial_progress_resends_only_the_rest() {
+        let mut settled = Settled::default();
+        let batch: Vec<Envelope> = (0..7).map(|i| envelope(i, "{}")).collect();
+        let mut format = scripted(vec![
+            Verdict::Partial(vec![(1, "nope".into())]),
+            Verdict::Retry {
+                reason: "503".into(),
+                after: Some(Duration::from_secs(3)),
+            },
+        ]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Retry {
+                reason: "503".into(),
+                after: Some(Duration::from_secs(3))
+            }
+        );
+        assert_eq!(format.sent.len(), 2);
+
+        let mut format = scripted(vec![]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        // The failure of the first attempt is still reported; only unsettled events are sent.
+        assert_eq!(
+            outcome,
+            Outcome::Partial {
+                failed: vec![(1, "nope".into())]
+            }
+        );
+        let resent: Vec<String> = format.sent.concat();
+        assert_eq!(resent, ["id-3", "id-4", "id-5", "id-6"]);
+        assert!(
+            settled.by_insert_id.is_empty(),
+            "settled entries are dropped once reported"
+        );
+    }
+
+    #[test]
+    fn permanent_failure_fails_the_rest_of_the_batch() {
+        let batch: Vec<Envelope> = (0..5).map(|i| envelope(i, "{}")).collect();
+        let mut format = scripted(vec![Verdict::Failed("401".into())]);
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                reason: "401".into()
+            }
+        );
+        assert_eq!(
+            format.sent.len(),
+            1,
+            "nothing is sent after a permanent error"
+        );
+
+        let mut format = scripted(vec![Verdict::Accepted, Verdict::Failed("401".into())]);
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        let Outcome::Partial { failed } = outcome else {
+            panic!("expected partial, got {outcome:?}");
+        };
+        assert_eq!(failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4]);
+    }
+
+    #[test]
+    fn retry_waits_double_to_their_cap_with_bounded_jitter() {
+        let policy = crate::sink::RetryPolicy {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            max_retries: 8,
+        };
+        for (retry, base) in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (40, 60)] {
+            let d = retry_wait(&policy, retry, None);
+            let base = Duration::from_secs(base);
+            assert!(d >= base && d <= base.mul_f64(1.2), "retry {retry}: {d:?}");
+        }
+        assert_eq!(
+            retry_wait(&policy, 1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+    }
+
+    #[test]
+    fn members_are_counted_outside_strings_and_nesting() {
+        assert_eq!(count_members(""), 0);
+        assert_eq!(count_members(r#""a":1"#), 1);
+        assert_eq!(
+            count_members(r#""a":1,"b,c":"x,\",y","d":[1,2,{"e":3,"f":4}]"#),
+            3
+        );
+        assert_eq!(object_members(" { \"a\":1 } "), Some("\"a\":1"));
+        assert_eq!(object_members("[1]"), None);
+    }
+
+    #[test]
+    fn auth_and_query_encoding() {
+        assert_eq!(basic_auth("token", ""), "Basic dG9rZW46");
+        assert_eq!(basic_auth("user", "pa:ss"), "Basic dXNlcjpwYTpzcw==");
+        assert_eq!(query_value("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read as _;
+        let body = b"[{\"event\":\"x\"}]".repeat(100);
+        let compressed = gzip(&body);
+        assert!(compressed.len() < body.len() / 4);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(compressed.as_slice())
+            .read_to_end(&mut back)
+            .expect("valid gzip");
+        assert_eq!(back, body);
+    }
+}

@@ -1,0 +1,336 @@
+//! Segment-compatible collectors, through the HTTP Tracking API's `/v1/batch`.
+//!
+//! Segment, RudderStack, Jitsu and other collectors accept the same batch format. Each request
+//! is `{"batch":[…]}` of `track` calls, at most 2500 events and 500 KB, each event at most 32 KB,
+//! authenticated by HTTP Basic auth with the write key as the user. `messageId` is the insert id,
+//! so a retried batch is deduplicated by the collector.
+//!
+//! # Deletion requests
+//!
+//! The Tracking API has no deletion call, and the write key cannot authorize one, so `forget`
+//! sends nothing to these destinations. Erasure there is a workspace-level operation with its
+//! own credentials: Segment calls it a *regulation* (`SUPPRESS_WITH_DELETE`), issued from the
+//! workspace's End User Privacy settings or its Public API with a workspace access token;
+//! RudderStack offers a User Suppression API (enterprise plans) authorized by a service access
+//! token. Both work on the `userId`, which here is the pseudonymous distinct id: record it
+//! from the tracker (`Tracker::subject` derives it) when you file the request.
+
+use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
+use crate::sink::{BatchLimits, Envelope, Outcome, RetryPolicy, Sink};
+use crate::time::Timestamp;
+use crate::value::write_json_str;
+use std::time::Duration;
+
+/// Most events in one batch.
+const MAX_EVENTS: usize = 2500;
+/// Most bytes of one batch request (500 KB, read as decimal kilobytes to be under either
+/// reading).
+const MAX_BODY_BYTES: usize = 500_000;
+/// Most bytes of one event.
+const MAX_EVENT_BYTES: usize = 32_000;
+
+/// The `context.library` every event carries.
+const LIBRARY: &str = concat!(
+    ",\"context\":{\"library\":{\"name\":\"trackplan\",\"version\":\"",
+    env!("CARGO_PKG_VERSION"),
+    "\"}}}"
+);
+
+/// A Segment-compatible destination (`kind = "segment"`).
+///
+/// ```no_run
+/// # use trackplan_runtime::sinks::Segment;
+/// // Segment's EU workspace:
+/// let segment = Segment::new("write-key").eu();
+/// // A self-hosted RudderStack data plane:
+/// let rudder = Segment::new("write-key").base_url("https://rudder.example.com");
+/// # let _ = (segment, rudder);
+/// ```
+///
+/// Defaults: `https://api.segment.io`, 10 s connect and 30 s request timeouts. Bodies are sent
+/// uncompressed, which every compatible collector accepts.
+#[derive(Debug)]
+pub struct Segment {
+    write_key: Secret,
+    base: String,
+    timeouts: Timeouts,
+    client: Option<Client>,
+    settled: Settled,
+    retry: RetryPolicy,
+}
+
+impl Segment {
+    /// A sink for the source with this write key, on Segment's US endpoint.
+    pub fn new(write_key: impl Into<String>) -> Self {
+        Segment {
+            write_key: Secret::new(write_key),
+            base: "https://api.segment.io".into(),
+            timeouts: Timeouts::default(),
+            client: None,
+            settled: Settled::default(),
+            retry: RetryPolicy {
+                initial_backoff: Duration::from_secs(2),
+                max_backoff: Duration::from_secs(60),
+                max_retries: 8,
+            },
+        }
+    }
+
+    /// Use Segment's EU endpoint (`events.eu1.segmentapis.com`), for EU workspaces.
+    pub fn eu(mut self) -> Self {
+        self.base = "https://events.eu1.segmentapis.com".into();
+        self
+    }
+
+    /// Send to another compatible collector (RudderStack data plane, a proxy, a test server):
+    /// batches go to `{base}/v1/batch`.
+    pub fn base_url(mut self, base: impl Into<String>) -> Self {
+        self.base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Longest a whole request may take (connect, send, response). Default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.request = timeout;
+        self.client = None;
+        self
+    }
+
+    /// Longest connecting may take (DNS, TCP, TLS). Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self.client = None;
+        self
+    }
+
+    /// How failed batches are retried (429, 5xx, no connection): default 2 s doubling to 60 s
+    /// with jitter, 8 retries, `Retry-After` honoured.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
+
+impl Sink for Segment {
+    fn limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_events: MAX_EVENTS,
+            // Each event adds ~250 bytes of envelope to its properties; the sink splits batches
+            // that still come out larger than 500 KB.
+            max_bytes: 400_000,
+            max_delay: Duration::from_secs(1),
+        }
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        let url = format!("{}/v1/batch", self.base);
+        let authorization = http::basic_auth(self.write_key.expose(), "");
+        let Segment {
+            timeouts,
+            client,
+            settled,
+            ..
+        } = self;
+        let mut format = Batch {
+            client: client.get_or_insert_with(|| Client::new(*timeouts)),
+            url: &url,
+            authorization: &authorization,
+        };
+        http::deliver_packed(&mut format, settled, batch)
+    }
+}
+
+/// One `deliver` call's view of the sink, as a wire format.
+struct Batch<'a> {
+    client: &'a Client,
+    url: &'a str,
+    authorization: &'a str,
+}
+
+impl WireFormat for Batch<'_> {
+    const MAX_EVENTS: usize = MAX_EVENTS;
+    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
+    const OPEN: &'static [u8] = b"{\"batch\":[";
+    const CLOSE: &'static [u8] = b"]}";
+    const NAME: &'static str = "segment";
+
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+        if envelope.insert_id.is_empty() {
+            return Err("empty insert id (messageId)".into());
+        }
+        if http::object_members(&envelope.properties).is_none() {
+            return Err("properties are not a JSON object".into());
+        }
+        out.extend_from_slice(b"{\"type\":\"track\",\"event\":");
+        write_json_str(out, envelope.event);
+        out.extend_from_slice(b",\"userId\":");
+        write_json_str(out, &envelope.distinct_id);
+        out.extend_from_slice(b",\"messageId\":");
+        write_json_str(out, &envelope.insert_id);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        push_iso8601(out, envelope.time_ms);
+        out.extend_from_slice(b"\",\"properties\":");
+        out.extend_from_slice(envelope.properties.trim().as_bytes());
+        out.extend_from_slice(LIBRARY.as_bytes());
+        if out.len() > MAX_EVENT_BYTES {
+            return Err(format!(
+                "{} bytes, Segment accepts events of at most {MAX_EVENT_BYTES} bytes",
+                out.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, body: &[u8], _members: &[&Envelope]) -> Verdict {
+        let headers = [
+            ("Authorization", self.authorization),
+            ("Content-Type", "application/json"),
+        ];
+        match self.client.post(self.url, &headers, body) {
+            Ok(response) => batch_verdict(response.status, response.retry_after),
+            Err(error) => http::retry_on(&error, "Segment"),
+        }
+    }
+}
+
+/// What a `/v1/batch` response means. Segment validates events after answering, so a batch is
+/// accepted or refused as a whole.
+pub(crate) fn batch_verdict(status: u16, retry_after: Option<Duration>) -> Verdict {
+    match status {
+        200..=299 => Verdict::Accepted,
+        400 => Verdict::Failed(
+            "the collector rejected the batch (400 Bad Request): malformed or over its size limits"
+                .into(),
+        ),
+        401 | 403 => Verdict::Failed(format!(
+            "the collector refused the write key ({status}): check it, and the region"
+        )),
+        413 => Verdict::Failed("the collector refused the batch as too large (413)".into()),
+        429 | 500..=599 => Verdict::Retry {
+            reason: format!("the collector answered {status}"),
+            after: retry_after,
+        },
+        _ => Verdict::Failed(format!(
+            "the collector answered {status}, which is not retried"
+        )),
+    }
+}
+
+/// Appends `time_ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub(crate) fn push_iso8601(out: &mut Vec<u8>, time_ms: i64) {
+    out.extend_from_slice(
+        Timestamp::from_unix_millis(time_ms)
+            .iso8601()
+            .as_str()
+            .as_bytes(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{IdentityInfo, PlanInfo, PurposeSet};
+
+    static PLAN: PlanInfo = PlanInfo {
+        name: "t",
+        version: 1,
+        label: "t@1",
+        hash: "0",
+        identity: IdentityInfo::Hmac,
+        purposes: &[],
+        destinations: &[],
+        events: &[],
+    };
+
+    fn encode(properties: &str) -> Result<String, String> {
+        let client = Client::new(Timeouts::default());
+        let mut format = Batch {
+            client: &client,
+            url: "",
+            authorization: "",
+        };
+        let e = Envelope {
+            event: "Product Viewed",
+            insert_id: "6f1c-2".into(),
+            time_ms: 1_700_000_000_123,
+            distinct_id: "abc\"123".into(),
+            plan: &PLAN,
+            purposes: PurposeSet::EMPTY,
+            properties: properties.into(),
+        };
+        let mut out = Vec::new();
+        format.encode(&e, &mut out)?;
+        Ok(String::from_utf8(out).expect("utf-8"))
+    }
+
+    #[test]
+    fn encodes_a_track_call_exactly() {
+        let expected = concat!(
+            r#"{"type":"track","event":"Product Viewed","userId":"abc\"123","messageId":"6f1c-2","#,
+            r#""timestamp":"2023-11-14T22:13:20.123Z","properties":{"Price":9.5},"#,
+            r#""context":{"library":{"name":"trackplan","version":""#,
+            env!("CARGO_PKG_VERSION"),
+            r#""}}}"#
+        );
+        assert_eq!(encode(r#"{"Price":9.5}"#).as_deref(), Ok(expected));
+        let parsed: serde_json::Value = serde_json::from_str(expected).expect("valid JSON");
+        assert_eq!(parsed["context"]["library"]["name"], "trackplan");
+    }
+
+    #[test]
+    fn rejects_events_over_32_kb_without_quoting_them() {
+        let value = "private".repeat(5000);
+        let err = encode(&format!("{{\"note\":\"{value}\"}}")).expect_err("over 32 KB");
+        assert!(err.contains("32000") && !err.contains("private"), "{err}");
+        assert!(encode("not json").is_err());
+    }
+
+    #[test]
+    fn formats_iso_8601() {
+        let iso = |ms| {
+            let mut out = Vec::new();
+            push_iso8601(&mut out, ms);
+            String::from_utf8(out).expect("ascii")
+        };
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn maps_batch_responses() {
+        assert_eq!(batch_verdict(200, None), Verdict::Accepted);
+        for status in [400, 401, 403, 404, 413] {
+            assert!(
+                matches!(batch_verdict(status, None), Verdict::Failed(_)),
+                "{status}"
+            );
+        }
+        let after = Some(Duration::from_secs(2));
+        for status in [429, 500, 502, 503] {
+            assert!(
+                matches!(batch_verdict(status, after), Verdict::Retry { after: a, .. } if a == after),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn hosts_and_debug() {
+        assert_eq!(Segment::new("k").base, "https://api.segment.io");
+        assert_eq!(
+            Segment::new("k").eu().base,
+            "https://events.eu1.segmentapis.com"
+        );
+        assert_eq!(
+            Segment::new("k").base_url("http://127.0.0.1:1/").base,
+            "http://127.0.0.1:1"
+        );
+        assert!(!format!("{:?}", Segment::new("wk-secret")).contains("wk-secret"));
+    }
+}

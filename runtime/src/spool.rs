@@ -1,0 +1,1094 @@
+//! The on-disk spool: events accepted by `track` survive a crash of the process.
+//!
+//! A spool is a directory of append-only segment files. Every event accepted for a destination
+//! is appended as one record before `track` returns; when the worker has settled it (delivered,
+//! or failed for good, or dropped by consent or `forget`), a small "settled" record follows.
+//! After a restart, [`Spool::open`] replays the events that were never settled, and the tracker
+//! delivers them again. Replay is idempotent at the destination: each event keeps its insert id
+//! (Mixpanel `$insert_id`, Segment `messageId`), which the destinations deduplicate by.
+//!
+//! # Format
+//!
+//! A segment starts with the 8-byte magic `TPSPOOL1`, then records:
+//!
+//! ```text
+//! record  = length: u32 LE | crc32(body): u32 LE | body (length bytes)
+//! body    = 1 | destination: u16 | time_ms: i64 | purposes: u64
+//!             | insert_id: u8-prefixed | event: u16-prefixed | distinct_id: u16-prefixed
+//!             | properties: u32-prefixed                             (an event)
+//!         | 2 | destination: u16 | insert_id: u8-prefixed            (settled)
+//! ```
+//!
+//! Replay stops at the first record whose length or checksum is wrong: a write torn by the
+//! crash. Everything before it is intact.
+//!
+//! # Sync policies
+//!
+//! Each record reaches the operating system with one `write` before `track` returns, so a
+//! crash of the *process* (panic, `SIGKILL`, OOM kill) loses nothing under any policy. The
+//! policies differ in what survives a crash of the *machine* (power loss, kernel panic):
+//!
+//! | policy | `track` waits for | lost on power loss |
+//! |---|---|---|
+//! | [`SyncPolicy::EveryEvent`] | the disk (`fdatasync` per event) | nothing accepted |
+//! | [`SyncPolicy::Interval`] (default, 200 ms) | the page cache; a sync at most every interval | up to one interval |
+//! | [`SyncPolicy::OnFlush`] | the page cache; syncs on `flush`/`shutdown` only | everything since the last flush |
+//!
+//! Settled records are never synced on their own: losing one only means the event is sent
+//! again after a restart, and the destination drops the duplicate by its insert id.
+//!
+//! # Compaction
+//!
+//! Appends go to the newest segment, which is sealed once it passes [`Spool::segment_bytes`].
+//! A sealed segment whose events are all settled is deleted. At open, the live events of old
+//! segments are copied into a fresh segment and the old files are deleted, so the directory
+//! never grows past the pending events plus one segment of history. `forget` rewrites the
+//! segments holding the subject's events, so their bytes leave the disk too.
+
+use crate::plan::{PlanInfo, PurposeSet};
+use crate::sink::Envelope;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const MAGIC: &[u8; 8] = b"TPSPOOL1";
+const EVENT: u8 = 1;
+const SETTLED: u8 = 2;
+/// Longest record accepted on replay; a longer length field is a torn write.
+const MAX_RECORD: usize = 64 << 20;
+const DEFAULT_SEGMENT_BYTES: u64 = 16 << 20;
+
+/// When spooled records are forced to disk. See the [module docs](self) for what each
+/// guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// `fdatasync` after every event, before `track` returns.
+    EveryEvent,
+    /// `fdatasync` at most once per interval (on the next append or worker tick after it).
+    Interval(Duration),
+    /// `fdatasync` only on `Tracker::flush` and `shutdown`.
+    OnFlush,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy::Interval(Duration::from_millis(200))
+    }
+}
+
+/// Why the spool failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The directory could not be created or read.
+    #[error("spool directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Another process (or tracker) has the spool open.
+    #[error("spool {path} is in use by another process; give each process its own spool directory")]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Reading or writing a segment failed.
+    #[error("spool segment {path}: {source}")]
+    Io {
+        /// The segment file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+/// One spooled event for one destination.
+#[derive(Debug, Clone)]
+pub(crate) struct Spooled {
+    /// Index of the destination in the plan.
+    pub destination: usize,
+    /// The event, ready for that destination.
+    pub envelope: Envelope,
+}
+
+/// One event for one destination, as `track` hands it to the spool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'a> {
+    pub destination: usize,
+    pub insert_id: &'a str,
+    pub event: &'a str,
+    pub time_ms: i64,
+    pub distinct_id: &'a Arc<str>,
+    pub purposes: u64,
+    /// The properties object (UTF-8 JSON text).
+    pub properties: &'a [u8],
+}
+
+/// Where a pending event's record lives.
+type Key = (u16, String);
+
+/// The spool of one tracker. Appends are serialized by a mutex; `track` holds it for one
+/// `write` (plus an `fdatasync` under [`SyncPolicy::EveryEvent`]).
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    policy: SyncPolicy,
+    segment_bytes: u64,
+    inner: Mutex<Inner>,
+    /// Events found on open, handed to the tracker once.
+    replayed: Mutex<Vec<(u16, Record)>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The lock on `dir/LOCK`, held while the spool is open.
+    _lock: File,
+    active: Segment,
+    sealed: HashMap<u64, Segment>,
+    /// Segment of every pending event.
+    /// Segment and distinct id of every pending event.
+    pending: HashMap<Key, (u64, Arc<str>)>,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+#[derive(Debug)]
+struct Segment {
+    seq: u64,
+    path: PathBuf,
+    file: Option<File>,
+    len: u64,
+    /// Pending events whose record is in this segment.
+    live: usize,
+}
+
+/// An event record as stored, before its plan strings are resolved.
+#[derive(Debug, Clone, PartialEq)]
+struct Record {
+    time_ms: i64,
+    purposes: u64,
+    insert_id: String,
+    event: String,
+    distinct_id: String,
+    properties: String,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool in `dir`, with the default sync policy, and reads
+    /// the events a previous run left unsettled: the tracker delivers them first.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Spool, SpoolError> {
+        Self::open_with(dir.as_ref(), SyncPolicy::default(), DEFAULT_SEGMENT_BYTES)
+    }
+
+    /// Sets the sync policy.
+    pub fn sync_policy(mut self, policy: SyncPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Seals a segment once it is larger than this (default 16 MiB), so settled history can be
+    /// deleted file by file.
+    pub fn segment_bytes(mut self, bytes: u64) -> Self {
+        self.segment_bytes = bytes.max(MAGIC.len() as u64 + 1);
+        self
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The sync policy.
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
+    }
+
+    fn open_with(dir: &Path, policy: SyncPolicy, segment_bytes: u64) -> Result<Spool, SpoolError> {
+        let directory_error = |source| SpoolError::Directory {
+            path: dir.to_owned(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(directory_error)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))
+            .map_err(directory_error)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(SpoolError::Locked {
+                    path: dir.to_owned(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(directory_error(e)),
+        }
+
+        let mut old: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in fs::read_dir(dir).map_err(directory_error)? {
+            let path = entry.map_err(directory_error)?.path();
+            let seq = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".spool"))
+                .and_then(|n| u64::from_str_radix(n, 16).ok());
+            if let Some(seq) = seq {
+                old.push((seq, path));
+            }
+        }
+        old.sort();
+
+        // Later records win: a settled record removes its event, a duplicate event (copied
+        // forward by an interrupted compaction) replaces nothing.
+        let mut live: Vec<(Key, Record)> = Vec::new();
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        for (_, path) in &old {
+            for (destination, item) in read_segment(path)? {
+                match item {
+                    Item::Event(record) => {
+                        let key = (destination, record.insert_id.clone());
+                        if !index.contains_key(&key) {
+                            index.insert(key.clone(), live.len());
+                            live.push((key, record));
+                        }
+                    }
+                    Item::Settled(insert_id) => {
+                        index.remove(&(destination, insert_id));
+                    }
+                }
+            }
+        }
+        let mut replayed: Vec<(u16, Record)> = live
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (key, _))| index.get(key) == Some(i))
+            .map(|(_, ((destination, _), record))| (destination, record))
+            .collect();
+        replayed.sort_by_key(|(_, r)| r.time_ms);
+
+        // Copy what is pending into a fresh segment, make it durable, then drop the old files.
+        let seq = old.last().map_or(1, |(s, _)| s + 1);
+        let mut active = Segment::create(dir, seq)?;
+        let mut pending = HashMap::new();
+        let mut buf = Vec::new();
+        for (destination, record) in &replayed {
+            buf.clear();
+            encode_event(&mut buf, *destination, record);
+            active.append(&buf)?;
+            active.live += 1;
+            pending.insert(
+                (*destination, record.insert_id.clone()),
+                (seq, Arc::from(record.distinct_id.as_str())),
+            );
+        }
+        active.sync()?;
+        for (_, path) in &old {
+            fs::remove_file(path).map_err(|source| SpoolError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        sync_dir(dir);
+        if !replayed.is_empty() {
+            tracing::info!(
+                spool = %dir.display(),
+                events = replayed.len(),
+                "spool: replaying events accepted before the last shutdown or crash"
+            );
+        }
+
+        Ok(Spool {
+            dir: dir.to_owned(),
+            policy,
+            segment_bytes,
+            inner: Mutex::new(Inner {
+                _lock: lock,
+                active,
+                sealed: HashMap::new(),
+                pending,
+                last_sync: Instant::now(),
+                dirty: false,
+            }),
+            replayed: Mutex::new(replayed),
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves at worst a torn record, which replay skips.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the events replayed at open, resolved against `plan` (events the plan no longer
+    /// has are settled and skipped, with a warning). Returns them once; later calls return none.
+    pub(crate) fn take_replayed(&self, plan: &'static PlanInfo) -> Vec<Spooled> {
+        let replayed =
+            std::mem::take(&mut *self.replayed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = Vec::with_capacity(replayed.len());
+        for (destination, record) in replayed {
+            let event = plan
+                .events
+                .iter()
+                .find(|e| e.name == record.event)
+                .map(|e| e.name);
+            let known_destination = usize::from(destination) < plan.destinations.len();
+            match event {
+                Some(event) if known_destination => out.push(Spooled {
+                    destination: usize::from(destination),
+                    envelope: Envelope {
+                        event,
+                        insert_id: record.insert_id,
+                        time_ms: record.time_ms,
+                        distinct_id: record.distinct_id.into(),
+                        plan,
+                        purposes: PurposeSet(record.purposes),
+                        properties: record.properties.into(),
+                    },
+                }),
+                _ => {
+                    tracing::warn!(
+                        event = %record.event,
+                        destination,
+                        "spool: dropping a spooled event the current plan does not declare"
+                    );
+                    let _ = self.settle(usize::from(destination), [record.insert_id.as_str()]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Appends events (one write for all): call it before the events can be settled, i.e.
+    /// while the queue lock is held, then [`sync_if_due`](Self::sync_if_due) after releasing
+    /// it, so an `fdatasync` never holds up the worker.
+    pub(crate) fn append(&self, entries: &[Entry<'_>]) -> Result<(), SpoolError> {
+        let mut buf = Vec::with_capacity(entries.iter().map(|e| 96 + e.properties.len()).sum());
+        for e in entries {
+            let destination = u16::try_from(e.destination).unwrap_or(u16::MAX);
+            encode_event_parts(&mut buf, destination, e);
+        }
+        let mut inner = self.inner();
+        if inner.active.len >= self.segment_bytes {
+            inner.rotate(&self.dir)?;
+        }
+        inner.active.append(&buf)?;
+        inner.dirty = true;
+        let seq = inner.active.seq;
+        for e in entries {
+            let destination = u16::try_from(e.destination).unwrap_or(u16::MAX);
+            let key = (destination, e.insert_id.to_owned());
+            if inner
+                .pending
+                .insert(key, (seq, Arc::clone(e.distinct_id)))
+                .is_none()
+            {
+                inner.active.live += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs what the policy says must be on disk now: everything under
+    /// [`SyncPolicy::EveryEvent`], everything once the interval passed under
+    /// [`SyncPolicy::Interval`]. The worker also calls it when idle, so the last events of a
+    /// burst do not wait for the next one.
+    pub(crate) fn sync_if_due(&self) -> Result<(), SpoolError> {
+        let due = match self.policy {
+            SyncPolicy::EveryEvent => true,
+            SyncPolicy::Interval(every) => self.inner().last_sync.elapsed() >= every,
+            SyncPolicy::OnFlush => false,
+        };
+        if due {
+            let mut inner = self.inner();
+            if inner.dirty {
+                inner.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When [`sync_if_due`](Self::sync_if_due) next has work, under the interval policy.
+    pub(crate) fn next_sync(&self) -> Option<Instant> {
+        match self.policy {
+            SyncPolicy::Interval(every) => {
+                let inner = self.inner();
+                inner.dirty.then(|| inner.last_sync + every)
+            }
+            SyncPolicy::EveryEvent | SyncPolicy::OnFlush => None,
+        }
+    }
+
+    /// Settles the pending events of `distinct_id` for every destination not in `keep` (a
+    /// bit set): consent for them was withdrawn, so a restart must not deliver them.
+    pub(crate) fn settle_subject(&self, distinct_id: &str, keep: u64) -> Result<(), SpoolError> {
+        let keys: Vec<Key> = self
+            .inner()
+            .pending
+            .iter()
+            .filter(|((d, _), (_, who))| {
+                &**who == distinct_id && (*d >= 64 || keep & (1u64 << d) == 0)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut by_destination: HashMap<u16, Vec<String>> = HashMap::new();
+        for (d, id) in keys {
+            by_destination.entry(d).or_default().push(id);
+        }
+        for (d, ids) in by_destination {
+            self.settle(usize::from(d), ids.iter().map(String::as_str))?;
+        }
+        Ok(())
+    }
+
+    /// Marks events of one destination settled (delivered, failed for good, or dropped): they
+    /// are not replayed. Sealed segments left without pending events are deleted.
+    pub(crate) fn settle<'a>(
+        &self,
+        destination: usize,
+        insert_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), SpoolError> {
+        let destination = u16::try_from(destination).unwrap_or(u16::MAX);
+        let mut inner = self.inner();
+        let mut buf = Vec::new();
+        for insert_id in insert_ids {
+            let Some((seq, _)) = inner.pending.remove(&(destination, insert_id.to_owned())) else {
+                continue;
+            };
+            encode_settled(&mut buf, destination, insert_id);
+            inner.release(seq);
+        }
+        if !buf.is_empty() {
+            inner.active.append(&buf)?;
+            inner.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Forces everything written so far to disk (`Tracker::flush`, `shutdown`).
+    pub(crate) fn sync(&self) -> Result<(), SpoolError> {
+        self.inner().sync()
+    }
+
+    /// Number of events not yet settled.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.inner().pending.len()
+    }
+
+    /// Erases the events whose distinct id is `distinct_id` from the disk: they are settled,
+    /// and every segment is rewritten without them (a settled record alone would leave the
+    /// bytes in place until compaction). Returns how many events were erased.
+    pub(crate) fn forget(&self, distinct_id: &str) -> Result<usize, SpoolError> {
+        let mut inner = self.inner();
+        inner.sync()?;
+        let mut paths: Vec<(u64, PathBuf)> = inner
+            .sealed
+            .values()
+            .map(|s| (s.seq, s.path.clone()))
+            .collect();
+        paths.push((inner.active.seq, inner.active.path.clone()));
+        paths.sort();
+
+        let mut keep: Vec<(u16, Record)> = Vec::new();
+        let mut erased = 0;
+        for (_, path) in &paths {
+            for (destination, item) in read_segment(path)? {
+                if let Item::Event(record) = item {
+                    let key = (destination, record.insert_id.clone());
+                    if !inner.pending.contains_key(&key) {
+                        continue;
+                    }
+                    if record.distinct_id == distinct_id {
+                        inner.pending.remove(&key);
+                        erased += 1;
+                    } else {
+                        keep.push((destination, record));
+                    }
+                }
+            }
+        }
+        if erased == 0 {
+            return Ok(0);
+        }
+        let seq = inner.active.seq + 1;
+        let mut fresh = Segment::create(&self.dir, seq)?;
+        let mut buf = Vec::new();
+        inner.pending.clear();
+        for (destination, record) in &keep {
+            buf.clear();
+            encode_event(&mut buf, *destination, record);
+            fresh.append(&buf)?;
+            fresh.live += 1;
+            inner.pending.insert(
+                (*destination, record.insert_id.clone()),
+                (seq, Arc::from(record.distinct_id.as_str())),
+            );
+        }
+        fresh.sync()?;
+        let old_active = std::mem::replace(&mut inner.active, fresh);
+        let sealed = std::mem::take(&mut inner.sealed);
+        for segment in sealed.into_values().chain([old_active]) {
+            segment.delete()?;
+        }
+        sync_dir(&self.dir);
+        inner.last_sync = Instant::now();
+        inner.dirty = false;
+        Ok(erased)
+    }
+
+    /// The segment files on disk, oldest first.
+    #[cfg(test)]
+    pub(crate) fn segments(&self) -> Vec<PathBuf> {
+        let inner = self.inner();
+        let mut segments: Vec<(u64, PathBuf)> = inner
+            .sealed
+            .values()
+            .map(|s| (s.seq, s.path.clone()))
+            .collect();
+        segments.push((inner.active.seq, inner.active.path.clone()));
+        segments.sort();
+        segments.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+impl Inner {
+    fn sync(&mut self) -> Result<(), SpoolError> {
+        if self.dirty {
+            self.active.sync()?;
+            self.dirty = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Seals the active segment and starts the next.
+    fn rotate(&mut self, dir: &Path) -> Result<(), SpoolError> {
+        self.active.sync()?;
+        self.dirty = false;
+        let next = Segment::create(dir, self.active.seq + 1)?;
+        sync_dir(dir);
+        let mut sealed = std::mem::replace(&mut self.active, next);
+        sealed.file = None;
+        if sealed.live == 0 {
+            sealed.delete()?;
+        } else {
+            self.sealed.insert(sealed.seq, sealed);
+        }
+        Ok(())
+    }
+
+    /// One pending event of segment `seq` was settled.
+    fn release(&mut self, seq: u64) {
+        if seq == self.active.seq {
+            self.active.live = self.active.live.saturating_sub(1);
+            return;
+        }
+        let Some(segment) = self.sealed.get_mut(&seq) else {
+            return;
+        };
+        segment.live = segment.live.saturating_sub(1);
+        if segment.live > 0 {
+            return;
+        }
+        // Its settled records may not be synced yet: if the machine loses them, the deletion
+        // can only lose events that were settled anyway, or be undone and resend duplicates
+        // the destination drops by insert id.
+        if let Some(segment) = self.sealed.remove(&seq)
+            && let Err(e) = segment.delete()
+        {
+            tracing::warn!(error = %e, "spool: could not delete a settled segment");
+        }
+    }
+}
+
+impl Segment {
+    fn create(dir: &Path, seq: u64) -> Result<Segment, SpoolError> {
+        let path = dir.join(format!("{seq:016x}.spool"));
+        let io_error = |source| SpoolError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error)?;
+        file.write_all(MAGIC).map_err(io_error)?;
+        Ok(Segment {
+            seq,
+            path,
+            file: Some(file),
+            len: MAGIC.len() as u64,
+            live: 0,
+        })
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), SpoolError> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(SpoolError::Io {
+                path: self.path.clone(),
+                source: io::Error::other("segment is sealed"),
+            });
+        };
+        // One `write` per call: a record is never split across writes we issue, so only a
+        // crash mid-syscall can tear it, and replay detects that.
+        file.write_all(bytes).map_err(|source| SpoolError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), SpoolError> {
+        match &self.file {
+            Some(file) => file.sync_data().map_err(|source| SpoolError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn delete(self) -> Result<(), SpoolError> {
+        drop(self.file);
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(SpoolError::Io {
+                path: self.path,
+                source,
+            }),
+        }
+    }
+}
+
+/// Makes file creations and deletions in `dir` durable. Best effort: not every platform can
+/// sync a directory.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn encode_event(buf: &mut Vec<u8>, destination: u16, r: &Record) {
+    let distinct_id: Arc<str> = Arc::from(r.distinct_id.as_str());
+    let entry = Entry {
+        destination: usize::from(destination),
+        insert_id: &r.insert_id,
+        event: &r.event,
+        time_ms: r.time_ms,
+        distinct_id: &distinct_id,
+        purposes: r.purposes,
+        properties: r.properties.as_bytes(),
+    };
+    encode_event_parts(buf, destination, &entry);
+}
+
+fn encode_event_parts(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>) {
+    let start = begin(buf);
+    buf.push(EVENT);
+    buf.extend_from_slice(&destination.to_le_bytes());
+    buf.extend_from_slice(&e.time_ms.to_le_bytes());
+    buf.extend_from_slice(&e.purposes.to_le_bytes());
+    put(buf, e.insert_id.as_bytes(), 1);
+    put(buf, e.event.as_bytes(), 2);
+    put(buf, e.distinct_id.as_bytes(), 2);
+    put(buf, e.properties, 4);
+    finish(buf, start);
+}
+
+fn encode_settled(buf: &mut Vec<u8>, destination: u16, insert_id: &str) {
+    let start = begin(buf);
+    buf.push(SETTLED);
+    buf.extend_from_slice(&destination.to_le_bytes());
+    put(buf, insert_id.as_bytes(), 1);
+    finish(buf, start);
+}
+
+/// Reserves the record header; returns where the record starts.
+fn begin(buf: &mut Vec<u8>) -> usize {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 8]);
+    start
+}
+
+/// Fills in length and checksum of the record starting at `start`.
+fn finish(buf: &mut [u8], start: usize) {
+    let body = &buf[start + 8..];
+    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    let crc = crc32fast::hash(body);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends `bytes` with a little-endian length prefix of `width` bytes, truncating what does
+/// not fit (insert ids are 36 bytes, names and ids far below 64 KiB; properties below 4 GiB).
+fn put(buf: &mut Vec<u8>, bytes: &[u8], width: usize) {
+    let max = (1usize << (8 * width.min(4))).saturating_sub(1);
+    let bytes = &bytes[..bytes.len().min(max)];
+    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes()[..width]);
+    buf.extend_from_slice(bytes);
+}
+
+enum Item {
+    Event(Record),
+    Settled(String),
+}
+
+/// Reads the intact records of a segment, stopping at the first torn one.
+fn read_segment(path: &Path) -> Result<Vec<(u16, Item)>, SpoolError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|source| SpoolError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut items = Vec::new();
+    if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
+        tracing::warn!(segment = %path.display(), "spool: not a spool segment, skipped");
+        return Ok(items);
+    }
+    let mut at = MAGIC.len();
+    while at < bytes.len() {
+        let Some(item) = decode(&bytes[at..]) else {
+            tracing::warn!(
+                segment = %path.display(),
+                offset = at,
+                "spool: torn or corrupt record; the records after it are skipped"
+            );
+            break;
+        };
+        at += item.0;
+        items.push(item.1);
+    }
+    Ok(items)
+}
+
+/// Decodes one record; `(bytes consumed, item)`.
+fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
+    let len = usize::try_from(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+    let crc = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+    if len > MAX_RECORD {
+        return None;
+    }
+    let body = bytes.get(8..8 + len)?;
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let mut r = Reader(body);
+    let kind = r.bytes(1)?[0];
+    let destination = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?);
+    let item = match kind {
+        EVENT => Item::Event(Record {
+            time_ms: i64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
+            purposes: u64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
+            insert_id: r.string(1)?,
+            event: r.string(2)?,
+            distinct_id: r.string(2)?,
+            properties: r.string(4)?,
+        }),
+        SETTLED => Item::Settled(r.string(1)?),
+        _ => return None,
+    };
+    Some((8 + len, (destination, item)))
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn string(&mut self, width: usize) -> Option<String> {
+        let mut len = [0u8; 8];
+        len[..width].copy_from_slice(self.bytes(width)?);
+        let len = usize::try_from(u64::from_le_bytes(len)).ok()?;
+        String::from_utf8(self.bytes(len)?.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{DestinationInfo, DestinationSet, EventInfo, IdentityInfo};
+
+    static PLAN: PlanInfo = PlanInfo {
+        name: "t",
+        version: 1,
+        label: "t@1",
+        hash: "0",
+        identity: IdentityInfo::Hmac,
+        purposes: &[],
+        destinations: &[
+            DestinationInfo {
+                id: "a",
+                kind: "memory",
+                description: "",
+                purposes: PurposeSet(1),
+                third_party: false,
+            },
+            DestinationInfo {
+                id: "b",
+                kind: "memory",
+                description: "",
+                purposes: PurposeSet(1),
+                third_party: false,
+            },
+        ],
+        events: &[EventInfo {
+            id: "e",
+            name: "Thing Happened",
+            purposes: PurposeSet(1),
+            destinations: DestinationSet(3),
+            properties: &[],
+        }],
+    };
+
+    /// A fresh directory under the target dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "trackplan-spool-{name}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = fs::remove_dir_all(&dir);
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn envelope(n: u32, who: &str) -> Envelope {
+        Envelope {
+            event: "Thing Happened",
+            insert_id: format!("00000000-0000-4000-8000-{n:012}"),
+            time_ms: 1_700_000_000_000 + i64::from(n),
+            distinct_id: who.into(),
+            plan: &PLAN,
+            purposes: PurposeSet(1),
+            properties: format!(r#"{{"n":{n},"s":"é\"x"}}"#).into(),
+        }
+    }
+
+    /// Appends one envelope for one destination, as `track` would.
+    fn add(spool: &Spool, destination: usize, e: &Envelope) {
+        spool
+            .append(&[Entry {
+                destination,
+                insert_id: &e.insert_id,
+                event: e.event,
+                time_ms: e.time_ms,
+                distinct_id: &e.distinct_id,
+                purposes: e.purposes.0,
+                properties: e.properties.as_bytes(),
+            }])
+            .expect("append");
+        spool.sync_if_due().expect("sync");
+    }
+
+    fn ids(spooled: &[Spooled]) -> Vec<(usize, String)> {
+        spooled
+            .iter()
+            .map(|s| (s.destination, s.envelope.insert_id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn replays_what_was_not_settled_after_reopening() {
+        let dir = TempDir::new("replay");
+        {
+            let spool = Spool::open(&dir.0).expect("open");
+            assert!(spool.take_replayed(&PLAN).is_empty());
+            for n in 0..5 {
+                add(&spool, 0, &envelope(n, "u1"));
+            }
+            add(&spool, 1, &envelope(0, "u1"));
+            spool
+                .settle(
+                    0,
+                    [
+                        envelope(1, "").insert_id.as_str(),
+                        envelope(3, "").insert_id.as_str(),
+                    ],
+                )
+                .expect("settle");
+            // Dropped without sync or shutdown, as a crash would leave it.
+        }
+        let spool = Spool::open(&dir.0).expect("reopen");
+        let replayed = spool.take_replayed(&PLAN);
+        let expect = |d, n| (d, envelope(n, "").insert_id);
+        assert_eq!(
+            ids(&replayed),
+            [expect(0, 0), expect(1, 0), expect(0, 2), expect(0, 4)]
+        );
+        let first = &replayed[0].envelope;
+        let original = envelope(0, "u1");
+        assert_eq!(first.properties, original.properties);
+        assert_eq!(&*first.distinct_id, "u1");
+        assert_eq!(first.time_ms, original.time_ms);
+        assert_eq!(first.event, "Thing Happened");
+        assert!(spool.take_replayed(&PLAN).is_empty(), "replayed once");
+        assert_eq!(spool.segments().len(), 1, "old segments compacted away");
+    }
+
+    #[test]
+    fn a_torn_tail_loses_only_the_torn_record() {
+        let dir = TempDir::new("torn");
+        let path = {
+            let spool = Spool::open(&dir.0).expect("open");
+            for n in 0..3 {
+                add(&spool, 0, &envelope(n, "u"));
+            }
+            spool.segments().remove(0)
+        };
+        let len = fs::metadata(&path).expect("segment").len();
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open segment");
+        file.set_len(len - 5).expect("truncate");
+        drop(file);
+        let spool = Spool::open(&dir.0).expect("reopen");
+        assert_eq!(spool.take_replayed(&PLAN).len(), 2);
+
+        // A flipped byte inside a record is caught by its checksum.
+        drop(spool);
+        let path = fs::read_dir(&dir.0)
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "spool"))
+            .expect("a segment");
+        let mut bytes = fs::read(&path).expect("read");
+        let at = bytes.len() - 3;
+        bytes[at] ^= 0x40;
+        fs::write(&path, bytes).expect("write");
+        let spool = Spool::open(&dir.0).expect("reopen");
+        assert_eq!(spool.take_replayed(&PLAN).len(), 1);
+    }
+
+    #[test]
+    fn settled_segments_are_deleted() {
+        let dir = TempDir::new("compact");
+        let spool = Spool::open(&dir.0).expect("open").segment_bytes(400);
+        let envelopes: Vec<Envelope> = (0..20).map(|n| envelope(n, "u")).collect();
+        for e in &envelopes {
+            add(&spool, 0, e);
+        }
+        let before = spool.segments().len();
+        assert!(before > 3, "small segments rotate: {before}");
+        spool
+            .settle(0, envelopes[..15].iter().map(|e| e.insert_id.as_str()))
+            .expect("settle");
+        let after = spool.segments();
+        assert!(after.len() < before, "{} → {}", before, after.len());
+        assert!(after.iter().all(|p| p.exists()));
+        let on_disk = fs::read_dir(&dir.0)
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "spool"))
+            })
+            .count();
+        assert_eq!(on_disk, after.len());
+        assert_eq!(spool.pending(), 5);
+    }
+
+    #[test]
+    fn forget_removes_the_subjects_bytes_from_disk() {
+        let dir = TempDir::new("forget");
+        let spool = Spool::open(&dir.0).expect("open").segment_bytes(300);
+        for n in 0..10 {
+            let who = if n % 2 == 0 {
+                "subject-to-forget"
+            } else {
+                "other"
+            };
+            add(&spool, 0, &envelope(n, who));
+        }
+        assert_eq!(spool.forget("subject-to-forget").expect("forget"), 5);
+        assert_eq!(spool.pending(), 5);
+        for entry in fs::read_dir(&dir.0).expect("dir") {
+            let bytes = fs::read(entry.expect("entry").path()).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("subject-to-forget"),
+                "erased from every file"
+            );
+        }
+        drop(spool);
+        let spool = Spool::open(&dir.0).expect("reopen");
+        let replayed = spool.take_replayed(&PLAN);
+        assert_eq!(replayed.len(), 5);
+        assert!(replayed.iter().all(|s| &*s.envelope.distinct_id == "other"));
+    }
+
+    #[test]
+    fn one_process_at_a_time() {
+        let dir = TempDir::new("lock");
+        let first = Spool::open(&dir.0).expect("open");
+        let second = Spool::open(&dir.0);
+        assert!(
+            matches!(second, Err(SpoolError::Locked { .. })),
+            "{second:?}"
+        );
+        drop(first);
+        Spool::open(&dir.0).expect("the lock is released with the spool");
+    }
+
+    #[test]
+    fn events_the_plan_lost_are_dropped_on_replay() {
+        static OTHER: PlanInfo = PlanInfo {
+            name: "t",
+            version: 2,
+            label: "t@2",
+            hash: "1",
+            identity: IdentityInfo::Hmac,
+            purposes: &[],
+            destinations: &[],
+            events: &[],
+        };
+        let dir = TempDir::new("lost");
+        {
+            let spool = Spool::open(&dir.0).expect("open");
+            add(&spool, 0, &envelope(1, "u"));
+        }
+        let spool = Spool::open(&dir.0).expect("reopen");
+        assert!(spool.take_replayed(&OTHER).is_empty());
+        assert_eq!(spool.pending(), 0, "settled, not replayed forever");
+    }
+
+    #[test]
+    fn sync_policies_sync() {
+        let dir = TempDir::new("sync");
+        let spool = Spool::open(&dir.0)
+            .expect("open")
+            .sync_policy(SyncPolicy::EveryEvent);
+        add(&spool, 0, &envelope(1, "u"));
+        assert!(!spool.inner().dirty, "synced before append returned");
+        drop(spool);
+        let spool = Spool::open(&dir.0)
+            .expect("open")
+            .sync_policy(SyncPolicy::OnFlush);
+        add(&spool, 0, &envelope(2, "u"));
+        spool.sync_if_due().expect("tick");
+        assert!(spool.inner().dirty, "on-flush waits for a flush");
+        spool.sync().expect("sync");
+        assert!(!spool.inner().dirty);
+    }
+}
