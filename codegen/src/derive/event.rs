@@ -62,12 +62,8 @@ pub fn derive_event(input: &DeriveInput, loader: &dyn Loader) -> TokenStream {
         return fail(input, errors);
     };
 
-    let loaded = match plan_for(loader, attrs.plan.as_ref(), event_lit.span()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            errors.push(e);
-            return fail(input, errors);
-        }
+    let Some(loaded) = errors.ok(plan_for(loader, attrs.plan.as_ref(), event_lit.span())) else {
+        return fail(input, errors);
     };
     // `plan_for` only returns valid plans, which always have a `Plan`.
     let Some(plan) = &loaded.plan else {

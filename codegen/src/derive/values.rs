@@ -35,13 +35,10 @@ pub fn derive_values(input: &DeriveInput, loader: &dyn Loader) -> TokenStream {
         );
         return fail(input, errors);
     };
-    let loaded = match plan_for(loader, attrs.plan.as_ref(), property_lit.span()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            errors.push(e);
-            return fail(input, errors);
-        }
+    let Some(loaded) = errors.ok(plan_for(loader, attrs.plan.as_ref(), property_lit.span())) else {
+        return fail(input, errors);
     };
+    // `plan_for` only returns valid plans, which always have a `Plan`.
     let Some(plan) = &loaded.plan else {
         return fail(input, errors);
     };
