@@ -14,6 +14,8 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
+use trackplan_model::Spanned;
+
 use crate::code::escape;
 
 /// A doc comment under construction: lines of Markdown, kept as the text of one
@@ -38,6 +40,17 @@ impl Doc {
             empty: true,
             blank: false,
         }
+    }
+
+    /// A doc comment that opens with an item's plan description, when it has one, as a
+    /// paragraph of its own; what the plan says about the item follows.
+    pub(crate) fn described(description: Option<&Spanned<String>>) -> Self {
+        let mut docs = Doc::new();
+        if let Some(d) = description {
+            docs.text(&d.value);
+            docs.paragraph();
+        }
+        docs
     }
 
     /// Appends a line of generated Markdown (already safe); `format_args!` saves building a

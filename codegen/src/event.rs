@@ -25,11 +25,7 @@ pub(crate) fn event(
     let event = item.event;
     let ident = &item.ident;
 
-    let mut docs = Doc::new();
-    if let Some(d) = &event.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
+    let mut docs = Doc::described(event.description.as_ref());
     docs.line(format_args!(
         "Event {}, sent as {}; declared at {}.",
         doc::code(&event.id.value),
@@ -157,11 +153,7 @@ impl fmt::Display for PurposeList<'_> {
 
 /// The doc comment of a property: its description, then what the plan says about it.
 fn property_doc(src: &SourceFile, p: &Property) -> Doc {
-    let mut docs = Doc::new();
-    if let Some(d) = &p.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
+    let mut docs = Doc::described(p.description.as_ref());
     let required = if p.required.value { "" } else { ", optional" };
     docs.line(format_args!(
         "Property {}, sent as {}: {}{required}; declared at {}.",

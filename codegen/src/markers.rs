@@ -23,9 +23,7 @@ pub mod purpose {
         .enumerate()
         .filter_map(|(i, (p, m))| Some((i, p, m.as_ref()?)));
     for (i, p, m) in purposes {
-        let mut docs = Doc::new();
-        docs.text(&p.description.value);
-        docs.paragraph();
+        let mut docs = Doc::described(Some(&p.description));
         docs.line(format!(
             "Purpose {}; declared at {}.",
             doc::code(&p.id.value),
@@ -69,11 +67,7 @@ pub mod destination {
         .enumerate()
         .filter_map(|(i, (d, m))| Some((i, d, m.as_ref()?)));
     for (i, d, m) in destinations {
-        let mut docs = Doc::new();
-        if let Some(text) = &d.description {
-            docs.text(&text.value);
-            docs.paragraph();
-        }
+        let mut docs = Doc::described(d.description.as_ref());
         docs.line(format!(
             "Destination {} ({}); declared at {}.",
             doc::code(&d.id.value),

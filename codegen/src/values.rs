@@ -15,11 +15,7 @@ pub(crate) fn enum_type(out: &mut Code, src: &SourceFile, item: &EnumItem<'_>) {
     let ident = &item.ident;
     let p = item.property;
 
-    let mut docs = Doc::new();
-    if let Some(d) = &p.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
+    let mut docs = Doc::described(p.description.as_ref());
     docs.line(format!(
         "Values of property {}, sent as {}; declared at {}.",
         doc::code(&item.key),
