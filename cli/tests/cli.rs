@@ -29,6 +29,13 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs `trackplan` like [`run`], failing the test with its stderr unless it succeeds.
+fn run_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
@@ -205,20 +212,18 @@ fn diff_reads_plans_from_git() {
     let head = std::fs::read_to_string(fixtures().join("diff/removed.toml")).unwrap();
     std::fs::write(dir.join("plans/app.toml"), head).unwrap();
 
-    let out = run(
+    let out = run_ok(
         dir,
         &["diff", "git:HEAD", "plans/app.toml", "--format", "json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["summary"]["version_not_bumped"], true);
 
     // From a subdirectory, paths are relative to it, like file arguments.
-    let out = run(
+    let out = run_ok(
         &dir.join("plans"),
         &["diff", "git:HEAD:app.toml", "app.toml", "--format", "md"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Comparing `git:HEAD:app.toml` (before)"));
 
     let out = run(dir, &["diff", "git:no-such-rev", "plans/app.toml"]);
@@ -239,11 +244,10 @@ fn diff_of_an_invalid_plan_shows_its_errors() {
 fn diff_compares_a_base_that_no_longer_validates() {
     // Rules tighten over time: an old plan that parses but breaks today's rules is still a
     // valid starting point for a review.
-    let out = run(
+    let out = run_ok(
         &fixtures(),
         &["diff", "check/privacy.toml", "diff/base.toml"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: check/privacy.toml does not pass validation (4 error(s))"),
         "{}",
@@ -293,8 +297,7 @@ fn check_json() {
 #[test]
 fn check_uses_the_plan_named_in_cargo_toml() {
     // The workspace's Cargo.toml names plans/shop.toml.
-    let out = run(&repo(), &["check"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&repo(), &["check"]);
     assert_eq!(stdout(&out), "plans/shop.toml is valid\n");
 
     let tmp = TempDir::new("nodefault");
@@ -398,8 +401,7 @@ fn fmt_check_reports_unformatted_files() {
 #[test]
 fn import_segment_awkward_names() {
     let dir = fixtures().join("segment");
-    let out = run(&dir, &["import", "segment", "awkward.json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&dir, &["import", "segment", "awkward.json"]);
     let toml = stdout(&out);
     insta::assert_snapshot!("import_segment_awkward", toml);
     insta::assert_snapshot!("import_segment_awkward_warnings", stderr(&out));
@@ -437,8 +439,7 @@ fn import_segment_awkward_names() {
         .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
         .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
     std::fs::write(&plan, filled).unwrap();
-    let out = run(&tmp.0, &["check", "app.toml"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    run_ok(&tmp.0, &["check", "app.toml"]);
 }
 
 #[test]
@@ -466,8 +467,7 @@ fn schema_of_the_plan_format_matches_the_committed_file() {
 
 #[test]
 fn schema_of_event_payloads() {
-    let out = run(&repo(), &["schema", "--events", "plans/shop.toml"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&repo(), &["schema", "--events", "plans/shop.toml"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 9);
@@ -544,8 +544,7 @@ fn shop_names() -> Vec<String> {
 
 #[test]
 fn docs_markdown_lists_everything() {
-    let out = run(&repo(), &["docs", "plans/shop.toml"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&repo(), &["docs", "plans/shop.toml"]);
     let md = stdout(&out);
     for name in shop_names() {
         let escaped = name.replace('_', "\\_");
@@ -568,7 +567,7 @@ fn docs_markdown_lists_everything() {
 fn docs_html_lists_everything_and_renders_in_chromium() {
     let tmp = TempDir::new("docs");
     let html_path = tmp.0.join("shop.html");
-    let out = run(
+    run_ok(
         &repo(),
         &[
             "docs",
@@ -579,7 +578,6 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
             html_path.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let html = std::fs::read_to_string(&html_path).unwrap();
     for name in shop_names() {
         let escaped = name
@@ -654,7 +652,7 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
 fn export_fides_manifest_loads_in_fideslang() {
     let tmp = TempDir::new("fides");
     let manifest = tmp.0.join("shop.yml");
-    let out = run(
+    run_ok(
         &repo(),
         &[
             "export",
@@ -664,7 +662,6 @@ fn export_fides_manifest_loads_in_fideslang() {
             manifest.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let yaml = std::fs::read_to_string(&manifest).unwrap();
     insta::assert_snapshot!("export_fides_shop_yaml", yaml);
 
@@ -872,7 +869,7 @@ fn subject_export_and_forget() {
         [event_line("user-9", 5), event_line(&bob, 6)].concat(),
     )
     .unwrap();
-    let out = run(
+    run_ok(
         &tmp.0,
         &[
             "subject",
@@ -884,7 +881,6 @@ fn subject_export_and_forget() {
             "events.ndjson",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(&store).unwrap(),
         event_line(&bob, 6)

@@ -11,86 +11,174 @@
 //! - `[` `]` and `<` are escaped, so rustdoc sees neither intra-doc links nor HTML tags to warn
 //!   about, and bare `http(s)://` URLs become autolinks instead of `bare_urls` warnings.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
-/// A doc comment under construction: lines of Markdown.
+use trackplan_model::Spanned;
+
+use crate::code::escape;
+
+/// A doc comment under construction: lines of Markdown, kept as the text of one
+/// `#[doc = "…"]` attribute (see [`Doc::attr`]).
 #[derive(Default)]
 pub(crate) struct Doc {
-    lines: Vec<String>,
+    /// The lines so far, joined by line breaks, each non-empty one with the leading space
+    /// `///` gives.
+    text: String,
+    /// Whether no line was written yet.
+    empty: bool,
+    /// Whether the last line is empty.
+    blank: bool,
 }
 
 impl Doc {
     /// An empty doc comment.
     pub(crate) fn new() -> Self {
-        Doc::default()
+        Doc {
+            // Room for a typical generated doc, so it is not grown line by line.
+            text: String::with_capacity(512),
+            empty: true,
+            blank: false,
+        }
     }
 
-    /// Appends a line of generated Markdown (already safe).
-    pub(crate) fn line(&mut self, line: impl Into<String>) -> &mut Self {
-        self.lines.push(line.into());
+    /// A doc comment that opens with an item's plan description, when it has one, as a
+    /// paragraph of its own; what the plan says about the item follows.
+    pub(crate) fn described(description: Option<&Spanned<String>>) -> Self {
+        let mut docs = Doc::new();
+        if let Some(d) = description {
+            docs.text(&d.value);
+            docs.paragraph();
+        }
+        docs
+    }
+
+    /// Appends a line of generated Markdown (already safe); `format_args!` saves building a
+    /// `String` first.
+    pub(crate) fn line(&mut self, line: impl fmt::Display) -> &mut Self {
+        if !self.empty {
+            self.text.push('\n');
+        }
+        self.empty = false;
+        let start = self.text.len();
+        self.text.push(' ');
+        // Writing into a `String` cannot fail.
+        let _ = write!(self.text, "{line}");
+        self.blank = self.text.len() == start + 1;
+        if self.blank {
+            self.text.truncate(start);
+        }
         self
     }
 
     /// Appends an empty line unless the doc is empty or already ends with one.
     pub(crate) fn paragraph(&mut self) -> &mut Self {
-        if self.lines.last().is_some_and(|l| !l.is_empty()) {
-            self.lines.push(String::new());
+        if !self.empty && !self.blank {
+            self.line("");
         }
         self
     }
 
     /// Appends free text from the plan, defused (see the module docs).
     pub(crate) fn text(&mut self, text: &str) -> &mut Self {
-        self.lines.extend(defuse(text));
+        defuse(text, |line| {
+            self.line(line);
+        });
         self
     }
 
-    /// The lines so far.
-    pub(crate) fn lines(&self) -> &[String] {
-        &self.lines
-    }
-
-    /// The `#[doc = "…"]` attributes, one per line, each with the leading space `///` gives.
-    pub(crate) fn attrs(&self) -> TokenStream {
-        let lines = self.lines.iter().map(|l| {
-            let l = if l.is_empty() {
-                String::new()
-            } else {
-                format!(" {l}")
-            };
-            quote!(#[doc = #l])
-        });
-        quote!(#(#lines)*)
+    /// One `#[doc = "…"]` attribute holding every line, followed by a line break; nothing
+    /// for an empty doc. One attribute instead of one per line: rustdoc reads them the same,
+    /// and a large plan has tens of thousands of doc lines, each of which would cost the
+    /// compiler tokens.
+    pub(crate) fn attr(&self) -> Attr<'_> {
+        Attr(self)
     }
 }
 
-/// An inline code span showing `text` exactly, whatever backticks it contains.
-pub(crate) fn code(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ");
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
+/// The attribute of a [`Doc`], as source text (see [`Doc::attr`]).
+pub(crate) struct Attr<'a>(&'a Doc);
+
+impl fmt::Display for Attr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.empty {
+            return Ok(());
         }
+        f.write_str("#[doc = \"")?;
+        escape(&self.0.text, f)?;
+        f.write_str("\"]\n")
     }
-    let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Free text squeezed onto one line of a list item, defused like any description.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    defuse(
+        &text.split_whitespace().collect::<Vec<_>>().join(" "),
+        |line| {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(line);
+        },
+    );
+    out
+}
+
+/// An inline code span showing `text` exactly, whatever backticks it contains; line breaks
+/// become spaces.
+pub(crate) fn code(text: &str) -> Code<'_> {
+    Code(text)
+}
+
+/// A code span (see [`code`]).
+pub(crate) struct Code<'a>(&'a str);
+
+impl fmt::Display for Code<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0;
+        let mut longest = 0;
+        let mut run = 0;
+        for b in text.bytes() {
+            if b == b'`' {
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        let pad = if text.starts_with('`') || text.ends_with('`') {
+            " "
+        } else {
+            ""
+        };
+        let fence = |f: &mut fmt::Formatter<'_>| (0..=longest).try_for_each(|_| f.write_char('`'));
+        fence(f)?;
+        f.write_str(pad)?;
+        for (i, part) in text.split(['\n', '\r']).enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            f.write_str(part)?;
+        }
+        f.write_str(pad)?;
+        fence(f)
+    }
 }
 
 /// A wire value (event or property name, enum value) as a code span of its JSON string, so
 /// quotes, backslashes, control characters and surrounding spaces are all visible.
-pub(crate) fn wire(text: &str) -> String {
-    code(&json(text))
+pub(crate) fn wire(text: &str) -> Wire {
+    Wire(json(text))
+}
+
+/// A wire value's code span (see [`wire`]).
+pub(crate) struct Wire(String);
+
+impl fmt::Display for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        code(&self.0).fmt(f)
+    }
 }
 
 /// `text` as a JSON string literal.
@@ -101,17 +189,22 @@ pub(crate) fn json(text: &str) -> String {
 
 /// A list of ids as comma-separated code spans (`` `a`, `b` ``), or `none`.
 pub(crate) fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
-    let list: Vec<String> = ids.into_iter().map(code).collect();
-    if list.is_empty() {
-        "none".to_owned()
-    } else {
-        list.join(", ")
+    let mut out = String::new();
+    for id in ids {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        // Writing into a `String` cannot fail.
+        let _ = write!(out, "{}", code(id));
     }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
 }
 
-/// Free text made safe for rustdoc, line by line.
-fn defuse(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// Free text made safe for rustdoc, line by line: each line goes to `out`.
+fn defuse(text: &str, mut out: impl FnMut(&str)) {
     // The opening fence of the code block we are in: its character and length.
     let mut fence: Option<(char, usize)> = None;
     for line in text.lines() {
@@ -120,10 +213,10 @@ fn defuse(text: &str) -> Vec<String> {
             Some((c, n)) => {
                 let run = trimmed.chars().take_while(|&x| x == c).count();
                 if run >= n && trimmed[run * c.len_utf8()..].trim().is_empty() {
-                    out.push(c.to_string().repeat(run));
+                    out(&c.to_string().repeat(run));
                     fence = None;
                 } else {
-                    out.push(line.to_owned());
+                    out(line);
                 }
             }
             None => {
@@ -133,22 +226,25 @@ fn defuse(text: &str) -> Vec<String> {
                 });
                 match opener {
                     Some((c, n)) => {
-                        out.push(format!("{}text", c.to_string().repeat(n)));
+                        out(&format!("{}text", c.to_string().repeat(n)));
                         fence = Some((c, n));
                     }
-                    None => out.push(inline(trimmed)),
+                    None => out(&inline(trimmed)),
                 }
             }
         }
     }
     if let Some((c, n)) = fence {
-        out.push(c.to_string().repeat(n));
+        out(&c.to_string().repeat(n));
     }
-    out
 }
 
 /// Escapes what rustdoc would read as links or HTML, and turns bare URLs into autolinks.
-fn inline(line: &str) -> String {
+fn inline(line: &str) -> Cow<'_, str> {
+    // Most lines have nothing to escape.
+    if !line.contains(['[', ']', '<', '>']) && !line.contains("http") {
+        return Cow::Borrowed(line);
+    }
     let mut out = String::with_capacity(line.len() + 8);
     let mut rest = line;
     while !rest.is_empty() {
@@ -174,7 +270,7 @@ fn inline(line: &str) -> String {
         }
         rest = &rest[c.len_utf8()..];
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Length of the Markdown link to a web URL at the start of `s` (`[text](https://…)`), which
@@ -214,7 +310,9 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Vec<String> {
-        defuse(text)
+        let mut lines = Vec::new();
+        defuse(text, |l| lines.push(l.to_owned()));
+        lines
     }
 
     #[test]
@@ -252,9 +350,10 @@ mod tests {
 
     #[test]
     fn code_spans_survive_backticks() {
-        assert_eq!(code("a"), "`a`");
-        assert_eq!(code("a`b"), "``a`b``");
-        assert_eq!(code("`x"), "`` `x ``");
-        assert_eq!(wire("Plan \"Tier\""), "`\"Plan \\\"Tier\\\"\"`");
+        assert_eq!(code("a").to_string(), "`a`");
+        assert_eq!(code("a`b").to_string(), "``a`b``");
+        assert_eq!(code("`x").to_string(), "`` `x ``");
+        assert_eq!(code("a\nb\r\nc").to_string(), "`a b  c`");
+        assert_eq!(wire("Plan \"Tier\"").to_string(), "`\"Plan \\\"Tier\\\"\"`");
     }
 }

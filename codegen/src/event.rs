@@ -1,39 +1,39 @@
 //! Event structs of `plan!` and their trait impls.
 
-use proc_macro2::{Ident, Literal, TokenStream};
-use quote::quote;
+use std::borrow::Cow;
+use std::fmt;
+
+use proc_macro2::Ident;
 use trackplan_model::{Plan, Property, Sensitivity, SourceFile, Transform};
 
+use crate::code::{Code, Comma};
 use crate::doc::{self, Doc};
 use crate::info::routes;
 use crate::names::{EventItem, Names};
 use crate::ty::{EnumType, describe, rust_type};
 
-/// The struct of event `item` (index `index` in `PLAN.events`), its `Event` impl and its
-/// compile-time purpose impls.
+/// Writes the struct of event `item` (index `index` in `PLAN.events`), its `Event` impl and
+/// its compile-time purpose impls.
 pub(crate) fn event(
+    out: &mut Code,
     plan: &Plan,
     src: &SourceFile,
     names: &Names<'_>,
     item: &EventItem<'_>,
     index: usize,
-) -> TokenStream {
+) {
     let event = item.event;
     let ident = &item.ident;
 
-    let mut docs = Doc::new();
-    if let Some(d) = &event.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
-    docs.line(format!(
+    let mut docs = Doc::described(event.description.as_ref());
+    docs.line(format_args!(
         "Event {}, sent as {}; declared at {}.",
         doc::code(&event.id.value),
         doc::wire(&event.name.value),
         doc::code(&location(src, event.id.span.start)),
     ));
     docs.paragraph();
-    docs.line(format!(
+    docs.line(format_args!(
         "- Purposes: {}",
         doc::ids(event.purposes.iter().map(|p| p.value.as_str()))
     ));
@@ -43,102 +43,119 @@ pub(crate) fn event(
         .filter(|d| routes(event, d))
         .map(|d| d.id.value.as_str())
         .collect();
-    docs.line(format!(
+    docs.line(format_args!(
         "- Destinations it can reach: {}",
         doc::ids(reachable.iter().copied())
     ));
-    let docs = docs.attrs();
 
-    let fields = item.fields.iter().map(|f| {
-        let field_docs = property_doc(src, f.property).attrs();
+    write!(
+        out,
+        "{docs}#[derive(Debug, Clone)]\npub struct {ident} {{\n",
+        docs = docs.attr()
+    );
+    for f in &item.fields {
         let enum_ident = f.enum_index.map(|i| EnumType::Named(&names.enums[i].ident));
-        let ty = rust_type(f.property, enum_ident);
-        let name = &f.ident;
-        quote! {
-            #field_docs
-            pub #name: #ty,
-        }
-    });
-
-    let writes: Vec<TokenStream> = item
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = &f.ident;
-            let i = Literal::usize_unsuffixed(i);
-            quote!(::trackplan::Value::write(&self.#name, &properties[#i], w);)
-        })
-        .collect();
-    let body = if writes.is_empty() {
-        quote!(let _ = w;)
-    } else {
-        quote! {
-            let properties = <Self as ::trackplan::Event>::INFO.properties;
-            #(#writes)*
-        }
-    };
+        writeln!(
+            out,
+            "    {docs}    pub {name}: {ty},",
+            docs = property_doc(src, f.property).attr(),
+            name = f.ident,
+            ty = rust_type(f.property, enum_ident, names.std),
+        );
+    }
 
     let markers: Vec<&Ident> = event
         .purposes
         .iter()
         .filter_map(|p| names.purpose(plan, &p.value).map(|(_, m)| m))
         .collect();
-    let purposes = purpose_list(&quote!(purpose), &markers);
-    let declared = markers
-        .iter()
-        .map(|m| quote!(impl ::trackplan::DeclaredFor<purpose::#m> for #ident {}));
+    // Fields in plan order, so field `i` is `INFO.properties[i]`.
+    write!(
+        out,
+        "}}
+
+impl ::trackplan::__private::Sealed for {ident} {{}}
+
+impl ::trackplan::Event for {ident} {{
+    type Purposes = {purposes};
+    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
+    const INFO: &'static ::trackplan::EventInfo = &PLAN.events[{index}];
+
+    #[inline]
+    fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {{
+        ::trackplan::__private::write_fields(&[{fields}], Self::INFO.properties, w);
+    }}
+}}
+",
+        purposes = purpose_list("purpose", &markers),
+        fields = Comma(item.fields.iter().map(|f| FieldRef(&f.ident))),
+    );
+    for m in &markers {
+        writeln!(
+            out,
+            "impl ::trackplan::DeclaredFor<purpose::{m}> for {ident} {{}}"
+        );
+    }
     let routable = plan
         .destinations
         .iter()
         .zip(&names.destinations)
         .filter(|(d, _)| routes(event, d))
-        .filter_map(|(_, m)| m.as_ref())
-        .map(|m| quote!(impl ::trackplan::RoutableTo<destination::#m> for #ident {}));
+        .filter_map(|(_, m)| m.as_ref());
+    for m in routable {
+        writeln!(
+            out,
+            "impl ::trackplan::RoutableTo<destination::{m}> for {ident} {{}}"
+        );
+    }
+    out.push("\n");
+}
 
-    let index = Literal::usize_unsuffixed(index);
-    quote! {
-        #docs
-        #[derive(Debug, Clone)]
-        pub struct #ident {
-            #(#fields)*
-        }
+/// `&self.field`.
+struct FieldRef<'a>(&'a Ident);
 
-        impl ::trackplan::__private::Sealed for #ident {}
-
-        impl ::trackplan::Event for #ident {
-            type Purposes = #purposes;
-            const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
-            const INFO: &'static ::trackplan::EventInfo = &PLAN.events[#index];
-
-            fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {
-                #body
-            }
-        }
-
-        #(#declared)*
-        #(#routable)*
+impl fmt::Display for FieldRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "&self.{}", self.0)
     }
 }
 
 /// `Event::Purposes` / `Destination::Purposes`: one marker, a tuple of several, `()` for none;
 /// `module` is the path of the module holding the markers.
-pub(crate) fn purpose_list(module: &TokenStream, markers: &[&Ident]) -> TokenStream {
-    match markers {
-        [one] => quote!(#module::#one),
-        many => quote!((#(#module::#many),*)),
+pub(crate) fn purpose_list<'a>(module: &'a str, markers: &'a [&'a Ident]) -> PurposeList<'a> {
+    PurposeList { module, markers }
+}
+
+/// A list of purpose markers as a type (see [`purpose_list`]).
+pub(crate) struct PurposeList<'a> {
+    module: &'a str,
+    markers: &'a [&'a Ident],
+}
+
+impl fmt::Display for PurposeList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let module = self.module;
+        match self.markers {
+            [one] => write!(f, "{module}::{one}"),
+            many => {
+                f.write_str("(")?;
+                for (i, m) in many.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{module}::{m}")?;
+                }
+                f.write_str(")")
+            }
+        }
     }
 }
 
 /// The doc comment of a property: its description, then what the plan says about it.
 fn property_doc(src: &SourceFile, p: &Property) -> Doc {
-    let mut docs = Doc::new();
-    if let Some(d) = &p.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
+    let mut docs = Doc::described(p.description.as_ref());
     let required = if p.required.value { "" } else { ", optional" };
-    docs.line(format!(
+    docs.line(format_args!(
         "Property {}, sent as {}: {}{required}; declared at {}.",
         doc::code(&p.id.value),
         doc::wire(&p.name.value),
@@ -152,66 +169,63 @@ fn property_doc(src: &SourceFile, p: &Property) -> Doc {
         Sensitivity::Personal => "personal data",
         Sensitivity::Special => "special-category data",
     };
-    let mut facts = vec![format!("- Sensitivity: {sensitivity}")];
+    docs.line(format_args!("- Sensitivity: {sensitivity}"));
     if let Some(c) = &p.category {
-        facts.push(format!("- Category: {}", doc::code(&c.value)));
+        docs.line(format_args!("- Category: {}", doc::code(&c.value)));
     }
-    facts.push(format!("- Transform: {}", transform(&p.transform.value)));
+    docs.line(format_args!(
+        "- Transform: {}",
+        transform(&p.transform.value)
+    ));
     if let Some(j) = &p.justification {
-        facts.push(format!("- Sent as is because: {}", one_line(&j.value)));
+        docs.line(format_args!(
+            "- Sent as is because: {}",
+            doc::one_line(&j.value)
+        ));
     }
     if let Some(b) = &p.special_basis {
-        facts.push(format!("- Art. 9(2) ground: {}", doc::code(&b.value)));
+        docs.line(format_args!("- Art. 9(2) ground: {}", doc::code(&b.value)));
     }
     if let Some(ps) = &p.purposes {
-        facts.push(format!(
+        docs.line(format_args!(
             "- Only for purposes: {}",
             doc::ids(ps.iter().map(|p| p.value.as_str()))
         ));
     }
     let c = &p.constraints;
     if let Some(m) = &c.max_length {
-        facts.push(format!("- At most {} characters", m.value));
+        docs.line(format_args!("- At most {} characters", m.value));
     }
     match (&c.min, &c.max) {
-        (Some(lo), Some(hi)) => facts.push(format!("- Between {} and {}", lo.value, hi.value)),
-        (Some(lo), None) => facts.push(format!("- At least {}", lo.value)),
-        (None, Some(hi)) => facts.push(format!("- At most {}", hi.value)),
-        (None, None) => {}
-    }
-    for f in facts {
-        docs.line(f);
-    }
+        (Some(lo), Some(hi)) => docs.line(format_args!("- Between {} and {}", lo.value, hi.value)),
+        (Some(lo), None) => docs.line(format_args!("- At least {}", lo.value)),
+        (None, Some(hi)) => docs.line(format_args!("- At most {}", hi.value)),
+        (None, None) => &mut docs,
+    };
     docs
 }
 
-fn transform(t: &Transform) -> String {
-    match t {
-        Transform::None => "`none` (sent as is)".to_owned(),
-        Transform::Hmac => "`hmac` (keyed HMAC-SHA-256, never the raw value)".to_owned(),
-        Transform::TruncateIp => "`truncate_ip` (IPv4 /24, IPv6 /48)".to_owned(),
-        Transform::StripQuery => "`strip_query` (no query string or fragment)".to_owned(),
+/// What a transform does, in words for docs.
+fn transform(t: &Transform) -> Cow<'static, str> {
+    Cow::Borrowed(match t {
+        Transform::None => "`none` (sent as is)",
+        Transform::Hmac => "`hmac` (keyed HMAC-SHA-256, never the raw value)",
+        Transform::TruncateIp => "`truncate_ip` (IPv4 /24, IPv6 /48)",
+        Transform::StripQuery => "`strip_query` (no query string or fragment)",
         Transform::Bucket { buckets } => {
             let b: Vec<String> = buckets.iter().map(|b| b.to_string()).collect();
-            format!("`bucket` (sent as a range; bounds {})", b.join(", "))
+            return Cow::Owned(format!(
+                "`bucket` (sent as a range; bounds {})",
+                b.join(", ")
+            ));
         }
-        Transform::Coarsen { to } => format!(
-            "`coarsen` (to the {})",
-            match to {
-                trackplan_model::Granularity::Hour => "hour",
-                trackplan_model::Granularity::Day => "day",
-                trackplan_model::Granularity::Month => "month",
-            }
-        ),
-        Transform::Redact => "`redact` (first-party destinations only)".to_owned(),
-    }
-}
-
-/// Free text squeezed onto one line of a list item, defused like any description.
-fn one_line(text: &str) -> String {
-    let mut d = Doc::new();
-    d.text(&text.split_whitespace().collect::<Vec<_>>().join(" "));
-    d.lines().join(" ")
+        Transform::Coarsen { to } => match to {
+            trackplan_model::Granularity::Hour => "`coarsen` (to the hour)",
+            trackplan_model::Granularity::Day => "`coarsen` (to the day)",
+            trackplan_model::Granularity::Month => "`coarsen` (to the month)",
+        },
+        Transform::Redact => "`redact` (first-party destinations only)",
+    })
 }
 
 /// `file:line:col` of a byte offset.

@@ -1,24 +1,30 @@
 //! The expansion of `plan!`.
 
+use std::fmt;
+
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::quote_spanned;
 use trackplan_model::{Diagnostic, Plan, Severity, SourceFile};
 
+use crate::code::{Code, lit};
 use crate::doc::{self, Doc};
 use crate::info::{EventEntry, MAX_SET, plan_info};
 use crate::load::{LoadError, LoadedPlan};
 use crate::names::Names;
 
-/// Everything `plan!` expands to for `loaded`, with errors spanned at `call_site`.
+/// Everything `plan!` expands to for `loaded`, in two parts (see [`Expansion`]).
 ///
 /// A valid plan gives the items of SPEC §4. A plan with errors gives one `compile_error!` per
 /// error (the model's rendered diagnostic) *and* the items that could still be built, so code
 /// that uses them does not drown the real errors in "cannot find type" noise.
-pub fn expand_plan(loaded: &LoadedPlan, call_site: Span) -> TokenStream {
-    let mut out = TokenStream::new();
+pub fn plan_expansion(loaded: &LoadedPlan, call_site: Span) -> Expansion {
+    let mut diagnostics = TokenStream::new();
     for d in &loaded.diagnostics {
-        out.extend(diagnostic(d, &loaded.source, call_site));
+        diagnostics.extend(diagnostic(d, &loaded.source, call_site));
     }
+    // The generated source runs five to six times the size of the plan; reserving that up
+    // front saves copying megabytes while a large plan's expansion grows.
+    let mut out = Code::with_capacity(loaded.source.text.len() * 6);
     match &loaded.plan {
         Some(plan) => {
             let names = Names::of(plan);
@@ -27,19 +33,68 @@ pub fn expand_plan(loaded: &LoadedPlan, call_site: Span) -> TokenStream {
                     .into_iter()
                     .chain(names.skipped.iter().cloned())
                 {
-                    out.extend(error(
+                    diagnostics.extend(crate::code::bug(
                         &format!(
-                            "trackplan could not generate code for this valid plan ({problem}); this is a bug in trackplan, please report it with the plan"
+                            "trackplan could not generate code for this valid plan ({problem})"
                         ),
                         call_site,
                     ));
                 }
             }
-            out.extend(items(plan, loaded, &names));
+            items(&mut out, plan, loaded, &names);
         }
-        None => out.extend(stub_items()),
+        None => out.push(STUB_ITEMS),
     }
-    out.extend(rebuild_on_change(loaded));
+    if let Some(path) = loaded.path.to_str() {
+        // Cargo rebuilds a crate when a file it `include_bytes!` changes.
+        writeln!(
+            out,
+            "const _: &[u8] = ::core::include_bytes!({});",
+            lit(path)
+        );
+    }
+    Expansion {
+        diagnostics,
+        items: out.into_string(),
+    }
+}
+
+/// The expansion of `plan!`, in the two forms that suit its two parts.
+///
+/// A large plan generates hundreds of thousands of tokens. Built one by one, every token costs
+/// an allocation and, inside the compiler, a round trip across the proc-macro bridge; so the
+/// items are written as Rust source that the compiler lexes once
+/// (`proc_macro::TokenStream::from_str`). The diagnostics are built as tokens because they
+/// carry the span of the macro call, where the compiler shows them.
+pub struct Expansion {
+    /// The plan's errors (`compile_error!`) and warnings, spanned at the macro call.
+    pub diagnostics: TokenStream,
+    /// Every generated item as Rust source; it always lexes, and it is readable as is.
+    pub items: String,
+}
+
+/// Everything `plan!` expands to for `loaded` as one token stream: [`plan_expansion`] with its
+/// items lexed by proc_macro2, for tests and tools outside the compiler.
+pub fn expand_plan(loaded: &LoadedPlan, call_site: Span) -> TokenStream {
+    let Expansion {
+        mut diagnostics,
+        items,
+    } = plan_expansion(loaded, call_site);
+    match items.parse::<TokenStream>() {
+        Ok(items) => diagnostics.extend(items),
+        Err(e) => diagnostics.extend(unlexable(&e, call_site)),
+    }
+    diagnostics
+}
+
+/// What `plan!` gives instead of its items should they not lex, which would be a trackplan
+/// bug: that error at `call_site`, and the stub items.
+pub fn unlexable(error: &dyn fmt::Display, call_site: Span) -> TokenStream {
+    let mut out = crate::code::bug(
+        &format!("the generated code does not lex ({error})"),
+        call_site,
+    );
+    out.extend(stub_items());
     out
 }
 
@@ -50,7 +105,7 @@ pub fn expand_load_error(err: &LoadError, call_site: Span) -> TokenStream {
     out
 }
 
-fn items(plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) -> TokenStream {
+fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
     let src = &loaded.source;
     let entries: Vec<EventEntry<'_>> = names
         .events
@@ -60,7 +115,6 @@ fn items(plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) -> TokenStream {
             properties: e.fields.iter().map(|f| f.property).collect(),
         })
         .collect();
-    let info = plan_info(plan, &loaded.hash, &entries);
 
     let mut docs = Doc::new();
     docs.line(format!(
@@ -82,57 +136,47 @@ fn items(plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) -> TokenStream {
     }
     docs.paragraph();
     docs.line("Pass it to `Tracker::builder`; consent screens list `PLAN.purposes`.");
-    let docs = docs.attrs();
 
-    let markers = crate::markers::markers(plan, src, names);
-    let enums = names.enums.iter().map(|e| crate::values::enum_type(src, e));
-    let events = names
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| crate::event::event(plan, src, names, e, i));
-    quote! {
-        #markers
-        #(#enums)*
-        #(#events)*
-
-        #docs
-        pub static PLAN: ::trackplan::PlanInfo = #info;
+    crate::markers::markers(out, plan, src, names);
+    for e in &names.enums {
+        crate::values::enum_type(out, src, e);
     }
+    for (i, e) in names.events.iter().enumerate() {
+        crate::event::event(out, plan, src, names, e, i);
+    }
+    write!(
+        out,
+        "{docs}pub static PLAN: ::trackplan::PlanInfo = ",
+        docs = docs.attr()
+    );
+    plan_info(out, plan, &loaded.hash, &entries);
+    out.push(";\n");
 }
+
+/// The source of [`stub_items`].
+const STUB_ITEMS: &str = "/// Stand-in for the plan, which has errors (see the compile errors).
+pub static PLAN: ::trackplan::PlanInfo = ::trackplan::PlanInfo {
+    name: \"\",
+    version: 0,
+    label: \"\",
+    hash: \"\",
+    identity: ::trackplan::IdentityInfo::Hmac,
+    purposes: &[],
+    destinations: &[],
+    events: &[],
+};
+
+/// Stand-in: the plan has errors.
+pub mod purpose {}
+
+/// Stand-in: the plan has errors.
+pub mod destination {}
+";
 
 /// Items that let call sites type-check when the plan could not be read or parsed at all: a
 /// `PLAN` with nothing in it and empty `purpose` and `destination` modules.
 pub fn stub_items() -> TokenStream {
-    quote! {
-        /// Stand-in for the plan, which has errors (see the compile errors).
-        pub static PLAN: ::trackplan::PlanInfo = ::trackplan::PlanInfo {
-            name: "",
-            version: 0,
-            label: "",
-            hash: "",
-            identity: ::trackplan::IdentityInfo::Hmac,
-            purposes: &[],
-            destinations: &[],
-            events: &[],
-        };
-
-        /// Stand-in: the plan has errors.
-        pub mod purpose {}
-
-        /// Stand-in: the plan has errors.
-        pub mod destination {}
-    }
-}
-
-/// Cargo rebuilds a crate when a file it `include_bytes!` changes.
-fn rebuild_on_change(loaded: &LoadedPlan) -> TokenStream {
-    match loaded.path.to_str() {
-        Some(path) => quote!(
-            const _: &[u8] = ::core::include_bytes!(#path);
-        ),
-        None => TokenStream::new(),
-    }
+    crate::code::tokens(STUB_ITEMS, Span::call_site())
 }
 
 /// Bit sets are `u64`: a plan has at most 64 purposes and 64 destinations.

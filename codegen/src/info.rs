@@ -4,14 +4,13 @@
 //! routes are computed here once, transforms are resolved to their runtime form, and each
 //! property's JSON key (`"Plan Tier":`) is escaped here so the `track` path only copies bytes.
 
-use proc_macro2::{Literal, TokenStream};
-use quote::quote;
 use trackplan_model::{
     Destination, Event, Granularity, IdentityTransform, LegalBasis, Plan, Property, Sensitivity,
     Transform,
 };
 
-use crate::ty::value_kind;
+use crate::code::{Code, Comma, Float, Opt, lit};
+use crate::ty::ValueKind;
 
 /// The most purposes or destinations a plan can have: sets are `u64` bit masks.
 pub(crate) const MAX_SET: usize = 64;
@@ -24,198 +23,184 @@ pub(crate) struct EventEntry<'p> {
     pub properties: Vec<&'p Property>,
 }
 
-/// The `PlanInfo { … }` expression for `plan`, with `events` as its event list.
-pub(crate) fn plan_info(plan: &Plan, hash: &str, events: &[EventEntry<'_>]) -> TokenStream {
+/// Writes the `PlanInfo` value of `plan`, with `events` as its event list: a block expression
+/// that imports the runtime's plan types under their own names first, so the (long) literal
+/// reads like hand-written data and stays small for the compiler.
+pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[EventEntry<'_>]) {
     let name = &plan.name.value;
-    let version = Literal::u32_unsuffixed(plan.version.value);
-    let label = format!("{name}@{version}");
+    let version = plan.version.value;
     let identity = match plan.identity.transform.value {
-        IdentityTransform::Hmac => quote!(::trackplan::IdentityInfo::Hmac),
-        IdentityTransform::None => quote!(::trackplan::IdentityInfo::None),
+        IdentityTransform::Hmac => "IdentityInfo::Hmac",
+        IdentityTransform::None => "IdentityInfo::None",
     };
-    let purposes = plan.purposes.iter().map(|p| {
-        let id = &p.id.value;
-        let description = &p.description.value;
-        let basis = legal_basis(p.basis.value);
-        let data_use = &p.data_use.value;
-        let retention = option(
-            p.retention_days
-                .as_ref()
-                .map(|d| Literal::u32_unsuffixed(d.value)),
-        );
-        let sale_or_share = p.sale_or_share.value;
-        quote! {
-            ::trackplan::PurposeInfo {
-                id: #id,
-                description: #description,
-                basis: #basis,
-                data_use: #data_use,
-                retention_days: #retention,
-                sale_or_share: #sale_or_share,
-            }
-        }
-    });
-    let destinations = plan.destinations.iter().map(|d| {
-        let id = &d.id.value;
-        let kind = d.kind.value.key();
-        let description = d.description.as_ref().map_or("", |s| s.value.as_str());
-        let set = bits(purpose_set(
-            plan,
-            d.purposes.iter().map(|p| p.value.as_str()),
-        ));
-        let third_party = d.third_party.value;
-        quote! {
-            ::trackplan::DestinationInfo {
-                id: #id,
-                kind: #kind,
-                description: #description,
-                purposes: ::trackplan::PurposeSet(#set),
-                third_party: #third_party,
-            }
-        }
-    });
-    let events = events.iter().map(|e| event_info(plan, e));
-    quote! {
-        ::trackplan::PlanInfo {
-            name: #name,
-            version: #version,
-            label: #label,
-            hash: #hash,
-            identity: #identity,
-            purposes: &[#(#purposes),*],
-            destinations: &[#(#destinations),*],
-            events: &[#(#events),*],
-        }
-    }
-}
-
-fn event_info(plan: &Plan, entry: &EventEntry<'_>) -> TokenStream {
-    let event = entry.event;
-    let id = &event.id.value;
-    let name = &event.name.value;
-    let purposes = bits(purpose_set(
-        plan,
-        event.purposes.iter().map(|p| p.value.as_str()),
-    ));
-    let destinations = bits(destination_set(plan, event));
-    let properties = entry.properties.iter().map(|p| property_info(p));
-    quote! {
-        ::trackplan::EventInfo {
-            id: #id,
-            name: #name,
-            purposes: ::trackplan::PurposeSet(#purposes),
-            destinations: ::trackplan::DestinationSet(#destinations),
-            properties: &[#(#properties),*],
-        }
-    }
-}
-
-fn property_info(p: &Property) -> TokenStream {
-    let id = &p.id.value;
-    let name = &p.name.value;
-    let json_key = format!("{}:", crate::doc::json(name));
-    let kind = value_kind(&p.ty.value);
-    let sensitivity = match p.sensitivity.value {
-        Sensitivity::Public => quote!(::trackplan::Sensitivity::Public),
-        Sensitivity::Internal => quote!(::trackplan::Sensitivity::Internal),
-        Sensitivity::Personal => quote!(::trackplan::Sensitivity::Personal),
-        Sensitivity::Special => quote!(::trackplan::Sensitivity::Special),
-    };
-    let category = option(p.category.as_ref().map(|c| c.value.as_str()));
-    let transform = transform_info(p);
-    let required = p.required.value;
-    let c = &p.constraints;
-    let max_length = option(
-        c.max_length
-            .as_ref()
-            .map(|m| Literal::u32_unsuffixed(m.value)),
+    write!(
+        out,
+        "{{
+    #[allow(unused_imports)]
+    use ::core::option::Option::{{None, Some}};
+    #[allow(unused_imports)]
+    use ::trackplan::{{
+        Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo,
+        LegalBasis, PlanInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+    }};
+    #[allow(unused_imports)]
+    use ::trackplan::__private::property;
+    #[allow(dead_code)]
+    const UNCONSTRAINED: Constraints = Constraints {{ max_length: None, min: None, max: None }};
+    PlanInfo {{
+        name: {name},
+        version: {version},
+        label: {label},
+        hash: {hash},
+        identity: {identity},
+        purposes: &[\n",
+        name = lit(name),
+        label = lit(&format!("{name}@{version}")),
+        hash = lit(hash),
     );
-    let min = option(c.min.as_ref().map(|m| float(m.value)));
-    let max = option(c.max.as_ref().map(|m| float(m.value)));
-    quote! {
-        ::trackplan::PropertyInfo {
-            id: #id,
-            name: #name,
-            json_key: #json_key,
-            kind: #kind,
-            sensitivity: #sensitivity,
-            category: #category,
-            transform: #transform,
-            required: #required,
-            constraints: ::trackplan::Constraints {
-                max_length: #max_length,
-                min: #min,
-                max: #max,
-            },
-        }
+    for p in &plan.purposes {
+        write!(
+            out,
+            "            PurposeInfo {{
+                id: {id},
+                description: {description},
+                basis: LegalBasis::{basis},
+                data_use: {data_use},
+                retention_days: {retention},
+                sale_or_share: {sale_or_share},
+            }},\n",
+            id = lit(&p.id.value),
+            description = lit(&p.description.value),
+            basis = legal_basis(p.basis.value),
+            data_use = lit(&p.data_use.value),
+            retention = Opt(p.retention_days.as_ref().map(|d| d.value)),
+            sale_or_share = p.sale_or_share.value,
+        );
     }
+    out.push("        ],\n        destinations: &[\n");
+    for d in &plan.destinations {
+        write!(
+            out,
+            "            DestinationInfo {{
+                id: {id},
+                kind: {kind},
+                description: {description},
+                purposes: PurposeSet({set:#b}),
+                third_party: {third_party},
+            }},\n",
+            id = lit(&d.id.value),
+            kind = lit(d.kind.value.key()),
+            description = lit(d.description.as_ref().map_or("", |s| s.value.as_str())),
+            set = purpose_set(plan, d.purposes.iter().map(|p| p.value.as_str())),
+            third_party = d.third_party.value,
+        );
+    }
+    out.push("        ],\n        events: &[\n");
+    for e in events {
+        event_info(out, plan, e);
+    }
+    out.push("        ],\n    }\n}");
 }
 
-fn transform_info(p: &Property) -> TokenStream {
+fn event_info(out: &mut Code, plan: &Plan, entry: &EventEntry<'_>) {
+    let event = entry.event;
+    write!(
+        out,
+        "            EventInfo {{
+                id: {id},
+                name: {name},
+                purposes: PurposeSet({purposes:#b}),
+                destinations: DestinationSet({destinations:#b}),
+                properties: &[\n",
+        id = lit(&event.id.value),
+        name = lit(&event.name.value),
+        purposes = purpose_set(plan, event.purposes.iter().map(|p| p.value.as_str())),
+        destinations = destination_set(plan, event),
+    );
+    for p in &entry.properties {
+        property_info(out, p);
+    }
+    out.push("                ],\n            },\n");
+}
+
+fn property_info(out: &mut Code, p: &Property) {
+    let sensitivity = match p.sensitivity.value {
+        Sensitivity::Public => "Public",
+        Sensitivity::Internal => "Internal",
+        Sensitivity::Personal => "Personal",
+        Sensitivity::Special => "Special",
+    };
+    write!(
+        out,
+        "                    property({id}, {name}, {json_key}, {kind}, Sensitivity::{sensitivity}, {category}, ",
+        id = lit(&p.id.value),
+        name = lit(&p.name.value),
+        json_key = lit(&json_key(&p.name.value)),
+        kind = ValueKind(&p.ty.value),
+        category = Opt(p.category.as_ref().map(|c| lit(&c.value))),
+    );
+    transform_info(out, p);
+    write!(out, ", {}, ", p.required.value);
+    let c = &p.constraints;
+    if c.max_length.is_none() && c.min.is_none() && c.max.is_none() {
+        out.push("UNCONSTRAINED");
+    } else {
+        write!(
+            out,
+            "Constraints {{ max_length: {}, min: {}, max: {} }}",
+            Opt(c.max_length.as_ref().map(|m| m.value)),
+            Opt(c.min.as_ref().map(|m| Float(m.value))),
+            Opt(c.max.as_ref().map(|m| Float(m.value))),
+        );
+    }
+    out.push("),\n");
+}
+
+/// The JSON object key of a property as the runtime writes it: `"name":`.
+fn json_key(name: &str) -> String {
+    let mut key = crate::doc::json(name);
+    key.push(':');
+    key
+}
+
+fn transform_info(out: &mut Code, p: &Property) {
     match &p.transform.value {
-        Transform::None => quote!(::trackplan::TransformInfo::None),
+        Transform::None => out.push("TransformInfo::None"),
         Transform::Hmac => {
             // E-mail addresses are case-insensitive in practice: hash them lower-cased so one
             // person does not become two pseudonyms.
             let lowercase = p.category.as_ref().is_some_and(|c| {
                 c.value == "user.contact.email" || c.value.starts_with("user.contact.email.")
             });
-            quote!(::trackplan::TransformInfo::Hmac { lowercase: #lowercase })
+            write!(out, "TransformInfo::Hmac {{ lowercase: {lowercase} }}");
         }
-        Transform::TruncateIp => quote!(::trackplan::TransformInfo::TruncateIp),
-        Transform::StripQuery => quote!(::trackplan::TransformInfo::StripQuery),
-        Transform::Bucket { buckets } => {
-            let buckets = buckets.iter().map(|b| float(*b));
-            quote!(::trackplan::TransformInfo::Bucket(&[#(#buckets),*]))
-        }
+        Transform::TruncateIp => out.push("TransformInfo::TruncateIp"),
+        Transform::StripQuery => out.push("TransformInfo::StripQuery"),
+        Transform::Bucket { buckets } => write!(
+            out,
+            "TransformInfo::Bucket(&[{}])",
+            Comma(buckets.iter().map(|b| Float(*b)))
+        ),
         Transform::Coarsen { to } => {
             let to = match to {
-                Granularity::Hour => quote!(::trackplan::Granularity::Hour),
-                Granularity::Day => quote!(::trackplan::Granularity::Day),
-                Granularity::Month => quote!(::trackplan::Granularity::Month),
+                Granularity::Hour => "Hour",
+                Granularity::Day => "Day",
+                Granularity::Month => "Month",
             };
-            quote!(::trackplan::TransformInfo::Coarsen(#to))
+            write!(out, "TransformInfo::Coarsen(Granularity::{to})");
         }
-        Transform::Redact => quote!(::trackplan::TransformInfo::Redact),
+        Transform::Redact => out.push("TransformInfo::Redact"),
     }
 }
 
-fn legal_basis(basis: LegalBasis) -> TokenStream {
+fn legal_basis(basis: LegalBasis) -> &'static str {
     match basis {
-        LegalBasis::Consent => quote!(::trackplan::LegalBasis::Consent),
-        LegalBasis::Contract => quote!(::trackplan::LegalBasis::Contract),
-        LegalBasis::LegalObligation => quote!(::trackplan::LegalBasis::LegalObligation),
-        LegalBasis::VitalInterest => quote!(::trackplan::LegalBasis::VitalInterest),
-        LegalBasis::PublicTask => quote!(::trackplan::LegalBasis::PublicTask),
-        LegalBasis::LegitimateInterest => quote!(::trackplan::LegalBasis::LegitimateInterest),
-    }
-}
-
-/// An `f64` expression; `Literal::f64_unsuffixed` panics on infinities and NaN, which TOML
-/// can spell (`inf`, `nan`).
-fn float(x: f64) -> TokenStream {
-    if x.is_finite() {
-        let lit = Literal::f64_unsuffixed(x);
-        quote!(#lit)
-    } else if x.is_nan() {
-        quote!(f64::NAN)
-    } else if x > 0.0 {
-        quote!(f64::INFINITY)
-    } else {
-        quote!(f64::NEG_INFINITY)
-    }
-}
-
-/// A bit set as a binary literal (`0b101`), readable in `cargo expand` output.
-fn bits(set: u64) -> syn::LitInt {
-    // `{:#b}` of an integer is always a valid integer literal, so `LitInt::new` cannot panic.
-    syn::LitInt::new(&format!("{set:#b}"), proc_macro2::Span::call_site())
-}
-
-fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
-    match value {
-        Some(v) => quote!(::std::option::Option::Some(#v)),
-        None => quote!(::std::option::Option::None),
+        LegalBasis::Consent => "Consent",
+        LegalBasis::Contract => "Contract",
+        LegalBasis::LegalObligation => "LegalObligation",
+        LegalBasis::VitalInterest => "VitalInterest",
+        LegalBasis::PublicTask => "PublicTask",
+        LegalBasis::LegitimateInterest => "LegitimateInterest",
     }
 }
 

@@ -1,114 +1,110 @@
 //! The `purpose` and `destination` modules of marker types.
 
-use proc_macro2::{Ident, Literal, TokenStream};
-use quote::quote;
+use proc_macro2::Ident;
 use trackplan_model::{Plan, SourceFile};
 
+use crate::code::Code;
 use crate::doc::{self, Doc};
-use crate::event::location;
+use crate::event::{location, purpose_list};
 use crate::names::Names;
 
-/// `pub mod purpose { … }` and `pub mod destination { … }`.
-pub(crate) fn markers(plan: &Plan, src: &SourceFile, names: &Names<'_>) -> TokenStream {
+/// Writes `pub mod purpose { … }` and `pub mod destination { … }`.
+pub(crate) fn markers(out: &mut Code, plan: &Plan, src: &SourceFile, names: &Names<'_>) {
+    out.push(
+        "/// Purposes of the plan: why data is collected. Marker types for
+/// `Consent::grant`, `Tracker::scoped` and compile-time purpose checks.
+pub mod purpose {
+",
+    );
     let purposes = plan
         .purposes
         .iter()
         .zip(&names.purposes)
         .enumerate()
-        .filter_map(|(i, (p, m))| Some((i, p, m.as_ref()?)))
-        .map(|(i, p, m)| {
-            let mut docs = Doc::new();
-            docs.text(&p.description.value);
-            docs.paragraph();
-            docs.line(format!(
-                "Purpose {}; declared at {}.",
-                doc::code(&p.id.value),
-                doc::code(&location(src, p.id.span.start))
-            ));
-            docs.paragraph();
-            docs.line(format!("- Legal basis: {}", doc::code(p.basis.value.key())));
-            docs.line(format!("- Data use: {}", doc::code(&p.data_use.value)));
-            if let Some(r) = &p.retention_days {
-                docs.line(format!("- Kept for {} days", r.value));
-            }
-            if p.sale_or_share.value {
-                docs.line("- Sells or shares data: the Global Privacy Control signal withdraws it");
-            }
-            let docs = docs.attrs();
-            let index = Literal::usize_unsuffixed(i);
-            quote! {
-                #docs
-                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-                pub struct #m;
+        .filter_map(|(i, (p, m))| Some((i, p, m.as_ref()?)));
+    for (i, p, m) in purposes {
+        let mut docs = Doc::described(Some(&p.description));
+        docs.line(format!(
+            "Purpose {}; declared at {}.",
+            doc::code(&p.id.value),
+            doc::code(&location(src, p.id.span.start))
+        ));
+        docs.paragraph();
+        docs.line(format!("- Legal basis: {}", doc::code(p.basis.value.key())));
+        docs.line(format!("- Data use: {}", doc::code(&p.data_use.value)));
+        if let Some(r) = &p.retention_days {
+            docs.line(format!("- Kept for {} days", r.value));
+        }
+        if p.sale_or_share.value {
+            docs.line("- Sells or shares data: the Global Privacy Control signal withdraws it");
+        }
+        write!(
+            out,
+            "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct {m};
 
-                impl ::trackplan::Purpose for #m {
-                    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
-                    const INDEX: usize = #index;
-                }
-            }
-        });
+impl ::trackplan::Purpose for {m} {{
+    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
+    const INDEX: usize = {i};
+}}
 
+",
+            docs = docs.attr(),
+        );
+    }
+    out.push(
+        "}
+
+/// Destinations of the plan: where events may go. Marker types for attaching sinks
+/// to a tracker and for `Tracker::send_to`.
+pub mod destination {
+",
+    );
     let destinations = plan
         .destinations
         .iter()
         .zip(&names.destinations)
         .enumerate()
-        .filter_map(|(i, (d, m))| Some((i, d, m.as_ref()?)))
-        .map(|(i, d, m)| {
-            let mut docs = Doc::new();
-            if let Some(text) = &d.description {
-                docs.text(&text.value);
-                docs.paragraph();
-            }
-            docs.line(format!(
-                "Destination {} ({}); declared at {}.",
-                doc::code(&d.id.value),
-                doc::code(d.kind.value.key()),
-                doc::code(&location(src, d.id.span.start))
-            ));
-            docs.paragraph();
-            docs.line(format!(
-                "- Uses data for: {}",
-                doc::ids(d.purposes.iter().map(|p| p.value.as_str()))
-            ));
-            let party = if d.third_party.value {
-                "third party: `redact` properties are withheld"
-            } else {
-                "first party"
-            };
-            docs.line(format!("- {party}"));
-            let docs = docs.attrs();
-            let index = Literal::usize_unsuffixed(i);
-            let wanted: Vec<&Ident> = d
-                .purposes
-                .iter()
-                .filter_map(|p| names.purpose(plan, &p.value).map(|(_, m)| m))
-                .collect();
-            let purposes = crate::event::purpose_list(&quote!(super::purpose), &wanted);
-            quote! {
-                #docs
-                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-                pub struct #m;
+        .filter_map(|(i, (d, m))| Some((i, d, m.as_ref()?)));
+    for (i, d, m) in destinations {
+        let mut docs = Doc::described(d.description.as_ref());
+        docs.line(format!(
+            "Destination {} ({}); declared at {}.",
+            doc::code(&d.id.value),
+            doc::code(d.kind.value.key()),
+            doc::code(&location(src, d.id.span.start))
+        ));
+        docs.paragraph();
+        docs.line(format!(
+            "- Uses data for: {}",
+            doc::ids(d.purposes.iter().map(|p| p.value.as_str()))
+        ));
+        let party = if d.third_party.value {
+            "third party: `redact` properties are withheld"
+        } else {
+            "first party"
+        };
+        docs.line(format!("- {party}"));
+        let wanted: Vec<&Ident> = d
+            .purposes
+            .iter()
+            .filter_map(|p| names.purpose(plan, &p.value).map(|(_, m)| m))
+            .collect();
+        write!(
+            out,
+            "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct {m};
 
-                impl ::trackplan::Destination for #m {
-                    type Purposes = #purposes;
-                    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
-                    const INDEX: usize = #index;
-                }
-            }
-        });
+impl ::trackplan::Destination for {m} {{
+    type Purposes = {purposes};
+    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
+    const INDEX: usize = {i};
+}}
 
-    quote! {
-        /// Purposes of the plan: why data is collected. Marker types for
-        /// `Consent::grant`, `Tracker::scoped` and compile-time purpose checks.
-        pub mod purpose {
-            #(#purposes)*
-        }
-
-        /// Destinations of the plan: where events may go. Marker types for attaching sinks
-        /// to a tracker and for `Tracker::send_to`.
-        pub mod destination {
-            #(#destinations)*
-        }
+",
+            docs = docs.attr(),
+            purposes = purpose_list("super::purpose", &wanted),
+        );
     }
+    out.push("}\n\n");
 }

@@ -13,6 +13,7 @@ use trackplan_model::naming::{EnumNames, PlanNames, enum_values};
 use trackplan_model::{Event, Plan, Property, Spanned};
 
 use crate::ident::ident;
+use crate::ty::Std;
 
 /// Everything `plan!` generates, named.
 pub(crate) struct Names<'p> {
@@ -26,6 +27,8 @@ pub(crate) struct Names<'p> {
     pub enums: Vec<EnumItem<'p>>,
     /// What was left out and why (empty for a valid plan).
     pub skipped: Vec<String>,
+    /// How field types name `Option`, `String` and `Vec` next to these items.
+    pub std: Std,
 }
 
 /// One generated event struct.
@@ -180,12 +183,14 @@ impl<'p> Names<'p> {
             });
         }
 
+        let std = Std::for_module(types.iter().map(String::as_str));
         Names {
             purposes,
             destinations,
             events,
             enums,
             skipped,
+            std,
         }
     }
 

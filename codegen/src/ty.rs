@@ -12,8 +12,8 @@
 //! | `list` of `t` | `Vec<T>`, the sensitivity wrapper on each item |
 //! | `required = false` | `Option<…>` around all of it |
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use std::fmt;
+
 use trackplan_model::{Property, PropertyType, Sensitivity};
 
 /// What an enum property's scalar type is.
@@ -24,72 +24,161 @@ pub(crate) enum EnumType<'a> {
     Hashed(u64),
 }
 
-/// The Rust type of `property`.
-pub(crate) fn rust_type(property: &Property, enum_ty: Option<EnumType<'_>>) -> TokenStream {
-    let ty = match &property.ty.value {
-        PropertyType::List { items } => {
-            let item = wrapped(property.sensitivity.value, scalar(items, enum_ty));
-            quote!(::std::vec::Vec<#item>)
+/// How generated code names `Option`, `String` and `Vec`.
+#[derive(Clone, Copy)]
+pub(crate) enum Std {
+    /// By their prelude names: readable, and safe when nothing generated shadows them.
+    Prelude,
+    /// By absolute paths: when the plan has an event named `option`, `string` or `vec` (whose
+    /// structs would shadow the prelude), and in derive output, which lands in user scopes.
+    Absolute,
+}
+
+impl Std {
+    /// The prelude names unless one of `generated` (type names in the same module) shadows
+    /// them.
+    pub(crate) fn for_module<'a>(mut generated: impl Iterator<Item = &'a str>) -> Std {
+        if generated.any(|n| matches!(n, "Option" | "String" | "Vec")) {
+            Std::Absolute
+        } else {
+            Std::Prelude
         }
-        other => wrapped(property.sensitivity.value, scalar(other, enum_ty)),
-    };
-    if property.required.value {
-        ty
-    } else {
-        quote!(::std::option::Option<#ty>)
     }
 }
 
-fn wrapped(sensitivity: Sensitivity, ty: TokenStream) -> TokenStream {
-    match sensitivity {
-        Sensitivity::Public | Sensitivity::Internal => ty,
-        Sensitivity::Personal => quote!(::trackplan::Personal<#ty>),
-        Sensitivity::Special => quote!(::trackplan::Special<#ty>),
+/// The Rust type of `property`, as source text.
+pub(crate) fn rust_type<'a>(
+    property: &'a Property,
+    enum_ty: Option<EnumType<'a>>,
+    std: Std,
+) -> RustType<'a> {
+    RustType {
+        property,
+        enum_ty,
+        std,
     }
 }
 
-fn scalar(ty: &PropertyType, enum_ty: Option<EnumType<'_>>) -> TokenStream {
-    match ty {
-        PropertyType::String => quote!(::std::string::String),
-        PropertyType::Integer => quote!(i64),
-        PropertyType::Number => quote!(f64),
-        PropertyType::Boolean => quote!(bool),
-        PropertyType::Timestamp => quote!(::trackplan::Timestamp),
-        PropertyType::Enum { .. } => match enum_ty {
-            Some(EnumType::Named(ident)) => quote!(#ident),
-            Some(EnumType::Hashed(h)) => {
-                let h = proc_macro2::Literal::u64_unsuffixed(h);
-                quote!(::trackplan::__private::Enum<#h>)
+/// A property's Rust type (see [`rust_type`]).
+pub(crate) struct RustType<'a> {
+    property: &'a Property,
+    enum_ty: Option<EnumType<'a>>,
+    std: Std,
+}
+
+impl fmt::Display for RustType<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let RustType {
+            property,
+            enum_ty,
+            std,
+        } = self;
+        let optional = !property.required.value;
+        if optional {
+            f.write_str(match std {
+                Std::Prelude => "Option<",
+                Std::Absolute => "::std::option::Option<",
+            })?;
+        }
+        match &property.ty.value {
+            PropertyType::List { items } => {
+                f.write_str(match std {
+                    Std::Prelude => "Vec<",
+                    Std::Absolute => "::std::vec::Vec<",
+                })?;
+                wrapped(f, property.sensitivity.value, items, enum_ty, *std)?;
+                f.write_str(">")?;
             }
+            other => wrapped(f, property.sensitivity.value, other, enum_ty, *std)?,
+        }
+        if optional {
+            f.write_str(">")?;
+        }
+        Ok(())
+    }
+}
+
+fn wrapped(
+    f: &mut fmt::Formatter<'_>,
+    sensitivity: Sensitivity,
+    ty: &PropertyType,
+    enum_ty: &Option<EnumType<'_>>,
+    std: Std,
+) -> fmt::Result {
+    let wrapper = match sensitivity {
+        Sensitivity::Public | Sensitivity::Internal => None,
+        Sensitivity::Personal => Some("::trackplan::Personal<"),
+        Sensitivity::Special => Some("::trackplan::Special<"),
+    };
+    if let Some(w) = wrapper {
+        f.write_str(w)?;
+    }
+    scalar(f, ty, enum_ty, std)?;
+    if wrapper.is_some() {
+        f.write_str(">")?;
+    }
+    Ok(())
+}
+
+fn scalar(
+    f: &mut fmt::Formatter<'_>,
+    ty: &PropertyType,
+    enum_ty: &Option<EnumType<'_>>,
+    std: Std,
+) -> fmt::Result {
+    match ty {
+        PropertyType::String => f.write_str(match std {
+            Std::Prelude => "String",
+            Std::Absolute => "::std::string::String",
+        }),
+        PropertyType::Integer => f.write_str("i64"),
+        PropertyType::Number => f.write_str("f64"),
+        PropertyType::Boolean => f.write_str("bool"),
+        PropertyType::Timestamp => f.write_str("::trackplan::Timestamp"),
+        PropertyType::Enum { .. } => match enum_ty {
+            Some(EnumType::Named(ident)) => write!(f, "{ident}"),
+            Some(EnumType::Hashed(h)) => write!(f, "::trackplan::__private::Enum<{h}>"),
             // Callers always pass the enum of an enum property; `()` keeps the output valid
             // (and visibly wrong) should one not.
-            None => quote!(()),
+            None => f.write_str("()"),
         },
         // The plan format has no lists of lists; the model rejects them. Same fallback.
-        PropertyType::List { .. } => quote!(()),
+        PropertyType::List { .. } => f.write_str("()"),
     }
 }
 
-/// The runtime `ValueKind` of a plan type.
-pub(crate) fn value_kind(ty: &PropertyType) -> TokenStream {
-    match ty {
-        PropertyType::String => quote!(::trackplan::ValueKind::String),
-        PropertyType::Integer => quote!(::trackplan::ValueKind::Integer),
-        PropertyType::Number => quote!(::trackplan::ValueKind::Number),
-        PropertyType::Boolean => quote!(::trackplan::ValueKind::Boolean),
-        PropertyType::Timestamp => quote!(::trackplan::ValueKind::Timestamp),
-        PropertyType::Enum { .. } => quote!(::trackplan::ValueKind::Enum),
-        PropertyType::List { items } => {
-            let item = value_kind(items);
-            quote!(::trackplan::ValueKind::List { item: &#item })
+/// The runtime `ValueKind` of a plan type (`ValueKind` is imported where this is used).
+pub(crate) struct ValueKind<'a>(pub &'a PropertyType);
+
+impl fmt::Display for ValueKind<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PropertyType::String => f.write_str("ValueKind::String"),
+            PropertyType::Integer => f.write_str("ValueKind::Integer"),
+            PropertyType::Number => f.write_str("ValueKind::Number"),
+            PropertyType::Boolean => f.write_str("ValueKind::Boolean"),
+            PropertyType::Timestamp => f.write_str("ValueKind::Timestamp"),
+            PropertyType::Enum { .. } => f.write_str("ValueKind::Enum"),
+            PropertyType::List { items } => {
+                write!(f, "ValueKind::List {{ item: &{} }}", ValueKind(items))
+            }
         }
     }
 }
 
 /// How the plan type reads in docs: `string`, `list of enum`.
-pub(crate) fn describe(ty: &PropertyType) -> String {
-    match ty {
-        PropertyType::List { items } => format!("list of {}", describe(items)),
-        other => other.key().to_owned(),
+pub(crate) fn describe(ty: &PropertyType) -> Describe<'_> {
+    Describe(ty)
+}
+
+/// A plan type in words (see [`describe`]).
+pub(crate) struct Describe<'a>(&'a PropertyType);
+
+impl fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PropertyType::List { items } => write!(f, "list of {}", describe(items)),
+            other => f.write_str(other.key()),
+        }
     }
 }

@@ -1,77 +1,66 @@
 //! Enum types of enum properties, and the `Values` impls that map variants to wire values.
+//!
+//! `#[derive(Values)]` writes the same impls for a user's enum with `quote!`, keeping the
+//! spans of the user's variants (`derive/values.rs`).
 
-use proc_macro2::{Ident, TokenStream};
-use quote::quote;
-use trackplan_model::{SourceFile, Spanned};
+use trackplan_model::SourceFile;
 
+use crate::code::{Code, lit};
 use crate::doc::{self, Doc};
 use crate::event::location;
 use crate::names::EnumItem;
 
-/// The enum of `item` and its impls.
-pub(crate) fn enum_type(src: &SourceFile, item: &EnumItem<'_>) -> TokenStream {
+/// Writes the enum of `item` and its impls.
+pub(crate) fn enum_type(out: &mut Code, src: &SourceFile, item: &EnumItem<'_>) {
     let ident = &item.ident;
     let p = item.property;
 
-    let mut docs = Doc::new();
-    if let Some(d) = &p.description {
-        docs.text(&d.value);
-        docs.paragraph();
-    }
+    let mut docs = Doc::described(p.description.as_ref());
     docs.line(format!(
         "Values of property {}, sent as {}; declared at {}.",
         doc::code(&item.key),
         doc::wire(&p.name.value),
         doc::code(&location(src, p.id.span.start)),
     ));
-    let docs = docs.attrs();
 
-    let variants = item.variants.iter().map(|(v, value)| {
+    write!(
+        out,
+        "{docs}#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub enum {ident} {{\n",
+        docs = docs.attr()
+    );
+    for (v, value) in &item.variants {
         let line = format!(" Sent as {}.", doc::wire(&value.value));
-        quote! {
-            #[doc = #line]
-            #v,
-        }
-    });
-    let impls = values_impl(ident, &item.key, &item.variants);
-    quote! {
-        #docs
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum #ident {
-            #(#variants)*
-        }
-
-        #impls
+        write!(out, "    #[doc = {}]\n    {v},\n", lit(&line));
     }
-}
+    write!(
+        out,
+        "}}
 
-/// `Sealed`, `Values` and `ValuesOf` for an enum bound to the property `key` (shared id, or
-/// `event.property` for an inline one): shared by `plan!` and `#[derive(Values)]`.
-pub(crate) fn values_impl(
-    ident: &Ident,
-    key: &str,
-    variants: &[(Ident, &Spanned<String>)],
-) -> TokenStream {
-    let arms = variants.iter().map(|(v, value)| {
-        let value = &value.value;
-        quote!(#ident::#v => #value,)
-    });
-    let hash = proc_macro2::Literal::u64_unsuffixed(key_hash(key));
-    quote! {
-        impl ::trackplan::__private::Sealed for #ident {}
+impl ::trackplan::__private::Sealed for {ident} {{}}
 
-        impl ::trackplan::Values for #ident {
-            const PROPERTY: &'static str = #key;
+impl ::trackplan::Values for {ident} {{
+    const PROPERTY: &'static str = {key};
 
-            fn wire(&self) -> &'static str {
-                match *self {
-                    #(#arms)*
-                }
-            }
-        }
-
-        impl ::trackplan::__private::ValuesOf<#hash> for #ident {}
+    #[inline]
+    fn wire(&self) -> &'static str {{
+        match *self {{
+",
+        key = lit(&item.key),
+    );
+    for (v, value) in &item.variants {
+        writeln!(out, "            {ident}::{v} => {},", lit(&value.value));
     }
+    write!(
+        out,
+        "        }}
+    }}
+}}
+
+impl ::trackplan::__private::ValuesOf<{hash}> for {ident} {{}}
+
+",
+        hash = key_hash(&item.key),
+    );
 }
 
 /// The runtime's `enum_key_hash` (64-bit FNV-1a), computed at expansion time.

@@ -108,3 +108,32 @@ fn edge_cases_are_valid_and_generate_no_errors() {
     assert!(!code.contains("compile_error"), "{code}");
     insta::assert_snapshot!(code);
 }
+
+#[test]
+fn generated_items_that_do_not_lex_become_an_error_and_stub_items() {
+    let tokens =
+        trackplan_codegen::unlexable(&"unterminated string", proc_macro2::Span::call_site());
+    let code = prettyplease::unparse(&syn::parse2(tokens).expect("a Rust file"));
+    assert!(code.contains("compile_error!"), "{code}");
+    assert!(
+        code.contains("does not lex (unterminated string)"),
+        "{code}"
+    );
+    assert!(code.contains("bug in trackplan"), "{code}");
+    assert!(code.contains("pub static PLAN"), "{code}");
+    assert!(code.contains("pub mod purpose {}"), "{code}");
+}
+
+#[test]
+fn items_are_source_text_and_diagnostics_are_tokens() {
+    let text = std::fs::read_to_string(root().join("plans/shop.toml")).unwrap();
+    let loaded = LoadedPlan::from_source(
+        PathBuf::from("/checkout/plans/shop.toml"),
+        SourceFile::new("plans/shop.toml", text),
+    );
+    let expansion = trackplan_codegen::plan_expansion(&loaded, proc_macro2::Span::call_site());
+    assert!(expansion.diagnostics.is_empty());
+    assert!(expansion.items.contains("pub struct SignupCompleted {"));
+    // Readable as is: one item per line, not one long token dump.
+    assert!(expansion.items.lines().count() > 500, "{}", expansion.items);
+}

@@ -24,7 +24,11 @@ fn manifest_dir() -> Result<PathBuf, LoadError> {
 
 /// The plan `written` (relative to the calling crate), from the cache when unchanged.
 pub(crate) fn load(written: &str) -> Result<Arc<LoadedPlan>, LoadError> {
-    let path = trackplan_codegen::resolve(&manifest_dir()?, written)?;
+    load_from(&manifest_dir()?, written)
+}
+
+fn load_from(manifest_dir: &Path, written: &str) -> Result<Arc<LoadedPlan>, LoadError> {
+    let path = trackplan_codegen::resolve(manifest_dir, written)?;
     let modified = modified(&path);
     // A panic while holding the lock cannot leave the map half-written (inserts are single
     // calls), so a poisoned lock is still usable.
@@ -59,5 +63,44 @@ impl Loader for CachedLoader {
 
     fn default_plan(&self) -> Result<String, LoadError> {
         trackplan_codegen::default_plan(&manifest_dir()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const PLAN: &str = "[plan]\nname = \"cached\"\nversion = 1\n";
+
+    #[test]
+    fn unchanged_plans_come_from_the_cache_and_edited_ones_are_read_again() {
+        let dir = std::env::temp_dir().join(format!("trackplan-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plan.toml");
+        std::fs::write(&file, PLAN).unwrap();
+
+        let first = load_from(&dir, "plan.toml").unwrap();
+        let second = load_from(&dir, "plan.toml").unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "read twice");
+        assert_eq!(first.plan.as_ref().unwrap().version.value, 1);
+
+        // A newer modification time means the plan changed.
+        std::fs::write(&file, PLAN.replace("version = 1", "version = 2")).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let third = load_from(&dir, "plan.toml").unwrap();
+        assert!(!Arc::ptr_eq(&first, &third), "served a stale plan");
+        assert_eq!(third.plan.as_ref().unwrap().version.value, 2);
+
+        // The same file under another written name is named as written in messages.
+        let renamed = load_from(&dir, "./plan.toml").unwrap();
+        assert_eq!(renamed.source.name, "./plan.toml");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

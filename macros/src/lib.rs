@@ -8,6 +8,8 @@
 
 mod cache;
 
+use std::str::FromStr as _;
+
 use proc_macro::TokenStream;
 
 /// Generates the typed API of a tracking plan (documented on the `trackplan` re-export).
@@ -21,10 +23,22 @@ pub fn plan(input: TokenStream) -> TokenStream {
             return out.into();
         }
     };
-    match cache::load(&lit.value()) {
-        Ok(loaded) => trackplan_codegen::expand_plan(&loaded, lit.span()).into(),
-        Err(e) => trackplan_codegen::expand_load_error(&e, lit.span()).into(),
+    let loaded = match cache::load(&lit.value()) {
+        Ok(loaded) => loaded,
+        Err(e) => return trackplan_codegen::expand_load_error(&e, lit.span()).into(),
+    };
+    let expansion = trackplan_codegen::plan_expansion(&loaded, lit.span());
+    let mut out = TokenStream::from(expansion.diagnostics);
+    // The compiler's own lexer, once: `proc_macro2`'s `from_str` would first lex the whole
+    // text again with its fallback lexer to check it.
+    match TokenStream::from_str(&expansion.items) {
+        Ok(items) => out.extend(items),
+        Err(e) => out.extend(TokenStream::from(trackplan_codegen::unlexable(
+            &e,
+            lit.span(),
+        ))),
     }
+    out
 }
 
 /// Implements `trackplan::Event` for a struct, checked against the plan (documented on the

@@ -4,8 +4,9 @@
 //! [`plan_schema`]), which editors such as Taplo / Even Better TOML use to validate and complete
 //! plan files; their doc comments are the descriptions editors show. They also deserialize and
 //! serialize a plan file with any serde format, which tools that write plans (an importer, a
-//! formatter) can use. The parser in this crate does not use them: it walks a spanned TOML tree
-//! so that it can report every error with its position.
+//! formatter) can use. The parser in this crate does not deserialize through them (it shares only
+//! the key enums): it walks a spanned TOML tree so that it can report every error with its
+//! position.
 //!
 //! Point an editor at the schema with a directive on the first line of a plan:
 //!

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use toml::de::{DeString, DeTable, DeValue};
 
 use crate::diagnostic::Diagnostic;
+use crate::format::{TransformKey, TypeKey};
 use crate::plan::{
     CategoryExtension, Constraints, Destination, DestinationKind, Event, Granularity, Identity,
     IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose, RuleSet,
@@ -111,16 +112,6 @@ const MATCHES: &[(&str, Match)] = &[
 ];
 
 /// The transform keys; `bucket` and `coarsen` take their parameters from sibling keys.
-#[derive(Clone, Copy)]
-enum TransformKey {
-    None,
-    Hmac,
-    TruncateIp,
-    StripQuery,
-    Bucket,
-    Coarsen,
-    Redact,
-}
 const TRANSFORMS: &[(&str, TransformKey)] = &[
     ("none", TransformKey::None),
     ("hmac", TransformKey::Hmac),
@@ -131,16 +122,6 @@ const TRANSFORMS: &[(&str, TransformKey)] = &[
     ("redact", TransformKey::Redact),
 ];
 
-#[derive(Clone, Copy)]
-enum TypeKey {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Timestamp,
-    Enum,
-    List,
-}
 const TYPES: &[(&str, TypeKey)] = &[
     ("string", TypeKey::String),
     ("integer", TypeKey::Integer),

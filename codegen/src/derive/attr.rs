@@ -32,6 +32,11 @@ impl Errors {
         }
     }
 
+    /// The value of `result`, or `None` with its error recorded.
+    pub(crate) fn ok<T>(&mut self, result: Result<T, syn::Error>) -> Option<T> {
+        result.map_err(|e| self.push(e)).ok()
+    }
+
     /// Records an error with `message` at `span`.
     pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push(syn::Error::new(span, message));

@@ -14,10 +14,11 @@ use trackplan_model::{Event, Plan, Property, PropertyType, Sensitivity, SourceFi
 
 use super::attr::{self, Container, Errors};
 use super::{Loader, plan_for, rebuild_on_change};
+use crate::code::{Code, tokens};
 use crate::doc;
 use crate::event::location;
 use crate::info::{EventEntry, plan_info};
-use crate::ty::{EnumType, describe, rust_type};
+use crate::ty::{EnumType, Std, describe, rust_type};
 use crate::values::key_hash;
 
 /// The expansion of `#[derive(Event)]` on `input`: the `Event` impl, or every error found plus
@@ -61,12 +62,8 @@ pub fn derive_event(input: &DeriveInput, loader: &dyn Loader) -> TokenStream {
         return fail(input, errors);
     };
 
-    let loaded = match plan_for(loader, attrs.plan.as_ref(), event_lit.span()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            errors.push(e);
-            return fail(input, errors);
-        }
+    let Some(loaded) = errors.ok(plan_for(loader, attrs.plan.as_ref(), event_lit.span())) else {
+        return fail(input, errors);
     };
     // `plan_for` only returns valid plans, which always have a `Plan`.
     let Some(plan) = &loaded.plan else {
@@ -223,7 +220,9 @@ fn expand(
         event,
         properties: event.properties.iter().collect(),
     };
-    let info = plan_info(plan, &loaded.hash, std::slice::from_ref(&entry));
+    let mut info = Code::default();
+    plan_info(&mut info, plan, &loaded.hash, std::slice::from_ref(&entry));
+    let info = tokens(info.as_str(), ident.span());
 
     let mut checks = Vec::new();
     let mut calls = Vec::new();
@@ -241,7 +240,10 @@ fn expand(
         let canonical = rust_type(
             property,
             key.as_deref().map(|k| EnumType::Hashed(key_hash(k))),
-        );
+            Std::Absolute,
+        )
+        .to_string();
+        let canonical = tokens(&canonical, ty_span);
         let fit = Fit::new(plan, event, property, key.as_deref(), &loaded.source);
         let message = fit.message();
         let label = fit.label();
@@ -283,7 +285,8 @@ fn expand(
         .filter_map(|p| crate::ident::ident(&purpose_marker_name(&p.value)))
         .collect();
     let purpose_refs: Vec<&Ident> = purpose_markers.iter().collect();
-    let purposes = crate::event::purpose_list(&quote!(purpose), &purpose_refs);
+    let purposes = crate::event::purpose_list("purpose", &purpose_refs).to_string();
+    let purposes = tokens(&purposes, ident.span());
     let rebuild = rebuild_on_change(loaded);
     let doc = format!(
         " Event {} of {}.",
@@ -311,6 +314,7 @@ fn expand(
                 const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
                 const INFO: &'static ::trackplan::EventInfo = &PLAN.events[0];
 
+                #[inline]
                 fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {
                     #body
                 }

@@ -9,7 +9,7 @@ use trackplan_model::{Plan, Property, Spanned, suggest};
 use super::attr::{self, Container, Errors};
 use super::{Loader, plan_for, rebuild_on_change};
 use crate::event::location;
-use crate::values::values_impl;
+use crate::values::key_hash;
 
 /// The expansion of `#[derive(Values)]` on `input`: the `Values` impl binding the enum to a
 /// plan property, or every error found plus a stand-in impl.
@@ -35,13 +35,10 @@ pub fn derive_values(input: &DeriveInput, loader: &dyn Loader) -> TokenStream {
         );
         return fail(input, errors);
     };
-    let loaded = match plan_for(loader, attrs.plan.as_ref(), property_lit.span()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            errors.push(e);
-            return fail(input, errors);
-        }
+    let Some(loaded) = errors.ok(plan_for(loader, attrs.plan.as_ref(), property_lit.span())) else {
+        return fail(input, errors);
     };
+    // `plan_for` only returns valid plans, which always have a `Plan`.
     let Some(plan) = &loaded.plan else {
         return fail(input, errors);
     };
@@ -154,6 +151,33 @@ pub fn derive_values(input: &DeriveInput, loader: &dyn Loader) -> TokenStream {
     quote! {
         #impls
         #rebuild
+    }
+}
+
+/// `Sealed`, `Values` and `ValuesOf` for the user's enum bound to the property `key` (shared
+/// id, or `event.property` for an inline one): `plan!` writes the same impls for its enums
+/// (`crate::values::enum_type`), as text.
+fn values_impl(ident: &Ident, key: &str, variants: &[(Ident, &Spanned<String>)]) -> TokenStream {
+    let arms = variants.iter().map(|(v, value)| {
+        let value = &value.value;
+        quote!(#ident::#v => #value,)
+    });
+    let hash = proc_macro2::Literal::u64_unsuffixed(key_hash(key));
+    quote! {
+        impl ::trackplan::__private::Sealed for #ident {}
+
+        impl ::trackplan::Values for #ident {
+            const PROPERTY: &'static str = #key;
+
+            #[inline]
+            fn wire(&self) -> &'static str {
+                match *self {
+                    #(#arms)*
+                }
+            }
+        }
+
+        impl ::trackplan::__private::ValuesOf<#hash> for #ident {}
     }
 }
 
