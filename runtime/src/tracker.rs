@@ -339,9 +339,9 @@ impl TrackerBuilder {
         self
     }
 
-    /// How `track` reads the time of each event; default [`Timestamps::Coarse`] (the kernel's
-    /// coarse clock where there is one: a few nanoseconds instead of 25–40, resolution one
-    /// scheduler tick). [`Timestamps::Precise`] reads the system clock to the millisecond.
+    /// How `track` reads the time of each event; default [`Timestamps::Precise`] (the system
+    /// clock, to the millisecond). [`Timestamps::Coarse`] reads the kernel's coarse clock on
+    /// Linux: a few nanoseconds instead of 25–40, at one scheduler tick of resolution.
     pub fn timestamps(mut self, timestamps: Timestamps) -> Self {
         self.timestamps = timestamps;
         self

@@ -101,6 +101,7 @@ fn ndjson_lines_follow_the_wire_format() {
     let path = temp_path("wire", "events.ndjson");
     let tracker = Tracker::builder(&PLAN)
         .key(key())
+        .timestamps(Timestamps::Coarse)
         .sink(
             destination::Warehouse,
             Ndjson::create(&path).expect("create"),
@@ -142,8 +143,8 @@ fn ndjson_lines_follow_the_wire_format() {
     let insert_id = line["insert_id"].as_str().expect("insert_id");
     let time = line["time"].as_i64().expect("time");
     let after = Timestamp::now().unix_millis();
-    // The default coarse clock shows the last scheduler tick (at most 10 ms back); the
-    // precise clock the millisecond.
+    // The coarse clock shows the last scheduler tick (at most 10 ms back); the precise clock,
+    // the default, the millisecond.
     assert!(
         time > before - 50 && time <= after,
         "{before} {time} {after}"
