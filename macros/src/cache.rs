@@ -15,6 +15,10 @@ type Entry = (SystemTime, String, Arc<LoadedPlan>);
 
 static PLANS: Mutex<Option<HashMap<PathBuf, Entry>>> = Mutex::new(None);
 
+/// `[package.metadata.trackplan] plan` per Cargo.toml, keyed by its modification time: every
+/// derive without `plan = "…"` asks for it, and the manifest is read once, not per derive.
+static DEFAULT_PLANS: Mutex<Option<HashMap<PathBuf, (SystemTime, String)>>> = Mutex::new(None);
+
 /// The calling crate's directory.
 fn manifest_dir() -> Result<PathBuf, LoadError> {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -62,8 +66,28 @@ impl Loader for CachedLoader {
     }
 
     fn default_plan(&self) -> Result<String, LoadError> {
-        trackplan_codegen::default_plan(&manifest_dir()?)
+        default_plan_of(&manifest_dir()?)
     }
+}
+
+fn default_plan_of(manifest_dir: &Path) -> Result<String, LoadError> {
+    let manifest = manifest_dir.join("Cargo.toml");
+    let modified = modified(&manifest);
+    // As above: inserts are single calls, so a poisoned lock is still consistent.
+    let mut cache = DEFAULT_PLANS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let (Some(modified), Some((cached_at, plan))) =
+        (modified, cache.as_ref().and_then(|c| c.get(&manifest)))
+        && *cached_at == modified
+    {
+        return Ok(plan.clone());
+    }
+    let plan = trackplan_codegen::default_plan(manifest_dir)?;
+    if let Some(modified) = modified {
+        cache
+            .get_or_insert_with(HashMap::new)
+            .insert(manifest, (modified, plan.clone()));
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -101,6 +125,37 @@ mod tests {
         // The same file under another written name is named as written in messages.
         let renamed = load_from(&dir, "./plan.toml").unwrap();
         assert_eq!(renamed.source.name, "./plan.toml");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_manifest_plan_is_read_once_and_again_after_an_edit() {
+        let dir = std::env::temp_dir().join(format!("trackplan-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("Cargo.toml");
+        let write = |plan: &str, at: SystemTime| {
+            let text = format!(
+                "[package]\nname = \"x\"\n\n[package.metadata.trackplan]\nplan = \"{plan}\"\n"
+            );
+            std::fs::write(&manifest, text).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&manifest)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        };
+        let at = SystemTime::now() - Duration::from_secs(60);
+        write("plans/a.toml", at);
+        assert_eq!(default_plan_of(&dir).unwrap(), "plans/a.toml");
+
+        // Same modification time: served from the cache, the file is not read again.
+        write("plans/b.toml", at);
+        assert_eq!(default_plan_of(&dir).unwrap(), "plans/a.toml");
+
+        // A newer modification time means the manifest changed.
+        write("plans/b.toml", at + Duration::from_secs(30));
+        assert_eq!(default_plan_of(&dir).unwrap(), "plans/b.toml");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
