@@ -19,7 +19,7 @@ pub struct Timestamp(i64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        SystemTime::now().into()
+        precise_now()
     }
 
     /// From milliseconds since the epoch.
@@ -202,6 +202,19 @@ fn coarse_now() -> Timestamp {
     Timestamp::now()
 }
 
+/// The system clock read directly: the same clock as `SystemTime::now`, without its `Duration`
+/// arithmetic (a third of the cost of a `track` timestamp on Linux).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn precise_now() -> Timestamp {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+    Timestamp(t.tv_sec.saturating_mul(1000) + t.tv_nsec / 1_000_000)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn precise_now() -> Timestamp {
+    SystemTime::now().into()
+}
+
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         // Seconds and sub-second millis instead of `as_millis`: no 128-bit division on the
@@ -279,6 +292,20 @@ mod tests {
             // (at most 10 ms on any common kernel configuration, plus scheduling slack).
             assert!(coarse <= after, "{coarse} > {after}");
             assert!(before - coarse < 50, "{before} - {coarse}");
+        }
+    }
+
+    #[test]
+    fn the_precise_clock_is_the_system_clock_to_the_millisecond() {
+        let millis = |t: SystemTime| Timestamp::from(t).unix_millis();
+        for _ in 0..100 {
+            let before = millis(SystemTime::now());
+            let now = Timestamp::now().unix_millis();
+            let after = millis(SystemTime::now());
+            assert!(
+                before <= now && now <= after,
+                "{before} <= {now} <= {after}"
+            );
         }
     }
 
