@@ -6,10 +6,10 @@ use std::fmt;
 use proc_macro2::Ident;
 use trackplan_model::{Plan, Property, Sensitivity, SourceFile, Transform};
 
-use crate::code::{Code, Comma};
+use crate::code::Code;
 use crate::doc::{self, Doc};
 use crate::info::routes;
-use crate::names::{EventItem, Names};
+use crate::names::{EventItem, FieldItem, Names};
 use crate::ty::{EnumType, describe, rust_type};
 
 /// Writes the struct of event `item` (index `index` in `PLAN.events`), its `Event` impl and
@@ -83,12 +83,11 @@ impl ::trackplan::Event for {ident} {{
 
     #[inline]
     fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {{
-        ::trackplan::__private::write_fields(&[{fields}], Self::INFO.properties, w);
-    }}
+{calls}    }}
 }}
 ",
         purposes = purpose_list("purpose", &markers),
-        fields = Comma(item.fields.iter().map(|f| FieldRef(&f.ident))),
+        calls = WriteCalls(&item.fields),
     );
     for m in &markers {
         writeln!(
@@ -111,12 +110,25 @@ impl ::trackplan::Event for {ident} {{
     out.push("\n");
 }
 
-/// `&self.field`.
-struct FieldRef<'a>(&'a Ident);
+/// The body of `write_properties`: one `Value::write` per field, in plan order, each with its
+/// property's constant `PropertyInfo`. Called directly (not through a slice of `&dyn Value`), so
+/// the runtime's writer inlines and the checks a property does not need fold away.
+struct WriteCalls<'a, 'p>(&'a [FieldItem<'p>]);
 
-impl fmt::Display for FieldRef<'_> {
+impl fmt::Display for WriteCalls<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "&self.{}", self.0)
+        if self.0.is_empty() {
+            return writeln!(f, "        let _ = w;");
+        }
+        writeln!(f, "        let p = Self::INFO.properties;")?;
+        for (i, field) in self.0.iter().enumerate() {
+            writeln!(
+                f,
+                "        ::trackplan::Value::write(&self.{}, &p[{i}], w);",
+                field.ident
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -82,22 +82,6 @@ pub trait RoutableTo<
 )]
 pub trait DeclaredFor<P: Purpose, Has = <Self as Event>::Purposes>: Event {}
 
-/// Writes an event's fields, in plan order, as the properties `properties` (the event's
-/// `EventInfo::properties`). `plan!` generates `write_properties` as one call to this: a slice
-/// of field references is far less code for the compiler than a call per field, and a tracked
-/// event pays one indirect call per property, next to the JSON it writes anyway.
-#[doc(hidden)]
-#[inline]
-pub fn write_fields(
-    fields: &[&dyn crate::value::Value],
-    properties: &'static [PropertyInfo],
-    w: &mut PropertyWriter<'_>,
-) {
-    for (field, property) in fields.iter().zip(properties) {
-        field.write(property, w);
-    }
-}
-
 /// A `PropertyInfo`, positionally: `plan!` describes every property with it, so the `PLAN`
 /// static of a large plan stays small for the compiler.
 #[doc(hidden)]

@@ -50,7 +50,7 @@ pub use value::{PropertyWriter, Value, ViolationPolicy};
 /// Items used by generated code. Not part of the public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::event::{Sealed, property, write_fields};
+    pub use crate::event::{Sealed, property};
     pub use crate::fit::{Enum, Fits, FitsScalar, ValuesOf, enum_key_hash};
     pub use crate::value::PropertyWriter;
 }

@@ -161,7 +161,29 @@ impl<'a> PropertyWriter<'a> {
     }
 
     /// Writes one scalar property.
+    ///
+    /// Inlined into generated `write_properties`, where `p` is a constant: for a property
+    /// without a transform (most of them) the checks that do not apply fold away and what is
+    /// left is the JSON member itself.
+    #[inline(always)]
     pub fn scalar(&mut self, p: &'static PropertyInfo, v: Scalar<'_>) {
+        if !matches!(p.transform, TransformInfo::None) {
+            return self.transformed(p, v);
+        }
+        if let Err(why) = check(p, v) {
+            return self.reject(p, why);
+        }
+        let buf = &mut *self.shared;
+        if buf.len() > self.shared_start {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(p.json_key.as_bytes());
+        write_plain(buf, v);
+    }
+
+    /// [`PropertyWriter::scalar`] for a property with a transform (or `redact`).
+    #[inline(never)]
+    fn transformed(&mut self, p: &'static PropertyInfo, v: Scalar<'_>) {
         let key = self.key;
         let (buf, mark) = self.begin(p);
         if let Err(why) = write_value(p, v, key, buf) {
@@ -188,6 +210,8 @@ impl<'a> PropertyWriter<'a> {
         buf.push(b']');
     }
 
+    #[cold]
+    #[inline(never)]
     fn reject(&mut self, p: &'static PropertyInfo, why: Invalid) {
         match self.policy {
             ViolationPolicy::Drop => {
@@ -267,13 +291,14 @@ fn write_value(
 }
 
 /// Checks the plan's run-time constraints on the raw value (before its transform).
+#[inline(always)]
 fn check(p: &'static PropertyInfo, v: Scalar<'_>) -> Result<(), Invalid> {
     let c = &p.constraints;
     let n = match v {
         Scalar::Str(s) => {
             if let Some(max) = c.max_length {
                 // Byte length bounds the character count: count characters only when needed.
-                if s.len() > max as usize && s.chars().count() > max as usize {
+                if s.len() > max as usize && too_many_chars(s, max) {
                     return Err(Invalid::TooLong(max));
                 }
             }
@@ -292,6 +317,12 @@ fn check(p: &'static PropertyInfo, v: Scalar<'_>) -> Result<(), Invalid> {
     }
 }
 
+#[cold]
+fn too_many_chars(s: &str, max: u32) -> bool {
+    s.chars().count() > max as usize
+}
+
+#[inline(always)]
 fn write_plain(buf: &mut Vec<u8>, v: Scalar<'_>) {
     match v {
         Scalar::Str(s) => write_json_str(buf, s),
@@ -316,6 +347,7 @@ fn write_time(buf: &mut Vec<u8>, t: Timestamp) {
 /// Eight bytes at a time: a byte `b` of word `w` is flagged when `b < 0x20` (its subtraction
 /// borrows) or when it equals one of the two characters (its XOR is zero), as long as the high
 /// bit of `b` is clear (bytes of multibyte UTF-8 characters are never flagged).
+#[inline]
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -341,26 +373,35 @@ fn needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends `s` as a JSON string literal.
+#[inline]
 pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
     // Most values (ids, enum values, URLs) need no escaping: copied at once. The others go
-    // through serde_json's escaper, which is well tested; writing into a Vec cannot fail.
+    // through serde_json's escaper, which is well tested.
     if !needs_escape(s.as_bytes()) {
         buf.reserve(s.len() + 2);
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');
     } else {
-        let _ = serde_json::to_writer(&mut *buf, s);
+        write_escaped(buf, s);
     }
 }
 
+#[cold]
+fn write_escaped(buf: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
 impl<T: AsScalar> Value for T {
+    #[inline]
     fn write(&self, p: &'static PropertyInfo, w: &mut PropertyWriter<'_>) {
         w.scalar(p, self.as_scalar());
     }
 }
 
 impl<T: Value> Value for Option<T> {
+    #[inline]
     fn write(&self, p: &'static PropertyInfo, w: &mut PropertyWriter<'_>) {
         if let Some(v) = self {
             v.write(p, w);
@@ -381,6 +422,7 @@ impl<T: AsScalar> Value for [T] {
 }
 
 impl<T: Values> AsScalar for T {
+    #[inline]
     fn as_scalar(&self) -> Scalar<'_> {
         Scalar::Enum(self.wire())
     }
@@ -389,6 +431,7 @@ impl<T: Values> AsScalar for T {
 macro_rules! scalar {
     ($($t:ty => |$v:ident| $e:expr;)*) => {
         $(impl AsScalar for $t {
+            #[inline]
             fn as_scalar(&self) -> Scalar<'_> {
                 let $v = self;
                 $e
@@ -423,12 +466,14 @@ scalar! {
 }
 
 impl<T: AsScalar> AsScalar for Personal<T> {
+    #[inline]
     fn as_scalar(&self) -> Scalar<'_> {
         self.expose().as_scalar()
     }
 }
 
 impl<T: AsScalar> AsScalar for Special<T> {
+    #[inline]
     fn as_scalar(&self) -> Scalar<'_> {
         self.expose().as_scalar()
     }
