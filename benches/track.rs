@@ -20,9 +20,7 @@
 //!   free), which every variant contains.
 //! - `trackplan_refused`: `track` when the subject's consent refuses every destination;
 //!   `trackplan_refused_prebuilt` the same with the event built outside the timed part (its
-//!   drop stays inside); `trackplan_refused_static` with an event borrowing its string, so
-//!   nothing is allocated or freed; `event_build_drop_static` builds that event alone (the
-//!   harness's share of it: what is left is the refusal).
+//!   drop stays inside).
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
 //!
@@ -34,297 +32,24 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
-use trackplan::__private::Sealed;
 use trackplan::{
-    BatchLimits, Consent, Constraints, Destination, DestinationInfo, DestinationSet, Envelope,
-    Event, EventInfo, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo,
-    PropertyWriter, Purpose, PurposeInfo, PurposeSet, Sensitivity, Sink, Subject, Timestamps,
-    Tracker, TransformInfo, Value, ValueKind, Values,
+    BatchLimits, Consent, Envelope, Key, Outcome, Personal, Sink, Subject, Timestamps, Tracker,
 };
 
-// --- A plan as `plan!` would generate it: one purpose, one destination, two events. ---
+// The events, purposes and destination, generated from the plan exactly as users get them.
+trackplan::plan!("benches/track.toml");
 
-const NONE: Constraints = Constraints {
-    max_length: None,
-    min: None,
-    max: None,
-};
-
-const fn prop(
-    id: &'static str,
-    json_key: &'static str,
-    kind: ValueKind,
-    transform: TransformInfo,
-    constraints: Constraints,
-) -> PropertyInfo {
-    PropertyInfo {
-        id,
-        name: id,
-        json_key,
-        kind,
-        sensitivity: Sensitivity::Public,
-        category: None,
-        transform,
-        required: true,
-        constraints,
-    }
-}
-
-static PRODUCT_PROPS: [PropertyInfo; 6] = [
-    prop(
-        "product_id",
-        "\"Product ID\":",
-        ValueKind::String,
-        TransformInfo::None,
-        Constraints {
-            max_length: Some(64),
-            min: None,
-            max: None,
-        },
-    ),
-    prop(
-        "category",
-        "\"Category\":",
-        ValueKind::Enum,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "price",
-        "\"Price\":",
-        ValueKind::Number,
-        TransformInfo::None,
-        Constraints {
-            max_length: None,
-            min: Some(0.0),
-            max: None,
-        },
-    ),
-    prop(
-        "currency",
-        "\"Currency\":",
-        ValueKind::Enum,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "quantity",
-        "\"Quantity\":",
-        ValueKind::Integer,
-        TransformInfo::None,
-        Constraints {
-            max_length: None,
-            min: Some(0.0),
-            max: Some(99.0),
-        },
-    ),
-    prop(
-        "in_stock",
-        "\"In Stock\":",
-        ValueKind::Boolean,
-        TransformInfo::None,
-        NONE,
-    ),
-];
-
-static ACCOUNT_PROPS: [PropertyInfo; 6] = [
-    prop(
-        "email",
-        "\"Email\":",
-        ValueKind::String,
-        TransformInfo::Hmac { lowercase: true },
-        NONE,
-    ),
-    prop(
-        "category",
-        "\"Category\":",
-        ValueKind::Enum,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "price",
-        "\"Price\":",
-        ValueKind::Number,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "currency",
-        "\"Currency\":",
-        ValueKind::Enum,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "quantity",
-        "\"Quantity\":",
-        ValueKind::Integer,
-        TransformInfo::None,
-        NONE,
-    ),
-    prop(
-        "in_stock",
-        "\"In Stock\":",
-        ValueKind::Boolean,
-        TransformInfo::None,
-        NONE,
-    ),
-];
-
-static EVENTS: [EventInfo; 2] = [
-    EventInfo {
-        id: "product_viewed",
-        name: "Product Viewed",
-        purposes: PurposeSet(1),
-        destinations: DestinationSet(1),
-        properties: &PRODUCT_PROPS,
-    },
-    EventInfo {
-        id: "account_product_viewed",
-        name: "Account Product Viewed",
-        purposes: PurposeSet(1),
-        destinations: DestinationSet(1),
-        properties: &ACCOUNT_PROPS,
-    },
-];
-
-static PLAN: PlanInfo = PlanInfo {
-    name: "bench",
-    version: 1,
-    label: "bench@1",
-    hash: "0000000000000000000000000000000000000000000000000000000000000000",
-    identity: IdentityInfo::Hmac,
-    purposes: &[PurposeInfo {
-        id: "product_analytics",
-        description: "Improve the shop.",
-        basis: LegalBasis::Consent,
-        data_use: "analytics.reporting",
-        retention_days: None,
-        sale_or_share: false,
-    }],
-    destinations: &[DestinationInfo {
-        id: "warehouse",
-        kind: "custom",
-        description: "Discards everything.",
-        purposes: PurposeSet(1),
-        third_party: false,
-    }],
-    events: &EVENTS,
-};
-
-#[derive(Clone, Copy)]
-struct ProductAnalytics;
-impl Purpose for ProductAnalytics {
-    const PLAN: &'static PlanInfo = &PLAN;
-    const INDEX: usize = 0;
-}
-
-#[derive(Clone, Copy)]
-struct Warehouse;
-impl Destination for Warehouse {
-    type Purposes = ProductAnalytics;
-    const PLAN: &'static PlanInfo = &PLAN;
-    const INDEX: usize = 0;
-}
-
+/// `Category` and `Currency` as a hand-written serde event would spell them.
 #[derive(Clone, Copy, Serialize)]
-enum Category {
+enum SerdeCategory {
     #[serde(rename = "Health & Beauty")]
     HealthAndBeauty,
 }
-impl Sealed for Category {}
-impl Values for Category {
-    const PROPERTY: &'static str = "category";
-    fn wire(&self) -> &'static str {
-        "Health & Beauty"
-    }
-}
 
 #[derive(Clone, Copy, Serialize)]
-enum Currency {
+enum SerdeCurrency {
     #[serde(rename = "EUR")]
     Eur,
-}
-impl Sealed for Currency {}
-impl Values for Currency {
-    const PROPERTY: &'static str = "currency";
-    fn wire(&self) -> &'static str {
-        "EUR"
-    }
-}
-
-struct ProductViewed {
-    product_id: String,
-    category: Category,
-    price: f64,
-    currency: Currency,
-    quantity: u32,
-    in_stock: bool,
-}
-impl Sealed for ProductViewed {}
-impl Event for ProductViewed {
-    type Purposes = ProductAnalytics;
-    const PLAN: &'static PlanInfo = &PLAN;
-    const INFO: &'static EventInfo = &EVENTS[0];
-    fn write_properties(&self, w: &mut PropertyWriter<'_>) {
-        let p = Self::INFO.properties;
-        Value::write(&self.product_id, &p[0], w);
-        Value::write(&self.category, &p[1], w);
-        Value::write(&self.price, &p[2], w);
-        Value::write(&self.currency, &p[3], w);
-        Value::write(&self.quantity, &p[4], w);
-        Value::write(&self.in_stock, &p[5], w);
-    }
-}
-
-struct AccountProductViewed {
-    email: Personal<String>,
-    category: Category,
-    price: f64,
-    currency: Currency,
-    quantity: u32,
-    in_stock: bool,
-}
-impl Sealed for AccountProductViewed {}
-impl Event for AccountProductViewed {
-    type Purposes = ProductAnalytics;
-    const PLAN: &'static PlanInfo = &PLAN;
-    const INFO: &'static EventInfo = &EVENTS[1];
-    fn write_properties(&self, w: &mut PropertyWriter<'_>) {
-        let p = Self::INFO.properties;
-        Value::write(&self.email, &p[0], w);
-        Value::write(&self.category, &p[1], w);
-        Value::write(&self.price, &p[2], w);
-        Value::write(&self.currency, &p[3], w);
-        Value::write(&self.quantity, &p[4], w);
-        Value::write(&self.in_stock, &p[5], w);
-    }
-}
-
-/// `ProductViewed` borrowing its product id: building and dropping it costs nothing.
-struct StaticProductViewed {
-    product_id: &'static str,
-    category: Category,
-    price: f64,
-    currency: Currency,
-    quantity: u32,
-    in_stock: bool,
-}
-impl Sealed for StaticProductViewed {}
-impl Event for StaticProductViewed {
-    type Purposes = ProductAnalytics;
-    const PLAN: &'static PlanInfo = &PLAN;
-    const INFO: &'static EventInfo = &EVENTS[0];
-    fn write_properties(&self, w: &mut PropertyWriter<'_>) {
-        let p = Self::INFO.properties;
-        Value::write(&self.product_id, &p[0], w);
-        Value::write(&self.category, &p[1], w);
-        Value::write(&self.price, &p[2], w);
-        Value::write(&self.currency, &p[3], w);
-        Value::write(&self.quantity, &p[4], w);
-        Value::write(&self.in_stock, &p[5], w);
-    }
 }
 
 /// The baseline (c): what a hand-written serde struct would be.
@@ -333,13 +58,13 @@ struct SerdeProductViewed {
     #[serde(rename = "Product ID")]
     product_id: String,
     #[serde(rename = "Category")]
-    category: Category,
+    category: SerdeCategory,
     #[serde(rename = "Price")]
     price: f64,
     #[serde(rename = "Currency")]
-    currency: Currency,
+    currency: SerdeCurrency,
     #[serde(rename = "Quantity")]
-    quantity: u32,
+    quantity: i64,
     #[serde(rename = "In Stock")]
     in_stock: bool,
 }
@@ -372,13 +97,13 @@ impl Sink for DiscardAtFlush {
 // --- The inputs every variant starts from. ---
 const PRODUCT_ID: &str = "sku-4711-blue-xl";
 const PRICE: f64 = 19.99;
-const QUANTITY: u32 = 2;
+const QUANTITY: i64 = 2;
 const EMAIL: &str = "Alice@Example.com";
 
 fn product_event() -> ProductViewed {
     ProductViewed {
         product_id: black_box(PRODUCT_ID).to_owned(),
-        category: Category::HealthAndBeauty,
+        category: Category::HealthBeauty,
         price: black_box(PRICE),
         currency: Currency::Eur,
         quantity: black_box(QUANTITY),
@@ -413,24 +138,27 @@ fn key() -> Key {
 fn bench(c: &mut Criterion) {
     let tracker = Tracker::builder(&PLAN)
         .key(key())
-        .sink(Warehouse, Discard)
+        .sink(destination::Warehouse, Discard)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let consenting: Subject = tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
+    let consenting: Subject =
+        tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
     let refusing: Subject = tracker.subject("user-43", Consent::none());
     let deferred_tracker = Tracker::builder(&PLAN)
         .key(key())
-        .sink(Warehouse, DiscardAtFlush)
+        .sink(destination::Warehouse, DiscardAtFlush)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let deferred = deferred_tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
+    let deferred =
+        deferred_tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
     let coarse_tracker = Tracker::builder(&PLAN)
         .key(key())
-        .sink(Warehouse, DiscardAtFlush)
+        .sink(destination::Warehouse, DiscardAtFlush)
         .timestamps(Timestamps::Coarse)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let coarse = coarse_tracker.subject("user-42", Consent::none().grant(ProductAnalytics));
+    let coarse =
+        coarse_tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
 
     let mut g = c.benchmark_group("track_6_properties");
     g.bench_function("trackplan_track", |b| {
@@ -465,9 +193,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let event = SerdeProductViewed {
                 product_id: black_box(PRODUCT_ID).to_owned(),
-                category: Category::HealthAndBeauty,
+                category: SerdeCategory::HealthAndBeauty,
                 price: black_box(PRICE),
-                currency: Currency::Eur,
+                currency: SerdeCurrency::Eur,
                 quantity: black_box(QUANTITY),
                 in_stock: black_box(true),
             };
@@ -494,36 +222,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("trackplan_refused_prebuilt", |b| {
         b.iter_batched(product_event, |e| refusing.track(e), BatchSize::SmallInput)
     });
-    g.bench_function("event_build_drop_static", |b| {
-        b.iter(|| {
-            black_box(StaticProductViewed {
-                product_id: black_box(PRODUCT_ID),
-                category: Category::HealthAndBeauty,
-                price: black_box(PRICE),
-                currency: Currency::Eur,
-                quantity: black_box(QUANTITY),
-                in_stock: black_box(true),
-            })
-        })
-    });
-    g.bench_function("trackplan_refused_static", |b| {
-        b.iter(|| {
-            refusing.track(StaticProductViewed {
-                product_id: black_box(PRODUCT_ID),
-                category: Category::HealthAndBeauty,
-                price: black_box(PRICE),
-                currency: Currency::Eur,
-                quantity: black_box(QUANTITY),
-                in_stock: black_box(true),
-            })
-        })
-    });
     g.bench_function("trackplan_track_hmac", |b| {
         b.iter_custom(|iters| {
             time_tracks(&tracker, iters, || {
                 consenting.track(AccountProductViewed {
                     email: Personal::new(black_box(EMAIL).to_owned()),
-                    category: Category::HealthAndBeauty,
+                    category: Category::HealthBeauty,
                     price: black_box(PRICE),
                     currency: Currency::Eur,
                     quantity: black_box(QUANTITY),
