@@ -5,8 +5,9 @@
 //! envelopes; the worker holds it only to take a batch or put one back, never during I/O.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use crate::plan::PurposeSet;
 use crate::sink::{Access, BatchLimits, Envelope, Erasure};
@@ -100,9 +101,15 @@ pub(crate) struct State {
     pub capacity: usize,
     /// Sequence number of the next event.
     pub next_seq: u64,
-    /// The worker is blocked on `Shared::work`: a push that starts a lane or fills a batch
-    /// must wake it (other pushes need not: it wakes at its next deadline anyway).
+    /// The worker sleeps (parked): a push that fills a batch must wake it, and
+    /// so must a push that starts a lane whose delivery is due before `worker_wakes_by` (other
+    /// pushes need not: the worker looks at every lane when it wakes anyway).
     pub worker_waiting: bool,
+    /// When the waiting worker wakes by itself; `None`: only when woken.
+    pub worker_wakes_by: Option<Instant>,
+    /// Callers blocked on `Shared::progress` (see [`Shared::wait_progress`]): with none, the
+    /// worker skips the system call of a notification.
+    pub progress_waiters: usize,
     /// The batch the worker is delivering: (destination, lowest sequence number).
     pub in_flight: Option<(usize, u64)>,
     pub purge_log: Vec<Purge>,
@@ -146,6 +153,8 @@ impl State {
             capacity: capacity.max(1),
             next_seq: 1,
             worker_waiting: false,
+            worker_wakes_by: None,
+            progress_waiters: 0,
             in_flight: None,
             purge_log: Vec::new(),
             flush_requested: 0,
@@ -259,29 +268,93 @@ pub(crate) fn retain_batch(r: &mut RetryBatch, keep: impl Fn(&Envelope) -> bool)
     before - r.batch.len()
 }
 
-/// The state plus the two condition variables and the counters.
+/// The state, the worker's thread, the condition variable of callers waiting on the worker,
+/// and the counters.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Wakes the worker: work arrived, a flush or a subject's request arrived, or it should stop.
-    pub work: Condvar,
+    /// The worker thread, unparked when work arrives, a flush or a subject's request arrives,
+    /// or it should stop. Set once, right after it is spawned.
+    worker: OnceLock<Thread>,
     /// Wakes callers waiting on the worker: space freed, flush or request completed, exit.
     pub progress: Condvar,
     pub stats: StatsCells,
+    /// Whether waiting for the lock may spin: not on a single CPU, where the holder cannot run
+    /// while the waiter spins.
+    spin: bool,
 }
+
+/// How long [`Shared::lock`] spins for a held lock before it sleeps.
+const SPIN_FOR: Duration = Duration::from_micros(10);
 
 impl Shared {
     pub(crate) fn new(state: State, stats: StatsCells) -> Shared {
         Shared {
             state: Mutex::new(state),
-            work: Condvar::new(),
+            worker: OnceLock::new(),
             progress: Condvar::new(),
             stats,
+            spin: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         }
     }
 
     /// Locks the state. A panic while the lock was held cannot leave it inconsistent in a way
     /// that matters more than stopping delivery would, so poisoning is ignored.
+    ///
+    /// Every holder keeps the lock for a short step, never during I/O, so a held lock is
+    /// first waited for on the CPU, for a few microseconds: sleeping in the kernel instead
+    /// costs a context switch here and a system call to the holder, which must wake us.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        let attempt = || match self.state.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(guard) = attempt() {
+            return guard;
+        }
+        if self.spin {
+            let started = Instant::now();
+            loop {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                if let Some(guard) = attempt() {
+                    return guard;
+                }
+                if started.elapsed() > SPIN_FOR {
+                    break;
+                }
+            }
+        }
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the worker's thread, so it can be woken.
+    pub(crate) fn set_worker(&self, thread: Thread) {
+        let _ = self.worker.set(thread);
+    }
+
+    /// Wakes the worker: it looks at the whole state when it wakes. A wake-up that comes
+    /// before the worker sleeps is not lost: its next sleep returns at once.
+    pub(crate) fn wake_worker(&self) {
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+    }
+
+    /// Waits on `progress` for at most `timeout`, counted in `State::progress_waiters`.
+    pub(crate) fn wait_progress<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'s, State> {
+        st.progress_waiters += 1;
+        let mut st = self
+            .progress
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        st.progress_waiters -= 1;
+        st
     }
 }

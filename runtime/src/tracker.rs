@@ -434,8 +434,10 @@ impl TrackerBuilder {
             spent: Vec::new(),
             spare: std::collections::VecDeque::new(),
             spare_ids: Vec::new(),
+            lingering: false,
         };
         let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
+        shared.set_worker(handle.thread().clone());
         Ok(Tracker {
             core: Arc::new(Core {
                 plan,
@@ -791,12 +793,7 @@ impl Core {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         break;
                     };
-                    st = self
-                        .shared
-                        .progress
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    st = self.shared.wait_progress(st, left);
                 }
                 // Consent may have changed while waiting.
                 let lost = send & !subject.allowed();
@@ -848,10 +845,18 @@ impl Core {
                 (None, _) => continue,
             };
             let props_len = text.len() - id_len;
+            let waits_until = st.worker_wakes_by;
             let lane = &mut st.lanes[d];
             if lane.items.is_empty() {
-                lane.filling_since = Some(Instant::now());
-                wake = true;
+                let now = Instant::now();
+                lane.filling_since = Some(now);
+                // The worker must learn of the new batch's deadline unless it wakes by then.
+                wake |= match (waits_until, now.checked_add(lane.limits.max_delay)) {
+                    (Some(t), Some(due)) => t > due,
+                    (None, _) => true,
+                    // Never due by time: only a full batch or a flush sends it.
+                    (Some(_), None) => false,
+                };
             }
             lane.bytes += props_len;
             lane.items.push_back(Queued {
@@ -868,18 +873,18 @@ impl Core {
         }
         st.queued += n;
         // Take spent buffers for the next events of this thread while holding the lock anyway.
-        while stash.len() < STASH_REFILL {
-            match st.pool.pop() {
-                Some(buf) => stash.push(buf),
-                None => break,
-            }
+        if stash.len() < STASH_REFILL {
+            let take = (STASH_REFILL - stash.len()).min(st.pool.len());
+            let from = st.pool.len() - take;
+            stash.extend(st.pool.drain(from..));
         }
-        if wake && st.worker_waiting {
-            // One wake-up per wait: later pushes need not make the system call again.
-            st.worker_waiting = false;
-            self.shared.work.notify_one();
-        }
+        // One wake-up per wait: later pushes need not make the system call again.
+        let wake = wake && std::mem::replace(&mut st.worker_waiting, false);
         drop(st);
+        // Woken after the lock is released, so the worker does not wake into a held lock.
+        if wake {
+            self.shared.wake_worker();
+        }
         if let Some(spooling) = &self.spooling
             && let Err(e) = spooling.spool.sync_if_due()
         {
@@ -907,7 +912,7 @@ impl Core {
                 tracing::warn!(error = %e, "trackplan: updating the spool failed");
             }
             // The flush target may be reachable now.
-            self.shared.work.notify_one();
+            self.shared.wake_worker();
             self.shared.progress.notify_all();
         }
     }
@@ -930,7 +935,7 @@ impl Core {
         st.flush_requested += 1;
         let generation = st.flush_requested;
         st.flush_target = st.next_seq - 1;
-        self.shared.work.notify_one();
+        self.shared.wake_worker();
         while st.flush_completed < generation {
             if st.worker_exited {
                 return Err(FlushError::Closed);
@@ -942,12 +947,7 @@ impl Core {
                     waited: started.elapsed(),
                 });
             };
-            st = self
-                .shared
-                .progress
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            st = self.shared.wait_progress(st, left);
         }
         match st.flush_errors.first() {
             Some((d, reason)) => Err(FlushError::Sink {
@@ -1041,9 +1041,9 @@ impl Core {
 
     /// Queues a data subject's request for the worker and waits for every sink's answer
     /// until `deadline`. A request whose caller stopped waiting still runs.
-    fn ask(
-        &self,
-        mut st: MutexGuard<'_, State>,
+    fn ask<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
         kind: RequestKind,
         distinct_id: &str,
         deadline: Instant,
@@ -1055,7 +1055,7 @@ impl Core {
             kind,
             distinct_ids: vec![distinct_id.to_owned()],
         });
-        self.shared.work.notify_one();
+        self.shared.wake_worker();
         loop {
             if let Some(pos) = st.answers.iter().position(|(request, _)| *request == id) {
                 return Asked::Answered(st.answers.swap_remove(pos).1);
@@ -1067,12 +1067,7 @@ impl Core {
                 st.abandoned.push(id);
                 return Asked::TimedOut;
             };
-            st = self
-                .shared
-                .progress
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            st = self.shared.wait_progress(st, left);
         }
     }
 
@@ -1091,18 +1086,13 @@ impl Core {
         let mut st = self.shared.lock();
         st.closed = true;
         st.stop = true;
-        self.shared.work.notify_one();
+        self.shared.wake_worker();
         let deadline = started + timeout + Duration::from_millis(100);
         while !st.worker_exited {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            st = self
-                .shared
-                .progress
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            st = self.shared.wait_progress(st, left);
         }
         let exited = st.worker_exited;
         drop(st);

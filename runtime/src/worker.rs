@@ -36,6 +36,8 @@ pub(crate) struct Worker {
     pub spare: VecDeque<Queued>,
     /// Insert-id strings of delivered envelopes, reused for the next ones.
     pub spare_ids: Vec<String>,
+    /// A batch was taken since the worker last found nothing to do (see `run`).
+    pub lingering: bool,
 }
 
 /// Most insert-id strings kept for reuse (a few batches' worth).
@@ -82,12 +84,16 @@ impl Worker {
             let flushing = st.flush_requested > st.flush_completed || st.closed;
             if let Some(d) = due_lane(&st, now, flushing, self.next_lane) {
                 self.next_lane = d + 1;
+                self.lingering = true;
                 let mut items = std::mem::take(&mut self.spare);
                 take_items(&mut st, d, now, &mut items);
                 st.in_flight = Some((d, items.front().map_or(u64::MAX, |q| q.seq)));
+                let waiters = st.progress_waiters > 0;
                 drop(st);
                 // Space was freed for producers blocked on a full queue.
-                shared.progress.notify_all();
+                if waiters {
+                    shared.progress.notify_all();
+                }
                 // Insert ids cost a hash each: made outside the lock, so `track` never waits
                 // for them.
                 let batch = self.envelopes(&mut items);
@@ -120,22 +126,31 @@ impl Worker {
             }
             st.worker_waiting = true;
             let spool_due = self.spool.as_ref().and_then(|s| s.next_sync());
-            let deadline = match (next_deadline(&st), spool_due) {
+            let mut deadline = match (next_deadline(&st), spool_due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            st = match deadline {
-                None => shared.work.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(at) => {
-                    let wait = at.saturating_duration_since(now);
-                    let (guard, _) = shared
-                        .work
-                        .wait_timeout(st, wait)
-                        .unwrap_or_else(|e| e.into_inner());
-                    guard
-                }
-            };
+            // Nothing waits. While events keep coming, wake by the shortest batch delay
+            // anyway: a lane started meanwhile is then due no earlier than that, and `track`
+            // need not make a system call to wake the worker for each new batch. After one
+            // such wake-up finds nothing, the worker sleeps until woken.
+            if deadline.is_none() && std::mem::take(&mut self.lingering) {
+                deadline = st
+                    .lanes
+                    .iter()
+                    .filter_map(|l| now.checked_add(l.limits.max_delay))
+                    .min();
+            }
+            st.worker_wakes_by = deadline;
+            drop(st);
+            // A wake-up between the unlock and the park is kept by the thread's token.
+            match deadline {
+                None => std::thread::park(),
+                Some(at) => std::thread::park_timeout(at.saturating_duration_since(now)),
+            }
+            st = shared.lock();
             st.worker_waiting = false;
+            st.worker_wakes_by = None;
         }
         self.abandon_rest(&mut st);
         st.worker_exited = true;
@@ -228,9 +243,15 @@ impl Worker {
         });
         let mut st = shared.lock();
         st.in_flight = None;
-        let room = POOL_MAX.saturating_sub(st.pool.len());
-        self.spent.truncate(room);
-        st.pool.append(&mut self.spent);
+        if st.pool.is_empty() {
+            // Usually so in a steady stream: the buffers change hands without a copy.
+            self.spent.truncate(POOL_MAX);
+            std::mem::swap(&mut st.pool, &mut self.spent);
+        } else {
+            let room = POOL_MAX.saturating_sub(st.pool.len());
+            self.spent.truncate(room);
+            st.pool.append(&mut self.spent);
+        }
         let purges = std::mem::take(&mut st.purge_log);
         let stats = &self.shared.stats;
         let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
@@ -482,7 +503,9 @@ fn next_deadline(st: &State) -> Option<Instant> {
         .iter()
         .filter_map(|lane| match &lane.retry {
             Some(r) => Some(r.due),
-            None => lane.filling_since.map(|t| t + lane.limits.max_delay),
+            None => lane
+                .filling_since
+                .and_then(|t| t.checked_add(lane.limits.max_delay)),
         })
         .min()
 }

@@ -547,6 +547,48 @@ fn partial_and_permanent_failures_are_counted_not_retried() {
     assert_eq!(failing.calls(), 1);
 }
 
+/// Polls `done` for up to ten seconds.
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    done()
+}
+
+#[test]
+fn events_are_delivered_after_max_delay_without_a_flush() {
+    let memory = Memory::new();
+    let tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, memory.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_millis(20))
+        .build()
+        .expect("build");
+    let user = tracker.subject("a", analytics());
+    // The worker sleeps until woken: the first event of a batch wakes it.
+    user.track(product("p0"));
+    assert!(eventually(|| memory.len() == 1), "p0 was not delivered");
+    // Right after a delivery the worker wakes by itself within `max_delay`, and a new batch
+    // does not wake it: its event must still go out, without a flush.
+    user.track(product("p1"));
+    assert!(eventually(|| memory.len() == 2), "p1 was not delivered");
+    // Idle for longer than that, the worker sleeps until woken again.
+    std::thread::sleep(Duration::from_millis(200));
+    user.track(product("p2"));
+    assert!(eventually(|| memory.len() == 3), "p2 was not delivered");
+    let stats = tracker.stats();
+    let w = stats.destination("warehouse").expect("warehouse");
+    assert_eq!((w.accepted, w.delivered), (3, 3));
+}
+
 #[test]
 fn batches_respect_the_sinks_max_events() {
     let small = Gated::new().with_max_events(2);
