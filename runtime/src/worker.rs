@@ -438,16 +438,29 @@ fn text(bytes: &[u8]) -> Arc<str> {
     }
 }
 
-/// Moves up to one batch of `d`'s queued events out of the queue, into `into` (empty). When
-/// the whole lane fits in one batch (the usual case) the two queues are swapped, so the lock
-/// is held for a constant time whatever the batch size.
+/// Moves up to one batch of `d`'s queued events out of the queue, into `into` (empty), while
+/// the caller holds the lock, so the time taken here is time `track` may wait.
+///
+/// A lane is usually a little over one batch when the worker gets to it: the events queued
+/// while it was waking up. So the whole lane is swapped out (constant time) and the newest
+/// events beyond one batch are handed back, a few moves instead of a batch's worth. A lane of
+/// several batches (after an outage) is taken from the front instead.
 fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) {
     let lane = &mut st.lanes[d];
     let limits = lane.limits;
     let max_events = limits.max_events.max(1);
-    if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
+    let fits = |len: usize, bytes: usize| len <= max_events && bytes <= limits.max_bytes;
+    if lane.items.len() <= max_events.saturating_mul(2) {
         std::mem::swap(&mut lane.items, into);
-        lane.bytes = 0;
+        let mut bytes = lane.bytes;
+        while into.len() > 1 && !fits(into.len(), bytes) {
+            let Some(q) = into.pop_back() else {
+                break;
+            };
+            bytes -= q.properties().len();
+            lane.items.push_front(q);
+        }
+        lane.bytes -= bytes;
     } else {
         let mut bytes = 0;
         while into.len() < max_events {
@@ -545,5 +558,67 @@ mod tests {
         let w = retry_wait(&policy, 1, Some(Duration::from_secs(30)));
         assert_eq!(w, Duration::from_secs(30), "Retry-After is honoured");
         assert_eq!(retry_wait(&RetryPolicy::NEVER, 1, None), Duration::ZERO);
+    }
+
+    /// A lane of `n` events whose properties are `size` bytes each.
+    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> State {
+        let limits = crate::sink::BatchLimits {
+            max_events,
+            max_bytes,
+            max_delay: Duration::from_secs(1),
+        };
+        let mut st = State::new(vec![limits], 1000);
+        for seq in 1..=n {
+            st.lanes[0].items.push_back(Queued {
+                seq,
+                event: "e",
+                time_ms: 0,
+                purposes: crate::plan::PurposeSet(1),
+                id_len: 2,
+                text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
+                insert_id: None,
+            });
+            st.lanes[0].bytes += size;
+        }
+        st.queued = n as usize;
+        st
+    }
+
+    /// Takes one batch; returns its sequence numbers and what the lane kept.
+    fn take(st: &mut State) -> (Vec<u64>, Vec<u64>) {
+        let mut into = VecDeque::new();
+        take_items(st, 0, Instant::now(), &mut into);
+        let lane = &st.lanes[0];
+        let kept_bytes: usize = lane.items.iter().map(|q| q.properties().len()).sum();
+        assert_eq!(lane.bytes, kept_bytes, "byte count of the lane");
+        assert_eq!(st.queued, lane.items.len(), "queued count");
+        (
+            into.iter().map(|q| q.seq).collect(),
+            lane.items.iter().map(|q| q.seq).collect(),
+        )
+    }
+
+    #[test]
+    fn a_batch_is_the_oldest_events_within_both_limits_whatever_the_lane_length() {
+        // Under one batch: all of it.
+        assert_eq!(take(&mut lane_of(3, 10, 5, 1000)), (vec![1, 2, 3], vec![]));
+        // A little over one batch (swapped out, the newest handed back).
+        let mut st = lane_of(7, 10, 5, 1000);
+        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], vec![6, 7]));
+        assert_eq!(take(&mut st), (vec![6, 7], vec![]));
+        // Several batches (taken from the front).
+        let mut st = lane_of(12, 10, 5, 1000);
+        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], (6..=12).collect()));
+        // The byte limit binds first, in both ways of taking.
+        assert_eq!(
+            take(&mut lane_of(6, 10, 5, 25)),
+            (vec![1, 2], (3..=6).collect())
+        );
+        assert_eq!(
+            take(&mut lane_of(12, 10, 5, 25)),
+            (vec![1, 2], (3..=12).collect())
+        );
+        // One event larger than the byte limit still goes, alone.
+        assert_eq!(take(&mut lane_of(2, 50, 5, 25)), (vec![1], vec![2]));
     }
 }
