@@ -19,8 +19,9 @@
 //! - `event_build_drop`: building and dropping the event alone (its `String` allocation and
 //!   free), which every variant contains.
 //! - `trackplan_refused`: `track` when the subject's consent refuses every destination;
-//!   `trackplan_refused_prebuilt` the same with the event built outside the timed part (its
-//!   drop stays inside).
+//!   `trackplan_refused_track_with` the same through `track_with`, which builds the event only
+//!   when a destination will receive it; `trackplan_refused_prebuilt` with the event built
+//!   outside the timed part (its drop stays inside).
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
 //!
@@ -217,6 +218,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("trackplan_refused", |b| {
         b.iter_custom(|iters| time_tracks(&tracker, iters, || refusing.track(product_event())))
+    });
+    // `track_with`: the event is built only when a destination will receive it, so a refusal
+    // builds nothing.
+    g.bench_function("trackplan_refused_track_with", |b| {
+        b.iter_custom(|iters| time_tracks(&tracker, iters, || refusing.track_with(product_event)))
     });
     // The refusal alone: the event is built outside the timed part (its drop stays inside).
     g.bench_function("trackplan_refused_prebuilt", |b| {

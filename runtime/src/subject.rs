@@ -69,6 +69,21 @@ impl Subject {
         self.tracker.core.track(&self.inner, &event, u64::MAX);
     }
 
+    /// Like [`Subject::track`], but builds the event only when some destination will receive
+    /// it. When the consent refuses every destination of `E`, `build` is never called: no
+    /// string is formatted or allocated and no personal value is copied for an event that
+    /// goes nowhere. The refusal then costs a consent check and a counter.
+    ///
+    /// For example, with `text: &str`,
+    /// `user.track_with(|| SearchPerformed { query: Personal::new(text.to_owned()) })`
+    /// copies the search text only for a user whose consent lets the event go somewhere.
+    pub fn track_with<E: Event>(&self, build: impl FnOnce() -> E) {
+        let core = &self.tracker.core;
+        if let Some(send) = core.route::<E>(&self.inner, u64::MAX) {
+            core.enqueue(&self.inner, &build(), send);
+        }
+    }
+
     /// Tracks `event` to destination `D` only (if the consent permits it):
     /// `user.send_to::<destination::Ads>(event)`. Compiles only when the plan allows `D` to
     /// receive the event.
@@ -194,6 +209,12 @@ impl<P: Purpose> Scoped<P> {
     /// Tracks an event declared for `P`.
     pub fn track<E: DeclaredFor<P>>(&self, event: E) {
         self.subject.track(event);
+    }
+
+    /// Tracks an event declared for `P`, built only when some destination will receive it
+    /// (see [`Subject::track_with`]).
+    pub fn track_with<E: DeclaredFor<P>>(&self, build: impl FnOnce() -> E) {
+        self.subject.track_with(build);
     }
 
     /// The subject behind the handle.

@@ -639,19 +639,20 @@ impl Core {
 
     /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
     /// destinations the call may reach (the event's, or one for `send_to`).
+    #[inline]
     pub(crate) fn track<E: Event>(&self, subject: &SubjectInner, event: &E, routes: u64) {
+        if let Some(send) = self.route::<E>(subject, routes) {
+            self.enqueue(subject, event, send);
+        }
+    }
+
+    /// The consent half of `track`, before the event is needed: counts the destinations it
+    /// refuses, accepts and skips, and returns those to serialize for (`None`: none).
+    #[inline]
+    pub(crate) fn route<E: Event>(&self, subject: &SubjectInner, routes: u64) -> Option<u64> {
         if !E::PLAN.same_as(self.plan) {
-            self.shared
-                .stats
-                .dropped_wrong_plan
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-            tracing::warn!(
-                event = E::INFO.id,
-                event_plan = E::PLAN.label,
-                plan = self.plan.label,
-                "trackplan: event of another plan not tracked"
-            );
-            return;
+            self.foreign_event::<E>();
+            return None;
         }
         let stats = &self.shared.stats;
         let routes = routes & E::INFO.destinations.0;
@@ -662,17 +663,32 @@ impl Core {
         }
         let mut send = routes & allowed;
         if send == 0 {
-            return;
+            return None;
         }
         stats.add_each(send, Counter::Accepted);
         if send & self.skipped != 0 {
             stats.add_each(send & self.skipped, Counter::Skipped);
             send &= !self.skipped;
         }
-        if send == 0 {
-            return;
-        }
+        (send != 0).then_some(send)
+    }
 
+    #[cold]
+    fn foreign_event<E: Event>(&self) {
+        self.shared
+            .stats
+            .dropped_wrong_plan
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        tracing::warn!(
+            event = E::INFO.id,
+            event_plan = E::PLAN.label,
+            plan = self.plan.label,
+            "trackplan: event of another plan not tracked"
+        );
+    }
+
+    /// The serializing half of `track`: `send` is what [`Core::route`] returned.
+    pub(crate) fn enqueue<E: Event>(&self, subject: &SubjectInner, event: &E, send: u64) {
         let wants_first_party = send & !self.third_party != 0;
         let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
         BUFFERS.with(|cell| match cell.try_borrow_mut() {

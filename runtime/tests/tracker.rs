@@ -857,6 +857,34 @@ fn scoped_handles_track_declared_events() {
 }
 
 #[test]
+fn track_with_builds_the_event_only_when_a_destination_will_receive_it() {
+    let (tracker, sinks) = gated_tracker(|b| b);
+    let built = std::cell::Cell::new(0);
+    let build = || {
+        built.set(built.get() + 1);
+        product("p")
+    };
+    let refusing = tracker.subject("a", Consent::none());
+    let consenting = tracker.subject("b", analytics());
+    refusing.track_with(build);
+    refusing
+        .scoped::<purpose::ProductAnalytics>()
+        .track_with(build);
+    assert_eq!(built.get(), 0, "a refused event is never built");
+    consenting.track_with(build);
+    consenting
+        .scoped::<purpose::ProductAnalytics>()
+        .track_with(build);
+    assert_eq!(built.get(), 2);
+    tracker.flush().expect("flush");
+    assert_eq!(sinks[0].delivered().len(), 2);
+    assert_eq!(sinks[1].delivered().len(), 2);
+    let stats = tracker.stats();
+    let w = stats.destination("warehouse").expect("warehouse");
+    assert_eq!((w.accepted, w.delivered, w.dropped_consent), (4, 2, 2));
+}
+
+#[test]
 fn events_and_consent_of_another_plan_are_refused() {
     let (tracker, sinks) = gated_tracker(|b| b);
     let user = tracker.subject("a", everything());
