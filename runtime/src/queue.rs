@@ -53,13 +53,42 @@ pub(crate) struct RetryBatch {
 
 /// One destination's side of the queue.
 pub(crate) struct Lane {
+    /// Full batches, oldest first, sealed by the push that filled them: the worker takes one
+    /// whole, without touching its events while it holds the lock.
+    pub sealed: VecDeque<VecDeque<Queued>>,
+    /// The batch filling, after the sealed ones.
     pub items: VecDeque<Queued>,
-    /// Bytes of properties queued, to batch by the sink's `max_bytes`.
+    /// Bytes of properties in `items`, to batch by the sink's `max_bytes`.
     pub bytes: usize,
     /// When the batch now filling started waiting (for the sink's `max_delay`).
     pub filling_since: Option<Instant>,
     pub retry: Option<RetryBatch>,
     pub limits: BatchLimits,
+}
+
+/// Most empty queues kept in `State::spare_batches`.
+pub(crate) const SPARE_BATCHES_MAX: usize = 4;
+
+impl Lane {
+    /// Queued events: sealed batches and the one filling.
+    pub(crate) fn len(&self) -> usize {
+        self.sealed.iter().map(VecDeque::len).sum::<usize>() + self.items.len()
+    }
+
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.items.is_empty()
+    }
+
+    /// Seals the filling batch (when it has events), starting the next one in `spare`.
+    pub(crate) fn seal(&mut self, spare: Option<VecDeque<Queued>>) {
+        if !self.items.is_empty() {
+            let full = std::mem::replace(&mut self.items, spare.unwrap_or_default());
+            self.sealed.push_back(full);
+            self.bytes = 0;
+            self.filling_since = None;
+        }
+    }
 }
 
 /// A purge that happened while the worker had a batch out; applied when the batch comes back
@@ -126,6 +155,8 @@ pub(crate) struct State {
     pub answers: Vec<(u64, Vec<(usize, Answer)>)>,
     /// Requests whose caller stopped waiting: their answers are not kept.
     pub abandoned: Vec<u64>,
+    /// Empty queues with capacity, for the push that seals a batch to start the next one.
+    pub spare_batches: Vec<VecDeque<Queued>>,
     /// Text buffers of delivered events, reused by `track`: in steady state the `track` path
     /// does not allocate, and memory is not freed on one thread and allocated on another.
     pub pool: Vec<Vec<u8>>,
@@ -142,6 +173,7 @@ impl State {
             lanes: limits
                 .into_iter()
                 .map(|limits| Lane {
+                    sealed: VecDeque::new(),
                     items: VecDeque::new(),
                     bytes: 0,
                     filling_since: None,
@@ -157,6 +189,7 @@ impl State {
             progress_waiters: 0,
             in_flight: None,
             purge_log: Vec::new(),
+            spare_batches: Vec::new(),
             flush_requested: 0,
             flush_target: 0,
             flush_completed: 0,
@@ -175,7 +208,12 @@ impl State {
     /// The lowest sequence number not settled yet, if any.
     pub(crate) fn lowest_pending_seq(&self) -> Option<u64> {
         let lanes = self.lanes.iter().flat_map(|lane| {
-            let queued = lane.items.front().map(|q| q.seq);
+            let queued = lane
+                .sealed
+                .front()
+                .and_then(VecDeque::front)
+                .or(lane.items.front())
+                .map(|q| q.seq);
             let retry = lane
                 .retry
                 .as_ref()
@@ -199,18 +237,27 @@ impl State {
             if keep & (1u64 << d) != 0 {
                 continue;
             }
-            let before = lane.items.len();
-            let mut freed_bytes = 0;
             let pool = &mut self.pool;
-            lane.items.retain_mut(|q| {
-                let hit = q.distinct_id() == distinct_id.as_bytes();
-                if hit {
-                    freed_bytes += q.properties().len();
-                    recycle(pool, std::mem::take(&mut q.text));
-                }
-                !hit
-            });
-            let removed = before - lane.items.len();
+            let mut remove = |items: &mut VecDeque<Queued>| {
+                let before = items.len();
+                let mut freed_bytes = 0;
+                items.retain_mut(|q| {
+                    let hit = q.distinct_id() == distinct_id.as_bytes();
+                    if hit {
+                        freed_bytes += q.properties().len();
+                        recycle(pool, std::mem::take(&mut q.text));
+                    }
+                    !hit
+                });
+                (before - items.len(), freed_bytes)
+            };
+            let mut removed = 0;
+            for batch in &mut lane.sealed {
+                removed += remove(batch).0;
+            }
+            lane.sealed.retain(|batch| !batch.is_empty());
+            let (from_filling, freed_bytes) = remove(&mut lane.items);
+            removed += from_filling;
             lane.bytes -= freed_bytes;
             if lane.items.is_empty() {
                 lane.filling_since = None;

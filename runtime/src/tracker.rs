@@ -862,7 +862,18 @@ impl Core {
             };
             let props_len = text.len() - id_len;
             let waits_until = st.worker_wakes_by;
-            let lane = &mut st.lanes[d];
+            let State {
+                lanes,
+                spare_batches,
+                ..
+            } = &mut *st;
+            let lane = &mut lanes[d];
+            // Batches are sealed here, where their events are still in this thread's cache:
+            // the worker then takes a whole batch without touching them under the lock.
+            if !lane.items.is_empty() && lane.bytes + props_len > lane.limits.max_bytes {
+                lane.seal(spare_batches.pop());
+                wake = true;
+            }
             if lane.items.is_empty() {
                 let now = Instant::now();
                 lane.filling_since = Some(now);
@@ -884,8 +895,10 @@ impl Core {
                 text,
                 insert_id: None,
             });
-            wake |=
-                lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes;
+            if lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes {
+                lane.seal(spare_batches.pop());
+                wake = true;
+            }
         }
         st.queued += n;
         // Take spent buffers for the next events of this thread while holding the lock anyway.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
 use crate::queue::{
-    Answer, POOL_MAX, Queued, RequestKind, RetryBatch, Shared, State, SubjectRequest, retain_batch,
-    reusable,
+    Answer, POOL_MAX, Queued, RequestKind, RetryBatch, SPARE_BATCHES_MAX, Shared, State,
+    SubjectRequest, retain_batch, reusable,
 };
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
@@ -410,7 +410,8 @@ impl Worker {
         }
         let mut total = 0;
         for (d, lane) in st.lanes.iter_mut().enumerate() {
-            let n = lane.items.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
+            let n = lane.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
+            lane.sealed.clear();
             lane.items.clear();
             lane.retry = None;
             lane.bytes = 0;
@@ -438,52 +439,56 @@ fn text(bytes: &[u8]) -> Arc<str> {
     }
 }
 
-/// Moves up to one batch of `d`'s queued events out of the queue, into `into` (empty), while
-/// the caller holds the lock, so the time taken here is time `track` may wait.
+/// Moves one batch of `d`'s queued events out of the queue, into `into` (empty), while the
+/// caller holds the lock, so the time taken here is time `track` may wait.
 ///
-/// A lane is usually a little over one batch when the worker gets to it: the events queued
-/// while it was waking up. So the whole lane is swapped out (constant time) and the newest
-/// events beyond one batch are handed back, a few moves instead of a batch's worth. A lane of
-/// several batches (after an outage) is taken from the front instead.
+/// A full batch was sealed by the push that filled it and is taken whole: nothing here touches
+/// its events, which are still in the tracking thread's cache. A batch still filling (due by
+/// time or a flush) is swapped out whole too. Only a lane that holds more than one batch
+/// without sealing it (events replayed from the spool) is taken event by event.
 fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) {
-    let lane = &mut st.lanes[d];
+    let State {
+        lanes,
+        spare_batches,
+        queued,
+        ..
+    } = st;
+    let lane = &mut lanes[d];
     let limits = lane.limits;
     let max_events = limits.max_events.max(1);
-    let fits = |len: usize, bytes: usize| len <= max_events && bytes <= limits.max_bytes;
-    if lane.items.len() <= max_events.saturating_mul(2) {
-        std::mem::swap(&mut lane.items, into);
-        let mut bytes = lane.bytes;
-        while into.len() > 1 && !fits(into.len(), bytes) {
-            let Some(q) = into.pop_back() else {
-                break;
-            };
-            bytes -= q.properties().len();
-            lane.items.push_front(q);
+    if let Some(batch) = lane.sealed.pop_front() {
+        let spare = std::mem::replace(into, batch);
+        if spare_batches.len() < SPARE_BATCHES_MAX {
+            spare_batches.push(spare);
         }
-        lane.bytes -= bytes;
     } else {
-        let mut bytes = 0;
-        while into.len() < max_events {
-            let Some(next) = lane.items.front() else {
-                break;
-            };
-            if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
-                break;
+        if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
+            std::mem::swap(&mut lane.items, into);
+            lane.bytes = 0;
+        } else {
+            let mut bytes = 0;
+            while into.len() < max_events {
+                let Some(next) = lane.items.front() else {
+                    break;
+                };
+                if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
+                    break;
+                }
+                let Some(q) = lane.items.pop_front() else {
+                    break;
+                };
+                bytes += q.properties().len();
+                into.push_back(q);
             }
-            let Some(q) = lane.items.pop_front() else {
-                break;
-            };
-            bytes += q.properties().len();
-            into.push_back(q);
+            lane.bytes -= bytes;
         }
-        lane.bytes -= bytes;
+        lane.filling_since = if lane.items.is_empty() {
+            None
+        } else {
+            Some(now)
+        };
     }
-    lane.filling_since = if lane.items.is_empty() {
-        None
-    } else {
-        Some(now)
-    };
-    st.queued -= into.len();
+    *queued -= into.len();
 }
 
 /// The first lane (from `start`, wrapping) whose retry is due.
@@ -499,9 +504,10 @@ fn due_lane(st: &State, now: Instant, flushing: bool, start: usize) -> Option<us
     let n = st.lanes.len();
     (0..n).map(|i| (start + i) % n).find(|&d| {
         let lane = &st.lanes[d];
-        !lane.items.is_empty()
+        !lane.is_empty()
             && lane.retry.is_none()
             && (flushing
+                || !lane.sealed.is_empty()
                 || lane.items.len() >= lane.limits.max_events
                 || lane.bytes >= lane.limits.max_bytes
                 || lane
@@ -591,34 +597,54 @@ mod tests {
         let lane = &st.lanes[0];
         let kept_bytes: usize = lane.items.iter().map(|q| q.properties().len()).sum();
         assert_eq!(lane.bytes, kept_bytes, "byte count of the lane");
-        assert_eq!(st.queued, lane.items.len(), "queued count");
+        assert_eq!(st.queued, lane.len(), "queued count");
         (
             into.iter().map(|q| q.seq).collect(),
-            lane.items.iter().map(|q| q.seq).collect(),
+            lane.sealed
+                .iter()
+                .flatten()
+                .chain(&lane.items)
+                .map(|q| q.seq)
+                .collect(),
         )
     }
 
     #[test]
-    fn a_batch_is_the_oldest_events_within_both_limits_whatever_the_lane_length() {
-        // Under one batch: all of it.
+    fn an_unsealed_lane_gives_the_oldest_events_within_both_limits() {
+        // Under one batch: all of it, swapped out.
         assert_eq!(take(&mut lane_of(3, 10, 5, 1000)), (vec![1, 2, 3], vec![]));
-        // A little over one batch (swapped out, the newest handed back).
+        // More than one batch (as after a replay from the spool): taken from the front.
         let mut st = lane_of(7, 10, 5, 1000);
         assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], vec![6, 7]));
         assert_eq!(take(&mut st), (vec![6, 7], vec![]));
-        // Several batches (taken from the front).
-        let mut st = lane_of(12, 10, 5, 1000);
-        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], (6..=12).collect()));
-        // The byte limit binds first, in both ways of taking.
+        // The byte limit binds first.
         assert_eq!(
             take(&mut lane_of(6, 10, 5, 25)),
             (vec![1, 2], (3..=6).collect())
         );
-        assert_eq!(
-            take(&mut lane_of(12, 10, 5, 25)),
-            (vec![1, 2], (3..=12).collect())
-        );
         // One event larger than the byte limit still goes, alone.
         assert_eq!(take(&mut lane_of(2, 50, 5, 25)), (vec![1], vec![2]));
+    }
+
+    #[test]
+    fn sealed_batches_go_whole_and_first() {
+        let mut st = lane_of(7, 10, 3, 1000);
+        // Seal 1–3, then 4–6, the way pushes do; 7 is left filling.
+        let mut filling = std::mem::take(&mut st.lanes[0].items);
+        for _ in 0..2 {
+            st.lanes[0].items = filling.drain(..3).collect();
+            st.lanes[0].seal(None);
+        }
+        st.lanes[0].items = filling;
+        st.lanes[0].bytes = 10;
+        assert_eq!(st.lowest_pending_seq(), Some(1));
+        assert_eq!(take(&mut st).0, vec![1, 2, 3]);
+        assert_eq!(
+            st.spare_batches.len(),
+            1,
+            "the emptied queue is kept for the next seal"
+        );
+        assert_eq!(take(&mut st).0, vec![4, 5, 6]);
+        assert_eq!(take(&mut st), (vec![7], vec![]));
     }
 }

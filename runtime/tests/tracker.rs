@@ -626,6 +626,32 @@ fn batches_respect_the_sinks_max_events() {
 }
 
 #[test]
+fn batches_respect_the_sinks_max_bytes() {
+    // Each `product` event's properties are 50 bytes: two fit in 110, a third does not.
+    let small = Gated::new().with_max_bytes(110);
+    let tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, small.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_secs(60))
+        .build()
+        .expect("build");
+    let user = tracker.subject("a", analytics());
+    for i in 0..5 {
+        user.track(product(&format!("p{i}")));
+    }
+    tracker.flush().expect("flush");
+    let delivered = small.delivered();
+    assert_eq!(delivered.len(), 5);
+    let sizes: Vec<usize> = delivered.iter().map(|e| e.properties.len()).collect();
+    assert!(sizes.iter().all(|&n| n == 50), "fixture size: {sizes:?}");
+    assert_eq!(small.batch_sizes(), [2, 2, 1]);
+}
+
+#[test]
 fn a_full_queue_drops_the_newest_and_counts_it() {
     let (tracker, sinks) = gated_tracker(|b| b.queue_capacity(2));
     sinks[3].close();

@@ -667,6 +667,8 @@ struct GateState {
     calls: usize,
     retry: Option<RetryPolicy>,
     max_events: Option<usize>,
+    max_bytes: Option<usize>,
+    batch_sizes: Vec<usize>,
     flushes: usize,
 }
 
@@ -689,6 +691,16 @@ impl Gated {
     pub fn with_max_events(self, n: usize) -> Gated {
         self.state().max_events = Some(n);
         self
+    }
+
+    pub fn with_max_bytes(self, n: usize) -> Gated {
+        self.state().max_bytes = Some(n);
+        self
+    }
+
+    /// The number of events of each `deliver` call, in order.
+    pub fn batch_sizes(&self) -> Vec<usize> {
+        self.state().batch_sizes.clone()
     }
 
     pub fn script(&self, outcomes: impl IntoIterator<Item = Outcome>) {
@@ -745,6 +757,9 @@ impl Sink for Gated {
         if let Some(n) = self.state().max_events {
             l.max_events = n;
         }
+        if let Some(n) = self.state().max_bytes {
+            l.max_bytes = n;
+        }
         l
     }
 
@@ -756,6 +771,7 @@ impl Sink for Gated {
         let (lock, cv) = &*self.inner;
         let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
         st.calls += 1;
+        st.batch_sizes.push(batch.len());
         st.waiting += 1;
         cv.notify_all();
         while st.closed {
