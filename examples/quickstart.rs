@@ -75,7 +75,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             price: 12.5,
             currency: Currency::Eur,
         });
-        user.track(SearchPerformed {
+        // `track_with` builds the event only if a destination will receive it: for a user
+        // who refused analytics the search text is never even formatted.
+        user.track_with(|| SearchPerformed {
             query: Personal::new(format!("vitamin d for {who}")),
             result_count: 7,
             health_filter: None,
