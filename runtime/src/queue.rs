@@ -66,6 +66,10 @@ pub(crate) struct Lane {
     pub limits: BatchLimits,
 }
 
+/// While full batches keep coming, the worker looks for the next one this often instead of
+/// being woken for each: a wake-up is a system call on the tracking thread, a poll is not.
+pub(crate) const POLL: Duration = Duration::from_micros(200);
+
 /// Most empty queues kept in `State::spare_batches`.
 pub(crate) const SPARE_BATCHES_MAX: usize = 4;
 

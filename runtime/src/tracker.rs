@@ -435,6 +435,7 @@ impl TrackerBuilder {
             spare: std::collections::VecDeque::new(),
             spare_ids: Vec::new(),
             lingering: false,
+            took_full: false,
         };
         let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
         shared.set_worker(handle.thread().clone());
@@ -839,6 +840,7 @@ impl Core {
             );
         }
         let mut wake = false;
+        let mut sealed = false;
         let mut m = send;
         while m != 0 {
             let d = m.trailing_zeros() as usize;
@@ -872,7 +874,7 @@ impl Core {
             // the worker then takes a whole batch without touching them under the lock.
             if !lane.items.is_empty() && lane.bytes + props_len > lane.limits.max_bytes {
                 lane.seal(spare_batches.pop());
-                wake = true;
+                sealed = true;
             }
             if lane.items.is_empty() {
                 let now = Instant::now();
@@ -897,8 +899,14 @@ impl Core {
             });
             if lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes {
                 lane.seal(spare_batches.pop());
-                wake = true;
+                sealed = true;
             }
+        }
+        // A sealed batch is due now: wake the worker unless it is polling for batches.
+        if sealed {
+            wake |= st
+                .worker_wakes_by
+                .is_none_or(|t| t > Instant::now() + crate::queue::POLL);
         }
         st.queued += n;
         // Take spent buffers for the next events of this thread while holding the lock anyway.

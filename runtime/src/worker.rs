@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::id::InsertIds;
 use crate::plan::PlanInfo;
 use crate::queue::{
-    Answer, POOL_MAX, Queued, RequestKind, RetryBatch, SPARE_BATCHES_MAX, Shared, State,
+    Answer, POLL, POOL_MAX, Queued, RequestKind, RetryBatch, SPARE_BATCHES_MAX, Shared, State,
     SubjectRequest, retain_batch, reusable,
 };
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
@@ -38,6 +38,8 @@ pub(crate) struct Worker {
     pub spare_ids: Vec<String>,
     /// A batch was taken since the worker last found nothing to do (see `run`).
     pub lingering: bool,
+    /// A full (sealed) batch was taken since the worker last slept (see `run`).
+    pub took_full: bool,
 }
 
 /// Most insert-id strings kept for reuse (a few batches' worth).
@@ -86,7 +88,7 @@ impl Worker {
                 self.next_lane = d + 1;
                 self.lingering = true;
                 let mut items = std::mem::take(&mut self.spare);
-                take_items(&mut st, d, now, &mut items);
+                self.took_full |= take_items(&mut st, d, now, &mut items);
                 st.in_flight = Some((d, items.front().map_or(u64::MAX, |q| q.seq)));
                 let waiters = st.progress_waiters > 0;
                 drop(st);
@@ -140,6 +142,12 @@ impl Worker {
                     .iter()
                     .filter_map(|l| now.checked_add(l.limits.max_delay))
                     .min();
+            }
+            // Full batches came since the last sleep: look again soon (see `POLL`), and let
+            // `track` seal batches without waking the worker. A look that finds none ends it.
+            if std::mem::take(&mut self.took_full) {
+                let poll = now + POLL;
+                deadline = Some(deadline.map_or(poll, |d| d.min(poll)));
             }
             st.worker_wakes_by = deadline;
             drop(st);
@@ -446,7 +454,9 @@ fn text(bytes: &[u8]) -> Arc<str> {
 /// its events, which are still in the tracking thread's cache. A batch still filling (due by
 /// time or a flush) is swapped out whole too. Only a lane that holds more than one batch
 /// without sealing it (events replayed from the spool) is taken event by event.
-fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) {
+///
+/// Returns whether the batch was a sealed, full one.
+fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) -> bool {
     let State {
         lanes,
         spare_batches,
@@ -456,11 +466,12 @@ fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued
     let lane = &mut lanes[d];
     let limits = lane.limits;
     let max_events = limits.max_events.max(1);
-    if let Some(batch) = lane.sealed.pop_front() {
+    let full = if let Some(batch) = lane.sealed.pop_front() {
         let spare = std::mem::replace(into, batch);
         if spare_batches.len() < SPARE_BATCHES_MAX {
             spare_batches.push(spare);
         }
+        true
     } else {
         if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
             std::mem::swap(&mut lane.items, into);
@@ -487,8 +498,10 @@ fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued
         } else {
             Some(now)
         };
-    }
+        false
+    };
     *queued -= into.len();
+    full
 }
 
 /// The first lane (from `start`, wrapping) whose retry is due.

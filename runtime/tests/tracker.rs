@@ -626,6 +626,38 @@ fn batches_respect_the_sinks_max_events() {
 }
 
 #[test]
+fn a_full_batch_goes_out_at_once_during_and_after_a_burst() {
+    let small = Gated::new().with_max_events(2);
+    let tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, small.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_secs(60))
+        .build()
+        .expect("build");
+    let user = tracker.subject("a", analytics());
+    // A burst of full batches: the worker polls for the next ones instead of being woken.
+    for i in 0..20 {
+        user.track(product(&format!("p{i}")));
+    }
+    assert!(eventually(|| small.delivered().len() == 20), "the burst");
+    // Once a poll finds nothing, a full batch must wake the worker again: with a one-minute
+    // max_delay, nothing else would send it.
+    std::thread::sleep(Duration::from_millis(100));
+    user.track(product("late-1"));
+    // The worker wakes for the new batch, sees it is not due for a minute and sleeps again.
+    std::thread::sleep(Duration::from_millis(50));
+    user.track(product("late-2"));
+    assert!(
+        eventually(|| small.delivered().len() == 22),
+        "the batch after the burst"
+    );
+}
+
+#[test]
 fn batches_respect_the_sinks_max_bytes() {
     // Each `product` event's properties are 50 bytes: two fit in 110, a third does not.
     let small = Gated::new().with_max_bytes(110);
