@@ -10,8 +10,8 @@ use serde_json::{Value as Json, json};
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
 use trackplan_runtime::{
-    Access, BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Timestamp,
-    Timestamps, Tracker, ViolationPolicy,
+    Access, BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Sink,
+    Timestamp, Timestamps, Tracker, TrackerBuilder, ViolationPolicy,
 };
 
 fn analytics() -> Consent {
@@ -30,6 +30,22 @@ fn fast_retry(max_retries: u32) -> RetryPolicy {
         max_backoff: Duration::from_millis(4),
         max_retries,
     }
+}
+
+/// A tracker that delivers to the warehouse through `sink` and skips every other destination;
+/// `configure` adjusts the builder.
+fn warehouse_only(
+    sink: impl Sink,
+    configure: impl FnOnce(TrackerBuilder) -> TrackerBuilder,
+) -> Tracker {
+    let builder = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, sink)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk);
+    configure(builder).build().expect("build")
 }
 
 fn parse(text: &str) -> Json {
@@ -99,33 +115,16 @@ fn build_refuses_foreign_and_duplicate_destinations_and_a_missing_key() {
 #[test]
 fn ndjson_lines_follow_the_wire_format() {
     let path = temp_path("wire", "events.ndjson");
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .timestamps(Timestamps::Coarse)
-        .sink(
-            destination::Warehouse,
-            Ndjson::create(&path).expect("create"),
-        )
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(Ndjson::create(&path).expect("create"), |b| {
+        b.timestamps(Timestamps::Coarse)
+    });
     let user = tracker.subject("user-42", everything());
     let ordered_at = Timestamp::from_utc(2026, 11, 29, 0, 12, 4, 0).expect("valid date");
     let before = Timestamp::now().unix_millis();
     let precise_memory = Memory::new();
-    let precise = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, precise_memory.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .timestamps(Timestamps::Precise)
-        .build()
-        .expect("build");
+    let precise = warehouse_only(precise_memory.clone(), |b| {
+        b.timestamps(Timestamps::Precise)
+    });
     precise.subject("user-42", everything()).track(product("p"));
     user.track(CheckoutCompleted {
         revenue: 59.9,
@@ -562,16 +561,7 @@ fn eventually(done: impl Fn() -> bool) -> bool {
 #[test]
 fn events_are_delivered_after_max_delay_without_a_flush() {
     let memory = Memory::new();
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, memory.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .max_delay(Duration::from_millis(20))
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(memory.clone(), |b| b.max_delay(Duration::from_millis(20)));
     let user = tracker.subject("a", analytics());
     // The worker sleeps until woken: the first event of a batch wakes it.
     user.track(product("p0"));
@@ -592,15 +582,7 @@ fn events_are_delivered_after_max_delay_without_a_flush() {
 #[test]
 fn batches_respect_the_sinks_max_events() {
     let small = Gated::new().with_max_events(2);
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, small.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(small.clone(), |b| b);
     let user = tracker.subject("a", analytics());
     for i in 0..5 {
         user.track(product(&format!("p{i}")));
@@ -628,16 +610,7 @@ fn batches_respect_the_sinks_max_events() {
 #[test]
 fn a_full_batch_goes_out_at_once_during_and_after_a_burst() {
     let small = Gated::new().with_max_events(2);
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, small.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .max_delay(Duration::from_secs(60))
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(small.clone(), |b| b.max_delay(Duration::from_secs(60)));
     let user = tracker.subject("a", analytics());
     // A burst of full batches: the worker polls for the next ones instead of being woken.
     for i in 0..20 {
@@ -661,16 +634,7 @@ fn a_full_batch_goes_out_at_once_during_and_after_a_burst() {
 fn batches_respect_the_sinks_max_bytes() {
     // Each `product` event's properties are 50 bytes: two fit in 110, a third does not.
     let small = Gated::new().with_max_bytes(110);
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, small.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .max_delay(Duration::from_secs(60))
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(small.clone(), |b| b.max_delay(Duration::from_secs(60)));
     let user = tracker.subject("a", analytics());
     for i in 0..5 {
         user.track(product(&format!("p{i}")));
@@ -877,15 +841,7 @@ fn request_access_returns_what_each_destination_holds() {
 #[test]
 fn anonymous_subjects_get_random_ids_and_can_be_forgotten() {
     let recorder = Recorder::new();
-    let tracker = Tracker::builder(&PLAN)
-        .key(key())
-        .sink(destination::Warehouse, recorder.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .skip(destination::SupportDesk)
-        .build()
-        .expect("build");
+    let tracker = warehouse_only(recorder.clone(), |b| b);
     let a = tracker.anonymous(analytics());
     let b = tracker.anonymous(analytics());
     assert!(a.distinct_id().starts_with("anon-") && a.distinct_id().len() == 41);
@@ -1006,10 +962,10 @@ fn shutdown_reports_what_it_could_not_deliver() {
     );
     sinks[3].open();
     // The worker finishes its call, then stops; the queued event counts as failed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tracker.stats().total.pending() > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        eventually(|| tracker.stats().total.pending() == 0),
+        "the worker stopped"
+    );
     let c = *tracker.stats().destination("security_log").expect("d");
     assert_eq!((c.delivered, c.failed, c.pending()), (1, 1, 0));
     user.track(login_failed("a@example.com"));

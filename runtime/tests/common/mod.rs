@@ -40,6 +40,7 @@ const fn limits(max_length: Option<u32>, min: Option<f64>, max: Option<f64>) -> 
     }
 }
 
+/// `property` as `plan!` calls it, for properties without a data category.
 #[allow(clippy::too_many_arguments)] // mirrors the fields of PropertyInfo, one per line
 const fn prop(
     id: &'static str,
@@ -51,17 +52,17 @@ const fn prop(
     required: bool,
     constraints: Constraints,
 ) -> PropertyInfo {
-    PropertyInfo {
+    trackplan_runtime::__private::property(
         id,
         name,
         json_key,
         kind,
         sensitivity,
-        category: None,
+        None,
         transform,
         required,
         constraints,
-    }
+    )
 }
 
 const STRING: ValueKind = ValueKind::String;
