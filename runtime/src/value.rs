@@ -146,6 +146,7 @@ impl<'a> PropertyWriter<'a> {
     }
 
     /// Opens member `p`: returns its buffer and the length to roll back to.
+    #[inline(always)]
     fn begin(&mut self, p: &'static PropertyInfo) -> (&mut Vec<u8>, usize) {
         let (buf, start) = if matches!(p.transform, TransformInfo::Redact) {
             (&mut *self.first_party, self.first_party_start)
@@ -173,11 +174,7 @@ impl<'a> PropertyWriter<'a> {
         if let Err(why) = check(p, v) {
             return self.reject(p, why);
         }
-        let buf = &mut *self.shared;
-        if buf.len() > self.shared_start {
-            buf.push(b',');
-        }
-        buf.extend_from_slice(p.json_key.as_bytes());
+        let (buf, _) = self.begin(p);
         write_plain(buf, v);
     }
 
