@@ -64,11 +64,7 @@ pub(crate) fn event(
         );
     }
 
-    let markers: Vec<&Ident> = event
-        .purposes
-        .iter()
-        .filter_map(|p| names.purpose(plan, &p.value).map(|(_, m)| m))
-        .collect();
+    let markers = names.purpose_markers(plan, &event.purposes);
     // Fields in plan order, so field `i` is `INFO.properties[i]`.
     write!(
         out,

@@ -1,6 +1,5 @@
 //! The `purpose` and `destination` modules of marker types.
 
-use proc_macro2::Ident;
 use trackplan_model::{Plan, SourceFile};
 
 use crate::code::Code;
@@ -85,11 +84,7 @@ pub mod destination {
             "first party"
         };
         docs.line(format!("- {party}"));
-        let wanted: Vec<&Ident> = d
-            .purposes
-            .iter()
-            .filter_map(|p| names.purpose(plan, &p.value).map(|(_, m)| m))
-            .collect();
+        let wanted = names.purpose_markers(plan, &d.purposes);
         write!(
             out,
             "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

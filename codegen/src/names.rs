@@ -194,10 +194,15 @@ impl<'p> Names<'p> {
         }
     }
 
-    /// The marker of purpose `id`, if it exists and was generated.
-    pub(crate) fn purpose(&self, plan: &Plan, id: &str) -> Option<(usize, &Ident)> {
-        let i = plan.purposes.iter().position(|p| p.id.value == id)?;
-        self.purposes[i].as_ref().map(|m| (i, m))
+    /// The markers of the purposes `ids` (an event's or a destination's), in order, leaving
+    /// out any that does not exist or was not generated.
+    pub(crate) fn purpose_markers(&self, plan: &Plan, ids: &[Spanned<String>]) -> Vec<&Ident> {
+        ids.iter()
+            .filter_map(|id| {
+                let i = plan.purposes.iter().position(|p| p.id.value == id.value)?;
+                self.purposes[i].as_ref()
+            })
+            .collect()
     }
 }
 
