@@ -34,7 +34,7 @@ fn batch(round: u64) -> Vec<Envelope> {
             time_ms: 1_700_000_000_000 + i as i64,
             distinct_id: format!("{:064x}", i * 7919).into(),
             plan: &PLAN,
-            purposes: PurposeSet(3),
+            purposes: PurposeSet::from_bits(3),
             properties: format!(
                 r#"{{"Revenue":{}.5,"Currency":"EUR","Item Count":{},"Product IDs":["sku-{}","sku-{}"],"Ordered At":1699999200000,"Plan Tier":"pro"}}"#,
                 i % 500,

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use crate::event::Purpose;
+use trackplan_vocab::MAX_ITEMS;
+
 use crate::plan::{LegalBasis, PlanInfo, PurposeSet};
 
 /// What one end user (a subject) agreed to, objected to or opted out of.
@@ -60,9 +62,8 @@ impl Consent {
     /// Grants a purpose (and lifts an earlier objection to it).
     pub fn grant<P: Purpose>(mut self, _: P) -> Consent {
         self.bind(P::PLAN);
-        let bit = bit(P::INDEX);
-        self.granted.0 |= bit;
-        self.objected.0 &= !bit;
+        self.granted = self.granted.with(P::INDEX);
+        self.objected = self.objected.without(P::INDEX);
         self
     }
 
@@ -70,9 +71,8 @@ impl Consent {
     /// legitimate-interest purpose is objected to.
     pub fn withdraw<P: Purpose>(mut self, _: P) -> Consent {
         self.bind(P::PLAN);
-        let bit = bit(P::INDEX);
-        self.granted.0 &= !bit;
-        self.objected.0 |= bit;
+        self.granted = self.granted.without(P::INDEX);
+        self.objected = self.objected.with(P::INDEX);
         self
     }
 
@@ -118,22 +118,21 @@ impl Consent {
         if self.opted_out || self.mixed_plans || foreign {
             return PurposeSet::EMPTY;
         }
-        let mut on = 0u64;
-        for (i, p) in plan.purposes.iter().enumerate().take(64) {
-            let bit = bit(i);
+        let mut on = PurposeSet::EMPTY;
+        for (i, p) in plan.purposes.iter().enumerate().take(MAX_ITEMS) {
             let permitted = match p.basis {
-                LegalBasis::Consent => self.granted.0 & bit != 0,
-                LegalBasis::LegitimateInterest => self.objected.0 & bit == 0,
+                LegalBasis::Consent => self.granted.contains(i),
+                LegalBasis::LegitimateInterest => !self.objected.contains(i),
                 LegalBasis::Contract
                 | LegalBasis::LegalObligation
                 | LegalBasis::VitalInterest
                 | LegalBasis::PublicTask => true,
             };
             if permitted && !(self.gpc && p.sale_or_share) {
-                on |= bit;
+                on = on.with(i);
             }
         }
-        PurposeSet(on)
+        on
     }
 
     /// Whether this consent was built from purposes of another plan.
@@ -168,16 +167,12 @@ impl PartialEq for Consent {
 
 impl Eq for Consent {}
 
-const fn bit(index: usize) -> u64 {
-    if index < 64 { 1 << index } else { 0 }
-}
-
 impl fmt::Debug for Consent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ids = |set: PurposeSet| -> Vec<&str> {
             match self.plan {
                 Some(plan) => set
-                    .indices()
+                    .iter()
                     .filter_map(|i| plan.purposes.get(i).map(|p| p.id))
                     .collect(),
                 None => Vec::new(),

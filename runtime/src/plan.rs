@@ -4,45 +4,7 @@
 //! Purpose and destination sets are bit sets indexed by declaration order, so the routing and
 //! consent checks on the `track` path are a few integer operations.
 
-/// A set of purposes, bit `i` standing for `PlanInfo::purposes[i]`. Plans have at most 64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct PurposeSet(pub u64);
-
-/// A set of destinations, bit `i` standing for `PlanInfo::destinations[i]`. At most 64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct DestinationSet(pub u64);
-
-impl PurposeSet {
-    /// The empty set.
-    pub const EMPTY: PurposeSet = PurposeSet(0);
-
-    /// Whether every purpose of `other` is in `self`.
-    pub const fn contains_all(self, other: PurposeSet) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether purpose `index` is in the set.
-    pub const fn contains(self, index: usize) -> bool {
-        index < 64 && self.0 & (1 << index) != 0
-    }
-
-    /// Indices of the purposes in the set, ascending.
-    pub fn indices(self) -> impl Iterator<Item = usize> {
-        (0..64).filter(move |i| self.0 & (1u64 << i) != 0)
-    }
-}
-
-impl DestinationSet {
-    /// Whether destination `index` is in the set.
-    pub const fn contains(self, index: usize) -> bool {
-        index < 64 && self.0 & (1 << index) != 0
-    }
-
-    /// Indices of the destinations in the set, ascending.
-    pub fn indices(self) -> impl Iterator<Item = usize> {
-        (0..64).filter(move |i| self.0 & (1u64 << i) != 0)
-    }
-}
+pub use trackplan_vocab::{DestinationSet, PurposeSet};
 
 /// Everything the runtime knows about a plan.
 #[derive(Debug)]
@@ -75,7 +37,7 @@ impl PlanInfo {
 
     /// Ids of the purposes in `set`, in plan order.
     pub fn purpose_ids(&self, set: PurposeSet) -> impl Iterator<Item = &'static str> + '_ {
-        set.indices()
+        set.iter()
             .filter_map(|i| self.purposes.get(i).map(|p| p.id))
     }
 }

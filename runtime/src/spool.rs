@@ -345,7 +345,7 @@ impl Spool {
                         time_ms: record.time_ms,
                         distinct_id: record.distinct_id.into(),
                         plan,
-                        purposes: PurposeSet(record.purposes),
+                        purposes: PurposeSet::from_bits(record.purposes),
                         properties: record.properties.into(),
                     },
                 }),
@@ -833,22 +833,22 @@ mod tests {
                 id: "a",
                 kind: "memory",
                 description: "",
-                purposes: PurposeSet(1),
+                purposes: PurposeSet::from_bits(1),
                 third_party: false,
             },
             DestinationInfo {
                 id: "b",
                 kind: "memory",
                 description: "",
-                purposes: PurposeSet(1),
+                purposes: PurposeSet::from_bits(1),
                 third_party: false,
             },
         ],
         events: &[EventInfo {
             id: "e",
             name: "Thing Happened",
-            purposes: PurposeSet(1),
-            destinations: DestinationSet(3),
+            purposes: PurposeSet::from_bits(1),
+            destinations: DestinationSet::from_bits(3),
             properties: &[],
         }],
     };
@@ -881,7 +881,7 @@ mod tests {
             time_ms: 1_700_000_000_000 + i64::from(n),
             distinct_id: who.into(),
             plan: &PLAN,
-            purposes: PurposeSet(1),
+            purposes: PurposeSet::from_bits(1),
             properties: format!(r#"{{"n":{n},"s":"é\"x"}}"#).into(),
         }
     }
@@ -895,7 +895,7 @@ mod tests {
                 event: e.event,
                 time_ms: e.time_ms,
                 distinct_id: &e.distinct_id,
-                purposes: e.purposes.0,
+                purposes: e.purposes.bits(),
                 properties: e.properties.as_bytes(),
             }])
             .expect("append");

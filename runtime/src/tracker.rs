@@ -564,7 +564,7 @@ impl Spooling {
                 event: info.name,
                 time_ms,
                 distinct_id: &subject.distinct_id,
-                purposes: info.purposes.0,
+                purposes: info.purposes.bits(),
                 properties: properties(d),
             })
             .collect();
@@ -656,7 +656,7 @@ impl Core {
             return None;
         }
         let stats = &self.shared.stats;
-        let routes = routes & E::INFO.destinations.0;
+        let routes = routes & E::INFO.destinations.bits();
         let allowed = subject.allowed();
         let refused = routes & !allowed;
         if refused != 0 {

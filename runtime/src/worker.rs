@@ -592,7 +592,7 @@ mod tests {
                 seq,
                 event: "e",
                 time_ms: 0,
-                purposes: crate::plan::PurposeSet(1),
+                purposes: crate::plan::PurposeSet::from_bits(1),
                 id_len: 2,
                 text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
                 insert_id: None,

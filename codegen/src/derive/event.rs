@@ -524,8 +524,8 @@ fn fail(input: &DeriveInput, errors: Errors) -> TokenStream {
                 events: &[::trackplan::EventInfo {
                     id: "",
                     name: "",
-                    purposes: ::trackplan::PurposeSet(0),
-                    destinations: ::trackplan::DestinationSet(0),
+                    purposes: ::trackplan::PurposeSet::from_bits(0),
+                    destinations: ::trackplan::DestinationSet::from_bits(0),
                     properties: &[],
                 }],
             };

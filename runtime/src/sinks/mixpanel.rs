@@ -809,7 +809,7 @@ mod tests {
             id: "e",
             name: "E",
             purposes: PurposeSet::EMPTY,
-            destinations: DestinationSet(0),
+            destinations: DestinationSet::from_bits(0),
             properties,
         }
     }

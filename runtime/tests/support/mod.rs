@@ -46,7 +46,7 @@ static DESTINATIONS: [DestinationInfo; 1] = [DestinationInfo {
     id: "mixpanel",
     kind: "mixpanel",
     description: "Product analytics.",
-    purposes: PurposeSet(1),
+    purposes: PurposeSet::from_bits(1),
     third_party: true,
 }];
 
@@ -62,8 +62,8 @@ pub static PLAN: PlanInfo = PlanInfo {
     events: &[EventInfo {
         id: "page_viewed",
         name: "Page Viewed",
-        purposes: PurposeSet(1),
-        destinations: DestinationSet(1),
+        purposes: PurposeSet::from_bits(1),
+        destinations: DestinationSet::from_bits(1),
         properties: &[property("URL", "\"URL\":", None)],
     }],
 };
@@ -80,8 +80,8 @@ pub static PLAN_WITH_IP: PlanInfo = PlanInfo {
     events: &[EventInfo {
         id: "page_viewed",
         name: "Page Viewed",
-        purposes: PurposeSet(1),
-        destinations: DestinationSet(1),
+        purposes: PurposeSet::from_bits(1),
+        destinations: DestinationSet::from_bits(1),
         properties: &[
             property("URL", "\"URL\":", None),
             property(
@@ -109,7 +109,7 @@ pub fn envelope_with(plan: &'static PlanInfo, properties: String) -> Envelope {
         time_ms: 1_700_000_000_000 + i64::try_from(NEXT.load(Ordering::Relaxed)).unwrap_or(0),
         distinct_id: "9f86d081884c7d659a2feaa0c55ad015".into(),
         plan,
-        purposes: PurposeSet(1),
+        purposes: PurposeSet::from_bits(1),
         properties: properties.into(),
     }
 }
