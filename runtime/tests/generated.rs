@@ -14,10 +14,11 @@
 //! This test does not compile the fixture itself (the other tests do), so it can still rewrite a
 //! file that no longer compiles against a changed runtime.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use trackplan_codegen::{LoadedPlan, expand_plan};
-use trackplan_model::SourceFile;
+use trackplan_model::{PropertyType, SourceFile};
 
 /// The fixture plans, each generated into a module of its name.
 const PLANS: [&str; 2] = ["shop", "blog"];
@@ -31,38 +32,117 @@ const HEADER: &str =
 // Regenerate with `TRACKPLAN_BLESS=1 cargo test -p trackplan-runtime --test generated`.
 ";
 
+/// `tests/fixture/{name}.toml`, read and checked as `plan!` does; it must be valid.
+fn load(name: &str) -> LoadedPlan {
+    let file = format!("{name}.toml");
+    let text = std::fs::read_to_string(dir().join(&file))
+        .unwrap_or_else(|e| panic!("cannot read tests/fixture/{file}: {e}"));
+    // The path goes into the expansion's `include_bytes!`, which resolves it next to
+    // `generated.rs`: cargo then rebuilds the tests when a plan changes, and the checked-in
+    // file does not depend on where the repository is checked out.
+    let loaded = LoadedPlan::from_source(
+        PathBuf::from(&file),
+        SourceFile::new(format!("runtime/tests/fixture/{file}"), text),
+    );
+    let problems: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&loaded.source))
+        .collect();
+    assert!(
+        loaded.is_valid(),
+        "tests/fixture/{file} has errors:\n{}",
+        problems.join("\n\n")
+    );
+    loaded
+}
+
 /// What `plan!("….toml")` expands to for every fixture plan, each in its own module.
 fn generate() -> String {
     let mut modules = String::new();
     for name in PLANS {
-        let file = format!("{name}.toml");
-        let text = std::fs::read_to_string(dir().join(&file))
-            .unwrap_or_else(|e| panic!("cannot read tests/fixture/{file}: {e}"));
-        // The path goes into the expansion's `include_bytes!`, which resolves it next to
-        // `generated.rs`: cargo then rebuilds the tests when a plan changes, and the checked-in
-        // file does not depend on where the repository is checked out.
-        let loaded = LoadedPlan::from_source(
-            PathBuf::from(&file),
-            SourceFile::new(format!("runtime/tests/fixture/{file}"), text),
-        );
-        let problems: Vec<String> = loaded
-            .diagnostics
-            .iter()
-            .map(|d| d.render(&loaded.source))
-            .collect();
-        assert!(
-            loaded.is_valid(),
-            "tests/fixture/{file} has errors:\n{}",
-            problems.join("\n\n")
-        );
-        let items = expand_plan(&loaded, proc_macro2::Span::call_site());
+        let items = expand_plan(&load(name), proc_macro2::Span::call_site());
         modules.push_str(&format!(
-            "/// `plan!(\"{file}\")`.\npub mod {name} {{ {items} }}\n"
+            "/// `plan!(\"{name}.toml\")`.\npub mod {name} {{ {items} }}\n"
         ));
     }
     let file: syn::File = syn::parse_str(&modules)
         .unwrap_or_else(|e| panic!("the generated code does not parse: {e}"));
     format!("{HEADER}\n{}", prettyplease::unparse(&file))
+}
+
+fn set(keys: Vec<&'static str>) -> BTreeSet<&'static str> {
+    keys.into_iter().collect()
+}
+
+/// The shop plan is the runtime tests' one fixture, so it keeps every shape of data the runtime
+/// handles: a plan edit that drops one fails here rather than silently thinning the tests.
+#[test]
+fn the_shop_fixture_covers_every_kind_of_data() {
+    let loaded = load("shop");
+    let plan = loaded.plan.as_ref().expect("a valid plan");
+    let properties = || plan.events.iter().flat_map(|e| &e.properties);
+
+    let types = set(properties()
+        .flat_map(|p| match &p.ty.value {
+            PropertyType::List { items } => vec!["list", items.key()],
+            ty => vec![ty.key()],
+        })
+        .collect());
+    let expected = [
+        "string",
+        "integer",
+        "number",
+        "boolean",
+        "timestamp",
+        "enum",
+        "list",
+    ];
+    assert_eq!(types, BTreeSet::from(expected), "property types");
+
+    let transforms = set(properties().map(|p| p.transform.value.key()).collect());
+    let expected = [
+        "none",
+        "hmac",
+        "truncate_ip",
+        "strip_query",
+        "bucket",
+        "coarsen",
+        "redact",
+    ];
+    assert_eq!(transforms, BTreeSet::from(expected), "transforms");
+
+    let sensitivities = set(properties().map(|p| p.sensitivity.value.key()).collect());
+    let expected = ["public", "internal", "personal", "special"];
+    assert_eq!(sensitivities, BTreeSet::from(expected), "sensitivities");
+
+    assert!(
+        properties().any(|p| !p.required.value),
+        "an optional property"
+    );
+    assert!(
+        plan.events.iter().any(|e| e.purposes.value.len() > 1),
+        "an event with several purposes"
+    );
+    let bases = set(plan.purposes.iter().map(|p| p.basis.value.key()).collect());
+    assert!(
+        bases.len() >= 3,
+        "consent, contract and legitimate interest: {bases:?}"
+    );
+    assert!(
+        plan.purposes.iter().any(|p| p.sale_or_share.value),
+        "a sold or shared purpose"
+    );
+    let third_party: BTreeSet<bool> = plan
+        .destinations
+        .iter()
+        .map(|d| d.third_party.value)
+        .collect();
+    assert_eq!(
+        third_party,
+        BTreeSet::from([false, true]),
+        "first and third parties"
+    );
 }
 
 #[test]
