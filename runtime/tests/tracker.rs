@@ -236,6 +236,25 @@ fn redacted_properties_reach_first_party_destinations_only() {
 }
 
 #[test]
+fn special_category_values_reach_first_party_destinations_only() {
+    let (tracker, sinks) = gated_tracker(|b| b);
+    let user = tracker.subject("a", analytics());
+    user.track(SearchPerformed {
+        query: "bread".to_string().into(),
+        result_count: 2,
+        health_filter: Some(SearchPerformedHealthFilter::GlutenFree.into()),
+    });
+    tracker.flush().expect("flush");
+    let warehouse = parse(&sinks[0].delivered()[0].properties);
+    let mixpanel = parse(&sinks[1].delivered()[0].properties);
+    assert_eq!(
+        warehouse,
+        json!({"Result Count": 2, "Query": "bread", "Health Filter": "gluten_free"})
+    );
+    assert_eq!(mixpanel, json!({"Result Count": 2}));
+}
+
+#[test]
 fn transforms_apply_on_the_wire() {
     let (tracker, sinks) = gated_tracker(|b| b);
     let user = tracker.subject("a", analytics());
