@@ -5,19 +5,20 @@
 //!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
 
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use trackplan_runtime::sinks::Mixpanel;
+use trackplan_runtime::{Envelope, Event, Outcome, Sink};
+
 // The fixture plan is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
 #[path = "../tests/fixture/mod.rs"]
 mod fixture;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use fixture::shop::{CheckoutCompleted, PLAN};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-use trackplan_runtime::sinks::Mixpanel;
-use trackplan_runtime::{Envelope, Event, Outcome, Sink};
 
 const BATCH: usize = 2000;
 
