@@ -10,33 +10,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use trackplan_runtime::sinks::Mixpanel;
-use trackplan_runtime::{Envelope, IdentityInfo, Outcome, PlanInfo, PurposeSet, Sink};
+use trackplan_runtime::{Envelope, Event, Outcome, Sink};
 
-static PLAN: PlanInfo = PlanInfo {
-    name: "bench",
-    version: 1,
-    label: "bench@1",
-    hash: "0",
-    identity: IdentityInfo::Hmac,
-    purposes: &[],
-    destinations: &[],
-    events: &[],
-};
+// The fixture plan is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
+#[path = "../tests/fixture/mod.rs"]
+mod fixture;
+
+use fixture::shop::{CheckoutCompleted, PLAN};
 
 const BATCH: usize = 2000;
 
-/// A shop-like event: six properties, ~200 bytes of JSON.
+/// `checkout_completed` of the fixture shop plan: six properties, ~200 bytes of JSON, in the
+/// plan's property order.
 fn batch(round: u64) -> Vec<Envelope> {
+    let info = CheckoutCompleted::INFO;
     (0..BATCH)
         .map(|i| Envelope {
-            event: "Checkout Completed",
+            event: info.name,
             insert_id: format!("{round:08x}-0000-4000-8000-{i:012x}"),
             time_ms: 1_700_000_000_000 + i as i64,
             distinct_id: format!("{:064x}", i * 7919).into(),
             plan: &PLAN,
-            purposes: PurposeSet::from_bits(3),
+            purposes: info.purposes,
             properties: format!(
-                r#"{{"Revenue":{}.5,"Currency":"EUR","Item Count":{},"Product IDs":["sku-{}","sku-{}"],"Ordered At":1699999200000,"Plan Tier":"pro"}}"#,
+                r#"{{"Revenue":{}.5,"Currency":"EUR","Item Count":{},"Product IDs":["sku-{}","sku-{}"],"Coupon Codes":["SPRING"],"Ordered At":"2023-11-14T00:00:00.000Z"}}"#,
                 i % 500,
                 i % 7 + 1,
                 i % 97,

@@ -10,8 +10,13 @@
 //! grew past the bound: the memory at the first sample plus 2 KiB per queued event plus 16 MiB
 //! of allocator slack.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/fixture/mod.rs"]
+mod fixture;
 
 use common::{PageViewed, destination, key, purpose};
 use std::time::{Duration, Instant};

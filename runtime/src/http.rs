@@ -588,18 +588,8 @@ fn jitter_permille() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{IdentityInfo, PlanInfo, PurposeSet};
-
-    pub(crate) static PLAN: PlanInfo = PlanInfo {
-        name: "test",
-        version: 1,
-        label: "test@1",
-        hash: "0",
-        identity: IdentityInfo::Hmac,
-        purposes: &[],
-        destinations: &[],
-        events: &[],
-    };
+    use crate::fixture;
+    use crate::plan::PurposeSet;
 
     fn envelope(id: usize, properties: &str) -> Envelope {
         Envelope {
@@ -607,7 +597,7 @@ mod tests {
             insert_id: format!("id-{id}"),
             time_ms: 1_700_000_000_000,
             distinct_id: "d".into(),
-            plan: &PLAN,
+            plan: fixture::plan("test").build(),
             purposes: PurposeSet::EMPTY,
             properties: properties.into(),
         }

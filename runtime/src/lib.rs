@@ -9,6 +9,8 @@
 mod consent;
 mod event;
 mod fit;
+#[cfg(test)]
+mod fixture;
 #[cfg(feature = "http")]
 mod http;
 mod id;

@@ -819,39 +819,17 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{DestinationInfo, DestinationSet, EventInfo, IdentityInfo};
+    use crate::fixture;
+    use std::sync::LazyLock;
 
-    static PLAN: PlanInfo = PlanInfo {
-        name: "t",
-        version: 1,
-        label: "t@1",
-        hash: "0",
-        identity: IdentityInfo::Hmac,
-        purposes: &[],
-        destinations: &[
-            DestinationInfo {
-                id: "a",
-                kind: "memory",
-                description: "",
-                purposes: PurposeSet::from_bits(1),
-                third_party: false,
-            },
-            DestinationInfo {
-                id: "b",
-                kind: "memory",
-                description: "",
-                purposes: PurposeSet::from_bits(1),
-                third_party: false,
-            },
-        ],
-        events: &[EventInfo {
-            id: "e",
-            name: "Thing Happened",
-            purposes: PurposeSet::from_bits(1),
-            destinations: DestinationSet::from_bits(3),
-            properties: &[],
-        }],
-    };
+    static PLAN: LazyLock<&'static PlanInfo> = LazyLock::new(|| {
+        fixture::plan("t")
+            .purpose("analytics")
+            .destination("a", "memory")
+            .destination("b", "memory")
+            .event("Thing Happened", [])
+            .build()
+    });
 
     /// A fresh directory under the target dir, removed when dropped.
     struct TempDir(PathBuf);
@@ -1053,23 +1031,14 @@ mod tests {
 
     #[test]
     fn events_the_plan_lost_are_dropped_on_replay() {
-        static OTHER: PlanInfo = PlanInfo {
-            name: "t",
-            version: 2,
-            label: "t@2",
-            hash: "1",
-            identity: IdentityInfo::Hmac,
-            purposes: &[],
-            destinations: &[],
-            events: &[],
-        };
+        let other = fixture::plan("t").version(2).build();
         let dir = TempDir::new("lost");
         {
             let spool = Spool::open(&dir.0).expect("open");
             add(&spool, 0, &envelope(1, "u"));
         }
         let spool = Spool::open(&dir.0).expect("reopen");
-        assert!(spool.take_replayed(&OTHER).is_empty());
+        assert!(spool.take_replayed(other).is_empty());
         assert_eq!(spool.pending(), 0, "settled, not replayed forever");
     }
 

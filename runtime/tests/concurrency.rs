@@ -1,7 +1,11 @@
 //! Several threads tracking while another changes consent and flushes: no panic, no deadlock
 //! (every wait is bounded), and every accepted event is accounted for at the end.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,11 @@
 //! spool directory and destination in environment variables. It reports each event index on
 //! stdout as soon as `track` has returned for it.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 mod support;
 
 use common::{PageViewed, destination, key, purpose};

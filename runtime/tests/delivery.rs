@@ -1,7 +1,11 @@
 //! End to end through the `Tracker`: consent, queue, worker, retries and the HTTP sinks,
 //! against contract-checking stand-ins that inject faults.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 mod support;
 
 use common::{PageViewed, destination, key, product, purpose};

@@ -1,5 +1,9 @@
 //! The Mixpanel sink against a contract-checking `/import` stand-in on 127.0.0.1.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
+mod fixture;
 mod support;
 
 use std::collections::HashSet;

@@ -1,7 +1,11 @@
 //! Canary tests: a raw e-mail address and user id handed to `track` must never show up in what
 //! leaves the process (NDJSON), in `Debug` output, in logs or in panic messages.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,9 @@
 //! The Segment-compatible sink against a contract-checking `/v1/batch` stand-in on 127.0.0.1.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
+mod fixture;
 mod support;
 
 use std::collections::HashSet;

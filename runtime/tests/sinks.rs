@@ -1,6 +1,10 @@
 //! The built-in sinks and the test recorder on their own.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 
 use common::*;
 use serde_json::json;

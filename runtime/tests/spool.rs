@@ -2,7 +2,11 @@
 //! replayed by the next tracker on the same spool under the insert ids they were first given,
 //! and only for the destinations that had not settled them.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,11 @@
 //! The tracker end to end: building, routing, consent, transforms on the wire, delivery
 //! outcomes, overflow, forget, shutdown.
 
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
 mod common;
+mod fixture;
 
 use std::time::Duration;
 
@@ -84,7 +88,7 @@ fn build_refuses_foreign_and_duplicate_destinations_and_a_missing_key() {
             .sink(destination::SupportDesk, Memory::new())
     };
     let err = all(Tracker::builder(&PLAN).key(key()))
-        .sink(destination::BlogWarehouse, Memory::new())
+        .sink(blog::destination::Warehouse, Memory::new())
         .build()
         .expect_err("foreign destination");
     assert!(
@@ -219,6 +223,7 @@ fn redacted_properties_reach_first_party_destinations_only() {
     user.track(SearchPerformed {
         query: "running shoes".to_string().into(),
         result_count: 3,
+        health_filter: None,
     });
     tracker.flush().expect("flush");
     let warehouse = parse(&sinks[0].delivered()[0].properties);
@@ -228,6 +233,25 @@ fn redacted_properties_reach_first_party_destinations_only() {
         json!({"Result Count": 3, "Query": "running shoes"})
     );
     assert_eq!(mixpanel, json!({"Result Count": 3}));
+}
+
+#[test]
+fn special_category_values_reach_first_party_destinations_only() {
+    let (tracker, sinks) = gated_tracker(|b| b);
+    let user = tracker.subject("a", analytics());
+    user.track(SearchPerformed {
+        query: "bread".to_string().into(),
+        result_count: 2,
+        health_filter: Some(SearchPerformedHealthFilter::GlutenFree.into()),
+    });
+    tracker.flush().expect("flush");
+    let warehouse = parse(&sinks[0].delivered()[0].properties);
+    let mixpanel = parse(&sinks[1].delivered()[0].properties);
+    assert_eq!(
+        warehouse,
+        json!({"Result Count": 2, "Query": "bread", "Health Filter": "gluten_free"})
+    );
+    assert_eq!(mixpanel, json!({"Result Count": 2}));
 }
 
 #[test]
@@ -902,9 +926,9 @@ fn track_with_builds_the_event_only_when_a_destination_will_receive_it() {
 fn events_and_consent_of_another_plan_are_refused() {
     let (tracker, sinks) = gated_tracker(|b| b);
     let user = tracker.subject("a", everything());
-    user.track(BlogRead);
+    user.track(BlogRead {});
     assert_eq!(tracker.stats().dropped_wrong_plan, 1);
-    let confused = tracker.subject("b", Consent::none().grant(purpose::BlogAnalytics));
+    let confused = tracker.subject("b", Consent::none().grant(blog::purpose::ProductAnalytics));
     confused.track(login_failed("b@example.com"));
     tracker.flush().expect("flush");
     assert!(

@@ -781,58 +781,24 @@ fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(usize, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{
-        Constraints, DestinationSet, EventInfo, IdentityInfo, PropertyInfo, PurposeSet,
-        Sensitivity, TransformInfo, ValueKind,
-    };
+    use crate::fixture::{self, property};
+    use crate::plan::{PropertyInfo, PurposeSet};
+    use std::sync::LazyLock;
 
-    const fn property(name: &'static str, category: Option<&'static str>) -> PropertyInfo {
-        PropertyInfo {
-            id: name,
-            name,
-            json_key: "",
-            kind: ValueKind::String,
-            sensitivity: Sensitivity::Public,
-            category,
-            transform: TransformInfo::None,
-            required: true,
-            constraints: Constraints {
-                max_length: None,
-                min: None,
-                max: None,
-            },
-        }
-    }
-
-    const fn event(properties: &'static [PropertyInfo]) -> EventInfo {
-        EventInfo {
-            id: "e",
-            name: "E",
-            purposes: PurposeSet::EMPTY,
-            destinations: DestinationSet::from_bits(0),
-            properties,
-        }
-    }
-
-    const fn plan(events: &'static [EventInfo]) -> PlanInfo {
-        PlanInfo {
-            name: "t",
-            version: 1,
-            label: "t@1",
-            hash: "0",
-            identity: IdentityInfo::Hmac,
-            purposes: &[],
-            destinations: &[],
-            events,
-        }
-    }
-
-    static NO_IP: PlanInfo = plan(&[event(&[property("url", None)])]);
-    static WITH_IP: PlanInfo = plan(&[
-        event(&[property("url", None)]),
-        event(&[property("IP Address", Some("user.device.ip_address"))]),
-    ]);
-    static NAMED_IP: PlanInfo = plan(&[event(&[property("ip", None)])]);
+    static NO_IP: LazyLock<&'static PlanInfo> =
+        LazyLock::new(|| fixture::plan("t").event("E", [property("url")]).build());
+    static WITH_IP: LazyLock<&'static PlanInfo> = LazyLock::new(|| {
+        let ip = PropertyInfo {
+            category: Some("user.device.ip_address"),
+            ..property("IP Address")
+        };
+        fixture::plan("t")
+            .event("E", [property("url")])
+            .event("E", [ip])
+            .build()
+    });
+    static NAMED_IP: LazyLock<&'static PlanInfo> =
+        LazyLock::new(|| fixture::plan("t").event("E", [property("ip")]).build());
 
     fn envelope(plan: &'static PlanInfo, insert_id: &str, properties: &str) -> Envelope {
         Envelope {

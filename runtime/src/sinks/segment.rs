@@ -233,18 +233,8 @@ pub(crate) fn push_iso8601(out: &mut Vec<u8>, time_ms: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{IdentityInfo, PlanInfo, PurposeSet};
-
-    static PLAN: PlanInfo = PlanInfo {
-        name: "t",
-        version: 1,
-        label: "t@1",
-        hash: "0",
-        identity: IdentityInfo::Hmac,
-        purposes: &[],
-        destinations: &[],
-        events: &[],
-    };
+    use crate::fixture;
+    use crate::plan::PurposeSet;
 
     fn encode(properties: &str) -> Result<String, String> {
         let client = Client::new(Timeouts::default());
@@ -258,7 +248,7 @@ mod tests {
             insert_id: "6f1c-2".into(),
             time_ms: 1_700_000_000_123,
             distinct_id: "abc\"123".into(),
-            plan: &PLAN,
+            plan: fixture::plan("t").build(),
             purposes: PurposeSet::EMPTY,
             properties: properties.into(),
         };

@@ -1,97 +1,23 @@
-//! Shared by the destination tests: a contract-checking server, a fixture plan, envelopes,
+//! Shared by the destination tests: a contract-checking server, the fixture plans, envelopes,
 //! and a log recorder.
+//!
+//! A test crate that declares `mod support;` also declares `mod fixture;` and, because the
+//! generated code names `::trackplan::…`, `extern crate trackplan_runtime as trackplan;` at its
+//! root.
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod logs;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use trackplan_runtime::{
-    Constraints, DestinationInfo, DestinationSet, Envelope, EventInfo, IdentityInfo, LegalBasis,
-    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
-};
+use trackplan_runtime::{Envelope, PlanInfo, PurposeSet};
 
-const fn property(
-    name: &'static str,
-    json_key: &'static str,
-    category: Option<&'static str>,
-) -> PropertyInfo {
-    PropertyInfo {
-        id: name,
-        name,
-        json_key,
-        kind: ValueKind::String,
-        sensitivity: Sensitivity::Internal,
-        category,
-        transform: TransformInfo::None,
-        required: true,
-        constraints: Constraints {
-            max_length: None,
-            min: None,
-            max: None,
-        },
-    }
-}
-
-static PURPOSES: [PurposeInfo; 1] = [PurposeInfo {
-    id: "product_analytics",
-    description: "See which features are used.",
-    basis: LegalBasis::Consent,
-    data_use: "analytics.reporting",
-    retention_days: Some(395),
-    sale_or_share: false,
-}];
-
-static DESTINATIONS: [DestinationInfo; 1] = [DestinationInfo {
-    id: "mixpanel",
-    kind: "mixpanel",
-    description: "Product analytics.",
-    purposes: PurposeSet::from_bits(1),
-    third_party: true,
-}];
-
-/// A plan with no IP-address property: Mixpanel gets `"ip": 0`.
-pub static PLAN: PlanInfo = PlanInfo {
-    name: "fixture",
-    version: 1,
-    label: "fixture@1",
-    hash: "0",
-    identity: IdentityInfo::Hmac,
-    purposes: &PURPOSES,
-    destinations: &DESTINATIONS,
-    events: &[EventInfo {
-        id: "page_viewed",
-        name: "Page Viewed",
-        purposes: PurposeSet::from_bits(1),
-        destinations: DestinationSet::from_bits(1),
-        properties: &[property("URL", "\"URL\":", None)],
-    }],
-};
-
-/// The same plan with an IP-address property declared: no `"ip": 0`.
-pub static PLAN_WITH_IP: PlanInfo = PlanInfo {
-    name: "fixture_ip",
-    version: 1,
-    label: "fixture_ip@1",
-    hash: "1",
-    identity: IdentityInfo::Hmac,
-    purposes: &PURPOSES,
-    destinations: &DESTINATIONS,
-    events: &[EventInfo {
-        id: "page_viewed",
-        name: "Page Viewed",
-        purposes: PurposeSet::from_bits(1),
-        destinations: DestinationSet::from_bits(1),
-        properties: &[
-            property("URL", "\"URL\":", None),
-            property(
-                "IP Address",
-                "\"IP Address\":",
-                Some("user.device.ip_address"),
-            ),
-        ],
-    }],
-};
+/// A plan with no IP-address property (the fixture's blog plan): Mixpanel gets `"ip": 0`.
+#[allow(unused_imports)]
+pub use crate::fixture::blog::PLAN;
+/// A plan that declares an IP-address property (the fixture's shop plan): no `"ip": 0`.
+#[allow(unused_imports)]
+pub use crate::fixture::shop::PLAN as PLAN_WITH_IP;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
