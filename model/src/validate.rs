@@ -73,6 +73,7 @@ pub(crate) fn validate_parsed(plan: &Plan, incomplete: &Incomplete) -> Vec<Diagn
     v.policies();
     v.names();
     diags.append(&mut v.diags);
+    diags.extend(limits::check(plan));
     diags
 }
 
@@ -1254,6 +1255,8 @@ fn root_help<'a>(keys: impl Iterator<Item = &'a str>) -> String {
     let roots: Vec<&str> = keys.filter(|k| !k.contains('.')).collect();
     format!("taxonomy keys start with {}", list(&roots))
 }
+
+mod limits;
 
 #[cfg(test)]
 mod tests;
