@@ -264,7 +264,7 @@ fn write_value(
             buf.push(b'"');
         }
         TransformInfo::StripQuery => match v {
-            Scalar::Str(s) => write_json_str(buf, transform::strip_query(s)),
+            Scalar::Str(s) => write_json_str(buf, &transform::strip_query(s)),
             _ => return Err(Invalid::WrongKind("strip_query")),
         },
         TransformInfo::Bucket(bounds) => {
