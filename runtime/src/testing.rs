@@ -19,7 +19,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
 
 /// One event as a destination received it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the event, plan, purposes and property *names*: the values (and the
+/// distinct id) are what a destination received, which can be personal data, and `{:?}` ends
+/// up in logs and CI output.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Recorded {
     /// Wire name.
@@ -36,6 +40,25 @@ pub struct Recorded {
     pub purposes: Vec<String>,
     /// The properties exactly as sent (transformed), parsed.
     pub properties: serde_json::Value,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .properties
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Recorded")
+            .field("event", &self.event)
+            .field("time_ms", &self.time_ms)
+            .field("insert_id", &self.insert_id)
+            .field("distinct_id", &format_args!("[redacted]"))
+            .field("plan", &self.plan)
+            .field("purposes", &self.purposes)
+            .field("properties", &names)
+            .finish()
+    }
 }
 
 impl Recorded {
@@ -60,9 +83,28 @@ impl Recorded {
 
 /// An in-memory sink with assertions. Clones share the record: give one to the builder, assert
 /// on another after `Tracker::flush`.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` shows how many events of each name it holds, never their properties.
+#[derive(Clone, Default)]
 pub struct Recorder {
     events: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let events = self.lock();
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for r in events.iter() {
+            match counts.iter_mut().find(|(name, _)| *name == r.event) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((&r.event, 1)),
+            }
+        }
+        f.debug_struct("Recorder")
+            .field("events", &events.len())
+            .field("by_name", &counts)
+            .finish()
+    }
 }
 
 impl Recorder {
@@ -204,5 +246,64 @@ impl Sink for Recorder {
             records,
             source: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(event: &str, properties: serde_json::Value) -> Recorded {
+        Recorded {
+            event: event.to_owned(),
+            time_ms: 0,
+            insert_id: "i-1".to_owned(),
+            distinct_id: "alice@example.com".to_owned(),
+            plan: "shop@3".to_owned(),
+            purposes: vec!["security".to_owned()],
+            properties,
+        }
+    }
+
+    #[test]
+    fn debug_shows_names_and_counts_never_values() {
+        let recorder = Recorder::new();
+        recorder.lock().extend([
+            recorded(
+                "Login Failed",
+                serde_json::json!({ "Email": "alice@example.com", "Reason": "password" }),
+            ),
+            recorded(
+                "Login Failed",
+                serde_json::json!({ "Email": "bob@example.com" }),
+            ),
+            recorded(
+                "Page Viewed",
+                serde_json::json!({ "Url": "https://x/?q=insulin" }),
+            ),
+        ]);
+        let texts = [
+            format!("{recorder:?}"),
+            format!("{recorder:#?}"),
+            format!("{:?}", recorder.events()),
+            format!("{:#?}", recorder.events()),
+        ];
+        for text in &texts {
+            for raw in [
+                "alice@example.com",
+                "bob@example.com",
+                "password",
+                "insulin",
+            ] {
+                assert!(!text.contains(raw), "{raw} in {text}");
+            }
+        }
+        assert!(texts[0].contains("events: 3"), "{}", texts[0]);
+        assert!(texts[0].contains("(\"Login Failed\", 2)"), "{}", texts[0]);
+        assert!(
+            texts[2].contains("\"Email\""),
+            "property names stay: {}",
+            texts[2]
+        );
     }
 }

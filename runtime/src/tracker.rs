@@ -751,6 +751,10 @@ impl Core {
                 .stats
                 .dropped_invalid
                 .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
+            if let Some(property) = w.missing_required() {
+                bufs.stash.push(text);
+                return self.refuse_invalid(E::INFO, property, send);
+            }
         }
         let first_party = (wants_first_party && !bufs.redacted.is_empty()).then(|| {
             let mut fp = bufs.take();
@@ -772,6 +776,23 @@ impl Core {
             text,
             first_party,
             &mut bufs.stash,
+        );
+    }
+
+    /// An event whose required `property` had an invalid value: not tracked. Its acceptance
+    /// for `send` is taken back, so it shows in `Stats::refused_invalid` and nowhere else.
+    #[cold]
+    #[inline(never)]
+    fn refuse_invalid(&self, info: &'static EventInfo, property: &'static str, send: u64) {
+        let stats = &self.shared.stats;
+        stats
+            .refused_invalid
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        stats.take_back_each(send, Counter::Accepted);
+        tracing::warn!(
+            event = info.id,
+            property,
+            "trackplan: event not tracked: its required property has a value that breaks the plan's constraints or transform"
         );
     }
 

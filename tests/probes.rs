@@ -1,0 +1,114 @@
+//! Probes of the public API, after an adversarial review (issue 10): each test is one way
+//! around the plan that used to work, run against code that `plan!` really generates, and
+//! shows it closed. Compile-time holes are `tests/ui` cases instead.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use trackplan::testing::Recorder;
+use trackplan::{Consent, Tracker};
+
+mod probe {
+    trackplan::plan!("tests/plans/probe.toml");
+}
+
+use probe::*;
+
+/// A tracker of the probe plan with a recorder on its one destination.
+fn tracker() -> (Tracker, Recorder) {
+    let recorder = Recorder::new();
+    let tracker = Tracker::builder(&PLAN)
+        .sink(destination::Warehouse, recorder.clone())
+        .build()
+        .expect("build the probe tracker");
+    (tracker, recorder)
+}
+
+/// Log lines written while `f` runs on this thread, at every level.
+fn logs_of(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = lines
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn subject_debug_never_shows_the_subject_id() {
+    // The plan's identity is `none`: the distinct id *is* the subject id.
+    let (tracker, _) = tracker();
+    let user = tracker.subject("alice@example.com", Consent::none());
+    assert_eq!(user.distinct_id(), "alice@example.com");
+    for text in [format!("{user:?}"), format!("{user:#?}")] {
+        assert!(!text.contains("alice"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}
+
+#[test]
+fn a_required_property_that_breaks_its_constraints_refuses_the_whole_event() {
+    let (tracker, recorder) = tracker();
+    let user = tracker.subject("user-1", Consent::none().grant(purpose::ProductAnalytics));
+    let logs = logs_of(|| {
+        user.track(QuantityChanged {
+            quantity: 150, // max = 99
+            note: None,
+        });
+    });
+    tracker.flush().expect("flush");
+    recorder.assert_not_tracked("Quantity Changed");
+    let stats = tracker.stats();
+    assert_eq!(stats.refused_invalid, 1, "{stats:?}");
+    let warehouse = stats.destination("warehouse").expect("warehouse stats");
+    assert_eq!(
+        (warehouse.accepted, warehouse.pending()),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(logs.contains("quantity_changed"), "names the event: {logs}");
+    assert!(
+        logs.contains("property=\"quantity\""),
+        "names the property: {logs}"
+    );
+    assert!(!logs.contains("150"), "never the value: {logs}");
+
+    // An optional property that breaks its constraints is left out; the event goes.
+    user.track(QuantityChanged {
+        quantity: 3,
+        note: Some("far longer than eight characters".into()),
+    });
+    tracker.flush().expect("flush");
+    let sent = recorder.assert_tracked("Quantity Changed");
+    assert_eq!(sent.property("Quantity"), Some(&serde_json::json!(3)));
+    assert_eq!(sent.property("Note"), None);
+    let stats = tracker.stats();
+    assert_eq!(
+        (stats.refused_invalid, stats.dropped_invalid),
+        (1, 2),
+        "{stats:?}"
+    );
+}
