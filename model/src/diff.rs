@@ -1765,6 +1765,7 @@ mod tests {
                 },
                 span: Span::default(),
             }],
+            exceptions: Vec::new(),
             taxonomy: Vec::new(),
         }
     }

@@ -10,8 +10,10 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "properties",
     "events",
     "policies",
+    "exceptions",
     "taxonomy",
 ];
+pub(super) const EXCEPTION_KEYS: &[&str] = &["policy", "justification"];
 pub(super) const PLAN_KEYS: &[&str] = &["name", "version", "owner"];
 pub(super) const IDENTITY_KEYS: &[&str] = &["transform", "justification"];
 pub(super) const PURPOSE_KEYS: &[&str] = &[

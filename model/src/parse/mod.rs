@@ -13,9 +13,9 @@ use toml::de::{DeString, DeTable, DeValue};
 use crate::diagnostic::Diagnostic;
 use crate::format::{TransformKey, TypeKey};
 use crate::plan::{
-    CategoryExtension, Constraints, Destination, DestinationKind, Event, Granularity, Identity,
-    IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose, RuleSet,
-    Sensitivity, Transform,
+    CategoryExtension, Constraints, Destination, DestinationKind, Event, Exception, Granularity,
+    Identity, IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose,
+    RuleSet, Sensitivity, Transform,
 };
 use crate::source::{SourceFile, Span, Spanned};
 use crate::suggestion::did_you_mean;
@@ -24,6 +24,7 @@ type TomlValue<'i> = toml::Spanned<DeValue<'i>>;
 type TomlKey<'i> = toml::Spanned<DeString<'i>>;
 
 mod event;
+mod exception;
 mod keys;
 mod plan;
 mod policy;

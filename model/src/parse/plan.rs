@@ -62,6 +62,7 @@ impl Parser {
         }
         let events = self.events(top, &properties, &shared);
         let policies = self.policies(top);
+        let exceptions = self.exceptions(top);
         Plan {
             name: name.unwrap_or_else(|| Spanned::new(String::new(), top.span)),
             version: version.unwrap_or_else(|| Spanned::new(0, top.span)),
@@ -72,6 +73,7 @@ impl Parser {
             properties,
             events,
             policies,
+            exceptions,
             taxonomy,
         }
     }

@@ -81,6 +81,7 @@ pub(crate) fn validate_parsed(plan: &Plan, incomplete: &Incomplete) -> Vec<Diagn
     v.names();
     diags.append(&mut v.diags);
     diags.extend(limits::check(plan));
+    diags.extend(baseline::check(plan, &taxonomy));
     diags
 }
 
@@ -298,6 +299,7 @@ fn root_help<'a>(keys: impl Iterator<Item = &'a str>) -> String {
     format!("taxonomy keys start with {}", list(&roots))
 }
 
+mod baseline;
 mod limits;
 
 #[cfg(test)]
