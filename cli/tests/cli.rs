@@ -886,3 +886,22 @@ fn subject_export_and_forget() {
         event_line(&bob, 6)
     );
 }
+
+#[test]
+fn a_lifted_built_in_policy_is_shown_by_check_and_docs() {
+    let dir = fixtures().join("check");
+    let out = run_ok(&dir, &["check", "lifted.toml"]);
+    assert_eq!(
+        stdout(&out),
+        "note: built-in policy `special-category-marketing` is lifted for this plan: Offers only to customers who gave explicit consent to health-based offers; reviewed by privacy@pharmacy.example.\nlifted.toml is valid\n"
+    );
+    let docs = stdout(&run_ok(&dir, &["docs", "lifted.toml"]));
+    assert!(
+        docs.contains("## Exceptions to the built-in policies"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains("`special-category-marketing` (special-category data is never used for marketing or advertising): *Offers only"),
+        "{docs}"
+    );
+}
