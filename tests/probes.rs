@@ -112,3 +112,21 @@ fn a_required_property_that_breaks_its_constraints_refuses_the_whole_event() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn plan_works_inside_a_function_body() {
+    // Used to give 28 errors starting with "cannot find `purpose` in `super`".
+    trackplan::plan!("tests/plans/probe.toml");
+    let recorder = Recorder::new();
+    let tracker = Tracker::builder(&PLAN)
+        .sink(destination::Warehouse, recorder.clone())
+        .build()
+        .expect("build");
+    tracker
+        .subject("u", Consent::none().grant(purpose::ProductAnalytics))
+        .track(PlanChosen {
+            tier: PlanChosenTier::ProPlus,
+        });
+    tracker.flush().expect("flush");
+    recorder.assert_property("Plan Chosen", "Tier", serde_json::json!("pro plus"));
+}
