@@ -130,3 +130,33 @@ fn plan_works_inside_a_function_body() {
     tracker.flush().expect("flush");
     recorder.assert_property("Plan Chosen", "Tier", serde_json::json!("pro plus"));
 }
+
+#[test]
+fn generated_enums_parse_their_wire_values() {
+    use std::str::FromStr;
+    assert_eq!(
+        PlanChosenTier::ALL,
+        [PlanChosenTier::Free, PlanChosenTier::ProPlus]
+    );
+    assert_eq!(PlanChosenTier::WIRE_VALUES, ["free", "pro plus"]);
+    assert_eq!(
+        PlanChosenTier::from_str("pro plus"),
+        Ok(PlanChosenTier::ProPlus)
+    );
+    assert_eq!(PlanChosenTier::try_from("free"), Ok(PlanChosenTier::Free));
+    // By wire value, byte for byte: not the variant name, not another case.
+    for wrong in ["ProPlus", "Free", "pro", "", "free "] {
+        let err = wrong.parse::<PlanChosenTier>().unwrap_err();
+        assert_eq!(err.enum_name(), "PlanChosenTier");
+        assert_eq!(
+            err.to_string(),
+            "not a value of `PlanChosenTier`; expected one of \"free\", \"pro plus\""
+        );
+    }
+    for tier in PlanChosenTier::ALL {
+        assert_eq!(
+            trackplan::Values::wire(&tier).parse::<PlanChosenTier>(),
+            Ok(tier)
+        );
+    }
+}

@@ -34,7 +34,10 @@ pub(crate) fn event(
     let ident = &item.ident;
     let (params, args) = if stand_in && !item.fields.is_empty() {
         let names: Vec<String> = (0..item.fields.len()).map(|i| format!("__F{i}")).collect();
-        (format!("<{}>", names.join(", ")), format!("<{}>", names.join(", ")))
+        (
+            format!("<{}>", names.join(", ")),
+            format!("<{}>", names.join(", ")),
+        )
     } else {
         (String::new(), String::new())
     };
