@@ -160,3 +160,51 @@ fn generated_enums_parse_their_wire_values() {
         );
     }
 }
+
+#[test]
+fn recorder_assertions_are_typed_and_wire_names_are_checked() {
+    let recorder = Recorder::for_plan(&PLAN);
+    let tracker = Tracker::builder(&PLAN)
+        .record_all(&recorder)
+        .build()
+        .expect("one line attaches every destination");
+    tracker
+        .subject("u", Consent::none().grant(purpose::ProductAnalytics))
+        .track(QuantityChanged {
+            quantity: 2,
+            note: None,
+        });
+    tracker.flush().expect("flush");
+
+    let sent = recorder.assert_event::<QuantityChanged>();
+    assert_eq!(sent.destination, Some("warehouse"));
+    recorder.assert_event_times::<QuantityChanged>(1);
+    recorder.assert_no_event::<PlanChosen>();
+    recorder.assert_tracked("Quantity Changed");
+
+    // A misspelt wire name used to pass `assert_not_tracked` although the event was sent.
+    let typo = std::panic::catch_unwind(|| recorder.assert_not_tracked("Quantity Change"))
+        .expect_err("a name the plan does not have fails");
+    let message = typo.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert_eq!(
+        message,
+        "plan probe@1 has no event named `Quantity Change`; did you mean `Quantity Changed`?"
+    );
+    // The event's id is not its wire name either.
+    assert!(std::panic::catch_unwind(|| recorder.count("quantity_changed")).is_err());
+}
+
+#[test]
+fn a_plain_recorder_learns_the_plan_from_what_it_receives() {
+    let (tracker, recorder) = tracker();
+    // Nothing received, no plan known: the name cannot be checked yet.
+    recorder.assert_not_tracked("Anything");
+    tracker
+        .subject("u", Consent::none().grant(purpose::ProductAnalytics))
+        .track(PlanChosen {
+            tier: PlanChosenTier::Free,
+        });
+    tracker.flush().expect("flush");
+    assert!(std::panic::catch_unwind(|| recorder.assert_not_tracked("Plan Chosn")).is_err());
+    assert_eq!(recorder.assert_event::<PlanChosen>().destination, None);
+}

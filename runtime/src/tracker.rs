@@ -282,6 +282,23 @@ impl TrackerBuilder {
         self
     }
 
+    /// Delivers destination `index` to `sink` unless it already has a sink or is skipped
+    /// (for `TrackerBuilder::record_all` in `testing`).
+    pub(crate) fn sink_if_unset(mut self, index: usize, sink: Box<dyn Sink>) -> Self {
+        let skipped = index < 64 && self.skipped & (1u64 << index) != 0;
+        if let Some(slot @ None) = self.sinks.get_mut(index)
+            && !skipped
+        {
+            *slot = Some(sink);
+        }
+        self
+    }
+
+    /// The plan the tracker is built for.
+    pub(crate) fn plan(&self) -> &'static PlanInfo {
+        self.plan
+    }
+
     fn slot<D: Destination>(&mut self) -> Option<usize> {
         let id = D::PLAN.destinations.get(D::INDEX).map_or("?", |d| d.id);
         if !D::PLAN.same_as(self.plan) || D::INDEX >= self.sinks.len().min(64) {
