@@ -905,3 +905,20 @@ fn a_lifted_built_in_policy_is_shown_by_check_and_docs() {
         "{docs}"
     );
 }
+
+#[test]
+fn check_in_a_member_crate_finds_the_workspace_plan() {
+    let tmp = TempDir::new("workspace");
+    std::fs::write(
+        tmp.0.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"crates/app\"]\n\n[workspace.metadata.trackplan]\nplan = \"plans/shop.toml\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.0.join("plans")).unwrap();
+    std::fs::copy(repo().join("plans/shop.toml"), tmp.0.join("plans/shop.toml")).unwrap();
+    let app = tmp.0.join("crates/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
+    let out = run_ok(&app, &["check"]);
+    assert_eq!(stdout(&out), "../../plans/shop.toml is valid\n");
+}

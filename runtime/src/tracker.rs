@@ -697,11 +697,15 @@ impl Core {
             .stats
             .dropped_wrong_plan
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        // Two crates of one workspace built against different contents of the same plan file
+        // have equal labels: the hashes tell them apart.
         tracing::warn!(
             event = E::INFO.id,
             event_plan = E::PLAN.label,
+            event_plan_hash = E::PLAN.hash,
             plan = self.plan.label,
-            "trackplan: event of another plan not tracked"
+            plan_hash = self.plan.hash,
+            "trackplan: event of another plan not tracked (counted in stats().dropped_wrong_plan); if the labels are equal, the crates were built from different contents of the plan file: share one with [workspace.metadata.trackplan]"
         );
     }
 
