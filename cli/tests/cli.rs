@@ -915,7 +915,11 @@ fn check_in_a_member_crate_finds_the_workspace_plan() {
     )
     .unwrap();
     std::fs::create_dir_all(tmp.0.join("plans")).unwrap();
-    std::fs::copy(repo().join("plans/shop.toml"), tmp.0.join("plans/shop.toml")).unwrap();
+    std::fs::copy(
+        repo().join("plans/shop.toml"),
+        tmp.0.join("plans/shop.toml"),
+    )
+    .unwrap();
     let app = tmp.0.join("crates/app");
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(app.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();

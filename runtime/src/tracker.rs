@@ -1257,16 +1257,8 @@ impl Tracker {
     /// (`"anon-<UUID v4>"`) from the operating system's generator, never derived from
     /// personal data. Keep [`Subject::distinct_id`] to forget it later.
     pub fn anonymous(&self, consent: Consent) -> Subject {
-        let id = match random_uuid() {
-            Ok(uuid) => uuid,
-            // Without OS randomness there is no safe anonymous id: fall back to an id
-            // shared by every such visitor, which links nothing.
-            Err(e) => {
-                tracing::error!(error = %e, "trackplan: no OS randomness for an anonymous id");
-                "00000000-0000-4000-8000-000000000000".into()
-            }
-        };
-        Subject::new(self, format!("anon-{id}"), consent)
+        // Without OS randomness: one id shared by every such visitor (see `anonymous_id`).
+        Subject::new(self, crate::id::anonymous_id(random_uuid()), consent)
     }
 
     /// A scope whose subjects may only track events declared for purpose `P`.
