@@ -95,10 +95,40 @@ fn build(plan: &Plan, opts: &Options) -> Vec<Block> {
             "Record of processing activities (GDPR Art. 30)".into(),
         )],
     ]));
+    exceptions(plan, &mut doc);
     inventory(plan, &mut doc);
     notice(plan, &mut doc);
     record(plan, opts, &mut doc);
     doc
+}
+
+/// The built-in policies the plan lifts, first, so no reader of the documents misses them.
+fn exceptions(plan: &Plan, doc: &mut Vec<Block>) {
+    if plan.exceptions.is_empty() {
+        return;
+    }
+    doc.push(Block::Heading(
+        2,
+        "exceptions".into(),
+        vec![t("Exceptions to the built-in policies")],
+    ));
+    doc.push(Block::Para(vec![t(
+        "Every plan is held to built-in policies for special-category data. This plan lifts these, for the reasons given:",
+    )]));
+    let items = plan
+        .exceptions
+        .iter()
+        .map(|x| {
+            let mut item = vec![Code(x.policy.value.clone())];
+            if let Some(p) = trackplan_model::baseline::baseline_policy(&x.policy.value) {
+                item.push(t(format!(" ({})", p.summary)));
+            }
+            item.push(t(": "));
+            item.push(Em(x.justification.value.clone()));
+            item
+        })
+        .collect();
+    doc.push(Block::List(items));
 }
 
 fn notice(plan: &Plan, doc: &mut Vec<Block>) {

@@ -4,7 +4,8 @@
 //! written (string quoting, number notation) survive:
 //!
 //! - Top-level sections in a fixed order: `plan`, `identity`, `taxonomy`, `purposes`,
-//!   `destinations`, `properties`, `events`, `policies`, then anything else in file order.
+//!   `destinations`, `properties`, `events`, `policies`, `exceptions`, then anything else in
+//!   file order.
 //!   Ids inside a section (events, purposes, …) keep the author's order: it is meaningful
 //!   (generated code and consent screens follow it).
 //! - Keys inside each table in a fixed order per kind of table (see [`key_order`]); unknown keys
@@ -122,6 +123,7 @@ enum Kind {
     Deny,
     Rule,
     Category,
+    Exception,
     Other,
 }
 
@@ -140,6 +142,7 @@ fn kind_of(path: &[String]) -> Kind {
         ["policies", _, "deny"] => Kind::Deny,
         ["policies", _, "deny", _] => Kind::Rule,
         ["taxonomy", "categories", _] => Kind::Category,
+        ["exceptions", _] => Kind::Exception,
         _ => Kind::Other,
     }
 }
@@ -156,9 +159,11 @@ fn key_order(kind: Kind) -> &'static [&'static str] {
             "properties",
             "events",
             "policies",
+            "exceptions",
         ],
         Kind::Plan => &["name", "version", "owner"],
         Kind::Identity => &["transform", "justification"],
+        Kind::Exception => &["policy", "justification"],
         Kind::Purpose => &[
             "description",
             "basis",

@@ -26,7 +26,8 @@ pub enum LoadError {
     /// No plan argument and no default.
     #[error(
         "no plan given and none found: pass a plan file, set `plan` in \
-         [package.metadata.trackplan] of ./Cargo.toml, or create ./trackplan.toml"
+         [package.metadata.trackplan] of ./Cargo.toml or in [workspace.metadata.trackplan] of \
+         the workspace's Cargo.toml, or create ./trackplan.toml"
     )]
     NoDefault,
     /// Both sides of a diff are `git:REV` without a path and there is no default plan.
@@ -49,19 +50,37 @@ pub enum Spec {
 }
 
 /// The plan file to use when none is given: `[package.metadata.trackplan] plan` (or
-/// `[workspace.metadata.trackplan] plan`) of ./Cargo.toml, else ./trackplan.toml.
+/// `[workspace.metadata.trackplan] plan`) of ./Cargo.toml; else, in a member crate of a
+/// workspace, `[workspace.metadata.trackplan] plan` of the workspace's Cargo.toml (resolved
+/// against the workspace's directory, as the macros do); else ./trackplan.toml.
 pub fn default_plan() -> Option<PathBuf> {
-    let manifest = std::fs::read_to_string("Cargo.toml").ok();
-    if let Some(doc) = manifest.and_then(|t| t.parse::<toml_edit::DocumentMut>().ok()) {
-        for table in ["package", "workspace"] {
-            let plan = doc
-                .get(table)
+    let plan_in = |dir: &Path, tables: &[&str]| -> (Option<String>, bool) {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok();
+        let Some(doc) = manifest.and_then(|t| t.parse::<toml_edit::DocumentMut>().ok()) else {
+            return (None, false);
+        };
+        let plan = tables.iter().find_map(|table| {
+            doc.get(table)
                 .and_then(|t| t.get("metadata"))
                 .and_then(|m| m.get("trackplan"))
                 .and_then(|t| t.get("plan"))
-                .and_then(|p| p.as_str());
-            if let Some(plan) = plan {
-                return Some(PathBuf::from(plan));
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        });
+        (plan, doc.contains_key("workspace"))
+    };
+    let (plan, is_workspace) = plan_in(Path::new("."), &["package", "workspace"]);
+    if let Some(plan) = plan {
+        return Some(PathBuf::from(plan));
+    }
+    if !is_workspace && let Ok(here) = std::env::current_dir() {
+        // The nearest directory above with a `[workspace]` Cargo.toml, named relative to here.
+        let mut up = PathBuf::new();
+        for dir in here.ancestors().skip(1) {
+            up.push("..");
+            let (plan, is_workspace) = plan_in(dir, &["workspace"]);
+            if is_workspace {
+                return plan.map(|p| up.join(p));
             }
         }
     }

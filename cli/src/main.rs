@@ -433,6 +433,13 @@ fn check_command(
             for d in &checked.diagnostics {
                 eprintln!("{}\n", diagnostics::render(d, &src, color));
             }
+            // Lifted built-in policies are no problem, but a reviewer must see every one.
+            for x in checked.plan.iter().flat_map(|p| &p.exceptions) {
+                println!(
+                    "note: built-in policy `{}` is lifted for this plan: {}",
+                    x.policy.value, x.justification.value
+                );
+            }
             let line = diagnostics::summary(&src.name, &checked.diagnostics);
             if checked.has_errors() {
                 eprintln!("{line}");

@@ -886,3 +886,43 @@ fn subject_export_and_forget() {
         event_line(&bob, 6)
     );
 }
+
+#[test]
+fn a_lifted_built_in_policy_is_shown_by_check_and_docs() {
+    let dir = fixtures().join("check");
+    let out = run_ok(&dir, &["check", "lifted.toml"]);
+    assert_eq!(
+        stdout(&out),
+        "note: built-in policy `special-category-marketing` is lifted for this plan: Offers only to customers who gave explicit consent to health-based offers; reviewed by privacy@pharmacy.example.\nlifted.toml is valid\n"
+    );
+    let docs = stdout(&run_ok(&dir, &["docs", "lifted.toml"]));
+    assert!(
+        docs.contains("## Exceptions to the built-in policies"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains("`special-category-marketing` (special-category data is never used for marketing or advertising): *Offers only"),
+        "{docs}"
+    );
+}
+
+#[test]
+fn check_in_a_member_crate_finds_the_workspace_plan() {
+    let tmp = TempDir::new("workspace");
+    std::fs::write(
+        tmp.0.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"crates/app\"]\n\n[workspace.metadata.trackplan]\nplan = \"plans/shop.toml\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.0.join("plans")).unwrap();
+    std::fs::copy(
+        repo().join("plans/shop.toml"),
+        tmp.0.join("plans/shop.toml"),
+    )
+    .unwrap();
+    let app = tmp.0.join("crates/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
+    let out = run_ok(&app, &["check"]);
+    assert_eq!(stdout(&out), "../../plans/shop.toml is valid\n");
+}

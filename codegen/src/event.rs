@@ -14,6 +14,13 @@ use crate::ty::{EnumType, describe, rust_type};
 
 /// Writes the struct of event `item` (index `index` in `PLAN.events`), its `Event` impl and
 /// its compile-time purpose impls.
+///
+/// `stand_in` is set when the plan has errors: the plan as recovered may have a placeholder
+/// where the file has a typo (a misspelt `sensitivity` reads as `internal`, so a personal
+/// `String` field loses its `Personal<…>`), and call sites written for the plan as meant would
+/// get type errors with misleading help ("try `.to_string()`"). Then each field gets a type
+/// parameter of its own, inferred from whatever the call site writes, so the plan's errors are
+/// the only ones; nothing is sent from such a build, which does not compile.
 pub(crate) fn event(
     out: &mut Code,
     plan: &Plan,
@@ -21,9 +28,19 @@ pub(crate) fn event(
     names: &Names<'_>,
     item: &EventItem<'_>,
     index: usize,
+    stand_in: bool,
 ) {
     let event = item.event;
     let ident = &item.ident;
+    let (params, args) = if stand_in && !item.fields.is_empty() {
+        let names: Vec<String> = (0..item.fields.len()).map(|i| format!("__F{i}")).collect();
+        (
+            format!("<{}>", names.join(", ")),
+            format!("<{}>", names.join(", ")),
+        )
+    } else {
+        (String::new(), String::new())
+    };
 
     let mut docs = Doc::described(event.description.as_ref());
     docs.line(format_args!(
@@ -50,18 +67,28 @@ pub(crate) fn event(
 
     write!(
         out,
-        "{docs}#[derive(Debug, Clone)]\npub struct {ident} {{\n",
+        "{docs}#[derive(Debug, Clone)]\npub struct {ident}{params} {{\n",
         docs = docs.attr()
     );
-    for f in &item.fields {
+    for (i, f) in item.fields.iter().enumerate() {
         let enum_ident = f.enum_index.map(|i| EnumType::Named(&names.enums[i].ident));
-        writeln!(
-            out,
-            "    {docs}    pub {name}: {ty},",
-            docs = property_doc(src, f.property).attr(),
-            name = f.ident,
-            ty = rust_type(f.property, enum_ident, names.std),
-        );
+        let docs = property_doc(src, f.property);
+        if args.is_empty() {
+            writeln!(
+                out,
+                "    {docs}    pub {name}: {ty},",
+                docs = docs.attr(),
+                name = f.ident,
+                ty = rust_type(f.property, enum_ident, names.std),
+            );
+        } else {
+            writeln!(
+                out,
+                "    {docs}    pub {name}: __F{i},",
+                docs = docs.attr(),
+                name = f.ident
+            );
+        }
     }
 
     let markers = names.purpose_markers(plan, &event.purposes);
@@ -70,9 +97,9 @@ pub(crate) fn event(
         out,
         "}}
 
-impl ::trackplan::__private::Sealed for {ident} {{}}
+impl{params} ::trackplan::__private::Sealed for {ident}{args} {{}}
 
-impl ::trackplan::Event for {ident} {{
+impl{params} ::trackplan::Event for {ident}{args} {{
     type Purposes = {purposes};
     const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
     const INFO: &'static ::trackplan::EventInfo = &PLAN.events[{index}];
@@ -83,12 +110,12 @@ impl ::trackplan::Event for {ident} {{
 }}
 ",
         purposes = purpose_list("purpose", &markers),
-        calls = WriteCalls(&item.fields),
+        calls = WriteCalls(if args.is_empty() { &item.fields } else { &[] }),
     );
     for m in &markers {
         writeln!(
             out,
-            "impl ::trackplan::DeclaredFor<purpose::{m}> for {ident} {{}}"
+            "impl{params} ::trackplan::DeclaredFor<purpose::{m}> for {ident}{args} {{}}"
         );
     }
     let routable = plan
@@ -100,7 +127,7 @@ impl ::trackplan::Event for {ident} {{
     for m in routable {
         writeln!(
             out,
-            "impl ::trackplan::RoutableTo<destination::{m}> for {ident} {{}}"
+            "impl{params} ::trackplan::RoutableTo<destination::{m}> for {ident}{args} {{}}"
         );
     }
     out.push("\n");

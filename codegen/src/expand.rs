@@ -142,7 +142,7 @@ fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
         crate::values::enum_type(out, src, e);
     }
     for (i, e) in names.events.iter().enumerate() {
-        crate::event::event(out, plan, src, names, e, i);
+        crate::event::event(out, plan, src, names, e, i, !loaded.is_valid());
     }
     write!(
         out,

@@ -32,4 +32,4 @@ pub use derive::{FileLoader, Loader, derive_event, derive_values};
 pub use expand::{
     Expansion, expand_load_error, expand_plan, plan_expansion, stub_items, unlexable,
 };
-pub use load::{LoadError, LoadedPlan, default_plan, resolve};
+pub use load::{LoadError, LoadedPlan, default_plan, resolve, workspace_root};

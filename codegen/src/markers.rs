@@ -8,7 +8,13 @@ use crate::event::{location, purpose_list};
 use crate::names::Names;
 
 /// Writes `pub mod purpose { … }` and `pub mod destination { … }`.
+///
+/// The modules hold only the marker structs; their trait impls follow each module, at the
+/// level of the `plan!` call. Nothing refers back out of a module with `super::`, so the
+/// expansion means the same inside a function body (where `super` would skip the function and
+/// name the module around it) as at module level.
 pub(crate) fn markers(out: &mut Code, plan: &Plan, src: &SourceFile, names: &Names<'_>) {
+    let mut impls = Code::with_capacity(64 * (plan.purposes.len() + plan.destinations.len()));
     out.push(
         "/// Purposes of the plan: why data is collected. Marker types for
 /// `Consent::grant`, `Tracker::scoped` and compile-time purpose checks.
@@ -42,18 +48,24 @@ pub mod purpose {
             "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct {m};
 
-impl ::trackplan::Purpose for {m} {{
-    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
-    const INDEX: usize = {i};
-}}
-
 ",
             docs = docs.attr(),
         );
-    }
-    out.push(
-        "}
+        write!(
+            impls,
+            "impl ::trackplan::Purpose for purpose::{m} {{
+    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
+    const INDEX: usize = {i};
+}}
 
+"
+        );
+    }
+    out.push("}\n\n");
+    out.push(&impls.into_string());
+    let mut impls = Code::with_capacity(128 * plan.destinations.len());
+    out.push(
+        "
 /// Destinations of the plan: where events may go. Marker types for attaching sinks
 /// to a tracker and for `Tracker::send_to`.
 pub mod destination {
@@ -90,16 +102,21 @@ pub mod destination {
             "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct {m};
 
-impl ::trackplan::Destination for {m} {{
+",
+            docs = docs.attr(),
+        );
+        write!(
+            impls,
+            "impl ::trackplan::Destination for destination::{m} {{
     type Purposes = {purposes};
-    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
+    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
     const INDEX: usize = {i};
 }}
 
 ",
-            docs = docs.attr(),
-            purposes = purpose_list("super::purpose", &wanted),
+            purposes = purpose_list("purpose", &wanted),
         );
     }
     out.push("}\n\n");
+    out.push(&impls.into_string());
 }

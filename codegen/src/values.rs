@@ -58,8 +58,57 @@ impl ::trackplan::Values for {ident} {{
 
 impl ::trackplan::__private::ValuesOf<{hash}> for {ident} {{}}
 
+impl {ident} {{
+    /// Every value, in plan order.
+    pub const ALL: [{ident}; {n}] = [{all}];
+
+    /// The wire values, in plan order: what `from_str` and `try_from` accept.
+    pub const WIRE_VALUES: [&'static str; {n}] = [{wires}];
+}}
+
+impl ::core::str::FromStr for {ident} {{
+    type Err = ::trackplan::UnknownValue;
+
+    /// The variant sent as `text`, byte for byte.
+    fn from_str(text: &str) -> ::core::result::Result<Self, Self::Err> {{
+        match text {{
+{arms}            _ => ::core::result::Result::Err(::trackplan::UnknownValue::new({name}, &{ident}::WIRE_VALUES)),
+        }}
+    }}
+}}
+
+impl ::core::convert::TryFrom<&str> for {ident} {{
+    type Error = ::trackplan::UnknownValue;
+
+    fn try_from(text: &str) -> ::core::result::Result<Self, Self::Error> {{
+        ::core::str::FromStr::from_str(text)
+    }}
+}}
+
 ",
         hash = key_hash(&item.key),
+        n = item.variants.len(),
+        all = item
+            .variants
+            .iter()
+            .map(|(v, _)| format!("{ident}::{v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        wires = item
+            .variants
+            .iter()
+            .map(|(_, value)| lit(&value.value).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        arms = item
+            .variants
+            .iter()
+            .map(|(v, value)| format!(
+                "            {} => ::core::result::Result::Ok({ident}::{v}),\n",
+                lit(&value.value)
+            ))
+            .collect::<String>(),
+        name = lit(&ident.to_string()),
     );
 }
 

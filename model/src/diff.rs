@@ -141,6 +141,12 @@ pub enum ChangeKind {
     PolicyRemoved,
     /// A policy's rules changed.
     PolicyChanged,
+    /// A built-in baseline policy is lifted by a new `[[exceptions]]` entry.
+    ExceptionAdded,
+    /// An `[[exceptions]]` entry is gone: the built-in policy applies again.
+    ExceptionRemoved,
+    /// The justification of an `[[exceptions]]` entry changed.
+    ExceptionChanged,
 }
 
 impl ChangeKind {
@@ -182,6 +188,9 @@ impl ChangeKind {
             ChangeKind::PolicyAdded => "policy_added",
             ChangeKind::PolicyRemoved => "policy_removed",
             ChangeKind::PolicyChanged => "policy_changed",
+            ChangeKind::ExceptionAdded => "exception_added",
+            ChangeKind::ExceptionRemoved => "exception_removed",
+            ChangeKind::ExceptionChanged => "exception_changed",
         }
     }
 
@@ -223,6 +232,9 @@ impl ChangeKind {
             ChangeKind::PolicyAdded => "Policy added",
             ChangeKind::PolicyRemoved => "Policy removed",
             ChangeKind::PolicyChanged => "Policy changed",
+            ChangeKind::ExceptionAdded => "Built-in policy lifted",
+            ChangeKind::ExceptionRemoved => "Built-in policy restored",
+            ChangeKind::ExceptionChanged => "Exception justification changed",
         }
     }
 }
@@ -304,6 +316,11 @@ pub enum Subject {
         /// Its name.
         name: String,
     },
+    /// An `[[exceptions]]` entry.
+    Exception {
+        /// The id of the built-in policy it lifts.
+        policy: String,
+    },
 }
 
 impl Subject {
@@ -317,6 +334,7 @@ impl Subject {
             Subject::Event { id, .. } => format!("events.{id}"),
             Subject::Property { event, id, .. } => format!("events.{event}.properties.{id}"),
             Subject::Policy { name } => format!("policies[{name:?}]"),
+            Subject::Exception { policy } => format!("exceptions[{policy:?}]"),
         }
     }
 }
@@ -334,6 +352,7 @@ impl fmt::Display for Subject {
                 event_name, name, ..
             } => write!(f, "property \"{name}\" of \"{event_name}\""),
             Subject::Policy { name } => write!(f, "policy \"{name}\""),
+            Subject::Exception { policy } => write!(f, "built-in policy `{policy}`"),
         }
     }
 }
@@ -378,6 +397,7 @@ pub fn diff(base: &Plan, head: &Plan) -> PlanDiff {
     cx.destinations();
     cx.events();
     cx.policies();
+    cx.exceptions();
 
     let breaking = cx.changes.iter().filter(|c| c.breaking).count();
     if breaking > 0 && head.version.value <= base.version.value {
@@ -1393,6 +1413,65 @@ impl Cx<'_> {
     }
 }
 
+impl Cx<'_> {
+    /// `[[exceptions]]`: lifting a built-in policy is the largest change a plan can make to
+    /// what protects special-category data, so it is always high impact.
+    fn exceptions(&mut self) {
+        for hx in &self.head.exceptions {
+            let subject = Subject::Exception {
+                policy: hx.policy.value.clone(),
+            };
+            let justification = Some(hx.justification.value.clone());
+            match self
+                .base
+                .exceptions
+                .iter()
+                .find(|x| x.policy.value == hx.policy.value)
+            {
+                None => self.push(
+                    Change::of(
+                        ChangeKind::ExceptionAdded,
+                        &subject,
+                        Impact::High,
+                        "the plan lifts a built-in policy for special-category data; check the justification",
+                    )
+                    .values(None, justification),
+                ),
+                Some(bx) if bx.justification.value != hx.justification.value => self.push(
+                    Change::of(
+                        ChangeKind::ExceptionChanged,
+                        &subject,
+                        Impact::NeedsReview,
+                        "the reason given for lifting a built-in policy changed",
+                    )
+                    .values(Some(bx.justification.value.clone()), justification),
+                ),
+                Some(_) => {}
+            }
+        }
+        for bx in &self.base.exceptions {
+            if !self
+                .head
+                .exceptions
+                .iter()
+                .any(|x| x.policy.value == bx.policy.value)
+            {
+                self.push(
+                    Change::of(
+                        ChangeKind::ExceptionRemoved,
+                        &Subject::Exception {
+                            policy: bx.policy.value.clone(),
+                        },
+                        Impact::Low,
+                        "the built-in policy protects this plan again",
+                    )
+                    .values(Some(bx.justification.value.clone()), None),
+                );
+            }
+        }
+    }
+}
+
 fn identity_key(t: IdentityTransform) -> &'static str {
     match t {
         IdentityTransform::Hmac => "hmac",
@@ -1765,6 +1844,7 @@ mod tests {
                 },
                 span: Span::default(),
             }],
+            exceptions: Vec::new(),
             taxonomy: Vec::new(),
         }
     }
@@ -2140,6 +2220,34 @@ mod tests {
         );
         assert!(!d.has_breaking());
         assert!(d_has(&diff(&h, &base()), ChangeKind::PurposeRemoved));
+    }
+
+    #[test]
+    fn lifting_a_built_in_policy_is_a_high_impact_change() {
+        let b = base();
+        let mut h = base();
+        h.exceptions.push(crate::Exception {
+            policy: s("special-category-marketing".to_owned()),
+            justification: s("Explicit consent, reviewed.".to_owned()),
+            span: Span::new(0, 0),
+        });
+        let d = diff(&b, &h);
+        let c = only(&d, ChangeKind::ExceptionAdded);
+        assert_eq!(c.impact, Impact::High);
+        assert_eq!(c.after.as_deref(), Some("Explicit consent, reviewed."));
+        assert_eq!(
+            c.subject.to_string(),
+            "built-in policy `special-category-marketing`"
+        );
+        let d = diff(&h, &b);
+        assert_eq!(only(&d, ChangeKind::ExceptionRemoved).impact, Impact::Low);
+        let mut h2 = h.clone();
+        h2.exceptions[0].justification.value = "Changed.".to_owned();
+        let d = diff(&h, &h2);
+        assert_eq!(
+            only(&d, ChangeKind::ExceptionChanged).impact,
+            Impact::NeedsReview
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct PlanFile {
     /// Deny rules evaluated as in Fides; a plan that breaks one does not compile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyTable>,
+    /// Built-in baseline policies the plan lifts, each with a justification reviewers see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<ExceptionTable>,
     /// Additions to the built-in fideslang taxonomy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxonomy: Option<TaxonomyTable>,
@@ -336,6 +339,18 @@ pub struct PolicyTable {
     pub name: String,
     /// The plan is rejected when a property on an event matches both dimensions.
     pub deny: DenyRule,
+}
+
+/// `[[exceptions]]`: a built-in baseline policy the plan lifts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionTable {
+    /// The id of the built-in policy lifted.
+    #[schemars(extend("enum" = ["special-category-marketing", "special-category-third-party-sharing", "special-category-ai-training"]))]
+    pub policy: String,
+    /// Why the plan may do what the policy denies, and who reviewed it.
+    #[schemars(length(min = 1))]
+    pub justification: String,
 }
 
 /// `deny = { categories = …, data_uses = … }`.

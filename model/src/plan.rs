@@ -27,6 +27,8 @@ pub struct Plan {
     pub events: Vec<Event>,
     /// `[[policies]]`, in file order.
     pub policies: Vec<Policy>,
+    /// `[[exceptions]]`: built-in baseline policies the plan lifts, in file order.
+    pub exceptions: Vec<Exception>,
     /// `[taxonomy.categories."<key>"]`: categories the plan adds to the built-in taxonomy.
     pub taxonomy: Vec<CategoryExtension>,
 }
@@ -431,6 +433,18 @@ pub struct Policy {
     /// The data uses it covers.
     pub data_uses: RuleSet,
     /// The `[[policies]]` header.
+    pub span: Span,
+}
+
+/// `[[exceptions]]`: a built-in baseline policy ([`BASELINE_POLICIES`](crate::baseline::BASELINE_POLICIES))
+/// that this plan lifts, with the reason, for reviewers to see in `check`, `docs` and `diff`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exception {
+    /// The id of the baseline policy lifted, e.g. `special-category-marketing`.
+    pub policy: Spanned<String>,
+    /// Why the plan may do what the policy denies; shown wherever the exception is.
+    pub justification: Spanned<String>,
+    /// The `[[exceptions]]` header.
     pub span: Span,
 }
 

@@ -36,6 +36,23 @@ pub(crate) fn random_uuid() -> Result<String, getrandom::Error> {
     Ok(uuid_v4_text(bytes))
 }
 
+/// The distinct id of an anonymous subject (`"anon-<UUID v4>"`), from `random` (a
+/// [`random_uuid`] result). Without OS randomness there is no safe random id, and none derived
+/// from anything else would be anonymous: every such visitor then shares one all-zero id,
+/// which links nothing to anyone, and the tracker keeps working.
+pub(crate) fn anonymous_id(random: Result<String, getrandom::Error>) -> String {
+    match random {
+        Ok(uuid) => format!("anon-{uuid}"),
+        Err(e) => {
+            tracing::error!(error = %e, "trackplan: no OS randomness for an anonymous id; using the shared all-zero id");
+            format!("anon-{SHARED_ANONYMOUS_UUID}")
+        }
+    }
+}
+
+/// The one anonymous id every visitor gets when the OS has no randomness.
+const SHARED_ANONYMOUS_UUID: &str = "00000000-0000-4000-8000-000000000000";
+
 /// Insert ids derived from an event's sequence number under a per-tracker random secret:
 /// unpredictable and unique like random UUIDs, but computed in the worker (no system call on
 /// the `track` path) and equal for one event in every destination.
@@ -143,6 +160,19 @@ mod tests {
             && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
             && b[14] == b'4'
             && matches!(b[19], b'8' | b'9' | b'a' | b'b')
+    }
+
+    #[test]
+    fn anonymous_ids_fall_back_to_one_shared_id_without_randomness() {
+        let fresh = anonymous_id(random_uuid());
+        assert!(
+            fresh.starts_with("anon-") && is_uuid_v4(&fresh[5..]),
+            "{fresh}"
+        );
+        let shared = anonymous_id(Err(getrandom::Error::UNSUPPORTED));
+        assert_eq!(shared, "anon-00000000-0000-4000-8000-000000000000");
+        assert!(is_uuid_v4(&shared[5..]));
+        assert_eq!(anonymous_id(Err(getrandom::Error::UNEXPECTED)), shared);
     }
 
     #[test]

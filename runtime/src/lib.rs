@@ -27,6 +27,7 @@ pub mod testing;
 mod time;
 mod tracker;
 mod transform;
+mod unknown_value;
 mod value;
 mod worker;
 
@@ -47,6 +48,7 @@ pub use tracker::{
     AccessError, AccessReport, BuildError, FlushError, ForgetError, ForgetReport, Overflow,
     Tracker, TrackerBuilder,
 };
+pub use unknown_value::UnknownValue;
 pub use value::{PropertyWriter, Value, ViolationPolicy};
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.

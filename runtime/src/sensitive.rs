@@ -8,7 +8,13 @@ macro_rules! wrapper {
         ///
         /// It prints `[redacted]` in `Debug` and `Display`, has no `Serialize`, and its value is
         /// only ever written through the transform the plan declares.
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+        ///
+        /// Nothing else reads it either: it implements neither `PartialEq`/`Eq`, `PartialOrd`/`Ord`
+        /// nor `Hash`. Each would hand the raw value to code of the caller's choosing: a `Hasher`
+        /// is given the value's bytes, and comparing against guesses (`== 0`, `== 1`, …) or
+        /// ordering against bounds recovers the value in a few steps. So a wrapped value cannot
+        /// be a `HashMap` key or compared; compare or key on the raw value before wrapping it.
+        #[derive(Clone, Copy, Default)]
         pub struct $name<T>(T);
 
         impl<T> $name<T> {
@@ -61,6 +67,50 @@ wrapper!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The promise of the type, checked where the compiler can: none of the traits that hand
+    /// the value to caller code is implemented (a compile-fail case in `tests/ui` shows the
+    /// error a user sees).
+    #[test]
+    fn no_trait_reads_the_value() {
+        trait Reads {
+            const EQ: bool = false;
+            const ORD: bool = false;
+            const HASH: bool = false;
+        }
+        impl<T: ?Sized> Reads for T {}
+        struct Probe<T>(T);
+        // Inherent constants win over the blanket trait's only where their bound holds.
+        #[allow(dead_code)]
+        impl<T: PartialEq> Probe<T> {
+            const EQ: bool = true;
+        }
+        #[allow(dead_code)]
+        impl<T: PartialOrd> Probe<T> {
+            const ORD: bool = true;
+        }
+        #[allow(dead_code)]
+        impl<T: std::hash::Hash> Probe<T> {
+            const HASH: bool = true;
+        }
+        let personal = [
+            Probe::<Personal<u8>>::EQ,
+            Probe::<Personal<u8>>::ORD,
+            Probe::<Personal<u8>>::HASH,
+        ];
+        let special = [
+            Probe::<Special<u8>>::EQ,
+            Probe::<Special<u8>>::ORD,
+            Probe::<Special<u8>>::HASH,
+        ];
+        assert_eq!(personal, [false; 3]);
+        assert_eq!(special, [false; 3]);
+        // The probe itself sees the traits where they exist.
+        assert_eq!(
+            [Probe::<u8>::EQ, Probe::<u8>::ORD, Probe::<u8>::HASH],
+            [true; 3]
+        );
+    }
 
     #[test]
     fn debug_and_display_never_show_the_value() {

@@ -84,6 +84,10 @@ pub struct Stats {
     pub dropped_invalid: u64,
     /// Events not tracked because they belong to another plan than the tracker's.
     pub dropped_wrong_plan: u64,
+    /// Events not tracked because a *required* property's value broke a plan constraint or its
+    /// transform could not apply (the value is also counted in `dropped_invalid`). They are
+    /// in no destination's counts.
+    pub refused_invalid: u64,
 }
 
 impl Stats {
@@ -153,6 +157,7 @@ pub(crate) struct StatsCells {
     per_destination: Box<[Cells]>,
     pub(crate) dropped_invalid: AtomicU64,
     pub(crate) dropped_wrong_plan: AtomicU64,
+    pub(crate) refused_invalid: AtomicU64,
 }
 
 impl StatsCells {
@@ -162,6 +167,7 @@ impl StatsCells {
             per_destination: plan.destinations.iter().map(|_| Cells::default()).collect(),
             dropped_invalid: AtomicU64::new(0),
             dropped_wrong_plan: AtomicU64::new(0),
+            refused_invalid: AtomicU64::new(0),
         }
     }
 
@@ -177,6 +183,19 @@ impl StatsCells {
         while m != 0 {
             let d = m.trailing_zeros() as usize;
             self.add(d, counter, 1);
+            m &= m - 1;
+        }
+    }
+
+    /// Takes back one of `counter` for every destination in `mask` (an acceptance of an event
+    /// that then turned out not to be trackable).
+    pub(crate) fn take_back_each(&self, mask: u64, counter: Counter) {
+        let mut m = mask;
+        while m != 0 {
+            let d = m.trailing_zeros() as usize;
+            if let Some(cells) = self.per_destination.get(d) {
+                cells.cell(counter).fetch_sub(1, Ordering::AcqRel);
+            }
             m &= m - 1;
         }
     }
@@ -216,6 +235,7 @@ impl StatsCells {
             destinations,
             dropped_invalid: self.dropped_invalid.load(Ordering::Acquire),
             dropped_wrong_plan: self.dropped_wrong_plan.load(Ordering::Acquire),
+            refused_invalid: self.refused_invalid.load(Ordering::Acquire),
         }
     }
 }

@@ -40,8 +40,10 @@ pub struct Subject {
 
 impl fmt::Debug for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The distinct id is the raw subject id when the plan's identity is `none`, and a
+        // pseudonym (still personal data) otherwise: neither belongs in logs.
         f.debug_struct("Subject")
-            .field("distinct_id", &self.inner.distinct_id)
+            .field("distinct_id", &format_args!("[redacted]"))
             .field("consent", &self.consent())
             .finish()
     }

@@ -1,25 +1,36 @@
 //! Test support: a sink that records what your instrumentation sends, with assertions.
 //!
 //! ```ignore
-//! let recorder = trackplan::testing::Recorder::new();
+//! let recorder = trackplan::testing::Recorder::for_plan(&PLAN);
 //! let tracker = Tracker::builder(&PLAN)
 //!     .key(test_key)
-//!     .sink(destination::Warehouse, recorder.clone())
-//!     .skip(destination::Mixpanel)
+//!     .record_all(&recorder)           // every destination without a sink of its own
 //!     .build()?;
 //! checkout(&tracker, &cart);           // the code under test
 //! tracker.flush()?;
-//! let event = recorder.assert_tracked("Checkout Completed");
+//! let event = recorder.assert_event::<CheckoutCompleted>();
 //! assert_eq!(event.property("Currency"), Some(&serde_json::json!("EUR")));
-//! recorder.assert_not_tracked("Login Failed");
+//! recorder.assert_no_event::<LoginFailed>();
 //! ```
+//!
+//! The typed assertions (`assert_event::<E>()`) name an event type, so a typo does not
+//! compile. The ones that take a wire name (`assert_tracked("Login Failed")`) panic on a name
+//! the plan does not have, once the recorder knows the plan: from [`Recorder::for_plan`], or
+//! from the first event it receives. A misspelt `assert_not_tracked` can then no longer pass.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::event::Event;
+use crate::plan::PlanInfo;
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
+use crate::tracker::TrackerBuilder;
 
 /// One event as a destination received it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the event, plan, purposes and property *names*: the values (and the
+/// distinct id) are what a destination received, which can be personal data, and `{:?}` ends
+/// up in logs and CI output.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Recorded {
     /// Wire name.
@@ -32,15 +43,39 @@ pub struct Recorded {
     pub distinct_id: String,
     /// `name@version` of the plan.
     pub plan: String,
+    /// The destination that received it, when the recorder was attached with
+    /// [`TrackerBuilder::record_all`]; `None` for a recorder given to one `.sink(…)`.
+    pub destination: Option<&'static str>,
     /// Purpose ids of the event.
     pub purposes: Vec<String>,
     /// The properties exactly as sent (transformed), parsed.
     pub properties: serde_json::Value,
 }
 
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .properties
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Recorded")
+            .field("event", &self.event)
+            .field("time_ms", &self.time_ms)
+            .field("insert_id", &self.insert_id)
+            .field("distinct_id", &format_args!("[redacted]"))
+            .field("plan", &self.plan)
+            .field("destination", &self.destination)
+            .field("purposes", &self.purposes)
+            .field("properties", &names)
+            .finish()
+    }
+}
+
 impl Recorded {
-    fn from_envelope(e: &Envelope) -> Recorded {
+    fn from_envelope(e: &Envelope, destination: Option<&'static str>) -> Recorded {
         Recorded {
+            destination,
             event: e.event.to_owned(),
             time_ms: e.time_ms,
             insert_id: e.insert_id.clone(),
@@ -60,15 +95,121 @@ impl Recorded {
 
 /// An in-memory sink with assertions. Clones share the record: give one to the builder, assert
 /// on another after `Tracker::flush`.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` shows how many events of each name it holds, never their properties.
+#[derive(Clone, Default)]
 pub struct Recorder {
     events: Arc<Mutex<Vec<Recorded>>>,
+    /// The plan, once known: wire names given to the string assertions must be its events'.
+    plan: Arc<OnceLock<&'static PlanInfo>>,
+    /// The destination this clone is attached to (`record_all`).
+    destination: Option<&'static str>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let events = self.lock();
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for r in events.iter() {
+            match counts.iter_mut().find(|(name, _)| *name == r.event) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((&r.event, 1)),
+            }
+        }
+        f.debug_struct("Recorder")
+            .field("events", &events.len())
+            .field("by_name", &counts)
+            .finish()
+    }
 }
 
 impl Recorder {
-    /// An empty recorder.
+    /// An empty recorder. It learns the plan from the first event it receives; until then the
+    /// string assertions cannot check the names they are given ([`Recorder::for_plan`] can).
     pub fn new() -> Recorder {
         Recorder::default()
+    }
+
+    /// An empty recorder for `plan`: the string assertions panic on a wire name that is not
+    /// one of the plan's events, from the start.
+    pub fn for_plan(plan: &'static PlanInfo) -> Recorder {
+        let recorder = Recorder::default();
+        let _ = recorder.plan.set(plan);
+        recorder
+    }
+
+    /// The events of type `E` received so far (by wire name and plan), in delivery order.
+    pub fn events_of<E: Event>(&self) -> Vec<Recorded> {
+        self.lock()
+            .iter()
+            .filter(|r| is_event::<E>(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Panics unless an event of type `E` was received; returns the last one.
+    #[track_caller]
+    pub fn assert_event<E: Event>(&self) -> Recorded {
+        match self.events_of::<E>().pop() {
+            Some(r) => r,
+            None => panic!(
+                "expected event `{}` to be tracked; received: {}",
+                E::INFO.name,
+                self.names()
+            ),
+        }
+    }
+
+    /// Panics if an event of type `E` was received.
+    #[track_caller]
+    pub fn assert_no_event<E: Event>(&self) {
+        let n = self.events_of::<E>().len();
+        assert!(
+            n == 0,
+            "expected event `{}` not to be tracked, but it was, {n} time(s)",
+            E::INFO.name
+        );
+    }
+
+    /// Panics unless exactly `times` events of type `E` were received (once per destination
+    /// a recorder attached with `record_all` stands for).
+    #[track_caller]
+    pub fn assert_event_times<E: Event>(&self, times: usize) {
+        let n = self.events_of::<E>().len();
+        assert!(
+            n == times,
+            "expected event `{}` {times} time(s), got {n}; received: {}",
+            E::INFO.name,
+            self.names()
+        );
+    }
+
+    /// Panics when the recorder knows its plan and `event` is not the wire name of one of
+    /// its events.
+    #[track_caller]
+    fn check_name(&self, event: &str) {
+        let Some(plan) = self.plan.get() else {
+            return;
+        };
+        if plan.events.iter().any(|e| e.name == event) {
+            return;
+        }
+        let closest = plan
+            .events
+            .iter()
+            .map(|e| (edit_distance(event, e.name), e.name))
+            .min()
+            .filter(|(d, name)| *d <= name.len().max(event.len()) / 3 + 1);
+        match closest {
+            Some((_, name)) => panic!(
+                "plan {} has no event named `{event}`; did you mean `{name}`?",
+                plan.label
+            ),
+            None => panic!(
+                "plan {} has no event named `{event}` (assertions take wire names)",
+                plan.label
+            ),
+        }
     }
 
     /// Everything received so far, in delivery order.
@@ -77,7 +218,9 @@ impl Recorder {
     }
 
     /// The events with wire name `event`.
+    #[track_caller]
     pub fn named(&self, event: &str) -> Vec<Recorded> {
+        self.check_name(event);
         self.lock()
             .iter()
             .filter(|r| r.event == event)
@@ -86,7 +229,9 @@ impl Recorder {
     }
 
     /// How many events with wire name `event` were received.
+    #[track_caller]
     pub fn count(&self, event: &str) -> usize {
+        self.check_name(event);
         self.lock().iter().filter(|r| r.event == event).count()
     }
 
@@ -168,10 +313,57 @@ impl Recorder {
     }
 }
 
+/// Whether `r` is an event of type `E`.
+fn is_event<E: Event>(r: &Recorded) -> bool {
+    r.event == E::INFO.name && r.plan == E::PLAN.label
+}
+
+/// Levenshtein distance in characters, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+impl TrackerBuilder {
+    /// Delivers every destination that has no sink of its own (and is not skipped) to a clone
+    /// of `recorder`, which notes the destination in [`Recorded::destination`]: one line
+    /// instead of a `.sink(…)` per destination in a test. The recorder learns the plan.
+    pub fn record_all(self, recorder: &Recorder) -> Self {
+        let plan = self.plan();
+        let _ = recorder.plan.set(plan);
+        let mut builder = self;
+        for (i, d) in plan.destinations.iter().enumerate() {
+            let mut clone = recorder.clone();
+            clone.destination = Some(d.id);
+            builder = builder.sink_if_unset(i, Box::new(clone));
+        }
+        builder
+    }
+}
+
 impl Sink for Recorder {
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        self.lock()
-            .extend(batch.iter().map(Recorded::from_envelope));
+        if let Some(first) = batch.first() {
+            let _ = self.plan.set(first.plan);
+        }
+        let destination = self.destination;
+        self.lock().extend(
+            batch
+                .iter()
+                .map(|e| Recorded::from_envelope(e, destination)),
+        );
         Outcome::Delivered
     }
 
@@ -204,5 +396,65 @@ impl Sink for Recorder {
             records,
             source: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(event: &str, properties: serde_json::Value) -> Recorded {
+        Recorded {
+            event: event.to_owned(),
+            time_ms: 0,
+            insert_id: "i-1".to_owned(),
+            distinct_id: "alice@example.com".to_owned(),
+            plan: "shop@3".to_owned(),
+            destination: None,
+            purposes: vec!["security".to_owned()],
+            properties,
+        }
+    }
+
+    #[test]
+    fn debug_shows_names_and_counts_never_values() {
+        let recorder = Recorder::new();
+        recorder.lock().extend([
+            recorded(
+                "Login Failed",
+                serde_json::json!({ "Email": "alice@example.com", "Reason": "password" }),
+            ),
+            recorded(
+                "Login Failed",
+                serde_json::json!({ "Email": "bob@example.com" }),
+            ),
+            recorded(
+                "Page Viewed",
+                serde_json::json!({ "Url": "https://x/?q=insulin" }),
+            ),
+        ]);
+        let texts = [
+            format!("{recorder:?}"),
+            format!("{recorder:#?}"),
+            format!("{:?}", recorder.events()),
+            format!("{:#?}", recorder.events()),
+        ];
+        for text in &texts {
+            for raw in [
+                "alice@example.com",
+                "bob@example.com",
+                "password",
+                "insulin",
+            ] {
+                assert!(!text.contains(raw), "{raw} in {text}");
+            }
+        }
+        assert!(texts[0].contains("events: 3"), "{}", texts[0]);
+        assert!(texts[0].contains("(\"Login Failed\", 2)"), "{}", texts[0]);
+        assert!(
+            texts[2].contains("\"Email\""),
+            "property names stay: {}",
+            texts[2]
+        );
     }
 }

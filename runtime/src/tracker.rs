@@ -282,6 +282,23 @@ impl TrackerBuilder {
         self
     }
 
+    /// Delivers destination `index` to `sink` unless it already has a sink or is skipped
+    /// (for `TrackerBuilder::record_all` in `testing`).
+    pub(crate) fn sink_if_unset(mut self, index: usize, sink: Box<dyn Sink>) -> Self {
+        let skipped = index < 64 && self.skipped & (1u64 << index) != 0;
+        if let Some(slot @ None) = self.sinks.get_mut(index)
+            && !skipped
+        {
+            *slot = Some(sink);
+        }
+        self
+    }
+
+    /// The plan the tracker is built for.
+    pub(crate) fn plan(&self) -> &'static PlanInfo {
+        self.plan
+    }
+
     fn slot<D: Destination>(&mut self) -> Option<usize> {
         let id = D::PLAN.destinations.get(D::INDEX).map_or("?", |d| d.id);
         if !D::PLAN.same_as(self.plan) || D::INDEX >= self.sinks.len().min(64) {
@@ -680,11 +697,15 @@ impl Core {
             .stats
             .dropped_wrong_plan
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        // Two crates of one workspace built against different contents of the same plan file
+        // have equal labels: the hashes tell them apart.
         tracing::warn!(
             event = E::INFO.id,
             event_plan = E::PLAN.label,
+            event_plan_hash = E::PLAN.hash,
             plan = self.plan.label,
-            "trackplan: event of another plan not tracked"
+            plan_hash = self.plan.hash,
+            "trackplan: event of another plan not tracked (counted in stats().dropped_wrong_plan); if the labels are equal, the crates were built from different contents of the plan file: share one with [workspace.metadata.trackplan]"
         );
     }
 
@@ -751,6 +772,10 @@ impl Core {
                 .stats
                 .dropped_invalid
                 .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
+            if let Some(property) = w.missing_required() {
+                bufs.stash.push(text);
+                return self.refuse_invalid(E::INFO, property, send);
+            }
         }
         let first_party = (wants_first_party && !bufs.redacted.is_empty()).then(|| {
             let mut fp = bufs.take();
@@ -772,6 +797,23 @@ impl Core {
             text,
             first_party,
             &mut bufs.stash,
+        );
+    }
+
+    /// An event whose required `property` had an invalid value: not tracked. Its acceptance
+    /// for `send` is taken back, so it shows in `Stats::refused_invalid` and nowhere else.
+    #[cold]
+    #[inline(never)]
+    fn refuse_invalid(&self, info: &'static EventInfo, property: &'static str, send: u64) {
+        let stats = &self.shared.stats;
+        stats
+            .refused_invalid
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        stats.take_back_each(send, Counter::Accepted);
+        tracing::warn!(
+            event = info.id,
+            property,
+            "trackplan: event not tracked: its required property has a value that breaks the plan's constraints or transform"
         );
     }
 
@@ -1215,16 +1257,8 @@ impl Tracker {
     /// (`"anon-<UUID v4>"`) from the operating system's generator, never derived from
     /// personal data. Keep [`Subject::distinct_id`] to forget it later.
     pub fn anonymous(&self, consent: Consent) -> Subject {
-        let id = match random_uuid() {
-            Ok(uuid) => uuid,
-            // Without OS randomness there is no safe anonymous id: fall back to an id
-            // shared by every such visitor, which links nothing.
-            Err(e) => {
-                tracing::error!(error = %e, "trackplan: no OS randomness for an anonymous id");
-                "00000000-0000-4000-8000-000000000000".into()
-            }
-        };
-        Subject::new(self, format!("anon-{id}"), consent)
+        // Without OS randomness: one id shared by every such visitor (see `anonymous_id`).
+        Subject::new(self, crate::id::anonymous_id(random_uuid()), consent)
     }
 
     /// A scope whose subjects may only track events declared for purpose `P`.

@@ -2,11 +2,25 @@
 //! `hmac` lives with the [`Key`](crate::Key), `coarsen` with [`Timestamp`](crate::Timestamp);
 //! the property writer picks which applies.
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Appends the network of an IP address: IPv4 to /24 (`192.0.2.0`), IPv6 to /48
-/// (`2001:db8:85a3::`). IPv4-mapped IPv6 addresses are treated as the IPv4 address they carry.
+/// (`2001:db8:85a3::`).
+///
+/// Some IPv6 addresses carry an IPv4 address, and the /48 alone would keep it (6to4 puts the
+/// whole IPv4 address in bits 16–47), so each such form is cut so that *both* the IPv6 address
+/// stops at /48 *and* the IPv4 address inside it stops at /24:
+///
+/// - IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses are the IPv4
+///   address they carry, written as IPv4 (`a.b.c.0`);
+/// - 6to4 (`2002::/16`, IPv4 in bits 16–47): `2002:aabb:cc00::`;
+/// - Teredo (`2001:0::/32`, the server's IPv4 in bits 32–63, the client's, obfuscated, in the
+///   last 32): the /48, which keeps two octets of the server and nothing of the client;
+/// - NAT64 (`64:ff9b::/96` and the local-use `64:ff9b:1::/48`, IPv4 in the low bits): the /48,
+///   which keeps none of it.
+///
 /// Returns `false`, writing nothing, when `text` is not an IP address: the caller drops it
 /// rather than send something that may be a raw identifier.
 pub(crate) fn truncate_ip(text: &str, out: &mut Vec<u8>) -> bool {
@@ -20,23 +34,77 @@ pub(crate) fn truncate_ip(text: &str, out: &mut Vec<u8>) -> bool {
     // Writing to a Vec cannot fail.
     let _ = match addr {
         IpAddr::V4(a) => write!(out, "{}", v4(a)),
-        IpAddr::V6(a) => match a.to_ipv4_mapped() {
-            Some(mapped) => write!(out, "{}", v4(mapped)),
-            None => {
-                let s = a.segments();
-                write!(out, "{}", Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
-            }
+        IpAddr::V6(a) => match embedded_ipv4(a) {
+            Some(carried) => write!(out, "{}", v4(carried)),
+            None => write!(out, "{}", ipv6_network(a)),
         },
     };
     true
 }
 
-/// The URL without its query string and fragment, which often carry e-mail addresses, tokens or
-/// search terms.
-pub(crate) fn strip_query(url: &str) -> &str {
-    match url.find(['?', '#']) {
-        Some(i) => &url[..i],
-        None => url,
+/// The IPv4 address an IPv4-mapped or IPv4-compatible IPv6 address stands for. `::` and `::1`
+/// (and the rest of `::/104`) are IPv6 addresses of their own, not IPv4 ones.
+fn embedded_ipv4(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(mapped) = a.to_ipv4_mapped() {
+        return Some(mapped);
+    }
+    let s = a.segments();
+    (s[..6] == [0; 6] && s[6] >> 8 != 0).then(|| {
+        let [_, _, _, _, _, _, hi, lo] = s;
+        Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))
+    })
+}
+
+/// The /48 of `a`, with the last octet of a 6to4 address's IPv4 (bits 40–47) cleared too.
+fn ipv6_network(a: Ipv6Addr) -> Ipv6Addr {
+    let s = a.segments();
+    let third = if s[0] == 0x2002 { s[2] & 0xff00 } else { s[2] };
+    // Teredo (2001:0::/32) and NAT64 (64:ff9b::/96, 64:ff9b:1::/48) keep at most two octets
+    // of an IPv4 address in their first 48 bits, so the plain /48 is enough for them.
+    Ipv6Addr::new(s[0], s[1], third, 0, 0, 0, 0, 0)
+}
+
+/// The URL without what often carries a person's data: userinfo (`user:pass@`), `;`
+/// parameters (`;jsessionid=…`), the query string (e-mail addresses, tokens, search terms) and
+/// the fragment. What is left is scheme, host, port and path.
+pub(crate) fn strip_query(url: &str) -> Cow<'_, str> {
+    // The authority follows `//` (after a scheme, or at the start of a network-path
+    // reference) and runs to the first `/`, `?` or `#`; userinfo is everything in it up to
+    // the last `@`.
+    let authority_start = match url.find("//") {
+        Some(i)
+            if url[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.:".contains(&b))
+                && (i == 0 || url[..i].ends_with(':')) =>
+        {
+            Some(i + 2)
+        }
+        _ => None,
+    };
+    let (head, rest, userinfo_end) = match authority_start {
+        Some(start) => {
+            let end = url[start..]
+                .find(['/', '?', '#'])
+                .map_or(url.len(), |i| start + i);
+            let userinfo_end = url[start..end].rfind('@').map(|i| start + i + 1);
+            (
+                &url[..start],
+                &url[userinfo_end.unwrap_or(start)..],
+                userinfo_end,
+            )
+        }
+        None => ("", url, None),
+    };
+    // `;` in the authority (past the userinfo) would be a malformed host; cutting there too is
+    // the cautious reading.
+    let kept = match rest.find([';', '?', '#']) {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    match userinfo_end {
+        None => Cow::Borrowed(&url[..head.len() + kept.len()]),
+        Some(_) => Cow::Owned(format!("{head}{kept}")),
     }
 }
 
@@ -154,6 +222,69 @@ mod tests {
             "https://shop.example/p"
         );
         assert_eq!(strip_query("/search?q=insulin"), "/search");
+    }
+
+    #[test]
+    fn strip_query_drops_userinfo_and_params() {
+        for (url, kept) in [
+            (
+                "https://alice:s3cret@shop.example/p?q=1",
+                "https://shop.example/p",
+            ),
+            (
+                "https://alice@shop.example:8443/",
+                "https://shop.example:8443/",
+            ),
+            ("https://a%40b.c:pw@shop.example", "https://shop.example"),
+            ("//alice@shop.example/p", "//shop.example/p"),
+            (
+                "https://shop.example/cart;jsessionid=ABC123?x=1",
+                "https://shop.example/cart",
+            ),
+            ("https://shop.example/a;v=1/b", "https://shop.example/a"),
+            ("/account;token=xyz", "/account"),
+            // An `@` after the authority is part of the path, not userinfo.
+            (
+                "https://shop.example/u/@alice",
+                "https://shop.example/u/@alice",
+            ),
+        ] {
+            let stripped = strip_query(url);
+            assert_eq!(stripped, kept, "{url}");
+            for secret in ["alice:", "s3cret", "pw@", "jsessionid", "ABC123", "token"] {
+                assert!(!stripped.contains(secret), "{url} kept {secret}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncate_ip_cuts_an_ipv4_address_carried_in_ipv6() {
+        // 203.0.113.9 is cb00:7109 in hex; no output may keep its last octet (09) in place.
+        for (addr, network) in [
+            ("::ffff:203.0.113.9", "203.0.113.0"),
+            ("::ffff:cb00:7109", "203.0.113.0"),
+            ("::203.0.113.9", "203.0.113.0"),
+            // 6to4: the /48 alone would be 2002:cb00:7109::, the whole IPv4 address.
+            ("2002:cb00:7109::1", "2002:cb00:7100::"),
+            ("2002:cb00:7109:1234:5678:9abc:def0:1", "2002:cb00:7100::"),
+            // Teredo: server 65.54.227.120 (4136:e378), client 203.0.113.9 obfuscated
+            // (34ff:8ef6) in the last 32 bits.
+            ("2001:0:4136:e378:8000:63bf:34ff:8ef6", "2001:0:4136::"),
+            // NAT64, well-known and local-use prefixes.
+            ("64:ff9b::203.0.113.9", "64:ff9b::"),
+            ("64:ff9b::cb00:7109", "64:ff9b::"),
+            ("64:ff9b:1:cb00:71:900::", "64:ff9b:1::"),
+        ] {
+            let got = ip(addr);
+            assert_eq!(got.as_deref(), Some(network), "{addr}");
+            let got = got.unwrap_or_default();
+            for leak in ["7109", "113.9", "8ef6", "e378"] {
+                assert!(!got.contains(leak), "{addr} -> {got} keeps {leak}");
+            }
+        }
+        // The rest of ::/104 stays IPv6 (:: and ::1 are not IPv4 addresses).
+        assert_eq!(ip("::").as_deref(), Some("::"));
+        assert_eq!(ip("::2").as_deref(), Some("::"));
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub trait Value {
 #[non_exhaustive]
 pub enum ViolationPolicy {
     /// Leave the property out of the event, count it in `Stats::dropped_invalid` and log a
-    /// warning naming the property (never the value). The event itself is still sent.
+    /// warning naming the property (never the value). The event itself is still sent, unless
+    /// the property is required: an event without a required property is not the event the
+    /// plan describes, so it is not tracked at all (`Stats::refused_invalid`, and a warning
+    /// naming the event and the property).
     #[default]
     Drop,
     /// Panic, naming the property and the rule but never the value. For tests that want
@@ -112,6 +115,8 @@ pub struct PropertyWriter<'a> {
     key: Option<&'a Key>,
     policy: ViolationPolicy,
     dropped: u32,
+    /// The first required property whose value was rejected.
+    missing_required: Option<&'static str>,
 }
 
 impl<'a> PropertyWriter<'a> {
@@ -137,7 +142,14 @@ impl<'a> PropertyWriter<'a> {
             key,
             policy,
             dropped: 0,
+            missing_required: None,
         }
+    }
+
+    /// The first required property whose value was dropped as invalid, if any: the event
+    /// must then not be sent.
+    pub(crate) fn missing_required(&self) -> Option<&'static str> {
+        self.missing_required
     }
 
     /// How many values were dropped as invalid so far.
@@ -211,6 +223,11 @@ impl<'a> PropertyWriter<'a> {
     #[inline(never)]
     fn reject(&mut self, p: &'static PropertyInfo, why: Invalid) {
         match self.policy {
+            ViolationPolicy::Drop if p.required => {
+                self.dropped += 1;
+                // The tracker refuses the event and warns, naming it and the property.
+                self.missing_required.get_or_insert(p.id);
+            }
             ViolationPolicy::Drop => {
                 self.dropped += 1;
                 tracing::warn!(
@@ -264,7 +281,7 @@ fn write_value(
             buf.push(b'"');
         }
         TransformInfo::StripQuery => match v {
-            Scalar::Str(s) => write_json_str(buf, transform::strip_query(s)),
+            Scalar::Str(s) => write_json_str(buf, &transform::strip_query(s)),
             _ => return Err(Invalid::WrongKind("strip_query")),
         },
         TransformInfo::Bucket(bounds) => {
