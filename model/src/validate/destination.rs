@@ -1,0 +1,44 @@
+//! Checks on destinations.
+
+use super::*;
+
+impl<'p> Validator<'p> {
+    pub(super) fn destinations(&mut self) {
+        let plan = self.plan;
+        let mut seen: HashMap<&str, Span> = HashMap::with_capacity(plan.destinations.len());
+        for (i, d) in plan.destinations.iter().enumerate() {
+            self.id("destination", &d.id);
+            if let Some(&first) = seen.get(d.id.value.as_str()) {
+                self.duplicate("destination", &d.id, first);
+            } else {
+                seen.insert(&d.id.value, d.id.span);
+            }
+            if i == MAX_DESTINATIONS {
+                self.push(
+                    Diagnostic::error(
+                        "too-many-destinations",
+                        format!(
+                            "destination `{}` is destination number {}; a plan may declare at most {MAX_DESTINATIONS}",
+                            d.id.value,
+                            i + 1
+                        ),
+                    )
+                    .at(d.id.span),
+                );
+            }
+            let what = Subject::Destination(&d.id.value);
+            if d.purposes.value.is_empty() && !self.incomplete.has(d.id.span, "purposes") {
+                self.push(
+                    Diagnostic::error(
+                        "destination-without-purpose",
+                        format!("destination `{}` has no purpose", d.id.value),
+                    )
+                    .at(d.purposes.span)
+                    .with_label("empty")
+                    .with_help("list what the destination uses data for, e.g. `purposes = [\"product_analytics\"]`"),
+                );
+            }
+            self.purpose_refs(what, &d.purposes);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Checks that generated Rust names do not collide.
+
+use super::*;
+
+impl<'p> Validator<'p> {
+    /// Naming collisions (naming.md): two ids whose generated Rust names are equal.
+    pub(super) fn names(&mut self) {
+        let plan = self.plan;
+        let names = PlanNames::of(plan);
+        let mut types: Namespace<'_, 'p> = HashMap::with_capacity(plan.events.len() + 1);
+        types.insert("PLAN", (Subject::PlanStatic, Span::default()));
+        for (e, n) in plan.events.iter().zip(&names.events) {
+            self.claim(
+                &mut types,
+                &n.struct_name,
+                Subject::Event(&e.id.value),
+                e.id.span,
+                None,
+            );
+        }
+        for (p, n) in plan.properties.iter().zip(&names.shared_enums) {
+            if let Some(n) = n {
+                let what = Subject::EnumProperty {
+                    id: &p.id.value,
+                    event: None,
+                };
+                self.claim(&mut types, &n.type_name, what, p.id.span, None);
+                self.variants(what, p, &n.variants);
+            }
+        }
+        for (e, n) in plan.events.iter().zip(&names.events) {
+            let mut fields: Namespace<'_, 'p> = HashMap::with_capacity(e.properties.len());
+            for (p, f) in e.properties.iter().zip(&n.fields) {
+                let what = Subject::property(p, Some(e));
+                self.claim(&mut fields, &f.field, what, p.id.span, None);
+                if let (None, Some(en)) = (&p.shared, &f.enum_names) {
+                    let what = Subject::EnumProperty {
+                        id: &p.id.value,
+                        event: Some(&e.id.value),
+                    };
+                    self.claim(&mut types, &en.type_name, what, p.id.span, None);
+                    self.variants(what, p, &en.variants);
+                }
+            }
+        }
+        let mut markers: Namespace<'_, 'p> = HashMap::with_capacity(plan.purposes.len());
+        for (p, n) in plan.purposes.iter().zip(&names.purposes) {
+            self.claim(
+                &mut markers,
+                n,
+                Subject::Purpose(&p.id.value),
+                p.id.span,
+                None,
+            );
+        }
+        let mut markers: Namespace<'_, 'p> = HashMap::with_capacity(plan.destinations.len());
+        for (d, n) in plan.destinations.iter().zip(&names.destinations) {
+            self.claim(
+                &mut markers,
+                n,
+                Subject::Destination(&d.id.value),
+                d.id.span,
+                None,
+            );
+        }
+    }
+
+    pub(super) fn variants(&mut self, what: Subject<'p>, p: &'p Property, variants: &[String]) {
+        let Some(values) = naming::enum_values(&p.ty.value) else {
+            return;
+        };
+        let mut seen: Namespace<'_, 'p> = HashMap::with_capacity(values.len());
+        for (v, name) in values.iter().zip(variants) {
+            self.claim(
+                &mut seen,
+                name,
+                Subject::Value(&v.value),
+                v.span,
+                Some(what),
+            );
+        }
+    }
+
+    /// Registers a generated name; reports a collision with an earlier claimant. A claimant
+    /// equal to the earlier one is a duplicate id or value, reported elsewhere. `scope` names
+    /// the enum of a variant.
+    pub(super) fn claim<'n>(
+        &mut self,
+        namespace: &mut Namespace<'n, 'p>,
+        name: &'n str,
+        what: Subject<'p>,
+        span: Span,
+        scope: Option<Subject<'p>>,
+    ) {
+        match namespace.get(name) {
+            Some((first, _)) if *first == what => {}
+            Some((first, first_span)) => {
+                let message = match scope {
+                    Some(scope) => format!(
+                        "{first} and {what} of {scope} both generate the variant name `{name}`"
+                    ),
+                    None => format!("{first} and {what} both generate the Rust name `{name}`"),
+                };
+                let mut d = Diagnostic::error("name-collision", message)
+                    .at(span)
+                    .with_label(format!("generates `{name}`"))
+                    .with_help(
+                        "rename one of them (generated names follow the rule in the `naming` docs)",
+                    );
+                if *first_span != Span::default() {
+                    d = d.with_secondary(*first_span, format!("{first} generates `{name}` too"));
+                }
+                self.push(d);
+            }
+            None => {
+                namespace.insert(name, (what, span));
+            }
+        }
+    }
+}
