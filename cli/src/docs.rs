@@ -10,7 +10,6 @@
 //! Markdown or to one self-contained HTML file, so both formats always say the same thing.
 
 use std::fmt::Write as _;
-use trackplan_model::diff::{transform_label, type_label};
 use trackplan_model::{
     Destination, Event, IdentityTransform, LegalBasis, Plan, Property, Purpose, Sensitivity,
     Transform,
@@ -259,7 +258,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                 name.push(t(" "));
                 name.push(Em("optional".into()));
             }
-            let mut ty = vec![t(type_label(&p.ty.value))];
+            let mut ty = vec![t(p.ty.value.to_string())];
             if let trackplan_model::PropertyType::Enum { values } = &p.ty.value {
                 ty.push(t(": "));
                 ty.extend(joined_codes(values.iter().map(|v| v.value.as_str())));
@@ -273,7 +272,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                 p.category
                     .as_ref()
                     .map_or_else(|| vec![t("—")], |c| vec![Code(c.value.clone())]),
-                vec![Code(transform_label(&p.transform.value))],
+                vec![Code(p.transform.value.to_string())],
                 match &p.purposes {
                     Some(ps) => joined_codes(ps.value.iter().map(|p| p.value.as_str())),
                     None => purposes.clone(),
@@ -548,7 +547,7 @@ fn personal_properties<'a>(
 /// `redact` properties.
 fn recipients<'a>(plan: &'a Plan, e: &'a Event, p: &Property) -> Vec<&'a Destination> {
     plan.routes(e)
-        .filter(|d| !(p.transform.value == Transform::Redact && d.third_party.value))
+        .filter(|d| p.audience().admits(d.third_party.value))
         .collect()
 }
 
@@ -665,7 +664,7 @@ fn transform_plain(tr: &Transform) -> String {
         Transform::TruncateIp => "shortened to the network address (IPv4 /24, IPv6 /48)".into(),
         Transform::StripQuery => "web addresses without query string or fragment".into(),
         Transform::Bucket { .. } => "recorded only as a range".into(),
-        Transform::Coarsen { .. } => format!("time rounded ({})", transform_label(tr)),
+        Transform::Coarsen { .. } => format!("time rounded ({tr})"),
         Transform::Redact => "kept in our own systems only, never sent to third parties".into(),
     }
 }

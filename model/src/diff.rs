@@ -16,8 +16,8 @@
 //! goes.
 
 use crate::plan::{
-    Destination, Event, Granularity, IdentityTransform, Match, Plan, Policy, Property,
-    PropertyType, Purpose, RuleSet, Sensitivity, Transform,
+    Destination, Event, IdentityTransform, Plan, Policy, Property, PropertyType, Purpose, RuleSet,
+    Sensitivity, Transform,
 };
 use crate::source::Spanned;
 use serde::Serialize;
@@ -497,7 +497,7 @@ impl Cx<'_> {
                     reason,
                 )
                 .breaking(true)
-                .values(identity_key(bt).to_owned(), identity_key(ht).to_owned())
+                .values(bt.to_string(), ht.to_string())
                 .notes(vec![
                     "distinct ids change: the same person appears as a new user downstream"
                         .to_owned(),
@@ -1248,7 +1248,7 @@ impl Cx<'_> {
         }
         let personal = hp.sensitivity.value >= Sensitivity::Personal
             || bp.sensitivity.value >= Sensitivity::Personal;
-        let values = (transform_label(bt), transform_label(ht));
+        let values = (bt.to_string(), ht.to_string());
         let (kind, impact, reason) = match strength(bt, ht) {
             Some(std::cmp::Ordering::Less) => (
                 ChangeKind::TransformWeakened,
@@ -1393,13 +1393,6 @@ impl Cx<'_> {
     }
 }
 
-fn identity_key(t: IdentityTransform) -> &'static str {
-    match t {
-        IdentityTransform::Hmac => "hmac",
-        IdentityTransform::None => "none",
-    }
-}
-
 /// Whether a purpose markets, sells or shares: the uses reviewers watch most closely.
 fn is_marketing(p: &Purpose) -> bool {
     p.sale_or_share.value
@@ -1484,15 +1477,12 @@ fn newly_routed(base: &Plan, bd: &Destination, head: &Plan, hd: &Destination) ->
 
 /// `receives "Search Performed"`, naming the properties a third party does not get.
 fn receives(e: &Event, d: &Destination) -> String {
-    let withheld: Vec<&str> = if d.third_party.value {
-        e.properties
-            .iter()
-            .filter(|p| p.transform.value == Transform::Redact)
-            .map(|p| p.name.value.as_str())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let withheld: Vec<&str> = e
+        .properties
+        .iter()
+        .filter(|p| !p.audience().admits(d.third_party.value))
+        .map(|p| p.name.value.as_str())
+        .collect();
     if withheld.is_empty() {
         format!("receives \"{}\"", e.name.value)
     } else {
@@ -1533,12 +1523,12 @@ fn justification(p: &Property) -> Vec<String> {
 }
 
 fn property_summary(p: &Property) -> String {
-    let mut s = format!("{}, {}", type_label(&p.ty.value), p.sensitivity.value.key());
+    let mut s = format!("{}, {}", p.ty.value, p.sensitivity.value);
     if let Some(c) = &p.category {
         s.push_str(&format!(", {}", c.value));
     }
     if p.transform.value != Transform::None {
-        s.push_str(&format!(", {}", transform_label(&p.transform.value)));
+        s.push_str(&format!(", {}", p.transform.value));
     }
     if !p.required.value {
         s.push_str(", optional");
@@ -1570,40 +1560,7 @@ fn type_detail(t: &PropertyType) -> String {
     match t {
         PropertyType::Enum { values } => format!("enum ({})", quoted(&ids(values))),
         PropertyType::List { items } => format!("list of {}", type_detail(items)),
-        other => type_label(other),
-    }
-}
-
-/// How a type reads in the report: `string`, `enum`, `list of integer`.
-pub fn type_label(t: &PropertyType) -> String {
-    match t {
-        PropertyType::List { items } => format!("list of {}", type_label(items)),
-        other => other.key().to_owned(),
-    }
-}
-
-/// How a transform reads in the report, with its parameters: `bucket [18, 25]`,
-/// `coarsen to day`.
-pub fn transform_label(t: &Transform) -> String {
-    match t {
-        Transform::Bucket { buckets } => format!(
-            "bucket [{}]",
-            buckets
-                .iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Transform::Coarsen { to } => format!("coarsen to {}", granularity(*to)),
-        other => other.key().to_owned(),
-    }
-}
-
-fn granularity(g: Granularity) -> &'static str {
-    match g {
-        Granularity::Hour => "hour",
-        Granularity::Day => "day",
-        Granularity::Month => "month",
+        other => other.to_string(),
     }
 }
 
@@ -1618,9 +1575,7 @@ fn strength(before: &Transform, after: &Transform) -> Option<std::cmp::Ordering>
         (Transform::None, Transform::None) => Some(Equal),
         (Transform::None, _) => Some(Greater),
         (_, Transform::None) => Some(Less),
-        (Transform::Coarsen { to: b }, Transform::Coarsen { to: a }) => {
-            Some(granularity_rank(*a).cmp(&granularity_rank(*b)))
-        }
+        (Transform::Coarsen { to: b }, Transform::Coarsen { to: a }) => Some(a.cmp(b)),
         (Transform::Bucket { buckets: b }, Transform::Bucket { buckets: a }) => {
             let a_in_b = a.iter().all(|x| b.contains(x));
             let b_in_a = b.iter().all(|x| a.contains(x));
@@ -1635,22 +1590,8 @@ fn strength(before: &Transform, after: &Transform) -> Option<std::cmp::Ordering>
     }
 }
 
-fn granularity_rank(g: Granularity) -> u8 {
-    match g {
-        Granularity::Hour => 0,
-        Granularity::Day => 1,
-        Granularity::Month => 2,
-    }
-}
-
 fn rule_summary(r: &RuleSet) -> String {
-    let m = match r.matches.value {
-        Match::Any => "any",
-        Match::All => "all",
-        Match::None => "none",
-        Match::Other => "other",
-    };
-    format!("{m} of {}", list(&ids(&r.values)))
+    format!("{} of {}", r.matches.value.key(), list(&ids(&r.values)))
 }
 
 fn policy_summary(p: &Policy) -> String {
@@ -1664,7 +1605,9 @@ fn policy_summary(p: &Policy) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Constraints, DestinationKind, Identity, LegalBasis, Policy, RuleSet};
+    use crate::plan::{
+        Constraints, DestinationKind, Granularity, Identity, LegalBasis, Match, Policy, RuleSet,
+    };
     use crate::source::Span;
 
     fn s<T>(v: T) -> Spanned<T> {

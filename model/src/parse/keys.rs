@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// A keyword table of vocabulary values, in the order messages list them; the keys come from
+/// the vocabulary (`trackplan-vocab`), where each is written once.
+macro_rules! keyed {
+    ($($value:expr),+ $(,)?) => {
+        &[$(($value.key(), $value)),+]
+    };
+}
+
 pub(super) const TOP_KEYS: &[&str] = &[
     "plan",
     "identity",
@@ -52,13 +60,13 @@ pub(super) const RULE_KEYS: &[&str] = &["values", "matches"];
 pub(super) const TAXONOMY_KEYS: &[&str] = &["categories"];
 pub(super) const EXTENSION_KEYS: &[&str] = &["special", "description"];
 
-pub(super) const BASES: &[(&str, LegalBasis)] = &[
-    ("consent", LegalBasis::Consent),
-    ("legitimate_interest", LegalBasis::LegitimateInterest),
-    ("contract", LegalBasis::Contract),
-    ("legal_obligation", LegalBasis::LegalObligation),
-    ("vital_interest", LegalBasis::VitalInterest),
-    ("public_task", LegalBasis::PublicTask),
+pub(super) const BASES: &[(&str, LegalBasis)] = keyed![
+    LegalBasis::Consent,
+    LegalBasis::LegitimateInterest,
+    LegalBasis::Contract,
+    LegalBasis::LegalObligation,
+    LegalBasis::VitalInterest,
+    LegalBasis::PublicTask,
 ];
 pub(super) const KINDS: &[(&str, DestinationKind)] = &[
     ("mixpanel", DestinationKind::Mixpanel),
@@ -68,21 +76,16 @@ pub(super) const KINDS: &[(&str, DestinationKind)] = &[
     ("memory", DestinationKind::Memory),
     ("custom", DestinationKind::Custom),
 ];
-pub(super) const SENSITIVITIES: &[(&str, Sensitivity)] = &[
-    ("public", Sensitivity::Public),
-    ("internal", Sensitivity::Internal),
-    ("personal", Sensitivity::Personal),
-    ("special", Sensitivity::Special),
+pub(super) const SENSITIVITIES: &[(&str, Sensitivity)] = keyed![
+    Sensitivity::Public,
+    Sensitivity::Internal,
+    Sensitivity::Personal,
+    Sensitivity::Special,
 ];
-pub(super) const IDENTITY_TRANSFORMS: &[(&str, IdentityTransform)] = &[
-    ("hmac", IdentityTransform::Hmac),
-    ("none", IdentityTransform::None),
-];
-pub(super) const GRANULARITIES: &[(&str, Granularity)] = &[
-    ("hour", Granularity::Hour),
-    ("day", Granularity::Day),
-    ("month", Granularity::Month),
-];
+pub(super) const IDENTITY_TRANSFORMS: &[(&str, IdentityTransform)] =
+    keyed![IdentityTransform::Hmac, IdentityTransform::None,];
+pub(super) const GRANULARITIES: &[(&str, Granularity)] =
+    keyed![Granularity::Hour, Granularity::Day, Granularity::Month,];
 pub(super) const MATCHES: &[(&str, Match)] = &[
     ("any", Match::Any),
     ("all", Match::All),

@@ -30,12 +30,8 @@ mod property;
 mod purpose;
 
 /// Purposes and destinations are bit sets of a `u64` in the runtime.
-const MAX_PURPOSES: usize = 64;
-const MAX_DESTINATIONS: usize = 64;
-
-/// Property wire names that destinations reserve for their own fields.
-const RESERVED_NAMES: &[&str] = &["time", "distinct_id", "$insert_id", "token"];
-const RESERVED_PREFIXES: &[&str] = &["$", "mp_"];
+const MAX_PURPOSES: usize = trackplan_vocab::MAX_ITEMS;
+const MAX_DESTINATIONS: usize = trackplan_vocab::MAX_ITEMS;
 
 /// Validates a parsed plan against every rule of SPEC §3 and returns all diagnostics, errors
 /// and warnings, in no particular order ([`check`](crate::check) sorts them by position).

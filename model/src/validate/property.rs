@@ -48,8 +48,7 @@ impl<'p> Validator<'p> {
 
     pub(super) fn property_name(&mut self, what: Subject<'_>, name: &Spanned<String>) {
         self.wire_name(what, name);
-        let reserved = RESERVED_NAMES.contains(&name.value.as_str())
-            || RESERVED_PREFIXES.iter().any(|p| name.value.starts_with(p));
+        let reserved = trackplan_vocab::is_reserved_name(&name.value);
         if reserved {
             self.push(
                 Diagnostic::error(
