@@ -42,8 +42,8 @@ pub mod purpose {
             "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct {m};
 
-impl ::trackplan::Purpose for {m} {{
-    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
+impl ::trackplan::__private::Purpose for {m} {{
+    const PLAN: &'static ::trackplan::__private::PlanInfo = &super::PLAN;
     const INDEX: usize = {i};
 }}
 
@@ -90,9 +90,9 @@ pub mod destination {
             "{docs}#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct {m};
 
-impl ::trackplan::Destination for {m} {{
+impl ::trackplan::__private::Destination for {m} {{
     type Purposes = {purposes};
-    const PLAN: &'static ::trackplan::PlanInfo = &super::PLAN;
+    const PLAN: &'static ::trackplan::__private::PlanInfo = &super::PLAN;
     const INDEX: usize = {i};
 }}
 

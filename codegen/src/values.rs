@@ -36,9 +36,10 @@ pub(crate) fn enum_type(out: &mut Code, src: &SourceFile, item: &EnumItem<'_>) {
         out,
         "}}
 
+#[doc(hidden)]
 impl ::trackplan::__private::Sealed for {ident} {{}}
 
-impl ::trackplan::Values for {ident} {{
+impl ::trackplan::__private::Values for {ident} {{
     const PROPERTY: &'static str = {key};
 
     #[inline]
@@ -56,6 +57,7 @@ impl ::trackplan::Values for {ident} {{
     }}
 }}
 
+#[doc(hidden)]
 impl ::trackplan::__private::ValuesOf<{hash}> for {ident} {{}}
 
 ",

@@ -9,19 +9,20 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use trackplan_runtime::info::{IdentityTransform, PlanInfo, PurposeSet};
 use trackplan_runtime::sinks::Mixpanel;
-use trackplan_runtime::{Envelope, IdentityInfo, Outcome, PlanInfo, PurposeSet, Sink};
+use trackplan_runtime::{Envelope, Outcome, Sink};
 
-static PLAN: PlanInfo = PlanInfo {
-    name: "bench",
-    version: 1,
-    label: "bench@1",
-    hash: "0",
-    identity: IdentityInfo::Hmac,
-    purposes: &[],
-    destinations: &[],
-    events: &[],
-};
+static PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
+    "bench",
+    1,
+    "bench@1",
+    "0",
+    IdentityTransform::Hmac,
+    &[],
+    &[],
+    &[],
+);
 
 const BATCH: usize = 2000;
 

@@ -819,14 +819,14 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{DestinationInfo, DestinationSet, EventInfo, IdentityInfo};
+    use crate::plan::{DestinationInfo, DestinationSet, EventInfo, IdentityTransform};
 
     static PLAN: PlanInfo = PlanInfo {
         name: "t",
         version: 1,
         label: "t@1",
         hash: "0",
-        identity: IdentityInfo::Hmac,
+        identity: IdentityTransform::Hmac,
         purposes: &[],
         destinations: &[
             DestinationInfo {
@@ -1058,7 +1058,7 @@ mod tests {
             version: 2,
             label: "t@2",
             hash: "1",
-            identity: IdentityInfo::Hmac,
+            identity: IdentityTransform::Hmac,
             purposes: &[],
             destinations: &[],
             events: &[],

@@ -782,8 +782,8 @@ fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(usize, Stri
 mod tests {
     use super::*;
     use crate::plan::{
-        Constraints, DestinationSet, EventInfo, IdentityInfo, PropertyInfo, PurposeSet,
-        Sensitivity, TransformInfo, ValueKind,
+        DestinationSet, EventInfo, IdentityTransform, PropertyInfo, PurposeSet, Sensitivity,
+        TransformInfo, ValueKind,
     };
 
     const fn property(name: &'static str, category: Option<&'static str>) -> PropertyInfo {
@@ -796,11 +796,7 @@ mod tests {
             category,
             transform: TransformInfo::None,
             required: true,
-            constraints: Constraints {
-                max_length: None,
-                min: None,
-                max: None,
-            },
+            constraints: crate::plan::constraints(None, None, None),
         }
     }
 
@@ -820,7 +816,7 @@ mod tests {
             version: 1,
             label: "t@1",
             hash: "0",
-            identity: IdentityInfo::Hmac,
+            identity: IdentityTransform::Hmac,
             purposes: &[],
             destinations: &[],
             events,

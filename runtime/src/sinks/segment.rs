@@ -233,14 +233,14 @@ pub(crate) fn push_iso8601(out: &mut Vec<u8>, time_ms: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{IdentityInfo, PlanInfo, PurposeSet};
+    use crate::plan::{IdentityTransform, PlanInfo, PurposeSet};
 
     static PLAN: PlanInfo = PlanInfo {
         name: "t",
         version: 1,
         label: "t@1",
         hash: "0",
-        identity: IdentityInfo::Hmac,
+        identity: IdentityTransform::Hmac,
         purposes: &[],
         destinations: &[],
         events: &[],

@@ -8,11 +8,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use trackplan_runtime::__private::Sealed;
+use trackplan_runtime::__private::{PropertyWriter, Value, WriteProperties};
+use trackplan_runtime::config::RetryPolicy;
+use trackplan_runtime::info::{
+    Constraints, DestinationSet, EventInfo, Granularity, IdentityTransform, LegalBasis, PlanInfo,
+    PropertyInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+};
+use trackplan_runtime::requests::Erasure;
 use trackplan_runtime::{
-    Constraints, DeclaredFor, DestinationInfo, DestinationSet, Envelope, Erasure, Event, EventInfo,
-    Granularity, IdentityInfo, Key, LegalBasis, Outcome, Personal, PlanInfo, PropertyInfo,
-    PropertyWriter, PurposeInfo, PurposeSet, RetryPolicy, RoutableTo, Sensitivity, Sink, Timestamp,
-    TransformInfo, Value, ValueKind, Values,
+    DeclaredFor, Envelope, Event, Key, Outcome, Personal, RoutableTo, Sink, Timestamp, Values,
 };
 
 pub const ANALYTICS: u64 = 1 << 0;
@@ -26,18 +30,10 @@ pub const ADS: u64 = 1 << 2;
 pub const SECURITY_LOG: u64 = 1 << 3;
 pub const SUPPORT_DESK: u64 = 1 << 4;
 
-const NO_LIMITS: Constraints = Constraints {
-    max_length: None,
-    min: None,
-    max: None,
-};
+const NO_LIMITS: Constraints = trackplan_runtime::__private::constraints(None, None, None);
 
 const fn limits(max_length: Option<u32>, min: Option<f64>, max: Option<f64>) -> Constraints {
-    Constraints {
-        max_length,
-        min,
-        max,
-    }
+    trackplan_runtime::__private::constraints(max_length, min, max)
 }
 
 /// `property` as `plan!` calls it, for properties without a data category.
@@ -177,19 +173,17 @@ static SEARCH_PROPS: [PropertyInfo; 2] = [
     ),
 ];
 static LOGIN_FAILED_PROPS: [PropertyInfo; 3] = [
-    PropertyInfo {
-        category: Some("user.contact.email"),
-        ..prop(
-            "email",
-            "email",
-            "\"email\":",
-            STRING,
-            PersonalData,
-            TransformInfo::Hmac { lowercase: true },
-            true,
-            NO_LIMITS,
-        )
-    },
+    trackplan_runtime::__private::property(
+        "email",
+        "email",
+        "\"email\":",
+        STRING,
+        PersonalData,
+        Some("user.contact.email"),
+        TransformInfo::Hmac { lowercase: true },
+        true,
+        NO_LIMITS,
+    ),
     prop(
         "ip_address",
         "IP Address",
@@ -303,13 +297,13 @@ const fn event(
     destinations: u64,
     properties: &'static [PropertyInfo],
 ) -> EventInfo {
-    EventInfo {
+    trackplan_runtime::__private::event_info(
         id,
         name,
-        purposes: PurposeSet::from_bits(purposes),
-        destinations: DestinationSet::from_bits(destinations),
+        PurposeSet::from_bits(purposes),
+        DestinationSet::from_bits(destinations),
         properties,
-    }
+    )
 }
 
 static EVENTS: [EventInfo; 7] = [
@@ -364,110 +358,110 @@ static EVENTS: [EventInfo; 7] = [
     ),
 ];
 
-pub static PLAN: PlanInfo = PlanInfo {
-    name: "shop",
-    version: 3,
-    label: "shop@3",
-    hash: "0000000000000000000000000000000000000000000000000000000000000003",
-    identity: IdentityInfo::Hmac,
-    purposes: &[
-        PurposeInfo {
-            id: "product_analytics",
-            description: "See which features and products are used so we can improve the shop.",
-            basis: LegalBasis::Consent,
-            data_use: "analytics.reporting",
-            retention_days: Some(395),
-            sale_or_share: false,
-        },
-        PurposeInfo {
-            id: "advertising",
-            description: "Show you ads for our products on other websites and measure them.",
-            basis: LegalBasis::Consent,
-            data_use: "marketing.advertising.third_party.targeted",
-            retention_days: Some(90),
-            sale_or_share: true,
-        },
-        PurposeInfo {
-            id: "security",
-            description: "Detect fraud and abuse of accounts.",
-            basis: LegalBasis::LegitimateInterest,
-            data_use: "essential.fraud_detection",
-            retention_days: Some(180),
-            sale_or_share: false,
-        },
-        PurposeInfo {
-            id: "customer_support",
-            description: "Answer your support requests about orders.",
-            basis: LegalBasis::Contract,
-            data_use: "essential.service.operations.support",
-            retention_days: Some(730),
-            sale_or_share: false,
-        },
+pub static PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
+    "shop",
+    3,
+    "shop@3",
+    "0000000000000000000000000000000000000000000000000000000000000003",
+    IdentityTransform::Hmac,
+    &[
+        trackplan_runtime::__private::purpose_info(
+            "product_analytics",
+            "See which features and products are used so we can improve the shop.",
+            LegalBasis::Consent,
+            "analytics.reporting",
+            Some(395),
+            false,
+        ),
+        trackplan_runtime::__private::purpose_info(
+            "advertising",
+            "Show you ads for our products on other websites and measure them.",
+            LegalBasis::Consent,
+            "marketing.advertising.third_party.targeted",
+            Some(90),
+            true,
+        ),
+        trackplan_runtime::__private::purpose_info(
+            "security",
+            "Detect fraud and abuse of accounts.",
+            LegalBasis::LegitimateInterest,
+            "essential.fraud_detection",
+            Some(180),
+            false,
+        ),
+        trackplan_runtime::__private::purpose_info(
+            "customer_support",
+            "Answer your support requests about orders.",
+            LegalBasis::Contract,
+            "essential.service.operations.support",
+            Some(730),
+            false,
+        ),
     ],
-    destinations: &[
-        DestinationInfo {
-            id: "warehouse",
-            kind: "ndjson",
-            description: "Our own event warehouse.",
-            purposes: PurposeSet::from_bits(ANALYTICS),
-            third_party: false,
-        },
-        DestinationInfo {
-            id: "mixpanel",
-            kind: "mixpanel",
-            description: "Product analytics.",
-            purposes: PurposeSet::from_bits(ANALYTICS),
-            third_party: true,
-        },
-        DestinationInfo {
-            id: "ads",
-            kind: "segment",
-            description: "Advertising partner.",
-            purposes: PurposeSet::from_bits(ADVERTISING),
-            third_party: true,
-        },
-        DestinationInfo {
-            id: "security_log",
-            kind: "ndjson",
-            description: "Fraud log.",
-            purposes: PurposeSet::from_bits(SECURITY),
-            third_party: false,
-        },
-        DestinationInfo {
-            id: "support_desk",
-            kind: "custom",
-            description: "Support desk.",
-            purposes: PurposeSet::from_bits(SUPPORT),
-            third_party: false,
-        },
+    &[
+        trackplan_runtime::__private::destination_info(
+            "warehouse",
+            "ndjson",
+            "Our own event warehouse.",
+            PurposeSet::from_bits(ANALYTICS),
+            false,
+        ),
+        trackplan_runtime::__private::destination_info(
+            "mixpanel",
+            "mixpanel",
+            "Product analytics.",
+            PurposeSet::from_bits(ANALYTICS),
+            true,
+        ),
+        trackplan_runtime::__private::destination_info(
+            "ads",
+            "segment",
+            "Advertising partner.",
+            PurposeSet::from_bits(ADVERTISING),
+            true,
+        ),
+        trackplan_runtime::__private::destination_info(
+            "security_log",
+            "ndjson",
+            "Fraud log.",
+            PurposeSet::from_bits(SECURITY),
+            false,
+        ),
+        trackplan_runtime::__private::destination_info(
+            "support_desk",
+            "custom",
+            "Support desk.",
+            PurposeSet::from_bits(SUPPORT),
+            false,
+        ),
     ],
-    events: &EVENTS,
-};
+    &EVENTS,
+);
 
 /// Another plan, to check that mixing plans is refused.
-pub static OTHER_PLAN: PlanInfo = PlanInfo {
-    name: "blog",
-    version: 1,
-    label: "blog@1",
-    hash: "1111111111111111111111111111111111111111111111111111111111111111",
-    identity: IdentityInfo::None,
-    purposes: &[PurposeInfo {
-        id: "product_analytics",
-        description: "Counting readers.",
-        basis: LegalBasis::Consent,
-        data_use: "analytics.reporting",
-        retention_days: None,
-        sale_or_share: false,
-    }],
-    destinations: &[DestinationInfo {
-        id: "warehouse",
-        kind: "ndjson",
-        description: "Files.",
-        purposes: PurposeSet::from_bits(1),
-        third_party: false,
-    }],
-    events: &[],
-};
+pub static OTHER_PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
+    "blog",
+    1,
+    "blog@1",
+    "1111111111111111111111111111111111111111111111111111111111111111",
+    IdentityTransform::None,
+    &[trackplan_runtime::__private::purpose_info(
+        "product_analytics",
+        "Counting readers.",
+        LegalBasis::Consent,
+        "analytics.reporting",
+        None,
+        false,
+    )],
+    &[trackplan_runtime::__private::destination_info(
+        "warehouse",
+        "ndjson",
+        "Files.",
+        PurposeSet::from_bits(1),
+        false,
+    )],
+    &[],
+);
 
 pub mod purpose {
     macro_rules! purposes {
@@ -475,7 +469,7 @@ pub mod purpose {
             #[derive(Debug, Clone, Copy)]
             pub struct $name;
             impl trackplan_runtime::Purpose for $name {
-                const PLAN: &'static trackplan_runtime::PlanInfo = &$plan;
+                const PLAN: &'static trackplan_runtime::info::PlanInfo = &$plan;
                 const INDEX: usize = $index;
             }
         )*};
@@ -496,7 +490,7 @@ pub mod destination {
             pub struct $name;
             impl trackplan_runtime::Destination for $name {
                 type Purposes = ();
-                const PLAN: &'static trackplan_runtime::PlanInfo = &$plan;
+                const PLAN: &'static trackplan_runtime::info::PlanInfo = &$plan;
                 const INDEX: usize = $index;
             }
         )*};
@@ -536,8 +530,10 @@ macro_rules! event_impl {
             type Purposes = ($(purpose::$purpose,)*);
             const PLAN: &'static PlanInfo = &PLAN;
             const INFO: &'static EventInfo = &EVENTS[$index];
+        }
+        impl WriteProperties for $ty {
             fn write_properties(&self, w: &mut PropertyWriter<'_>) {
-                let props = Self::INFO.properties;
+                let props = <Self as Event>::INFO.properties;
                 let mut i = 0;
                 $(
                     Value::write(&self.$field, &props[i], w);
@@ -628,6 +624,8 @@ impl Event for BlogRead {
     type Purposes = purpose::BlogAnalytics;
     const PLAN: &'static PlanInfo = &OTHER_PLAN;
     const INFO: &'static EventInfo = &BLOG_READ;
+}
+impl WriteProperties for BlogRead {
     fn write_properties(&self, _: &mut PropertyWriter<'_>) {}
 }
 
@@ -753,8 +751,8 @@ impl Gated {
 }
 
 impl Sink for Gated {
-    fn limits(&self) -> trackplan_runtime::BatchLimits {
-        let mut l = trackplan_runtime::BatchLimits::default();
+    fn limits(&self) -> trackplan_runtime::config::BatchLimits {
+        let mut l = trackplan_runtime::config::BatchLimits::default();
         if let Some(n) = self.state().max_events {
             l.max_events = n;
         }

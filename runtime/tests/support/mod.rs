@@ -6,9 +6,10 @@ pub mod logs;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use trackplan_runtime::{
-    Constraints, DestinationInfo, DestinationSet, Envelope, EventInfo, IdentityInfo, LegalBasis,
-    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+use trackplan_runtime::Envelope;
+use trackplan_runtime::info::{
+    DestinationInfo, DestinationSet, IdentityTransform, LegalBasis, PlanInfo, PropertyInfo,
+    PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 
 const fn property(
@@ -16,73 +17,69 @@ const fn property(
     json_key: &'static str,
     category: Option<&'static str>,
 ) -> PropertyInfo {
-    PropertyInfo {
-        id: name,
+    trackplan_runtime::__private::property(
+        name,
         name,
         json_key,
-        kind: ValueKind::String,
-        sensitivity: Sensitivity::Internal,
+        ValueKind::String,
+        Sensitivity::Internal,
         category,
-        transform: TransformInfo::None,
-        required: true,
-        constraints: Constraints {
-            max_length: None,
-            min: None,
-            max: None,
-        },
-    }
+        TransformInfo::None,
+        true,
+        trackplan_runtime::__private::constraints(None, None, None),
+    )
 }
 
-static PURPOSES: [PurposeInfo; 1] = [PurposeInfo {
-    id: "product_analytics",
-    description: "See which features are used.",
-    basis: LegalBasis::Consent,
-    data_use: "analytics.reporting",
-    retention_days: Some(395),
-    sale_or_share: false,
-}];
+static PURPOSES: [PurposeInfo; 1] = [trackplan_runtime::__private::purpose_info(
+    "product_analytics",
+    "See which features are used.",
+    LegalBasis::Consent,
+    "analytics.reporting",
+    Some(395),
+    false,
+)];
 
-static DESTINATIONS: [DestinationInfo; 1] = [DestinationInfo {
-    id: "mixpanel",
-    kind: "mixpanel",
-    description: "Product analytics.",
-    purposes: PurposeSet::from_bits(1),
-    third_party: true,
-}];
+static DESTINATIONS: [DestinationInfo; 1] = [trackplan_runtime::__private::destination_info(
+    "mixpanel",
+    "mixpanel",
+    "Product analytics.",
+    PurposeSet::from_bits(1),
+    true,
+)];
 
 /// A plan with no IP-address property: Mixpanel gets `"ip": 0`.
-pub static PLAN: PlanInfo = PlanInfo {
-    name: "fixture",
-    version: 1,
-    label: "fixture@1",
-    hash: "0",
-    identity: IdentityInfo::Hmac,
-    purposes: &PURPOSES,
-    destinations: &DESTINATIONS,
-    events: &[EventInfo {
-        id: "page_viewed",
-        name: "Page Viewed",
-        purposes: PurposeSet::from_bits(1),
-        destinations: DestinationSet::from_bits(1),
-        properties: &[property("URL", "\"URL\":", None)],
-    }],
-};
+pub static PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
+    "fixture",
+    1,
+    "fixture@1",
+    "0",
+    IdentityTransform::Hmac,
+    &PURPOSES,
+    &DESTINATIONS,
+    &[trackplan_runtime::__private::event_info(
+        "page_viewed",
+        "Page Viewed",
+        PurposeSet::from_bits(1),
+        DestinationSet::from_bits(1),
+        &[property("URL", "\"URL\":", None)],
+    )],
+);
 
 /// The same plan with an IP-address property declared: no `"ip": 0`.
-pub static PLAN_WITH_IP: PlanInfo = PlanInfo {
-    name: "fixture_ip",
-    version: 1,
-    label: "fixture_ip@1",
-    hash: "1",
-    identity: IdentityInfo::Hmac,
-    purposes: &PURPOSES,
-    destinations: &DESTINATIONS,
-    events: &[EventInfo {
-        id: "page_viewed",
-        name: "Page Viewed",
-        purposes: PurposeSet::from_bits(1),
-        destinations: DestinationSet::from_bits(1),
-        properties: &[
+pub static PLAN_WITH_IP: PlanInfo = trackplan_runtime::__private::plan_info(
+    "fixture_ip",
+    1,
+    "fixture_ip@1",
+    "1",
+    IdentityTransform::Hmac,
+    &PURPOSES,
+    &DESTINATIONS,
+    &[trackplan_runtime::__private::event_info(
+        "page_viewed",
+        "Page Viewed",
+        PurposeSet::from_bits(1),
+        DestinationSet::from_bits(1),
+        &[
             property("URL", "\"URL\":", None),
             property(
                 "IP Address",
@@ -90,8 +87,8 @@ pub static PLAN_WITH_IP: PlanInfo = PlanInfo {
                 Some("user.device.ip_address"),
             ),
         ],
-    }],
-};
+    )],
+);
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
