@@ -217,21 +217,10 @@ pub(crate) fn diagnostic(d: &Diagnostic, src: &SourceFile, call_site: Span) -> T
     }
 }
 
-/// The model's rendering of `d`, with the severity word dropped from the first line because
-/// rustc already prints it (`error: [unknown-key] unknown key …`, not `error: error[…]`).
+/// The model's rendering of `d` without the severity word, which rustc already prints
+/// (`error: [unknown-key] unknown key …`, not `error: error[…]`).
 pub(crate) fn render(d: &Diagnostic, src: &SourceFile) -> String {
-    let text = d.render(src);
-    let severity = match d.severity {
-        Severity::Error => "error[",
-        Severity::Warning => "warning[",
-    };
-    match text.strip_prefix(severity) {
-        Some(rest) => match rest.split_once("]: ") {
-            Some((code, rest)) => format!("[{code}] {rest}"),
-            None => text,
-        },
-        None => text,
-    }
+    d.render_without_severity(src)
 }
 
 /// `compile_error!` with `message`, spanned at `span`.
