@@ -11,7 +11,9 @@ use crate::consent::Consent;
 use crate::event::{Destination, Event, Purpose};
 use crate::id::{InsertIds, random_uuid};
 use crate::key::Key;
-use crate::plan::{EventInfo, IdentityTransform, PlanInfo, PurposeSet, TransformInfo};
+use crate::plan::{
+    Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet, TransformInfo,
+};
 use crate::queue::{Answer, Queued, RequestKind, Shared, State, SubjectRequest};
 use crate::sink::{Access, BatchLimits, Erasure, Sink};
 use crate::spool::{Entry, Spool};
@@ -434,12 +436,7 @@ impl TrackerBuilder {
             spool: Arc::clone(spool),
             ids: ids.clone(),
         });
-        let third_party = plan
-            .destinations
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.third_party)
-            .fold(0u64, |m, (i, _)| m | 1u64 << i);
+        let third_party = plan.third_parties().bits();
         let worker = Worker {
             shared: Arc::clone(&shared),
             plan,
@@ -705,9 +702,21 @@ impl Core {
         );
     }
 
+    /// Of the destinations in `send`, those that may receive `redact` properties (the
+    /// vocabulary's redact rule: first parties only).
+    #[inline]
+    fn first_party_recipients(&self, send: u64) -> u64 {
+        Audience::FirstParty
+            .recipients(
+                DestinationSet::from_bits(send),
+                DestinationSet::from_bits(self.third_party),
+            )
+            .bits()
+    }
+
     /// The serializing half of `track`: `send` is what [`Core::route`] returned.
     pub(crate) fn enqueue<E: Event>(&self, subject: &SubjectInner, event: &E, send: u64) {
-        let wants_first_party = send & !self.third_party != 0;
+        let wants_first_party = self.first_party_recipients(send) != 0;
         let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
@@ -843,7 +852,7 @@ impl Core {
         let seq = st.next_seq;
         st.next_seq += 1;
         let fp_mask = if first_party.is_some() {
-            send & !self.third_party
+            self.first_party_recipients(send)
         } else {
             0
         };

@@ -43,10 +43,10 @@ impl Cx<'_> {
             .map(|d| d.id.value.as_str())
             .collect();
         let personal_to_third = !third.is_empty()
-            && he.properties.iter().any(|p| {
-                p.sensitivity.value >= Sensitivity::Personal
-                    && p.transform.value != Transform::Redact
-            });
+            && he
+                .properties
+                .iter()
+                .any(|p| p.sensitivity.value >= Sensitivity::Personal && p.audience().admits(true));
         let (impact, reason) = if !special.is_empty() {
             (
                 Impact::High,

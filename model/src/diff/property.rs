@@ -21,18 +21,14 @@ impl Cx<'_> {
                 Impact::High,
                 "personal data sent as is, without pseudonymization or minimization".to_owned(),
             ),
-            Sensitivity::Personal
-                if !third.is_empty() && hp.transform.value != Transform::Redact =>
-            {
-                (
-                    Impact::High,
-                    format!(
-                        "personal data ({}) sent to a third party ({})",
-                        hp.transform.value.key(),
-                        list(&third)
-                    ),
-                )
-            }
+            Sensitivity::Personal if !third.is_empty() && hp.audience().admits(true) => (
+                Impact::High,
+                format!(
+                    "personal data ({}) sent to a third party ({})",
+                    hp.transform.value.key(),
+                    list(&third)
+                ),
+            ),
             Sensitivity::Personal => (
                 Impact::NeedsReview,
                 format!("personal data, protected by `{}`", hp.transform.value.key()),
