@@ -32,6 +32,8 @@
 mod check;
 mod diagnostic;
 pub mod diff;
+#[cfg(test)]
+mod fixture;
 pub mod format;
 pub mod naming;
 mod parse;

@@ -205,3 +205,6 @@ struct Parser {
 }
 
 impl Parser {}
+
+#[cfg(test)]
+mod tests;
