@@ -88,7 +88,7 @@ pub enum BuildError {
     },
     /// The plan has more than 64 purposes or destinations.
     #[error(
-        "plan `{plan}` has more than 64 purposes or destinations, which trackplan does not support"
+        "plan `{plan}` has more than {MAX_ITEMS} purposes or destinations, which trackplan does not support"
     )]
     TooLarge {
         /// `name@version` of the plan.
