@@ -418,7 +418,14 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
                     Code(purpose.data_use.value.clone()),
                 ],
             ),
-            ("Legal basis", vec![t(basis_article(purpose.basis.value))]),
+            (
+                "Legal basis",
+                vec![t(format!(
+                    "{}, {}",
+                    purpose.basis.value.name(),
+                    purpose.basis.value.article()
+                ))],
+            ),
             (
                 "Categories of data subjects",
                 vec![t(opts.data_subjects.clone())],
@@ -620,17 +627,6 @@ fn basis_plain(b: LegalBasis) -> String {
         LegalBasis::PublicTask => "it is needed for a task in the public interest.",
     }
     .to_owned()
-}
-
-fn basis_article(b: LegalBasis) -> &'static str {
-    match b {
-        LegalBasis::Consent => "consent, Art. 6(1)(a)",
-        LegalBasis::Contract => "performance of a contract, Art. 6(1)(b)",
-        LegalBasis::LegalObligation => "legal obligation, Art. 6(1)(c)",
-        LegalBasis::VitalInterest => "vital interests, Art. 6(1)(d)",
-        LegalBasis::PublicTask => "public task, Art. 6(1)(e)",
-        LegalBasis::LegitimateInterest => "legitimate interests, Art. 6(1)(f)",
-    }
 }
 
 fn destination_plain(d: &Destination) -> String {

@@ -22,6 +22,30 @@ keywords! {
 }
 
 impl LegalBasis {
+    /// The basis as the GDPR names it, for records of processing: `"legitimate interests"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "consent",
+            LegalBasis::Contract => "performance of a contract",
+            LegalBasis::LegalObligation => "legal obligation",
+            LegalBasis::VitalInterest => "vital interests",
+            LegalBasis::PublicTask => "public task",
+            LegalBasis::LegitimateInterest => "legitimate interests",
+        }
+    }
+
+    /// Where the GDPR sets the basis out: `"Art. 6(1)(f)"`.
+    pub const fn article(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "Art. 6(1)(a)",
+            LegalBasis::Contract => "Art. 6(1)(b)",
+            LegalBasis::LegalObligation => "Art. 6(1)(c)",
+            LegalBasis::VitalInterest => "Art. 6(1)(d)",
+            LegalBasis::PublicTask => "Art. 6(1)(e)",
+            LegalBasis::LegitimateInterest => "Art. 6(1)(f)",
+        }
+    }
+
     /// Whether the purpose is off until the subject grants it (`consent`); every other basis is
     /// on until the subject objects or the law says otherwise.
     pub const fn needs_consent(self) -> bool {
