@@ -33,9 +33,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde::Serialize;
-use trackplan::{
-    BatchLimits, Consent, Envelope, Key, Outcome, Personal, Sink, Subject, Timestamps, Tracker,
-};
+use trackplan::config::{BatchLimits, Timestamps};
+use trackplan::{Consent, Envelope, Key, Outcome, Personal, Sink, Subject, Tracker};
 
 // The events, purposes and destination, generated from the plan exactly as users get them.
 trackplan::plan!("benches/track.toml");

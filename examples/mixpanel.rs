@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use trackplan::requests::Access;
 use trackplan::sinks::{Mixpanel, Ndjson};
-use trackplan::{Access, Consent, Key, Personal, Timestamp, Tracker};
+use trackplan::{Consent, Key, Personal, Timestamp, Tracker};
 
 trackplan::plan!("plans/shop.toml");
 
@@ -79,7 +80,7 @@ fn explain() {
         let withheld: Vec<&str> = event
             .properties
             .iter()
-            .filter(|p| info.third_party && p.transform == trackplan::TransformInfo::Redact)
+            .filter(|p| info.third_party && p.transform == trackplan::info::TransformInfo::Redact)
             .map(|p| p.name)
             .collect();
         let note = if withheld.is_empty() {

@@ -13,9 +13,10 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use trackplan::info::LegalBasis;
 use trackplan::sinks::Ndjson;
 use trackplan::testing::Recorder;
-use trackplan::{Consent, Key, LegalBasis, Personal, Timestamp, Tracker};
+use trackplan::{Consent, Key, Personal, Timestamp, Tracker};
 
 trackplan::plan!("plans/shop.toml");
 

@@ -35,7 +35,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub use trackplan_runtime::*;
+// The daily items at the root; the rest in modules named for what they hold. The modules are
+// the runtime's own, re-exported whole, so this crate and `trackplan_runtime` have one layout
+// (generated code for `::trackplan::` compiles against either).
+pub use trackplan_runtime::{
+    Consent, DeclaredFor, Destination, Envelope, Event, Key, Outcome, Personal, Purpose,
+    RoutableTo, Scope, Scoped, Sink, Special, Subject, Timestamp, Tracker, TrackerBuilder, Values,
+};
+pub use trackplan_runtime::{config, error, info, requests, sinks, spool, stats, testing, time};
+
+#[doc(hidden)]
+pub use trackplan_runtime::__private;
 
 // Generated code names `::trackplan::…`; this makes that path work inside this crate too.
 #[cfg(any(doctest, trackplan_doc_check))]
@@ -66,7 +76,7 @@ mod edge_cases {
 /// - one enum per enum property (`PlanTier::Pro` is sent as `"pro"`);
 /// - `pub mod purpose` and `pub mod destination` with a marker type per purpose and
 ///   destination;
-/// - `pub static PLAN: trackplan::PlanInfo` with the plan's name, version, content hash,
+/// - `pub static PLAN: trackplan::info::PlanInfo` with the plan's name, version, content hash,
 ///   purposes (for consent screens), destinations and events.
 ///
 /// Generated names follow one documented rule (see `trackplan_model::naming`): Rust keywords

@@ -88,7 +88,7 @@ fn shop_events_go_out_byte_for_byte() {
     let log = Log::default();
     let tracker = Tracker::builder(&PLAN)
         .key(Key::from_hex(KEY_HEX).unwrap())
-        .violations(trackplan::ViolationPolicy::Panic)
+        .violations(trackplan::config::ViolationPolicy::Panic)
         .sink(destination::Warehouse, capture("warehouse", &log))
         .sink(destination::Mixpanel, capture("mixpanel", &log))
         .sink(destination::Ads, capture("ads", &log))
@@ -219,7 +219,7 @@ fn edge_case_names_and_values_go_out_byte_for_byte() {
     let log = Log::default();
     let tracker = Tracker::builder(&PLAN)
         .key(Key::from_hex(KEY_HEX).unwrap())
-        .violations(trackplan::ViolationPolicy::Panic)
+        .violations(trackplan::config::ViolationPolicy::Panic)
         .sink(destination::Match, capture("match", &log))
         .sink(destination::Super, capture("super", &log))
         .sink(destination::Both, capture("both", &log))

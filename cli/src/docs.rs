@@ -10,7 +10,6 @@
 //! Markdown or to one self-contained HTML file, so both formats always say the same thing.
 
 use std::fmt::Write as _;
-use trackplan_model::diff::{transform_label, type_label};
 use trackplan_model::{
     Destination, Event, IdentityTransform, LegalBasis, Plan, Property, Purpose, Sensitivity,
     Transform,
@@ -289,7 +288,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                 name.push(t(" "));
                 name.push(Em("optional".into()));
             }
-            let mut ty = vec![t(type_label(&p.ty.value))];
+            let mut ty = vec![t(p.ty.value.to_string())];
             if let trackplan_model::PropertyType::Enum { values } = &p.ty.value {
                 ty.push(t(": "));
                 ty.extend(joined_codes(values.iter().map(|v| v.value.as_str())));
@@ -303,7 +302,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                 p.category
                     .as_ref()
                     .map_or_else(|| vec![t("—")], |c| vec![Code(c.value.clone())]),
-                vec![Code(transform_label(&p.transform.value))],
+                vec![Code(p.transform.value.to_string())],
                 match &p.purposes {
                     Some(ps) => joined_codes(ps.value.iter().map(|p| p.value.as_str())),
                     None => purposes.clone(),
@@ -449,7 +448,14 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
                     Code(purpose.data_use.value.clone()),
                 ],
             ),
-            ("Legal basis", vec![t(basis_article(purpose.basis.value))]),
+            (
+                "Legal basis",
+                vec![t(format!(
+                    "{}, {}",
+                    purpose.basis.value.name(),
+                    purpose.basis.value.article()
+                ))],
+            ),
             (
                 "Categories of data subjects",
                 vec![t(opts.data_subjects.clone())],
@@ -578,7 +584,7 @@ fn personal_properties<'a>(
 /// `redact` properties.
 fn recipients<'a>(plan: &'a Plan, e: &'a Event, p: &Property) -> Vec<&'a Destination> {
     plan.routes(e)
-        .filter(|d| !(p.transform.value == Transform::Redact && d.third_party.value))
+        .filter(|d| p.audience().admits(d.third_party.value))
         .collect()
 }
 
@@ -653,17 +659,6 @@ fn basis_plain(b: LegalBasis) -> String {
     .to_owned()
 }
 
-fn basis_article(b: LegalBasis) -> &'static str {
-    match b {
-        LegalBasis::Consent => "consent, Art. 6(1)(a)",
-        LegalBasis::Contract => "performance of a contract, Art. 6(1)(b)",
-        LegalBasis::LegalObligation => "legal obligation, Art. 6(1)(c)",
-        LegalBasis::VitalInterest => "vital interests, Art. 6(1)(d)",
-        LegalBasis::PublicTask => "public task, Art. 6(1)(e)",
-        LegalBasis::LegitimateInterest => "legitimate interests, Art. 6(1)(f)",
-    }
-}
-
 fn destination_plain(d: &Destination) -> String {
     let who = d.description.as_ref().map_or_else(
         || humanize(&d.id.value),
@@ -695,7 +690,7 @@ fn transform_plain(tr: &Transform) -> String {
         Transform::TruncateIp => "shortened to the network address (IPv4 /24, IPv6 /48)".into(),
         Transform::StripQuery => "web addresses without query string or fragment".into(),
         Transform::Bucket { .. } => "recorded only as a range".into(),
-        Transform::Coarsen { .. } => format!("time rounded ({})", transform_label(tr)),
+        Transform::Coarsen { .. } => format!("time rounded ({tr})"),
         Transform::Redact => "kept in our own systems only, never sent to third parties".into(),
     }
 }

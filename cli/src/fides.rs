@@ -13,8 +13,8 @@
 
 use crate::manifest::Node;
 use trackplan_model::{
-    Destination, Event, IdentityTransform, LegalBasis, Match, Plan, Property, Purpose, RuleSet,
-    Sensitivity,
+    CategoryExtension, Destination, Event, IdentityTransform, LegalBasis, Match, Plan, Policy,
+    Property, Purpose, RuleSet, Sensitivity,
 };
 
 /// What the plan does not say and a Fides manifest needs.
@@ -31,74 +31,44 @@ pub struct Export {
     pub warnings: Vec<String>,
 }
 
-/// Builds the manifest.
+/// Builds the manifest: the application's system, one system per destination, the policies
+/// and the taxonomy extensions, in that order.
 pub fn export(plan: &Plan, opts: &Options) -> Export {
     let mut warnings = Vec::new();
     let app_key = fides_key(&plan.name.value);
     let subjects = Node::list(opts.data_subjects.iter().map(|s| Node::str(s.as_str())));
 
-    let mut app_declarations = Vec::new();
-    for purpose in &plan.purposes {
-        let categories = categories_for(plan, purpose, None);
-        let third: Vec<&Destination> = receivers(plan, purpose)
-            .into_iter()
-            .filter(|d| d.third_party.value)
-            .collect();
-        let mut decl = declaration(purpose, &categories, &subjects);
-        let special = special_basis(plan, purpose, &mut warnings);
-        if let Some(basis) = special {
-            decl.push(("processes_special_category_data", Node::Bool(true)));
-            decl.push(("special_category_legal_basis", Node::str(basis)));
-        }
-        decl.push((
-            "data_shared_with_third_parties",
-            Node::Bool(!third.is_empty()),
-        ));
-        if !third.is_empty() {
-            let names: Vec<String> = third.iter().map(|d| d.id.value.clone()).collect();
-            decl.push(("third_parties", Node::str(names.join(", "))));
-            let shared: Vec<String> = third
-                .iter()
-                .flat_map(|d| categories_for(plan, purpose, Some(d)))
-                .fold(Vec::new(), |mut acc, c| {
-                    if !acc.contains(&c) {
-                        acc.push(c);
-                    }
-                    acc
-                });
-            decl.push((
-                "shared_categories",
-                Node::list(shared.into_iter().map(Node::str)),
-            ));
-        }
-        app_declarations.push(Node::map(decl));
+    let mut systems = vec![app_system(plan, &app_key, &subjects, &mut warnings)];
+    systems.extend(
+        plan.destinations
+            .iter()
+            .map(|d| destination_system(plan, d, &app_key, &subjects)),
+    );
+    let mut manifest = vec![("system", Node::List(systems))];
+    if !plan.policies.is_empty() {
+        manifest.push(("policy", Node::list(plan.policies.iter().map(policy))));
     }
+    if !plan.taxonomy.is_empty() {
+        manifest.push((
+            "data_category",
+            Node::list(plan.taxonomy.iter().map(data_category)),
+        ));
+    }
+    Export {
+        manifest: Node::map(manifest),
+        warnings,
+    }
+}
 
-    let mut systems = Vec::new();
-    let egress: Vec<Node> = plan
-        .destinations
+/// The application's system: what it collects for each purpose, and where it sends it.
+fn app_system(plan: &Plan, app_key: &str, subjects: &Node, warnings: &mut Vec<String>) -> Node {
+    let declarations: Vec<Node> = plan
+        .purposes
         .iter()
-        .map(|d| {
-            Node::map(vec![
-                ("fides_key", Node::str(destination_key(plan, d))),
-                ("type", Node::str("system")),
-                (
-                    "data_categories",
-                    Node::list(
-                        plan.purposes
-                            .iter()
-                            .filter(|p| uses(d, p))
-                            .flat_map(|p| categories_for(plan, p, Some(d)))
-                            .fold(Vec::new(), dedup)
-                            .into_iter()
-                            .map(Node::str),
-                    ),
-                ),
-            ])
-        })
+        .map(|purpose| app_declaration(plan, purpose, subjects, warnings))
         .collect();
     let mut app = vec![
-        ("fides_key", Node::str(app_key.clone())),
+        ("fides_key", Node::str(app_key.to_owned())),
         (
             "name",
             Node::str(format!("{} (tracking plan)", plan.name.value)),
@@ -115,103 +85,148 @@ pub fn export(plan: &Plan, opts: &Options) -> Export {
     if let Some(owner) = &plan.owner {
         app.push(("administrating_department", Node::str(owner.value.clone())));
     }
-    app.push(("egress", Node::List(egress)));
-    app.push(("privacy_declarations", Node::List(app_declarations)));
-    systems.push(Node::map(app));
+    app.push((
+        "egress",
+        Node::list(plan.destinations.iter().map(|d| egress(plan, d))),
+    ));
+    app.push(("privacy_declarations", Node::List(declarations)));
+    Node::map(app)
+}
 
-    for d in &plan.destinations {
-        let declarations: Vec<Node> = plan
-            .purposes
-            .iter()
-            .filter(|p| uses(d, p))
-            .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), &subjects)))
-            .collect();
-        systems.push(Node::map(vec![
-            ("fides_key", Node::str(destination_key(plan, d))),
-            ("name", Node::str(d.id.value.clone())),
-            (
-                "description",
-                Node::str(
-                    d.description
-                        .as_ref()
-                        .map_or_else(String::new, |x| x.value.clone()),
-                ),
-            ),
-            (
-                "system_type",
-                Node::str(if d.third_party.value {
-                    "Third Party"
-                } else {
-                    "Service"
-                }),
-            ),
-            (
-                "ingress",
-                Node::List(vec![Node::map(vec![
-                    ("fides_key", Node::str(app_key.clone())),
-                    ("type", Node::str("system")),
-                ])]),
-            ),
-            ("privacy_declarations", Node::List(declarations)),
-        ]));
-    }
-
-    let policies: Vec<Node> = plan
-        .policies
-        .iter()
-        .map(|p| {
-            let key = fides_key(&p.name.value);
-            Node::map(vec![
-                ("fides_key", Node::str(key.clone())),
-                ("name", Node::str(p.name.value.clone())),
-                (
-                    "rules",
-                    Node::List(vec![Node::map(vec![
-                        ("name", Node::str(p.name.value.clone())),
-                        ("data_categories", rule(&p.categories)),
-                        ("data_uses", rule(&p.data_uses)),
-                        (
-                            "data_subjects",
-                            Node::map(vec![
-                                ("matches", Node::str("NONE")),
-                                ("values", Node::List(Vec::new())),
-                            ]),
-                        ),
-                    ])]),
-                ),
-            ])
-        })
+/// The application's declaration for one purpose: its categories, special-category basis and
+/// the third parties that receive data collected for it.
+fn app_declaration(
+    plan: &Plan,
+    purpose: &Purpose,
+    subjects: &Node,
+    warnings: &mut Vec<String>,
+) -> Node {
+    let categories = categories_for(plan, purpose, None);
+    let third: Vec<&Destination> = receivers(plan, purpose)
+        .into_iter()
+        .filter(|d| d.third_party.value)
         .collect();
-
-    let mut manifest = vec![("system", Node::List(systems))];
-    if !policies.is_empty() {
-        manifest.push(("policy", Node::List(policies)));
+    let mut decl = declaration(purpose, &categories, subjects);
+    if let Some(basis) = special_basis(plan, purpose, warnings) {
+        decl.push(("processes_special_category_data", Node::Bool(true)));
+        decl.push(("special_category_legal_basis", Node::str(basis)));
     }
-    if !plan.taxonomy.is_empty() {
-        manifest.push((
-            "data_category",
-            Node::list(plan.taxonomy.iter().map(|c| {
-                let parent = c
-                    .key
-                    .value
-                    .rsplit_once('.')
-                    .map_or_else(String::new, |(p, _)| p.to_owned());
-                let mut m = vec![
-                    ("fides_key", Node::str(c.key.value.clone())),
-                    ("name", Node::str(c.key.value.clone())),
-                    ("parent_key", Node::str(parent)),
-                ];
-                if let Some(d) = &c.description {
-                    m.push(("description", Node::str(d.value.clone())));
-                }
-                Node::map(m)
-            })),
+    decl.push((
+        "data_shared_with_third_parties",
+        Node::Bool(!third.is_empty()),
+    ));
+    if !third.is_empty() {
+        let names: Vec<String> = third.iter().map(|d| d.id.value.clone()).collect();
+        decl.push(("third_parties", Node::str(names.join(", "))));
+        let shared: Vec<String> = third
+            .iter()
+            .flat_map(|d| categories_for(plan, purpose, Some(d)))
+            .fold(Vec::new(), dedup);
+        decl.push((
+            "shared_categories",
+            Node::list(shared.into_iter().map(Node::str)),
         ));
     }
-    Export {
-        manifest: Node::map(manifest),
-        warnings,
+    Node::map(decl)
+}
+
+/// One `egress` entry of the application: a destination and the categories that reach it.
+fn egress(plan: &Plan, d: &Destination) -> Node {
+    Node::map(vec![
+        ("fides_key", Node::str(destination_key(plan, d))),
+        ("type", Node::str("system")),
+        (
+            "data_categories",
+            Node::list(
+                plan.purposes
+                    .iter()
+                    .filter(|p| uses(d, p))
+                    .flat_map(|p| categories_for(plan, p, Some(d)))
+                    .fold(Vec::new(), dedup)
+                    .into_iter()
+                    .map(Node::str),
+            ),
+        ),
+    ])
+}
+
+/// A destination's system: a declaration per purpose it uses data for, ingress from the app.
+fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &Node) -> Node {
+    let declarations: Vec<Node> = plan
+        .purposes
+        .iter()
+        .filter(|p| uses(d, p))
+        .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
+        .collect();
+    Node::map(vec![
+        ("fides_key", Node::str(destination_key(plan, d))),
+        ("name", Node::str(d.id.value.clone())),
+        (
+            "description",
+            Node::str(
+                d.description
+                    .as_ref()
+                    .map_or_else(String::new, |x| x.value.clone()),
+            ),
+        ),
+        (
+            "system_type",
+            Node::str(if d.third_party.value {
+                "Third Party"
+            } else {
+                "Service"
+            }),
+        ),
+        (
+            "ingress",
+            Node::List(vec![Node::map(vec![
+                ("fides_key", Node::str(app_key.to_owned())),
+                ("type", Node::str("system")),
+            ])]),
+        ),
+        ("privacy_declarations", Node::List(declarations)),
+    ])
+}
+
+/// A `[[policies]]` rule as a Fides policy (any data subject).
+fn policy(p: &Policy) -> Node {
+    Node::map(vec![
+        ("fides_key", Node::str(fides_key(&p.name.value))),
+        ("name", Node::str(p.name.value.clone())),
+        (
+            "rules",
+            Node::List(vec![Node::map(vec![
+                ("name", Node::str(p.name.value.clone())),
+                ("data_categories", rule(&p.categories)),
+                ("data_uses", rule(&p.data_uses)),
+                (
+                    "data_subjects",
+                    Node::map(vec![
+                        ("matches", Node::str("NONE")),
+                        ("values", Node::List(Vec::new())),
+                    ]),
+                ),
+            ])]),
+        ),
+    ])
+}
+
+/// A `[taxonomy.categories]` extension as a Fides data category below its parent.
+fn data_category(c: &CategoryExtension) -> Node {
+    let parent = c
+        .key
+        .value
+        .rsplit_once('.')
+        .map_or_else(String::new, |(p, _)| p.to_owned());
+    let mut m = vec![
+        ("fides_key", Node::str(c.key.value.clone())),
+        ("name", Node::str(c.key.value.clone())),
+        ("parent_key", Node::str(parent)),
+    ];
+    if let Some(d) = &c.description {
+        m.push(("description", Node::str(d.value.clone())));
     }
+    Node::map(m)
 }
 
 fn declaration(
@@ -257,11 +272,7 @@ fn uses(d: &Destination, p: &Purpose) -> bool {
 fn receivers<'a>(plan: &'a Plan, purpose: &Purpose) -> Vec<&'a Destination> {
     plan.destinations
         .iter()
-        .filter(|d| {
-            uses(d, purpose)
-                && events_for(plan, purpose)
-                    .any(|e| plan.routes(e).any(|r| r.id.value == d.id.value))
-        })
+        .filter(|d| uses(d, purpose) && events_for(plan, purpose).any(|e| plan.routes_to(e, d)))
         .collect()
 }
 
@@ -289,14 +300,12 @@ fn categories_for(plan: &Plan, purpose: &Purpose, to: Option<&Destination>) -> V
     ];
     for e in events_for(plan, purpose) {
         if let Some(d) = to
-            && !plan.routes(e).any(|r| r.id.value == d.id.value)
+            && !plan.routes_to(e, d)
         {
             continue;
         }
         for p in &e.properties {
-            let withheld = to.is_some_and(|d| {
-                d.third_party.value && p.transform.value == trackplan_model::Transform::Redact
-            });
+            let withheld = to.is_some_and(|d| !p.audience().admits(d.third_party.value));
             if withheld || !allowed(p, purpose) {
                 continue;
             }

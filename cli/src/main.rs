@@ -280,7 +280,7 @@ enum CliError {
     #[error("{0}")]
     Subject(#[from] subject::SubjectError),
     #[error("the tracker key: {0}")]
-    Key(#[from] trackplan_runtime::KeyError),
+    Key(#[from] trackplan_runtime::error::KeyError),
     #[error("--key-env is required with the hmac identity (the default)")]
     NoKey,
 }

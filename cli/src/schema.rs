@@ -31,7 +31,8 @@ pub fn event_schema(plan: &Plan, e: &Event) -> Value {
     let mut required = Vec::new();
     for p in &e.properties {
         properties.insert(p.name.value.clone(), property_schema(p));
-        if p.required.value && p.transform.value != Transform::Redact {
+        // A third party never receives a `redact` property, so it cannot be required there.
+        if p.required.value && p.audience().admits(true) {
             required.push(Value::from(p.name.value.clone()));
         }
     }

@@ -8,7 +8,6 @@ use trackplan_model::{Plan, Property, Sensitivity, SourceFile, Transform};
 
 use crate::code::Code;
 use crate::doc::{self, Doc};
-use crate::info::routes;
 use crate::names::{EventItem, FieldItem, Names};
 use crate::ty::{EnumType, describe, rust_type};
 
@@ -57,7 +56,7 @@ pub(crate) fn event(
     let reachable: Vec<&str> = plan
         .destinations
         .iter()
-        .filter(|d| routes(event, d))
+        .filter(|d| plan.routes_to(event, d))
         .map(|d| d.id.value.as_str())
         .collect();
     docs.line(format_args!(
@@ -97,15 +96,19 @@ pub(crate) fn event(
         out,
         "}}
 
+#[doc(hidden)]
 impl{params} ::trackplan::__private::Sealed for {ident}{args} {{}}
 
-impl{params} ::trackplan::Event for {ident}{args} {{
+impl{params} ::trackplan::__private::Event for {ident}{args} {{
     type Purposes = {purposes};
-    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
-    const INFO: &'static ::trackplan::EventInfo = &PLAN.events[{index}];
+    const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
+    const INFO: &'static ::trackplan::__private::EventInfo = &PLAN.events[{index}];
+}}
 
+#[doc(hidden)]
+impl{params} ::trackplan::__private::WriteProperties for {ident}{args} {{
     #[inline]
-    fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {{
+    fn write_properties(&self, w: &mut ::trackplan::__private::PropertyWriter<'_>) {{
 {calls}    }}
 }}
 ",
@@ -115,19 +118,19 @@ impl{params} ::trackplan::Event for {ident}{args} {{
     for m in &markers {
         writeln!(
             out,
-            "impl{params} ::trackplan::DeclaredFor<purpose::{m}> for {ident}{args} {{}}"
+            "impl{params} ::trackplan::__private::DeclaredFor<purpose::{m}> for {ident}{args} {{}}"
         );
     }
     let routable = plan
         .destinations
         .iter()
         .zip(&names.destinations)
-        .filter(|(d, _)| routes(event, d))
+        .filter(|(d, _)| plan.routes_to(event, d))
         .filter_map(|(_, m)| m.as_ref());
     for m in routable {
         writeln!(
             out,
-            "impl{params} ::trackplan::RoutableTo<destination::{m}> for {ident}{args} {{}}"
+            "impl{params} ::trackplan::__private::RoutableTo<destination::{m}> for {ident}{args} {{}}"
         );
     }
     out.push("\n");
@@ -143,11 +146,14 @@ impl fmt::Display for WriteCalls<'_, '_> {
         if self.0.is_empty() {
             return writeln!(f, "        let _ = w;");
         }
-        writeln!(f, "        let p = Self::INFO.properties;")?;
+        writeln!(
+            f,
+            "        let p = <Self as ::trackplan::__private::Event>::INFO.properties;"
+        )?;
         for (i, field) in self.0.iter().enumerate() {
             writeln!(
                 f,
-                "        ::trackplan::Value::write(&self.{}, &p[{i}], w);",
+                "        ::trackplan::__private::Value::write(&self.{}, &p[{i}], w);",
                 field.ident
             )?;
         }

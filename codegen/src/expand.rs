@@ -8,9 +8,10 @@ use trackplan_model::{Diagnostic, Plan, Severity, SourceFile};
 
 use crate::code::{Code, lit};
 use crate::doc::{self, Doc};
-use crate::info::{EventEntry, MAX_SET, plan_info};
+use crate::info::{EventEntry, plan_info};
 use crate::load::{LoadError, LoadedPlan};
 use crate::names::Names;
+use trackplan_vocab::MAX_ITEMS;
 
 /// Everything `plan!` expands to for `loaded`, in two parts (see [`Expansion`]).
 ///
@@ -146,7 +147,7 @@ fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
     }
     write!(
         out,
-        "{docs}pub static PLAN: ::trackplan::PlanInfo = ",
+        "{docs}pub static PLAN: ::trackplan::__private::PlanInfo = ",
         docs = docs.attr()
     );
     plan_info(out, plan, &loaded.hash, &entries);
@@ -155,16 +156,16 @@ fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
 
 /// The source of [`stub_items`].
 const STUB_ITEMS: &str = "/// Stand-in for the plan, which has errors (see the compile errors).
-pub static PLAN: ::trackplan::PlanInfo = ::trackplan::PlanInfo {
-    name: \"\",
-    version: 0,
-    label: \"\",
-    hash: \"\",
-    identity: ::trackplan::IdentityInfo::Hmac,
-    purposes: &[],
-    destinations: &[],
-    events: &[],
-};
+pub static PLAN: ::trackplan::__private::PlanInfo = ::trackplan::__private::plan_info(
+    \"\",
+    0,
+    \"\",
+    \"\",
+    ::trackplan::__private::IdentityTransform::Hmac,
+    &[],
+    &[],
+    &[],
+);
 
 /// Stand-in: the plan has errors.
 pub mod purpose {}
@@ -182,15 +183,15 @@ pub fn stub_items() -> TokenStream {
 /// Bit sets are `u64`: a plan has at most 64 purposes and 64 destinations.
 fn limits(plan: &Plan) -> Vec<String> {
     let mut problems = Vec::new();
-    if plan.purposes.len() > MAX_SET {
+    if plan.purposes.len() > MAX_ITEMS {
         problems.push(format!(
-            "{} purposes; at most {MAX_SET} are supported",
+            "{} purposes; at most {MAX_ITEMS} are supported",
             plan.purposes.len()
         ));
     }
-    if plan.destinations.len() > MAX_SET {
+    if plan.destinations.len() > MAX_ITEMS {
         problems.push(format!(
-            "{} destinations; at most {MAX_SET} are supported",
+            "{} destinations; at most {MAX_ITEMS} are supported",
             plan.destinations.len()
         ));
     }
@@ -216,21 +217,10 @@ pub(crate) fn diagnostic(d: &Diagnostic, src: &SourceFile, call_site: Span) -> T
     }
 }
 
-/// The model's rendering of `d`, with the severity word dropped from the first line because
-/// rustc already prints it (`error: [unknown-key] unknown key …`, not `error: error[…]`).
+/// The model's rendering of `d` without the severity word, which rustc already prints
+/// (`error: [unknown-key] unknown key …`, not `error: error[…]`).
 pub(crate) fn render(d: &Diagnostic, src: &SourceFile) -> String {
-    let text = d.render(src);
-    let severity = match d.severity {
-        Severity::Error => "error[",
-        Severity::Warning => "warning[",
-    };
-    match text.strip_prefix(severity) {
-        Some(rest) => match rest.split_once("]: ") {
-            Some((code, rest)) => format!("[{code}] {rest}"),
-            None => text,
-        },
-        None => text,
-    }
+    d.render_without_severity(src)
 }
 
 /// `compile_error!` with `message`, spanned at `span`.

@@ -5,15 +5,12 @@
 //! property's JSON key (`"Plan Tier":`) is escaped here so the `track` path only copies bytes.
 
 use trackplan_model::{
-    Destination, Event, Granularity, IdentityTransform, LegalBasis, Plan, Property, Sensitivity,
-    Transform,
+    Event, Granularity, IdentityTransform, LegalBasis, Plan, Property, Sensitivity, Transform,
 };
+use trackplan_vocab::{DestinationSet, MAX_ITEMS, PurposeSet};
 
 use crate::code::{Code, Comma, Float, Opt, lit};
 use crate::ty::ValueKind;
-
-/// The most purposes or destinations a plan can have: sets are `u64` bit masks.
-pub(crate) const MAX_SET: usize = 64;
 
 /// An event as it goes into `PlanInfo::events`: the properties to describe, in order.
 pub(crate) struct EventEntry<'p> {
@@ -30,8 +27,8 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
     let name = &plan.name.value;
     let version = plan.version.value;
     let identity = match plan.identity.transform.value {
-        IdentityTransform::Hmac => "IdentityInfo::Hmac",
-        IdentityTransform::None => "IdentityInfo::None",
+        IdentityTransform::Hmac => "Hmac",
+        IdentityTransform::None => "None",
     };
     write!(
         out,
@@ -39,21 +36,20 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
     #[allow(unused_imports)]
     use ::core::option::Option::{{None, Some}};
     #[allow(unused_imports)]
-    use ::trackplan::{{
-        Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo,
-        LegalBasis, PlanInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+    use ::trackplan::__private::{{
+        Constraints, DestinationSet, Granularity, IdentityTransform, LegalBasis, PurposeSet,
+        Sensitivity, TransformInfo, ValueKind, constraints, destination_info, event_info,
+        plan_info, property, purpose_info,
     }};
-    #[allow(unused_imports)]
-    use ::trackplan::__private::property;
     #[allow(dead_code)]
-    const UNCONSTRAINED: Constraints = Constraints {{ max_length: None, min: None, max: None }};
-    PlanInfo {{
-        name: {name},
-        version: {version},
-        label: {label},
-        hash: {hash},
-        identity: {identity},
-        purposes: &[\n",
+    const UNCONSTRAINED: Constraints = constraints(None, None, None);
+    plan_info(
+        {name},
+        {version},
+        {label},
+        {hash},
+        IdentityTransform::{identity},
+        &[\n",
         name = lit(name),
         label = lit(&format!("{name}@{version}")),
         hash = lit(hash),
@@ -61,14 +57,14 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
     for p in &plan.purposes {
         write!(
             out,
-            "            PurposeInfo {{
-                id: {id},
-                description: {description},
-                basis: LegalBasis::{basis},
-                data_use: {data_use},
-                retention_days: {retention},
-                sale_or_share: {sale_or_share},
-            }},\n",
+            "            purpose_info(
+                {id},
+                {description},
+                LegalBasis::{basis},
+                {data_use},
+                {retention},
+                {sale_or_share},
+            ),\n",
             id = lit(&p.id.value),
             description = lit(&p.description.value),
             basis = legal_basis(p.basis.value),
@@ -77,17 +73,17 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
             sale_or_share = p.sale_or_share.value,
         );
     }
-    out.push("        ],\n        destinations: &[\n");
+    out.push("        ],\n        &[\n");
     for d in &plan.destinations {
         write!(
             out,
-            "            DestinationInfo {{
-                id: {id},
-                kind: {kind},
-                description: {description},
-                purposes: PurposeSet::from_bits({set:#b}),
-                third_party: {third_party},
-            }},\n",
+            "            destination_info(
+                {id},
+                {kind},
+                {description},
+                PurposeSet::from_bits({set:#b}),
+                {third_party},
+            ),\n",
             id = lit(&d.id.value),
             kind = lit(d.kind.value.key()),
             description = lit(d.description.as_ref().map_or("", |s| s.value.as_str())),
@@ -95,23 +91,23 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
             third_party = d.third_party.value,
         );
     }
-    out.push("        ],\n        events: &[\n");
+    out.push("        ],\n        &[\n");
     for e in events {
         event_info(out, plan, e);
     }
-    out.push("        ],\n    }\n}");
+    out.push("        ],\n    )\n}");
 }
 
 fn event_info(out: &mut Code, plan: &Plan, entry: &EventEntry<'_>) {
     let event = entry.event;
     write!(
         out,
-        "            EventInfo {{
-                id: {id},
-                name: {name},
-                purposes: PurposeSet::from_bits({purposes:#b}),
-                destinations: DestinationSet::from_bits({destinations:#b}),
-                properties: &[\n",
+        "            event_info(
+                {id},
+                {name},
+                PurposeSet::from_bits({purposes:#b}),
+                DestinationSet::from_bits({destinations:#b}),
+                &[\n",
         id = lit(&event.id.value),
         name = lit(&event.name.value),
         purposes = purpose_set(plan, event.purposes.iter().map(|p| p.value.as_str())),
@@ -120,7 +116,7 @@ fn event_info(out: &mut Code, plan: &Plan, entry: &EventEntry<'_>) {
     for p in &entry.properties {
         property_info(out, p);
     }
-    out.push("                ],\n            },\n");
+    out.push("                ],\n            ),\n");
 }
 
 fn property_info(out: &mut Code, p: &Property) {
@@ -147,7 +143,7 @@ fn property_info(out: &mut Code, p: &Property) {
     } else {
         write!(
             out,
-            "Constraints {{ max_length: {}, min: {}, max: {} }}",
+            "constraints({}, {}, {})",
             Opt(c.max_length.as_ref().map(|m| m.value)),
             Opt(c.min.as_ref().map(|m| Float(m.value))),
             Opt(c.max.as_ref().map(|m| Float(m.value))),
@@ -204,35 +200,28 @@ fn legal_basis(basis: LegalBasis) -> &'static str {
     }
 }
 
-/// The bit set of the purposes with these ids (unknown ids and indices past 63 are left out;
-/// the model reports both).
+/// The bit set of the purposes with these ids (unknown ids and indices past
+/// [`MAX_ITEMS`] are left out; the model reports both).
 pub(crate) fn purpose_set<'a>(plan: &Plan, ids: impl Iterator<Item = &'a str>) -> u64 {
-    let mut set = 0u64;
+    let mut set = PurposeSet::EMPTY;
     for id in ids {
         if let Some(i) = plan.purposes.iter().position(|p| p.id.value == id)
-            && i < MAX_SET
+            && i < MAX_ITEMS
         {
-            set |= 1 << i;
+            set = set.with(i);
         }
     }
-    set
+    set.bits()
 }
 
-/// The bit set of the destinations `event` may be routed to.
+/// The bit set of the destinations `event` may be routed to, by the model's routing rule.
 pub(crate) fn destination_set(plan: &Plan, event: &Event) -> u64 {
-    let mut set = 0u64;
-    for (i, d) in plan.destinations.iter().enumerate() {
-        if i < MAX_SET && routes(event, d) {
-            set |= 1 << i;
-        }
-    }
-    set
-}
-
-/// Whether every purpose of `destination` is among the event's.
-pub(crate) fn routes(event: &Event, destination: &Destination) -> bool {
-    destination
-        .purposes
+    let set: DestinationSet = plan
+        .destinations
         .iter()
-        .all(|p| event.purposes.iter().any(|e| e.value == p.value))
+        .enumerate()
+        .filter(|(_, d)| plan.routes_to(event, d))
+        .map(|(i, _)| i)
+        .collect();
+    set.bits()
 }

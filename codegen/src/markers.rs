@@ -53,8 +53,8 @@ pub struct {m};
         );
         write!(
             impls,
-            "impl ::trackplan::Purpose for purpose::{m} {{
-    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
+            "impl ::trackplan::__private::Purpose for purpose::{m} {{
+    const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
     const INDEX: usize = {i};
 }}
 
@@ -107,9 +107,9 @@ pub struct {m};
         );
         write!(
             impls,
-            "impl ::trackplan::Destination for destination::{m} {{
+            "impl ::trackplan::__private::Destination for destination::{m} {{
     type Purposes = {purposes};
-    const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
+    const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
     const INDEX: usize = {i};
 }}
 

@@ -107,8 +107,8 @@ fn wrapped(
 ) -> fmt::Result {
     let wrapper = match sensitivity {
         Sensitivity::Public | Sensitivity::Internal => None,
-        Sensitivity::Personal => Some("::trackplan::Personal<"),
-        Sensitivity::Special => Some("::trackplan::Special<"),
+        Sensitivity::Personal => Some("::trackplan::__private::Personal<"),
+        Sensitivity::Special => Some("::trackplan::__private::Special<"),
     };
     if let Some(w) = wrapper {
         f.write_str(w)?;
@@ -134,7 +134,7 @@ fn scalar(
         PropertyType::Integer => f.write_str("i64"),
         PropertyType::Number => f.write_str("f64"),
         PropertyType::Boolean => f.write_str("bool"),
-        PropertyType::Timestamp => f.write_str("::trackplan::Timestamp"),
+        PropertyType::Timestamp => f.write_str("::trackplan::__private::Timestamp"),
         PropertyType::Enum { .. } => match enum_ty {
             Some(EnumType::Named(ident)) => write!(f, "{ident}"),
             Some(EnumType::Hashed(h)) => write!(f, "::trackplan::__private::Enum<{h}>"),

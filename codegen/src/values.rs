@@ -36,9 +36,10 @@ pub(crate) fn enum_type(out: &mut Code, src: &SourceFile, item: &EnumItem<'_>) {
         out,
         "}}
 
+#[doc(hidden)]
 impl ::trackplan::__private::Sealed for {ident} {{}}
 
-impl ::trackplan::Values for {ident} {{
+impl ::trackplan::__private::Values for {ident} {{
     const PROPERTY: &'static str = {key};
 
     #[inline]
@@ -56,6 +57,7 @@ impl ::trackplan::Values for {ident} {{
     }}
 }}
 
+#[doc(hidden)]
 impl ::trackplan::__private::ValuesOf<{hash}> for {ident} {{}}
 
 impl {ident} {{
@@ -67,18 +69,18 @@ impl {ident} {{
 }}
 
 impl ::core::str::FromStr for {ident} {{
-    type Err = ::trackplan::UnknownValue;
+    type Err = ::trackplan::__private::UnknownValue;
 
     /// The variant sent as `text`, byte for byte.
     fn from_str(text: &str) -> ::core::result::Result<Self, Self::Err> {{
         match text {{
-{arms}            _ => ::core::result::Result::Err(::trackplan::UnknownValue::new({name}, &{ident}::WIRE_VALUES)),
+{arms}            _ => ::core::result::Result::Err(::trackplan::__private::UnknownValue::new({name}, &{ident}::WIRE_VALUES)),
         }}
     }}
 }}
 
 impl ::core::convert::TryFrom<&str> for {ident} {{
-    type Error = ::trackplan::UnknownValue;
+    type Error = ::trackplan::__private::UnknownValue;
 
     fn try_from(text: &str) -> ::core::result::Result<Self, Self::Error> {{
         ::core::str::FromStr::from_str(text)

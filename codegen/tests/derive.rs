@@ -38,7 +38,10 @@ fn a_correct_struct_gets_an_event_impl_and_no_error() {
         struct Cart { product_id: String, quantity: u8, #[trackplan(rename = "cart_value")] total: f64 }"#,
     );
     assert!(!out.contains("compile_error"), "{out}");
-    assert!(out.contains("impl :: trackplan :: Event for Cart"), "{out}");
+    assert!(
+        out.contains("impl :: trackplan :: __private :: Event for Cart"),
+        "{out}"
+    );
     assert!(out.contains("property_cart_value"), "{out}");
 }
 
@@ -69,7 +72,7 @@ fn every_field_error_is_reported_at_once() {
     assert!(out.contains("has no field for property `age`, which event `signup_completed` requires (plans/shop.toml:126:1)"), "{out}");
     // A stand-in impl keeps uses of the type from adding errors.
     assert!(
-        out.contains("impl :: trackplan :: Event for Signup"),
+        out.contains("impl :: trackplan :: __private :: Event for Signup"),
         "{out}"
     );
 }

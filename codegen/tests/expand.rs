@@ -79,7 +79,7 @@ purposes = ["analytcs"]
     assert!(code.contains("did you mean `analytics`?"), "{code}");
     // Stand-ins so call sites still resolve: the plan, the markers, the well-formed event.
     assert!(
-        code.contains("pub static PLAN: ::trackplan::PlanInfo"),
+        code.contains("pub static PLAN: ::trackplan::__private::PlanInfo"),
         "{code}"
     );
     assert!(code.contains("pub struct Analytics;"), "{code}");

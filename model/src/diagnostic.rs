@@ -109,26 +109,38 @@ impl Diagnostic {
     /// the source line with a caret under the span, secondary locations and the help line.
     /// The macros and the CLI both show exactly this text.
     pub fn render(&self, src: &SourceFile) -> String {
-        let mut out = String::new();
         let kind = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let _ = writeln!(out, "{kind}[{}]: {}", self.code, self.message);
+        let mut out = format!("{kind}[{}]: {}\n", self.code, self.message);
+        self.render_body(&mut out, src);
+        out
+    }
+
+    /// [`Diagnostic::render`] without the severity word, for a host that prints it itself:
+    /// rustc shows a macro's error as `error: [unknown-key] unknown key …`.
+    pub fn render_without_severity(&self, src: &SourceFile) -> String {
+        let mut out = format!("[{}] {}\n", self.code, self.message);
+        self.render_body(&mut out, src);
+        out
+    }
+
+    /// Everything after the first line: location, snippets, help.
+    fn render_body(&self, out: &mut String, src: &SourceFile) {
         let _ = writeln!(out, "  --> {}", self.location(src));
         if let Some(span) = self.span {
-            snippet(&mut out, src, span, self.label.as_deref());
+            snippet(out, src, span, self.label.as_deref());
         }
         for label in &self.secondary {
             let (line, col) = src.line_col(label.span.start);
             let _ = writeln!(out, "  ::: {}:{line}:{col}", src.name);
-            snippet(&mut out, src, label.span, Some(&label.message));
+            snippet(out, src, label.span, Some(&label.message));
         }
         if let Some(help) = &self.help {
             let _ = writeln!(out, "   = help: {help}");
         }
         out.truncate(out.trim_end().len());
-        out
     }
 }
 
@@ -169,6 +181,10 @@ mod tests {
         assert_eq!(
             text,
             "error[unknown-key]: unknown key `nmae` in [plan]\n  --> plans/x.toml:2:1\n  |\n2 | nmae = \"x\"\n  | ^^^^ unknown key\n   = help: did you mean `name`?"
+        );
+        assert_eq!(
+            d.render_without_severity(&src),
+            text.replacen("error[unknown-key]:", "[unknown-key]", 1)
         );
     }
 }

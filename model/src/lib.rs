@@ -33,6 +33,8 @@ pub mod baseline;
 mod check;
 mod diagnostic;
 pub mod diff;
+#[cfg(test)]
+mod fixture;
 pub mod format;
 pub mod naming;
 mod parse;

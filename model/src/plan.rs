@@ -4,6 +4,10 @@
 //! macros' field checks, the CLI's diff) can point back at the file. Collections keep the order
 //! of the file; ids are unique within each collection once the plan has validated.
 
+use std::fmt;
+
+pub use trackplan_vocab::{Audience, Granularity, IdentityTransform, LegalBasis, Sensitivity};
+
 use crate::source::{Span, Spanned};
 
 /// A whole tracking plan.
@@ -42,26 +46,6 @@ pub struct Identity {
     pub justification: Option<Spanned<String>>,
 }
 
-/// How a subject id becomes the distinct id sent to destinations.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityTransform {
-    /// Keyed HMAC-SHA-256 with the tracker's secret key (the default).
-    Hmac,
-    /// Sent as is (needs a justification).
-    None,
-}
-
 /// `[purposes.<id>]`: why data is collected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Purpose {
@@ -79,50 +63,6 @@ pub struct Purpose {
     pub sale_or_share: Spanned<bool>,
     /// The `[purposes.<id>]` header (or the inline table).
     pub span: Span,
-}
-
-/// GDPR Art. 6 legal bases.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LegalBasis {
-    /// Art. 6(1)(a): the subject agreed; off until granted.
-    Consent,
-    /// Art. 6(1)(b).
-    Contract,
-    /// Art. 6(1)(c).
-    LegalObligation,
-    /// Art. 6(1)(d).
-    VitalInterest,
-    /// Art. 6(1)(e).
-    PublicTask,
-    /// Art. 6(1)(f): on until the subject objects.
-    LegitimateInterest,
-}
-
-impl LegalBasis {
-    /// The key as written in plan files (`"legitimate_interest"`).
-    pub fn key(self) -> &'static str {
-        match self {
-            LegalBasis::Consent => "consent",
-            LegalBasis::Contract => "contract",
-            LegalBasis::LegalObligation => "legal_obligation",
-            LegalBasis::VitalInterest => "vital_interest",
-            LegalBasis::PublicTask => "public_task",
-            LegalBasis::LegitimateInterest => "legitimate_interest",
-        }
-    }
 }
 
 /// `[destinations.<id>]`: where events may go.
@@ -245,6 +185,17 @@ pub struct Constraints {
     pub max: Option<Spanned<f64>>,
 }
 
+impl Constraints {
+    /// The limits without their spans, as the runtime checks them.
+    pub fn values(&self) -> trackplan_vocab::Constraints {
+        trackplan_vocab::Constraints::new(
+            self.max_length.as_ref().map(|m| m.value),
+            self.min.as_ref().map(|m| m.value),
+            self.max.as_ref().map(|m| m.value),
+        )
+    }
+}
+
 /// Property value types.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropertyType {
@@ -285,65 +236,6 @@ impl PropertyType {
     }
 }
 
-/// How sensitive a value is; ordered from least to most.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Sensitivity {
-    /// Not personal data, fine to publish.
-    Public,
-    /// Not personal data, internal.
-    Internal,
-    /// Personal data (GDPR Art. 4).
-    Personal,
-    /// Special-category data (GDPR Art. 9/10, children's data).
-    Special,
-}
-
-impl IdentityTransform {
-    /// The key as written in plan files.
-    pub fn key(self) -> &'static str {
-        match self {
-            IdentityTransform::Hmac => "hmac",
-            IdentityTransform::None => "none",
-        }
-    }
-}
-
-impl Granularity {
-    /// The key as written in plan files.
-    pub fn key(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-            Granularity::Month => "month",
-        }
-    }
-}
-
-impl Sensitivity {
-    /// The key as written in plan files.
-    pub fn key(self) -> &'static str {
-        match self {
-            Sensitivity::Public => "public",
-            Sensitivity::Internal => "internal",
-            Sensitivity::Personal => "personal",
-            Sensitivity::Special => "special",
-        }
-    }
-}
-
 /// What happens to a value before it leaves the process.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transform {
@@ -369,6 +261,37 @@ pub enum Transform {
     Redact,
 }
 
+/// How a type reads in messages and review reports: `string`, `enum`, `list of integer`.
+impl fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PropertyType::List { items } => write!(f, "list of {items}"),
+            other => f.write_str(other.key()),
+        }
+    }
+}
+
+/// How a transform reads in messages and review reports, with its parameters:
+/// `bucket [18, 25]`, `coarsen to day`.
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transform::Bucket { buckets } => {
+                f.write_str("bucket [")?;
+                for (i, b) in buckets.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{b}")?;
+                }
+                f.write_str("]")
+            }
+            Transform::Coarsen { to } => write!(f, "coarsen to {to}"),
+            other => f.write_str(other.key()),
+        }
+    }
+}
+
 impl Transform {
     /// The key as written in plan files.
     pub fn key(&self) -> &'static str {
@@ -382,28 +305,6 @@ impl Transform {
             Transform::Redact => "redact",
         }
     }
-}
-
-/// Timestamp granularity for `coarsen`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    /// Truncated to the hour.
-    Hour,
-    /// Truncated to the day (UTC).
-    Day,
-    /// Truncated to the first day of the month (UTC).
-    Month,
 }
 
 /// `[events.<id>]`.
@@ -522,13 +423,46 @@ impl Plan {
         self.events.iter().find(|e| e.id.value == id)
     }
 
-    /// Destinations an event may be routed to: those whose every purpose is among the event's.
+    /// Destinations an event may be routed to, by the routing rule ([`trackplan_vocab::routes`]):
+    /// those whose every purpose is among the event's. A destination naming a purpose the plan
+    /// does not declare (or one past [`MAX_ITEMS`](trackplan_vocab::MAX_ITEMS)) receives
+    /// nothing; such a plan does not validate.
     pub fn routes<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Destination> + 'a {
-        self.destinations.iter().filter(move |d| {
-            d.purposes
-                .iter()
-                .all(|p| event.purposes.iter().any(|e| e.value == p.value))
-        })
+        self.destinations
+            .iter()
+            .filter(move |d| self.routes_to(event, d))
+    }
+
+    /// Whether the routing rule sends `event` to `destination` (see [`Plan::routes`]).
+    pub fn routes_to(&self, event: &Event, destination: &Destination) -> bool {
+        let (known, wanted) = self.known_purpose_set(&destination.purposes.value);
+        known && trackplan_vocab::routes(self.purpose_set(&event.purposes.value), wanted)
+    }
+
+    /// The set of the purposes with these ids, bit `i` for the plan's purpose `i` (unknown ids
+    /// and purposes past [`MAX_ITEMS`](trackplan_vocab::MAX_ITEMS) are left out).
+    pub fn purpose_set(&self, ids: &[Spanned<String>]) -> trackplan_vocab::PurposeSet {
+        self.known_purpose_set(ids).1
+    }
+
+    /// The set of these purposes, and whether every one of them is in it.
+    fn known_purpose_set(&self, ids: &[Spanned<String>]) -> (bool, trackplan_vocab::PurposeSet) {
+        let mut known = true;
+        let mut set = trackplan_vocab::PurposeSet::EMPTY;
+        for id in ids {
+            match self.purposes.iter().position(|p| p.id.value == id.value) {
+                Some(i) if i < trackplan_vocab::MAX_ITEMS => set = set.with(i),
+                _ => known = false,
+            }
+        }
+        (known, set)
+    }
+}
+
+impl Property {
+    /// Who may receive this property's value: first parties only when it is `redact`.
+    pub fn audience(&self) -> Audience {
+        Audience::of(self.transform.value == Transform::Redact)
     }
 }
 

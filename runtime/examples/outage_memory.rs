@@ -20,8 +20,9 @@ mod fixture;
 
 use common::{PageViewed, destination, key, purpose};
 use std::time::{Duration, Instant};
+use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::Mixpanel;
-use trackplan_runtime::{Consent, RetryPolicy, Tracker};
+use trackplan_runtime::{Consent, Tracker};
 
 const CAPACITY: usize = 10_000;
 

@@ -1,9 +1,7 @@
 //! The traits that generated code implements: events, enum values, purpose and destination
 //! markers, and the compile-time routing checks.
 
-use crate::plan::{
-    Constraints, EventInfo, PlanInfo, PropertyInfo, Sensitivity, TransformInfo, ValueKind,
-};
+use crate::plan::{EventInfo, PlanInfo};
 use crate::value::PropertyWriter;
 
 /// Seals [`Event`] and [`Values`]: only the trackplan macros implement them, so every tracked
@@ -11,8 +9,17 @@ use crate::value::PropertyWriter;
 /// deliberate bypass, never an accident.
 pub trait Sealed {}
 
+/// How an event writes its properties: through the writer the tracker hands it, which applies
+/// each property's declared transform. Only the trackplan macros implement it (alongside
+/// [`Event`]), and only the tracker can make a [`PropertyWriter`], so nothing outside reads an
+/// event's raw values through it.
+pub trait WriteProperties {
+    /// Writes every present property through its declared transform.
+    fn write_properties(&self, w: &mut PropertyWriter<'_>);
+}
+
 /// An analytics event declared in the plan. Implemented by `plan!` and `#[derive(Event)]` only.
-pub trait Event: Sealed {
+pub trait Event: Sealed + WriteProperties {
     /// The event's purposes as a type: a purpose marker (`purpose::Security`) or a tuple of them
     /// in plan order. Only compile errors read it: [`RoutableTo`] and [`DeclaredFor`] spell it
     /// when a call site breaks a purpose rule. Hand-written test events use `()`.
@@ -21,8 +28,6 @@ pub trait Event: Sealed {
     const PLAN: &'static PlanInfo;
     /// This event in the plan.
     const INFO: &'static EventInfo;
-    /// Writes every present property through its declared transform.
-    fn write_properties(&self, w: &mut PropertyWriter<'_>);
 }
 
 /// An enum bound to an `enum` property of the plan. Implemented by `plan!` and
@@ -81,31 +86,3 @@ pub trait RoutableTo<
     note = "add the purpose to the event's `purposes` in the plan (and have it reviewed), or track it through another scope"
 )]
 pub trait DeclaredFor<P: Purpose, Has = <Self as Event>::Purposes>: Event {}
-
-/// A `PropertyInfo`, positionally: `plan!` describes every property with it, so the `PLAN`
-/// static of a large plan stays small for the compiler.
-#[doc(hidden)]
-#[allow(clippy::too_many_arguments)] // One argument per field of `PropertyInfo`.
-pub const fn property(
-    id: &'static str,
-    name: &'static str,
-    json_key: &'static str,
-    kind: ValueKind,
-    sensitivity: Sensitivity,
-    category: Option<&'static str>,
-    transform: TransformInfo,
-    required: bool,
-    constraints: Constraints,
-) -> PropertyInfo {
-    PropertyInfo {
-        id,
-        name,
-        json_key,
-        kind,
-        sensitivity,
-        category,
-        transform,
-        required,
-        constraints,
-    }
-}

@@ -10,8 +10,8 @@
 //! bytes per test process.
 
 use crate::plan::{
-    Constraints, DestinationInfo, DestinationSet, EventInfo, IdentityInfo, LegalBasis, PlanInfo,
-    PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+    Constraints, DestinationInfo, DestinationSet, EventInfo, IdentityTransform, LegalBasis,
+    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
 };
 
 /// A plan named `name`, version 1, HMAC identity, nothing declared yet.
@@ -98,12 +98,8 @@ impl PlanBuilder {
     pub(crate) fn build(self) -> &'static PlanInfo {
         let label = leak(format!("{}@{}", self.name, self.version));
         let purposes = PurposeSet::first(self.purposes.len());
-        let destinations = self
-            .destinations
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| purposes.contains_all(d.purposes))
-            .fold(DestinationSet::EMPTY, |set, (i, _)| set.with(i));
+        let destinations =
+            trackplan_vocab::route(purposes, self.destinations.iter().map(|d| d.purposes));
         let events: Vec<EventInfo> = self
             .events
             .into_iter()
@@ -129,7 +125,7 @@ impl PlanBuilder {
             version: self.version,
             label,
             hash,
-            identity: IdentityInfo::Hmac,
+            identity: IdentityTransform::Hmac,
             purposes: Vec::leak(self.purposes),
             destinations: Vec::leak(self.destinations),
             events: Vec::leak(events),

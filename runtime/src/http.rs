@@ -12,6 +12,7 @@
 //! are already settled, so the retry of that batch sends only the rest.
 
 use crate::sink::{Envelope, Outcome};
+use crate::time::days_from_civil;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write as _;
@@ -269,17 +270,6 @@ fn parse_http_date(value: &str) -> Option<u64> {
     }
     let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// How a destination lays out a batch request and answers it.

@@ -1,8 +1,14 @@
 //! Run-time half of trackplan.
 //!
 //! Application code does not depend on this crate directly: it depends on the `trackplan` facade,
-//! whose `plan!` macro generates event types and the static [`PlanInfo`] that this crate works
-//! from. The runtime never parses a plan file: everything it needs is compiled in.
+//! whose `plan!` macro generates event types and the static [`PlanInfo`](info::PlanInfo) that
+//! this crate works from. The runtime never parses a plan file: everything it needs is compiled
+//! in.
+//!
+//! The module layout is the facade's (`trackplan::info`, `trackplan::error`, …,
+//! `trackplan::__private`): the facade re-exports these modules as they are. Code generated for
+//! `::trackplan::` therefore also compiles in this crate's own tests after
+//! `extern crate trackplan_runtime as trackplan;` — keep the two layouts the same.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,41 +26,86 @@ mod queue;
 mod sensitive;
 mod sink;
 pub mod sinks;
-mod spool;
-mod stats;
+pub mod spool;
+pub mod stats;
 mod subject;
 pub mod testing;
-mod time;
+pub mod time;
 mod tracker;
 mod transform;
 mod unknown_value;
 mod value;
+mod verify;
 mod worker;
 
 pub use consent::Consent;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
-pub use key::{Key, KeyError, MIN_KEY_BYTES};
-pub use plan::{
-    Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityInfo, LegalBasis,
-    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
-};
+pub use key::Key;
 pub use sensitive::{Personal, Special};
-pub use sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
-pub use spool::{Spool, SpoolError, SyncPolicy};
-pub use stats::{Counts, DestinationStats, Stats};
+pub use sink::{Envelope, Outcome, Sink};
 pub use subject::{Scope, Scoped, Subject};
-pub use time::{Iso8601, Timestamp, Timestamps};
-pub use tracker::{
-    AccessError, AccessReport, BuildError, FlushError, ForgetError, ForgetReport, Overflow,
-    Tracker, TrackerBuilder,
-};
-pub use unknown_value::UnknownValue;
-pub use value::{PropertyWriter, Value, ViolationPolicy};
+pub use time::Timestamp;
+pub use tracker::{Tracker, TrackerBuilder};
+
+/// What the runtime knows about a plan: the static [`PlanInfo`](info::PlanInfo) `plan!`
+/// generates (`PLAN`), its purposes, destinations, events and properties, and the vocabulary
+/// they are described in.
+///
+/// These types are read, not built: they are `#[non_exhaustive]`, only generated code makes
+/// them, and [`TrackerBuilder::build`] refuses a plan whose parts disagree with each other.
+pub mod info {
+    pub use crate::plan::{
+        Audience, Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity,
+        IdentityTransform, LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet,
+        Sensitivity, TransformInfo, ValueKind,
+    };
+    pub use trackplan_vocab::{Keyword, MAX_ITEMS, route, routes};
+}
+
+/// Errors of building a tracker, flushing it, answering data subject requests, and of keys and
+/// spools.
+pub mod error {
+    pub use crate::key::KeyError;
+    pub use crate::spool::SpoolError;
+    pub use crate::tracker::{AccessError, BuildError, FlushError, ForgetError};
+    pub use crate::unknown_value::UnknownValue;
+    pub use crate::verify::Inconsistency;
+}
+
+/// How a tracker and its sinks are set up: queue overflow, invalid values, retries, batch sizes,
+/// key length.
+pub mod config {
+    pub use crate::key::MIN_KEY_BYTES;
+    pub use crate::sink::{BatchLimits, RetryPolicy};
+    pub use crate::time::Timestamps;
+    pub use crate::tracker::Overflow;
+    pub use crate::value::ViolationPolicy;
+}
+
+/// Data subject requests (GDPR Art. 15 access, Art. 17 erasure): what the tracker reports and
+/// what a sink answers.
+pub mod requests {
+    pub use crate::sink::{Access, Erasure};
+    pub use crate::tracker::{AccessReport, ForgetReport};
+}
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.
+///
+/// Generated code names only paths in here (`::trackplan::__private::…`), so the public items
+/// it needs are re-exported here too.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::event::{Sealed, property};
+    pub use crate::event::{
+        DeclaredFor, Destination, Event, Purpose, RoutableTo, Sealed, Values, WriteProperties,
+    };
     pub use crate::fit::{Enum, Fits, FitsScalar, ValuesOf, enum_key_hash};
-    pub use crate::value::PropertyWriter;
+    pub use crate::plan::{
+        Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityTransform,
+        LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo,
+        ValueKind, constraints, destination_info, event_info, plan_info, property, purpose_info,
+    };
+    pub use crate::sensitive::{Personal, Special};
+    pub use crate::time::Timestamp;
+    pub use crate::unknown_value::UnknownValue;
+    pub use crate::value::{PropertyWriter, Value};
 }

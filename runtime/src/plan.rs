@@ -4,10 +4,14 @@
 //! Purpose and destination sets are bit sets indexed by declaration order, so the routing and
 //! consent checks on the `track` path are a few integer operations.
 
-pub use trackplan_vocab::{DestinationSet, PurposeSet};
+pub use trackplan_vocab::{
+    Audience, Constraints, DestinationSet, Granularity, IdentityTransform, LegalBasis, PurposeSet,
+    Sensitivity,
+};
 
 /// Everything the runtime knows about a plan.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PlanInfo {
     /// `[plan] name`.
     pub name: &'static str,
@@ -18,7 +22,7 @@ pub struct PlanInfo {
     /// SHA-256 of the plan file, hex: identifies exactly which plan the code was built from.
     pub hash: &'static str,
     /// How the subject id becomes the distinct id.
-    pub identity: IdentityInfo,
+    pub identity: IdentityTransform,
     /// Purposes in declaration order (consent screens list them in this order).
     pub purposes: &'static [PurposeInfo],
     /// Destinations in declaration order.
@@ -42,48 +46,9 @@ impl PlanInfo {
     }
 }
 
-/// The plan's identity transform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdentityInfo {
-    /// HMAC-SHA-256 with the tracker key.
-    Hmac,
-    /// Sent as is (the plan gives a justification).
-    None,
-}
-
-/// GDPR Art. 6 legal basis of a purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LegalBasis {
-    /// Off until the subject grants it.
-    Consent,
-    /// Needed to perform a contract with the subject.
-    Contract,
-    /// Required by law.
-    LegalObligation,
-    /// Protects someone's life.
-    VitalInterest,
-    /// A task in the public interest.
-    PublicTask,
-    /// On until the subject objects.
-    LegitimateInterest,
-}
-
-impl LegalBasis {
-    /// The plan-file key, e.g. `"legitimate_interest"`.
-    pub const fn key(self) -> &'static str {
-        match self {
-            LegalBasis::Consent => "consent",
-            LegalBasis::Contract => "contract",
-            LegalBasis::LegalObligation => "legal_obligation",
-            LegalBasis::VitalInterest => "vital_interest",
-            LegalBasis::PublicTask => "public_task",
-            LegalBasis::LegitimateInterest => "legitimate_interest",
-        }
-    }
-}
-
 /// A purpose, as a consent screen shows it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PurposeInfo {
     /// The plan id.
     pub id: &'static str,
@@ -101,6 +66,7 @@ pub struct PurposeInfo {
 
 /// A destination of the plan.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DestinationInfo {
     /// The plan id.
     pub id: &'static str,
@@ -116,6 +82,7 @@ pub struct DestinationInfo {
 
 /// An event of the plan.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct EventInfo {
     /// The plan id.
     pub id: &'static str,
@@ -128,19 +95,6 @@ pub struct EventInfo {
     pub destinations: DestinationSet,
     /// Its properties in plan order.
     pub properties: &'static [PropertyInfo],
-}
-
-/// Sensitivity of a property.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Sensitivity {
-    /// Not personal.
-    Public,
-    /// Not personal, internal.
-    Internal,
-    /// Personal data.
-    Personal,
-    /// Special-category data.
-    Special,
 }
 
 /// The value type of a property.
@@ -163,17 +117,6 @@ pub enum ValueKind {
         /// Kind of the items.
         item: &'static ValueKind,
     },
-}
-
-/// Timestamp granularity of `coarsen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    /// To the hour.
-    Hour,
-    /// To the day (UTC).
-    Day,
-    /// To the first of the month (UTC).
-    Month,
 }
 
 /// A property's transform, resolved at compile time.
@@ -199,19 +142,9 @@ pub enum TransformInfo {
     Redact,
 }
 
-/// Run-time constraints of a property.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Constraints {
-    /// Longest allowed string, in characters.
-    pub max_length: Option<u32>,
-    /// Smallest allowed number.
-    pub min: Option<f64>,
-    /// Largest allowed number.
-    pub max: Option<f64>,
-}
-
 /// A property of an event.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PropertyInfo {
     /// The plan id (the Rust field name).
     pub id: &'static str,
@@ -232,4 +165,147 @@ pub struct PropertyInfo {
     pub required: bool,
     /// Checked at run time.
     pub constraints: Constraints,
+}
+
+impl TransformInfo {
+    /// Who may receive a value with this transform: first parties only for `redact`.
+    pub const fn audience(&self) -> Audience {
+        Audience::of(matches!(self, TransformInfo::Redact))
+    }
+}
+
+impl PlanInfo {
+    /// The set of the plan's third-party destinations.
+    pub fn third_parties(&self) -> DestinationSet {
+        self.destinations
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.third_party)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+// Constructors for generated code, re-exported through `__private` only. The info types are
+// `#[non_exhaustive]`, so their layout is not part of the API; generated code builds them
+// positionally here, which also keeps the `PLAN` static of a large plan small for the compiler.
+// Nothing built here is trusted as is: `TrackerBuilder::build` re-derives what it can (routes,
+// sets, transforms) and refuses a plan that disagrees (see `verify`).
+
+/// A [`PlanInfo`], positionally.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // One argument per field.
+pub const fn plan_info(
+    name: &'static str,
+    version: u32,
+    label: &'static str,
+    hash: &'static str,
+    identity: IdentityTransform,
+    purposes: &'static [PurposeInfo],
+    destinations: &'static [DestinationInfo],
+    events: &'static [EventInfo],
+) -> PlanInfo {
+    PlanInfo {
+        name,
+        version,
+        label,
+        hash,
+        identity,
+        purposes,
+        destinations,
+        events,
+    }
+}
+
+/// A [`PurposeInfo`], positionally.
+#[doc(hidden)]
+pub const fn purpose_info(
+    id: &'static str,
+    description: &'static str,
+    basis: LegalBasis,
+    data_use: &'static str,
+    retention_days: Option<u32>,
+    sale_or_share: bool,
+) -> PurposeInfo {
+    PurposeInfo {
+        id,
+        description,
+        basis,
+        data_use,
+        retention_days,
+        sale_or_share,
+    }
+}
+
+/// A [`DestinationInfo`], positionally.
+#[doc(hidden)]
+pub const fn destination_info(
+    id: &'static str,
+    kind: &'static str,
+    description: &'static str,
+    purposes: PurposeSet,
+    third_party: bool,
+) -> DestinationInfo {
+    DestinationInfo {
+        id,
+        kind,
+        description,
+        purposes,
+        third_party,
+    }
+}
+
+/// An [`EventInfo`], positionally.
+#[doc(hidden)]
+pub const fn event_info(
+    id: &'static str,
+    name: &'static str,
+    purposes: PurposeSet,
+    destinations: DestinationSet,
+    properties: &'static [PropertyInfo],
+) -> EventInfo {
+    EventInfo {
+        id,
+        name,
+        purposes,
+        destinations,
+        properties,
+    }
+}
+
+/// A [`PropertyInfo`], positionally.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // One argument per field.
+pub const fn property(
+    id: &'static str,
+    name: &'static str,
+    json_key: &'static str,
+    kind: ValueKind,
+    sensitivity: Sensitivity,
+    category: Option<&'static str>,
+    transform: TransformInfo,
+    required: bool,
+    constraints: Constraints,
+) -> PropertyInfo {
+    PropertyInfo {
+        id,
+        name,
+        json_key,
+        kind,
+        sensitivity,
+        category,
+        transform,
+        required,
+        constraints,
+    }
+}
+
+/// [`Constraints`], positionally.
+#[doc(hidden)]
+pub const fn constraints(
+    max_length: Option<u32>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Constraints {
+    Constraints::new(max_length, min, max)
 }

@@ -248,7 +248,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date. Works on 400-year eras, which repeat
 /// exactly, with years starting in March so the leap day is the last day of the year.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400); // [0, 399]

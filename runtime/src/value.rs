@@ -10,7 +10,7 @@
 
 use crate::event::Values;
 use crate::key::Key;
-use crate::plan::{PropertyInfo, TransformInfo};
+use crate::plan::{Audience, PropertyInfo, TransformInfo};
 use crate::sensitive::{Personal, Special};
 use crate::time::Timestamp;
 use crate::transform;
@@ -105,6 +105,10 @@ impl std::fmt::Display for Invalid {
 }
 
 /// Appends properties, transformed, as JSON members (`"key":value`, comma-separated).
+///
+/// Only the tracker makes one (it cannot be built outside this crate) and hands it to an
+/// event's generated `write_properties`: a writer is never a way to read raw values, and every
+/// value written through it goes through its property's transform.
 pub struct PropertyWriter<'a> {
     shared: &'a mut Vec<u8>,
     first_party: &'a mut Vec<u8>,
@@ -120,13 +124,6 @@ pub struct PropertyWriter<'a> {
 }
 
 impl<'a> PropertyWriter<'a> {
-    /// A writer appending to `shared` (every destination) and `first_party` (`redact`
-    /// properties), without a key (`hmac` properties are dropped) and with
-    /// [`ViolationPolicy::Drop`].
-    pub fn new(shared: &'a mut Vec<u8>, first_party: &'a mut Vec<u8>) -> Self {
-        PropertyWriter::with_context(shared, first_party, None, ViolationPolicy::Drop)
-    }
-
     /// A writer with the tracker's key and violation policy.
     pub(crate) fn with_context(
         shared: &'a mut Vec<u8>,
@@ -160,10 +157,9 @@ impl<'a> PropertyWriter<'a> {
     /// Opens member `p`: returns its buffer and the length to roll back to.
     #[inline(always)]
     fn begin(&mut self, p: &'static PropertyInfo) -> (&mut Vec<u8>, usize) {
-        let (buf, start) = if matches!(p.transform, TransformInfo::Redact) {
-            (&mut *self.first_party, self.first_party_start)
-        } else {
-            (&mut *self.shared, self.shared_start)
+        let (buf, start) = match p.transform.audience() {
+            Audience::FirstParty => (&mut *self.first_party, self.first_party_start),
+            Audience::All => (&mut *self.shared, self.shared_start),
         };
         let mark = buf.len();
         if buf.len() > start {
@@ -179,7 +175,7 @@ impl<'a> PropertyWriter<'a> {
     /// without a transform (most of them) the checks that do not apply fold away and what is
     /// left is the JSON member itself.
     #[inline(always)]
-    pub fn scalar(&mut self, p: &'static PropertyInfo, v: Scalar<'_>) {
+    pub(crate) fn scalar(&mut self, p: &'static PropertyInfo, v: Scalar<'_>) {
         if !matches!(p.transform, TransformInfo::None) {
             return self.transformed(p, v);
         }
@@ -202,7 +198,11 @@ impl<'a> PropertyWriter<'a> {
     }
 
     /// Writes a list property; one invalid item drops the whole list.
-    pub fn list<'v>(&mut self, p: &'static PropertyInfo, items: impl Iterator<Item = Scalar<'v>>) {
+    pub(crate) fn list<'v>(
+        &mut self,
+        p: &'static PropertyInfo,
+        items: impl Iterator<Item = Scalar<'v>>,
+    ) {
         let key = self.key;
         let (buf, mark) = self.begin(p);
         buf.push(b'[');
@@ -551,11 +551,7 @@ mod tests {
         }
     }
 
-    const NO_LIMITS: Constraints = Constraints {
-        max_length: None,
-        min: None,
-        max: None,
-    };
+    const NO_LIMITS: Constraints = crate::plan::constraints(None, None, None);
     const STRING: ValueKind = ValueKind::String;
 
     static EMAIL: PropertyInfo = prop(
@@ -591,11 +587,7 @@ mod tests {
         "\"Age\":",
         ValueKind::Integer,
         TransformInfo::Bucket(&[18.0, 25.0, 35.0, 50.0, 65.0]),
-        Constraints {
-            max_length: None,
-            min: Some(0.0),
-            max: Some(130.0),
-        },
+        crate::plan::constraints(None, Some(0.0), Some(130.0)),
     );
     static ORDERED: PropertyInfo = prop(
         "ordered_at",
@@ -616,33 +608,21 @@ mod tests {
         "\"Query\":",
         STRING,
         TransformInfo::Redact,
-        Constraints {
-            max_length: Some(5),
-            min: None,
-            max: None,
-        },
+        crate::plan::constraints(Some(5), None, None),
     );
     static PRICE: PropertyInfo = prop(
         "price",
         "\"Price\":",
         ValueKind::Number,
         TransformInfo::None,
-        Constraints {
-            max_length: None,
-            min: Some(0.0),
-            max: None,
-        },
+        crate::plan::constraints(None, Some(0.0), None),
     );
     static IDS: PropertyInfo = prop(
         "ids",
         "\"IDs\":",
         ValueKind::List { item: &STRING },
         TransformInfo::None,
-        Constraints {
-            max_length: Some(3),
-            min: None,
-            max: None,
-        },
+        crate::plan::constraints(Some(3), None, None),
     );
 
     fn test_key() -> Key {

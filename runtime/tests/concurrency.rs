@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
+use trackplan_runtime::config::{BatchLimits, RetryPolicy};
 use trackplan_runtime::sinks::Memory;
-use trackplan_runtime::{BatchLimits, Consent, Envelope, Outcome, RetryPolicy, Sink, Tracker};
+use trackplan_runtime::{Consent, Envelope, Outcome, Sink, Tracker};
 
 /// A sink that asks for a retry on every third call, so retries interleave with purges.
 struct Flaky {

@@ -21,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::server::{Accepted, DedupKey, TestServer, project_store};
+use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::Mixpanel;
-use trackplan_runtime::{Consent, RetryPolicy, Spool, Tracker};
+use trackplan_runtime::spool::Spool;
+use trackplan_runtime::{Consent, Tracker};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const SPOOL_ENV: &str = "TRACKPLAN_CRASH_CHILD_SPOOL";

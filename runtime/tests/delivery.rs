@@ -12,10 +12,11 @@ use common::{PageViewed, destination, key, product, purpose};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use support::server::{Fault, TestServer};
+use trackplan_runtime::config::{Overflow, RetryPolicy};
+use trackplan_runtime::error::FlushError;
+use trackplan_runtime::requests::{Access, Erasure};
 use trackplan_runtime::sinks::{Mixpanel, Segment};
-use trackplan_runtime::{
-    Access, Consent, Erasure, FlushError, Overflow, RetryPolicy, Tracker, TrackerBuilder,
-};
+use trackplan_runtime::{Consent, Tracker, TrackerBuilder};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const WRITE_KEY: &str = "wk_e2e";

@@ -11,10 +11,11 @@ use std::time::Duration;
 use support::logs::Logs;
 use support::server::{Contract, Fault, TestServer};
 use support::{PLAN, PLAN_WITH_IP, envelope_with, envelopes};
+use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::{
     Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
 };
-use trackplan_runtime::{Outcome, RetryPolicy, Sink};
+use trackplan_runtime::{Outcome, Sink};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use trackplan_runtime::config::{RetryPolicy, ViolationPolicy};
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
-use trackplan_runtime::{Consent, Outcome, RetryPolicy, Tracker, ViolationPolicy};
+use trackplan_runtime::{Consent, Outcome, Tracker};
 
 const EMAIL: &str = "Canary.Alice@Example.COM";
 const USER_ID: &str = "canary-user-4711";

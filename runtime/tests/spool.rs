@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::Memory;
-use trackplan_runtime::{Consent, Envelope, Outcome, RetryPolicy, Spool, Tracker};
+use trackplan_runtime::spool::Spool;
+use trackplan_runtime::{Consent, Envelope, Outcome, Tracker};
 
 /// A destination that is down: records what it was offered and asks for a retry in an hour.
 #[derive(Clone, Default)]

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value as Json, json};
+use trackplan_runtime::config::{Overflow, RetryPolicy, Timestamps, ViolationPolicy};
+use trackplan_runtime::error::{BuildError, FlushError};
+use trackplan_runtime::requests::{Access, Erasure};
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
-use trackplan_runtime::{
-    Access, BuildError, Consent, Erasure, FlushError, Outcome, Overflow, RetryPolicy, Sink,
-    Timestamp, Timestamps, Tracker, TrackerBuilder, ViolationPolicy,
-};
+use trackplan_runtime::{Consent, Outcome, Sink, Timestamp, Tracker, TrackerBuilder};
 
 fn analytics() -> Consent {
     Consent::none().grant(purpose::ProductAnalytics)
@@ -855,7 +855,7 @@ fn request_access_returns_what_each_destination_holds() {
     tracker.shutdown().expect("shutdown");
     assert!(matches!(
         tracker.request_access("alice"),
-        Err(trackplan_runtime::AccessError::Closed)
+        Err(trackplan_runtime::error::AccessError::Closed)
     ));
 }
 

@@ -253,8 +253,8 @@ fn expand(
         let canonical = respan(canonical, ty_span);
         let fit_impl = quote_spanned! {ty_span=>
             impl<T: ::trackplan::__private::Fits<#canonical> + ?Sized> #check for T {
-                fn write(&self, p: &'static ::trackplan::PropertyInfo, w: &mut ::trackplan::PropertyWriter<'_>) {
-                    ::trackplan::Value::write(self, p, w);
+                fn write(&self, p: &'static ::trackplan::__private::PropertyInfo, w: &mut ::trackplan::__private::PropertyWriter<'_>) {
+                    ::trackplan::__private::Value::write(self, p, w);
                 }
             }
         };
@@ -262,7 +262,7 @@ fn expand(
             #[diagnostic::on_unimplemented(message = #message, label = #label, #(note = #notes),*)]
             #[allow(non_camel_case_types)]
             trait #check {
-                fn write(&self, p: &'static ::trackplan::PropertyInfo, w: &mut ::trackplan::PropertyWriter<'_>);
+                fn write(&self, p: &'static ::trackplan::__private::PropertyInfo, w: &mut ::trackplan::__private::PropertyWriter<'_>);
             }
 
             #fit_impl
@@ -274,7 +274,7 @@ fn expand(
         quote!(let _ = w;)
     } else {
         quote! {
-            let properties = <Self as ::trackplan::Event>::INFO.properties;
+            let properties = <Self as ::trackplan::__private::Event>::INFO.properties;
             #(#calls)*
         }
     };
@@ -297,7 +297,7 @@ fn expand(
     quote! {
         const _: () = {
             #[doc = #doc]
-            static PLAN: ::trackplan::PlanInfo = #info;
+            static PLAN: ::trackplan::__private::PlanInfo = #info;
 
             /// The event's purposes, named so compile errors can spell them.
             #[allow(dead_code)]
@@ -307,15 +307,19 @@ fn expand(
 
             #(#checks)*
 
+            #[doc(hidden)]
             impl #impl_generics ::trackplan::__private::Sealed for #ident #ty_generics #where_clause {}
 
-            impl #impl_generics ::trackplan::Event for #ident #ty_generics #where_clause {
+            impl #impl_generics ::trackplan::__private::Event for #ident #ty_generics #where_clause {
                 type Purposes = #purposes;
-                const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
-                const INFO: &'static ::trackplan::EventInfo = &PLAN.events[0];
+                const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
+                const INFO: &'static ::trackplan::__private::EventInfo = &PLAN.events[0];
+            }
 
+            #[doc(hidden)]
+            impl #impl_generics ::trackplan::__private::WriteProperties for #ident #ty_generics #where_clause {
                 #[inline]
-                fn write_properties(&self, w: &mut ::trackplan::PropertyWriter<'_>) {
+                fn write_properties(&self, w: &mut ::trackplan::__private::PropertyWriter<'_>) {
                     #body
                 }
             }
@@ -513,28 +517,32 @@ fn fail(input: &DeriveInput, errors: Errors) -> TokenStream {
     quote! {
         #errors
         const _: () = {
-            static PLAN: ::trackplan::PlanInfo = ::trackplan::PlanInfo {
-                name: "",
-                version: 0,
-                label: "",
-                hash: "",
-                identity: ::trackplan::IdentityInfo::Hmac,
-                purposes: &[],
-                destinations: &[],
-                events: &[::trackplan::EventInfo {
-                    id: "",
-                    name: "",
-                    purposes: ::trackplan::PurposeSet::from_bits(0),
-                    destinations: ::trackplan::DestinationSet::from_bits(0),
-                    properties: &[],
-                }],
-            };
+            static PLAN: ::trackplan::__private::PlanInfo = ::trackplan::__private::plan_info(
+                "",
+                0,
+                "",
+                "",
+                ::trackplan::__private::IdentityTransform::Hmac,
+                &[],
+                &[],
+                &[::trackplan::__private::event_info(
+                    "",
+                    "",
+                    ::trackplan::__private::PurposeSet::EMPTY,
+                    ::trackplan::__private::DestinationSet::EMPTY,
+                    &[],
+                )],
+            );
+            #[doc(hidden)]
             impl #impl_generics ::trackplan::__private::Sealed for #ident #ty_generics #where_clause {}
-            impl #impl_generics ::trackplan::Event for #ident #ty_generics #where_clause {
+            impl #impl_generics ::trackplan::__private::Event for #ident #ty_generics #where_clause {
                 type Purposes = ();
-                const PLAN: &'static ::trackplan::PlanInfo = &PLAN;
-                const INFO: &'static ::trackplan::EventInfo = &PLAN.events[0];
-                fn write_properties(&self, _: &mut ::trackplan::PropertyWriter<'_>) {}
+                const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
+                const INFO: &'static ::trackplan::__private::EventInfo = &PLAN.events[0];
+            }
+            #[doc(hidden)]
+            impl #impl_generics ::trackplan::__private::WriteProperties for #ident #ty_generics #where_clause {
+                fn write_properties(&self, _: &mut ::trackplan::__private::PropertyWriter<'_>) {}
             }
         };
     }

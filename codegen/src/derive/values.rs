@@ -164,9 +164,10 @@ fn values_impl(ident: &Ident, key: &str, variants: &[(Ident, &Spanned<String>)])
     });
     let hash = proc_macro2::Literal::u64_unsuffixed(key_hash(key));
     quote! {
+        #[doc(hidden)]
         impl ::trackplan::__private::Sealed for #ident {}
 
-        impl ::trackplan::Values for #ident {
+        impl ::trackplan::__private::Values for #ident {
             const PROPERTY: &'static str = #key;
 
             #[inline]
@@ -177,6 +178,7 @@ fn values_impl(ident: &Ident, key: &str, variants: &[(Ident, &Spanned<String>)])
             }
         }
 
+        #[doc(hidden)]
         impl ::trackplan::__private::ValuesOf<#hash> for #ident {}
     }
 }
@@ -213,7 +215,7 @@ fn fail(input: &DeriveInput, errors: Errors) -> TokenStream {
     let stub = if matches!(input.data, Data::Enum(_)) && input.generics.params.is_empty() {
         quote! {
             impl #impl_generics ::trackplan::__private::Sealed for #ident #ty_generics #where_clause {}
-            impl #impl_generics ::trackplan::Values for #ident #ty_generics #where_clause {
+            impl #impl_generics ::trackplan::__private::Values for #ident #ty_generics #where_clause {
                 const PROPERTY: &'static str = "";
                 fn wire(&self) -> &'static str {
                     ""

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// A keyword table of vocabulary values, in the order messages list them; the keys come from
+/// the vocabulary (`trackplan-vocab`), where each is written once.
+macro_rules! keyed {
+    ($($value:expr),+ $(,)?) => {
+        &[$(($value.key(), $value)),+]
+    };
+}
+
 pub(super) const TOP_KEYS: &[&str] = &[
     "plan",
     "identity",
@@ -54,13 +62,13 @@ pub(super) const RULE_KEYS: &[&str] = &["values", "matches"];
 pub(super) const TAXONOMY_KEYS: &[&str] = &["categories"];
 pub(super) const EXTENSION_KEYS: &[&str] = &["special", "description"];
 
-pub(super) const BASES: &[(&str, LegalBasis)] = &[
-    ("consent", LegalBasis::Consent),
-    ("legitimate_interest", LegalBasis::LegitimateInterest),
-    ("contract", LegalBasis::Contract),
-    ("legal_obligation", LegalBasis::LegalObligation),
-    ("vital_interest", LegalBasis::VitalInterest),
-    ("public_task", LegalBasis::PublicTask),
+pub(super) const BASES: &[(&str, LegalBasis)] = keyed![
+    LegalBasis::Consent,
+    LegalBasis::LegitimateInterest,
+    LegalBasis::Contract,
+    LegalBasis::LegalObligation,
+    LegalBasis::VitalInterest,
+    LegalBasis::PublicTask,
 ];
 pub(super) const KINDS: &[(&str, DestinationKind)] = &[
     ("mixpanel", DestinationKind::Mixpanel),
@@ -70,21 +78,16 @@ pub(super) const KINDS: &[(&str, DestinationKind)] = &[
     ("memory", DestinationKind::Memory),
     ("custom", DestinationKind::Custom),
 ];
-pub(super) const SENSITIVITIES: &[(&str, Sensitivity)] = &[
-    ("public", Sensitivity::Public),
-    ("internal", Sensitivity::Internal),
-    ("personal", Sensitivity::Personal),
-    ("special", Sensitivity::Special),
+pub(super) const SENSITIVITIES: &[(&str, Sensitivity)] = keyed![
+    Sensitivity::Public,
+    Sensitivity::Internal,
+    Sensitivity::Personal,
+    Sensitivity::Special,
 ];
-pub(super) const IDENTITY_TRANSFORMS: &[(&str, IdentityTransform)] = &[
-    ("hmac", IdentityTransform::Hmac),
-    ("none", IdentityTransform::None),
-];
-pub(super) const GRANULARITIES: &[(&str, Granularity)] = &[
-    ("hour", Granularity::Hour),
-    ("day", Granularity::Day),
-    ("month", Granularity::Month),
-];
+pub(super) const IDENTITY_TRANSFORMS: &[(&str, IdentityTransform)] =
+    keyed![IdentityTransform::Hmac, IdentityTransform::None,];
+pub(super) const GRANULARITIES: &[(&str, Granularity)] =
+    keyed![Granularity::Hour, Granularity::Day, Granularity::Month,];
 pub(super) const MATCHES: &[(&str, Match)] = &[
     ("any", Match::Any),
     ("all", Match::All),
@@ -112,3 +115,96 @@ pub(super) const TYPES: &[(&str, TypeKey)] = &[
     ("enum", TypeKey::Enum),
     ("list", TypeKey::List),
 ];
+
+/// The parser and the editor schema (`format.rs`, via schemars) list the keys of each table
+/// separately; a key added to one and not the other would be accepted but not completed, or
+/// completed and then rejected. The two must be the same sets, table by table and keyword by
+/// keyword.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn schema_keys(schema: &serde_json::Value, definition: Option<&str>) -> BTreeSet<String> {
+        let table = match definition {
+            Some(name) => &schema["definitions"][name],
+            None => schema,
+        };
+        table["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{definition:?} has properties"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn schema_values(schema: &serde_json::Value, definition: &str) -> BTreeSet<String> {
+        schema["definitions"][definition]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{definition} lists its values"))
+            .iter()
+            .map(|v| v["const"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    fn set(keys: &[&str]) -> BTreeSet<String> {
+        keys.iter().map(|k| (*k).to_owned()).collect()
+    }
+
+    fn keywords<T>(table: &[(&str, T)]) -> BTreeSet<String> {
+        table.iter().map(|(k, _)| (*k).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_schema_and_the_parser_accept_the_same_keys() {
+        let schema = crate::format::plan_schema();
+        let tables: &[(Option<&str>, &[&str])] = &[
+            (None, TOP_KEYS),
+            (Some("PlanTable"), PLAN_KEYS),
+            (Some("IdentityTable"), IDENTITY_KEYS),
+            (Some("PurposeTable"), PURPOSE_KEYS),
+            (Some("DestinationTable"), DESTINATION_KEYS),
+            (Some("PropertyTable"), PROPERTY_KEYS),
+            (Some("ItemsTable"), ITEMS_KEYS),
+            (Some("EventTable"), EVENT_KEYS),
+            (Some("PolicyTable"), POLICY_KEYS),
+            (Some("DenyRule"), DENY_KEYS),
+            (Some("RuleTable"), RULE_KEYS),
+            (Some("TaxonomyTable"), TAXONOMY_KEYS),
+            (Some("CategoryTable"), EXTENSION_KEYS),
+        ];
+        for (definition, keys) in tables {
+            assert_eq!(
+                schema_keys(&schema, *definition),
+                set(keys),
+                "keys of {}",
+                definition.unwrap_or("the top level")
+            );
+        }
+        // An event's property that uses a shared definition may only override some keys; the
+        // schema describes it with the full property table, so these must be among its keys.
+        assert!(set(OVERRIDE_KEYS).is_subset(&set(PROPERTY_KEYS)));
+    }
+
+    #[test]
+    fn the_schema_and_the_parser_accept_the_same_keywords() {
+        let schema = crate::format::plan_schema();
+        let lists = [
+            ("LegalBasis", keywords(BASES)),
+            ("DestinationKind", keywords(KINDS)),
+            ("Sensitivity", keywords(SENSITIVITIES)),
+            ("IdentityTransform", keywords(IDENTITY_TRANSFORMS)),
+            ("Granularity", keywords(GRANULARITIES)),
+            ("Match", keywords(MATCHES)),
+            ("TransformKey", keywords(TRANSFORMS)),
+            ("TypeKey", keywords(TYPES)),
+        ];
+        for (definition, parsed) in lists {
+            assert_eq!(
+                schema_values(&schema, definition),
+                parsed,
+                "values of {definition}"
+            );
+        }
+    }
+}

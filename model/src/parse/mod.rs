@@ -206,3 +206,6 @@ struct Parser {
 }
 
 impl Parser {}
+
+#[cfg(test)]
+mod tests;

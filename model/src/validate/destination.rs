@@ -26,7 +26,7 @@ impl<'p> Validator<'p> {
                     .at(d.id.span),
                 );
             }
-            let what = Subject::Destination(&d.id.value);
+            let what = ItemName::Destination(&d.id.value);
             if d.purposes.value.is_empty() && !self.incomplete.has(d.id.span, "purposes") {
                 self.push(
                     Diagnostic::error(

@@ -14,7 +14,7 @@ impl<'p> Validator<'p> {
             } else {
                 ids.insert(&e.id.value, e.id.span);
             }
-            let what = Subject::Event(&e.id.value);
+            let what = ItemName::Event(&e.id.value);
             let name_known = !self.incomplete.has(e.id.span, "name");
             if name_known {
                 self.wire_name(what, &e.name);
@@ -68,7 +68,7 @@ impl<'p> Validator<'p> {
             } else {
                 ids.insert(&p.id.value, p.id.span);
             }
-            let what = Subject::property(p, Some(e));
+            let what = ItemName::property(p, Some(e));
             match p
                 .shared
                 .as_deref()

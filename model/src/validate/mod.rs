@@ -30,12 +30,8 @@ mod property;
 mod purpose;
 
 /// Purposes and destinations are bit sets of a `u64` in the runtime.
-const MAX_PURPOSES: usize = 64;
-const MAX_DESTINATIONS: usize = 64;
-
-/// Property wire names that destinations reserve for their own fields.
-const RESERVED_NAMES: &[&str] = &["time", "distinct_id", "$insert_id", "token"];
-const RESERVED_PREFIXES: &[&str] = &["$", "mp_"];
+const MAX_PURPOSES: usize = trackplan_vocab::MAX_ITEMS;
+const MAX_DESTINATIONS: usize = trackplan_vocab::MAX_ITEMS;
 
 /// Validates a parsed plan against every rule of SPEC §3 and returns all diagnostics, errors
 /// and warnings, in no particular order ([`check`](crate::check) sorts them by position).
@@ -137,7 +133,7 @@ fn list(items: &[&str]) -> String {
 /// What a diagnostic is about, formatted only when a message needs it (validation of a large
 /// plan would otherwise spend its time building strings for diagnostics it never emits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Subject<'a> {
+enum ItemName<'a> {
     Event(&'a str),
     Purpose(&'a str),
     Destination(&'a str),
@@ -148,32 +144,32 @@ enum Subject<'a> {
     PlanStatic,
 }
 
-impl<'a> Subject<'a> {
+impl<'a> ItemName<'a> {
     fn property(p: &'a Property, event: Option<&'a Event>) -> Self {
-        Subject::Property {
+        ItemName::Property {
             id: &p.id.value,
             event: event.map(|e| e.id.value.as_str()),
         }
     }
 }
 
-impl std::fmt::Display for Subject<'_> {
+impl std::fmt::Display for ItemName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Subject::Event(id) => write!(f, "event `{id}`"),
-            Subject::Purpose(id) => write!(f, "purpose `{id}`"),
-            Subject::Destination(id) => write!(f, "destination `{id}`"),
-            Subject::Policy(name) => write!(f, "policy \"{name}\""),
-            Subject::Property { id, event: None } => write!(f, "property `{id}`"),
-            Subject::Property { id, event: Some(e) } => {
+            ItemName::Event(id) => write!(f, "event `{id}`"),
+            ItemName::Purpose(id) => write!(f, "purpose `{id}`"),
+            ItemName::Destination(id) => write!(f, "destination `{id}`"),
+            ItemName::Policy(name) => write!(f, "policy \"{name}\""),
+            ItemName::Property { id, event: None } => write!(f, "property `{id}`"),
+            ItemName::Property { id, event: Some(e) } => {
                 write!(f, "property `{id}` of event `{e}`")
             }
-            Subject::EnumProperty { id, event: None } => write!(f, "enum property `{id}`"),
-            Subject::EnumProperty { id, event: Some(e) } => {
+            ItemName::EnumProperty { id, event: None } => write!(f, "enum property `{id}`"),
+            ItemName::EnumProperty { id, event: Some(e) } => {
                 write!(f, "enum property `{id}` of event `{e}`")
             }
-            Subject::Value(v) => write!(f, "value \"{}\"", v.escape_debug()),
-            Subject::PlanStatic => f.write_str("the `PLAN` static"),
+            ItemName::Value(v) => write!(f, "value \"{}\"", v.escape_debug()),
+            ItemName::PlanStatic => f.write_str("the `PLAN` static"),
         }
     }
 }
@@ -225,7 +221,7 @@ impl<'p> Validator<'p> {
         );
     }
 
-    fn wire_name(&mut self, what: Subject<'_>, name: &Spanned<String>) {
+    fn wire_name(&mut self, what: ItemName<'_>, name: &Spanned<String>) {
         if name.value.is_empty() {
             self.push(
                 Diagnostic::error("empty-name", format!("the wire name of {what} is empty"))
@@ -275,7 +271,7 @@ impl<'p> Validator<'p> {
 }
 
 /// Generated names of one namespace and who claimed them first.
-type Namespace<'n, 'p> = HashMap<&'n str, (Subject<'p>, Span)>;
+type Namespace<'n, 'p> = HashMap<&'n str, (ItemName<'p>, Span)>;
 
 /// Whether one dimension of a deny rule matches the declared keys, as Fides evaluates it: a
 /// declared key is matched when a rule value is the key or one of its ancestors. `any`: some

@@ -8,19 +8,19 @@ impl<'p> Validator<'p> {
         let plan = self.plan;
         let names = PlanNames::of(plan);
         let mut types: Namespace<'_, 'p> = HashMap::with_capacity(plan.events.len() + 1);
-        types.insert("PLAN", (Subject::PlanStatic, Span::default()));
+        types.insert("PLAN", (ItemName::PlanStatic, Span::default()));
         for (e, n) in plan.events.iter().zip(&names.events) {
             self.claim(
                 &mut types,
                 &n.struct_name,
-                Subject::Event(&e.id.value),
+                ItemName::Event(&e.id.value),
                 e.id.span,
                 None,
             );
         }
         for (p, n) in plan.properties.iter().zip(&names.shared_enums) {
             if let Some(n) = n {
-                let what = Subject::EnumProperty {
+                let what = ItemName::EnumProperty {
                     id: &p.id.value,
                     event: None,
                 };
@@ -31,10 +31,10 @@ impl<'p> Validator<'p> {
         for (e, n) in plan.events.iter().zip(&names.events) {
             let mut fields: Namespace<'_, 'p> = HashMap::with_capacity(e.properties.len());
             for (p, f) in e.properties.iter().zip(&n.fields) {
-                let what = Subject::property(p, Some(e));
+                let what = ItemName::property(p, Some(e));
                 self.claim(&mut fields, &f.field, what, p.id.span, None);
                 if let (None, Some(en)) = (&p.shared, &f.enum_names) {
-                    let what = Subject::EnumProperty {
+                    let what = ItemName::EnumProperty {
                         id: &p.id.value,
                         event: Some(&e.id.value),
                     };
@@ -48,7 +48,7 @@ impl<'p> Validator<'p> {
             self.claim(
                 &mut markers,
                 n,
-                Subject::Purpose(&p.id.value),
+                ItemName::Purpose(&p.id.value),
                 p.id.span,
                 None,
             );
@@ -58,14 +58,14 @@ impl<'p> Validator<'p> {
             self.claim(
                 &mut markers,
                 n,
-                Subject::Destination(&d.id.value),
+                ItemName::Destination(&d.id.value),
                 d.id.span,
                 None,
             );
         }
     }
 
-    pub(super) fn variants(&mut self, what: Subject<'p>, p: &'p Property, variants: &[String]) {
+    pub(super) fn variants(&mut self, what: ItemName<'p>, p: &'p Property, variants: &[String]) {
         let Some(values) = naming::enum_values(&p.ty.value) else {
             return;
         };
@@ -74,7 +74,7 @@ impl<'p> Validator<'p> {
             self.claim(
                 &mut seen,
                 name,
-                Subject::Value(&v.value),
+                ItemName::Value(&v.value),
                 v.span,
                 Some(what),
             );
@@ -88,9 +88,9 @@ impl<'p> Validator<'p> {
         &mut self,
         namespace: &mut Namespace<'n, 'p>,
         name: &'n str,
-        what: Subject<'p>,
+        what: ItemName<'p>,
         span: Span,
-        scope: Option<Subject<'p>>,
+        scope: Option<ItemName<'p>>,
     ) {
         match namespace.get(name) {
             Some((first, _)) if *first == what => {}

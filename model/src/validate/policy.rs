@@ -6,7 +6,7 @@ impl<'p> Validator<'p> {
     pub(super) fn policies(&mut self) {
         let plan = self.plan;
         for policy in &plan.policies {
-            let what = Subject::Policy(&policy.name.value);
+            let what = ItemName::Policy(&policy.name.value);
             for c in &policy.categories.values {
                 self.category(what, c);
             }

@@ -17,7 +17,7 @@ impl<'p> Validator<'p> {
 
     /// Checks that depend only on a property's own definition.
     pub(super) fn definition(&mut self, p: &Property, event: Option<&Event>) {
-        let what = Subject::property(p, event);
+        let what = ItemName::property(p, event);
         if !self.unknown(p, "name") {
             self.property_name(what, &p.name);
         }
@@ -46,10 +46,9 @@ impl<'p> Validator<'p> {
         }
     }
 
-    pub(super) fn property_name(&mut self, what: Subject<'_>, name: &Spanned<String>) {
+    pub(super) fn property_name(&mut self, what: ItemName<'_>, name: &Spanned<String>) {
         self.wire_name(what, name);
-        let reserved = RESERVED_NAMES.contains(&name.value.as_str())
-            || RESERVED_PREFIXES.iter().any(|p| name.value.starts_with(p));
+        let reserved = trackplan_vocab::is_reserved_name(&name.value);
         if reserved {
             self.push(
                 Diagnostic::error(
@@ -68,7 +67,7 @@ impl<'p> Validator<'p> {
         }
     }
 
-    pub(super) fn property_type(&mut self, what: Subject<'_>, ty: &Spanned<PropertyType>) {
+    pub(super) fn property_type(&mut self, what: ItemName<'_>, ty: &Spanned<PropertyType>) {
         let Some(values) = naming::enum_values(&ty.value) else {
             return;
         };
@@ -114,7 +113,7 @@ impl<'p> Validator<'p> {
     /// Rule 8: categories and sensitivity agree.
     pub(super) fn category_sensitivity(
         &mut self,
-        what: Subject<'_>,
+        what: ItemName<'_>,
         p: &Property,
         category: &Spanned<String>,
     ) {
@@ -157,7 +156,7 @@ impl<'p> Validator<'p> {
 
     /// Rules 5 and 6 (the parts that need no event): category, transform or justification,
     /// special basis.
-    pub(super) fn protection(&mut self, what: Subject<'_>, p: &Property) {
+    pub(super) fn protection(&mut self, what: ItemName<'_>, p: &Property) {
         let sensitivity = p.sensitivity.value;
         if sensitivity >= Sensitivity::Personal {
             if p.category.is_none() && !self.unknown(p, "category") {
@@ -257,7 +256,7 @@ impl<'p> Validator<'p> {
         }
     }
 
-    pub(super) fn transform(&mut self, what: Subject<'_>, p: &Property) {
+    pub(super) fn transform(&mut self, what: ItemName<'_>, p: &Property) {
         let ty = &p.ty.value;
         let needs = match &p.transform.value {
             Transform::None | Transform::Redact => return,
@@ -296,7 +295,7 @@ impl<'p> Validator<'p> {
         );
     }
 
-    pub(super) fn buckets(&mut self, what: Subject<'_>, p: &Property, buckets: &[f64]) {
+    pub(super) fn buckets(&mut self, what: ItemName<'_>, p: &Property, buckets: &[f64]) {
         let problem = if buckets.is_empty() {
             Some("has no bounds".to_owned())
         } else if buckets.windows(2).any(|w| w[0] >= w[1]) {
@@ -318,7 +317,7 @@ impl<'p> Validator<'p> {
         }
     }
 
-    pub(super) fn constraints(&mut self, what: Subject<'_>, p: &Property) {
+    pub(super) fn constraints(&mut self, what: ItemName<'_>, p: &Property) {
         let c = &p.constraints;
         let ty = &p.ty.value;
         if let Some(max_length) = &c.max_length

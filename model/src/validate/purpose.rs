@@ -39,13 +39,13 @@ impl<'p> Validator<'p> {
                 );
             }
             if !self.incomplete.has(p.id.span, "data_use") {
-                let what = Subject::Purpose(&p.id.value);
+                let what = ItemName::Purpose(&p.id.value);
                 self.data_use(what, &p.data_use);
             }
         }
     }
 
-    pub(super) fn data_use(&mut self, what: Subject<'_>, key: &Spanned<String>) {
+    pub(super) fn data_use(&mut self, what: ItemName<'_>, key: &Spanned<String>) {
         match self.taxonomy.data_use(&key.value) {
             Some(k) => {
                 if let Some(version) = &k.deprecated {
@@ -80,7 +80,7 @@ impl<'p> Validator<'p> {
     }
 
     /// Checks a category key exists; returns whether it does.
-    pub(super) fn category(&mut self, what: Subject<'_>, key: &Spanned<String>) -> bool {
+    pub(super) fn category(&mut self, what: ItemName<'_>, key: &Spanned<String>) -> bool {
         if self.incomplete.categories.contains(&key.value) {
             return false;
         }
@@ -130,7 +130,7 @@ impl<'p> Validator<'p> {
     /// Checks references to purposes (`purposes = [...]` lists).
     pub(super) fn purpose_refs(
         &mut self,
-        what: Subject<'_>,
+        what: ItemName<'_>,
         purposes: &Spanned<Vec<Spanned<String>>>,
     ) {
         for p in &purposes.value {

@@ -15,6 +15,7 @@ pub use memory::Memory;
 pub use mixpanel::{
     Compliance, Mixpanel, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus,
 };
-pub use ndjson::{Ndjson, Stdout, write_ndjson_line};
+pub(crate) use ndjson::write_ndjson_line;
+pub use ndjson::{Ndjson, Stdout};
 #[cfg(feature = "http")]
 pub use segment::Segment;

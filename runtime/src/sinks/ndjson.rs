@@ -13,7 +13,7 @@ use crate::value::write_json_str;
 /// {"event":"Signup Completed","time":1795911124000,"insert_id":"…","distinct_id":"…",
 ///  "plan":"shop@3","purposes":["product_analytics"],"properties":{…}}
 /// ```
-pub fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
+pub(crate) fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"event\":");
     write_json_str(out, e.event);
     out.extend_from_slice(b",\"time\":");

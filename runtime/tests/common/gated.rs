@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use trackplan_runtime::{Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use trackplan_runtime::config::{BatchLimits, RetryPolicy};
+use trackplan_runtime::requests::Erasure;
+use trackplan_runtime::{Envelope, Outcome, Sink};
 
 /// A sink with a gate: `deliver` blocks while the gate is closed, and a script of outcomes
 /// (then `Delivered`). Records what it delivered and each call.
@@ -108,8 +110,8 @@ impl Gated {
 }
 
 impl Sink for Gated {
-    fn limits(&self) -> trackplan_runtime::BatchLimits {
-        let mut l = trackplan_runtime::BatchLimits::default();
+    fn limits(&self) -> BatchLimits {
+        let mut l = BatchLimits::default();
         if let Some(n) = self.state().max_events {
             l.max_events = n;
         }

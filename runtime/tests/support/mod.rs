@@ -10,7 +10,8 @@ pub mod logs;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use trackplan_runtime::{Envelope, PlanInfo, PurposeSet};
+use trackplan_runtime::Envelope;
+use trackplan_runtime::info::{PlanInfo, PurposeSet};
 
 /// A plan with no IP-address property (the fixture's blog plan): Mixpanel gets `"ip": 0`.
 #[allow(unused_imports)]

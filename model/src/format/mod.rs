@@ -23,6 +23,8 @@ use crate::plan::{
     DestinationKind, Granularity, IdentityTransform, LegalBasis, Match, Sensitivity,
 };
 
+mod keyword;
+
 /// A tracking plan: every analytics event, its properties, why they are collected (purposes),
 /// how sensitive they are and where they may go (destinations).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -84,7 +86,12 @@ pub struct PlanTable {
 pub struct IdentityTable {
     /// `"hmac"` (default): the distinct id is a keyed HMAC of the subject id; `"none"`: the raw
     /// id is sent and `justification` is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "keyword::option"
+    )]
+    #[schemars(with = "Option<keyword::Schema<IdentityTransform>>")]
     pub transform: Option<IdentityTransform>,
     /// Why raw subject ids must leave the process (required with `transform = "none"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +106,8 @@ pub struct PurposeTable {
     pub description: String,
     /// The GDPR Art. 6 legal basis. `consent` purposes are off until granted;
     /// `legitimate_interest` purposes are on until the subject objects.
+    #[serde(with = "keyword")]
+    #[schemars(with = "keyword::Schema<LegalBasis>")]
     pub basis: LegalBasis,
     /// The fideslang data use, e.g. `analytics.reporting`.
     pub data_use: String,
@@ -208,7 +217,12 @@ pub struct PropertyTable {
     pub items: Option<ItemsTable>,
     /// `public` and `internal` are not personal data; `personal` is (GDPR Art. 4); `special` is
     /// GDPR Art. 9/10 data and children's data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "keyword::option"
+    )]
+    #[schemars(with = "Option<keyword::Schema<Sensitivity>>")]
     pub sensitivity: Option<Sensitivity>,
     /// The fideslang data category, e.g. `user.contact.email` (required for personal and
     /// special data).
@@ -222,7 +236,12 @@ pub struct PropertyTable {
     #[schemars(length(min = 1))]
     pub buckets: Option<Vec<f64>>,
     /// The granularity for `transform = "coarsen"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "keyword::option"
+    )]
+    #[schemars(with = "Option<keyword::Schema<Granularity>>")]
     pub to: Option<Granularity>,
     /// The only purposes this property may be collected for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
