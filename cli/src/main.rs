@@ -130,12 +130,13 @@ Examples:
     #[command(after_help = "\
 Examples:
   trackplan fmt plans/shop.toml            rewrite the file in place
-  trackplan fmt --check plans/*.toml       exit 1 and list files that are not formatted")]
+  trackplan fmt --check plans/*.toml       exit 1 and print a diff of what fmt would change")]
     Fmt {
         /// Plan files to format.
         #[arg(required = true)]
         plans: Vec<PathBuf>,
-        /// Don't write; exit with 1 if a file is not formatted.
+        /// Don't write; print a unified diff of what would change and exit with 1 if a file
+        /// is not formatted.
         #[arg(long)]
         check: bool,
     },
@@ -556,10 +557,12 @@ fn fmt_command(plans: &[PathBuf], check: bool) -> Result<ExitCode, CliError> {
             continue;
         }
         if check {
-            println!(
-                "{} is not formatted (run `trackplan fmt {0}`)",
-                path.display()
-            );
+            let name = path.display().to_string();
+            let mut out = fmt::unified_diff(&name, &text, &formatted);
+            out.push_str(&format!(
+                "{name} is not formatted (run `trackplan fmt {name}`)\n"
+            ));
+            emit(None, &out)?;
             unformatted += 1;
         } else {
             write_file(path, &formatted)?;
