@@ -51,7 +51,13 @@ pub enum Spec {
 /// The plan file to use when none is given: `[package.metadata.trackplan] plan` (or
 /// `[workspace.metadata.trackplan] plan`) of ./Cargo.toml, else ./trackplan.toml.
 pub fn default_plan() -> Option<PathBuf> {
-    let manifest = std::fs::read_to_string("Cargo.toml").ok();
+    default_plan_in(Path::new(""))
+}
+
+/// The default plan of the crate in `dir`, as [`default_plan`] finds it for the current
+/// directory; the path is joined to `dir`.
+pub fn default_plan_in(dir: &Path) -> Option<PathBuf> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok();
     if let Some(doc) = manifest.and_then(|t| t.parse::<toml_edit::DocumentMut>().ok()) {
         for table in ["package", "workspace"] {
             let plan = doc
@@ -61,11 +67,11 @@ pub fn default_plan() -> Option<PathBuf> {
                 .and_then(|t| t.get("plan"))
                 .and_then(|p| p.as_str());
             if let Some(plan) = plan {
-                return Some(PathBuf::from(plan));
+                return Some(dir.join(plan));
             }
         }
     }
-    let fallback = PathBuf::from("trackplan.toml");
+    let fallback = dir.join("trackplan.toml");
     fallback.exists().then_some(fallback)
 }
 

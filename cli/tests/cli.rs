@@ -482,6 +482,40 @@ fn fmt_check_reports_unformatted_files() {
     );
 }
 
+// ---- coverage --------------------------------------------------------------------------------
+
+#[test]
+fn coverage_names_the_events_a_crate_never_constructs() {
+    let dir = fixtures().join("coverage");
+    let out = run(&dir, &["coverage", "--crate", "app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "3 of 4 events of plan `app` are constructed in app/src.\n\
+         Never constructed:\n  - \"Item Purchased\" (`item_purchased`, type `ItemPurchased`)\n"
+    );
+
+    let out = run(
+        &dir.join("app"),
+        &[
+            "coverage",
+            "--allow",
+            "item_purchased",
+            "--plan",
+            "plan.toml",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("allowed with --allow:\n  - \"Item Purchased\""),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(&dir, &["coverage", "--crate", "app", "--allow", "nope"]);
+    assert!(stderr(&out).contains("--allow nope: the plan has no event"));
+}
+
 // ---- import segment ---------------------------------------------------------------------------
 
 #[test]
