@@ -365,37 +365,49 @@ pub static PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
     "0000000000000000000000000000000000000000000000000000000000000003",
     IdentityTransform::Hmac,
     &[
-        trackplan_runtime::__private::purpose_info(
-            "product_analytics",
-            "See which features and products are used so we can improve the shop.",
-            LegalBasis::Consent,
-            "analytics.reporting",
-            Some(395),
-            false,
+        trackplan_runtime::__private::purpose_marker(
+            trackplan_runtime::__private::purpose_info(
+                "product_analytics",
+                "See which features and products are used so we can improve the shop.",
+                LegalBasis::Consent,
+                "analytics.reporting",
+                Some(395),
+                false,
+            ),
+            trackplan_runtime::__private::marker::<purpose::ProductAnalytics>,
         ),
-        trackplan_runtime::__private::purpose_info(
-            "advertising",
-            "Show you ads for our products on other websites and measure them.",
-            LegalBasis::Consent,
-            "marketing.advertising.third_party.targeted",
-            Some(90),
-            true,
+        trackplan_runtime::__private::purpose_marker(
+            trackplan_runtime::__private::purpose_info(
+                "advertising",
+                "Show you ads for our products on other websites and measure them.",
+                LegalBasis::Consent,
+                "marketing.advertising.third_party.targeted",
+                Some(90),
+                true,
+            ),
+            trackplan_runtime::__private::marker::<purpose::Advertising>,
         ),
-        trackplan_runtime::__private::purpose_info(
-            "security",
-            "Detect fraud and abuse of accounts.",
-            LegalBasis::LegitimateInterest,
-            "essential.fraud_detection",
-            Some(180),
-            false,
+        trackplan_runtime::__private::purpose_marker(
+            trackplan_runtime::__private::purpose_info(
+                "security",
+                "Detect fraud and abuse of accounts.",
+                LegalBasis::LegitimateInterest,
+                "essential.fraud_detection",
+                Some(180),
+                false,
+            ),
+            trackplan_runtime::__private::marker::<purpose::Security>,
         ),
-        trackplan_runtime::__private::purpose_info(
-            "customer_support",
-            "Answer your support requests about orders.",
-            LegalBasis::Contract,
-            "essential.service.operations.support",
-            Some(730),
-            false,
+        trackplan_runtime::__private::purpose_marker(
+            trackplan_runtime::__private::purpose_info(
+                "customer_support",
+                "Answer your support requests about orders.",
+                LegalBasis::Contract,
+                "essential.service.operations.support",
+                Some(730),
+                false,
+            ),
+            trackplan_runtime::__private::marker::<purpose::CustomerSupport>,
         ),
     ],
     &[
@@ -445,13 +457,16 @@ pub static OTHER_PLAN: PlanInfo = trackplan_runtime::__private::plan_info(
     "blog@1",
     "1111111111111111111111111111111111111111111111111111111111111111",
     IdentityTransform::None,
-    &[trackplan_runtime::__private::purpose_info(
-        "product_analytics",
-        "Counting readers.",
-        LegalBasis::Consent,
-        "analytics.reporting",
-        None,
-        false,
+    &[trackplan_runtime::__private::purpose_marker(
+        trackplan_runtime::__private::purpose_info(
+            "product_analytics",
+            "Counting readers.",
+            LegalBasis::Consent,
+            "analytics.reporting",
+            None,
+            false,
+        ),
+        trackplan_runtime::__private::marker::<purpose::BlogAnalytics>,
     )],
     &[trackplan_runtime::__private::destination_info(
         "warehouse",
