@@ -57,7 +57,7 @@ pub struct PurposeInfo {
     /// [`Consent`](crate::Consent) accepts a marker only when its `TypeId` is this one: a
     /// hand-written `impl Purpose` naming the plan and an index is not the plan's purpose.
     /// `None` (plan data made by hand without it) accepts no marker at all.
-    marker: Option<fn() -> TypeId>,
+    marker: Option<Marker>,
     /// The plan id.
     pub id: &'static str,
     /// The end-user description from the plan.
@@ -251,7 +251,7 @@ pub const fn purpose_info(
 #[doc(hidden)]
 pub const fn purpose_marker(info: PurposeInfo, marker: fn() -> TypeId) -> PurposeInfo {
     PurposeInfo {
-        marker: Some(marker),
+        marker: Some(Marker(marker)),
         ..info
     }
 }
@@ -266,7 +266,18 @@ pub fn marker<T: 'static>() -> TypeId {
 impl PurposeInfo {
     /// Whether `P` is the marker type the plan generated for this purpose.
     pub(crate) fn is_marked_by<P: 'static>(&self) -> bool {
-        self.marker.is_some_and(|m| m() == TypeId::of::<P>())
+        self.marker.is_some_and(|m| (m.0)() == TypeId::of::<P>())
+    }
+}
+
+/// The identity of a generated marker type. Its `Debug` says only that there is one: a function
+/// address would differ from build to build.
+#[derive(Clone, Copy)]
+struct Marker(fn() -> TypeId);
+
+impl std::fmt::Debug for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Marker")
     }
 }
 
