@@ -230,7 +230,7 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
                         }
                         line.push(Em(p.name.value.clone()));
                         if let Some(d) = &p.description {
-                            line.push(t(format!(" ({})", trim_period(&d.value))));
+                            line.push(t(aside(trim_period(&d.value))));
                         }
                         if p.sensitivity.value >= Sensitivity::Personal {
                             line.push(t(format!(
@@ -303,10 +303,15 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
                     .as_ref()
                     .map_or_else(|| vec![t("—")], |c| vec![Code(c.value.clone())]),
                 vec![Code(p.transform.value.to_string())],
-                match &p.purposes {
-                    Some(ps) => joined_codes(ps.value.iter().map(|p| p.value.as_str())),
-                    None => purposes.clone(),
-                },
+                // What this property is collected for on this event: the event's purposes the
+                // property allows, never the list of purposes a shared property allows.
+                joined_codes(
+                    e.purposes
+                        .value
+                        .iter()
+                        .map(|x| x.value.as_str())
+                        .filter(|x| property_allows(p, x)),
+                ),
                 vec![t(retention.clone())],
                 if dests.is_empty() {
                     vec![t("none")]
@@ -432,7 +437,7 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
                         v.push(t("; "));
                     }
                     v.push(Code(d.id.value.clone()));
-                    v.push(t(format!(" ({})", destination_plain(d))));
+                    v.push(t(aside(&destination_plain(d))));
                 }
                 v
             }
@@ -624,6 +629,20 @@ fn humanize(id: &str) -> String {
     c.next().map_or_else(String::new, |f| {
         f.to_uppercase().collect::<String>() + c.as_str()
     })
+}
+
+/// ` (text)` after a name. Parentheses inside the text become brackets, so a description that
+/// has its own never reads as `((…))` or ends in `))`.
+fn aside(s: &str) -> String {
+    let inner: String = s
+        .chars()
+        .map(|c| match c {
+            '(' => '[',
+            ')' => ']',
+            c => c,
+        })
+        .collect();
+    format!(" ({inner})")
 }
 
 fn trim_period(s: &str) -> &str {

@@ -55,6 +55,16 @@ pub fn format(text: &str) -> Result<String, toml_edit::TomlError> {
     Ok(out)
 }
 
+/// What `fmt` would change, as a unified diff (`--- a/NAME`, `+++ b/NAME`, three lines of
+/// context), for `fmt --check` to print.
+pub fn unified_diff(name: &str, before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
 /// Detaches the file's opening comment block (comments before the first header that are
 /// followed by a blank line) so it stays at the top when sections are reordered; comments right
 /// above the first header stay with that header.
@@ -442,6 +452,18 @@ fn decorate_header(t: &mut Table, lowest: Option<isize>, first: &mut bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unified_diff_shows_what_fmt_changes() {
+        let before = "[plan]\nversion=1\nname =  \"p\"\n";
+        let after = format(before).expect("valid TOML");
+        assert_eq!(
+            unified_diff("p.toml", before, &after),
+            "--- a/p.toml\n+++ b/p.toml\n@@ -1,3 +1,3 @@\n [plan]\n-version=1\n-name =  \"p\"\n\
+             +name = \"p\"\n+version = 1\n"
+        );
+        assert_eq!(unified_diff("p.toml", &after, &after), "");
+    }
 
     #[test]
     fn orders_sections_and_keys_and_keeps_comments() {

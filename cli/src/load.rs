@@ -54,6 +54,12 @@ pub enum Spec {
 /// workspace, `[workspace.metadata.trackplan] plan` of the workspace's Cargo.toml (resolved
 /// against the workspace's directory, as the macros do); else ./trackplan.toml.
 pub fn default_plan() -> Option<PathBuf> {
+    default_plan_in(Path::new(""))
+}
+
+/// The default plan of the crate in `dir`, found as [`default_plan`] finds it for the current
+/// directory; the path is joined to `dir`.
+pub fn default_plan_in(dir: &Path) -> Option<PathBuf> {
     let plan_in = |dir: &Path, tables: &[&str]| -> (Option<String>, bool) {
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok();
         let Some(doc) = manifest.and_then(|t| t.parse::<toml_edit::DocumentMut>().ok()) else {
@@ -69,22 +75,27 @@ pub fn default_plan() -> Option<PathBuf> {
         });
         (plan, doc.contains_key("workspace"))
     };
-    let (plan, is_workspace) = plan_in(Path::new("."), &["package", "workspace"]);
+    let (plan, is_workspace) = plan_in(dir, &["package", "workspace"]);
     if let Some(plan) = plan {
-        return Some(PathBuf::from(plan));
+        return Some(dir.join(plan));
     }
-    if !is_workspace && let Ok(here) = std::env::current_dir() {
-        // The nearest directory above with a `[workspace]` Cargo.toml, named relative to here.
-        let mut up = PathBuf::new();
-        for dir in here.ancestors().skip(1) {
+    let absolute = if dir.as_os_str().is_empty() {
+        std::env::current_dir().ok()
+    } else {
+        std::path::absolute(dir).ok()
+    };
+    if !is_workspace && let Some(here) = absolute {
+        // The nearest directory above with a `[workspace]` Cargo.toml, named relative to `dir`.
+        let mut up = dir.to_path_buf();
+        for above in here.ancestors().skip(1) {
             up.push("..");
-            let (plan, is_workspace) = plan_in(dir, &["workspace"]);
+            let (plan, is_workspace) = plan_in(above, &["workspace"]);
             if is_workspace {
                 return plan.map(|p| up.join(p));
             }
         }
     }
-    let fallback = PathBuf::from("trackplan.toml");
+    let fallback = dir.join("trackplan.toml");
     fallback.exists().then_some(fallback)
 }
 

@@ -5,6 +5,7 @@
 //! files, git errors).
 #![forbid(unsafe_code)]
 
+mod coverage;
 mod diagnostics;
 mod docs;
 mod fides;
@@ -126,16 +127,37 @@ Examples:
     /// A data subject's access and erasure requests on an NDJSON store.
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Lists the plan's events that a crate never constructs: a CI gate for instrumentation.
+    #[command(after_help = "\
+Reads every .rs file under the crate's src/ with a Rust parser and looks for struct literals of
+the generated event types (`LoginFailed { .. }`, also inside closures and vec![..]). No build
+and no nightly compiler needed. Exit 1 when an event is never constructed and not --allow'ed.
+
+Examples:
+  trackplan coverage                                  the crate in ., its plan from Cargo.toml
+  trackplan coverage --crate services/shop --allow password_reset_requested")]
+    Coverage {
+        /// The crate's directory; its src/ is read.
+        #[arg(long = "crate", value_name = "DIR", default_value = ".")]
+        crate_dir: PathBuf,
+        /// The plan file; default: the crate's `[package.metadata.trackplan] plan`.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// An event id that may stay unconstructed (repeatable).
+        #[arg(long, value_name = "EVENT")]
+        allow: Vec<String>,
+    },
     /// Formats plan files canonically (stable key order), keeping comments.
     #[command(after_help = "\
 Examples:
   trackplan fmt plans/shop.toml            rewrite the file in place
-  trackplan fmt --check plans/*.toml       exit 1 and list files that are not formatted")]
+  trackplan fmt --check plans/*.toml       exit 1 and print a diff of what fmt would change")]
     Fmt {
         /// Plan files to format.
         #[arg(required = true)]
         plans: Vec<PathBuf>,
-        /// Don't write; exit with 1 if a file is not formatted.
+        /// Don't write; print a unified diff of what would change and exit with 1 if a file
+        /// is not formatted.
         #[arg(long)]
         check: bool,
     },
@@ -279,6 +301,8 @@ enum CliError {
     Invalid(String),
     #[error("{0}")]
     Subject(#[from] subject::SubjectError),
+    #[error("{0}")]
+    Coverage(#[from] coverage::CoverageError),
     #[error("the tracker key: {0}")]
     Key(#[from] trackplan_runtime::error::KeyError),
     #[error("--key-env is required with the hmac identity (the default)")]
@@ -365,6 +389,11 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fmt { plans, check } => fmt_command(&plans, check),
+        Command::Coverage {
+            crate_dir,
+            plan,
+            allow,
+        } => coverage_command(&crate_dir, plan, &allow, color),
         Command::Subject(SubjectCommand::Export(args)) => {
             let id = distinct_id(&args)?;
             let mut out = std::io::stdout().lock();
@@ -551,6 +580,53 @@ fn pretty(value: &serde_json::Value) -> String {
     text
 }
 
+fn coverage_command(
+    dir: &Path,
+    plan: Option<PathBuf>,
+    allow: &[String],
+    color: bool,
+) -> Result<ExitCode, CliError> {
+    let path = plan
+        .or_else(|| load::default_plan_in(dir))
+        .ok_or(load::LoadError::NoDefault)?;
+    let src = load::read_plan(&path)?;
+    let plan = valid(&src, color)?;
+    for id in allow {
+        if plan.event(id).is_none() {
+            eprintln!("warning: --allow {id}: the plan has no event with this id");
+        }
+    }
+    let report = coverage::scan(dir, &plan)?;
+    let (constructed, missing): (Vec<_>, Vec<_>) =
+        report.iter().partition(|e| !e.constructed_in.is_empty());
+    let (allowed, missing): (Vec<_>, Vec<_>) =
+        missing.into_iter().partition(|e| allow.contains(&e.id));
+    let mut out = format!(
+        "{} of {} events of plan `{}` are constructed in {}.\n",
+        constructed.len(),
+        report.len(),
+        plan.name.value,
+        dir.join("src").display()
+    );
+    let line = |e: &coverage::EventCoverage| {
+        format!("  - \"{}\" (`{}`, type `{}`)\n", e.name, e.id, e.type_name)
+    };
+    if !missing.is_empty() {
+        out.push_str("Never constructed:\n");
+        missing.iter().for_each(|e| out.push_str(&line(e)));
+    }
+    if !allowed.is_empty() {
+        out.push_str("Never constructed, allowed with --allow:\n");
+        allowed.iter().for_each(|e| out.push_str(&line(e)));
+    }
+    emit(None, &out)?;
+    Ok(if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn fmt_command(plans: &[PathBuf], check: bool) -> Result<ExitCode, CliError> {
     let mut unformatted = 0;
     for path in plans {
@@ -563,10 +639,12 @@ fn fmt_command(plans: &[PathBuf], check: bool) -> Result<ExitCode, CliError> {
             continue;
         }
         if check {
-            println!(
-                "{} is not formatted (run `trackplan fmt {0}`)",
-                path.display()
-            );
+            let name = path.display().to_string();
+            let mut out = fmt::unified_diff(&name, &text, &formatted);
+            out.push_str(&format!(
+                "{name} is not formatted (run `trackplan fmt {name}`)\n"
+            ));
+            emit(None, &out)?;
             unformatted += 1;
         } else {
             write_file(path, &formatted)?;

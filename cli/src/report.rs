@@ -5,7 +5,7 @@
 //! values before and after, and where it is in the plan file.
 
 use std::fmt::Write as _;
-use trackplan_model::diff::{Change, ChangeKind, Impact, PlanDiff};
+use trackplan_model::diff::{Change, ChangeKind, ChangeValue, Impact, PlanDiff};
 
 /// The version of the JSON layout; bumped when a field changes meaning or disappears.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -41,11 +41,7 @@ pub fn markdown(diff: &PlanDiff, base_label: &str, head_label: &str) -> String {
             out,
             "| {} | {} | {} | {} | {} |",
             n + 1,
-            if c.kind == ChangeKind::VersionNotBumped {
-                "⚠️ action needed"
-            } else {
-                impact_badge(c.impact)
-            },
+            badge(c),
             c.kind.title(),
             cell(&c.subject.to_string()),
             if c.breaking { "**yes**" } else { "" }
@@ -63,8 +59,8 @@ pub fn markdown(diff: &PlanDiff, base_label: &str, head_label: &str) -> String {
         );
         let _ = writeln!(
             out,
-            "**Impact: {}.** {}{}\n",
-            c.impact.label(),
+            "**{}.** {}{}\n",
+            verdict_label(c),
             text(&capitalize(&c.reason)),
             if c.breaking {
                 " **Breaking** for consumers of the data."
@@ -148,15 +144,40 @@ fn ordered(diff: &PlanDiff) -> Vec<&Change> {
 }
 
 /// A before/after value: plan keys and short values as code, so `legitimate_interest` reads as
-/// written in the plan; prose (notice text) and values that already mark their code as text.
-fn value(v: &str, prose: bool) -> String {
-    if v == "(none)" {
-        return "*none*".to_owned();
+/// written in the plan; lists as comma-separated code; prose (notice text) and long values as
+/// text.
+fn value(v: &ChangeValue, prose: bool) -> String {
+    match v {
+        ChangeValue::Nothing => "*none*".to_owned(),
+        ChangeValue::Bool(b) => format!("`{b}`"),
+        ChangeValue::Number(n) => format!("`{n}`"),
+        ChangeValue::List(items) if items.is_empty() => "*none*".to_owned(),
+        ChangeValue::List(items) => items
+            .iter()
+            .map(|i| format!("`{}`", code(i)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ChangeValue::Text(s) if prose || s.chars().count() > 80 => text(s),
+        ChangeValue::Text(s) => format!("`{}`", code(s)),
     }
-    if prose || v.contains('`') || v.chars().count() > 80 {
-        text(v)
+}
+
+/// The summary table's first column. The version check is no privacy matter (its impact is
+/// none) but CI fails on it, so both the table and the details call it "action needed".
+fn badge(c: &Change) -> &'static str {
+    if c.kind == ChangeKind::VersionNotBumped {
+        "⚠️ action needed"
     } else {
-        format!("`{}`", code(v))
+        impact_badge(c.impact)
+    }
+}
+
+/// The details' opening words, agreeing with [`badge`].
+fn verdict_label(c: &Change) -> String {
+    if c.kind == ChangeKind::VersionNotBumped {
+        "⚠️ Action needed".to_owned()
+    } else {
+        format!("Impact: {}", c.impact.label())
     }
 }
 

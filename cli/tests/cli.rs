@@ -70,7 +70,14 @@ impl Drop for TempDir {
 
 // ---- diff -------------------------------------------------------------------------------------
 
-const HEADS: &[&str] = &["added", "removed", "reshaped", "purposes", "protection"];
+const HEADS: &[&str] = &[
+    "added",
+    "removed",
+    "reshaped",
+    "purposes",
+    "protection",
+    "reach",
+];
 
 #[test]
 fn diff_reports_in_markdown() {
@@ -154,9 +161,83 @@ fn every_change_kind_is_covered_by_the_fixtures() {
         "transform_strengthened",
         "policy_added",
         "policy_removed",
+        "personal_data_to_third_party",
     ] {
         assert!(seen.contains(kind), "no fixture shows `{kind}`: {seen:?}");
     }
+}
+
+#[test]
+fn diff_json_values_are_data_and_the_md_version_check_agrees_with_its_summary() {
+    let dir = fixtures().join("diff");
+    let out = run_ok(
+        &dir,
+        &["diff", "base.toml", "purposes.toml", "--format", "json"],
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let changes = value["changes"].as_array().expect("changes");
+    for c in changes {
+        for side in ["before", "after"] {
+            let text = c[side].as_str().unwrap_or_default();
+            assert!(!text.contains('`'), "Markdown in JSON {side}: {c}");
+        }
+    }
+    let widened = changes
+        .iter()
+        .find(|c| c["kind"] == "purposes_widened")
+        .expect("a widening");
+    assert!(
+        widened["before"].is_array() && widened["after"].is_array(),
+        "{widened}"
+    );
+
+    let md = stdout(&run_ok(&dir, &["diff", "base.toml", "removed.toml"]));
+    assert!(
+        md.contains("| ⚠️ action needed | Version not bumped |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**⚠️ Action needed.** 3 breaking changes"),
+        "{md}"
+    );
+}
+
+#[test]
+fn diff_names_each_personal_property_that_reaches_a_new_third_party() {
+    let dir = fixtures().join("diff");
+    let out = run_ok(
+        &dir,
+        &["diff", "base.toml", "reach.toml", "--format", "json"],
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let reached: Vec<(String, String, String)> = value["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["kind"] == "personal_data_to_third_party")
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap_or_default().to_owned(),
+                c["impact"].as_str().unwrap_or_default().to_owned(),
+                c["after"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reached,
+        [
+            (
+                "events.login_failed.properties.email".to_owned(),
+                "high".to_owned(),
+                r#"["adnet"]"#.to_owned()
+            ),
+            (
+                "events.login_failed.properties.ip".to_owned(),
+                "high".to_owned(),
+                r#"["adnet"]"#.to_owned()
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -382,7 +463,12 @@ fn fmt_check_reports_unformatted_files() {
     std::fs::write(&file, "[plan]\nversion=1\nname =  \"p\"\n").unwrap();
     let out = run(&tmp.0, &["fmt", "--check", "p.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("p.toml is not formatted"));
+    assert_eq!(
+        stdout(&out),
+        "--- a/p.toml\n+++ b/p.toml\n@@ -1,3 +1,3 @@\n [plan]\n-version=1\n-name =  \"p\"\n\
+         +name = \"p\"\n+version = 1\np.toml is not formatted (run `trackplan fmt p.toml`)\n",
+        "--check prints the diff `fmt` would apply"
+    );
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "[plan]\nversion=1\nname =  \"p\"\n",
@@ -394,6 +480,40 @@ fn fmt_check_reports_unformatted_files() {
         std::fs::read_to_string(&file).unwrap(),
         "[plan]\nname = \"p\"\nversion = 1\n"
     );
+}
+
+// ---- coverage --------------------------------------------------------------------------------
+
+#[test]
+fn coverage_names_the_events_a_crate_never_constructs() {
+    let dir = fixtures().join("coverage");
+    let out = run(&dir, &["coverage", "--crate", "app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "3 of 4 events of plan `app` are constructed in app/src.\n\
+         Never constructed:\n  - \"Item Purchased\" (`item_purchased`, type `ItemPurchased`)\n"
+    );
+
+    let out = run(
+        &dir.join("app"),
+        &[
+            "coverage",
+            "--allow",
+            "item_purchased",
+            "--plan",
+            "plan.toml",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("allowed with --allow:\n  - \"Item Purchased\""),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(&dir, &["coverage", "--crate", "app", "--allow", "nope"]);
+    assert!(stderr(&out).contains("--allow nope: the plan has no event"));
 }
 
 // ---- import segment ---------------------------------------------------------------------------
@@ -561,6 +681,30 @@ fn docs_markdown_lists_everything() {
         assert!(md.contains(section), "{section}");
     }
     insta::assert_snapshot!("docs_shop_md", md);
+}
+
+#[test]
+fn docs_show_the_event_purposes_of_a_shared_property_and_no_doubled_parentheses() {
+    let dir = fixtures().join("docs");
+    let md = stdout(&run_ok(&dir, &["docs", "shared.toml"]));
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| **Login Failed**") && l.contains("`email`"))
+        .expect("an inventory row for the e-mail");
+    assert!(row.contains("| `security` |"), "{row}");
+    assert!(
+        !row.contains("billing"),
+        "the event is not collected for billing: {row}"
+    );
+    for doc in [md, stdout(&run_ok(&repo(), &["docs", "plans/shop.toml"]))] {
+        assert!(
+            !doc.contains("((") && !doc.contains("))"),
+            "doubled parentheses: {}",
+            doc.lines()
+                .find(|l| l.contains("))") || l.contains("(("))
+                .unwrap_or_default()
+        );
+    }
 }
 
 #[test]

@@ -150,7 +150,7 @@ fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
         "{docs}pub static PLAN: ::trackplan::__private::PlanInfo = ",
         docs = docs.attr()
     );
-    plan_info(out, plan, &loaded.hash, &entries);
+    plan_info(out, plan, &loaded.hash, &entries, &names.purposes);
     out.push(";\n");
 }
 

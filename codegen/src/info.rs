@@ -23,7 +23,16 @@ pub(crate) struct EventEntry<'p> {
 /// Writes the `PlanInfo` value of `plan`, with `events` as its event list: a block expression
 /// that imports the runtime's plan types under their own names first, so the (long) literal
 /// reads like hand-written data and stays small for the compiler.
-pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[EventEntry<'_>]) {
+///
+/// Each purpose carries the identity of its marker type (`markers`, parallel to
+/// `plan.purposes`) so `Consent` can refuse a hand-made marker claiming its index.
+pub(crate) fn plan_info(
+    out: &mut Code,
+    plan: &Plan,
+    hash: &str,
+    events: &[EventEntry<'_>],
+    markers: &[Option<proc_macro2::Ident>],
+) {
     let name = &plan.name.value;
     let version = plan.version.value;
     let identity = match plan.identity.transform.value {
@@ -39,7 +48,7 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
     use ::trackplan::__private::{{
         Constraints, DestinationSet, Granularity, IdentityTransform, LegalBasis, PurposeSet,
         Sensitivity, TransformInfo, ValueKind, constraints, destination_info, event_info,
-        plan_info, property, purpose_info,
+        marker, plan_info, property, purpose_info, purpose_marker,
     }};
     #[allow(dead_code)]
     const UNCONSTRAINED: Constraints = constraints(None, None, None);
@@ -54,7 +63,11 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
         label = lit(&format!("{name}@{version}")),
         hash = lit(hash),
     );
-    for p in &plan.purposes {
+    for (i, p) in plan.purposes.iter().enumerate() {
+        let marker = markers.get(i).and_then(Option::as_ref);
+        if marker.is_some() {
+            out.push("            purpose_marker(\n");
+        }
         write!(
             out,
             "            purpose_info(
@@ -72,6 +85,12 @@ pub(crate) fn plan_info(out: &mut Code, plan: &Plan, hash: &str, events: &[Event
             retention = Opt(p.retention_days.as_ref().map(|d| d.value)),
             sale_or_share = p.sale_or_share.value,
         );
+        if let Some(m) = marker {
+            write!(
+                out,
+                "                marker::<purpose::{m}>,\n            ),\n"
+            );
+        }
     }
     out.push("        ],\n        &[\n");
     for d in &plan.destinations {

@@ -30,6 +30,11 @@ use crate::plan::{LegalBasis, PlanInfo, PurposeSet};
 /// withdraws every purpose the plan marks `sale_or_share`, whatever its basis, and
 /// [`Consent::opt_out_all`] stops all tracking of the subject, including purposes whose basis
 /// is not consent.
+///
+/// Only the marker types `plan!` generated count. A type of one's own with a hand-written
+/// `impl Purpose` naming the plan and an index is not the plan's purpose: granting or
+/// withdrawing it makes the consent permit nothing, and [`Consent::permits`] says no for it
+/// (both log why at debug level).
 #[derive(Clone, Copy, Default)]
 pub struct Consent {
     plan: Option<&'static PlanInfo>,
@@ -38,6 +43,7 @@ pub struct Consent {
     gpc: bool,
     opted_out: bool,
     mixed_plans: bool,
+    forged: bool,
 }
 
 impl Consent {
@@ -50,6 +56,7 @@ impl Consent {
             gpc: false,
             opted_out: false,
             mixed_plans: false,
+            forged: false,
         }
     }
 
@@ -61,6 +68,10 @@ impl Consent {
 
     /// Grants a purpose (and lifts an earlier objection to it).
     pub fn grant<P: Purpose>(mut self, _: P) -> Consent {
+        if !generated::<P>("grant") {
+            self.forged = true;
+            return self;
+        }
         self.bind(P::PLAN);
         self.granted = self.granted.with(P::INDEX);
         self.objected = self.objected.without(P::INDEX);
@@ -70,6 +81,11 @@ impl Consent {
     /// Withdraws a purpose: a consent-based purpose is no longer granted, and a
     /// legitimate-interest purpose is objected to.
     pub fn withdraw<P: Purpose>(mut self, _: P) -> Consent {
+        // Ignoring a forged withdrawal would leave a grant standing: fail closed instead.
+        if !generated::<P>("withdraw") {
+            self.forged = true;
+            return self;
+        }
         self.bind(P::PLAN);
         self.granted = self.granted.without(P::INDEX);
         self.objected = self.objected.with(P::INDEX);
@@ -106,7 +122,7 @@ impl Consent {
 
     /// Whether `purpose` is permitted by this consent under its plan's legal bases.
     pub fn permits<P: Purpose>(&self, _: P) -> bool {
-        self.permitted(P::PLAN).contains(P::INDEX)
+        generated::<P>("permits") && self.permitted(P::PLAN).contains(P::INDEX)
     }
 
     /// The purposes of `plan` this consent permits (see the table on [`Consent`]).
@@ -115,7 +131,7 @@ impl Consent {
     /// cannot mean what the caller intended, so the tracker fails closed.
     pub fn permitted(&self, plan: &'static PlanInfo) -> PurposeSet {
         let foreign = self.plan.is_some_and(|p| !p.same_as(plan));
-        if self.opted_out || self.mixed_plans || foreign {
+        if self.opted_out || self.mixed_plans || self.forged || foreign {
             return PurposeSet::EMPTY;
         }
         let mut on = PurposeSet::EMPTY;
@@ -140,6 +156,12 @@ impl Consent {
         self.mixed_plans || self.plan.is_some_and(|p| !p.same_as(plan))
     }
 
+    /// Whether a purpose marker that `plan!` did not generate was granted or withdrawn (the
+    /// consent then permits nothing).
+    pub fn has_forged_purpose(&self) -> bool {
+        self.forged
+    }
+
     fn bind(&mut self, plan: &'static PlanInfo) {
         match self.plan {
             None => self.plan = Some(plan),
@@ -147,6 +169,25 @@ impl Consent {
             Some(_) => self.mixed_plans = true,
         }
     }
+}
+
+/// Whether `P` is the marker type the plan generated for purpose `P::INDEX`; logs (at debug
+/// level, naming the type and the plan, no personal data) when it is not.
+fn generated<P: Purpose>(verb: &str) -> bool {
+    let genuine = P::PLAN
+        .purposes
+        .get(P::INDEX)
+        .is_some_and(|p| p.is_marked_by::<P>());
+    if !genuine {
+        tracing::debug!(
+            marker = core::any::type_name::<P>(),
+            index = P::INDEX,
+            plan = P::PLAN.label,
+            "Consent::{verb} refused a purpose marker the plan did not generate; the consent \
+             permits nothing"
+        );
+    }
+    genuine
 }
 
 impl PartialEq for Consent {
@@ -162,6 +203,7 @@ impl PartialEq for Consent {
             && self.gpc == other.gpc
             && self.opted_out == other.opted_out
             && self.mixed_plans == other.mixed_plans
+            && self.forged == other.forged
     }
 }
 
@@ -184,6 +226,7 @@ impl fmt::Debug for Consent {
             .field("objected", &ids(self.objected))
             .field("gpc", &self.gpc)
             .field("opt_out_all", &self.opted_out)
+            .field("forged_purpose", &self.forged)
             .finish()
     }
 }

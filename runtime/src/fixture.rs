@@ -60,14 +60,14 @@ impl PlanBuilder {
 
     /// Declares a consent-based analytics purpose.
     pub(crate) fn purpose(mut self, id: &'static str) -> Self {
-        self.purposes.push(PurposeInfo {
+        self.purposes.push(crate::plan::purpose_info(
             id,
-            description: "",
-            basis: LegalBasis::Consent,
-            data_use: "analytics.reporting",
-            retention_days: None,
-            sale_or_share: false,
-        });
+            "",
+            LegalBasis::Consent,
+            "analytics.reporting",
+            None,
+            false,
+        ));
         self
     }
 

@@ -102,7 +102,8 @@ pub mod __private {
     pub use crate::plan::{
         Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityTransform,
         LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo,
-        ValueKind, constraints, destination_info, event_info, plan_info, property, purpose_info,
+        ValueKind, constraints, destination_info, event_info, marker, plan_info, property,
+        purpose_info, purpose_marker,
     };
     pub use crate::sensitive::{Personal, Special};
     pub use crate::time::Timestamp;

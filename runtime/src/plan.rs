@@ -4,6 +4,8 @@
 //! Purpose and destination sets are bit sets indexed by declaration order, so the routing and
 //! consent checks on the `track` path are a few integer operations.
 
+use core::any::TypeId;
+
 pub use trackplan_vocab::{
     Audience, Constraints, DestinationSet, Granularity, IdentityTransform, LegalBasis, PurposeSet,
     Sensitivity,
@@ -50,6 +52,12 @@ impl PlanInfo {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct PurposeInfo {
+    /// The identity of the marker type `plan!` generated for this purpose
+    /// (`TypeId::of::<purpose::Advertising>`), set through `__private::purpose_marker`.
+    /// [`Consent`](crate::Consent) accepts a marker only when its `TypeId` is this one: a
+    /// hand-written `impl Purpose` naming the plan and an index is not the plan's purpose.
+    /// `None` (plan data made by hand without it) accepts no marker at all.
+    marker: Option<Marker>,
     /// The plan id.
     pub id: &'static str,
     /// The end-user description from the plan.
@@ -228,12 +236,48 @@ pub const fn purpose_info(
     sale_or_share: bool,
 ) -> PurposeInfo {
     PurposeInfo {
+        marker: None,
         id,
         description,
         basis,
         data_use,
         retention_days,
         sale_or_share,
+    }
+}
+
+/// `info` with the identity of its generated marker type; `plan!` writes
+/// `purpose_marker(purpose_info(…), marker::<purpose::X>)`.
+#[doc(hidden)]
+pub const fn purpose_marker(info: PurposeInfo, marker: fn() -> TypeId) -> PurposeInfo {
+    PurposeInfo {
+        marker: Some(Marker(marker)),
+        ..info
+    }
+}
+
+/// The `TypeId` of `T`, as a function pointer the plan data can hold (`TypeId::of` is not
+/// callable in a `static` initializer).
+#[doc(hidden)]
+pub fn marker<T: 'static>() -> TypeId {
+    TypeId::of::<T>()
+}
+
+impl PurposeInfo {
+    /// Whether `P` is the marker type the plan generated for this purpose.
+    pub(crate) fn is_marked_by<P: 'static>(&self) -> bool {
+        self.marker.is_some_and(|m| (m.0)() == TypeId::of::<P>())
+    }
+}
+
+/// The identity of a generated marker type. Its `Debug` says only that there is one: a function
+/// address would differ from build to build.
+#[derive(Clone, Copy)]
+struct Marker(fn() -> TypeId);
+
+impl std::fmt::Debug for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Marker")
     }
 }
 

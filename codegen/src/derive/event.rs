@@ -221,7 +221,14 @@ fn expand(
         properties: event.properties.iter().collect(),
     };
     let mut info = Code::default();
-    plan_info(&mut info, plan, &loaded.hash, std::slice::from_ref(&entry));
+    // A derived event has no generated purpose markers, so none is named.
+    plan_info(
+        &mut info,
+        plan,
+        &loaded.hash,
+        std::slice::from_ref(&entry),
+        &[],
+    );
     let info = tokens(info.as_str(), ident.span());
 
     let mut checks = Vec::new();

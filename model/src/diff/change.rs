@@ -15,13 +15,85 @@ pub struct Change {
     pub impact: Impact,
     /// One line saying why the change has that impact, in plain language.
     pub reason: String,
-    /// The value before, when there was one, as a reviewer reads it.
-    pub before: Option<String>,
+    /// The value before, when there was one, as data (a list of ids, a key, a number).
+    pub before: Option<ChangeValue>,
     /// The value after, when there is one.
-    pub after: Option<String>,
+    pub after: Option<ChangeValue>,
     /// Consequences worth listing: destinations an event now reaches, events a destination now
     /// receives or no longer receives.
     pub notes: Vec<String>,
+}
+
+/// A value before or after a change, as plain data: the JSON report carries it as it is (an
+/// array, a string, a number, a boolean or `null`) and only the Markdown report decides how it
+/// reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ChangeValue {
+    /// Explicitly nothing (a property without a data category): `null` in JSON.
+    Nothing,
+    /// A yes/no setting (`sale_or_share`).
+    Bool(bool),
+    /// A count (`[plan] version`, retention days).
+    Number(u64),
+    /// A key, a wire name, a description or a short summary, without Markdown.
+    Text(String),
+    /// Ids or values in plan order (purposes, enum values).
+    List(Vec<String>),
+}
+
+impl ChangeValue {
+    /// The text, when it is [`ChangeValue::Text`].
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ChangeValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items, when it is [`ChangeValue::List`].
+    pub fn as_list(&self) -> Option<&[String]> {
+        match self {
+            ChangeValue::List(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl From<String> for ChangeValue {
+    fn from(s: String) -> Self {
+        ChangeValue::Text(s)
+    }
+}
+
+impl From<&str> for ChangeValue {
+    fn from(s: &str) -> Self {
+        ChangeValue::Text(s.to_owned())
+    }
+}
+
+impl From<Vec<&str>> for ChangeValue {
+    fn from(v: Vec<&str>) -> Self {
+        ChangeValue::List(v.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl From<&Vec<&str>> for ChangeValue {
+    fn from(v: &Vec<&str>) -> Self {
+        ChangeValue::List(v.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+impl From<u32> for ChangeValue {
+    fn from(n: u32) -> Self {
+        ChangeValue::Number(n.into())
+    }
+}
+
+impl From<bool> for ChangeValue {
+    fn from(b: bool) -> Self {
+        ChangeValue::Bool(b)
+    }
 }
 
 /// The kinds of change, each named as the report names it.
@@ -70,6 +142,10 @@ pub enum ChangeKind {
     PurposesWidened,
     /// An event is collected, or a property may be collected, for fewer purposes.
     PurposesNarrowed,
+    /// A personal or special property of an event now reaches a third-party destination that
+    /// already existed and did not receive it before (the event's purposes widened, the
+    /// destination's narrowed, it became a third party, or the property lost `redact`).
+    PersonalDataToThirdParty,
     /// A property was added to an event.
     PropertyAdded,
     /// A property was removed from an event.
@@ -132,6 +208,7 @@ impl ChangeKind {
             ChangeKind::WireNameRenamed => "wire_name_renamed",
             ChangeKind::PurposesWidened => "purposes_widened",
             ChangeKind::PurposesNarrowed => "purposes_narrowed",
+            ChangeKind::PersonalDataToThirdParty => "personal_data_to_third_party",
             ChangeKind::PropertyAdded => "property_added",
             ChangeKind::PropertyRemoved => "property_removed",
             ChangeKind::TypeChanged => "type_changed",
@@ -176,6 +253,7 @@ impl ChangeKind {
             ChangeKind::WireNameRenamed => "Renamed on the wire",
             ChangeKind::PurposesWidened => "Purposes widened",
             ChangeKind::PurposesNarrowed => "Purposes narrowed",
+            ChangeKind::PersonalDataToThirdParty => "Personal data to a new third party",
             ChangeKind::PropertyAdded => "Property added",
             ChangeKind::PropertyRemoved => "Property removed",
             ChangeKind::TypeChanged => "Type changed",
@@ -342,11 +420,21 @@ impl Change {
 
     pub(super) fn values(
         mut self,
-        before: impl Into<Option<String>>,
-        after: impl Into<Option<String>>,
+        before: impl Into<ChangeValue>,
+        after: impl Into<ChangeValue>,
     ) -> Self {
-        self.before = before.into();
-        self.after = after.into();
+        self.before = Some(before.into());
+        self.after = Some(after.into());
+        self
+    }
+
+    pub(super) fn before(mut self, before: impl Into<ChangeValue>) -> Self {
+        self.before = Some(before.into());
+        self
+    }
+
+    pub(super) fn after(mut self, after: impl Into<ChangeValue>) -> Self {
+        self.after = Some(after.into());
         self
     }
 

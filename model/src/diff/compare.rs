@@ -2,6 +2,7 @@
 //! are the same, which events a destination receives.
 
 use super::*;
+use trackplan_vocab::DestinationSet;
 
 /// Whether a purpose markets, sells or shares: the uses reviewers watch most closely.
 pub(super) fn is_marketing(p: &Purpose) -> bool {
@@ -25,6 +26,28 @@ pub(super) fn events_routed_to<'a>(
     plan.events
         .iter()
         .filter(move |e| plan.routes(e).any(|r| r.id.value == d.id.value))
+}
+
+/// The ids of the third-party destinations that receive property `p` of event `e`: the
+/// vocabulary's routing rule picks the destinations, its audience rule keeps third parties out
+/// for `redact` properties.
+pub(super) fn third_party_recipients<'a>(plan: &'a Plan, e: &Event, p: &Property) -> Vec<&'a str> {
+    let indexed = || plan.destinations.iter().enumerate();
+    let routed: DestinationSet = indexed()
+        .filter(|(_, d)| plan.routes_to(e, d))
+        .map(|(i, _)| i)
+        .collect();
+    let third: DestinationSet = indexed()
+        .filter(|(_, d)| d.third_party.value)
+        .map(|(i, _)| i)
+        .collect();
+    p.audience()
+        .recipients(routed, third)
+        .intersection(third)
+        .iter()
+        .filter_map(|i| plan.destinations.get(i))
+        .map(|d| d.id.value.as_str())
+        .collect()
 }
 
 /// Wire names of the events routed to `hd` in `head` that were not routed to `bd` in `base`.

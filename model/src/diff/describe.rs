@@ -47,8 +47,26 @@ pub(super) fn quoted(v: &[&str]) -> String {
         .join(", ")
 }
 
-pub(super) fn purposes_of(e: &Event) -> String {
-    format!("for {}", list(&ids(&e.purposes.value)))
+/// The event's purposes, as data.
+pub(super) fn purposes_of(e: &Event) -> ChangeValue {
+    ids(&e.purposes.value).into()
+}
+
+/// Retention as data: the number of days, or a phrase when the plan states no limit.
+pub(super) fn retention_value(days: Option<&Spanned<u32>>) -> ChangeValue {
+    match days {
+        Some(d) => d.value.into(),
+        None => "no limit stated".into(),
+    }
+}
+
+/// Plain items joined with commas, for summaries that are data rather than Markdown.
+pub(super) fn plain(v: &[&str]) -> String {
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// `receives "Search Performed"`, naming the properties a third party does not get.
@@ -75,7 +93,7 @@ pub(super) fn destination_summary(d: &Destination) -> String {
         "{}, {}, for {}",
         d.kind.value.key(),
         party(d.third_party.value),
-        list(&ids(&d.purposes.value))
+        plain(&ids(&d.purposes.value))
     )
 }
 
@@ -112,7 +130,7 @@ pub(super) fn type_detail(t: &PropertyType) -> String {
 }
 
 pub(super) fn rule_summary(r: &RuleSet) -> String {
-    format!("{} of {}", r.matches.value.key(), list(&ids(&r.values)))
+    format!("{} of {}", r.matches.value.key(), plain(&ids(&r.values)))
 }
 
 pub(super) fn policy_summary(p: &Policy) -> String {

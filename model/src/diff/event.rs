@@ -27,7 +27,7 @@ impl Cx<'_> {
                         "less data is collected; reports built on this event stop receiving it",
                     )
                     .breaking(true)
-                    .values(purposes_of(be), None),
+                    .before(purposes_of(be)),
                 );
             }
         }
@@ -82,7 +82,7 @@ impl Cx<'_> {
             .collect();
         self.push(
             Change::of(ChangeKind::EventAdded, subject, impact, reason)
-                .values(None, purposes_of(he))
+                .after(purposes_of(he))
                 .notes(notes),
         );
     }
@@ -156,7 +156,7 @@ impl Cx<'_> {
             self.push(
                 Change::of(ChangeKind::PurposesWidened, subject, impact, reason)
                     .breaking(removed.is_empty() && !lost.is_empty())
-                    .values(list(&bset), list(&hset))
+                    .values(&bset, &hset)
                     .notes(notes),
             );
         }
@@ -182,7 +182,7 @@ impl Cx<'_> {
                     format!("this event's data is no longer used for {}", list(&removed)),
                 )
                 .breaking(!lost.is_empty())
-                .values(list(&bset), list(&hset))
+                .values(&bset, &hset)
                 .notes(notes),
             );
         }
@@ -194,6 +194,7 @@ impl Cx<'_> {
                 Some(bp) => self.property_changes(bp, hp, &subject),
             }
         }
+        self.personal_data_to_new_third_parties(be, he);
         for bp in &be.properties {
             if he.property(&bp.id).is_none() {
                 self.push(
@@ -204,9 +205,62 @@ impl Cx<'_> {
                         "less data is collected; reports using this property lose it",
                     )
                     .breaking(true)
-                    .values(property_summary(bp), None),
+                    .before(property_summary(bp)),
                 );
             }
+        }
+    }
+
+    /// One high-impact change per personal property of an event that now reaches a third party
+    /// it did not reach before, whatever made it so. New events, properties and destinations
+    /// are left out: their own changes already say who receives what.
+    fn personal_data_to_new_third_parties(&mut self, be: &Event, he: &Event) {
+        for hp in &he.properties {
+            let Some(bp) = be.property(&hp.id) else {
+                continue;
+            };
+            if hp.sensitivity.value < Sensitivity::Personal {
+                continue;
+            }
+            let before = third_party_recipients(self.base, be, bp);
+            let after = third_party_recipients(self.head, he, hp);
+            let new: Vec<&str> = after
+                .iter()
+                .copied()
+                .filter(|d| !before.contains(d) && self.base.destination(d).is_some())
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            let kind = if hp.sensitivity.value == Sensitivity::Special {
+                "special-category"
+            } else {
+                "personal"
+            };
+            self.push(
+                Change::of(
+                    ChangeKind::PersonalDataToThirdParty,
+                    &property_subject(he, hp),
+                    Impact::High,
+                    format!(
+                        "{kind} data \"{}\" ({}) now reaches {} {}",
+                        hp.name.value,
+                        hp.transform.value,
+                        if new.len() == 1 {
+                            "third party"
+                        } else {
+                            "third parties"
+                        },
+                        list(&new)
+                    ),
+                )
+                .values(&before, &after)
+                .notes(
+                    new.iter()
+                        .map(|d| format!("now sent to `{d}` (third party)"))
+                        .collect(),
+                ),
+            );
         }
     }
 }

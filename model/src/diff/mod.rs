@@ -30,7 +30,7 @@ mod event;
 mod plan;
 mod property;
 
-pub use change::{Change, ChangeKind, ChangedItem, Impact};
+pub use change::{Change, ChangeKind, ChangeValue, ChangedItem, Impact};
 use compare::*;
 use describe::*;
 
@@ -113,8 +113,8 @@ pub fn diff(base: &Plan, head: &Plan) -> PlanDiff {
                     if breaking == 1 { "" } else { "s" },
                     b.max(h) + 1
                 ),
-                before: Some(b.to_string()),
-                after: Some(h.to_string()),
+                before: Some(b.into()),
+                after: Some(h.into()),
                 notes: Vec::new(),
             },
         );
@@ -256,6 +256,10 @@ mod tests {
         }
     }
 
+    fn txt(v: &Option<ChangeValue>) -> Option<&str> {
+        v.as_ref().and_then(ChangeValue::as_text)
+    }
+
     fn kinds(d: &PlanDiff) -> Vec<ChangeKind> {
         d.changes.iter().map(|c| c.kind).collect()
     }
@@ -373,7 +377,7 @@ mod tests {
         let d = diff(&base(), &head);
         let c = only(&d, ChangeKind::PropertyRemoved);
         assert!(c.breaking);
-        assert_eq!(c.before.as_deref(), Some("string, public"));
+        assert_eq!(txt(&c.before), Some("string, public"));
     }
 
     #[test]
@@ -392,8 +396,8 @@ mod tests {
                 .iter()
                 .all(|c| c.breaking && c.impact == Impact::None)
         );
-        assert_eq!(d.changes[1].before.as_deref(), Some("page"));
-        assert_eq!(d.changes[1].after.as_deref(), Some("Page"));
+        assert_eq!(txt(&d.changes[1].before), Some("page"));
+        assert_eq!(txt(&d.changes[1].after), Some("Page"));
     }
 
     #[test]
@@ -409,7 +413,7 @@ mod tests {
         let c = only(&diff(&b, &base()), ChangeKind::TypeChanged).clone();
         assert_eq!(c.impact, Impact::NeedsReview);
         assert_eq!(
-            (c.before.as_deref(), c.after.as_deref()),
+            (txt(&c.before), txt(&c.after)),
             (Some("integer"), Some("string"))
         );
     }
@@ -425,7 +429,7 @@ mod tests {
             items: Box::new(PropertyType::String),
         });
         let c = only(&diff(&b, &h), ChangeKind::TypeChanged).clone();
-        assert_eq!(c.after.as_deref(), Some("list of string"));
+        assert_eq!(txt(&c.after), Some("list of string"));
     }
 
     #[test]
@@ -503,7 +507,7 @@ mod tests {
             to: Granularity::Month,
         });
         let c = only(&diff(&b, &h), ChangeKind::TransformStrengthened).clone();
-        assert_eq!(c.after.as_deref(), Some("coarsen to month"));
+        assert_eq!(txt(&c.after), Some("coarsen to month"));
 
         page(&mut b).transform = s(Transform::Bucket {
             buckets: vec![18.0, 25.0, 35.0],
@@ -536,12 +540,115 @@ mod tests {
     }
 
     #[test]
+    fn widening_purposes_reports_each_personal_property_reaching_a_new_third_party() {
+        let mut b = base();
+        b.version = s(2);
+        let mut ip = prop("ip", PropertyType::String, Sensitivity::Personal);
+        ip.name = s("IP Address".to_owned());
+        ip.transform = s(Transform::TruncateIp);
+        let mut query = prop("query", PropertyType::String, Sensitivity::Personal);
+        query.transform = s(Transform::Redact);
+        b.events[0].properties.extend([ip, query]);
+        let mut h = b.clone();
+        // Not a marketing purpose, so the widening itself only needs review; the IP reaching a
+        // new third party is what makes it high.
+        h.purposes[1].data_use = s("analytics.reporting".to_owned());
+        h.events[0].purposes = s(strs(&["analytics", "ads"]));
+        let d = diff(&b, &h);
+        assert_eq!(
+            only(&d, ChangeKind::PurposesWidened).impact,
+            Impact::NeedsReview
+        );
+        let c = only(&d, ChangeKind::PersonalDataToThirdParty);
+        assert_eq!(c.impact, Impact::High);
+        assert_eq!(c.subject.path(), "events.viewed.properties.ip");
+        assert!(
+            c.reason.contains("\"IP Address\"") && c.reason.contains("`adtech`"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(c.before, Some(ChangeValue::List(vec![])));
+        assert_eq!(c.after, Some(ChangeValue::List(vec!["adtech".to_owned()])));
+        // The redact query stays first party; the public page is not personal.
+        assert_eq!(d.max_impact(), Impact::High);
+
+        // A destination that became a third party is the same news for the IP.
+        let mut h = b.clone();
+        h.destinations[0].third_party = s(true);
+        let c = only(&diff(&b, &h), ChangeKind::PersonalDataToThirdParty).clone();
+        assert!(c.reason.contains("`warehouse`"), "{}", c.reason);
+
+        // Losing `redact` sends the query to the third party it already reached.
+        let mut b2 = b.clone();
+        b2.events[0].purposes = s(strs(&["analytics", "ads"]));
+        let mut h = b2.clone();
+        h.events[0].properties[2].transform = s(Transform::Hmac);
+        let c = only(&diff(&b2, &h), ChangeKind::PersonalDataToThirdParty).clone();
+        assert_eq!(c.subject.path(), "events.viewed.properties.query");
+
+        // A new third-party destination is reported once, as a destination.
+        let mut h = b2.clone();
+        h.destinations
+            .push(destination("tracker", &["analytics"], true));
+        assert!(!d_has(&diff(&b2, &h), ChangeKind::PersonalDataToThirdParty));
+    }
+
+    #[test]
+    fn before_and_after_are_data_not_markdown() {
+        let mut h = base();
+        h.events[0].purposes = s(strs(&["analytics", "ads"]));
+        h.purposes[1].sale_or_share = s(true);
+        h.purposes[0].retention_days = Some(s(90));
+        let d = diff(&base(), &h);
+        let v = serde_json::to_value(&d).expect("plain data serializes");
+        let by_kind = |k: &str| {
+            v["changes"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["kind"] == k))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let widened = by_kind("purposes_widened");
+        assert_eq!(widened["before"], serde_json::json!(["analytics"]));
+        assert_eq!(widened["after"], serde_json::json!(["analytics", "ads"]));
+        let share = by_kind("sale_or_share_changed");
+        assert_eq!(
+            (share["before"].clone(), share["after"].clone()),
+            (false.into(), true.into())
+        );
+        let kept = by_kind("retention_changed");
+        assert_eq!(
+            (kept["before"].clone(), kept["after"].clone()),
+            (30.into(), 90.into())
+        );
+
+        let mut b = base();
+        page(&mut b).ty = s(PropertyType::Enum {
+            values: strs(&["a", "b"]),
+        });
+        let mut h = b.clone();
+        page(&mut h).ty = s(PropertyType::Enum {
+            values: strs(&["a"]),
+        });
+        let c = only(&diff(&b, &h), ChangeKind::EnumValuesChanged).clone();
+        assert_eq!(
+            serde_json::to_value(&c.before).ok(),
+            Some(serde_json::json!(["a", "b"]))
+        );
+        let c = only(&diff(&b, &h), ChangeKind::VersionNotBumped).clone();
+        assert_eq!(
+            serde_json::to_value(&c.after).ok(),
+            Some(serde_json::json!(1))
+        );
+    }
+
+    #[test]
     fn property_purpose_restriction_loosened_needs_review() {
         let mut b = base();
         page(&mut b).purposes = Some(s(strs(&["analytics"])));
         let c = only(&diff(&b, &base()), ChangeKind::PurposesWidened).clone();
         assert_eq!(c.impact, Impact::NeedsReview);
-        assert_eq!(c.after.as_deref(), Some("any purpose of its event"));
+        assert_eq!(txt(&c.after), Some("any purpose of its event"));
         assert!(d_has(&diff(&base(), &b), ChangeKind::PurposesNarrowed));
     }
 
@@ -585,9 +692,7 @@ mod tests {
         let d = diff(&base(), &h);
         assert_eq!(only(&d, ChangeKind::ThirdPartyChanged).impact, Impact::High);
         assert_eq!(
-            only(&d, ChangeKind::DestinationKindChanged)
-                .after
-                .as_deref(),
+            txt(&only(&d, ChangeKind::DestinationKindChanged).after),
             Some("mixpanel")
         );
     }
@@ -620,7 +725,7 @@ mod tests {
         assert_eq!(only(&d, ChangeKind::LegalBasisChanged).impact, Impact::High);
         let r = only(&d, ChangeKind::RetentionChanged);
         assert_eq!(r.impact, Impact::NeedsReview);
-        assert_eq!(r.after.as_deref(), Some("no limit stated"));
+        assert_eq!(txt(&r.after), Some("no limit stated"));
         assert_eq!(
             only(&d, ChangeKind::SaleOrShareChanged).impact,
             Impact::High
@@ -641,7 +746,10 @@ mod tests {
         let d = diff(&b, &h);
         let c = only(&d, ChangeKind::ExceptionAdded);
         assert_eq!(c.impact, Impact::High);
-        assert_eq!(c.after.as_deref(), Some("Explicit consent, reviewed."));
+        assert_eq!(
+            c.after,
+            Some(ChangeValue::Text("Explicit consent, reviewed.".to_owned()))
+        );
         assert_eq!(
             c.subject.to_string(),
             "built-in policy `special-category-marketing`"
@@ -671,10 +779,8 @@ mod tests {
         h.policies[0].data_uses.matches = s(Match::All);
         let c = only(&diff(&base(), &h), ChangeKind::PolicyChanged).clone();
         assert_eq!(
-            c.after.as_deref(),
-            Some(
-                "deny categories any of `user.health_and_medical` with data uses all of `marketing`"
-            )
+            txt(&c.after),
+            Some("deny categories any of user.health_and_medical with data uses all of marketing")
         );
     }
 

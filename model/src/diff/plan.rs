@@ -71,15 +71,12 @@ impl Cx<'_> {
                     )
                 };
                 self.push(
-                    Change::of(ChangeKind::PurposeAdded, &subject, impact, reason).values(
-                        None,
-                        format!(
-                            "{} ({}, {})",
-                            hp.data_use.value,
-                            hp.basis.value.key(),
-                            retention(hp.retention_days.as_ref())
-                        ),
-                    ),
+                    Change::of(ChangeKind::PurposeAdded, &subject, impact, reason).after(format!(
+                        "{} ({}, {})",
+                        hp.data_use.value,
+                        hp.basis.value.key(),
+                        retention(hp.retention_days.as_ref())
+                    )),
                 );
                 continue;
             };
@@ -96,7 +93,7 @@ impl Cx<'_> {
                         Impact::Low,
                         "data is no longer processed for this reason",
                     )
-                    .values(bp.data_use.value.clone(), None),
+                    .before(bp.data_use.value.clone()),
                 );
             }
         }
@@ -169,8 +166,8 @@ impl Cx<'_> {
             };
             self.push(
                 Change::of(ChangeKind::RetentionChanged, subject, impact, reason).values(
-                    retention(bp.retention_days.as_ref()),
-                    retention(hp.retention_days.as_ref()),
+                    retention_value(bp.retention_days.as_ref()),
+                    retention_value(hp.retention_days.as_ref()),
                 ),
             );
         }
@@ -189,10 +186,8 @@ impl Cx<'_> {
                 )
             };
             self.push(
-                Change::of(ChangeKind::SaleOrShareChanged, subject, impact, reason).values(
-                    bp.sale_or_share.value.to_string(),
-                    hp.sale_or_share.value.to_string(),
-                ),
+                Change::of(ChangeKind::SaleOrShareChanged, subject, impact, reason)
+                    .values(bp.sale_or_share.value, hp.sale_or_share.value),
             );
         }
         if bp.description.value != hp.description.value {
@@ -233,7 +228,7 @@ impl Cx<'_> {
                 };
                 self.push(
                     Change::of(ChangeKind::DestinationAdded, &subject, impact, reason)
-                        .values(None, destination_summary(hd))
+                        .after(destination_summary(hd))
                         .notes(routed),
                 );
                 continue;
@@ -266,7 +261,7 @@ impl Cx<'_> {
                         ),
                     )
                     .breaking(!lost.is_empty())
-                    .values(list(&bset), list(&hset))
+                    .values(&bset, &hset)
                     .notes(notes),
                 );
             }
@@ -292,7 +287,7 @@ impl Cx<'_> {
                         reason,
                     )
                     .breaking(added.is_empty() && !lost.is_empty())
-                    .values(list(&bset), list(&hset))
+                    .values(&bset, &hset)
                     .notes(notes),
                 );
             }
@@ -348,7 +343,7 @@ impl Cx<'_> {
                          the intent",
                     )
                     .breaking(true)
-                    .values(destination_summary(bd), None)
+                    .before(destination_summary(bd))
                     .notes(lost),
                 );
             }
@@ -373,7 +368,7 @@ impl Cx<'_> {
                         Impact::Low,
                         "a new rule the plan must satisfy",
                     )
-                    .values(None, policy_summary(hp)),
+                    .after(policy_summary(hp)),
                 ),
                 Some(bp) if policy_summary(bp) != policy_summary(hp) => self.push(
                     Change::of(
@@ -404,7 +399,7 @@ impl Cx<'_> {
                         Impact::High,
                         "a rule that kept data from some uses is gone",
                     )
-                    .values(policy_summary(bp), None),
+                    .before(policy_summary(bp)),
                 );
             }
         }
@@ -417,7 +412,7 @@ impl Cx<'_> {
             let subject = ChangedItem::Exception {
                 policy: hx.policy.value.clone(),
             };
-            let justification = Some(hx.justification.value.clone());
+            let justification = hx.justification.value.clone();
             match self
                 .base
                 .exceptions
@@ -431,7 +426,7 @@ impl Cx<'_> {
                         Impact::High,
                         "the plan lifts a built-in policy for special-category data; check the justification",
                     )
-                    .values(None, justification),
+                    .after(justification),
                 ),
                 Some(bx) if bx.justification.value != hx.justification.value => self.push(
                     Change::of(
@@ -440,7 +435,7 @@ impl Cx<'_> {
                         Impact::NeedsReview,
                         "the reason given for lifting a built-in policy changed",
                     )
-                    .values(Some(bx.justification.value.clone()), justification),
+                    .values(bx.justification.value.clone(), justification),
                 ),
                 Some(_) => {}
             }
@@ -461,7 +456,7 @@ impl Cx<'_> {
                         Impact::Low,
                         "the built-in policy protects this plan again",
                     )
-                    .values(Some(bx.justification.value.clone()), None),
+                    .before(bx.justification.value.clone()),
                 );
             }
         }

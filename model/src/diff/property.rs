@@ -40,7 +40,7 @@ impl Cx<'_> {
         };
         self.push(
             Change::of(ChangeKind::PropertyAdded, subject, impact, reason)
-                .values(None, property_summary(hp))
+                .after(property_summary(hp))
                 .notes(justification(hp)),
         );
     }
@@ -113,8 +113,8 @@ impl Cx<'_> {
                     format!("{what}: {why}"),
                 )
                 .values(
-                    bc.unwrap_or("(none)").to_owned(),
-                    hc.unwrap_or("(none)").to_owned(),
+                    bc.map_or(ChangeValue::Nothing, ChangeValue::from),
+                    hc.map_or(ChangeValue::Nothing, ChangeValue::from),
                 ),
             );
         }
@@ -146,7 +146,7 @@ impl Cx<'_> {
                 self.push(
                     Change::of(ChangeKind::EnumValuesChanged, subject, Impact::None, reason)
                         .breaking(!removed.is_empty())
-                        .values(quoted(&bv), quoted(&hv)),
+                        .values(&bv, &hv),
                 );
             }
             return;
@@ -292,8 +292,8 @@ impl Cx<'_> {
             return;
         }
         let label = |s: &Option<Vec<&str>>| match s {
-            Some(s) => list(s),
-            None => "any purpose of its event".to_owned(),
+            Some(s) => ChangeValue::from(s),
+            None => ChangeValue::from("any purpose of its event"),
         };
         let widened = match (&bset, &hset) {
             (_, None) => true,
