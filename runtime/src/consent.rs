@@ -11,11 +11,26 @@ use crate::plan::{LegalBasis, PlanInfo, PurposeSet};
 ///
 /// Built from purpose marker types, so a typo is a compile error:
 ///
-/// ```ignore
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() {
+/// # let request_has_sec_gpc_header = true;
+/// use trackplan::Consent;
+///
 /// let consent = Consent::none()
 ///     .grant(purpose::ProductAnalytics)
 ///     .object(purpose::Security)
 ///     .with_gpc(request_has_sec_gpc_header);
+///
+/// assert!(consent.permits(purpose::ProductAnalytics));
+/// // Legitimate interest, objected to.
+/// assert!(!consent.permits(purpose::Security));
+/// // Consent-based and never granted; GPC would withdraw it anyway (`sale_or_share`).
+/// assert!(!consent.permits(purpose::Advertising));
+/// // A contract purpose needs no grant.
+/// assert!(consent.permits(purpose::CustomerSupport));
+/// # }
 /// ```
 ///
 /// What it permits depends on each purpose's legal basis in the plan:

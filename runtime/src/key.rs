@@ -53,6 +53,28 @@ pub enum KeyError {
 /// At least 32 bytes. Its `Debug` output shows only [`Key::id`], a short public fingerprint, so
 /// logs show which key was used and when it rotated without revealing it. The keyed HMAC state
 /// is zeroized when the key is dropped, and copies made while loading it are wiped too.
+///
+/// Load it from the environment or a secret store, never from source code:
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # fn main() -> Result<(), trackplan::error::KeyError> {
+/// # // SAFETY of the example: set before any thread reads the environment.
+/// # unsafe { std::env::set_var("ANALYTICS_KEY", "5c".repeat(32)) };
+/// use trackplan::Key;
+///
+/// let key = Key::from_env("ANALYTICS_KEY")?;
+/// // The distinct id sent for a subject: the key id, then the HMAC of the raw id.
+/// let id = key.pseudonymize("user-42");
+/// assert!(id.starts_with(&format!("{}:", key.id())));
+/// assert!(!id.contains("user-42"));
+/// // `Debug` shows the public fingerprint only.
+/// assert_eq!(format!("{key:?}"), format!("Key {{ id: {:?}, .. }}", key.id()));
+/// // Too short a key is refused with a message that holds no key material.
+/// let short = Key::from_hex("00ff").unwrap_err();
+/// assert!(short.to_string().contains("32"));
+/// # Ok(()) }
+/// ```
 pub struct Key {
     mac: HmacSha256,
     id: String,

@@ -57,6 +57,25 @@ macro_rules! wrapper {
 
 wrapper!(
     /// A personal-data value (GDPR Art. 4), e.g. an e-mail address.
+    ///
+    /// `plan!` types every `personal` property with it, so a raw value cannot be put where the
+    /// plan says personal data goes, and cannot come back out:
+    ///
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// use trackplan::Personal;
+    ///
+    /// let email: Personal<String> = "ann@example.com".into();
+    /// assert_eq!(format!("{email:?} {email}"), "[redacted] [redacted]");
+    /// ```
+    ///
+    /// Comparing or hashing it does not compile, since each would reveal the value:
+    ///
+    /// ```compile_fail,E0369
+    /// # extern crate trackplan_runtime as trackplan;
+    /// let age = trackplan::Personal::new(34);
+    /// assert!(age == trackplan::Personal::new(34));
+    /// ```
     Personal
 );
 wrapper!(

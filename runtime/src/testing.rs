@@ -1,16 +1,33 @@
 //! Test support: a sink that records what your instrumentation sends, with assertions.
 //!
-//! ```ignore
+//! ```
+//! # extern crate trackplan_runtime as trackplan;
+//! # trackplan_macros::plan!("tests/fixture/shop.toml");
+//! # fn checkout(tracker: &trackplan::Tracker) {
+//! #     tracker
+//! #         .subject("user-42", trackplan::Consent::none().grant(purpose::ProductAnalytics))
+//! #         .track(CheckoutCompleted {
+//! #             revenue: 42.5,
+//! #             currency: Currency::Eur,
+//! #             item_count: 2,
+//! #             product_ids: vec!["p-1".into(), "p-2".into()],
+//! #             coupon_codes: None,
+//! #             ordered_at: trackplan::Timestamp::from_unix_millis(1_764_547_200_000),
+//! #         });
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let test_key = trackplan::Key::from_hex(&"07".repeat(32))?;
 //! let recorder = trackplan::testing::Recorder::for_plan(&PLAN);
-//! let tracker = Tracker::builder(&PLAN)
+//! let tracker = trackplan::Tracker::builder(&PLAN)
 //!     .key(test_key)
-//!     .record_all(&recorder)           // every destination without a sink of its own
+//!     .record_all(&recorder) // every destination without a sink of its own
 //!     .build()?;
-//! checkout(&tracker, &cart);           // the code under test
+//! checkout(&tracker); // the code under test
 //! tracker.flush()?;
 //! let event = recorder.assert_event::<CheckoutCompleted>();
-//! assert_eq!(event.property("Currency"), Some(&serde_json::json!("EUR")));
+//! assert_eq!(event.property("Currency"), Some(&"EUR".into()));
 //! recorder.assert_no_event::<LoginFailed>();
+//! # Ok(()) }
 //! ```
 //!
 //! The typed assertions (`assert_event::<E>()`) name an event type, so a typo does not
@@ -97,6 +114,36 @@ impl Recorded {
 /// on another after `Tracker::flush`.
 ///
 /// Its `Debug` shows how many events of each name it holds, never their properties.
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use trackplan::testing::Recorder;
+/// use trackplan::{Consent, Key, Tracker};
+///
+/// // One recorder stands in for every destination of the plan.
+/// let recorder = Recorder::for_plan(&PLAN);
+/// let tracker = Tracker::builder(&PLAN)
+///     .key(Key::from_hex(&"07".repeat(32))?)
+///     .record_all(&recorder)
+///     .build()?;
+///
+/// let visitor = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+/// visitor.track(PageViewed {
+///     url: "https://shop.example/cart?coupon=X1".into(),
+///     ip_address: trackplan::Personal::new("203.0.113.9".into()),
+/// });
+/// tracker.flush()?;
+///
+/// // Typed: a misspelt event is a compile error, not an assertion that passes.
+/// let sent = recorder.assert_event::<PageViewed>();
+/// assert_eq!(sent.property("URL"), Some(&"https://shop.example/cart".into()));
+/// assert_eq!(sent.property("IP Address"), Some(&"203.0.113.0".into()));
+/// // No advertising consent: the event for the ad network was never built.
+/// recorder.assert_no_event::<ProductViewed>();
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Default)]
 pub struct Recorder {
     events: Arc<Mutex<Vec<Recorded>>>,
