@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod completion;
 mod consent;
 mod event;
 mod fit;
@@ -15,6 +16,7 @@ mod id;
 mod key;
 mod plan;
 mod queue;
+mod retry;
 mod sensitive;
 mod sink;
 pub mod sinks;
@@ -28,6 +30,7 @@ mod transform;
 mod value;
 mod worker;
 
+pub use completion::Completion;
 pub use consent::Consent;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use key::{Key, KeyError, MIN_KEY_BYTES};
@@ -38,12 +41,12 @@ pub use plan::{
 pub use sensitive::{Personal, Special};
 pub use sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 pub use spool::{Spool, SpoolError, SyncPolicy};
-pub use stats::{Counts, DestinationStats, Stats};
+pub use stats::{Counts, DestinationStats, Health, Stats};
 pub use subject::{Scope, Scoped, Subject};
 pub use time::{Iso8601, Timestamp, Timestamps};
 pub use tracker::{
-    AccessError, AccessReport, BuildError, FlushError, ForgetError, ForgetReport, Overflow,
-    Tracker, TrackerBuilder,
+    AccessError, AccessReport, BuildError, DestinationFlush, FlushError, FlushReport, ForgetError,
+    ForgetReport, Overflow, Tracker, TrackerBuilder,
 };
 pub use value::{PropertyWriter, Value, ViolationPolicy};
 

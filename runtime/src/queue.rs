@@ -1,17 +1,19 @@
-//! The bounded queue between `track` and the worker, and the state both sides share.
+//! The bounded queue between `track` and the workers, and the state both sides share.
 //!
-//! One mutex guards everything the two sides exchange: per-destination lanes of queued events,
-//! the batch waiting for a retry, flush requests and data subjects' requests. `track` holds it only to push a few
-//! envelopes; the worker holds it only to take a batch or put one back, never during I/O.
+//! Every destination has its own lane (its queued events, the batch waiting for a retry, its
+//! data subjects' requests and its flush progress) and its own worker thread, which owns the
+//! destination's sink: a slow, failing or retrying destination only ever holds up its own
+//! lane. One mutex guards all lanes: `track` holds it only to push a few events; a worker
+//! holds it only to take a batch or put one back, never during I/O.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::plan::PurposeSet;
+use crate::plan::{DestinationSet, PurposeSet};
 use crate::sink::{Access, BatchLimits, Envelope, Erasure};
-use crate::stats::{Counter, StatsCells};
+use crate::stats::{Counter, Health, StatsCells};
 
 /// An event waiting in one destination's lane. The envelope proper (with its insert id and
 /// shared strings) is made by the worker when the event joins a batch, so `track` allocates
@@ -64,6 +66,31 @@ pub(crate) struct Lane {
     pub filling_since: Option<Instant>,
     pub retry: Option<RetryBatch>,
     pub limits: BatchLimits,
+    /// Events in `sealed` and `items` (not the batch out for delivery or waiting to retry);
+    /// at most [`State::capacity`].
+    pub queued: usize,
+    /// Whether a worker serves this lane (a skipped destination has none).
+    pub served: bool,
+    /// The worker sleeps (parked): a push that fills a batch must wake it, and so must a push
+    /// that starts a batch due before `worker_wakes_by` (other pushes need not: the worker
+    /// looks at its whole lane when it wakes anyway).
+    pub worker_waiting: bool,
+    /// When the waiting worker wakes by itself; `None`: only when woken.
+    pub worker_wakes_by: Option<Instant>,
+    /// Lowest sequence number of the batch the worker is delivering.
+    pub in_flight: Option<u64>,
+    /// Purges that happened while a batch was out, applied if it comes back for a retry.
+    pub purge_log: Vec<Purge>,
+    /// The last flush generation this lane completed.
+    pub flush_completed: u64,
+    /// The sink's flush error of that flush.
+    pub flush_error: Option<String>,
+    /// Data subjects' requests this destination has still to answer, oldest first.
+    pub requests: VecDeque<SubjectRequest>,
+    /// How deliveries went lately, for `stats()`.
+    pub health: Health,
+    /// Events that failed for good since the last flush reported them, with the latest reason.
+    pub failures: Option<(u64, String)>,
 }
 
 /// While full batches keep coming, the worker looks for the next one this often instead of
@@ -74,9 +101,78 @@ pub(crate) const POLL: Duration = Duration::from_micros(200);
 pub(crate) const SPARE_BATCHES_MAX: usize = 4;
 
 impl Lane {
+    fn new(limits: BatchLimits, served: bool) -> Lane {
+        Lane {
+            sealed: VecDeque::new(),
+            items: VecDeque::new(),
+            bytes: 0,
+            filling_since: None,
+            retry: None,
+            limits,
+            queued: 0,
+            served,
+            worker_waiting: false,
+            worker_wakes_by: None,
+            in_flight: None,
+            purge_log: Vec::new(),
+            flush_completed: 0,
+            flush_error: None,
+            requests: VecDeque::new(),
+            health: Health::default(),
+            failures: None,
+        }
+    }
+
+    /// Records that `n` events failed for good (no retry will deliver them).
+    pub(crate) fn failed_for_good(&mut self, n: u64, reason: &str) {
+        if n > 0 {
+            let (count, last) = self.failures.get_or_insert_with(|| (0, String::new()));
+            *count += n;
+            reason.clone_into(last);
+        }
+    }
+
     /// Queued events: sealed batches and the one filling.
     pub(crate) fn len(&self) -> usize {
         self.sealed.iter().map(VecDeque::len).sum::<usize>() + self.items.len()
+    }
+
+    /// The lowest sequence number of this lane not settled yet, if any.
+    pub(crate) fn lowest_pending_seq(&self) -> Option<u64> {
+        let queued = self
+            .sealed
+            .front()
+            .and_then(VecDeque::front)
+            .or(self.items.front())
+            .map(|q| q.seq);
+        let retry = self
+            .retry
+            .as_ref()
+            .and_then(|r| r.seqs.iter().min().copied());
+        [queued, retry, self.in_flight].into_iter().flatten().min()
+    }
+
+    /// Whether a batch is due now: full, past its delay, or wanted by a flush.
+    pub(crate) fn due(&self, now: Instant, flushing: bool) -> bool {
+        !self.is_empty()
+            && self.retry.is_none()
+            && (flushing
+                || !self.sealed.is_empty()
+                || self.items.len() >= self.limits.max_events
+                || self.bytes >= self.limits.max_bytes
+                || self
+                    .filling_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= self.limits.max_delay))
+    }
+
+    /// When the worker must look again without being woken: the retry or the batch timeout.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match &self.retry {
+            Some(r) => Some(r.due),
+            None => self
+                .filling_since
+                .and_then(|t| t.checked_add(self.limits.max_delay)),
+        }
     }
 
     /// Whether nothing is queued.
@@ -99,8 +195,8 @@ impl Lane {
 /// for a retry, so a withdrawn or forgotten subject's events are not retried.
 pub(crate) struct Purge {
     pub distinct_id: Arc<str>,
-    /// Destinations whose events are kept (bit set).
-    pub keep: u64,
+    /// Destinations whose events are kept.
+    pub keep: DestinationSet,
     pub counter: Counter,
 }
 
@@ -126,105 +222,157 @@ pub(crate) enum Answer {
     Access(Access),
 }
 
-/// The state shared by the tracker handles and the worker.
+/// Where the tracker is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Accepting events; the workers deliver.
+    Open,
+    /// `shutdown` began: no more events are accepted, the workers stop after their current
+    /// step.
+    Stopping,
+    /// Every worker has exited.
+    Stopped,
+}
+
+/// The state shared by the tracker handles and the workers.
 pub(crate) struct State {
     pub lanes: Box<[Lane]>,
-    /// Envelopes in all lanes (not counting batches out for delivery or waiting to retry).
-    pub queued: usize,
+    /// Most events each lane holds (not counting a batch out for delivery or waiting to
+    /// retry).
     pub capacity: usize,
     /// Sequence number of the next event.
     pub next_seq: u64,
-    /// The worker sleeps (parked): a push that fills a batch must wake it, and
-    /// so must a push that starts a lane whose delivery is due before `worker_wakes_by` (other
-    /// pushes need not: the worker looks at every lane when it wakes anyway).
-    pub worker_waiting: bool,
-    /// When the waiting worker wakes by itself; `None`: only when woken.
-    pub worker_wakes_by: Option<Instant>,
     /// Callers blocked on `Shared::progress` (see [`Shared::wait_progress`]): with none, the
-    /// worker skips the system call of a notification.
+    /// workers skip the system call of a notification.
     pub progress_waiters: usize,
-    /// The batch the worker is delivering: (destination, lowest sequence number).
-    pub in_flight: Option<(usize, u64)>,
-    pub purge_log: Vec<Purge>,
     pub flush_requested: u64,
     /// Every event with a sequence number up to this one must settle before the requested
     /// flush completes.
     pub flush_target: u64,
-    pub flush_completed: u64,
-    /// Sink flush errors of the last completed flush: (destination, error text).
-    pub flush_errors: Vec<(usize, String)>,
-    pub requests: VecDeque<SubjectRequest>,
     pub next_request: u64,
-    /// Answers of completed requests, per destination, until their callers collect them.
+    /// Answers of requests, per destination, until every destination answered and the caller
+    /// collected them.
     pub answers: Vec<(u64, Vec<(usize, Answer)>)>,
-    /// Requests whose caller stopped waiting: their answers are not kept.
-    pub abandoned: Vec<u64>,
+    /// Requests whose caller stopped waiting, with how many destinations have still to
+    /// answer: their answers are not kept.
+    pub abandoned: Vec<(u64, usize)>,
     /// Empty queues with capacity, for the push that seals a batch to start the next one.
     pub spare_batches: Vec<VecDeque<Queued>>,
     /// Text buffers of delivered events, reused by `track`: in steady state the `track` path
     /// does not allocate, and memory is not freed on one thread and allocated on another.
     pub pool: Vec<Vec<u8>>,
-    /// No more events are accepted.
-    pub closed: bool,
-    /// The worker should stop.
-    pub stop: bool,
-    pub worker_exited: bool,
+    pub lifecycle: Lifecycle,
+    /// Workers that have not exited.
+    pub workers_running: usize,
 }
 
 impl State {
-    pub(crate) fn new(limits: Vec<BatchLimits>, capacity: usize) -> State {
+    /// `lanes`: per destination, its batch limits and whether a worker serves it.
+    pub(crate) fn new(lanes: Vec<(BatchLimits, bool)>, capacity: usize) -> State {
+        let workers_running = lanes.iter().filter(|(_, served)| *served).count();
         State {
-            lanes: limits
+            lanes: lanes
                 .into_iter()
-                .map(|limits| Lane {
-                    sealed: VecDeque::new(),
-                    items: VecDeque::new(),
-                    bytes: 0,
-                    filling_since: None,
-                    retry: None,
-                    limits,
-                })
+                .map(|(limits, served)| Lane::new(limits, served))
                 .collect(),
-            queued: 0,
             capacity: capacity.max(1),
             next_seq: 1,
-            worker_waiting: false,
-            worker_wakes_by: None,
             progress_waiters: 0,
-            in_flight: None,
-            purge_log: Vec::new(),
             spare_batches: Vec::new(),
             flush_requested: 0,
             flush_target: 0,
-            flush_completed: 0,
-            flush_errors: Vec::new(),
-            requests: VecDeque::new(),
             next_request: 1,
             answers: Vec::new(),
             abandoned: Vec::new(),
             pool: Vec::new(),
-            closed: false,
-            stop: false,
-            worker_exited: false,
+            lifecycle: Lifecycle::Open,
+            workers_running,
         }
     }
 
-    /// The lowest sequence number not settled yet, if any.
-    pub(crate) fn lowest_pending_seq(&self) -> Option<u64> {
-        let lanes = self.lanes.iter().flat_map(|lane| {
-            let queued = lane
-                .sealed
-                .front()
-                .and_then(VecDeque::front)
-                .or(lane.items.front())
-                .map(|q| q.seq);
-            let retry = lane
-                .retry
-                .as_ref()
-                .and_then(|r| r.seqs.iter().min().copied());
-            queued.into_iter().chain(retry)
-        });
-        lanes.chain(self.in_flight.map(|(_, seq)| seq)).min()
+    /// Records destination `d`'s answer to request `id`; dropped if its caller stopped
+    /// waiting.
+    pub(crate) fn answered(&mut self, id: u64, d: usize, answer: Answer) {
+        if let Some(pos) = self.abandoned.iter().position(|(r, _)| *r == id) {
+            let left = &mut self.abandoned[pos].1;
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.abandoned.swap_remove(pos);
+            }
+            return;
+        }
+        match self.answers.iter_mut().find(|(r, _)| *r == id) {
+            Some((_, answers)) => answers.push((d, answer)),
+            None => self.answers.push((id, vec![(d, answer)])),
+        }
+    }
+
+    /// The destinations of `send` whose lane is full.
+    pub(crate) fn full_lanes(&self, send: DestinationSet) -> DestinationSet {
+        send.iter()
+            .filter(|&d| self.lanes.get(d).is_none_or(|l| l.queued >= self.capacity))
+            .collect()
+    }
+
+    /// Queues one event in lane `d` (from `track` or a replay from the spool). Returns whether
+    /// the lane's worker must be woken: it sleeps, and the event started a batch due before
+    /// it wakes by itself, or filled one (unless it is polling for full batches anyway).
+    pub(crate) fn push(&mut self, d: usize, q: Queued) -> bool {
+        let State {
+            lanes,
+            spare_batches,
+            ..
+        } = self;
+        let Some(lane) = lanes.get_mut(d) else {
+            return false;
+        };
+        let props_len = q.properties().len();
+        let mut wake = false;
+        let mut sealed = false;
+        // Batches are sealed here, where their events are still in this thread's cache: the
+        // worker then takes a whole batch without touching them under the lock.
+        if !lane.items.is_empty() && lane.bytes + props_len > lane.limits.max_bytes {
+            lane.seal(spare_batches.pop());
+            sealed = true;
+        }
+        if lane.items.is_empty() {
+            let now = Instant::now();
+            lane.filling_since = Some(now);
+            // The worker must learn of the new batch's deadline unless it wakes by then.
+            wake |= match (lane.worker_wakes_by, now.checked_add(lane.limits.max_delay)) {
+                (Some(t), Some(due)) => t > due,
+                (None, _) => true,
+                // Never due by time: only a full batch or a flush sends it.
+                (Some(_), None) => false,
+            };
+        }
+        lane.bytes += props_len;
+        lane.items.push_back(q);
+        lane.queued += 1;
+        if lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes {
+            lane.seal(spare_batches.pop());
+            sealed = true;
+        }
+        // A sealed batch is due now: wake the worker unless it is polling for batches.
+        if sealed {
+            wake |= lane
+                .worker_wakes_by
+                .is_none_or(|t| t > Instant::now() + POLL);
+        }
+        // One wake-up per wait: later pushes need not make the system call again.
+        wake && std::mem::replace(&mut lane.worker_waiting, false)
+    }
+
+    /// Whether `track` may still queue events.
+    pub(crate) fn accepting(&self) -> bool {
+        self.lifecycle == Lifecycle::Open
+    }
+
+    /// Whether the flush of generation `generation` is complete at every served lane.
+    pub(crate) fn flushed(&self, generation: u64) -> bool {
+        self.lanes
+            .iter()
+            .all(|lane| !lane.served || lane.flush_completed >= generation)
     }
 
     /// Removes the queued events of `distinct_id` for every destination not in `keep`,
@@ -233,12 +381,12 @@ impl State {
         &mut self,
         stats: &StatsCells,
         distinct_id: &str,
-        keep: u64,
+        keep: DestinationSet,
         counter: Counter,
     ) -> u64 {
         let mut removed_total = 0;
         for (d, lane) in self.lanes.iter_mut().enumerate() {
-            if keep & (1u64 << d) != 0 {
+            if keep.contains(d) {
                 continue;
             }
             let pool = &mut self.pool;
@@ -266,7 +414,7 @@ impl State {
             if lane.items.is_empty() {
                 lane.filling_since = None;
             }
-            self.queued -= removed;
+            lane.queued -= removed;
             let retried = lane
                 .retry
                 .as_mut()
@@ -277,13 +425,13 @@ impl State {
             let n = (removed + retried) as u64;
             stats.add(d, counter, n);
             removed_total += n;
-        }
-        if self.in_flight.is_some() {
-            self.purge_log.push(Purge {
-                distinct_id: distinct_id.into(),
-                keep,
-                counter,
-            });
+            if lane.in_flight.is_some() {
+                lane.purge_log.push(Purge {
+                    distinct_id: distinct_id.into(),
+                    keep,
+                    counter,
+                });
+            }
         }
         removed_total
     }
@@ -319,13 +467,13 @@ pub(crate) fn retain_batch(r: &mut RetryBatch, keep: impl Fn(&Envelope) -> bool)
     before - r.batch.len()
 }
 
-/// The state, the worker's thread, the condition variable of callers waiting on the worker,
+/// The state, the workers' threads, the condition variable of callers waiting on the workers,
 /// and the counters.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// The worker thread, unparked when work arrives, a flush or a subject's request arrives,
-    /// or it should stop. Set once, right after it is spawned.
-    worker: OnceLock<Thread>,
+    /// Each lane's worker thread, unparked when work arrives, a flush or a subject's request
+    /// arrives, or it should stop. Set once, right after it is spawned.
+    workers: Box<[OnceLock<Thread>]>,
     /// Wakes callers waiting on the worker: space freed, flush or request completed, exit.
     pub progress: Condvar,
     pub stats: StatsCells,
@@ -340,8 +488,8 @@ const SPIN_FOR: Duration = Duration::from_micros(10);
 impl Shared {
     pub(crate) fn new(state: State, stats: StatsCells) -> Shared {
         Shared {
+            workers: state.lanes.iter().map(|_| OnceLock::new()).collect(),
             state: Mutex::new(state),
-            worker: OnceLock::new(),
             progress: Condvar::new(),
             stats,
             spin: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
@@ -380,15 +528,26 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the worker's thread, so it can be woken.
-    pub(crate) fn set_worker(&self, thread: Thread) {
-        let _ = self.worker.set(thread);
+    /// Records the thread of lane `d`'s worker, so it can be woken.
+    pub(crate) fn set_worker(&self, d: usize, thread: Thread) {
+        if let Some(slot) = self.workers.get(d) {
+            let _ = slot.set(thread);
+        }
     }
 
-    /// Wakes the worker: it looks at the whole state when it wakes. A wake-up that comes
-    /// before the worker sleeps is not lost: its next sleep returns at once.
-    pub(crate) fn wake_worker(&self) {
-        if let Some(worker) = self.worker.get() {
+    /// Wakes the workers of the lanes in `lanes`: each looks at its whole lane when it wakes.
+    /// A wake-up that comes before a worker sleeps is not lost: its next sleep returns at once.
+    pub(crate) fn wake(&self, lanes: DestinationSet) {
+        for d in lanes {
+            if let Some(worker) = self.workers.get(d).and_then(OnceLock::get) {
+                worker.unpark();
+            }
+        }
+    }
+
+    /// Wakes every worker.
+    pub(crate) fn wake_all(&self) {
+        for worker in self.workers.iter().filter_map(OnceLock::get) {
             worker.unpark();
         }
     }

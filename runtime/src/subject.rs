@@ -7,23 +7,25 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::consent::Consent;
 use crate::event::{DeclaredFor, Destination, Event, Purpose, RoutableTo};
+use crate::plan::DestinationSet;
 use crate::tracker::Tracker;
 
 pub(crate) struct SubjectInner {
     pub distinct_id: Arc<str>,
     consent: Mutex<Consent>,
-    /// Destinations (bit set) the consent permits; read on every `track` without locking.
+    /// Destinations the consent permits (a [`DestinationSet`]'s bits); read on every `track`
+    /// without locking.
     allowed: AtomicU64,
 }
 
 impl SubjectInner {
-    pub(crate) fn allowed(&self) -> u64 {
-        self.allowed.load(Ordering::Acquire)
+    pub(crate) fn allowed(&self) -> DestinationSet {
+        DestinationSet::from_bits(self.allowed.load(Ordering::Acquire))
     }
 
     /// Stores a new permitted set; returns the previous one.
-    pub(crate) fn set_allowed(&self, allowed: u64) -> u64 {
-        self.allowed.swap(allowed, Ordering::AcqRel)
+    pub(crate) fn set_allowed(&self, allowed: DestinationSet) -> DestinationSet {
+        DestinationSet::from_bits(self.allowed.swap(allowed.bits(), Ordering::AcqRel))
     }
 }
 
@@ -55,7 +57,7 @@ impl Subject {
             inner: Arc::new(SubjectInner {
                 distinct_id: distinct_id.into(),
                 consent: Mutex::new(consent),
-                allowed: AtomicU64::new(allowed),
+                allowed: AtomicU64::new(allowed.bits()),
             }),
         }
     }
@@ -66,7 +68,9 @@ impl Subject {
     /// before it is serialized; otherwise its properties are serialized once, transformed per
     /// the plan, and queued for the background worker.
     pub fn track<E: Event>(&self, event: E) {
-        self.tracker.core.track(&self.inner, &event, u64::MAX);
+        self.tracker
+            .core
+            .track(&self.inner, &event, DestinationSet::first(64));
     }
 
     /// Like [`Subject::track`], but builds the event only when some destination will receive
@@ -79,7 +83,7 @@ impl Subject {
     /// copies the search text only for a user whose consent lets the event go somewhere.
     pub fn track_with<E: Event>(&self, build: impl FnOnce() -> E) {
         let core = &self.tracker.core;
-        if let Some(send) = core.route::<E>(&self.inner, u64::MAX) {
+        if let Some(send) = core.route::<E>(&self.inner, DestinationSet::first(64)) {
             core.enqueue(&self.inner, &build(), send);
         }
     }
@@ -94,9 +98,9 @@ impl Subject {
     fn send_to_inner<D: Destination, E: RoutableTo<D>>(&self, event: E) {
         // A destination of another plan routes nothing (the event is refused as foreign).
         let route = if D::INDEX < 64 && D::PLAN.same_as(self.tracker.core.plan) {
-            1u64 << D::INDEX
+            DestinationSet::only(D::INDEX)
         } else {
-            0
+            DestinationSet::EMPTY
         };
         self.tracker.core.track(&self.inner, &event, route);
     }

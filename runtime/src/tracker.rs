@@ -7,19 +7,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::completion::Completion;
 use crate::consent::Consent;
 use crate::event::{Destination, Event, Purpose};
 use crate::id::{InsertIds, random_uuid};
 use crate::key::Key;
+use crate::plan::DestinationSet;
 use crate::plan::{EventInfo, IdentityInfo, PlanInfo, PurposeSet, TransformInfo};
-use crate::queue::{Answer, Queued, RequestKind, Shared, State, SubjectRequest};
+use crate::queue::{Answer, Lifecycle, Queued, RequestKind, Shared, State, SubjectRequest};
 use crate::sink::{Access, BatchLimits, Erasure, Sink};
-use crate::spool::{Entry, Spool};
-use crate::stats::{Counter, Stats, StatsCells};
+use crate::spool::{Entry, Spool, Stamp};
+use crate::stats::{Counter, Counts, Stats, StatsCells};
 use crate::subject::{Scope, Subject, SubjectInner};
 use crate::time::{Timestamp, Timestamps};
 use crate::value::{PropertyWriter, ViolationPolicy};
-use crate::worker::{self, Worker};
+use crate::worker::Worker;
 
 /// What `track` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +121,23 @@ pub enum FlushError {
         /// How long it waited.
         waited: Duration,
     },
+    /// Events failed for good at a destination since the previous flush: it rejected them
+    /// (e.g. 401: the credentials were rejected) or their retries ran out. The report has
+    /// every destination's counts; `stats()` has each one's health.
+    #[error(
+        "{events} event(s) failed for good at destination `{destination}` since the last \
+         flush: {reason}"
+    )]
+    Failed {
+        /// The destination's plan id (the first one with failures, in plan order).
+        destination: &'static str,
+        /// How many of its events failed since the previous flush.
+        events: u64,
+        /// The latest failure's reason, as the sink gave it.
+        reason: String,
+        /// What every destination delivered, failed and has pending.
+        report: FlushReport,
+    },
     /// A sink could not make its data durable.
     #[error("flushing destination `{destination}` failed: {reason}")]
     Sink {
@@ -130,6 +149,37 @@ pub enum FlushError {
     /// The tracker was shut down.
     #[error("the tracker was shut down")]
     Closed,
+}
+
+/// What [`Tracker::flush`] saw: per destination, in plan order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// Each destination's plan id and counts.
+    pub destinations: Vec<(&'static str, DestinationFlush)>,
+}
+
+impl FlushReport {
+    /// The counts of one destination, by plan id.
+    pub fn destination(&self, id: &str) -> Option<&DestinationFlush> {
+        self.destinations
+            .iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, c)| c)
+    }
+}
+
+/// One destination's part of a [`FlushReport`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationFlush {
+    /// Events delivered since the previous flush.
+    pub delivered: u64,
+    /// Events that failed for good since the previous flush.
+    pub failed: u64,
+    /// Events still pending now (queued, being delivered or waiting to retry): with the
+    /// flush complete, those tracked meanwhile.
+    pub pending: u64,
 }
 
 /// Why `forget` did not complete.
@@ -232,7 +282,7 @@ pub struct TrackerBuilder {
     plan: &'static PlanInfo,
     key: Option<Key>,
     sinks: Vec<Option<Box<dyn Sink>>>,
-    skipped: u64,
+    skipped: DestinationSet,
     foreign: Option<(&'static str, &'static str)>,
     duplicate: Option<&'static str>,
     capacity: usize,
@@ -277,7 +327,7 @@ impl TrackerBuilder {
     /// counted as `skipped`.
     pub fn skip<D: Destination>(mut self, _: D) -> Self {
         if let Some(slot) = self.slot::<D>() {
-            self.skipped |= 1u64 << slot;
+            self.skipped = self.skipped.with(slot);
         }
         self
     }
@@ -288,14 +338,16 @@ impl TrackerBuilder {
             self.foreign.get_or_insert((id, D::PLAN.label));
             return None;
         }
-        if self.sinks[D::INDEX].is_some() || self.skipped & (1u64 << D::INDEX) != 0 {
+        if self.sinks[D::INDEX].is_some() || self.skipped.contains(D::INDEX) {
             self.duplicate.get_or_insert(id);
         }
         Some(D::INDEX)
     }
 
-    /// Most events waiting in the queue, counting an event once per destination it goes to
-    /// (all destinations together); default 10 000.
+    /// Most events waiting in each destination's queue; default 10 000. A destination that is
+    /// down fills only its own queue: the others keep theirs. Memory is bounded by
+    /// `events × (destinations with a sink) × (largest event)`, plus one batch out for
+    /// delivery or waiting to retry per destination (see `docs/design.md`).
     pub fn queue_capacity(mut self, events: usize) -> Self {
         self.capacity = events.max(1);
         self
@@ -379,7 +431,7 @@ impl TrackerBuilder {
             .destinations
             .iter()
             .enumerate()
-            .filter(|(d, _)| self.sinks[*d].is_none() && self.skipped & (1u64 << d) == 0)
+            .filter(|(d, _)| self.sinks[*d].is_none() && !self.skipped.contains(*d))
             .map(|(_, info)| info.id)
             .collect();
         if !missing.is_empty() {
@@ -389,7 +441,7 @@ impl TrackerBuilder {
             });
         }
 
-        let limits: Vec<BatchLimits> = self
+        let lanes: Vec<(BatchLimits, bool)> = self
             .sinks
             .iter()
             .map(|s| {
@@ -398,21 +450,13 @@ impl TrackerBuilder {
                 if let Some(delay) = self.max_delay {
                     l.max_delay = delay;
                 }
-                l
+                (l, s.is_some())
             })
             .collect();
-        let retry = self
-            .sinks
-            .iter()
-            .map(|s| s.as_ref().map(|s| s.retry_policy()).unwrap_or_default())
-            .collect();
         let stats = StatsCells::new(plan);
-        let shared = Arc::new(Shared::new(State::new(limits, self.capacity), stats));
+        let shared = Arc::new(Shared::new(State::new(lanes, self.capacity), stats));
         let ids = InsertIds::new().map_err(BuildError::Random)?;
         let spool = self.spool.map(Arc::new);
-        if let Some(spool) = &spool {
-            replay(spool, plan, &shared, &self.sinks);
-        }
         let spooling = spool.as_ref().map(|spool| Spooling {
             spool: Arc::clone(spool),
             ids: ids.clone(),
@@ -422,81 +466,52 @@ impl TrackerBuilder {
             .iter()
             .enumerate()
             .filter(|(_, d)| d.third_party)
-            .fold(0u64, |m, (i, _)| m | 1u64 << i);
-        let worker = Worker {
-            shared: Arc::clone(&shared),
+            .map(|(i, _)| i)
+            .collect();
+        let core = Arc::new(Core {
             plan,
-            sinks: self.sinks,
-            retry,
-            ids,
-            spool,
-            next_lane: 0,
-            spent: Vec::new(),
-            spare: std::collections::VecDeque::new(),
-            spare_ids: Vec::new(),
-            lingering: false,
-            took_full: false,
-        };
-        let handle = worker::spawn(worker).map_err(BuildError::Spawn)?;
-        shared.set_worker(handle.thread().clone());
-        Ok(Tracker {
-            core: Arc::new(Core {
-                plan,
-                key: self.key,
-                violations: self.violations,
-                overflow: self.overflow,
-                skipped: self.skipped,
-                third_party,
-                destination_purposes: plan.destinations.iter().map(|d| d.purposes).collect(),
-                shared,
-                flush_timeout: self.flush_timeout,
-                drop_timeout: self.drop_timeout,
-                worker: Mutex::new(Some(handle)),
-                spooling,
-                timestamps: self.timestamps,
-            }),
-        })
-    }
-}
-
-/// Queues the events a previous run left in the spool, ahead of anything tracked now. They
-/// count as accepted again in this run's stats.
-fn replay(
-    spool: &Spool,
-    plan: &'static PlanInfo,
-    shared: &Shared,
-    sinks: &[Option<Box<dyn Sink>>],
-) {
-    let mut st = shared.lock();
-    let now = Instant::now();
-    for item in spool.take_replayed(plan) {
-        let d = item.destination;
-        let e = item.envelope;
-        if sinks.get(d).is_none_or(Option::is_none) {
-            // The destination is skipped in this run: nothing will deliver it.
-            let _ = spool.settle(d, [e.insert_id.as_str()]);
-            continue;
-        }
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
-        text.extend_from_slice(e.distinct_id.as_bytes());
-        text.extend_from_slice(e.properties.as_bytes());
-        let lane = &mut st.lanes[d];
-        lane.bytes += e.properties.len();
-        lane.filling_since.get_or_insert(now);
-        lane.items.push_back(Queued {
-            seq,
-            event: e.event,
-            time_ms: e.time_ms,
-            purposes: e.purposes,
-            id_len: e.distinct_id.len(),
-            text,
-            // The id it was first accepted under: destinations deduplicate by it.
-            insert_id: Some(e.insert_id),
+            key: self.key,
+            violations: self.violations,
+            overflow: self.overflow,
+            skipped: self.skipped,
+            third_party,
+            destination_purposes: plan.destinations.iter().map(|d| d.purposes).collect(),
+            shared: Arc::clone(&shared),
+            flush_timeout: self.flush_timeout,
+            drop_timeout: self.drop_timeout,
+            workers: Mutex::new(Vec::new()),
+            spooling,
+            timestamps: self.timestamps,
+            reported: Mutex::new(Vec::new()),
         });
-        st.queued += 1;
-        shared.stats.add(d, Counter::Accepted, 1);
+        if let Some(spool) = &spool {
+            core.replay(spool);
+        }
+        for (d, sink) in self.sinks.into_iter().enumerate() {
+            let Some(sink) = sink else { continue };
+            let worker = Worker::new(
+                Arc::clone(&shared),
+                plan,
+                d,
+                sink,
+                ids.clone(),
+                spool.clone(),
+            );
+            shared.lock().workers_running += 1;
+            match worker.spawn() {
+                Ok(handle) => core
+                    .workers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(handle),
+                Err(e) => {
+                    shared.lock().workers_running -= 1;
+                    // Dropping `core` stops the workers already started.
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        Ok(Tracker { core })
     }
 }
 
@@ -518,20 +533,23 @@ pub(crate) struct Core {
     key: Option<Key>,
     violations: ViolationPolicy,
     overflow: Overflow,
-    skipped: u64,
-    third_party: u64,
+    skipped: DestinationSet,
+    third_party: DestinationSet,
     destination_purposes: Box<[PurposeSet]>,
     pub shared: Arc<Shared>,
     flush_timeout: Duration,
     drop_timeout: Duration,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    /// One per destination with a sink.
+    workers: Mutex<Vec<JoinHandle<()>>>,
     /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
     spooling: Option<Spooling>,
     timestamps: Timestamps,
+    /// Per destination, the counts the last flush reported, so the next reports the change.
+    reported: Mutex<Vec<Counts>>,
 }
 
-/// The spool, and a clone of the worker's insert-id generator: an event is spooled under the
-/// id the worker will deliver it with, so a replay after a crash re-sends the same id.
+/// The spool, and a clone of the workers' insert-id generator: an event is spooled under the
+/// id its worker will deliver it with, so a replay after a crash re-sends the same id.
 struct Spooling {
     spool: Arc<Spool>,
     ids: InsertIds,
@@ -539,13 +557,14 @@ struct Spooling {
 
 impl Spooling {
     /// Appends the records of one event for the destinations in `send`: `variants[1]` (the
-    /// first-party text) for those in `fp_mask`, `variants[0]` for the others.
+    /// first-party text) for those in `first_party`, `variants[0]` for the others.
     #[allow(clippy::too_many_arguments)] // the parts of one event, as `push` has them
     fn append(
         &self,
+        plan: &'static PlanInfo,
         subject: &SubjectInner,
-        send: u64,
-        fp_mask: u64,
+        send: DestinationSet,
+        first_party: DestinationSet,
         seq: u64,
         info: &'static EventInfo,
         time_ms: i64,
@@ -554,17 +573,19 @@ impl Spooling {
     ) {
         let insert_id = self.ids.derive(seq);
         let properties = |d: usize| {
-            let slot = usize::from(fp_mask & (1u64 << d) != 0);
+            let slot = usize::from(first_party.contains(d));
             variants[slot].as_deref().map_or(&[][..], |t| &t[id_len..])
         };
-        let entries: Vec<Entry<'_>> = destinations(send)
+        let entries: Vec<Entry<'_>> = send
+            .iter()
             .map(|d| Entry {
+                plan: Stamp::of(plan, d),
                 destination: d,
                 insert_id: &insert_id,
                 event: info.name,
                 time_ms,
                 distinct_id: &subject.distinct_id,
-                purposes: info.purposes.bits(),
+                purposes: info.purposes,
                 properties: properties(d),
             })
             .collect();
@@ -575,17 +596,6 @@ impl Spooling {
             );
         }
     }
-}
-
-/// The indices of the bits set in `mask`, lowest first.
-fn destinations(mut mask: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (mask != 0).then(|| {
-            let d = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            d
-        })
-    })
 }
 
 /// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
@@ -622,8 +632,8 @@ thread_local! {
 }
 
 impl Core {
-    /// Destinations (bit set) whose purposes are all permitted by `consent`.
-    pub(crate) fn allowed_destinations(&self, consent: &Consent) -> u64 {
+    /// Destinations whose purposes are all permitted by `consent`.
+    pub(crate) fn allowed_destinations(&self, consent: &Consent) -> DestinationSet {
         if consent.is_foreign_to(self.plan) {
             tracing::warn!(
                 plan = self.plan.label,
@@ -635,13 +645,19 @@ impl Core {
             .iter()
             .enumerate()
             .filter(|(_, purposes)| permitted.contains_all(**purposes))
-            .fold(0, |m, (d, _)| m | 1u64 << d)
+            .map(|(d, _)| d)
+            .collect()
     }
 
     /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
     /// destinations the call may reach (the event's, or one for `send_to`).
     #[inline]
-    pub(crate) fn track<E: Event>(&self, subject: &SubjectInner, event: &E, routes: u64) {
+    pub(crate) fn track<E: Event>(
+        &self,
+        subject: &SubjectInner,
+        event: &E,
+        routes: DestinationSet,
+    ) {
         if let Some(send) = self.route::<E>(subject, routes) {
             self.enqueue(subject, event, send);
         }
@@ -650,28 +666,33 @@ impl Core {
     /// The consent half of `track`, before the event is needed: counts the destinations it
     /// refuses, accepts and skips, and returns those to serialize for (`None`: none).
     #[inline]
-    pub(crate) fn route<E: Event>(&self, subject: &SubjectInner, routes: u64) -> Option<u64> {
+    pub(crate) fn route<E: Event>(
+        &self,
+        subject: &SubjectInner,
+        routes: DestinationSet,
+    ) -> Option<DestinationSet> {
         if !E::PLAN.same_as(self.plan) {
             self.foreign_event::<E>();
             return None;
         }
         let stats = &self.shared.stats;
-        let routes = routes & E::INFO.destinations.bits();
+        let routes = routes & E::INFO.destinations;
         let allowed = subject.allowed();
-        let refused = routes & !allowed;
-        if refused != 0 {
+        let refused = routes - allowed;
+        if !refused.is_empty() {
             stats.add_each(refused, Counter::Refused);
         }
         let mut send = routes & allowed;
-        if send == 0 {
+        if send.is_empty() {
             return None;
         }
         stats.add_each(send, Counter::Accepted);
-        if send & self.skipped != 0 {
-            stats.add_each(send & self.skipped, Counter::Skipped);
-            send &= !self.skipped;
+        let skipped = send & self.skipped;
+        if !skipped.is_empty() {
+            stats.add_each(skipped, Counter::Skipped);
+            send = send - skipped;
         }
-        (send != 0).then_some(send)
+        (!send.is_empty()).then_some(send)
     }
 
     #[cold]
@@ -689,8 +710,13 @@ impl Core {
     }
 
     /// The serializing half of `track`: `send` is what [`Core::route`] returned.
-    pub(crate) fn enqueue<E: Event>(&self, subject: &SubjectInner, event: &E, send: u64) {
-        let wants_first_party = send & !self.third_party != 0;
+    pub(crate) fn enqueue<E: Event>(
+        &self,
+        subject: &SubjectInner,
+        event: &E,
+        send: DestinationSet,
+    ) {
+        let wants_first_party = !(send - self.third_party).is_empty();
         let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
@@ -727,7 +753,7 @@ impl Core {
     fn serialize_and_push<E: Event>(
         &self,
         subject: &SubjectInner,
-        send: u64,
+        send: DestinationSet,
         event: &E,
         time_ms: i64,
         bufs: &mut Buffers,
@@ -778,12 +804,13 @@ impl Core {
     /// Queues one event for the destinations in `send`, re-checking consent under the lock
     /// so an event tracked during a withdrawal cannot slip past the purge. `shared` and
     /// `first_party` are the event's texts; the last destination of each takes it, the others
-    /// get copies.
+    /// get copies. A destination whose queue is full drops the event (or, with
+    /// [`Overflow::Block`], waits for room); the others still get it.
     #[allow(clippy::too_many_arguments)] // the parts of one event, split for the two variants
     fn push(
         &self,
         subject: &SubjectInner,
-        mut send: u64,
+        mut send: DestinationSet,
         info: &'static EventInfo,
         time_ms: i64,
         id_len: usize,
@@ -793,64 +820,69 @@ impl Core {
     ) {
         let stats = &self.shared.stats;
         let mut st = self.shared.lock();
-        let lost = send & !subject.allowed();
-        if lost != 0 {
+        let lost = send - subject.allowed();
+        if !lost.is_empty() {
             stats.add_each(lost, Counter::DroppedConsent);
-            send &= !lost;
+            send = send - lost;
         }
-        if st.closed {
+        if !st.accepting() {
             stats.add_each(send, Counter::Failed);
             return;
         }
-        let n = send.count_ones() as usize;
-        if st.queued + n > st.capacity {
+        let mut full = st.full_lanes(send);
+        if !full.is_empty() {
             if let Overflow::Block(limit) = self.overflow {
                 let deadline = Instant::now() + limit;
-                while st.queued + n > st.capacity && !st.closed {
+                while !full.is_empty() && st.accepting() {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         break;
                     };
                     st = self.shared.wait_progress(st, left);
+                    full = st.full_lanes(send);
                 }
                 // Consent may have changed while waiting.
-                let lost = send & !subject.allowed();
+                let lost = send - subject.allowed();
                 stats.add_each(lost, Counter::DroppedConsent);
-                send &= !lost;
+                send = send - lost;
+                full &= send;
+                if !st.accepting() {
+                    full = send;
+                }
             }
-            if st.queued + n > st.capacity || st.closed {
-                stats.add_each(send, Counter::DroppedOverflow);
+            if !full.is_empty() {
+                stats.add_each(full, Counter::DroppedOverflow);
                 tracing::debug!("trackplan: queue full, event dropped");
+                send = send - full;
+            }
+            if send.is_empty() {
                 return;
             }
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        let fp_mask = if first_party.is_some() {
-            send & !self.third_party
+        let fp = if first_party.is_some() {
+            send - self.third_party
         } else {
-            0
+            DestinationSet::EMPTY
         };
-        let n = send.count_ones() as usize;
         let mut variants = [Some(shared), first_party];
         if let Some(spooling) = &self.spooling {
-            // Spooled under the queue lock, so the worker cannot settle an event before its
+            // Spooled under the queue lock, so a worker cannot settle an event before its
             // record exists; synced (if the policy says so) after the lock is released.
             spooling.append(
-                subject, send, fp_mask, seq, info, time_ms, id_len, &variants,
+                self.plan, subject, send, fp, seq, info, time_ms, id_len, &variants,
             );
         }
-        let mut wake = false;
-        let mut sealed = false;
-        let mut m = send;
-        while m != 0 {
-            let d = m.trailing_zeros() as usize;
-            m &= m - 1;
-            let (slot, users) = if fp_mask & (1u64 << d) != 0 {
-                (1, fp_mask)
+        let mut wake = DestinationSet::EMPTY;
+        let mut rest = send;
+        for d in send {
+            rest = rest.without(d);
+            let (slot, users) = if fp.contains(d) {
+                (1, fp)
             } else {
-                (0, send & !fp_mask)
+                (0, send - fp)
             };
-            let last_user = users & m == 0;
+            let last_user = !users.intersects(rest);
             let text = match (&mut variants[slot], last_user) {
                 (Some(_), true) => variants[slot].take().unwrap_or_default(),
                 (Some(v), false) => {
@@ -862,33 +894,7 @@ impl Core {
                 // Each variant is taken by its last user only.
                 (None, _) => continue,
             };
-            let props_len = text.len() - id_len;
-            let waits_until = st.worker_wakes_by;
-            let State {
-                lanes,
-                spare_batches,
-                ..
-            } = &mut *st;
-            let lane = &mut lanes[d];
-            // Batches are sealed here, where their events are still in this thread's cache:
-            // the worker then takes a whole batch without touching them under the lock.
-            if !lane.items.is_empty() && lane.bytes + props_len > lane.limits.max_bytes {
-                lane.seal(spare_batches.pop());
-                sealed = true;
-            }
-            if lane.items.is_empty() {
-                let now = Instant::now();
-                lane.filling_since = Some(now);
-                // The worker must learn of the new batch's deadline unless it wakes by then.
-                wake |= match (waits_until, now.checked_add(lane.limits.max_delay)) {
-                    (Some(t), Some(due)) => t > due,
-                    (None, _) => true,
-                    // Never due by time: only a full batch or a flush sends it.
-                    (Some(_), None) => false,
-                };
-            }
-            lane.bytes += props_len;
-            lane.items.push_back(Queued {
+            let queued = Queued {
                 seq,
                 event: info.name,
                 time_ms,
@@ -896,31 +902,21 @@ impl Core {
                 id_len,
                 text,
                 insert_id: None,
-            });
-            if lane.items.len() >= lane.limits.max_events || lane.bytes >= lane.limits.max_bytes {
-                lane.seal(spare_batches.pop());
-                sealed = true;
+            };
+            if st.push(d, queued) {
+                wake = wake.with(d);
             }
         }
-        // A sealed batch is due now: wake the worker unless it is polling for batches.
-        if sealed {
-            wake |= st
-                .worker_wakes_by
-                .is_none_or(|t| t > Instant::now() + crate::queue::POLL);
-        }
-        st.queued += n;
         // Take spent buffers for the next events of this thread while holding the lock anyway.
         if stash.len() < STASH_REFILL {
             let take = (STASH_REFILL - stash.len()).min(st.pool.len());
             let from = st.pool.len() - take;
             stash.extend(st.pool.drain(from..));
         }
-        // One wake-up per wait: later pushes need not make the system call again.
-        let wake = wake && std::mem::replace(&mut st.worker_waiting, false);
         drop(st);
-        // Woken after the lock is released, so the worker does not wake into a held lock.
-        if wake {
-            self.shared.wake_worker();
+        // Woken after the lock is released, so a worker does not wake into a held lock.
+        if !wake.is_empty() {
+            self.shared.wake(wake);
         }
         if let Some(spooling) = &self.spooling
             && let Err(e) = spooling.spool.sync_if_due()
@@ -929,13 +925,65 @@ impl Core {
         }
     }
 
+    /// Queues the events a previous run left in the spool, ahead of anything tracked now,
+    /// through the same lane verb as `track`. Only events spooled under this very plan (by
+    /// hash) are replayed: their routing, consent decision, party and transforms are this
+    /// plan's. The others are refused, counted (`Stats::replay_refused`) and logged. Replayed
+    /// events count as accepted again in this run's stats.
+    fn replay(&self, spool: &Spool) {
+        let replayed = spool.take_replayed(self.plan);
+        for (plan, count) in &replayed.refused {
+            self.shared
+                .stats
+                .replay_refused
+                .fetch_add(*count, std::sync::atomic::Ordering::AcqRel);
+            tracing::warn!(
+                refused = count,
+                spooled_under = %plan,
+                running = self.plan.label,
+                running_hash = self.plan.hash,
+                "trackplan: not replaying spooled events of another plan: they were routed \
+                 and transformed by rules this tracker does not enforce"
+            );
+        }
+        let mut st = self.shared.lock();
+        for item in replayed.events {
+            let d = item.destination;
+            let e = item.envelope;
+            if self.skipped.contains(d) || !st.lanes.get(d).is_some_and(|l| l.served) {
+                // The destination is skipped in this run: nothing will deliver it.
+                let _ = spool.settle(d, [e.insert_id.as_str()]);
+                continue;
+            }
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
+            text.extend_from_slice(e.distinct_id.as_bytes());
+            text.extend_from_slice(e.properties.as_bytes());
+            st.push(
+                d,
+                Queued {
+                    seq,
+                    event: e.event,
+                    time_ms: e.time_ms,
+                    purposes: e.purposes,
+                    id_len: e.distinct_id.len(),
+                    text,
+                    // The id it was first accepted under: destinations deduplicate by it.
+                    insert_id: Some(e.insert_id),
+                },
+            );
+            self.shared.stats.add(d, Counter::Accepted, 1);
+        }
+    }
+
     /// Sets a subject's consent and purges its queued events for destinations no longer
     /// permitted.
-    pub(crate) fn apply_consent(&self, subject: &SubjectInner, allowed: u64) {
+    pub(crate) fn apply_consent(&self, subject: &SubjectInner, allowed: DestinationSet) {
         let mut st = self.shared.lock();
         let before = subject.set_allowed(allowed);
-        let lost = before & !allowed;
-        if lost != 0 {
+        let lost = before - allowed;
+        if !lost.is_empty() {
             st.purge(
                 &self.shared.stats,
                 &subject.distinct_id,
@@ -948,8 +996,9 @@ impl Core {
             {
                 tracing::warn!(error = %e, "trackplan: updating the spool failed");
             }
-            // The flush target may be reachable now.
-            self.shared.wake_worker();
+            drop(st);
+            // A flush target may be reachable now.
+            self.shared.wake(lost);
             self.shared.progress.notify_all();
         }
     }
@@ -962,19 +1011,19 @@ impl Core {
         }
     }
 
-    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+    fn flush(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         let started = Instant::now();
         let deadline = started + timeout;
         let mut st = self.shared.lock();
-        if st.worker_exited {
+        if !st.accepting() {
             return Err(FlushError::Closed);
         }
         st.flush_requested += 1;
         let generation = st.flush_requested;
         st.flush_target = st.next_seq - 1;
-        self.shared.wake_worker();
-        while st.flush_completed < generation {
-            if st.worker_exited {
+        self.shared.wake_all();
+        while !st.flushed(generation) {
+            if st.lifecycle == Lifecycle::Stopped {
                 return Err(FlushError::Closed);
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -986,26 +1035,69 @@ impl Core {
             };
             st = self.shared.wait_progress(st, left);
         }
-        match st.flush_errors.first() {
-            Some((d, reason)) => Err(FlushError::Sink {
-                destination: self.plan.destinations.get(*d).map_or("spool", |i| i.id),
-                reason: reason.clone(),
+        let sink_error = st
+            .lanes
+            .iter()
+            .enumerate()
+            .find_map(|(d, lane)| lane.flush_error.clone().map(|e| (d, e)));
+        let failures: Vec<(usize, (u64, String))> = st
+            .lanes
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(d, lane)| lane.failures.take().map(|f| (d, f)))
+            .collect();
+        drop(st);
+        let report = self.report();
+        if let Some((d, reason)) = sink_error {
+            return Err(FlushError::Sink {
+                destination: self.destination_id(d),
+                reason,
+            });
+        }
+        match failures.into_iter().next() {
+            Some((d, (events, reason))) => Err(FlushError::Failed {
+                destination: self.destination_id(d),
+                events,
+                reason,
+                report,
             }),
-            None => Ok(()),
+            None => Ok(report),
         }
     }
 
-    fn forget(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
+    /// Per destination, what changed since the last report, and what is pending now.
+    fn report(&self) -> FlushReport {
+        let stats = self.shared.stats.snapshot();
+        let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+        reported.resize(stats.destinations.len(), Counts::default());
+        let destinations = stats
+            .destinations
+            .iter()
+            .zip(reported.iter_mut())
+            .map(|(now, before)| {
+                let counts = DestinationFlush {
+                    delivered: now.counts.delivered - before.delivered,
+                    failed: now.counts.failed - before.failed,
+                    pending: now.counts.pending(),
+                };
+                *before = now.counts;
+                (now.id, counts)
+            })
+            .collect();
+        FlushReport { destinations }
+    }
+
+    fn forget(&self, distinct_id: &str, timeout: Duration) -> Result<ForgetReport, ForgetError> {
         let started = Instant::now();
-        let deadline = started + self.flush_timeout;
+        let deadline = started + timeout;
         let mut st = self.shared.lock();
-        if st.worker_exited || st.stop {
+        if !st.accepting() {
             return Err(ForgetError::Closed);
         }
         let purged = st.purge(
             &self.shared.stats,
             distinct_id,
-            0,
+            DestinationSet::EMPTY,
             Counter::DroppedForgotten,
         );
         // Rewritten under the queue lock, so no event of the subject slips in between.
@@ -1040,11 +1132,15 @@ impl Core {
         }
     }
 
-    fn request_access(&self, distinct_id: &str) -> Result<AccessReport, AccessError> {
+    fn request_access(
+        &self,
+        distinct_id: &str,
+        timeout: Duration,
+    ) -> Result<AccessReport, AccessError> {
         let started = Instant::now();
-        let deadline = started + self.flush_timeout;
+        let deadline = started + timeout;
         let st = self.shared.lock();
-        if st.worker_exited || st.stop {
+        if !st.accepting() {
             return Err(AccessError::Closed);
         }
         let answers = match self.ask(st, RequestKind::Access, distinct_id, deadline) {
@@ -1076,8 +1172,9 @@ impl Core {
         self.plan.destinations.get(d).map_or("?", |i| i.id)
     }
 
-    /// Queues a data subject's request for the worker and waits for every sink's answer
-    /// until `deadline`. A request whose caller stopped waiting still runs.
+    /// Queues a data subject's request for every destination's worker and waits for all
+    /// answers until `deadline`, in plan order (a skipped destination received nothing, so
+    /// it stores nothing). A request whose caller stopped waiting still runs.
     fn ask<'s>(
         &'s self,
         mut st: MutexGuard<'s, State>,
@@ -1087,64 +1184,95 @@ impl Core {
     ) -> Asked {
         let id = st.next_request;
         st.next_request += 1;
-        st.requests.push_back(SubjectRequest {
-            id,
-            kind,
-            distinct_ids: vec![distinct_id.to_owned()],
-        });
-        self.shared.wake_worker();
+        let served: DestinationSet = (0..st.lanes.len())
+            .filter(|&d| st.lanes[d].served)
+            .collect();
+        for d in served {
+            st.lanes[d].requests.push_back(SubjectRequest {
+                id,
+                kind,
+                distinct_ids: vec![distinct_id.to_owned()],
+            });
+        }
+        self.shared.wake(served);
+        let expected = served.len();
         loop {
-            if let Some(pos) = st.answers.iter().position(|(request, _)| *request == id) {
-                return Asked::Answered(st.answers.swap_remove(pos).1);
+            let got = st
+                .answers
+                .iter()
+                .position(|(request, _)| *request == id)
+                .map_or(0, |pos| st.answers[pos].1.len());
+            if got == expected {
+                let mut answers = match st.answers.iter().position(|(r, _)| *r == id) {
+                    Some(pos) => st.answers.swap_remove(pos).1,
+                    None => Vec::new(),
+                };
+                for d in (0..st.lanes.len()).filter(|d| !served.contains(*d)) {
+                    answers.push((
+                        d,
+                        match kind {
+                            RequestKind::Erase => Answer::Erasure(Erasure::NothingStored),
+                            RequestKind::Access => Answer::Access(Access::NothingStored),
+                        },
+                    ));
+                }
+                answers.sort_by_key(|(d, _)| *d);
+                return Asked::Answered(answers);
             }
-            if st.worker_exited {
-                return Asked::Closed;
+            let stopped = st.lifecycle == Lifecycle::Stopped;
+            let timed_out = deadline.checked_duration_since(Instant::now());
+            if stopped || timed_out.is_none() {
+                if let Some(pos) = st.answers.iter().position(|(r, _)| *r == id) {
+                    st.answers.swap_remove(pos);
+                }
+                if expected > got {
+                    st.abandoned.push((id, expected - got));
+                }
+                return if stopped {
+                    Asked::Closed
+                } else {
+                    Asked::TimedOut
+                };
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                st.abandoned.push(id);
-                return Asked::TimedOut;
-            };
+            let left = timed_out.unwrap_or_default();
             st = self.shared.wait_progress(st, left);
         }
     }
 
-    /// Flushes within `timeout`, then stops the worker; what is still pending counts as failed.
-    fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// Flushes within `timeout`, then stops the workers; what is still pending counts as
+    /// failed.
+    fn shutdown(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         let started = Instant::now();
-        let flushed = {
-            let st = self.shared.lock();
-            if st.stop {
-                drop(st);
-                return Ok(());
-            }
-            drop(st);
-            self.flush(timeout)
-        };
+        if !self.shared.lock().accepting() {
+            return Ok(self.report());
+        }
+        let flushed = self.flush(timeout);
         let mut st = self.shared.lock();
-        st.closed = true;
-        st.stop = true;
-        self.shared.wake_worker();
+        if st.lifecycle == Lifecycle::Open {
+            st.lifecycle = Lifecycle::Stopping;
+        }
+        self.shared.wake_all();
         let deadline = started + timeout + Duration::from_millis(100);
-        while !st.worker_exited {
+        while st.workers_running > 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
             st = self.shared.wait_progress(st, left);
         }
-        let exited = st.worker_exited;
+        let exited = st.workers_running == 0;
+        if exited {
+            st.lifecycle = Lifecycle::Stopped;
+        }
         drop(st);
-        let handle = self
-            .worker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            if exited {
+        let handles =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
+        if exited {
+            for handle in handles {
                 let _ = handle.join();
-            } else {
-                // The worker is stuck in a sink call: leave it detached rather than hang.
-                tracing::warn!("trackplan: worker did not stop in time (a sink call is blocking)");
             }
+        } else {
+            // A worker is stuck in a sink call: leave the workers detached rather than hang.
+            tracing::warn!("trackplan: a worker did not stop in time (a sink call is blocking)");
         }
         flushed
     }
@@ -1185,7 +1313,7 @@ impl Tracker {
             plan,
             key: None,
             sinks: plan.destinations.iter().take(64).map(|_| None).collect(),
-            skipped: 0,
+            skipped: DestinationSet::EMPTY,
             foreign: None,
             duplicate: None,
             capacity: 10_000,
@@ -1239,39 +1367,81 @@ impl Tracker {
 
     /// Waits until every event accepted before this call is delivered or failed, then makes
     /// sinks durable ([`Sink::flush`]). Gives up after [`TrackerBuilder::flush_timeout`].
-    pub fn flush(&self) -> Result<(), FlushError> {
+    ///
+    /// Returns what each destination delivered and failed since the previous flush, and what
+    /// is still pending; or [`FlushError::Failed`] naming a destination when events failed
+    /// for good since then (a destination answering 401 rejects the credentials).
+    ///
+    /// **Blocks** the calling thread, up to the timeout: in async code use
+    /// [`Tracker::flush_async`].
+    pub fn flush(&self) -> Result<FlushReport, FlushError> {
         self.core.flush(self.core.flush_timeout)
     }
 
-    /// Like [`Tracker::flush`] with its own deadline.
-    pub fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// Like [`Tracker::flush`] with its own deadline. **Blocks**.
+    pub fn flush_within(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         self.core.flush(timeout)
     }
 
-    /// Flushes (within [`TrackerBuilder::flush_timeout`]) and stops the worker. Events still
+    /// [`Tracker::flush`] as a future that does not block: a helper thread waits, and the
+    /// future completes when it is done. Works on any async runtime (or none).
+    pub fn flush_async(&self) -> Completion<Result<FlushReport, FlushError>> {
+        let core = Arc::clone(&self.core);
+        Completion::run("flush", move || core.flush(core.flush_timeout))
+    }
+
+    /// Flushes (within [`TrackerBuilder::flush_timeout`]) and stops the workers. Events still
     /// pending then count as failed (see [`Tracker::stats`]); later `track` calls count their
-    /// events as failed too. Applies to every clone of this tracker.
-    pub fn shutdown(&self) -> Result<(), FlushError> {
+    /// events as failed too. Applies to every clone of this tracker. **Blocks**, up to the
+    /// timeout: in async code use [`Tracker::shutdown_async`].
+    pub fn shutdown(&self) -> Result<FlushReport, FlushError> {
         self.core.shutdown(self.core.flush_timeout)
+    }
+
+    /// [`Tracker::shutdown`] with its own deadline, e.g. what is left of a process's
+    /// termination grace period. **Blocks**.
+    pub fn shutdown_within(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
+        self.core.shutdown(timeout)
+    }
+
+    /// [`Tracker::shutdown`] as a future that does not block (see [`Tracker::flush_async`]).
+    pub fn shutdown_async(&self) -> Completion<Result<FlushReport, FlushError>> {
+        let core = Arc::clone(&self.core);
+        Completion::run("shutdown", move || core.shutdown(core.flush_timeout))
     }
 
     /// Forgets a subject (GDPR Art. 17): purges its queued events for every destination and
     /// asks every sink to erase what it holds ([`Sink::erase`]), waiting for the answers up
-    /// to [`TrackerBuilder::flush_timeout`].
+    /// to [`TrackerBuilder::flush_timeout`]. Each destination answers on its own worker, so
+    /// a slow privacy API delays only its own destination's deliveries. **Blocks**: in async
+    /// code use [`Tracker::forget_async`].
     pub fn forget(&self, subject_id: &str) -> Result<ForgetReport, ForgetError> {
-        self.core.forget(&self.core.distinct_id_of(subject_id))
+        self.core.forget(
+            &self.core.distinct_id_of(subject_id),
+            self.core.flush_timeout,
+        )
     }
 
-    /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject.
+    /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject. **Blocks**.
     pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
-        self.core.forget(distinct_id)
+        self.core.forget(distinct_id, self.core.flush_timeout)
+    }
+
+    /// [`Tracker::forget`] as a future that does not block (see [`Tracker::flush_async`]).
+    pub fn forget_async(&self, subject_id: &str) -> Completion<Result<ForgetReport, ForgetError>> {
+        let core = Arc::clone(&self.core);
+        let distinct_id = core.distinct_id_of(subject_id);
+        Completion::run("forget", move || {
+            core.forget(&distinct_id, core.flush_timeout)
+        })
     }
 
     /// Serves a subject's right of access (GDPR Art. 15): asks every sink for what it holds
     /// about the subject ([`Sink::retrieve`]) and returns each destination's answer: the
     /// records themselves (e.g. the subject's NDJSON lines), the reference of an export the
     /// destination prepares (e.g. a Mixpanel data-retrieval task), or that it cannot.
-    /// Waits up to [`TrackerBuilder::flush_timeout`].
+    /// Waits up to [`TrackerBuilder::flush_timeout`]. **Blocks**: in async code use
+    /// [`Tracker::request_access_async`].
     ///
     /// Events still queued are not in the destinations yet: call [`Tracker::flush`] first to
     /// include everything tracked so far. Skipped destinations answer
@@ -1284,20 +1454,41 @@ impl Tracker {
     /// }
     /// ```
     pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
-        self.core
-            .request_access(&self.core.distinct_id_of(subject_id))
+        self.core.request_access(
+            &self.core.distinct_id_of(subject_id),
+            self.core.flush_timeout,
+        )
     }
 
-    /// [`Tracker::request_access`] by distinct id, e.g. for an anonymous subject.
+    /// [`Tracker::request_access`] by distinct id, e.g. for an anonymous subject. **Blocks**.
     pub fn request_access_distinct_id(
         &self,
         distinct_id: &str,
     ) -> Result<AccessReport, AccessError> {
-        self.core.request_access(distinct_id)
+        self.core
+            .request_access(distinct_id, self.core.flush_timeout)
     }
 
-    /// A snapshot of the counters.
+    /// [`Tracker::request_access`] as a future that does not block (see
+    /// [`Tracker::flush_async`]).
+    pub fn request_access_async(
+        &self,
+        subject_id: &str,
+    ) -> Completion<Result<AccessReport, AccessError>> {
+        let core = Arc::clone(&self.core);
+        let distinct_id = core.distinct_id_of(subject_id);
+        Completion::run("request-access", move || {
+            core.request_access(&distinct_id, core.flush_timeout)
+        })
+    }
+
+    /// A snapshot of the counters, with each destination's health.
     pub fn stats(&self) -> Stats {
-        self.core.shared.stats.snapshot()
+        let mut stats = self.core.shared.stats.snapshot();
+        let st = self.core.shared.lock();
+        for (d, lane) in stats.destinations.iter_mut().zip(st.lanes.iter()) {
+            d.health = lane.health.clone();
+        }
+        stats
     }
 }

@@ -494,7 +494,11 @@ fn retries_back_off_and_give_up_after_the_budget() {
         .expect("build");
     let user = tracker.subject("a", analytics());
     user.track(product("p1"));
-    tracker.flush().expect("flush");
+    // The batch whose retries ran out is reported by the flush.
+    match tracker.flush() {
+        Err(FlushError::Failed { destination, .. }) => assert_eq!(destination, "mixpanel"),
+        other => panic!("expected Mixpanel's given-up batch: {other:?}"),
+    }
     assert_eq!(gated.delivered().len(), 1);
     assert_eq!(gated.calls(), 3);
     assert!(gave_up.delivered().is_empty());
@@ -537,7 +541,19 @@ fn partial_and_permanent_failures_are_counted_not_retried() {
         user.track(product(&format!("p{i}")));
     }
     partial.open();
-    tracker.flush().expect("flush");
+    // Failures for good are reported by the flush, the first destination (in plan order) named.
+    match tracker.flush() {
+        Err(FlushError::Failed {
+            destination,
+            report,
+            ..
+        }) => {
+            assert_eq!(destination, "warehouse");
+            let m = report.destination("mixpanel").expect("mixpanel");
+            assert_eq!((m.delivered, m.failed), (0, 3));
+        }
+        other => panic!("expected the failures to be reported: {other:?}"),
+    }
     let stats = tracker.stats();
     let w = stats.destination("warehouse").expect("w");
     assert_eq!((w.accepted, w.delivered, w.failed), (3, 2, 1));

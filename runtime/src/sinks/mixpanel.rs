@@ -9,6 +9,8 @@ use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdi
 use crate::plan::PlanInfo;
 use crate::sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::value::write_json_str;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Most distinct ids in one GDPR API request.
@@ -106,8 +108,6 @@ pub struct Mixpanel {
     gdpr_token: Option<Secret>,
     compliance: Compliance,
     retry: RetryPolicy,
-    /// When the last GDPR API request started: Mixpanel allows one per second.
-    last_privacy_request: Option<Instant>,
 }
 
 impl Mixpanel {
@@ -125,7 +125,6 @@ impl Mixpanel {
             gdpr_token: None,
             compliance: Compliance::Gdpr,
             retry: RETRY,
-            last_privacy_request: None,
         }
     }
 
@@ -545,10 +544,7 @@ impl Mixpanel {
         let mut last_failure = String::new();
         let attempts = self.retry.max_retries.saturating_add(1);
         for attempt in 0..attempts {
-            if let Some(last) = self.last_privacy_request {
-                std::thread::sleep(PRIVACY_INTERVAL.saturating_sub(last.elapsed()));
-            }
-            self.last_privacy_request = Some(Instant::now());
+            std::thread::sleep(privacy_turn(self.token.expose()));
             let retry_after = match call(client, &authorization) {
                 Ok(response) if (200..300).contains(&response.status) || response.status == 404 => {
                     return Ok(response);
@@ -575,7 +571,12 @@ impl Mixpanel {
                 }
             };
             if attempt + 1 < attempts {
-                let wait = http::retry_wait(&self.retry, attempt + 1, retry_after);
+                let wait = crate::retry::wait(
+                    &self.retry,
+                    attempt + 1,
+                    retry_after,
+                    crate::retry::jitter_permille(),
+                );
                 tracing::warn!(
                     kind,
                     attempt = attempt + 1,
@@ -590,6 +591,22 @@ impl Mixpanel {
             reason: last_failure,
         })
     }
+}
+
+/// Reserves the next slot of the project's GDPR API pacing (one call per [`PRIVACY_INTERVAL`]
+/// per project, across every Mixpanel sink of the process) and returns how long to wait for
+/// it. The project is known by its token, held only in this process's memory.
+fn privacy_turn(project_token: &str) -> Duration {
+    static NEXT_CALL: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+    let now = Instant::now();
+    let mut next = NEXT_CALL.lock().unwrap_or_else(PoisonError::into_inner);
+    let slot = next
+        .get_or_insert_with(HashMap::new)
+        .entry(project_token.to_owned())
+        .or_insert(now);
+    let at = (*slot).max(now);
+    *slot = at + PRIVACY_INTERVAL;
+    at - now
 }
 
 /// One `deliver` call's view of the sink, as a wire format.
