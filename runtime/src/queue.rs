@@ -262,14 +262,13 @@ pub(crate) struct State {
     /// does not allocate, and memory is not freed on one thread and allocated on another.
     pub pool: Vec<Vec<u8>>,
     pub lifecycle: Lifecycle,
-    /// Workers that have not exited.
+    /// Workers started that have not exited.
     pub workers_running: usize,
 }
 
 impl State {
     /// `lanes`: per destination, its batch limits and whether a worker serves it.
     pub(crate) fn new(lanes: Vec<(BatchLimits, bool)>, capacity: usize) -> State {
-        let workers_running = lanes.iter().filter(|(_, served)| *served).count();
         State {
             lanes: lanes
                 .into_iter()
@@ -286,7 +285,8 @@ impl State {
             abandoned: Vec::new(),
             pool: Vec::new(),
             lifecycle: Lifecycle::Open,
-            workers_running,
+            // Counted by the builder as it starts each worker.
+            workers_running: 0,
         }
     }
 

@@ -133,7 +133,10 @@ fn a_replay_under_a_reordered_plan_sends_no_raw_value_to_the_third_party() {
             e.properties
         );
     }
-    assert!(mixpanel.is_empty() && warehouse.is_empty(), "nothing replayed");
+    assert!(
+        mixpanel.is_empty() && warehouse.is_empty(),
+        "nothing replayed"
+    );
     let stats = tracker.stats();
     assert_eq!(stats.replay_refused, 2, "both records refused and counted");
     assert_eq!(stats.total.accepted, 0);
