@@ -10,19 +10,18 @@ use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
 use crate::id::InsertIds;
+use crate::lane::{POLL, Queued, RetryBatch, SPARE_BATCHES_MAX, retain_batch};
 use crate::plan::PlanInfo;
-use crate::queue::{
-    Answer, Lifecycle, POLL, POOL_MAX, Queued, RequestKind, RetryBatch, SPARE_BATCHES_MAX, Shared,
-    State, SubjectRequest, retain_batch, reusable,
-};
+use crate::queue::{Lifecycle, POOL_MAX, Queue, QueueState, reusable};
 use crate::retry::{self, Step};
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
+use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
 /// One destination's worker: what it owns outside the shared mutex.
 pub(crate) struct Worker {
-    shared: Arc<Shared>,
+    shared: Arc<Queue>,
     plan: &'static PlanInfo,
     /// The destination (lane) served.
     d: usize,
@@ -49,7 +48,7 @@ const SPARE_IDS_MAX: usize = 4096;
 impl Worker {
     /// The worker of destination `d`, delivering to `sink`.
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        shared: Arc<Queue>,
         plan: &'static PlanInfo,
         d: usize,
         sink: Box<dyn Sink>,
@@ -244,7 +243,7 @@ impl Worker {
 
     /// Delivers `r` (the caller has marked it in flight and released the lock), then settles
     /// the outcome under the lock, which it returns.
-    fn attempt<'s>(&mut self, shared: &'s Shared, mut r: RetryBatch) -> MutexGuard<'s, State> {
+    fn attempt<'s>(&mut self, shared: &'s Queue, mut r: RetryBatch) -> MutexGuard<'s, QueueState> {
         let d = self.d;
         let outcome = if r.batch.is_empty() {
             Outcome::Delivered
@@ -454,7 +453,7 @@ impl Worker {
 
     /// On stop: whatever could not be delivered counts as failed, never silently lost.
     /// With a spool, the events stay in it and are delivered after the next start.
-    fn abandon_rest(&mut self, st: &mut State) {
+    fn abandon_rest(&mut self, st: &mut QueueState) {
         if let Some(spool) = &self.spool
             && let Err(e) = spool.sync()
         {
@@ -506,8 +505,8 @@ fn text(bytes: &[u8]) -> Arc<str> {
 /// without sealing it (events replayed from the spool) is taken event by event.
 ///
 /// Returns whether the batch was a sealed, full one.
-fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) -> bool {
-    let State {
+fn take_items(st: &mut QueueState, d: usize, now: Instant, into: &mut VecDeque<Queued>) -> bool {
+    let QueueState {
         lanes,
         spare_batches,
         ..
@@ -559,13 +558,13 @@ mod tests {
     use std::time::Duration;
 
     /// A lane of `n` events whose properties are `size` bytes each.
-    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> State {
+    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> QueueState {
         let limits = crate::sink::BatchLimits {
             max_events,
             max_bytes,
             max_delay: Duration::from_secs(1),
         };
-        let mut st = State::new(vec![(limits, true)], 1000);
+        let mut st = QueueState::new(vec![(limits, true)], 1000);
         for seq in 1..=n {
             st.lanes[0].items.push_back(Queued {
                 seq,
@@ -583,7 +582,7 @@ mod tests {
     }
 
     /// Takes one batch; returns its sequence numbers and what the lane kept.
-    fn take(st: &mut State) -> (Vec<u64>, Vec<u64>) {
+    fn take(st: &mut QueueState) -> (Vec<u64>, Vec<u64>) {
         let mut into = VecDeque::new();
         take_items(st, 0, Instant::now(), &mut into);
         let lane = &st.lanes[0];
