@@ -127,7 +127,7 @@ fn main() {
         subject.track(product(&format!("sku-{tracked}")));
         tracked += 1;
         // Paced: the healthy destinations keep up, so none of their events overflow.
-        if tracked % 100 == 0 {
+        if tracked.is_multiple_of(100) {
             let due = Duration::from_micros(tracked * 1_000_000 / EVENTS_PER_SECOND);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);

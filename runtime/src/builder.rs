@@ -344,7 +344,7 @@ impl TrackerBuilder {
                 ids.clone(),
                 spool.clone(),
             );
-            shared.lock().workers_running += 1;
+            shared.lock().worker_starting();
             match worker.spawn() {
                 Ok(handle) => core
                     .workers
@@ -352,7 +352,7 @@ impl TrackerBuilder {
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(handle),
                 Err(e) => {
-                    shared.lock().workers_running -= 1;
+                    shared.lock().worker_exited();
                     // Dropping `core` stops the workers already started.
                     return Err(BuildError::Spawn(e));
                 }

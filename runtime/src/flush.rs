@@ -90,12 +90,10 @@ impl Pipeline {
         if !st.accepting() {
             return Err(FlushError::Closed);
         }
-        st.flush_requested += 1;
-        let generation = st.flush_requested;
-        st.flush_target = st.next_seq - 1;
+        let generation = st.request_flush();
         self.shared.wake_all();
         while !st.flushed(generation) {
-            if st.lifecycle == Lifecycle::Stopped {
+            if st.lifecycle() == Lifecycle::Stopped {
                 return Err(FlushError::Closed);
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -107,17 +105,7 @@ impl Pipeline {
             };
             st = self.shared.wait_progress(st, left);
         }
-        let sink_error = st
-            .lanes
-            .iter()
-            .enumerate()
-            .find_map(|(d, lane)| lane.flush_error.clone().map(|e| (d, e)));
-        let failures: Vec<(usize, (u64, String))> = st
-            .lanes
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(d, lane)| lane.failures.take().map(|f| (d, f)))
-            .collect();
+        let (sink_error, failures) = st.flush_results();
         drop(st);
         let report = self.report();
         if let Some((d, reason)) = sink_error {
@@ -168,21 +156,16 @@ impl Pipeline {
         }
         let flushed = self.flush(timeout);
         let mut st = self.shared.lock();
-        if st.lifecycle == Lifecycle::Open {
-            st.lifecycle = Lifecycle::Stopping;
-        }
+        st.stop();
         self.shared.wake_all();
         let deadline = started + timeout + Duration::from_millis(100);
-        while st.workers_running > 0 {
+        while st.workers_running() > 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
             st = self.shared.wait_progress(st, left);
         }
-        let exited = st.workers_running == 0;
-        if exited {
-            st.lifecycle = Lifecycle::Stopped;
-        }
+        let exited = st.workers_running() == 0;
         drop(st);
         let handles =
             std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));

@@ -352,8 +352,7 @@ impl Pipeline {
                 return;
             }
         }
-        let seq = st.next_seq;
-        st.next_seq += 1;
+        let seq = st.next_seq();
         let fp = if first_party.is_some() {
             send - self.third_party
         } else {
@@ -402,11 +401,7 @@ impl Pipeline {
             }
         }
         // Take spent buffers for the next events of this thread while holding the lock anyway.
-        if stash.len() < STASH_REFILL {
-            let take = (STASH_REFILL - stash.len()).min(st.pool.len());
-            let from = st.pool.len() - take;
-            stash.extend(st.pool.drain(from..));
-        }
+        st.refill(stash, STASH_REFILL);
         drop(st);
         // Woken after the lock is released, so a worker does not wake into a held lock.
         if !wake.is_empty() {
@@ -444,13 +439,12 @@ impl Pipeline {
         for item in replayed.events {
             let d = item.destination;
             let e = item.envelope;
-            if self.skipped.contains(d) || !st.lanes.get(d).is_some_and(|l| l.served) {
+            if self.skipped.contains(d) || !st.serves(d) {
                 // The destination is skipped in this run: nothing will deliver it.
                 let _ = spool.settle(d, [e.insert_id.as_str()]);
                 continue;
             }
-            let seq = st.next_seq;
-            st.next_seq += 1;
+            let seq = st.next_seq();
             let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
             text.extend_from_slice(e.distinct_id.as_bytes());
             text.extend_from_slice(e.properties.as_bytes());

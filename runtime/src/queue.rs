@@ -11,11 +11,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError}
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::lane::{Lane, POLL, Purge, Queued, retain_batch};
+use crate::lane::{Lane, POLL, Purge, Queued, SPARE_BATCHES_MAX, retain_batch};
 use crate::plan::DestinationSet;
 use crate::sink::BatchLimits;
-use crate::stats::{Counter, StatsCells};
-use crate::subject_request::Answer;
+use crate::stats::{Counter, Health, StatsCells};
+use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
 /// Where the tracker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,34 +31,34 @@ pub(crate) enum Lifecycle {
 
 /// The state shared by the tracker handles and the workers.
 pub(crate) struct QueueState {
-    pub lanes: Box<[Lane]>,
+    lanes: Box<[Lane]>,
     /// Most events each lane holds (not counting a batch out for delivery or waiting to
     /// retry).
-    pub capacity: usize,
+    capacity: usize,
     /// Sequence number of the next event.
-    pub next_seq: u64,
+    next_seq: u64,
     /// Callers blocked on `Queue::progress` (see [`Queue::wait_progress`]): with none, the
     /// workers skip the system call of a notification.
-    pub progress_waiters: usize,
-    pub flush_requested: u64,
+    progress_waiters: usize,
+    flush_requested: u64,
     /// Every event with a sequence number up to this one must settle before the requested
     /// flush completes.
-    pub flush_target: u64,
-    pub next_request: u64,
+    flush_target: u64,
+    next_request: u64,
     /// Answers of requests, per destination, until every destination answered and the caller
     /// collected them.
-    pub answers: Vec<(u64, Vec<(usize, Answer)>)>,
+    answers: Vec<(u64, Vec<(usize, Answer)>)>,
     /// Requests whose caller stopped waiting, with how many destinations have still to
     /// answer: their answers are not kept.
-    pub abandoned: Vec<(u64, usize)>,
+    abandoned: Vec<(u64, usize)>,
     /// Empty queues with capacity, for the push that seals a batch to start the next one.
-    pub spare_batches: Vec<VecDeque<Queued>>,
+    spare_batches: Vec<VecDeque<Queued>>,
     /// Text buffers of delivered events, reused by `track`: in steady state the `track` path
     /// does not allocate, and memory is not freed on one thread and allocated on another.
-    pub pool: Vec<Vec<u8>>,
-    pub lifecycle: Lifecycle,
+    pool: Vec<Vec<u8>>,
+    lifecycle: Lifecycle,
     /// Workers started that have not exited.
-    pub workers_running: usize,
+    workers_running: usize,
 }
 
 impl QueueState {
@@ -82,6 +82,193 @@ impl QueueState {
             lifecycle: Lifecycle::Open,
             // Counted by the builder as it starts each worker.
             workers_running: 0,
+        }
+    }
+
+    /// Lane `d`, for its worker.
+    pub(crate) fn lane(&self, d: usize) -> &Lane {
+        &self.lanes[d]
+    }
+
+    /// Lane `d`, for its worker.
+    pub(crate) fn lane_mut(&mut self, d: usize) -> &mut Lane {
+        &mut self.lanes[d]
+    }
+
+    /// How many destinations (lanes) there are.
+    pub(crate) fn destinations(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Whether a worker serves destination `d` (it has a sink, not a skip).
+    pub(crate) fn serves(&self, d: usize) -> bool {
+        self.lanes.get(d).is_some_and(|lane| lane.served)
+    }
+
+    /// Each destination's health, in plan order.
+    pub(crate) fn health(&self) -> impl Iterator<Item = &Health> {
+        self.lanes.iter().map(|lane| &lane.health)
+    }
+
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    /// The sequence number of the next event, taken.
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Moves up to `up_to - stash.len()` spent buffers from the pool into a thread's stash.
+    pub(crate) fn refill(&mut self, stash: &mut Vec<Vec<u8>>, up_to: usize) {
+        if stash.len() < up_to {
+            let take = (up_to - stash.len()).min(self.pool.len());
+            let from = self.pool.len() - take;
+            stash.extend(self.pool.drain(from..));
+        }
+    }
+
+    /// Returns a worker's spent buffers (cleared, reusable) to the pool, leaving `spent` empty.
+    pub(crate) fn return_spent(&mut self, spent: &mut Vec<Vec<u8>>) {
+        if self.pool.is_empty() {
+            // Usually so in a steady stream: the buffers change hands without a copy.
+            spent.truncate(POOL_MAX);
+            std::mem::swap(&mut self.pool, spent);
+        } else {
+            let room = POOL_MAX.saturating_sub(self.pool.len());
+            spent.truncate(room);
+            self.pool.append(spent);
+        }
+        spent.clear();
+    }
+
+    /// Whether callers wait on `Queue::progress` (see [`Queue::wait_progress`]).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.progress_waiters > 0
+    }
+
+    /// Asks every worker to flush what was accepted so far; returns the flush's generation.
+    pub(crate) fn request_flush(&mut self) -> u64 {
+        self.flush_requested += 1;
+        self.flush_target = self.next_seq - 1;
+        self.flush_requested
+    }
+
+    /// Whether a flush waits for lane `d`.
+    pub(crate) fn flush_wanted(&self, d: usize) -> bool {
+        self.flush_requested > self.lanes[d].flush_completed
+    }
+
+    /// The generation lane `d` may complete now (a flush waits for it and it settled every
+    /// event the flush covers), if any.
+    pub(crate) fn flush_due(&self, d: usize) -> Option<u64> {
+        let covered = self.lanes[d]
+            .lowest_pending_seq()
+            .is_none_or(|s| s > self.flush_target);
+        (self.flush_wanted(d) && covered).then_some(self.flush_requested)
+    }
+
+    /// Lane `d` completed the flush of `generation`; `error`: its sink's flush error.
+    pub(crate) fn complete_flush(&mut self, d: usize, generation: u64, error: Option<String>) {
+        let lane = &mut self.lanes[d];
+        lane.flush_completed = lane.flush_completed.max(generation);
+        lane.flush_error = error;
+    }
+
+    /// After a completed flush: the first sink flush error, and every lane's failures for
+    /// good since the previous flush (taken: reported once).
+    #[allow(clippy::type_complexity)] // (destination, error) and (destination, (events, reason))
+    pub(crate) fn flush_results(
+        &mut self,
+    ) -> (Option<(usize, String)>, Vec<(usize, (u64, String))>) {
+        let sink_error = self
+            .lanes
+            .iter()
+            .enumerate()
+            .find_map(|(d, lane)| lane.flush_error.clone().map(|e| (d, e)));
+        let failures = self
+            .lanes
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(d, lane)| lane.failures.take().map(|f| (d, f)))
+            .collect();
+        (sink_error, failures)
+    }
+
+    /// A worker is about to start.
+    pub(crate) fn worker_starting(&mut self) {
+        self.workers_running += 1;
+    }
+
+    /// A worker exited (or did not start): the last one leaves the queue stopped.
+    pub(crate) fn worker_exited(&mut self) {
+        self.workers_running = self.workers_running.saturating_sub(1);
+        if self.workers_running == 0 && self.lifecycle != Lifecycle::Open {
+            self.lifecycle = Lifecycle::Stopped;
+        }
+    }
+
+    /// Workers started that have not exited.
+    pub(crate) fn workers_running(&self) -> usize {
+        self.workers_running
+    }
+
+    /// No more events are accepted; the workers stop after their current step. Stopped at once
+    /// when no worker runs.
+    pub(crate) fn stop(&mut self) {
+        if self.lifecycle == Lifecycle::Open {
+            self.lifecycle = Lifecycle::Stopping;
+        }
+        if self.workers_running == 0 {
+            self.lifecycle = Lifecycle::Stopped;
+        }
+    }
+
+    /// Queues a data subject's request for every served destination; returns its id and the
+    /// destinations that will answer.
+    pub(crate) fn submit(&mut self, kind: RequestKind, distinct_id: &str) -> (u64, DestinationSet) {
+        let id = self.next_request;
+        self.next_request += 1;
+        let served: DestinationSet = (0..self.lanes.len()).filter(|&d| self.serves(d)).collect();
+        for d in served {
+            self.lanes[d].requests.push_back(SubjectRequest {
+                id,
+                kind,
+                distinct_ids: vec![distinct_id.to_owned()],
+            });
+        }
+        (id, served)
+    }
+
+    /// The next request destination `d` has to answer.
+    pub(crate) fn next_request_for(&mut self, d: usize) -> Option<SubjectRequest> {
+        self.lanes[d].requests.pop_front()
+    }
+
+    /// How many destinations answered request `id` so far.
+    pub(crate) fn answered_count(&self, id: u64) -> usize {
+        self.answers
+            .iter()
+            .find(|(r, _)| *r == id)
+            .map_or(0, |(_, answers)| answers.len())
+    }
+
+    /// Takes the answers to request `id`.
+    pub(crate) fn take_answers(&mut self, id: u64) -> Vec<(usize, Answer)> {
+        match self.answers.iter().position(|(r, _)| *r == id) {
+            Some(pos) => self.answers.swap_remove(pos).1,
+            None => Vec::new(),
+        }
+    }
+
+    /// The caller of request `id` stopped waiting, with `left` destinations yet to answer:
+    /// their answers are dropped when they come.
+    pub(crate) fn abandon(&mut self, id: u64, left: usize) {
+        self.take_answers(id);
+        if left > 0 {
+            self.abandoned.push((id, left));
         }
     }
 
@@ -156,6 +343,67 @@ impl QueueState {
         }
         // One wake-up per wait: later pushes need not make the system call again.
         wake && std::mem::replace(&mut lane.worker_waiting, false)
+    }
+
+    /// Moves one batch of `d`'s queued events out of the queue, into `into` (empty), while the
+    /// caller holds the lock, so the time taken here is time `track` may wait.
+    ///
+    /// A full batch was sealed by the push that filled it and is taken whole: nothing here touches
+    /// its events, which are still in the tracking thread's cache. A batch still filling (due by
+    /// time or a flush) is swapped out whole too. Only a lane that holds more than one batch
+    /// without sealing it (events replayed from the spool) is taken event by event.
+    ///
+    /// Returns whether the batch was a sealed, full one.
+    pub(crate) fn take_batch(
+        &mut self,
+        d: usize,
+        now: Instant,
+        into: &mut VecDeque<Queued>,
+    ) -> bool {
+        let QueueState {
+            lanes,
+            spare_batches,
+            ..
+        } = self;
+        let lane = &mut lanes[d];
+        let limits = lane.limits;
+        let max_events = limits.max_events.max(1);
+        let full = if let Some(batch) = lane.sealed.pop_front() {
+            let spare = std::mem::replace(into, batch);
+            if spare_batches.len() < SPARE_BATCHES_MAX {
+                spare_batches.push(spare);
+            }
+            true
+        } else {
+            if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
+                std::mem::swap(&mut lane.items, into);
+                lane.bytes = 0;
+            } else {
+                let mut bytes = 0;
+                while into.len() < max_events {
+                    let Some(next) = lane.items.front() else {
+                        break;
+                    };
+                    if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
+                        break;
+                    }
+                    let Some(q) = lane.items.pop_front() else {
+                        break;
+                    };
+                    bytes += q.properties().len();
+                    into.push_back(q);
+                }
+                lane.bytes -= bytes;
+            }
+            lane.filling_since = if lane.items.is_empty() {
+                None
+            } else {
+                Some(now)
+            };
+            false
+        };
+        lane.queued -= into.len();
+        full
     }
 
     /// Whether `track` may still queue events.
@@ -348,5 +596,93 @@ impl Queue {
             .0;
         st.progress_waiters -= 1;
         st
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A lane of `n` events whose properties are `size` bytes each.
+    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> QueueState {
+        let limits = crate::sink::BatchLimits {
+            max_events,
+            max_bytes,
+            max_delay: Duration::from_secs(1),
+        };
+        let mut st = QueueState::new(vec![(limits, true)], 1000);
+        for seq in 1..=n {
+            st.lanes[0].items.push_back(Queued {
+                seq,
+                event: "e",
+                time_ms: 0,
+                purposes: crate::plan::PurposeSet::only(0),
+                id_len: 2,
+                text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
+                insert_id: None,
+            });
+            st.lanes[0].bytes += size;
+        }
+        st.lanes[0].queued = n as usize;
+        st
+    }
+
+    /// Takes one batch; returns its sequence numbers and what the lane kept.
+    fn take(st: &mut QueueState) -> (Vec<u64>, Vec<u64>) {
+        let mut into = VecDeque::new();
+        st.take_batch(0, Instant::now(), &mut into);
+        let lane = &st.lanes[0];
+        let kept_bytes: usize = lane.items.iter().map(|q| q.properties().len()).sum();
+        assert_eq!(lane.bytes, kept_bytes, "byte count of the lane");
+        assert_eq!(lane.queued, lane.len(), "queued count");
+        (
+            into.iter().map(|q| q.seq).collect(),
+            lane.sealed
+                .iter()
+                .flatten()
+                .chain(&lane.items)
+                .map(|q| q.seq)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_unsealed_lane_gives_the_oldest_events_within_both_limits() {
+        // Under one batch: all of it, swapped out.
+        assert_eq!(take(&mut lane_of(3, 10, 5, 1000)), (vec![1, 2, 3], vec![]));
+        // More than one batch (as after a replay from the spool): taken from the front.
+        let mut st = lane_of(7, 10, 5, 1000);
+        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], vec![6, 7]));
+        assert_eq!(take(&mut st), (vec![6, 7], vec![]));
+        // The byte limit binds first.
+        assert_eq!(
+            take(&mut lane_of(6, 10, 5, 25)),
+            (vec![1, 2], (3..=6).collect())
+        );
+        // One event larger than the byte limit still goes, alone.
+        assert_eq!(take(&mut lane_of(2, 50, 5, 25)), (vec![1], vec![2]));
+    }
+
+    #[test]
+    fn sealed_batches_go_whole_and_first() {
+        let mut st = lane_of(7, 10, 3, 1000);
+        // Seal 1–3, then 4–6, the way pushes do; 7 is left filling.
+        let mut filling = std::mem::take(&mut st.lanes[0].items);
+        for _ in 0..2 {
+            st.lanes[0].items = filling.drain(..3).collect();
+            st.lanes[0].seal(None);
+        }
+        st.lanes[0].items = filling;
+        st.lanes[0].bytes = 10;
+        assert_eq!(st.lanes[0].lowest_pending_seq(), Some(1));
+        assert_eq!(take(&mut st).0, vec![1, 2, 3]);
+        assert_eq!(
+            st.spare_batches.len(),
+            1,
+            "the emptied queue is kept for the next seal"
+        );
+        assert_eq!(take(&mut st).0, vec![4, 5, 6]);
+        assert_eq!(take(&mut st), (vec![7], vec![]));
     }
 }

@@ -223,32 +223,14 @@ impl Pipeline {
         distinct_id: &str,
         deadline: Instant,
     ) -> Asked {
-        let id = st.next_request;
-        st.next_request += 1;
-        let served: DestinationSet = (0..st.lanes.len())
-            .filter(|&d| st.lanes[d].served)
-            .collect();
-        for d in served {
-            st.lanes[d].requests.push_back(SubjectRequest {
-                id,
-                kind,
-                distinct_ids: vec![distinct_id.to_owned()],
-            });
-        }
+        let (id, served) = st.submit(kind, distinct_id);
         self.shared.wake(served);
         let expected = served.len();
         loop {
-            let got = st
-                .answers
-                .iter()
-                .position(|(request, _)| *request == id)
-                .map_or(0, |pos| st.answers[pos].1.len());
+            let got = st.answered_count(id);
             if got == expected {
-                let mut answers = match st.answers.iter().position(|(r, _)| *r == id) {
-                    Some(pos) => st.answers.swap_remove(pos).1,
-                    None => Vec::new(),
-                };
-                for d in (0..st.lanes.len()).filter(|d| !served.contains(*d)) {
+                let mut answers = st.take_answers(id);
+                for d in (0..st.destinations()).filter(|d| !served.contains(*d)) {
                     answers.push((
                         d,
                         match kind {
@@ -260,15 +242,10 @@ impl Pipeline {
                 answers.sort_by_key(|(d, _)| *d);
                 return Asked::Answered(answers);
             }
-            let stopped = st.lifecycle == Lifecycle::Stopped;
+            let stopped = st.lifecycle() == Lifecycle::Stopped;
             let timed_out = deadline.checked_duration_since(Instant::now());
             if stopped || timed_out.is_none() {
-                if let Some(pos) = st.answers.iter().position(|(r, _)| *r == id) {
-                    st.answers.swap_remove(pos);
-                }
-                if expected > got {
-                    st.abandoned.push((id, expected - got));
-                }
+                st.abandon(id, expected - got);
                 return if stopped {
                     Asked::Closed
                 } else {

@@ -205,8 +205,8 @@ impl Tracker {
     pub fn stats(&self) -> Stats {
         let mut stats = self.pipeline.shared.stats.snapshot();
         let st = self.pipeline.shared.lock();
-        for (d, lane) in stats.destinations.iter_mut().zip(st.lanes.iter()) {
-            d.health = lane.health.clone();
+        for (d, health) in stats.destinations.iter_mut().zip(st.health()) {
+            d.health = health.clone();
         }
         stats
     }

@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
 use crate::id::InsertIds;
-use crate::lane::{POLL, Queued, RetryBatch, SPARE_BATCHES_MAX, retain_batch};
+use crate::lane::{POLL, Queued, RetryBatch, retain_batch};
 use crate::plan::PlanInfo;
-use crate::queue::{Lifecycle, POOL_MAX, Queue, QueueState, reusable};
+use crate::queue::{Lifecycle, Queue, QueueState, reusable};
 use crate::retry::{self, Step};
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
@@ -95,10 +95,10 @@ impl Worker {
         let d = self.d;
         let mut st = shared.lock();
         loop {
-            if st.lifecycle != Lifecycle::Open {
+            if st.lifecycle() != Lifecycle::Open {
                 break;
             }
-            if let Some(request) = st.lanes[d].requests.pop_front() {
+            if let Some(request) = st.next_request_for(d) {
                 drop(st);
                 let answer = self.answer(&request);
                 st = shared.lock();
@@ -107,7 +107,7 @@ impl Worker {
                 continue;
             }
             let now = Instant::now();
-            let lane = &mut st.lanes[d];
+            let lane = st.lane_mut(d);
             if lane.retry.as_ref().is_some_and(|r| r.due <= now) {
                 if let Some(batch) = lane.retry.take() {
                     lane.in_flight = Some(batch.seqs.iter().min().copied().unwrap_or(u64::MAX));
@@ -116,13 +116,13 @@ impl Worker {
                 }
                 continue;
             }
-            let flush_wanted = st.flush_requested > st.lanes[d].flush_completed;
-            if st.lanes[d].due(now, flush_wanted) {
+            let flush_wanted = st.flush_wanted(d);
+            if st.lane(d).due(now, flush_wanted) {
                 self.lingering = true;
                 let mut items = std::mem::take(&mut self.spare);
-                self.took_full |= take_items(&mut st, d, now, &mut items);
-                st.lanes[d].in_flight = Some(items.front().map_or(u64::MAX, |q| q.seq));
-                let waiters = st.progress_waiters > 0;
+                self.took_full |= st.take_batch(d, now, &mut items);
+                st.lane_mut(d).in_flight = Some(items.front().map_or(u64::MAX, |q| q.seq));
+                let waiters = st.has_waiters();
                 drop(st);
                 // Space was freed for producers blocked on a full queue.
                 if waiters {
@@ -135,18 +135,11 @@ impl Worker {
                 st = self.attempt(&shared, batch);
                 continue;
             }
-            let flush_due = flush_wanted
-                && st.lanes[d]
-                    .lowest_pending_seq()
-                    .is_none_or(|s| s > st.flush_target);
-            if flush_due {
-                let generation = st.flush_requested;
+            if let Some(generation) = st.flush_due(d) {
                 drop(st);
                 let error = self.flush_sink();
                 st = shared.lock();
-                let lane = &mut st.lanes[d];
-                lane.flush_completed = lane.flush_completed.max(generation);
-                lane.flush_error = error;
+                st.complete_flush(d, generation, error);
                 shared.progress.notify_all();
                 continue;
             }
@@ -161,7 +154,7 @@ impl Worker {
                     continue;
                 }
             }
-            let lane = &mut st.lanes[d];
+            let lane = st.lane_mut(d);
             lane.worker_waiting = true;
             let spool_due = self.spool.as_ref().and_then(|s| s.next_sync());
             let mut deadline = match (lane.next_deadline(), spool_due) {
@@ -189,15 +182,12 @@ impl Worker {
                 Some(at) => std::thread::park_timeout(at.saturating_duration_since(now)),
             }
             st = shared.lock();
-            let lane = &mut st.lanes[d];
+            let lane = st.lane_mut(d);
             lane.worker_waiting = false;
             lane.worker_wakes_by = None;
         }
         self.abandon_rest(&mut st);
-        st.workers_running -= 1;
-        if st.workers_running == 0 {
-            st.lifecycle = Lifecycle::Stopped;
-        }
+        st.worker_exited();
         shared.progress.notify_all();
     }
 
@@ -285,16 +275,8 @@ impl Worker {
         });
         let now = SystemTime::now();
         let mut st = shared.lock();
-        if st.pool.is_empty() {
-            // Usually so in a steady stream: the buffers change hands without a copy.
-            self.spent.truncate(POOL_MAX);
-            std::mem::swap(&mut st.pool, &mut self.spent);
-        } else {
-            let room = POOL_MAX.saturating_sub(st.pool.len());
-            self.spent.truncate(room);
-            st.pool.append(&mut self.spent);
-        }
-        let lane = &mut st.lanes[d];
+        st.return_spent(&mut self.spent);
+        let lane = st.lane_mut(d);
         lane.in_flight = None;
         let purges = std::mem::take(&mut lane.purge_log);
         let stats = &self.shared.stats;
@@ -459,7 +441,7 @@ impl Worker {
         {
             tracing::warn!(error = %e, "trackplan: syncing the spool failed");
         }
-        let lane = &mut st.lanes[self.d];
+        let lane = st.lane_mut(self.d);
         let n = lane.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
         lane.sealed.clear();
         lane.items.clear();
@@ -493,149 +475,5 @@ fn text(bytes: &[u8]) -> Arc<str> {
         // Unreachable: the property writer only appends UTF-8. Lossy keeps a bug visible
         // without a panic.
         Err(_) => Arc::from(&*String::from_utf8_lossy(bytes)),
-    }
-}
-
-/// Moves one batch of `d`'s queued events out of the queue, into `into` (empty), while the
-/// caller holds the lock, so the time taken here is time `track` may wait.
-///
-/// A full batch was sealed by the push that filled it and is taken whole: nothing here touches
-/// its events, which are still in the tracking thread's cache. A batch still filling (due by
-/// time or a flush) is swapped out whole too. Only a lane that holds more than one batch
-/// without sealing it (events replayed from the spool) is taken event by event.
-///
-/// Returns whether the batch was a sealed, full one.
-fn take_items(st: &mut QueueState, d: usize, now: Instant, into: &mut VecDeque<Queued>) -> bool {
-    let QueueState {
-        lanes,
-        spare_batches,
-        ..
-    } = st;
-    let lane = &mut lanes[d];
-    let limits = lane.limits;
-    let max_events = limits.max_events.max(1);
-    let full = if let Some(batch) = lane.sealed.pop_front() {
-        let spare = std::mem::replace(into, batch);
-        if spare_batches.len() < SPARE_BATCHES_MAX {
-            spare_batches.push(spare);
-        }
-        true
-    } else {
-        if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
-            std::mem::swap(&mut lane.items, into);
-            lane.bytes = 0;
-        } else {
-            let mut bytes = 0;
-            while into.len() < max_events {
-                let Some(next) = lane.items.front() else {
-                    break;
-                };
-                if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
-                    break;
-                }
-                let Some(q) = lane.items.pop_front() else {
-                    break;
-                };
-                bytes += q.properties().len();
-                into.push_back(q);
-            }
-            lane.bytes -= bytes;
-        }
-        lane.filling_since = if lane.items.is_empty() {
-            None
-        } else {
-            Some(now)
-        };
-        false
-    };
-    lane.queued -= into.len();
-    full
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    /// A lane of `n` events whose properties are `size` bytes each.
-    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> QueueState {
-        let limits = crate::sink::BatchLimits {
-            max_events,
-            max_bytes,
-            max_delay: Duration::from_secs(1),
-        };
-        let mut st = QueueState::new(vec![(limits, true)], 1000);
-        for seq in 1..=n {
-            st.lanes[0].items.push_back(Queued {
-                seq,
-                event: "e",
-                time_ms: 0,
-                purposes: crate::plan::PurposeSet::only(0),
-                id_len: 2,
-                text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
-                insert_id: None,
-            });
-            st.lanes[0].bytes += size;
-        }
-        st.lanes[0].queued = n as usize;
-        st
-    }
-
-    /// Takes one batch; returns its sequence numbers and what the lane kept.
-    fn take(st: &mut QueueState) -> (Vec<u64>, Vec<u64>) {
-        let mut into = VecDeque::new();
-        take_items(st, 0, Instant::now(), &mut into);
-        let lane = &st.lanes[0];
-        let kept_bytes: usize = lane.items.iter().map(|q| q.properties().len()).sum();
-        assert_eq!(lane.bytes, kept_bytes, "byte count of the lane");
-        assert_eq!(lane.queued, lane.len(), "queued count");
-        (
-            into.iter().map(|q| q.seq).collect(),
-            lane.sealed
-                .iter()
-                .flatten()
-                .chain(&lane.items)
-                .map(|q| q.seq)
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn an_unsealed_lane_gives_the_oldest_events_within_both_limits() {
-        // Under one batch: all of it, swapped out.
-        assert_eq!(take(&mut lane_of(3, 10, 5, 1000)), (vec![1, 2, 3], vec![]));
-        // More than one batch (as after a replay from the spool): taken from the front.
-        let mut st = lane_of(7, 10, 5, 1000);
-        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], vec![6, 7]));
-        assert_eq!(take(&mut st), (vec![6, 7], vec![]));
-        // The byte limit binds first.
-        assert_eq!(
-            take(&mut lane_of(6, 10, 5, 25)),
-            (vec![1, 2], (3..=6).collect())
-        );
-        // One event larger than the byte limit still goes, alone.
-        assert_eq!(take(&mut lane_of(2, 50, 5, 25)), (vec![1], vec![2]));
-    }
-
-    #[test]
-    fn sealed_batches_go_whole_and_first() {
-        let mut st = lane_of(7, 10, 3, 1000);
-        // Seal 1–3, then 4–6, the way pushes do; 7 is left filling.
-        let mut filling = std::mem::take(&mut st.lanes[0].items);
-        for _ in 0..2 {
-            st.lanes[0].items = filling.drain(..3).collect();
-            st.lanes[0].seal(None);
-        }
-        st.lanes[0].items = filling;
-        st.lanes[0].bytes = 10;
-        assert_eq!(st.lanes[0].lowest_pending_seq(), Some(1));
-        assert_eq!(take(&mut st).0, vec![1, 2, 3]);
-        assert_eq!(
-            st.spare_batches.len(),
-            1,
-            "the emptied queue is kept for the next seal"
-        );
-        assert_eq!(take(&mut st).0, vec![4, 5, 6]);
-        assert_eq!(take(&mut st), (vec![7], vec![]));
     }
 }
