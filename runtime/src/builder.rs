@@ -11,7 +11,7 @@ use crate::key::Key;
 use crate::pipeline::{Pipeline, Spooling};
 use crate::plan::{DestinationSet, IdentityInfo, PlanInfo, TransformInfo};
 use crate::queue::{Queue, QueueState};
-use crate::sink::{BatchLimits, Sink};
+use crate::sink::{BatchLimits, Sink, SinkDeclaration};
 use crate::spool::Spool;
 use crate::stats::StatsCells;
 use crate::time::Timestamps;
@@ -60,6 +60,29 @@ pub enum BuildError {
         /// `name@version` of the tracker's plan.
         plan: &'static str,
     },
+    /// A sink's declaration does not fit the destination the plan declares: its kind differs,
+    /// or it sends to a third party what the plan keeps first-party.
+    #[error(
+        "destination `{destination}` is declared `kind = \"{plan_kind}\"`, {}, in plan \
+         `{plan}`, but was given a `{sink_kind}` sink that sends to {}: give it a sink of \
+         the declared kind, or change the destination in the plan (and have it reviewed)",
+        party(*.plan_third_party),
+        if *.sink_third_party { "a third party" } else { "our own storage" }
+    )]
+    SinkMismatch {
+        /// `name@version` of the plan.
+        plan: &'static str,
+        /// The destination's plan id.
+        destination: &'static str,
+        /// Its `kind` in the plan.
+        plan_kind: &'static str,
+        /// Whether the plan declares it a third party.
+        plan_third_party: bool,
+        /// The kind the sink declares.
+        sink_kind: &'static str,
+        /// Whether the sink declares it sends to a third party.
+        sink_third_party: bool,
+    },
     /// A destination was given two sinks, or a sink and a skip.
     #[error(
         "destination `{destination}` was given more than one sink (or a sink and a skip); \
@@ -96,6 +119,14 @@ pub enum BuildError {
     Spawn(std::io::Error),
 }
 
+fn party(third_party: bool) -> &'static str {
+    if third_party {
+        "a third party"
+    } else {
+        "first party"
+    }
+}
+
 fn list(ids: &[&str]) -> String {
     let quoted: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
     match quoted.len() {
@@ -113,6 +144,8 @@ pub struct TrackerBuilder {
     skipped: DestinationSet,
     foreign: Option<(&'static str, &'static str)>,
     duplicate: Option<&'static str>,
+    /// The first sink whose declaration does not fit its destination.
+    mismatch: Option<BuildError>,
     capacity: usize,
     overflow: Overflow,
     violations: ViolationPolicy,
@@ -144,6 +177,7 @@ impl TrackerBuilder {
             skipped: DestinationSet::EMPTY,
             foreign: None,
             duplicate: None,
+            mismatch: None,
             capacity: 10_000,
             overflow: Overflow::default(),
             violations: ViolationPolicy::default(),
@@ -163,8 +197,26 @@ impl TrackerBuilder {
     }
 
     /// Delivers destination `D`'s events to `sink`.
+    ///
+    /// The sink's [`declaration`](Sink::declaration) must fit the destination the plan
+    /// declares (same `kind`, and no third-party sink for a first-party destination), or
+    /// [`build`](Self::build) fails with [`BuildError::SinkMismatch`].
     pub fn sink<D: Destination>(mut self, _: D, sink: impl Sink) -> Self {
         if let Some(slot) = self.slot::<D>() {
+            let declared = sink.declaration();
+            if let (Some(info), SinkDeclaration::Delivers { kind, third_party }) =
+                (self.plan.destinations.get(slot), declared)
+                && !declared.fits(info.kind, info.third_party)
+            {
+                self.mismatch.get_or_insert(BuildError::SinkMismatch {
+                    plan: self.plan.label,
+                    destination: info.id,
+                    plan_kind: info.kind,
+                    plan_third_party: info.third_party,
+                    sink_kind: kind,
+                    sink_third_party: third_party,
+                });
+            }
             self.sinks[slot] = Some(Box::new(sink));
         }
         self
@@ -264,6 +316,9 @@ impl TrackerBuilder {
                 destination_plan,
                 plan: plan.label,
             });
+        }
+        if let Some(mismatch) = self.mismatch {
+            return Err(mismatch);
         }
         if let Some(destination) = self.duplicate {
             return Err(BuildError::DuplicateDestination { destination });

@@ -48,7 +48,9 @@ pub use plan::{
 };
 pub use scope::{SubjectScope, TrackerScope};
 pub use sensitive::{Personal, Special};
-pub use sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+pub use sink::{
+    Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
+};
 pub use spool::{Spool, SpoolError, SyncPolicy};
 pub use stats::{Counts, DestinationStats, Health, Stats};
 pub use subject::Subject;

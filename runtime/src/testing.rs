@@ -169,6 +169,10 @@ impl Recorder {
 }
 
 impl Sink for Recorder {
+    fn declaration(&self) -> crate::SinkDeclaration {
+        crate::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         self.lock()
             .extend(batch.iter().map(Recorded::from_envelope));

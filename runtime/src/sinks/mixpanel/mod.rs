@@ -8,7 +8,9 @@
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
-use crate::sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::sink::{
+    Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
+};
 use crate::value::write_json_str;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -231,6 +233,10 @@ impl Mixpanel {
 }
 
 impl Sink for Mixpanel {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::third_party("mixpanel")
+    }
+
     fn limits(&self) -> BatchLimits {
         BatchLimits {
             max_events: MAX_EVENTS,
