@@ -51,7 +51,7 @@ pub enum FlushError {
     Closed,
 }
 
-/// What [`Tracker::flush`] saw: per destination, in plan order.
+/// What [`Tracker::flush`](crate::Tracker::flush) saw: per destination, in plan order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FlushReport {

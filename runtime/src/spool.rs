@@ -76,8 +76,10 @@ const EVENT: u8 = 3;
 const MAX_RECORD: usize = 64 << 20;
 const DEFAULT_SEGMENT_BYTES: u64 = 16 << 20;
 
-/// When spooled records are forced to disk. See the [module docs](self) for what each
-/// guarantees.
+/// When spooled records are forced to disk. Each record reaches the operating system before
+/// `track` returns, so a crash of the process loses nothing under any policy; the policies
+/// differ in what survives a crash of the machine (power loss, kernel panic), as each
+/// variant says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
     /// `fdatasync` after every event, before `track` returns.

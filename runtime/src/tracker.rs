@@ -84,7 +84,7 @@ impl Tracker {
     }
 
     /// Waits until every event accepted before this call is delivered or failed, then makes
-    /// sinks durable ([`Sink::flush`]). Gives up after [`TrackerBuilder::flush_timeout`].
+    /// sinks durable ([`Sink::flush`](crate::Sink::flush)). Gives up after [`TrackerBuilder::flush_timeout`].
     ///
     /// Returns what each destination delivered and failed since the previous flush, and what
     /// is still pending; or [`FlushError::Failed`] naming a destination when events failed
@@ -129,7 +129,7 @@ impl Tracker {
     }
 
     /// Forgets a subject (GDPR Art. 17): purges its queued events for every destination and
-    /// asks every sink to erase what it holds ([`Sink::erase`]), waiting for the answers up
+    /// asks every sink to erase what it holds ([`Sink::erase`](crate::Sink::erase)), waiting for the answers up
     /// to [`TrackerBuilder::flush_timeout`]. Each destination answers on its own worker, so
     /// a slow privacy API delays only its own destination's deliveries. **Blocks**: in async
     /// code use [`Tracker::forget_async`].
@@ -156,7 +156,7 @@ impl Tracker {
     }
 
     /// Serves a subject's right of access (GDPR Art. 15): asks every sink for what it holds
-    /// about the subject ([`Sink::retrieve`]) and returns each destination's answer: the
+    /// about the subject ([`Sink::retrieve`](crate::Sink::retrieve)) and returns each destination's answer: the
     /// records themselves (e.g. the subject's NDJSON lines), the reference of an export the
     /// destination prepares (e.g. a Mixpanel data-retrieval task), or that it cannot.
     /// Waits up to [`TrackerBuilder::flush_timeout`]. **Blocks**: in async code use
