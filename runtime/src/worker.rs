@@ -458,12 +458,14 @@ impl Worker {
             );
         }
         // Requests this destination will not answer now.
-        let requests: Vec<u64> = lane.requests.drain(..).map(|r| r.id).collect();
-        for id in requests {
-            let answer = Answer::Erasure(Erasure::Failed {
-                reason: "the tracker stopped".into(),
-            });
-            st.answered(id, self.d, answer);
+        let requests: Vec<SubjectRequest> = lane.requests.drain(..).collect();
+        for request in requests {
+            let reason = "the tracker stopped before this destination answered".to_owned();
+            let answer = match request.kind {
+                RequestKind::Erase => Answer::Erasure(Erasure::Failed { reason }),
+                RequestKind::Access => Answer::Access(Access::Failed { reason }),
+            };
+            st.answered(request.id, self.d, answer);
         }
     }
 }

@@ -730,6 +730,13 @@ fn forget_purges_queued_events_and_erases_downstream() {
     ads.close();
     alice.track(product("a2")); // in flight at the ads sink during the forget
     assert!(ads.wait_until_blocked());
+    // Each destination has its own worker: the two others deliver a2 meanwhile.
+    assert!(eventually(|| {
+        let stats = tracker.stats();
+        ["warehouse", "mixpanel"]
+            .iter()
+            .all(|id| stats.destination(id).is_some_and(|c| c.delivered == 3))
+    }));
     alice.track(product("a3")); // queued everywhere
     let opener = {
         let ads = ads.clone();
