@@ -26,7 +26,7 @@ pub enum Overflow {
     /// Drop the new event and count it (`dropped_overflow`). `track` never waits.
     #[default]
     DropNewest,
-    /// Wait up to this long for the worker to make room, then drop and count as above.
+    /// Wait up to this long for the destination's worker to make room, then drop and count as above.
     /// `track` may then block, though still never on I/O of its own.
     Block(Duration),
 }
@@ -114,8 +114,8 @@ pub enum BuildError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),
-    /// The worker thread could not be started.
-    #[error("could not start the trackplan worker thread: {0}")]
+    /// A worker thread could not be started.
+    #[error("could not start a trackplan worker thread: {0}")]
     Spawn(std::io::Error),
 }
 
@@ -304,7 +304,7 @@ impl TrackerBuilder {
         self
     }
 
-    /// Checks the configuration and starts the worker.
+    /// Checks the configuration and starts one worker thread per destination with a sink.
     pub fn build(self) -> Result<Tracker, BuildError> {
         let plan = self.plan;
         if plan.destinations.len() > 64 || plan.purposes.len() > 64 {

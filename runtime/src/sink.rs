@@ -1,15 +1,15 @@
 //! The sink contract: how delivered events leave the runtime.
 //!
 //! A [`Sink`] receives [`Envelope`]s after consent, routing and transforms have been applied:
-//! it never sees a raw subject id or an untransformed value. The background worker batches
-//! envelopes per destination within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
+//! it never sees a raw subject id or an untransformed value. The destination's worker batches
+//! its envelopes within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
 //! handles the [`Outcome`]: retries with backoff under the sink's [`RetryPolicy`], partial
 //! failures, permanent errors. [`Sink::erase`] carries `Tracker::forget` downstream, and
 //! [`Sink::retrieve`] carries `Tracker::request_access`.
 //!
-//! Every method is called from the one background worker thread, one call at a time, so a sink
-//! needs no locking of its own; a call may block (an HTTP request, an fsync) without blocking
-//! `track`.
+//! Every method is called from the destination's own worker thread, one call at a time, so a
+//! sink needs no locking of its own; a call may block (an HTTP request, an fsync, a privacy
+//! API's retries) without blocking `track` or any other destination.
 
 use crate::plan::{PlanInfo, PurposeSet};
 use std::sync::Arc;

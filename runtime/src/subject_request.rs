@@ -38,7 +38,7 @@ pub(crate) enum Answer {
 #[non_exhaustive]
 pub enum ForgetError {
     /// The sinks did not finish erasing in time. Queued events were purged; the erase request
-    /// still runs when the worker gets to it.
+    /// still runs when each destination's worker gets to it.
     #[error(
         "destinations did not confirm the erasure within {0:?}; it continues in the background"
     )]
@@ -76,7 +76,7 @@ pub struct ForgetReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AccessError {
-    /// The sinks did not answer in time; the request still runs when the worker gets to it,
+    /// The sinks did not answer in time; the request still runs when the workers get to it,
     /// but its answers are dropped: ask again later.
     #[error("destinations did not answer the access request within {0:?}")]
     Timeout(Duration),

@@ -23,7 +23,7 @@ use crate::subject_request::{AccessError, AccessReport, ForgetError, ForgetRepor
 /// across threads.
 ///
 /// Dropping the last handle (trackers and subjects) flushes with a short deadline
-/// ([`TrackerBuilder::drop_timeout`]) and stops the worker; call [`Tracker::shutdown`] to
+/// ([`TrackerBuilder::drop_timeout`]) and stops the workers; call [`Tracker::shutdown`] to
 /// control that and see what was left undelivered.
 #[derive(Clone)]
 pub struct Tracker {
