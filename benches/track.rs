@@ -25,6 +25,12 @@
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
 //!
+//! - `…_same_cpu` / `…_other_cpu`: `trackplan_track` and `trackplan_track_deferred` with the
+//!   tracking thread pinned to the first CPU and the tracker's workers pinned to the same CPU
+//!   or to another one (workers inherit the affinity of the thread that builds the tracker).
+//!   The unpinned variants leave placement to the scheduler. On a machine with one CPU the
+//!   placement variants are skipped.
+//!
 //! Every variant builds its event from the same inputs on every iteration.
 
 use std::collections::HashMap;
@@ -133,6 +139,63 @@ fn time_tracks(tracker: &Tracker, iters: u64, mut track: impl FnMut()) -> Durati
 
 fn key() -> Key {
     Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Builds a tracker whose workers run on `worker_cpu`, then moves the calling thread (back) to
+/// `caller_cpu`. Threads inherit their creator's affinity, so the workers stay where built.
+fn pinned_tracker(
+    sink: impl Sink,
+    worker_cpu: core_affinity::CoreId,
+    caller_cpu: core_affinity::CoreId,
+) -> Tracker {
+    core_affinity::set_for_current(worker_cpu);
+    let tracker = Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::Warehouse, sink)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    core_affinity::set_for_current(caller_cpu);
+    tracker
+}
+
+/// `track` and `track` deferred with the workers on the caller's CPU and on another one.
+fn placement(c: &mut Criterion) {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let (Some(&first), Some(&second)) = (cores.first(), cores.get(1)) else {
+        eprintln!("one CPU: the placement variants are skipped");
+        return;
+    };
+    core_affinity::set_for_current(first);
+    let mut g = c.benchmark_group("track_6_properties");
+    for (placement, worker_cpu) in [("same_cpu", first), ("other_cpu", second)] {
+        let tracker = pinned_tracker(Discard, worker_cpu, first);
+        let subject = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+        g.bench_function(format!("trackplan_track_{placement}"), |b| {
+            b.iter_custom(|iters| time_tracks(&tracker, iters, || subject.track(product_event())))
+        });
+        let deferred = pinned_tracker(DiscardAtFlush, worker_cpu, first);
+        let subject = deferred.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+        g.bench_function(format!("trackplan_track_deferred_{placement}"), |b| {
+            b.iter_custom(|iters| time_tracks(&deferred, iters, || subject.track(product_event())))
+        });
+    }
+    // The same floor, measured pinned like the placement variants.
+    g.bench_function("c_derive_serialize_pinned", |b| {
+        b.iter(|| {
+            let event = SerdeProductViewed {
+                product_id: black_box(PRODUCT_ID).to_owned(),
+                category: SerdeCategory::HealthAndBeauty,
+                price: black_box(PRICE),
+                currency: SerdeCurrency::Eur,
+                quantity: black_box(QUANTITY),
+                in_stock: black_box(true),
+            };
+            let mut out = Vec::with_capacity(256);
+            let _ = serde_json::to_writer(&mut out, &event);
+            black_box(out)
+        })
+    });
+    g.finish();
 }
 
 fn bench(c: &mut Criterion) {
@@ -254,5 +317,5 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, placement);
 criterion_main!(benches);

@@ -43,6 +43,15 @@ for run in range(1, runs + 1):
         "refused track / accepted": m["trackplan_refused"] / track,
         "refused track_with / accepted": m["trackplan_refused_track_with"] / track,
     }
+    # Placement: tracking thread on the first CPU, workers on the same or another one,
+    # against the floor measured pinned the same way (absent on a single-CPU machine).
+    if "c_derive_serialize_pinned" in m:
+        floor = m["c_derive_serialize_pinned"]
+        for placement in ("same_cpu", "other_cpu"):
+            row[f"track {placement} / (c) pinned"] = m[f"trackplan_track_{placement}"] / floor
+            row[f"track deferred {placement} / (c) pinned"] = (
+                m[f"trackplan_track_deferred_{placement}"] / floor
+            )
     print(f"run {run}: " + ", ".join(f"{k} {v:.1f} ns" for k, v in m.items()))
     for k, v in row.items():
         ratios.setdefault(k, []).append(v)

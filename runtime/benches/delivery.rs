@@ -3,7 +3,15 @@
 //! the same run: the same batch sent uncompressed, and serializing the batch with serde_json
 //! alone (no HTTP).
 //!
+//! `tracker_3_destinations`: the whole path (track, queue, worker, HTTP) with `ProductViewed`
+//! routed to three Mixpanel-compatible destinations on 127.0.0.1 (one server each), against
+//! `tracker_1_destination`, the same with two of them skipped: combined delivered events per
+//! second, and the process's CPU time per delivered event (printed after each variant).
+//!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
@@ -142,5 +150,109 @@ fn delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, delivery);
+/// CPU time (user + system) of this process so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). Ticks of 10 ms: enough over a run of seconds.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The Mixpanel sink as an undeclared custom sink, so one kind of server stands in for all
+/// three destinations (the plan declares them `ndjson`, `mixpanel` and `segment`).
+struct Relay(Mixpanel);
+
+impl Sink for Relay {
+    fn limits(&self) -> trackplan_runtime::config::BatchLimits {
+        Sink::limits(&self.0)
+    }
+
+    fn retry_policy(&self) -> trackplan_runtime::config::RetryPolicy {
+        Sink::retry_policy(&self.0)
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        self.0.deliver(batch)
+    }
+}
+
+/// Events tracked per measured iteration.
+const TRACKED: u64 = 4000;
+
+fn tracker_delivery(c: &mut Criterion) {
+    use common::{destination, key, product, purpose};
+    use trackplan_runtime::config::RetryPolicy;
+    use trackplan_runtime::{Consent, Tracker};
+
+    let servers = [Server::start(), Server::start(), Server::start()];
+    let sink = |server: &Server| {
+        Relay(
+            Mixpanel::new("0123456789abcdef0123456789abcdef")
+                .base_url(&server.url)
+                .retry_policy(RetryPolicy::NEVER),
+        )
+    };
+    let mut group = c.benchmark_group("tracker_delivery");
+    group.sample_size(10);
+    for destinations in [1u64, 3] {
+        let mut builder = Tracker::builder(&common::PLAN)
+            .key(key())
+            .queue_capacity(100_000)
+            .sink(destination::Warehouse, sink(&servers[0]))
+            .skip(destination::SecurityLog)
+            .skip(destination::SupportDesk);
+        builder = if destinations == 3 {
+            builder
+                .sink(destination::Mixpanel, sink(&servers[1]))
+                .sink(destination::Ads, sink(&servers[2]))
+        } else {
+            builder.skip(destination::Mixpanel).skip(destination::Ads)
+        };
+        let tracker = builder.build().expect("builds");
+        let subject = tracker.subject(
+            "user-1",
+            Consent::none()
+                .grant(purpose::ProductAnalytics)
+                .grant(purpose::Advertising),
+        );
+        let name = format!(
+            "tracker_{destinations}_destination{}",
+            if destinations == 1 { "" } else { "s" }
+        );
+        group.throughput(Throughput::Elements(TRACKED * destinations));
+        let mut cpu = Duration::ZERO;
+        let mut delivered = 0u64;
+        group.bench_function(&name, |b| {
+            b.iter_custom(|iters| {
+                let cpu_before = process_cpu();
+                let started = std::time::Instant::now();
+                for _ in 0..iters {
+                    for _ in 0..TRACKED {
+                        subject.track(product("sku-1"));
+                    }
+                    tracker.flush().expect("flushes");
+                }
+                let elapsed = started.elapsed();
+                if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+                    cpu += b - a;
+                    delivered += iters * TRACKED * destinations;
+                }
+                elapsed
+            })
+        });
+        if delivered > 0 {
+            eprintln!(
+                "{name}: CPU per delivered event {:.0} ns ({delivered} events)",
+                cpu.as_nanos() as f64 / delivered as f64
+            );
+        }
+        let stats = tracker.stats();
+        assert_eq!(stats.total.failed, 0, "no event failed");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, delivery, tracker_delivery);
 criterion_main!(benches);

@@ -1,8 +1,9 @@
 //! The HTTP side of the built-in destinations: one blocking client (ureq with rustls), gzip
 //! request bodies, and the request packing every HTTP sink shares.
 //!
-//! Sinks run on the background worker thread, so a blocking client is the right tool: no async
-//! runtime is forced on applications, and a slow destination only delays its own queue.
+//! Each sink runs on its destination's own worker thread, so a blocking client is the right
+//! tool: no async runtime is forced on applications, and a slow destination (or one slow to
+//! answer a privacy request) only delays its own queue.
 //!
 //! [`deliver_packed`] is the part the destinations have in common: it encodes a batch the worker
 //! hands over, drops events the destination would reject anyway (too large, malformed), splits
@@ -544,37 +545,6 @@ pub(crate) fn retry_on(error: &TransportError, destination: &str) -> Verdict {
     }
 }
 
-/// The wait before retry number `retry` (1-based) under `policy`: its exponential backoff
-/// plus up to a fifth on top, so clients that failed together do not retry together, and never
-/// less than the server's `Retry-After`. For calls a sink retries itself (privacy requests);
-/// event batches are retried by the worker.
-pub(crate) fn retry_wait(
-    policy: &crate::sink::RetryPolicy,
-    retry: u32,
-    retry_after: Option<Duration>,
-) -> Duration {
-    let base = policy.backoff(retry);
-    let jitter = base.mul_f64(f64::from(jitter_permille()) / 5000.0);
-    (base + jitter).max(retry_after.unwrap_or_default())
-}
-
-/// A number in 0..1000 that differs between calls and processes; jitter needs no more.
-fn jitter_permille() -> u32 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-        ^ u64::from(std::process::id()).rotate_left(32);
-    // splitmix64 over a shared counter.
-    let mut z = STATE
-        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        .wrapping_add(seed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) % 1000) as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,24 +704,6 @@ mod tests {
             panic!("expected partial, got {outcome:?}");
         };
         assert_eq!(failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4]);
-    }
-
-    #[test]
-    fn retry_waits_double_to_their_cap_with_bounded_jitter() {
-        let policy = crate::sink::RetryPolicy {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-            max_retries: 8,
-        };
-        for (retry, base) in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (40, 60)] {
-            let d = retry_wait(&policy, retry, None);
-            let base = Duration::from_secs(base);
-            assert!(d >= base && d <= base.mul_f64(1.2), "retry {retry}: {d:?}");
-        }
-        assert_eq!(
-            retry_wait(&policy, 1, Some(Duration::from_secs(30))),
-            Duration::from_secs(30)
-        );
     }
 
     #[test]

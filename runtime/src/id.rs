@@ -37,21 +37,27 @@ pub(crate) fn random_uuid() -> Result<String, getrandom::Error> {
 }
 
 /// The distinct id of an anonymous subject (`"anon-<UUID v4>"`), from `random` (a
-/// [`random_uuid`] result). Without OS randomness there is no safe random id, and none derived
-/// from anything else would be anonymous: every such visitor then shares one all-zero id,
-/// which links nothing to anyone, and the tracker keeps working.
-pub(crate) fn anonymous_id(random: Result<String, getrandom::Error>) -> String {
+/// [`random_uuid`] result). Without OS randomness there is no safe id for an anonymous
+/// visitor: one derived from anything else would not be anonymous, and one shared by every
+/// visitor would merge strangers' events downstream. So there is none: the caller gets the
+/// error and decides (e.g. not to track this visitor).
+pub(crate) fn anonymous_id(
+    random: Result<String, getrandom::Error>,
+) -> Result<String, NoRandomness> {
     match random {
-        Ok(uuid) => format!("anon-{uuid}"),
-        Err(e) => {
-            tracing::error!(error = %e, "trackplan: no OS randomness for an anonymous id; using the shared all-zero id");
-            format!("anon-{SHARED_ANONYMOUS_UUID}")
-        }
+        Ok(uuid) => Ok(format!("anon-{uuid}")),
+        Err(e) => Err(NoRandomness(e)),
     }
 }
 
-/// The one anonymous id every visitor gets when the OS has no randomness.
-const SHARED_ANONYMOUS_UUID: &str = "00000000-0000-4000-8000-000000000000";
+/// The operating system gave no random bytes for an anonymous visitor's id
+/// ([`Tracker::anonymous`](crate::Tracker::anonymous)). Nothing was tracked.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no random id for an anonymous visitor: the operating system's random number generator failed ({0}); \
+     the visitor is not tracked rather than given an id shared with others"
+)]
+pub struct NoRandomness(getrandom::Error);
 
 /// Insert ids derived from an event's sequence number under a per-tracker random secret:
 /// unpredictable and unique like random UUIDs, but computed in the worker (no system call on
@@ -163,16 +169,20 @@ mod tests {
     }
 
     #[test]
-    fn anonymous_ids_fall_back_to_one_shared_id_without_randomness() {
-        let fresh = anonymous_id(random_uuid());
+    fn anonymous_ids_are_random_or_an_error_never_a_shared_id() {
+        let fresh = anonymous_id(random_uuid()).expect("the test machine has randomness");
         assert!(
             fresh.starts_with("anon-") && is_uuid_v4(&fresh[5..]),
             "{fresh}"
         );
-        let shared = anonymous_id(Err(getrandom::Error::UNSUPPORTED));
-        assert_eq!(shared, "anon-00000000-0000-4000-8000-000000000000");
-        assert!(is_uuid_v4(&shared[5..]));
-        assert_eq!(anonymous_id(Err(getrandom::Error::UNEXPECTED)), shared);
+        let other = anonymous_id(random_uuid()).expect("randomness");
+        assert_ne!(fresh, other);
+        let err = anonymous_id(Err(getrandom::Error::UNSUPPORTED)).unwrap_err();
+        assert!(
+            err.to_string().contains("random number generator failed"),
+            "{err}"
+        );
+        assert!(anonymous_id(Err(getrandom::Error::UNEXPECTED)).is_err());
     }
 
     #[test]

@@ -12,23 +12,31 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod builder;
+mod completion;
 mod consent;
 mod event;
 mod fit;
 #[cfg(test)]
 mod fixture;
+mod flush;
 #[cfg(feature = "http")]
 mod http;
 mod id;
 mod key;
+mod lane;
+mod pipeline;
 mod plan;
 mod queue;
+mod retry;
+mod scope;
 mod sensitive;
 mod sink;
 pub mod sinks;
 pub mod spool;
 pub mod stats;
 mod subject;
+mod subject_request;
 pub mod testing;
 pub mod time;
 mod tracker;
@@ -38,14 +46,17 @@ mod value;
 mod verify;
 mod worker;
 
+pub use builder::TrackerBuilder;
+pub use completion::Completion;
 pub use consent::Consent;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use key::Key;
+pub use scope::{SubjectScope, TrackerScope};
 pub use sensitive::{Personal, Special};
 pub use sink::{Envelope, Outcome, Sink};
-pub use subject::{Scope, Scoped, Subject};
+pub use subject::Subject;
 pub use time::Timestamp;
-pub use tracker::{Tracker, TrackerBuilder};
+pub use tracker::Tracker;
 
 /// What the runtime knows about a plan: the static [`PlanInfo`](info::PlanInfo) `plan!`
 /// generates (`PLAN`), its purposes, destinations, events and properties, and the vocabulary
@@ -62,23 +73,26 @@ pub mod info {
     pub use trackplan_vocab::{Keyword, MAX_ITEMS, route, routes};
 }
 
-/// Errors of building a tracker, flushing it, answering data subject requests, and of keys and
-/// spools.
+/// Errors of building a tracker, flushing it, answering data subject requests, and of keys,
+/// spools and anonymous ids.
 pub mod error {
+    pub use crate::builder::BuildError;
+    pub use crate::flush::FlushError;
+    pub use crate::id::NoRandomness;
     pub use crate::key::KeyError;
     pub use crate::spool::SpoolError;
-    pub use crate::tracker::{AccessError, BuildError, FlushError, ForgetError};
+    pub use crate::subject_request::{AccessError, ForgetError};
     pub use crate::unknown_value::UnknownValue;
     pub use crate::verify::Inconsistency;
 }
 
 /// How a tracker and its sinks are set up: queue overflow, invalid values, retries, batch sizes,
-/// key length.
+/// key length, and what a sink declares about itself.
 pub mod config {
+    pub use crate::builder::Overflow;
     pub use crate::key::MIN_KEY_BYTES;
-    pub use crate::sink::{BatchLimits, RetryPolicy};
+    pub use crate::sink::{BatchLimits, RetryPolicy, SinkDeclaration};
     pub use crate::time::Timestamps;
-    pub use crate::tracker::Overflow;
     pub use crate::value::ViolationPolicy;
 }
 
@@ -86,7 +100,7 @@ pub mod config {
 /// what a sink answers.
 pub mod requests {
     pub use crate::sink::{Access, Erasure};
-    pub use crate::tracker::{AccessReport, ForgetReport};
+    pub use crate::subject_request::{AccessReport, ForgetReport};
 }
 
 /// Items used by generated code. Not part of the public API: no semver guarantees.

@@ -1,15 +1,15 @@
 //! The sink contract: how delivered events leave the runtime.
 //!
 //! A [`Sink`] receives [`Envelope`]s after consent, routing and transforms have been applied:
-//! it never sees a raw subject id or an untransformed value. The background worker batches
-//! envelopes per destination within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
+//! it never sees a raw subject id or an untransformed value. The destination's worker batches
+//! its envelopes within the sink's [`BatchLimits`], calls [`Sink::deliver`], and
 //! handles the [`Outcome`]: retries with backoff under the sink's [`RetryPolicy`], partial
 //! failures, permanent errors. [`Sink::erase`] carries `Tracker::forget` downstream, and
 //! [`Sink::retrieve`] carries `Tracker::request_access`.
 //!
-//! Every method is called from the one background worker thread, one call at a time, so a sink
-//! needs no locking of its own; a call may block (an HTTP request, an fsync) without blocking
-//! `track`.
+//! Every method is called from the destination's own worker thread, one call at a time, so a
+//! sink needs no locking of its own; a call may block (an HTTP request, an fsync, a privacy
+//! API's retries) without blocking `track` or any other destination.
 
 use crate::plan::{PlanInfo, PurposeSet};
 use std::sync::Arc;
@@ -204,9 +204,71 @@ impl std::fmt::Debug for Access {
     }
 }
 
-/// A destination the worker delivers to. Implement it for custom destinations; the built-in
+/// What a sink says it is, so [`TrackerBuilder::sink`](crate::TrackerBuilder::sink) can check
+/// it against the destination the plan declares (its `kind` and whether it is a third party):
+/// a sink that would send a first-party destination's data (health data, `redact` values) to
+/// an outside collector is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SinkDeclaration {
+    /// Keeps events in this process (an in-memory store, a test recorder): fits any
+    /// destination, since nothing leaves.
+    InProcess,
+    /// Delivers the plan kind `kind` (`"ndjson"`, `"mixpanel"`, `"segment"`, …) to our own
+    /// storage (`third_party: false`) or to another party (`third_party: true`).
+    Delivers {
+        /// The plan `kind` the sink implements.
+        kind: &'static str,
+        /// Whether the events leave to another party.
+        third_party: bool,
+    },
+    /// Says nothing: the default for custom sinks, accepted for any destination. Declare a
+    /// custom sink with [`SinkDeclaration::first_party`] or [`SinkDeclaration::third_party`]
+    /// to have it checked.
+    Undeclared,
+}
+
+impl SinkDeclaration {
+    /// A sink of plan kind `kind` that delivers to our own storage.
+    pub const fn first_party(kind: &'static str) -> SinkDeclaration {
+        SinkDeclaration::Delivers {
+            kind,
+            third_party: false,
+        }
+    }
+
+    /// A sink of plan kind `kind` that delivers to another party.
+    pub const fn third_party(kind: &'static str) -> SinkDeclaration {
+        SinkDeclaration::Delivers {
+            kind,
+            third_party: true,
+        }
+    }
+
+    /// Whether a destination of plan kind `kind` (third party or not) may be given this sink:
+    /// the kinds agree (a plan kind `custom` takes any), and a third-party sink never gets a
+    /// first-party destination.
+    pub fn fits(self, kind: &str, third_party: bool) -> bool {
+        match self {
+            SinkDeclaration::InProcess | SinkDeclaration::Undeclared => true,
+            SinkDeclaration::Delivers {
+                kind: sink_kind,
+                third_party: sink_third,
+            } => (kind == "custom" || sink_kind == kind) && (third_party || !sink_third),
+        }
+    }
+}
+
+/// A destination a worker delivers to. Implement it for custom destinations; the built-in
 /// sinks live in `trackplan::sinks`.
 pub trait Sink: Send + 'static {
+    /// What the sink is, checked against the plan's destination when the tracker is built
+    /// (see [`SinkDeclaration`]). The default, [`SinkDeclaration::Undeclared`], is accepted
+    /// anywhere; built-in sinks declare themselves.
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::Undeclared
+    }
+
     /// Limits the worker batches by.
     fn limits(&self) -> BatchLimits {
         BatchLimits::default()
@@ -217,7 +279,7 @@ pub trait Sink: Send + 'static {
         RetryPolicy::default()
     }
 
-    /// Sends one batch (never empty). Called from the background worker thread only.
+    /// Sends one batch (never empty). Called from the destination's worker thread only.
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome;
 
     /// Makes what was delivered durable (e.g. fsync a file). Called by `Tracker::flush` after

@@ -13,11 +13,24 @@
 //!
 //! ```text
 //! record  = length: u32 LE | crc32(body): u32 LE | body (length bytes)
-//! body    = 1 | destination: u16 | time_ms: i64 | purposes: u64
+//! body    = 3 | destination: u16 | time_ms: i64 | purposes: u64
 //!             | insert_id: u8-prefixed | event: u16-prefixed | distinct_id: u16-prefixed
-//!             | properties: u32-prefixed                             (an event)
+//!             | properties: u32-prefixed | plan_hash: u8-prefixed | plan_label: u8-prefixed
+//!             | destination_id: u8-prefixed                          (an event)
 //!         | 2 | destination: u16 | insert_id: u8-prefixed            (settled)
 //! ```
+//!
+//! Kind 1, an event record of earlier versions without the plan and destination id, is still
+//! read, and refused on replay like any event of another plan.
+//!
+//! # Replay after a plan change
+//!
+//! An event's record was routed, consented and transformed under the plan that was running
+//! when it was tracked: which destinations got it, which properties a third party may see
+//! (`redact` values go to first-party destinations only), which purposes it counts for. The
+//! tracker replays a record only when it was spooled under the same plan (by hash) and for the
+//! destination with the same id at the same position; every other record is refused, counted
+//! in `Stats::replay_refused` and logged with the plans involved, never re-routed by guess.
 //!
 //! Replay stops at the first record whose length or checksum is wrong: a write torn by the
 //! crash. Everything before it is intact.
@@ -45,7 +58,7 @@
 //! never grows past the pending events plus one segment of history. `forget` rewrites the
 //! segments holding the subject's events, so their bytes leave the disk too.
 
-use crate::plan::{PlanInfo, PurposeSet};
+use crate::plan::{DestinationSet, PlanInfo, PurposeSet};
 use crate::sink::Envelope;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -55,14 +68,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 8] = b"TPSPOOL1";
-const EVENT: u8 = 1;
+/// An event record without plan or destination id (earlier versions): refused on replay.
+const EVENT_V1: u8 = 1;
 const SETTLED: u8 = 2;
+const EVENT: u8 = 3;
 /// Longest record accepted on replay; a longer length field is a torn write.
 const MAX_RECORD: usize = 64 << 20;
 const DEFAULT_SEGMENT_BYTES: u64 = 16 << 20;
 
-/// When spooled records are forced to disk. See the [module docs](self) for what each
-/// guarantees.
+/// When spooled records are forced to disk. Each record reaches the operating system before
+/// `track` returns, so a crash of the process loses nothing under any policy; the policies
+/// differ in what survives a crash of the machine (power loss, kernel panic), as each
+/// variant says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
     /// `fdatasync` after every event, before `track` returns.
@@ -118,14 +135,45 @@ pub(crate) struct Spooled {
 /// One event for one destination, as `track` hands it to the spool.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry<'a> {
+    /// The plan the event was routed and transformed under.
+    pub plan: Stamp<'a>,
     pub destination: usize,
     pub insert_id: &'a str,
     pub event: &'a str,
     pub time_ms: i64,
     pub distinct_id: &'a Arc<str>,
-    pub purposes: u64,
+    pub purposes: PurposeSet,
     /// The properties object (UTF-8 JSON text).
     pub properties: &'a [u8],
+}
+
+/// Which plan and destination a record was written under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp<'a> {
+    pub plan_hash: &'a str,
+    pub plan_label: &'a str,
+    pub destination_id: &'a str,
+}
+
+impl Stamp<'static> {
+    /// The stamp of destination `d` of `plan`.
+    pub(crate) fn of(plan: &'static PlanInfo, d: usize) -> Stamp<'static> {
+        Stamp {
+            plan_hash: plan.hash,
+            plan_label: plan.label,
+            destination_id: plan.destinations.get(d).map_or("", |info| info.id),
+        }
+    }
+}
+
+/// What [`Spool::take_replayed`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Replayed {
+    /// Events of the running plan, to deliver again.
+    pub events: Vec<Spooled>,
+    /// Events refused because another plan (label, or "an earlier version" for records
+    /// without one) spooled them: how many per plan.
+    pub refused: Vec<(String, u64)>,
 }
 
 /// Where a pending event's record lives.
@@ -171,6 +219,10 @@ struct Segment {
 struct Record {
     time_ms: i64,
     purposes: u64,
+    /// Empty in records of earlier versions.
+    plan_hash: String,
+    plan_label: String,
+    destination_id: String,
     insert_id: String,
     event: String,
     distinct_id: String,
@@ -323,22 +375,32 @@ impl Spool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the events replayed at open, resolved against `plan` (events the plan no longer
-    /// has are settled and skipped, with a warning). Returns them once; later calls return none.
-    pub(crate) fn take_replayed(&self, plan: &'static PlanInfo) -> Vec<Spooled> {
+    /// Takes the events replayed at open that `plan` may deliver: those spooled under the same
+    /// plan hash, for the destination with the same id at the same index, of an event the plan
+    /// declares. The others are settled (they will not be offered again) and counted per plan
+    /// they were spooled under. Returns them once; later calls return none.
+    pub(crate) fn take_replayed(&self, plan: &'static PlanInfo) -> Replayed {
         let replayed =
             std::mem::take(&mut *self.replayed.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut out = Vec::with_capacity(replayed.len());
+        let mut out = Replayed {
+            events: Vec::with_capacity(replayed.len()),
+            refused: Vec::new(),
+        };
         for (destination, record) in replayed {
+            let d = usize::from(destination);
+            let same_plan = !record.plan_hash.is_empty() && record.plan_hash == plan.hash;
+            let same_destination = plan
+                .destinations
+                .get(d)
+                .is_some_and(|info| info.id == record.destination_id);
             let event = plan
                 .events
                 .iter()
                 .find(|e| e.name == record.event)
                 .map(|e| e.name);
-            let known_destination = usize::from(destination) < plan.destinations.len();
             match event {
-                Some(event) if known_destination => out.push(Spooled {
-                    destination: usize::from(destination),
+                Some(event) if same_plan && same_destination => out.events.push(Spooled {
+                    destination: d,
                     envelope: Envelope {
                         event,
                         insert_id: record.insert_id,
@@ -350,12 +412,16 @@ impl Spool {
                     },
                 }),
                 _ => {
-                    tracing::warn!(
-                        event = %record.event,
-                        destination,
-                        "spool: dropping a spooled event the current plan does not declare"
-                    );
-                    let _ = self.settle(usize::from(destination), [record.insert_id.as_str()]);
+                    let spooled_under = if record.plan_label.is_empty() {
+                        "an earlier trackplan version (no plan recorded)".to_owned()
+                    } else {
+                        format!("{} (hash {})", record.plan_label, record.plan_hash)
+                    };
+                    match out.refused.iter_mut().find(|(p, _)| *p == spooled_under) {
+                        Some((_, n)) => *n += 1,
+                        None => out.refused.push((spooled_under, 1)),
+                    }
+                    let _ = self.settle(d, [record.insert_id.as_str()]);
                 }
             }
         }
@@ -422,16 +488,18 @@ impl Spool {
         }
     }
 
-    /// Settles the pending events of `distinct_id` for every destination not in `keep` (a
-    /// bit set): consent for them was withdrawn, so a restart must not deliver them.
-    pub(crate) fn settle_subject(&self, distinct_id: &str, keep: u64) -> Result<(), SpoolError> {
+    /// Settles the pending events of `distinct_id` for every destination not in `keep`:
+    /// consent for them was withdrawn, so a restart must not deliver them.
+    pub(crate) fn settle_subject(
+        &self,
+        distinct_id: &str,
+        keep: DestinationSet,
+    ) -> Result<(), SpoolError> {
         let keys: Vec<Key> = self
             .inner()
             .pending
             .iter()
-            .filter(|((d, _), (_, who))| {
-                &**who == distinct_id && (*d >= 64 || keep & (1u64 << d) == 0)
-            })
+            .filter(|((d, _), (_, who))| &**who == distinct_id && !keep.contains(usize::from(*d)))
             .map(|(key, _)| key.clone())
             .collect();
         let mut by_destination: HashMap<u16, Vec<String>> = HashMap::new();
@@ -678,12 +746,17 @@ fn sync_dir(dir: &Path) {
 fn encode_event(buf: &mut Vec<u8>, destination: u16, r: &Record) {
     let distinct_id: Arc<str> = Arc::from(r.distinct_id.as_str());
     let entry = Entry {
+        plan: Stamp {
+            plan_hash: &r.plan_hash,
+            plan_label: &r.plan_label,
+            destination_id: &r.destination_id,
+        },
         destination: usize::from(destination),
         insert_id: &r.insert_id,
         event: &r.event,
         time_ms: r.time_ms,
         distinct_id: &distinct_id,
-        purposes: r.purposes,
+        purposes: PurposeSet::from_bits(r.purposes),
         properties: r.properties.as_bytes(),
     };
     encode_event_parts(buf, destination, &entry);
@@ -694,11 +767,14 @@ fn encode_event_parts(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>) {
     buf.push(EVENT);
     buf.extend_from_slice(&destination.to_le_bytes());
     buf.extend_from_slice(&e.time_ms.to_le_bytes());
-    buf.extend_from_slice(&e.purposes.to_le_bytes());
+    buf.extend_from_slice(&e.purposes.bits().to_le_bytes());
     put(buf, e.insert_id.as_bytes(), 1);
     put(buf, e.event.as_bytes(), 2);
     put(buf, e.distinct_id.as_bytes(), 2);
     put(buf, e.properties, 4);
+    put(buf, e.plan.plan_hash.as_bytes(), 1);
+    put(buf, e.plan.plan_label.as_bytes(), 1);
+    put(buf, e.plan.destination_id.as_bytes(), 1);
     finish(buf, start);
 }
 
@@ -785,14 +861,25 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
     let kind = r.bytes(1)?[0];
     let destination = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?);
     let item = match kind {
-        EVENT => Item::Event(Record {
-            time_ms: i64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
-            purposes: u64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
-            insert_id: r.string(1)?,
-            event: r.string(2)?,
-            distinct_id: r.string(2)?,
-            properties: r.string(4)?,
-        }),
+        EVENT | EVENT_V1 => {
+            let mut record = Record {
+                time_ms: i64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
+                purposes: u64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
+                insert_id: r.string(1)?,
+                event: r.string(2)?,
+                distinct_id: r.string(2)?,
+                properties: r.string(4)?,
+                plan_hash: String::new(),
+                plan_label: String::new(),
+                destination_id: String::new(),
+            };
+            if kind == EVENT {
+                record.plan_hash = r.string(1)?;
+                record.plan_label = r.string(1)?;
+                record.destination_id = r.string(1)?;
+            }
+            Item::Event(record)
+        }
         SETTLED => Item::Settled(r.string(1)?),
         _ => return None,
     };
@@ -868,12 +955,13 @@ mod tests {
     fn add(spool: &Spool, destination: usize, e: &Envelope) {
         spool
             .append(&[Entry {
+                plan: Stamp::of(e.plan, destination),
                 destination,
                 insert_id: &e.insert_id,
                 event: e.event,
                 time_ms: e.time_ms,
                 distinct_id: &e.distinct_id,
-                purposes: e.purposes.bits(),
+                purposes: e.purposes,
                 properties: e.properties.as_bytes(),
             }])
             .expect("append");
@@ -892,7 +980,7 @@ mod tests {
         let dir = TempDir::new("replay");
         {
             let spool = Spool::open(&dir.0).expect("open");
-            assert!(spool.take_replayed(&PLAN).is_empty());
+            assert!(spool.take_replayed(&PLAN).events.is_empty());
             for n in 0..5 {
                 add(&spool, 0, &envelope(n, "u1"));
             }
@@ -909,7 +997,7 @@ mod tests {
             // Dropped without sync or shutdown, as a crash would leave it.
         }
         let spool = Spool::open(&dir.0).expect("reopen");
-        let replayed = spool.take_replayed(&PLAN);
+        let replayed = spool.take_replayed(&PLAN).events;
         let expect = |d, n| (d, envelope(n, "").insert_id);
         assert_eq!(
             ids(&replayed),
@@ -921,7 +1009,10 @@ mod tests {
         assert_eq!(&*first.distinct_id, "u1");
         assert_eq!(first.time_ms, original.time_ms);
         assert_eq!(first.event, "Thing Happened");
-        assert!(spool.take_replayed(&PLAN).is_empty(), "replayed once");
+        assert!(
+            spool.take_replayed(&PLAN).events.is_empty(),
+            "replayed once"
+        );
         assert_eq!(spool.segments().len(), 1, "old segments compacted away");
     }
 
@@ -943,7 +1034,7 @@ mod tests {
         file.set_len(len - 5).expect("truncate");
         drop(file);
         let spool = Spool::open(&dir.0).expect("reopen");
-        assert_eq!(spool.take_replayed(&PLAN).len(), 2);
+        assert_eq!(spool.take_replayed(&PLAN).events.len(), 2);
 
         // A flipped byte inside a record is caught by its checksum.
         drop(spool);
@@ -957,7 +1048,7 @@ mod tests {
         bytes[at] ^= 0x40;
         fs::write(&path, bytes).expect("write");
         let spool = Spool::open(&dir.0).expect("reopen");
-        assert_eq!(spool.take_replayed(&PLAN).len(), 1);
+        assert_eq!(spool.take_replayed(&PLAN).events.len(), 1);
     }
 
     #[test]
@@ -1011,7 +1102,7 @@ mod tests {
         }
         drop(spool);
         let spool = Spool::open(&dir.0).expect("reopen");
-        let replayed = spool.take_replayed(&PLAN);
+        let replayed = spool.take_replayed(&PLAN).events;
         assert_eq!(replayed.len(), 5);
         assert!(replayed.iter().all(|s| &*s.envelope.distinct_id == "other"));
     }
@@ -1038,8 +1129,34 @@ mod tests {
             add(&spool, 0, &envelope(1, "u"));
         }
         let spool = Spool::open(&dir.0).expect("reopen");
-        assert!(spool.take_replayed(other).is_empty());
+        assert!(spool.take_replayed(other).events.is_empty());
         assert_eq!(spool.pending(), 0, "settled, not replayed forever");
+    }
+
+    #[test]
+    fn events_of_another_plan_are_refused_and_counted_not_rerouted() {
+        // The same destinations in the other order, under a new hash.
+        let reordered = fixture::plan("t")
+            .version(2)
+            .purpose("analytics")
+            .destination("b", "memory")
+            .destination("a", "memory")
+            .event("Thing Happened", [])
+            .build();
+        let dir = TempDir::new("reordered");
+        {
+            let spool = Spool::open(&dir.0).expect("open");
+            add(&spool, 0, &envelope(1, "u"));
+            add(&spool, 1, &envelope(2, "u"));
+        }
+        let spool = Spool::open(&dir.0).expect("reopen");
+        let replayed = spool.take_replayed(reordered);
+        assert!(replayed.events.is_empty(), "nothing replayed by position");
+        assert_eq!(
+            replayed.refused,
+            vec![(format!("t@1 (hash {})", PLAN.hash), 2)]
+        );
+        assert_eq!(spool.pending(), 0, "settled, not offered again");
     }
 
     #[test]

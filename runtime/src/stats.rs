@@ -3,8 +3,11 @@
 //! vanishes silently.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
-use crate::plan::PlanInfo;
+use crate::plan::{DestinationSet, PlanInfo};
+
+pub use crate::flush::{DestinationFlush, FlushReport};
 
 /// Counts of one destination, or of all of them added up. Units are envelopes: one event for
 /// one destination.
@@ -62,13 +65,42 @@ impl Counts {
     }
 }
 
-/// The counts of one destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a destination's deliveries went lately: enough to alert on a destination that stopped
+/// accepting events (a revoked token answers every batch with 401).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Health {
+    /// When a batch was last accepted (fully or partly).
+    pub last_success: Option<SystemTime>,
+    /// When a delivery attempt last failed (retryable or not), and why: the sink's reason,
+    /// which names status codes and error kinds, never property values.
+    pub last_error: Option<(SystemTime, String)>,
+    /// Delivery attempts that failed in a row since the last success.
+    pub consecutive_failures: u32,
+}
+
+impl Health {
+    pub(crate) fn succeeded(&mut self, at: SystemTime) {
+        self.last_success = Some(at);
+        self.consecutive_failures = 0;
+    }
+
+    pub(crate) fn failed(&mut self, at: SystemTime, reason: &str) {
+        self.last_error = Some((at, reason.to_owned()));
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+    }
+}
+
+/// The counts and health of one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DestinationStats {
     /// The destination's plan id.
     pub id: &'static str,
     /// Its counts.
     pub counts: Counts,
+    /// How its deliveries went lately.
+    pub health: Health,
 }
 
 /// A snapshot of a tracker's counters (`Tracker::stats`).
@@ -88,6 +120,11 @@ pub struct Stats {
     /// transform could not apply (the value is also counted in `dropped_invalid`). They are
     /// in no destination's counts.
     pub refused_invalid: u64,
+    /// Events an earlier run left in the spool that were not replayed because they were
+    /// spooled under another plan (hash) than the running one: their routing, consent and
+    /// transforms were decided by rules this tracker does not enforce. A warning names the
+    /// plans. Not counted per destination (this run never accepted them).
+    pub replay_refused: u64,
 }
 
 impl Stats {
@@ -151,13 +188,14 @@ impl Cells {
     }
 }
 
-/// The live counters, shared by the tracker handles and the worker.
+/// The live counters, shared by the tracker handles and the workers.
 pub(crate) struct StatsCells {
     plan: &'static PlanInfo,
     per_destination: Box<[Cells]>,
     pub(crate) dropped_invalid: AtomicU64,
     pub(crate) dropped_wrong_plan: AtomicU64,
     pub(crate) refused_invalid: AtomicU64,
+    pub(crate) replay_refused: AtomicU64,
 }
 
 impl StatsCells {
@@ -168,6 +206,7 @@ impl StatsCells {
             dropped_invalid: AtomicU64::new(0),
             dropped_wrong_plan: AtomicU64::new(0),
             refused_invalid: AtomicU64::new(0),
+            replay_refused: AtomicU64::new(0),
         }
     }
 
@@ -177,26 +216,20 @@ impl StatsCells {
         }
     }
 
-    /// Bumps `counter` by one for every destination in the bit set `mask`.
-    pub(crate) fn add_each(&self, mask: u64, counter: Counter) {
-        let mut m = mask;
-        while m != 0 {
-            let d = m.trailing_zeros() as usize;
+    /// Bumps `counter` by one for every destination in `destinations`.
+    pub(crate) fn add_each(&self, destinations: DestinationSet, counter: Counter) {
+        for d in destinations {
             self.add(d, counter, 1);
-            m &= m - 1;
         }
     }
 
-    /// Takes back one of `counter` for every destination in `mask` (an acceptance of an event
-    /// that then turned out not to be trackable).
-    pub(crate) fn take_back_each(&self, mask: u64, counter: Counter) {
-        let mut m = mask;
-        while m != 0 {
-            let d = m.trailing_zeros() as usize;
+    /// Takes back one of `counter` for every destination in `destinations` (an acceptance of
+    /// an event that then turned out not to be trackable).
+    pub(crate) fn take_back_each(&self, destinations: DestinationSet, counter: Counter) {
+        for d in destinations {
             if let Some(cells) = self.per_destination.get(d) {
                 cells.cell(counter).fetch_sub(1, Ordering::AcqRel);
             }
-            m &= m - 1;
         }
     }
 
@@ -227,6 +260,7 @@ impl StatsCells {
                 DestinationStats {
                     id: info.id,
                     counts,
+                    health: Health::default(),
                 }
             })
             .collect();
@@ -236,6 +270,7 @@ impl StatsCells {
             dropped_invalid: self.dropped_invalid.load(Ordering::Acquire),
             dropped_wrong_plan: self.dropped_wrong_plan.load(Ordering::Acquire),
             refused_invalid: self.refused_invalid.load(Ordering::Acquire),
+            replay_refused: self.replay_refused.load(Ordering::Acquire),
         }
     }
 }

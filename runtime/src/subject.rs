@@ -1,29 +1,31 @@
 //! Subjects: the end users events are about, each with a distinct id and a consent.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::consent::Consent;
-use crate::event::{DeclaredFor, Destination, Event, Purpose, RoutableTo};
+use crate::event::{Destination, Event, Purpose, RoutableTo};
+use crate::plan::DestinationSet;
+use crate::scope::SubjectScope;
 use crate::tracker::Tracker;
 
-pub(crate) struct SubjectInner {
+pub(crate) struct SubjectState {
     pub distinct_id: Arc<str>,
     consent: Mutex<Consent>,
-    /// Destinations (bit set) the consent permits; read on every `track` without locking.
+    /// Destinations the consent permits (a [`DestinationSet`]'s bits); read on every `track`
+    /// without locking.
     allowed: AtomicU64,
 }
 
-impl SubjectInner {
-    pub(crate) fn allowed(&self) -> u64 {
-        self.allowed.load(Ordering::Acquire)
+impl SubjectState {
+    pub(crate) fn allowed(&self) -> DestinationSet {
+        DestinationSet::from_bits(self.allowed.load(Ordering::Acquire))
     }
 
     /// Stores a new permitted set; returns the previous one.
-    pub(crate) fn set_allowed(&self, allowed: u64) -> u64 {
-        self.allowed.swap(allowed, Ordering::AcqRel)
+    pub(crate) fn set_allowed(&self, allowed: DestinationSet) -> DestinationSet {
+        DestinationSet::from_bits(self.allowed.swap(allowed.bits(), Ordering::AcqRel))
     }
 }
 
@@ -35,7 +37,7 @@ impl SubjectInner {
 #[derive(Clone)]
 pub struct Subject {
     tracker: Tracker,
-    inner: Arc<SubjectInner>,
+    inner: Arc<SubjectState>,
 }
 
 impl fmt::Debug for Subject {
@@ -51,13 +53,13 @@ impl fmt::Debug for Subject {
 
 impl Subject {
     pub(crate) fn new(tracker: &Tracker, distinct_id: String, consent: Consent) -> Subject {
-        let allowed = tracker.core.allowed_destinations(&consent);
+        let allowed = tracker.pipeline.allowed_destinations(&consent);
         Subject {
             tracker: tracker.clone(),
-            inner: Arc::new(SubjectInner {
+            inner: Arc::new(SubjectState {
                 distinct_id: distinct_id.into(),
                 consent: Mutex::new(consent),
-                allowed: AtomicU64::new(allowed),
+                allowed: AtomicU64::new(allowed.bits()),
             }),
         }
     }
@@ -68,7 +70,9 @@ impl Subject {
     /// before it is serialized; otherwise its properties are serialized once, transformed per
     /// the plan, and queued for the background worker.
     pub fn track<E: Event>(&self, event: E) {
-        self.tracker.core.track(&self.inner, &event, u64::MAX);
+        self.tracker
+            .pipeline
+            .track(&self.inner, &event, DestinationSet::first(64));
     }
 
     /// Like [`Subject::track`], but builds the event only when some destination will receive
@@ -80,8 +84,8 @@ impl Subject {
     /// `user.track_with(|| SearchPerformed { query: Personal::new(text.to_owned()) })`
     /// copies the search text only for a user whose consent lets the event go somewhere.
     pub fn track_with<E: Event>(&self, build: impl FnOnce() -> E) {
-        let core = &self.tracker.core;
-        if let Some(send) = core.route::<E>(&self.inner, u64::MAX) {
+        let core = &self.tracker.pipeline;
+        if let Some(send) = core.route::<E>(&self.inner, DestinationSet::first(64)) {
             core.enqueue(&self.inner, &build(), send);
         }
     }
@@ -95,20 +99,17 @@ impl Subject {
 
     fn send_to_inner<D: Destination, E: RoutableTo<D>>(&self, event: E) {
         // A destination of another plan routes nothing (the event is refused as foreign).
-        let route = if D::INDEX < 64 && D::PLAN.same_as(self.tracker.core.plan) {
-            1u64 << D::INDEX
+        let route = if D::INDEX < 64 && D::PLAN.same_as(self.tracker.pipeline.plan) {
+            DestinationSet::only(D::INDEX)
         } else {
-            0
+            DestinationSet::EMPTY
         };
-        self.tracker.core.track(&self.inner, &event, route);
+        self.tracker.pipeline.track(&self.inner, &event, route);
     }
 
     /// A handle that only tracks events declared for purpose `P`.
-    pub fn scoped<P: Purpose>(&self) -> Scoped<P> {
-        Scoped {
-            subject: self.clone(),
-            purpose: PhantomData,
-        }
+    pub fn scoped<P: Purpose>(&self) -> SubjectScope<P> {
+        SubjectScope::new(self.clone())
     }
 
     /// The pseudonymous id sent downstream.
@@ -134,9 +135,9 @@ impl Subject {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *current = consent;
-        let allowed = self.tracker.core.allowed_destinations(&consent);
+        let allowed = self.tracker.pipeline.allowed_destinations(&consent);
         // Under the consent lock, so two concurrent changes apply in the order they stored.
-        self.tracker.core.apply_consent(&self.inner, allowed);
+        self.tracker.pipeline.apply_consent(&self.inner, allowed);
     }
 
     /// Changes the consent with `f` (e.g. `|c| c.withdraw(purpose::Advertising)`); see
@@ -149,8 +150,8 @@ impl Subject {
             .unwrap_or_else(PoisonError::into_inner);
         let consent = f(*current);
         *current = consent;
-        let allowed = self.tracker.core.allowed_destinations(&consent);
-        self.tracker.core.apply_consent(&self.inner, allowed);
+        let allowed = self.tracker.pipeline.allowed_destinations(&consent);
+        self.tracker.pipeline.apply_consent(&self.inner, allowed);
     }
 
     /// Grants a purpose.
@@ -176,94 +177,5 @@ impl Subject {
     /// The tracker this subject tracks through.
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
-    }
-}
-
-/// A subject handle restricted to events declared for purpose `P`
-/// ([`Subject::scoped`], [`Scope::subject`]).
-///
-/// The restriction is at compile time: tracking an event the plan does not collect for `P`
-/// does not compile. Routing and consent are as for [`Subject::track`].
-pub struct Scoped<P> {
-    subject: Subject,
-    purpose: PhantomData<fn() -> P>,
-}
-
-impl<P> Clone for Scoped<P> {
-    fn clone(&self) -> Self {
-        Scoped {
-            subject: self.subject.clone(),
-            purpose: PhantomData,
-        }
-    }
-}
-
-impl<P> fmt::Debug for Scoped<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scoped")
-            .field("purpose", &std::any::type_name::<P>())
-            .field("subject", &self.subject)
-            .finish()
-    }
-}
-
-impl<P: Purpose> Scoped<P> {
-    /// Tracks an event declared for `P`.
-    pub fn track<E: DeclaredFor<P>>(&self, event: E) {
-        self.subject.track(event);
-    }
-
-    /// Tracks an event declared for `P`, built only when some destination will receive it
-    /// (see [`Subject::track_with`]).
-    pub fn track_with<E: DeclaredFor<P>>(&self, build: impl FnOnce() -> E) {
-        self.subject.track_with(build);
-    }
-
-    /// The subject behind the handle.
-    pub fn subject(&self) -> &Subject {
-        &self.subject
-    }
-}
-
-/// Hands out subjects restricted to purpose `P` ([`Tracker::scoped`]): give a module a
-/// `Scope<purpose::Marketing>` and it cannot track events collected for anything else.
-pub struct Scope<P> {
-    tracker: Tracker,
-    purpose: PhantomData<fn() -> P>,
-}
-
-impl<P> Clone for Scope<P> {
-    fn clone(&self) -> Self {
-        Scope {
-            tracker: self.tracker.clone(),
-            purpose: PhantomData,
-        }
-    }
-}
-
-impl<P> fmt::Debug for Scope<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope")
-            .field("purpose", &std::any::type_name::<P>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<P: Purpose> Scope<P> {
-    pub(crate) fn new(tracker: Tracker) -> Scope<P> {
-        Scope {
-            tracker,
-            purpose: PhantomData,
-        }
-    }
-
-    /// A subject handle restricted to `P` (see [`Tracker::subject`]).
-    pub fn subject(&self, subject_id: &str, consent: Consent) -> Scoped<P> {
-        self.tracker.subject(subject_id, consent).scoped()
-    }
-
-    /// An anonymous subject handle restricted to `P` (see [`Tracker::anonymous`]).
-    pub fn anonymous(&self, consent: Consent) -> Scoped<P> {
-        self.tracker.anonymous(consent).scoped()
     }
 }

@@ -37,10 +37,10 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::builder::TrackerBuilder;
 use crate::event::Event;
 use crate::plan::PlanInfo;
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
-use crate::tracker::TrackerBuilder;
 
 /// One event as a destination received it.
 ///
@@ -401,6 +401,10 @@ impl TrackerBuilder {
 }
 
 impl Sink for Recorder {
+    fn declaration(&self) -> crate::sink::SinkDeclaration {
+        crate::sink::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         if let Some(first) = batch.first() {
             let _ = self.plan.set(first.plan);

@@ -1,96 +1,128 @@
-//! The background thread: batches each destination's events, delivers them, retries, flushes
-//! and erases. It owns the sinks, so a sink is only ever called from this one thread.
+//! A destination's worker: the thread that owns its sink, batches its lane's events, delivers
+//! them, retries, flushes, and answers its data subjects' requests. Every destination with a
+//! sink has its own, so a sink is only ever called from its one thread, and a destination that
+//! is slow, down or busy with a privacy request holds up no other.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Instant, SystemTime};
 
 use crate::id::InsertIds;
+use crate::lane::{POLL, Queued, RetryBatch, retain_batch};
 use crate::plan::PlanInfo;
-use crate::queue::{
-    Answer, POLL, POOL_MAX, Queued, RequestKind, RetryBatch, SPARE_BATCHES_MAX, Shared, State,
-    SubjectRequest, retain_batch, reusable,
-};
+use crate::queue::{Lifecycle, Queue, QueueState, reusable};
+use crate::retry::{self, Step};
 use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
+use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
-/// The worker's own state: what it owns outside the shared mutex.
+/// One destination's worker: what it owns outside the shared mutex.
 pub(crate) struct Worker {
-    pub shared: Arc<Shared>,
-    pub plan: &'static PlanInfo,
-    /// Per destination; `None` for skipped destinations.
-    pub sinks: Vec<Option<Box<dyn Sink>>>,
-    pub retry: Vec<RetryPolicy>,
-    pub ids: InsertIds,
+    shared: Arc<Queue>,
+    plan: &'static PlanInfo,
+    /// The destination (lane) served.
+    d: usize,
+    sink: Box<dyn Sink>,
+    retry: RetryPolicy,
+    ids: InsertIds,
     /// The on-disk spool: events are settled in it once delivered or given up on.
-    pub spool: Option<Arc<Spool>>,
-    /// Where the next search for a due lane starts, so one busy destination cannot starve
-    /// the others.
-    pub next_lane: usize,
+    spool: Option<Arc<Spool>>,
     /// Text buffers of events turned into envelopes, returned to the pool at the next lock.
-    pub spent: Vec<Vec<u8>>,
-    /// An empty queue with capacity, swapped with a lane's queue to take a whole batch.
-    pub spare: VecDeque<Queued>,
+    spent: Vec<Vec<u8>>,
+    /// An empty queue with capacity, swapped with the lane's queue to take a whole batch.
+    spare: VecDeque<Queued>,
     /// Insert-id strings of delivered envelopes, reused for the next ones.
-    pub spare_ids: Vec<String>,
+    spare_ids: Vec<String>,
     /// A batch was taken since the worker last found nothing to do (see `run`).
-    pub lingering: bool,
+    lingering: bool,
     /// A full (sealed) batch was taken since the worker last slept (see `run`).
-    pub took_full: bool,
+    took_full: bool,
 }
 
 /// Most insert-id strings kept for reuse (a few batches' worth).
 const SPARE_IDS_MAX: usize = 4096;
 
-pub(crate) fn spawn(worker: Worker) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("trackplan-worker".into())
-        .spawn(move || worker.run())
-}
-
 impl Worker {
+    /// The worker of destination `d`, delivering to `sink`.
+    pub(crate) fn new(
+        shared: Arc<Queue>,
+        plan: &'static PlanInfo,
+        d: usize,
+        sink: Box<dyn Sink>,
+        ids: InsertIds,
+        spool: Option<Arc<Spool>>,
+    ) -> Worker {
+        Worker {
+            retry: sink.retry_policy(),
+            shared,
+            plan,
+            d,
+            sink,
+            ids,
+            spool,
+            spent: Vec::new(),
+            spare: VecDeque::new(),
+            spare_ids: Vec::new(),
+            lingering: false,
+            took_full: false,
+        }
+    }
+
+    /// Starts the worker's thread and registers it for wake-ups.
+    pub(crate) fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+        let shared = Arc::clone(&self.shared);
+        let d = self.d;
+        let id = self.destination_id();
+        let handle = std::thread::Builder::new()
+            .name(format!("trackplan-{id}"))
+            .spawn(move || self.run())?;
+        shared.set_worker(d, handle.thread().clone());
+        Ok(handle)
+    }
+
+    fn destination_id(&self) -> &'static str {
+        self.plan
+            .destinations
+            .get(self.d)
+            .map_or("?", |info| info.id)
+    }
+
     fn run(mut self) {
         let shared = Arc::clone(&self.shared);
+        let d = self.d;
         let mut st = shared.lock();
         loop {
-            if st.stop {
+            if st.lifecycle() != Lifecycle::Open {
                 break;
             }
-            if let Some(request) = st.requests.pop_front() {
+            if let Some(request) = st.next_request_for(d) {
                 drop(st);
-                let answers = self.answer(&request);
+                let answer = self.answer(&request);
                 st = shared.lock();
-                match st.abandoned.iter().position(|&id| id == request.id) {
-                    Some(pos) => {
-                        st.abandoned.swap_remove(pos);
-                    }
-                    None => st.answers.push((request.id, answers)),
-                }
+                st.answered(request.id, d, answer);
                 shared.progress.notify_all();
                 continue;
             }
             let now = Instant::now();
-            if let Some(d) = due_retry(&st, now, self.next_lane) {
-                self.next_lane = d + 1;
-                if let Some(batch) = st.lanes[d].retry.take() {
-                    let lowest = batch.seqs.iter().min().copied().unwrap_or(u64::MAX);
-                    st.in_flight = Some((d, lowest));
+            let lane = st.lane_mut(d);
+            if lane.retry.as_ref().is_some_and(|r| r.due <= now) {
+                if let Some(batch) = lane.retry.take() {
+                    lane.in_flight = Some(batch.seqs.iter().min().copied().unwrap_or(u64::MAX));
                     drop(st);
-                    st = self.attempt(&shared, d, batch);
+                    st = self.attempt(&shared, batch);
                 }
                 continue;
             }
-            let flushing = st.flush_requested > st.flush_completed || st.closed;
-            if let Some(d) = due_lane(&st, now, flushing, self.next_lane) {
-                self.next_lane = d + 1;
+            let flush_wanted = st.flush_wanted(d);
+            if st.lane(d).due(now, flush_wanted) {
                 self.lingering = true;
                 let mut items = std::mem::take(&mut self.spare);
-                self.took_full |= take_items(&mut st, d, now, &mut items);
-                st.in_flight = Some((d, items.front().map_or(u64::MAX, |q| q.seq)));
-                let waiters = st.progress_waiters > 0;
+                self.took_full |= st.take_batch(d, now, &mut items);
+                st.lane_mut(d).in_flight = Some(items.front().map_or(u64::MAX, |q| q.seq));
+                let waiters = st.has_waiters();
                 drop(st);
                 // Space was freed for producers blocked on a full queue.
                 if waiters {
@@ -100,18 +132,14 @@ impl Worker {
                 // for them.
                 let batch = self.envelopes(&mut items);
                 self.spare = items;
-                st = self.attempt(&shared, d, batch);
+                st = self.attempt(&shared, batch);
                 continue;
             }
-            let flush_due = st.flush_requested > st.flush_completed
-                && st.lowest_pending_seq().is_none_or(|s| s > st.flush_target);
-            if flush_due {
-                let generation = st.flush_requested;
+            if let Some(generation) = st.flush_due(d) {
                 drop(st);
-                let errors = self.flush_sinks();
+                let error = self.flush_sink();
                 st = shared.lock();
-                st.flush_completed = st.flush_completed.max(generation);
-                st.flush_errors = errors;
+                st.complete_flush(d, generation, error);
                 shared.progress.notify_all();
                 continue;
             }
@@ -126,22 +154,19 @@ impl Worker {
                     continue;
                 }
             }
-            st.worker_waiting = true;
+            let lane = st.lane_mut(d);
+            lane.worker_waiting = true;
             let spool_due = self.spool.as_ref().and_then(|s| s.next_sync());
-            let mut deadline = match (next_deadline(&st), spool_due) {
+            let mut deadline = match (lane.next_deadline(), spool_due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            // Nothing waits. While events keep coming, wake by the shortest batch delay
-            // anyway: a lane started meanwhile is then due no earlier than that, and `track`
-            // need not make a system call to wake the worker for each new batch. After one
-            // such wake-up finds nothing, the worker sleeps until woken.
+            // Nothing waits. While events keep coming, wake by the batch delay anyway: a
+            // batch started meanwhile is then due no earlier than that, and `track` need not
+            // make a system call to wake the worker for each new batch. After one such
+            // wake-up finds nothing, the worker sleeps until woken.
             if deadline.is_none() && std::mem::take(&mut self.lingering) {
-                deadline = st
-                    .lanes
-                    .iter()
-                    .filter_map(|l| now.checked_add(l.limits.max_delay))
-                    .min();
+                deadline = now.checked_add(lane.limits.max_delay);
             }
             // Full batches came since the last sleep: look again soon (see `POLL`), and let
             // `track` seal batches without waking the worker. A look that finds none ends it.
@@ -149,7 +174,7 @@ impl Worker {
                 let poll = now + POLL;
                 deadline = Some(deadline.map_or(poll, |d| d.min(poll)));
             }
-            st.worker_wakes_by = deadline;
+            lane.worker_wakes_by = deadline;
             drop(st);
             // A wake-up between the unlock and the park is kept by the thread's token.
             match deadline {
@@ -157,11 +182,12 @@ impl Worker {
                 Some(at) => std::thread::park_timeout(at.saturating_duration_since(now)),
             }
             st = shared.lock();
-            st.worker_waiting = false;
-            st.worker_wakes_by = None;
+            let lane = st.lane_mut(d);
+            lane.worker_waiting = false;
+            lane.worker_wakes_by = None;
         }
         self.abandon_rest(&mut st);
-        st.worker_exited = true;
+        st.worker_exited();
         shared.progress.notify_all();
     }
 
@@ -205,41 +231,39 @@ impl Worker {
         }
     }
 
-    /// Delivers `r` to destination `d` (the caller has marked it in flight and released the
-    /// lock), then settles the outcome under the lock, which it returns.
-    fn attempt<'s>(
-        &mut self,
-        shared: &'s Shared,
-        d: usize,
-        mut r: RetryBatch,
-    ) -> MutexGuard<'s, State> {
-        let outcome = match self.sinks.get_mut(d).and_then(Option::as_mut) {
-            Some(sink) if !r.batch.is_empty() => catch_unwind(AssertUnwindSafe(|| {
-                sink.deliver(&r.batch)
-            }))
-            .unwrap_or_else(|_| Outcome::Failed {
-                reason: "the sink panicked".into(),
-            }),
-            Some(_) => Outcome::Delivered,
-            None => Outcome::Failed {
-                reason: "no sink".into(),
-            },
-        };
-        if let Some(spool) = &self.spool {
-            let policy = self.retry.get(d).copied().unwrap_or_default();
-            let settled = match &outcome {
-                Outcome::Retry { .. } => r.retries + 1 > policy.max_retries,
-                _ => true,
-            };
-            if settled {
-                let ids = r.batch.iter().map(|e| e.insert_id.as_str());
-                if let Err(e) = spool.settle(d, ids) {
-                    tracing::warn!(error = %e, "trackplan: recording delivery in the spool failed");
+    /// Delivers `r` (the caller has marked it in flight and released the lock), then settles
+    /// the outcome under the lock, which it returns.
+    fn attempt<'s>(&mut self, shared: &'s Queue, mut r: RetryBatch) -> MutexGuard<'s, QueueState> {
+        let d = self.d;
+        let outcome = if r.batch.is_empty() {
+            Outcome::Delivered
+        } else {
+            let sink = &mut self.sink;
+            catch_unwind(AssertUnwindSafe(|| sink.deliver(&r.batch))).unwrap_or_else(|_| {
+                Outcome::Failed {
+                    reason: "the sink panicked".into(),
                 }
+            })
+        };
+        let step = match &outcome {
+            Outcome::Retry { after, .. } => Some(retry::next_step(
+                &self.retry,
+                r.retries,
+                *after,
+                retry::jitter_permille(),
+            )),
+            _ => None,
+        };
+        if let Some(spool) = &self.spool
+            && !matches!(step, Some(Step::RetryAfter(_)))
+        {
+            let ids = r.batch.iter().map(|e| e.insert_id.as_str());
+            if let Err(e) = spool.settle(d, ids) {
+                tracing::warn!(error = %e, "trackplan: recording delivery in the spool failed");
             }
         }
         let n = r.batch.len() as u64;
-        if !matches!(outcome, Outcome::Retry { .. }) {
+        if step.is_none() {
             // Settled: dropped here, outside the lock, so `track` does not wait for a whole
             // batch's deallocations.
             self.reclaim(std::mem::take(&mut r.batch));
@@ -249,22 +273,19 @@ impl Worker {
             buf.clear();
             reusable(buf)
         });
+        let now = SystemTime::now();
         let mut st = shared.lock();
-        st.in_flight = None;
-        if st.pool.is_empty() {
-            // Usually so in a steady stream: the buffers change hands without a copy.
-            self.spent.truncate(POOL_MAX);
-            std::mem::swap(&mut st.pool, &mut self.spent);
-        } else {
-            let room = POOL_MAX.saturating_sub(st.pool.len());
-            self.spent.truncate(room);
-            st.pool.append(&mut self.spent);
-        }
-        let purges = std::mem::take(&mut st.purge_log);
+        st.return_spent(&mut self.spent);
+        let lane = st.lane_mut(d);
+        lane.in_flight = None;
+        let purges = std::mem::take(&mut lane.purge_log);
         let stats = &self.shared.stats;
-        let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
+        let id = self.destination_id();
         match outcome {
-            Outcome::Delivered => stats.add(d, Counter::Delivered, n),
+            Outcome::Delivered => {
+                stats.add(d, Counter::Delivered, n);
+                lane.health.succeeded(now);
+            }
             Outcome::Partial { failed } => {
                 let mut indices: Vec<usize> = failed
                     .iter()
@@ -277,6 +298,8 @@ impl Worker {
                 stats.add(d, Counter::Failed, k);
                 stats.add(d, Counter::Delivered, n - k);
                 let reason = failed.first().map_or("", |(_, why)| why.as_str());
+                lane.health.succeeded(now);
+                lane.failed_for_good(k, reason);
                 tracing::warn!(
                     destination = id,
                     failed = k,
@@ -287,6 +310,8 @@ impl Worker {
             }
             Outcome::Failed { reason } => {
                 stats.add(d, Counter::Failed, n);
+                lane.health.failed(now, &reason);
+                lane.failed_for_good(n, &reason);
                 tracing::warn!(
                     destination = id,
                     failed = n,
@@ -294,40 +319,44 @@ impl Worker {
                     "trackplan: the destination rejected a batch; not retrying"
                 );
             }
-            Outcome::Retry { reason, after } => {
+            Outcome::Retry { reason, .. } => {
+                lane.health.failed(now, &reason);
                 // Events of subjects who withdrew consent or were forgotten meanwhile are
                 // not sent again.
                 for p in &purges {
-                    if p.keep & (1u64 << d) == 0 {
+                    if !p.keep.contains(d) {
                         let removed = retain_batch(&mut r, |e| *e.distinct_id != *p.distinct_id);
                         stats.add(d, p.counter, removed as u64);
                     }
                 }
                 let n = r.batch.len() as u64;
-                let policy = self.retry.get(d).copied().unwrap_or_default();
                 r.retries += 1;
-                if r.retries > policy.max_retries {
-                    stats.add(d, Counter::Failed, n);
-                    tracing::warn!(
-                        destination = id,
-                        failed = n,
-                        retries = policy.max_retries,
-                        reason = reason.as_str(),
-                        "trackplan: giving up on a batch after its retries ran out"
-                    );
-                } else if n > 0 {
-                    let wait = retry_wait(&policy, r.retries, after);
-                    stats.add(d, Counter::Retried, n);
-                    tracing::debug!(
-                        destination = id,
-                        events = n,
-                        retry = r.retries,
-                        wait_ms = wait.as_millis() as u64,
-                        reason = reason.as_str(),
-                        "trackplan: delivery will be retried"
-                    );
-                    r.due = Instant::now() + wait;
-                    st.lanes[d].retry = Some(r);
+                match step {
+                    Some(Step::RetryAfter(wait)) if n > 0 => {
+                        stats.add(d, Counter::Retried, n);
+                        tracing::debug!(
+                            destination = id,
+                            events = n,
+                            retry = r.retries,
+                            wait_ms = wait.as_millis() as u64,
+                            reason = reason.as_str(),
+                            "trackplan: delivery will be retried"
+                        );
+                        r.due = Instant::now() + wait;
+                        lane.retry = Some(r);
+                    }
+                    Some(Step::RetryAfter(_)) => {}
+                    Some(Step::GiveUp) | None => {
+                        stats.add(d, Counter::Failed, n);
+                        lane.failed_for_good(n, &reason);
+                        tracing::warn!(
+                            destination = id,
+                            failed = n,
+                            retries = self.retry.max_retries,
+                            reason = reason.as_str(),
+                            "trackplan: giving up on a batch after its retries ran out"
+                        );
+                    }
                 }
             }
         }
@@ -344,95 +373,99 @@ impl Worker {
         }
     }
 
-    /// Asks every sink to erase or retrieve the request's subjects (skipped destinations
-    /// received nothing, so they store nothing).
-    fn answer(&mut self, request: &SubjectRequest) -> Vec<(usize, Answer)> {
+    /// Asks the sink to erase or retrieve the request's subjects.
+    fn answer(&mut self, request: &SubjectRequest) -> Answer {
         let ids = &request.distinct_ids;
-        let mut answers = Vec::new();
-        for (d, sink) in self.sinks.iter_mut().enumerate() {
-            let answer = match (sink, request.kind) {
-                (Some(sink), RequestKind::Erase) => Answer::Erasure(
-                    catch_unwind(AssertUnwindSafe(|| sink.erase(ids))).unwrap_or_else(|_| {
-                        Erasure::Failed {
-                            reason: "the sink panicked".into(),
-                        }
-                    }),
-                ),
-                (Some(sink), RequestKind::Access) => Answer::Access(
-                    catch_unwind(AssertUnwindSafe(|| sink.retrieve(ids))).unwrap_or_else(|_| {
-                        Access::Failed {
-                            reason: "the sink panicked".into(),
-                        }
-                    }),
-                ),
-                (None, RequestKind::Erase) => Answer::Erasure(Erasure::NothingStored),
-                (None, RequestKind::Access) => Answer::Access(Access::NothingStored),
-            };
-            let failed = match &answer {
-                Answer::Erasure(Erasure::Failed { reason })
-                | Answer::Access(Access::Failed { reason }) => Some(reason.as_str()),
-                _ => None,
-            };
-            if let Some(reason) = failed {
-                let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
-                tracing::warn!(
-                    destination = id,
-                    request = ?request.kind,
-                    reason,
-                    "trackplan: a data subject's request failed at a destination"
-                );
-            }
-            answers.push((d, answer));
+        let sink = &mut self.sink;
+        let answer = match request.kind {
+            RequestKind::Erase => Answer::Erasure(
+                catch_unwind(AssertUnwindSafe(|| sink.erase(ids))).unwrap_or_else(|_| {
+                    Erasure::Failed {
+                        reason: "the sink panicked".into(),
+                    }
+                }),
+            ),
+            RequestKind::Access => Answer::Access(
+                catch_unwind(AssertUnwindSafe(|| sink.retrieve(ids))).unwrap_or_else(|_| {
+                    Access::Failed {
+                        reason: "the sink panicked".into(),
+                    }
+                }),
+            ),
+        };
+        let failed = match &answer {
+            Answer::Erasure(Erasure::Failed { reason })
+            | Answer::Access(Access::Failed { reason }) => Some(reason.as_str()),
+            _ => None,
+        };
+        if let Some(reason) = failed {
+            tracing::warn!(
+                destination = self.destination_id(),
+                request = ?request.kind,
+                reason,
+                "trackplan: a data subject's request failed at a destination"
+            );
         }
-        answers
+        answer
     }
 
-    fn flush_sinks(&mut self) -> Vec<(usize, String)> {
-        let mut errors = Vec::new();
+    /// Syncs the spool, then makes the sink durable; the error text, if either failed.
+    fn flush_sink(&mut self) -> Option<String> {
         if let Some(spool) = &self.spool
             && let Err(e) = spool.sync()
         {
             tracing::warn!(error = %e, "trackplan: syncing the spool failed");
-            errors.push((usize::MAX, e.to_string()));
+            return Some(format!("syncing the spool failed: {e}"));
         }
-        for (d, sink) in self.sinks.iter_mut().enumerate() {
-            let Some(sink) = sink else { continue };
-            let result = catch_unwind(AssertUnwindSafe(|| sink.flush()))
-                .unwrap_or_else(|_| Err(std::io::Error::other("the sink panicked")));
-            if let Err(e) = result {
-                let id = self.plan.destinations.get(d).map_or("?", |info| info.id);
-                tracing::warn!(destination = id, error = %e, "trackplan: flushing a sink failed");
-                errors.push((d, e.to_string()));
+        let sink = &mut self.sink;
+        let result = catch_unwind(AssertUnwindSafe(|| sink.flush()))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the sink panicked")));
+        match result {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(
+                    destination = self.destination_id(),
+                    error = %e,
+                    "trackplan: flushing a sink failed"
+                );
+                Some(e.to_string())
             }
         }
-        errors
     }
 
     /// On stop: whatever could not be delivered counts as failed, never silently lost.
     /// With a spool, the events stay in it and are delivered after the next start.
-    fn abandon_rest(&mut self, st: &mut State) {
+    fn abandon_rest(&mut self, st: &mut QueueState) {
         if let Some(spool) = &self.spool
             && let Err(e) = spool.sync()
         {
             tracing::warn!(error = %e, "trackplan: syncing the spool failed");
         }
-        let mut total = 0;
-        for (d, lane) in st.lanes.iter_mut().enumerate() {
-            let n = lane.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
-            lane.sealed.clear();
-            lane.items.clear();
-            lane.retry = None;
-            lane.bytes = 0;
-            lane.filling_since = None;
-            self.shared.stats.add(d, Counter::Failed, n as u64);
-            total += n;
-        }
-        st.queued = 0;
-        if total > 0 {
+        let lane = st.lane_mut(self.d);
+        let n = lane.len() + lane.retry.as_ref().map_or(0, |r| r.batch.len());
+        lane.sealed.clear();
+        lane.items.clear();
+        lane.retry = None;
+        lane.bytes = 0;
+        lane.filling_since = None;
+        lane.queued = 0;
+        self.shared.stats.add(self.d, Counter::Failed, n as u64);
+        if n > 0 {
             tracing::warn!(
-                failed = total,
+                destination = self.destination_id(),
+                failed = n,
                 "trackplan: the tracker stopped before these events could be delivered"
             );
+        }
+        // Requests this destination will not answer now.
+        let requests: Vec<SubjectRequest> = lane.requests.drain(..).collect();
+        for request in requests {
+            let reason = "the tracker stopped before this destination answered".to_owned();
+            let answer = match request.kind {
+                RequestKind::Erase => Answer::Erasure(Erasure::Failed { reason }),
+                RequestKind::Access => Answer::Access(Access::Failed { reason }),
+            };
+            st.answered(request.id, self.d, answer);
         }
     }
 }
@@ -444,220 +477,5 @@ fn text(bytes: &[u8]) -> Arc<str> {
         // Unreachable: the property writer only appends UTF-8. Lossy keeps a bug visible
         // without a panic.
         Err(_) => Arc::from(&*String::from_utf8_lossy(bytes)),
-    }
-}
-
-/// Moves one batch of `d`'s queued events out of the queue, into `into` (empty), while the
-/// caller holds the lock, so the time taken here is time `track` may wait.
-///
-/// A full batch was sealed by the push that filled it and is taken whole: nothing here touches
-/// its events, which are still in the tracking thread's cache. A batch still filling (due by
-/// time or a flush) is swapped out whole too. Only a lane that holds more than one batch
-/// without sealing it (events replayed from the spool) is taken event by event.
-///
-/// Returns whether the batch was a sealed, full one.
-fn take_items(st: &mut State, d: usize, now: Instant, into: &mut VecDeque<Queued>) -> bool {
-    let State {
-        lanes,
-        spare_batches,
-        queued,
-        ..
-    } = st;
-    let lane = &mut lanes[d];
-    let limits = lane.limits;
-    let max_events = limits.max_events.max(1);
-    let full = if let Some(batch) = lane.sealed.pop_front() {
-        let spare = std::mem::replace(into, batch);
-        if spare_batches.len() < SPARE_BATCHES_MAX {
-            spare_batches.push(spare);
-        }
-        true
-    } else {
-        if lane.items.len() <= max_events && lane.bytes <= limits.max_bytes {
-            std::mem::swap(&mut lane.items, into);
-            lane.bytes = 0;
-        } else {
-            let mut bytes = 0;
-            while into.len() < max_events {
-                let Some(next) = lane.items.front() else {
-                    break;
-                };
-                if !into.is_empty() && bytes + next.properties().len() > limits.max_bytes {
-                    break;
-                }
-                let Some(q) = lane.items.pop_front() else {
-                    break;
-                };
-                bytes += q.properties().len();
-                into.push_back(q);
-            }
-            lane.bytes -= bytes;
-        }
-        lane.filling_since = if lane.items.is_empty() {
-            None
-        } else {
-            Some(now)
-        };
-        false
-    };
-    *queued -= into.len();
-    full
-}
-
-/// The first lane (from `start`, wrapping) whose retry is due.
-fn due_retry(st: &State, now: Instant, start: usize) -> Option<usize> {
-    let n = st.lanes.len();
-    (0..n)
-        .map(|i| (start + i) % n)
-        .find(|&d| st.lanes[d].retry.as_ref().is_some_and(|r| r.due <= now))
-}
-
-/// The first lane (from `start`, wrapping) with a batch to send now.
-fn due_lane(st: &State, now: Instant, flushing: bool, start: usize) -> Option<usize> {
-    let n = st.lanes.len();
-    (0..n).map(|i| (start + i) % n).find(|&d| {
-        let lane = &st.lanes[d];
-        !lane.is_empty()
-            && lane.retry.is_none()
-            && (flushing
-                || !lane.sealed.is_empty()
-                || lane.items.len() >= lane.limits.max_events
-                || lane.bytes >= lane.limits.max_bytes
-                || lane
-                    .filling_since
-                    .is_some_and(|t| now.saturating_duration_since(t) >= lane.limits.max_delay))
-    })
-}
-
-/// When the worker must look again without being woken: the earliest retry or batch timeout.
-fn next_deadline(st: &State) -> Option<Instant> {
-    st.lanes
-        .iter()
-        .filter_map(|lane| match &lane.retry {
-            Some(r) => Some(r.due),
-            None => lane
-                .filling_since
-                .and_then(|t| t.checked_add(lane.limits.max_delay)),
-        })
-        .min()
-}
-
-/// Exponential backoff with equal jitter, never shorter than the destination asked for.
-fn retry_wait(policy: &RetryPolicy, retry: u32, after: Option<Duration>) -> Duration {
-    let base = policy.backoff(retry);
-    let half = base / 2;
-    let span = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-    let jitter = match span {
-        0 => Duration::ZERO,
-        span => Duration::from_nanos(getrandom::u64().unwrap_or(0) % (span + 1)),
-    };
-    (half + jitter).max(after.unwrap_or(Duration::ZERO))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
-        let policy = RetryPolicy {
-            initial_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-            max_retries: 10,
-        };
-        let expected = [2, 4, 8, 16, 32, 60, 60];
-        for (retry, secs) in (1..).zip(expected) {
-            assert_eq!(policy.backoff(retry), Duration::from_secs(secs));
-            for _ in 0..20 {
-                let w = retry_wait(&policy, retry, None);
-                let base = Duration::from_secs(secs);
-                assert!(w >= base / 2 && w <= base, "retry {retry}: {w:?}");
-            }
-        }
-        let w = retry_wait(&policy, 1, Some(Duration::from_secs(30)));
-        assert_eq!(w, Duration::from_secs(30), "Retry-After is honoured");
-        assert_eq!(retry_wait(&RetryPolicy::NEVER, 1, None), Duration::ZERO);
-    }
-
-    /// A lane of `n` events whose properties are `size` bytes each.
-    fn lane_of(n: u64, size: usize, max_events: usize, max_bytes: usize) -> State {
-        let limits = crate::sink::BatchLimits {
-            max_events,
-            max_bytes,
-            max_delay: Duration::from_secs(1),
-        };
-        let mut st = State::new(vec![limits], 1000);
-        for seq in 1..=n {
-            st.lanes[0].items.push_back(Queued {
-                seq,
-                event: "e",
-                time_ms: 0,
-                purposes: crate::plan::PurposeSet::from_bits(1),
-                id_len: 2,
-                text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
-                insert_id: None,
-            });
-            st.lanes[0].bytes += size;
-        }
-        st.queued = n as usize;
-        st
-    }
-
-    /// Takes one batch; returns its sequence numbers and what the lane kept.
-    fn take(st: &mut State) -> (Vec<u64>, Vec<u64>) {
-        let mut into = VecDeque::new();
-        take_items(st, 0, Instant::now(), &mut into);
-        let lane = &st.lanes[0];
-        let kept_bytes: usize = lane.items.iter().map(|q| q.properties().len()).sum();
-        assert_eq!(lane.bytes, kept_bytes, "byte count of the lane");
-        assert_eq!(st.queued, lane.len(), "queued count");
-        (
-            into.iter().map(|q| q.seq).collect(),
-            lane.sealed
-                .iter()
-                .flatten()
-                .chain(&lane.items)
-                .map(|q| q.seq)
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn an_unsealed_lane_gives_the_oldest_events_within_both_limits() {
-        // Under one batch: all of it, swapped out.
-        assert_eq!(take(&mut lane_of(3, 10, 5, 1000)), (vec![1, 2, 3], vec![]));
-        // More than one batch (as after a replay from the spool): taken from the front.
-        let mut st = lane_of(7, 10, 5, 1000);
-        assert_eq!(take(&mut st), (vec![1, 2, 3, 4, 5], vec![6, 7]));
-        assert_eq!(take(&mut st), (vec![6, 7], vec![]));
-        // The byte limit binds first.
-        assert_eq!(
-            take(&mut lane_of(6, 10, 5, 25)),
-            (vec![1, 2], (3..=6).collect())
-        );
-        // One event larger than the byte limit still goes, alone.
-        assert_eq!(take(&mut lane_of(2, 50, 5, 25)), (vec![1], vec![2]));
-    }
-
-    #[test]
-    fn sealed_batches_go_whole_and_first() {
-        let mut st = lane_of(7, 10, 3, 1000);
-        // Seal 1–3, then 4–6, the way pushes do; 7 is left filling.
-        let mut filling = std::mem::take(&mut st.lanes[0].items);
-        for _ in 0..2 {
-            st.lanes[0].items = filling.drain(..3).collect();
-            st.lanes[0].seal(None);
-        }
-        st.lanes[0].items = filling;
-        st.lanes[0].bytes = 10;
-        assert_eq!(st.lowest_pending_seq(), Some(1));
-        assert_eq!(take(&mut st).0, vec![1, 2, 3]);
-        assert_eq!(
-            st.spare_batches.len(),
-            1,
-            "the emptied queue is kept for the next seal"
-        );
-        assert_eq!(take(&mut st).0, vec![4, 5, 6]);
-        assert_eq!(take(&mut st), (vec![7], vec![]));
     }
 }

@@ -95,7 +95,15 @@ fn after_faults_clear_every_consented_event_arrives_exactly_once() {
         bob.track(product(&format!("sku-{i}")));
         carol.track(page(i)); // no consent: never leaves the process
     }
-    tracker.flush().expect("flush");
+    // The two records Mixpanel rejected are reported by the flush.
+    match tracker.flush() {
+        Err(FlushError::Failed {
+            destination,
+            events,
+            ..
+        }) => assert_eq!((destination, events), ("mixpanel", 2)),
+        other => panic!("expected Mixpanel's two rejected records: {other:?}"),
+    }
 
     mp.assert_no_violations();
     seg.assert_no_violations();
@@ -164,7 +172,10 @@ fn nothing_is_retried_after_a_permanent_error() {
     for i in 0..10 {
         alice.track(page(i));
     }
-    tracker.flush().expect("flush");
+    match tracker.flush() {
+        Err(e @ FlushError::Failed { .. }) => assert!(e.to_string().contains("`mixpanel`")),
+        other => panic!("expected the 401 to be reported: {other:?}"),
+    }
     let m = *tracker.stats().destination("mixpanel").expect("stats");
     assert_eq!((m.failed, m.delivered, m.retried), (10, 0, 0));
     assert_eq!(mp.seen().len(), 1, "one request, no retry");

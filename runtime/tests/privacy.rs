@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use trackplan_runtime::config::{RetryPolicy, ViolationPolicy};
+use trackplan_runtime::error::FlushError;
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::testing::Recorder;
 use trackplan_runtime::{Consent, Outcome, Tracker};
@@ -119,7 +120,11 @@ fn canaries_never_leave_the_process_raw() {
         ip_address: "192.0.2.1".to_string().into(),
     });
     user.update_consent(|c| c.with_gpc(true));
-    tracker.flush().expect("flush");
+    // The scripted 400 fails Mixpanel's batch for good, which the flush reports.
+    match tracker.flush() {
+        Err(FlushError::Failed { destination, .. }) => assert_eq!(destination, "mixpanel"),
+        other => panic!("expected Mixpanel's rejected batch: {other:?}"),
+    }
     for file in [&path, &security_path] {
         let text = std::fs::read_to_string(file).expect("read");
         assert!(text.lines().count() >= 1, "{text}");

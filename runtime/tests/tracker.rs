@@ -515,7 +515,11 @@ fn retries_back_off_and_give_up_after_the_budget() {
         .expect("build");
     let user = tracker.subject("a", analytics());
     user.track(product("p1"));
-    tracker.flush().expect("flush");
+    // The batch whose retries ran out is reported by the flush.
+    match tracker.flush() {
+        Err(FlushError::Failed { destination, .. }) => assert_eq!(destination, "mixpanel"),
+        other => panic!("expected Mixpanel's given-up batch: {other:?}"),
+    }
     assert_eq!(gated.delivered().len(), 1);
     assert_eq!(gated.calls(), 3);
     assert!(gave_up.delivered().is_empty());
@@ -558,7 +562,19 @@ fn partial_and_permanent_failures_are_counted_not_retried() {
         user.track(product(&format!("p{i}")));
     }
     partial.open();
-    tracker.flush().expect("flush");
+    // Failures for good are reported by the flush, the first destination (in plan order) named.
+    match tracker.flush() {
+        Err(FlushError::Failed {
+            destination,
+            report,
+            ..
+        }) => {
+            assert_eq!(destination, "warehouse");
+            let m = report.destination("mixpanel").expect("mixpanel");
+            assert_eq!((m.delivered, m.failed), (0, 3));
+        }
+        other => panic!("expected the failures to be reported: {other:?}"),
+    }
     let stats = tracker.stats();
     let w = stats.destination("warehouse").expect("w");
     assert_eq!((w.accepted, w.delivered, w.failed), (3, 2, 1));
@@ -735,6 +751,13 @@ fn forget_purges_queued_events_and_erases_downstream() {
     ads.close();
     alice.track(product("a2")); // in flight at the ads sink during the forget
     assert!(ads.wait_until_blocked());
+    // Each destination has its own worker: the two others deliver a2 meanwhile.
+    assert!(eventually(|| {
+        let stats = tracker.stats();
+        ["warehouse", "mixpanel"]
+            .iter()
+            .all(|id| stats.destination(id).is_some_and(|c| c.delivered == 3))
+    }));
     alice.track(product("a3")); // queued everywhere
     let opener = {
         let ads = ads.clone();
@@ -863,8 +886,8 @@ fn request_access_returns_what_each_destination_holds() {
 fn anonymous_subjects_get_random_ids_and_can_be_forgotten() {
     let recorder = Recorder::new();
     let tracker = warehouse_only(recorder.clone(), |b| b);
-    let a = tracker.anonymous(analytics());
-    let b = tracker.anonymous(analytics());
+    let a = tracker.anonymous(analytics()).expect("OS randomness");
+    let b = tracker.anonymous(analytics()).expect("OS randomness");
     assert!(a.distinct_id().starts_with("anon-") && a.distinct_id().len() == 41);
     assert_ne!(a.distinct_id(), b.distinct_id());
     a.track(product("p"));

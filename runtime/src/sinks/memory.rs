@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
+use crate::sink::{Access, Envelope, Erasure, Outcome, Sink, SinkDeclaration};
 
 /// Keeps delivered envelopes in memory. Clones share the same store: keep one clone, give the
 /// other to the builder, read what arrived after `Tracker::flush`.
@@ -45,6 +45,10 @@ impl Memory {
 }
 
 impl Sink for Memory {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         store.extend_from_slice(batch);

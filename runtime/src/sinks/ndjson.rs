@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
+use crate::sink::{Access, Envelope, Erasure, Outcome, Sink, SinkDeclaration};
 use crate::value::write_json_str;
 
 /// Appends one envelope as an NDJSON line (SPEC §6), newline included:
@@ -157,6 +157,10 @@ fn open_append(path: &Path) -> io::Result<File> {
 }
 
 impl Sink for Ndjson {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::first_party("ndjson")
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         self.line.clear();
         for e in batch {
@@ -212,6 +216,10 @@ impl Stdout {
 }
 
 impl Sink for Stdout {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::first_party("ndjson")
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         self.line.clear();
         for e in batch {

@@ -16,7 +16,7 @@
 //! from the tracker (`Tracker::subject` derives it) when you file the request.
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
-use crate::sink::{BatchLimits, Envelope, Outcome, RetryPolicy, Sink};
+use crate::sink::{BatchLimits, Envelope, Outcome, RetryPolicy, Sink, SinkDeclaration};
 use crate::time::Timestamp;
 use crate::value::write_json_str;
 use std::time::Duration;
@@ -112,6 +112,10 @@ impl Segment {
 }
 
 impl Sink for Segment {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::third_party("segment")
+    }
+
     fn limits(&self) -> BatchLimits {
         BatchLimits {
             max_events: MAX_EVENTS,

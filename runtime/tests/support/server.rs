@@ -122,9 +122,32 @@ struct State {
     last_privacy_request: Option<Instant>,
 }
 
+/// Holds requests while closed: [`TestServer::hold`] and [`TestServer::release`].
+#[derive(Default)]
+struct Gate {
+    held: Mutex<bool>,
+    opened: std::sync::Condvar,
+    /// Requests waiting at the gate now.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Gate {
+    fn pass(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if *held {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            while *held {
+                held = self.opened.wait(held).unwrap_or_else(|e| e.into_inner());
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The running server. Stops when dropped.
 pub struct TestServer {
     url: String,
+    gate: Arc<Gate>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     server: Arc<tiny_http::Server>,
@@ -138,15 +161,21 @@ impl TestServer {
         let port = server.server_addr().to_ip().expect("an IP listener").port();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(Gate::default());
         let thread = {
             let (server, state, stop) = (server.clone(), state.clone(), stop.clone());
+            let gate = gate.clone();
             let contract = Arc::new(contract);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match server.recv_timeout(Duration::from_millis(50)) {
                         Ok(Some(request)) => {
                             let (state, contract) = (state.clone(), contract.clone());
-                            std::thread::spawn(move || handle(request, &state, &contract));
+                            let gate = gate.clone();
+                            std::thread::spawn(move || {
+                                gate.pass();
+                                handle(request, &state, &contract)
+                            });
                         }
                         Ok(None) => {}
                         Err(_) => break,
@@ -156,6 +185,7 @@ impl TestServer {
         };
         TestServer {
             url: format!("http://127.0.0.1:{port}"),
+            gate,
             state,
             stop,
             server,
@@ -186,6 +216,23 @@ impl TestServer {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds every request from now on (before it is read or answered) until
+    /// [`TestServer::release`]: a destination that stopped answering.
+    pub fn hold(&self) {
+        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    /// Lets held requests and later ones through.
+    pub fn release(&self) {
+        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.gate.opened.notify_all();
+    }
+
+    /// Requests waiting at the gate now.
+    pub fn held_requests(&self) -> usize {
+        self.gate.waiting.load(Ordering::SeqCst)
     }
 
     /// Queues faults: each request takes the next one, then requests are answered normally.
@@ -234,6 +281,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.release();
         self.stop.store(true, Ordering::Relaxed);
         self.server.unblock();
         if let Some(thread) = self.thread.take() {

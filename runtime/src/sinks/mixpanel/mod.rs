@@ -1,4 +1,5 @@
-//! Mixpanel, through its server-side `/import` API.
+//! Mixpanel, through its server-side `/import` API (`import.rs`), and its GDPR API for data
+//! subjects' requests (`privacy.rs`).
 //!
 //! Each request is a gzip-compressed JSON array of at most 2000 events and 2 MiB (uncompressed),
 //! sent with `strict=1` so Mixpanel validates every event and names the ones it rejects. Events
@@ -7,9 +8,20 @@
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
-use crate::sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::sink::{
+    Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
+};
 use crate::value::write_json_str;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+mod import;
+mod privacy;
+
+use import::Import;
+use privacy::tracking_ids;
+pub use privacy::{Compliance, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus};
 
 /// Most distinct ids in one GDPR API request.
 const MAX_PRIVACY_IDS: usize = 1999;
@@ -106,8 +118,6 @@ pub struct Mixpanel {
     gdpr_token: Option<Secret>,
     compliance: Compliance,
     retry: RetryPolicy,
-    /// When the last GDPR API request started: Mixpanel allows one per second.
-    last_privacy_request: Option<Instant>,
 }
 
 impl Mixpanel {
@@ -125,7 +135,6 @@ impl Mixpanel {
             gdpr_token: None,
             compliance: Compliance::Gdpr,
             retry: RETRY,
-            last_privacy_request: None,
         }
     }
 
@@ -224,6 +233,10 @@ impl Mixpanel {
 }
 
 impl Sink for Mixpanel {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::third_party("mixpanel")
+    }
+
     fn limits(&self) -> BatchLimits {
         BatchLimits {
             max_events: MAX_EVENTS,
@@ -306,480 +319,9 @@ impl Sink for Mixpanel {
     }
 }
 
-/// The tracking ids of requests, comma-separated.
-fn tracking_ids(requests: &[PrivacyRequest]) -> String {
-    let ids: Vec<&str> = requests.iter().map(|r| r.tracking_id.as_str()).collect();
-    ids.join(",")
-}
-
-/// The law a Mixpanel privacy request is made under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Compliance {
-    /// EU General Data Protection Regulation (Art. 15 access, Art. 17 erasure).
-    #[default]
-    Gdpr,
-    /// California Consumer Privacy Act.
-    Ccpa,
-}
-
-impl Compliance {
-    fn key(self) -> &'static str {
-        match self {
-            Compliance::Gdpr => "GDPR",
-            Compliance::Ccpa => "CCPA",
-        }
-    }
-}
-
-/// Which GDPR API a request went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrivacyKind {
-    /// `data-deletions`: erase the subjects' events and profiles.
-    Deletion,
-    /// `data-retrievals`: export the subjects' data (right of access).
-    Retrieval,
-}
-
-impl PrivacyKind {
-    fn path(self) -> &'static str {
-        match self {
-            PrivacyKind::Deletion => "data-deletions/v3.0/",
-            PrivacyKind::Retrieval => "data-retrievals/v3.0/",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            PrivacyKind::Deletion => "deletion",
-            PrivacyKind::Retrieval => "retrieval",
-        }
-    }
-}
-
-/// A deletion or retrieval request that Mixpanel accepted. Mixpanel works on it
-/// asynchronously; [`Mixpanel::privacy_status`] asks how far it got.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrivacyRequest {
-    /// Deletion or retrieval.
-    pub kind: PrivacyKind,
-    /// Mixpanel's task id: quote it to Mixpanel support, keep it as evidence of the request.
-    pub tracking_id: String,
-    /// How many distinct ids the request covers.
-    pub distinct_ids: usize,
-}
-
-/// How far Mixpanel got with a privacy request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrivacyStatus {
-    /// Queued.
-    Pending,
-    /// Being prepared.
-    Staging,
-    /// Running; a deletion can no longer be cancelled.
-    Started,
-    /// Done.
-    Success,
-    /// Mixpanel could not complete it.
-    Failure,
-    /// Cancelled.
-    Revoked,
-    /// Mixpanel does not know the tracking id.
-    NotFound,
-    /// A status this version does not know, as Mixpanel spelled it.
-    Other(String),
-}
-
-/// Why a privacy request did not reach Mixpanel.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PrivacyError {
-    /// No GDPR API token was configured.
-    #[error(
-        "Mixpanel privacy requests need the GDPR API's OAuth token: configure it with `Mixpanel::gdpr_api_token`"
-    )]
-    NotConfigured,
-    /// Mixpanel refused the request; retrying will not help.
-    #[error("Mixpanel refused the {kind} request ({status}): {reason}")]
-    Refused {
-        /// `deletion`, `retrieval` or `status`.
-        kind: &'static str,
-        /// The HTTP status.
-        status: u16,
-        /// What to check.
-        reason: &'static str,
-    },
-    /// The GDPR API stayed unavailable through every retry.
-    #[error("Mixpanel's GDPR API was unavailable after {attempts} attempts: {reason}")]
-    Unavailable {
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        reason: String,
-    },
-    /// Mixpanel answered 200 without a task id.
-    #[error("Mixpanel accepted the {kind} request but its answer had no tracking id")]
-    NoTrackingId {
-        /// `deletion` or `retrieval`.
-        kind: &'static str,
-    },
-}
-
-impl Mixpanel {
-    /// Asks Mixpanel to delete everything it holds about these distinct ids (events and
-    /// profiles), under the configured [`Compliance`]. Sends one request per 1999 ids, at most
-    /// one request per second, retrying while the API is unavailable.
-    pub fn request_deletion(
-        &mut self,
-        distinct_ids: &[&str],
-    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
-        self.privacy_requests(PrivacyKind::Deletion, distinct_ids)
-    }
-
-    /// Asks Mixpanel to export what it holds about these distinct ids (right of access). Same
-    /// limits as [`request_deletion`](Self::request_deletion).
-    pub fn request_retrieval(
-        &mut self,
-        distinct_ids: &[&str],
-    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
-        self.privacy_requests(PrivacyKind::Retrieval, distinct_ids)
-    }
-
-    /// How far Mixpanel got with a request.
-    pub fn privacy_status(
-        &mut self,
-        request: &PrivacyRequest,
-    ) -> Result<PrivacyStatus, PrivacyError> {
-        let url = format!(
-            "{}/{}{}?token={}",
-            self.region.privacy(),
-            request.kind.path(),
-            http::query_value(&request.tracking_id),
-            http::query_value(self.token.expose())
-        );
-        let response = self.privacy_call("status", |client, auth| {
-            client.get(
-                &url,
-                &[("Authorization", auth), ("Accept", "application/json")],
-            )
-        })?;
-        if response.status == 404 {
-            return Ok(PrivacyStatus::NotFound);
-        }
-        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
-        let status = body["results"]["status"]
-            .as_str()
-            .or_else(|| body["status"].as_str())
-            .unwrap_or_default();
-        Ok(match status {
-            "PENDING" => PrivacyStatus::Pending,
-            "STAGING" => PrivacyStatus::Staging,
-            "STARTED" => PrivacyStatus::Started,
-            "SUCCESS" => PrivacyStatus::Success,
-            "FAILURE" => PrivacyStatus::Failure,
-            "REVOKED" => PrivacyStatus::Revoked,
-            "NOT_FOUND" => PrivacyStatus::NotFound,
-            other => PrivacyStatus::Other(other.to_owned()),
-        })
-    }
-
-    fn privacy_requests(
-        &mut self,
-        kind: PrivacyKind,
-        distinct_ids: &[&str],
-    ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
-        let url = format!(
-            "{}/{}?token={}",
-            self.region.privacy(),
-            kind.path(),
-            http::query_value(self.token.expose())
-        );
-        let mut requests = Vec::new();
-        for chunk in distinct_ids.chunks(MAX_PRIVACY_IDS) {
-            let mut body = serde_json::json!({
-                "distinct_ids": chunk,
-                "compliance_type": self.compliance.key(),
-            });
-            if kind == PrivacyKind::Retrieval && self.compliance == Compliance::Ccpa {
-                body["disclosure_type"] = "Data".into();
-            }
-            let body = body.to_string();
-            let response = self.privacy_call(kind.noun(), |client, auth| {
-                client.post(
-                    &url,
-                    &[
-                        ("Authorization", auth),
-                        ("Content-Type", "application/json"),
-                        ("Accept", "application/json"),
-                    ],
-                    body.as_bytes(),
-                )
-            })?;
-            let answer: serde_json::Value =
-                serde_json::from_slice(&response.body).unwrap_or_default();
-            let tracking_id = answer["results"]["task_id"]
-                .as_str()
-                .or_else(|| answer["task_id"].as_str())
-                .ok_or(PrivacyError::NoTrackingId { kind: kind.noun() })?;
-            requests.push(PrivacyRequest {
-                kind,
-                tracking_id: tracking_id.to_owned(),
-                distinct_ids: chunk.len(),
-            });
-        }
-        Ok(requests)
-    }
-
-    /// Makes one GDPR API call, paced to one per second, retried while the API is unavailable.
-    /// Returns a 2xx or 404 response.
-    fn privacy_call(
-        &mut self,
-        kind: &'static str,
-        call: impl Fn(&Client, &str) -> Result<http::Response, TransportError>,
-    ) -> Result<http::Response, PrivacyError> {
-        let authorization = match &self.gdpr_token {
-            Some(token) => format!("Bearer {}", token.expose()),
-            None => return Err(PrivacyError::NotConfigured),
-        };
-        let client = self
-            .client
-            .get_or_insert_with(|| Client::new(self.timeouts));
-        let mut last_failure = String::new();
-        let attempts = self.retry.max_retries.saturating_add(1);
-        for attempt in 0..attempts {
-            if let Some(last) = self.last_privacy_request {
-                std::thread::sleep(PRIVACY_INTERVAL.saturating_sub(last.elapsed()));
-            }
-            self.last_privacy_request = Some(Instant::now());
-            let retry_after = match call(client, &authorization) {
-                Ok(response) if (200..300).contains(&response.status) || response.status == 404 => {
-                    return Ok(response);
-                }
-                Ok(response) if response.status == 429 || response.status >= 500 => {
-                    last_failure = format!("Mixpanel answered {}", response.status);
-                    response.retry_after
-                }
-                Ok(response) => {
-                    return Err(PrivacyError::Refused {
-                        kind,
-                        status: response.status,
-                        reason: match response.status {
-                            401 => "check the GDPR API OAuth token (it expires after a year)",
-                            403 => "the token's owner must be an owner or admin of the project",
-                            400 => "check the project token and the distinct ids",
-                            _ => "see Mixpanel's GDPR API documentation",
-                        },
-                    });
-                }
-                Err(error) => {
-                    last_failure = error.to_string();
-                    None
-                }
-            };
-            if attempt + 1 < attempts {
-                let wait = http::retry_wait(&self.retry, attempt + 1, retry_after);
-                tracing::warn!(
-                    kind,
-                    attempt = attempt + 1,
-                    wait_ms = wait.as_millis() as u64,
-                    "Mixpanel GDPR API unavailable, retrying: {last_failure}"
-                );
-                std::thread::sleep(wait);
-            }
-        }
-        Err(PrivacyError::Unavailable {
-            attempts,
-            reason: last_failure,
-        })
-    }
-}
-
-/// One `deliver` call's view of the sink, as a wire format.
-struct Import<'a> {
-    client: &'a Client,
-    url: &'a str,
-    authorization: &'a str,
-    gzip: bool,
-    ip_declared: &'a mut Option<(&'static PlanInfo, bool)>,
-}
-
-impl Import<'_> {
-    fn sends_ip_zero(&mut self, plan: &'static PlanInfo) -> bool {
-        match *self.ip_declared {
-            Some((seen, declared)) if std::ptr::eq(seen, plan) => !declared,
-            _ => {
-                let declared = plan_declares_ip(plan);
-                *self.ip_declared = Some((plan, declared));
-                !declared
-            }
-        }
-    }
-}
-
-/// Whether the plan declares an IP-address property (or one whose wire name is Mixpanel's
-/// `ip`, which must then not be overwritten).
-fn plan_declares_ip(plan: &PlanInfo) -> bool {
-    plan.events.iter().flat_map(|e| e.properties).any(|p| {
-        p.name == "ip"
-            || p.category.is_some_and(|c| {
-                c == IP_CATEGORY
-                    || c.strip_prefix(IP_CATEGORY)
-                        .is_some_and(|rest| rest.starts_with('.'))
-            })
-    })
-}
-
-/// Whether `id` is a valid `$insert_id`: 1 to 36 characters of `[A-Za-z0-9-]`.
-pub(crate) fn valid_insert_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_INSERT_ID
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-impl WireFormat for Import<'_> {
-    const MAX_EVENTS: usize = MAX_EVENTS;
-    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
-    const OPEN: &'static [u8] = b"[";
-    const CLOSE: &'static [u8] = b"]";
-    const NAME: &'static str = "mixpanel";
-
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
-        if !valid_insert_id(&envelope.insert_id) {
-            return Err(format!(
-                "insert id is not 1 to {MAX_INSERT_ID} characters of [A-Za-z0-9-]"
-            ));
-        }
-        let Some(members) = http::object_members(&envelope.properties) else {
-            return Err("properties are not a JSON object".into());
-        };
-        let ip_zero = self.sends_ip_zero(envelope.plan);
-        let count = http::count_members(members) + 3 + usize::from(ip_zero);
-        if count > MAX_PROPERTIES {
-            return Err(format!(
-                "{count} properties, Mixpanel accepts at most {MAX_PROPERTIES} per event"
-            ));
-        }
-        out.extend_from_slice(b"{\"event\":");
-        write_json_str(out, envelope.event);
-        out.extend_from_slice(b",\"properties\":{\"time\":");
-        out.extend_from_slice(envelope.time_ms.to_string().as_bytes());
-        out.extend_from_slice(b",\"distinct_id\":");
-        write_json_str(out, &envelope.distinct_id);
-        out.extend_from_slice(b",\"$insert_id\":\"");
-        out.extend_from_slice(envelope.insert_id.as_bytes());
-        out.push(b'"');
-        if ip_zero {
-            out.extend_from_slice(b",\"ip\":0");
-        }
-        if !members.is_empty() {
-            out.push(b',');
-            out.extend_from_slice(members.as_bytes());
-        }
-        out.extend_from_slice(b"}}");
-        if out.len() >= MAX_EVENT_BYTES {
-            return Err(format!(
-                "{} bytes, Mixpanel accepts events smaller than {MAX_EVENT_BYTES} bytes",
-                out.len()
-            ));
-        }
-        Ok(())
-    }
-
-    fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {
-        let compressed;
-        let (body, encoding) = if self.gzip {
-            compressed = http::gzip(body);
-            (compressed.as_slice(), Some(("Content-Encoding", "gzip")))
-        } else {
-            (body, None)
-        };
-        let mut headers = vec![
-            ("Authorization", self.authorization),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ];
-        headers.extend(encoding);
-        match self.client.post(self.url, &headers, body) {
-            Ok(response) => import_verdict(
-                response.status,
-                response.retry_after,
-                &response.body,
-                members,
-            ),
-            Err(error) => transport_verdict(&error),
-        }
-    }
-}
-
-fn transport_verdict(error: &TransportError) -> Verdict {
-    http::retry_on(error, "Mixpanel")
-}
-
-/// What an `/import` response means for the events of the request.
-pub(crate) fn import_verdict(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-    members: &[&Envelope],
-) -> Verdict {
-    match status {
-        200..=299 => Verdict::Accepted,
-        400 => match failed_records(body, members) {
-            Some(failed) if !failed.is_empty() => Verdict::Partial(failed),
-            _ => Verdict::Failed(
-                "Mixpanel rejected the request (400 Bad Request) without naming the failed records"
-                    .into(),
-            ),
-        },
-        401 => Verdict::Failed(
-            "Mixpanel refused the credentials (401 Unauthorized): check the project token or the service account"
-                .into(),
-        ),
-        403 => Verdict::Failed(
-            "Mixpanel denied access (403 Forbidden): the service account may lack access to the project, or the project is not in this region"
-                .into(),
-        ),
-        413 => Verdict::Failed("Mixpanel refused the request as too large (413)".into()),
-        429 | 500..=599 => Verdict::Retry {
-            reason: format!("Mixpanel answered {status}"),
-            after: retry_after,
-        },
-        _ => Verdict::Failed(format!("Mixpanel answered {status}, which is not retried")),
-    }
-}
-
-/// The positions (in the request) and reasons of the records a 400 names, by insert id
-/// (`insert_id` or `$insert_id`), else by `index`. Reasons name the rejected field, never its
-/// value: Mixpanel's messages can quote it.
-fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(usize, String)>> {
-    let response: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let records = response.get("failed_records")?.as_array()?;
-    let mut failed = Vec::with_capacity(records.len());
-    for record in records {
-        let by_id = record
-            .get("insert_id")
-            .or_else(|| record.get("$insert_id"))
-            .and_then(|v| v.as_str())
-            .and_then(|id| members.iter().position(|e| e.insert_id == id));
-        let by_index = || {
-            record
-                .get("index")
-                .and_then(|v| v.as_u64())
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|&i| i < members.len())
-        };
-        let Some(position) = by_id.or_else(by_index) else {
-            continue;
-        };
-        let reason = match record.get("field").and_then(|v| v.as_str()) {
-            Some(field) => format!("Mixpanel rejected the event: invalid `{field}`"),
-            None => "Mixpanel rejected the event".to_owned(),
-        };
-        failed.push((position, reason));
-    }
-    Some(failed)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::import::*;
     use super::*;
     use crate::fixture::{self, property};
     use crate::plan::{PropertyInfo, PurposeSet};

@@ -1,0 +1,550 @@
+//! The pipeline behind every tracker handle and subject: the hot path of `track` (consent,
+//! serialization, enqueue), consent changes and the replay of the spool. Flushes and data
+//! subjects' requests wait on it (`flush.rs`, `subject_request.rs`).
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::builder::Overflow;
+use crate::consent::Consent;
+use crate::event::Event;
+use crate::id::InsertIds;
+use crate::key::Key;
+use crate::lane::Queued;
+use crate::plan::{Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet};
+use crate::queue::Queue;
+use crate::spool::{Entry, Spool, Stamp};
+use crate::stats::{Counter, Counts};
+use crate::subject::SubjectState;
+use crate::time::{Timestamp, Timestamps};
+use crate::value::{PropertyWriter, ViolationPolicy};
+
+/// Everything the tracker handles and subjects share.
+pub(crate) struct Pipeline {
+    pub(crate) plan: &'static PlanInfo,
+    pub(crate) key: Option<Key>,
+    pub(crate) violations: ViolationPolicy,
+    pub(crate) overflow: Overflow,
+    pub(crate) skipped: DestinationSet,
+    pub(crate) third_party: DestinationSet,
+    pub(crate) destination_purposes: Box<[PurposeSet]>,
+    pub(crate) shared: Arc<Queue>,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) drop_timeout: Duration,
+    /// One per destination with a sink.
+    pub(crate) workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
+    pub(crate) spooling: Option<Spooling>,
+    pub(crate) timestamps: Timestamps,
+    /// Per destination, the counts the last flush reported, so the next reports the change.
+    pub(crate) reported: Mutex<Vec<Counts>>,
+}
+
+/// The spool, and a clone of the workers' insert-id generator: an event is spooled under the
+/// id its worker will deliver it with, so a replay after a crash re-sends the same id.
+pub(crate) struct Spooling {
+    pub(crate) spool: Arc<Spool>,
+    pub(crate) ids: InsertIds,
+}
+
+impl Spooling {
+    /// Appends the records of one event for the destinations in `send`: `variants[1]` (the
+    /// first-party text) for those in `first_party`, `variants[0]` for the others.
+    #[allow(clippy::too_many_arguments)] // the parts of one event, as `push` has them
+    pub(crate) fn append(
+        &self,
+        plan: &'static PlanInfo,
+        subject: &SubjectState,
+        send: DestinationSet,
+        first_party: DestinationSet,
+        seq: u64,
+        info: &'static EventInfo,
+        time_ms: i64,
+        id_len: usize,
+        variants: &[Option<Vec<u8>>; 2],
+    ) {
+        let insert_id = self.ids.derive(seq);
+        let properties = |d: usize| {
+            let slot = usize::from(first_party.contains(d));
+            variants[slot].as_deref().map_or(&[][..], |t| &t[id_len..])
+        };
+        let entries: Vec<Entry<'_>> = send
+            .iter()
+            .map(|d| Entry {
+                plan: Stamp::of(plan, d),
+                destination: d,
+                insert_id: &insert_id,
+                event: info.name,
+                time_ms,
+                distinct_id: &subject.distinct_id,
+                purposes: info.purposes,
+                properties: properties(d),
+            })
+            .collect();
+        if let Err(e) = self.spool.append(&entries) {
+            tracing::warn!(
+                error = %e,
+                "trackplan: spooling an event failed; it is queued in memory only"
+            );
+        }
+    }
+}
+
+/// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
+/// buffers taken from the queue's pool, so an event is written where it travels, without an
+/// allocation or a copy.
+#[derive(Default)]
+struct Buffers {
+    redacted: Vec<u8>,
+    stash: Vec<Vec<u8>>,
+}
+
+impl Buffers {
+    fn take(&mut self) -> Vec<u8> {
+        match self.stash.pop() {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(256),
+        }
+    }
+}
+
+/// How many spent buffers a thread takes from the pool when it is holding the lock anyway.
+const STASH_REFILL: usize = 32;
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = const {
+        RefCell::new(Buffers {
+            redacted: Vec::new(),
+            stash: Vec::new(),
+        })
+    };
+}
+
+impl Pipeline {
+    /// Destinations whose purposes are all permitted by `consent`.
+    pub(crate) fn allowed_destinations(&self, consent: &Consent) -> DestinationSet {
+        if consent.is_foreign_to(self.plan) {
+            tracing::warn!(
+                plan = self.plan.label,
+                "trackplan: consent built from another plan's purposes permits nothing"
+            );
+        }
+        let permitted = consent.permitted(self.plan);
+        self.destination_purposes
+            .iter()
+            .enumerate()
+            .filter(|(_, purposes)| permitted.contains_all(**purposes))
+            .map(|(d, _)| d)
+            .collect()
+    }
+
+    /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
+    /// destinations the call may reach (the event's, or one for `send_to`).
+    #[inline]
+    pub(crate) fn track<E: Event>(
+        &self,
+        subject: &SubjectState,
+        event: &E,
+        routes: DestinationSet,
+    ) {
+        if let Some(send) = self.route::<E>(subject, routes) {
+            self.enqueue(subject, event, send);
+        }
+    }
+
+    /// The consent half of `track`, before the event is needed: counts the destinations it
+    /// refuses, accepts and skips, and returns those to serialize for (`None`: none).
+    #[inline]
+    pub(crate) fn route<E: Event>(
+        &self,
+        subject: &SubjectState,
+        routes: DestinationSet,
+    ) -> Option<DestinationSet> {
+        if !E::PLAN.same_as(self.plan) {
+            self.foreign_event::<E>();
+            return None;
+        }
+        let stats = &self.shared.stats;
+        let routes = routes & E::INFO.destinations;
+        let allowed = subject.allowed();
+        let refused = routes - allowed;
+        if !refused.is_empty() {
+            stats.add_each(refused, Counter::Refused);
+        }
+        let mut send = routes & allowed;
+        if send.is_empty() {
+            return None;
+        }
+        stats.add_each(send, Counter::Accepted);
+        let skipped = send & self.skipped;
+        if !skipped.is_empty() {
+            stats.add_each(skipped, Counter::Skipped);
+            send = send - skipped;
+        }
+        (!send.is_empty()).then_some(send)
+    }
+
+    #[cold]
+    fn foreign_event<E: Event>(&self) {
+        self.shared
+            .stats
+            .dropped_wrong_plan
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        // Two crates of one workspace built against different contents of the same plan file
+        // have equal labels: the hashes tell them apart.
+        tracing::warn!(
+            event = E::INFO.id,
+            event_plan = E::PLAN.label,
+            event_plan_hash = E::PLAN.hash,
+            plan = self.plan.label,
+            plan_hash = self.plan.hash,
+            "trackplan: event of another plan not tracked (counted in stats().dropped_wrong_plan); if the labels are equal, the crates were built from different contents of the plan file: share one with [workspace.metadata.trackplan]"
+        );
+    }
+
+    /// Of the destinations in `send`, those that may receive `redact` properties (the
+    /// vocabulary's redact rule: first parties only).
+    #[inline]
+    fn first_party_recipients(&self, send: DestinationSet) -> DestinationSet {
+        Audience::FirstParty.recipients(send, self.third_party)
+    }
+
+    /// An event whose required `property` had an invalid value: not tracked. Its acceptance
+    /// for `send` is taken back, so it shows in `Stats::refused_invalid` and nowhere else.
+    #[cold]
+    #[inline(never)]
+    fn refuse_invalid(
+        &self,
+        info: &'static EventInfo,
+        property: &'static str,
+        send: DestinationSet,
+    ) {
+        let stats = &self.shared.stats;
+        stats
+            .refused_invalid
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        stats.take_back_each(send, Counter::Accepted);
+        tracing::warn!(
+            event = info.id,
+            property,
+            "trackplan: event not tracked: its required property has a value that breaks the plan's constraints or transform"
+        );
+    }
+
+    /// The serializing half of `track`: `send` is what [`Pipeline::route`] returned.
+    pub(crate) fn enqueue<E: Event>(
+        &self,
+        subject: &SubjectState,
+        event: &E,
+        send: DestinationSet,
+    ) {
+        let wants_first_party = !self.first_party_recipients(send).is_empty();
+        let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                self.serialize_and_push(
+                    subject,
+                    send,
+                    event,
+                    time_ms,
+                    &mut bufs,
+                    wants_first_party,
+                );
+                // Do not keep a rare huge event's buffer for the thread's lifetime.
+                if bufs.redacted.capacity() > 1 << 16 {
+                    bufs.redacted = Vec::new();
+                }
+            }
+            // Only if serialization re-entered `track`; fresh buffers keep it correct.
+            Err(_) => self.serialize_and_push(
+                subject,
+                send,
+                event,
+                time_ms,
+                &mut Buffers::default(),
+                wants_first_party,
+            ),
+        });
+    }
+
+    /// Writes the event's text (distinct id, then the properties object) straight into the
+    /// buffer that will travel through the queue, and queues it.
+    ///
+    /// Every destination gets the object without `redact` properties; when there are some and
+    /// a first-party destination, first-party destinations get a second object with them.
+    fn serialize_and_push<E: Event>(
+        &self,
+        subject: &SubjectState,
+        send: DestinationSet,
+        event: &E,
+        time_ms: i64,
+        bufs: &mut Buffers,
+        wants_first_party: bool,
+    ) {
+        let id = subject.distinct_id.as_bytes();
+        let mut text = bufs.take();
+        text.extend_from_slice(id);
+        text.push(b'{');
+        bufs.redacted.clear();
+        let mut w = PropertyWriter::with_context(
+            &mut text,
+            &mut bufs.redacted,
+            self.key.as_ref(),
+            self.violations,
+        );
+        event.write_properties(&mut w);
+        let dropped = w.dropped();
+        if dropped > 0 {
+            self.shared
+                .stats
+                .dropped_invalid
+                .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
+            if let Some(property) = w.missing_required() {
+                bufs.stash.push(text);
+                return self.refuse_invalid(E::INFO, property, send);
+            }
+        }
+        let first_party = (wants_first_party && !bufs.redacted.is_empty()).then(|| {
+            let mut fp = bufs.take();
+            fp.extend_from_slice(&text);
+            if text.len() > id.len() + 1 {
+                fp.push(b',');
+            }
+            fp.extend_from_slice(&bufs.redacted);
+            fp.push(b'}');
+            fp
+        });
+        text.push(b'}');
+        self.push(
+            subject,
+            send,
+            E::INFO,
+            time_ms,
+            id.len(),
+            text,
+            first_party,
+            &mut bufs.stash,
+        );
+    }
+
+    /// Queues one event for the destinations in `send`, re-checking consent under the lock
+    /// so an event tracked during a withdrawal cannot slip past the purge. `shared` and
+    /// `first_party` are the event's texts; the last destination of each takes it, the others
+    /// get copies. A destination whose queue is full drops the event (or, with
+    /// [`Overflow::Block`], waits for room); the others still get it.
+    #[allow(clippy::too_many_arguments)] // the parts of one event, split for the two variants
+    fn push(
+        &self,
+        subject: &SubjectState,
+        mut send: DestinationSet,
+        info: &'static EventInfo,
+        time_ms: i64,
+        id_len: usize,
+        shared: Vec<u8>,
+        first_party: Option<Vec<u8>>,
+        stash: &mut Vec<Vec<u8>>,
+    ) {
+        let stats = &self.shared.stats;
+        let mut st = self.shared.lock();
+        let lost = send - subject.allowed();
+        if !lost.is_empty() {
+            stats.add_each(lost, Counter::DroppedConsent);
+            send = send - lost;
+        }
+        if !st.accepting() {
+            stats.add_each(send, Counter::Failed);
+            return;
+        }
+        let mut full = st.full_lanes(send);
+        if !full.is_empty() {
+            if let Overflow::Block(limit) = self.overflow {
+                let deadline = Instant::now() + limit;
+                while !full.is_empty() && st.accepting() {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    st = self.shared.wait_progress(st, left);
+                    full = st.full_lanes(send);
+                }
+                // Consent may have changed while waiting.
+                let lost = send - subject.allowed();
+                stats.add_each(lost, Counter::DroppedConsent);
+                send = send - lost;
+                full &= send;
+                if !st.accepting() {
+                    full = send;
+                }
+            }
+            if !full.is_empty() {
+                stats.add_each(full, Counter::DroppedOverflow);
+                tracing::debug!("trackplan: queue full, event dropped");
+                send = send - full;
+            }
+            if send.is_empty() {
+                return;
+            }
+        }
+        let seq = st.next_seq();
+        let fp = if first_party.is_some() {
+            self.first_party_recipients(send)
+        } else {
+            DestinationSet::EMPTY
+        };
+        let mut variants = [Some(shared), first_party];
+        if let Some(spooling) = &self.spooling {
+            // Spooled under the queue lock, so a worker cannot settle an event before its
+            // record exists; synced (if the policy says so) after the lock is released.
+            spooling.append(
+                self.plan, subject, send, fp, seq, info, time_ms, id_len, &variants,
+            );
+        }
+        let mut wake = DestinationSet::EMPTY;
+        let mut rest = send;
+        for d in send {
+            rest = rest.without(d);
+            let (slot, users) = if fp.contains(d) {
+                (1, fp)
+            } else {
+                (0, send - fp)
+            };
+            let last_user = !users.intersects(rest);
+            let text = match (&mut variants[slot], last_user) {
+                (Some(_), true) => variants[slot].take().unwrap_or_default(),
+                (Some(v), false) => {
+                    let mut copy = stash.pop().unwrap_or_default();
+                    copy.clear();
+                    copy.extend_from_slice(v);
+                    copy
+                }
+                // Each variant is taken by its last user only.
+                (None, _) => continue,
+            };
+            let queued = Queued {
+                seq,
+                event: info.name,
+                time_ms,
+                purposes: info.purposes,
+                id_len,
+                text,
+                insert_id: None,
+            };
+            if st.push(d, queued) {
+                wake = wake.with(d);
+            }
+        }
+        // Take spent buffers for the next events of this thread while holding the lock anyway.
+        st.refill(stash, STASH_REFILL);
+        drop(st);
+        // Woken after the lock is released, so a worker does not wake into a held lock.
+        if !wake.is_empty() {
+            self.shared.wake(wake);
+        }
+        if let Some(spooling) = &self.spooling
+            && let Err(e) = spooling.spool.sync_if_due()
+        {
+            tracing::warn!(error = %e, "trackplan: syncing the spool failed");
+        }
+    }
+
+    /// Queues the events a previous run left in the spool, ahead of anything tracked now,
+    /// through the same lane verb as `track`. Only events spooled under this very plan (by
+    /// hash) are replayed: their routing, consent decision, party and transforms are this
+    /// plan's. The others are refused, counted (`Stats::replay_refused`) and logged. Replayed
+    /// events count as accepted again in this run's stats.
+    pub(crate) fn replay(&self, spool: &Spool) {
+        let replayed = spool.take_replayed(self.plan);
+        for (plan, count) in &replayed.refused {
+            self.shared
+                .stats
+                .replay_refused
+                .fetch_add(*count, std::sync::atomic::Ordering::AcqRel);
+            tracing::warn!(
+                refused = count,
+                spooled_under = %plan,
+                running = self.plan.label,
+                running_hash = self.plan.hash,
+                "trackplan: not replaying spooled events of another plan: they were routed \
+                 and transformed by rules this tracker does not enforce"
+            );
+        }
+        let mut st = self.shared.lock();
+        for item in replayed.events {
+            let d = item.destination;
+            let e = item.envelope;
+            if self.skipped.contains(d) || !st.serves(d) {
+                // The destination is skipped in this run: nothing will deliver it.
+                let _ = spool.settle(d, [e.insert_id.as_str()]);
+                continue;
+            }
+            let seq = st.next_seq();
+            let mut text = Vec::with_capacity(e.distinct_id.len() + e.properties.len());
+            text.extend_from_slice(e.distinct_id.as_bytes());
+            text.extend_from_slice(e.properties.as_bytes());
+            st.push(
+                d,
+                Queued {
+                    seq,
+                    event: e.event,
+                    time_ms: e.time_ms,
+                    purposes: e.purposes,
+                    id_len: e.distinct_id.len(),
+                    text,
+                    // The id it was first accepted under: destinations deduplicate by it.
+                    insert_id: Some(e.insert_id),
+                },
+            );
+            self.shared.stats.add(d, Counter::Accepted, 1);
+        }
+    }
+
+    /// Sets a subject's consent and purges its queued events for destinations no longer
+    /// permitted.
+    pub(crate) fn apply_consent(&self, subject: &SubjectState, allowed: DestinationSet) {
+        let mut st = self.shared.lock();
+        let before = subject.set_allowed(allowed);
+        let lost = before - allowed;
+        if !lost.is_empty() {
+            st.purge(
+                &self.shared.stats,
+                &subject.distinct_id,
+                !lost,
+                Counter::DroppedConsent,
+            );
+            // A restart must not deliver what consent no longer covers.
+            if let Some(spooling) = &self.spooling
+                && let Err(e) = spooling.spool.settle_subject(&subject.distinct_id, !lost)
+            {
+                tracing::warn!(error = %e, "trackplan: updating the spool failed");
+            }
+            drop(st);
+            // A flush target may be reachable now.
+            self.shared.wake(lost);
+            self.shared.progress.notify_all();
+        }
+    }
+
+    pub(crate) fn distinct_id_of(&self, subject_id: &str) -> String {
+        match (self.plan.identity, &self.key) {
+            (IdentityTransform::Hmac, Some(key)) => key.pseudonymize(subject_id),
+            // `build` refuses an `hmac` identity without a key.
+            _ => subject_id.to_owned(),
+        }
+    }
+
+    pub(crate) fn destination_id(&self, d: usize) -> &'static str {
+        self.plan.destinations.get(d).map_or("?", |i| i.id)
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown(self.drop_timeout) {
+            tracing::warn!(error = %e, "trackplan: events pending when the tracker was dropped");
+        }
+    }
+}

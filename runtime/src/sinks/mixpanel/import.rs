@@ -1,0 +1,190 @@
+//! Mixpanel's `/import` API as a wire format: encoding each event, and what a response means
+//! for the events of its request.
+
+use super::*;
+
+/// One `deliver` call's view of the sink, as a wire format.
+pub(super) struct Import<'a> {
+    pub(super) client: &'a Client,
+    pub(super) url: &'a str,
+    pub(super) authorization: &'a str,
+    pub(super) gzip: bool,
+    pub(super) ip_declared: &'a mut Option<(&'static PlanInfo, bool)>,
+}
+
+impl Import<'_> {
+    fn sends_ip_zero(&mut self, plan: &'static PlanInfo) -> bool {
+        match *self.ip_declared {
+            Some((seen, declared)) if std::ptr::eq(seen, plan) => !declared,
+            _ => {
+                let declared = plan_declares_ip(plan);
+                *self.ip_declared = Some((plan, declared));
+                !declared
+            }
+        }
+    }
+}
+
+/// Whether the plan declares an IP-address property (or one whose wire name is Mixpanel's
+/// `ip`, which must then not be overwritten).
+pub(super) fn plan_declares_ip(plan: &PlanInfo) -> bool {
+    plan.events.iter().flat_map(|e| e.properties).any(|p| {
+        p.name == "ip"
+            || p.category.is_some_and(|c| {
+                c == IP_CATEGORY
+                    || c.strip_prefix(IP_CATEGORY)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+    })
+}
+
+/// Whether `id` is a valid `$insert_id`: 1 to 36 characters of `[A-Za-z0-9-]`.
+pub(crate) fn valid_insert_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_INSERT_ID
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+impl WireFormat for Import<'_> {
+    const MAX_EVENTS: usize = MAX_EVENTS;
+    const MAX_BODY_BYTES: usize = MAX_BODY_BYTES;
+    const OPEN: &'static [u8] = b"[";
+    const CLOSE: &'static [u8] = b"]";
+    const NAME: &'static str = "mixpanel";
+
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+        if !valid_insert_id(&envelope.insert_id) {
+            return Err(format!(
+                "insert id is not 1 to {MAX_INSERT_ID} characters of [A-Za-z0-9-]"
+            ));
+        }
+        let Some(members) = http::object_members(&envelope.properties) else {
+            return Err("properties are not a JSON object".into());
+        };
+        let ip_zero = self.sends_ip_zero(envelope.plan);
+        let count = http::count_members(members) + 3 + usize::from(ip_zero);
+        if count > MAX_PROPERTIES {
+            return Err(format!(
+                "{count} properties, Mixpanel accepts at most {MAX_PROPERTIES} per event"
+            ));
+        }
+        out.extend_from_slice(b"{\"event\":");
+        write_json_str(out, envelope.event);
+        out.extend_from_slice(b",\"properties\":{\"time\":");
+        out.extend_from_slice(envelope.time_ms.to_string().as_bytes());
+        out.extend_from_slice(b",\"distinct_id\":");
+        write_json_str(out, &envelope.distinct_id);
+        out.extend_from_slice(b",\"$insert_id\":\"");
+        out.extend_from_slice(envelope.insert_id.as_bytes());
+        out.push(b'"');
+        if ip_zero {
+            out.extend_from_slice(b",\"ip\":0");
+        }
+        if !members.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(members.as_bytes());
+        }
+        out.extend_from_slice(b"}}");
+        if out.len() >= MAX_EVENT_BYTES {
+            return Err(format!(
+                "{} bytes, Mixpanel accepts events smaller than {MAX_EVENT_BYTES} bytes",
+                out.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {
+        let compressed;
+        let (body, encoding) = if self.gzip {
+            compressed = http::gzip(body);
+            (compressed.as_slice(), Some(("Content-Encoding", "gzip")))
+        } else {
+            (body, None)
+        };
+        let mut headers = vec![
+            ("Authorization", self.authorization),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ];
+        headers.extend(encoding);
+        match self.client.post(self.url, &headers, body) {
+            Ok(response) => import_verdict(
+                response.status,
+                response.retry_after,
+                &response.body,
+                members,
+            ),
+            Err(error) => transport_verdict(&error),
+        }
+    }
+}
+
+pub(super) fn transport_verdict(error: &TransportError) -> Verdict {
+    http::retry_on(error, "Mixpanel")
+}
+
+/// What an `/import` response means for the events of the request.
+pub(crate) fn import_verdict(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    members: &[&Envelope],
+) -> Verdict {
+    match status {
+        200..=299 => Verdict::Accepted,
+        400 => match failed_records(body, members) {
+            Some(failed) if !failed.is_empty() => Verdict::Partial(failed),
+            _ => Verdict::Failed(
+                "Mixpanel rejected the request (400 Bad Request) without naming the failed records"
+                    .into(),
+            ),
+        },
+        401 => Verdict::Failed(
+            "Mixpanel refused the credentials (401 Unauthorized): check the project token or the service account"
+                .into(),
+        ),
+        403 => Verdict::Failed(
+            "Mixpanel denied access (403 Forbidden): the service account may lack access to the project, or the project is not in this region"
+                .into(),
+        ),
+        413 => Verdict::Failed("Mixpanel refused the request as too large (413)".into()),
+        429 | 500..=599 => Verdict::Retry {
+            reason: format!("Mixpanel answered {status}"),
+            after: retry_after,
+        },
+        _ => Verdict::Failed(format!("Mixpanel answered {status}, which is not retried")),
+    }
+}
+
+/// The positions (in the request) and reasons of the records a 400 names, by insert id
+/// (`insert_id` or `$insert_id`), else by `index`. Reasons name the rejected field, never its
+/// value: Mixpanel's messages can quote it.
+pub(super) fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(usize, String)>> {
+    let response: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let records = response.get("failed_records")?.as_array()?;
+    let mut failed = Vec::with_capacity(records.len());
+    for record in records {
+        let by_id = record
+            .get("insert_id")
+            .or_else(|| record.get("$insert_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|id| members.iter().position(|e| e.insert_id == id));
+        let by_index = || {
+            record
+                .get("index")
+                .and_then(|v| v.as_u64())
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|&i| i < members.len())
+        };
+        let Some(position) = by_id.or_else(by_index) else {
+            continue;
+        };
+        let reason = match record.get("field").and_then(|v| v.as_str()) {
+            Some(field) => format!("Mixpanel rejected the event: invalid `{field}`"),
+            None => "Mixpanel rejected the event".to_owned(),
+        };
+        failed.push((position, reason));
+    }
+    Some(failed)
+}
