@@ -134,13 +134,12 @@ impl Pipeline {
                 "trackplan: consent built from another plan's purposes permits nothing"
             );
         }
-        let permitted = consent.permitted(self.plan);
-        self.destination_purposes
-            .iter()
-            .enumerate()
-            .filter(|(_, purposes)| permitted.contains_all(**purposes))
-            .map(|(d, _)| d)
-            .collect()
+        // The routing rule, applied to what the consent permits: a destination may receive the
+        // subject's events when every purpose it uses data for is permitted.
+        trackplan_vocab::route(
+            consent.permitted(self.plan),
+            self.destination_purposes.iter().copied(),
+        )
     }
 
     /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
