@@ -5,27 +5,14 @@ use super::*;
 impl Parser {
     pub(super) fn policies(&mut self, top: &Table<'_, '_>) -> Vec<Policy> {
         let mut out = Vec::new();
-        let Some((_, v)) = top.get("policies") else {
-            return out;
-        };
-        let DeValue::Array(items) = v.get_ref() else {
-            self.error(
-                Diagnostic::error(
-                    "wrong-kind",
-                    format!(
-                        "`policies` must be an array of tables, found {}",
-                        kind_name(v.get_ref())
-                    ),
-                )
-                .at(span_of(v))
-                .with_help("write each rule as its own [[policies]] table"),
-            );
-            return out;
-        };
-        for (i, item) in items.iter().enumerate() {
-            let Some(t) = self.open(item, format!("policy #{}", i + 1), POLICY_KEYS) else {
-                continue;
-            };
+        let tables = self.array_of_tables(
+            top,
+            "policies",
+            "policy",
+            POLICY_KEYS,
+            "write each rule as its own [[policies]] table",
+        );
+        for t in tables {
             let name = self.string(&t, "name");
             let name = self.require(&t, "name", name, "\"no health data for marketing\"");
             let what = match &name {

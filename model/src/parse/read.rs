@@ -20,6 +20,41 @@ impl Parser {
         Some(table)
     }
 
+    /// The tables of `[[key]]` in `top`, each opened with `keys` and named `"{item} #n"`;
+    /// reports a `key` that is not an array of tables (with `help`), and each item that is not
+    /// a table.
+    pub(super) fn array_of_tables<'t, 'i>(
+        &mut self,
+        top: &Table<'t, 'i>,
+        key: &str,
+        item: &str,
+        keys: &'static [&'static str],
+        help: &str,
+    ) -> Vec<Table<'t, 'i>> {
+        let Some((_, v)) = top.get(key) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.error(
+                Diagnostic::error(
+                    "wrong-kind",
+                    format!(
+                        "`{key}` must be an array of tables, found {}",
+                        kind_name(v.get_ref())
+                    ),
+                )
+                .at(span_of(v))
+                .with_help(help),
+            );
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.open(v, format!("{item} #{}", i + 1), keys))
+            .collect()
+    }
+
     /// Opens a value as a table whose keys are ids, reporting a wrong kind.
     pub(super) fn open_any<'t, 'i>(
         &mut self,
