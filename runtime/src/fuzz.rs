@@ -12,10 +12,12 @@ pub fn spool_records(bytes: &[u8]) -> (usize, usize) {
     crate::spool::decode_records(bytes)
 }
 
-/// Parses a `Retry-After` header value at `now` (seconds since the epoch).
+/// Parses a `Retry-After` header value at `now` (seconds since the epoch; `None` when the
+/// platform's clock cannot hold that time).
 #[cfg(feature = "http")]
 pub fn retry_after(value: &str, now: u64) -> Option<Duration> {
-    crate::http::parse_retry_after(value, SystemTime::UNIX_EPOCH + Duration::from_secs(now))
+    let now = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(now))?;
+    crate::http::parse_retry_after(value, now)
 }
 
 /// Reads a Mixpanel `/import` response to a request of events with `insert_ids` (built from
