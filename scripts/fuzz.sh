@@ -6,7 +6,7 @@
 # toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). The corpus grows in
 # fuzz/corpus/TARGET (git-ignored), starting from the seeds in fuzz/corpus-seed/TARGET; crashes
 # land in fuzz/artifacts/TARGET. Keep a crash as fuzz/regressions/TARGET/NAME once it is fixed:
-# `cargo test -p trackplan-codegen --test regressions` replays those of the plan targets.
+# `cargo test -p trackplan-codegen --test fuzz_regressions` replays those of the plan targets.
 #
 # The build uses no sanitizer: every crate of trackplan forbids `unsafe`, so what the fuzzer can
 # find is panics, overflows (debug assertions stay on) and broken expansions, and without

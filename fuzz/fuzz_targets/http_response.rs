@@ -7,7 +7,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use trackplan_runtime::__fuzz;
 
-trackplan::plan!("seeds/plan.toml");
+trackplan::plan!("plans/mixpanel.toml");
 
 /// Ids as the runtime makes them, and some it would not.
 const IDS: &[&str] = &[
