@@ -104,12 +104,9 @@ pub struct LoadedPlan {
 impl LoadedPlan {
     /// Checks `source`, read from `path`.
     pub fn from_source(path: PathBuf, source: SourceFile) -> LoadedPlan {
-        let checked = trackplan_model::check(&source);
+        let (checked, recovered) = trackplan_model::check_recovering(&source);
         let hash = trackplan_model::content_hash(&source.text);
-        let plan = match checked.plan {
-            Some(plan) => Some(plan),
-            None => trackplan_model::parse(&source).0,
-        };
+        let plan = checked.plan.or(recovered);
         LoadedPlan {
             path,
             source,

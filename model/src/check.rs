@@ -62,6 +62,21 @@ impl Checked {
 /// assert_eq!(typo.help.as_deref(), Some("did you mean `name`?"));
 /// ```
 pub fn check(src: &SourceFile) -> Checked {
+    check_recovering(src).0
+}
+
+/// [`check`], and for a plan with errors also what parsing could recover of it (the items
+/// with errors left out, as [`parse`](crate::parse) gives it): the plan the macros build stub
+/// items from. One parse instead of two, which halves the work on a plan with errors.
+///
+/// ```
+/// use trackplan_model::{check_recovering, SourceFile};
+/// let src = SourceFile::new("p.toml", "[plan]\nname = \"p\"\nversion = 1\n[events.e]\npurposes = [\"nope\"]\n");
+/// let (checked, recovered) = check_recovering(&src);
+/// assert!(checked.has_errors() && checked.plan.is_none());
+/// assert_eq!(recovered.unwrap().events[0].id.value, "e");
+/// ```
+pub fn check_recovering(src: &SourceFile) -> (Checked, Option<Plan>) {
     let (plan, incomplete, mut diagnostics) = parse_incomplete(src);
     if let Some(plan) = &plan {
         diagnostics.extend(validate_parsed(plan, &incomplete));
@@ -69,10 +84,18 @@ pub fn check(src: &SourceFile) -> Checked {
     // Top to bottom, like a reader goes through the file; diagnostics without a place first.
     diagnostics.sort_by_key(|d| d.span.map_or(0, |s| s.start));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    Checked {
-        plan: if has_errors { None } else { plan },
-        diagnostics,
-    }
+    let (valid, recovered) = if has_errors {
+        (None, plan)
+    } else {
+        (plan, None)
+    };
+    (
+        Checked {
+            plan: valid,
+            diagnostics,
+        },
+        recovered,
+    )
 }
 
 /// The SHA-256 of a plan file's text, lower-case hex (`PlanInfo::hash`): changes whenever a

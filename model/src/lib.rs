@@ -44,7 +44,7 @@ mod suggestion;
 pub mod taxonomy;
 mod validate;
 
-pub use check::{Checked, check, content_hash};
+pub use check::{Checked, check, check_recovering, content_hash};
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use format::plan_schema;
 pub use parse::parse;

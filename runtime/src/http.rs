@@ -265,7 +265,15 @@ fn parse_http_date(value: &str) -> Option<u64> {
     let hour: u64 = clock.next()?.parse().ok()?;
     let minute: u64 = clock.next()?.parse().ok()?;
     let second: u64 = clock.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    // An IMF-fixdate's year has four digits; bounding it also keeps `days_from_civil` from
+    // overflowing on a garbled header (`i64::MAX` as the year panicked there; found while
+    // writing the http_response fuzz target).
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || !(0..=9999).contains(&year)
+        || hour > 23
+        || minute > 59
+        || second > 60
     {
         return None;
     }
@@ -729,6 +737,27 @@ mod tests {
             parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now),
             None
         );
+    }
+
+    #[test]
+    fn retry_after_dates_of_any_year_never_overflow() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770);
+        for year in [
+            i64::MAX,
+            i64::MIN,
+            i64::MAX / 146_097,
+            -1,
+            0,
+            584_554_051_223,
+        ] {
+            let value = format!("Sun, 06 Nov {year} 08:49:37 GMT");
+            // Far past: now; too far ahead for a u64 of seconds: refused.
+            let parsed = parse_retry_after(&value, now);
+            assert!(
+                parsed.is_none() || year <= 1994 || parsed > Some(Duration::from_secs(1 << 40)),
+                "{value}: {parsed:?}"
+            );
+        }
     }
 
     #[test]

@@ -886,6 +886,18 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
     Some((8 + len, (destination, item)))
 }
 
+/// The records a segment's bytes after the magic decode to, as [`read_segment`] reads them:
+/// `(records, bytes they take)`. The spool fuzz target's entry point (`crate::__fuzz`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decode_records(bytes: &[u8]) -> (usize, usize) {
+    let (mut records, mut at) = (0, 0);
+    while let Some((len, _)) = bytes.get(at..).and_then(decode) {
+        records += 1;
+        at += len;
+    }
+    (records, at)
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {

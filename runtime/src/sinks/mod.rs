@@ -5,10 +5,10 @@
 
 mod memory;
 #[cfg(feature = "http")]
-mod mixpanel;
+pub(crate) mod mixpanel;
 mod ndjson;
 #[cfg(feature = "http")]
-mod segment;
+pub(crate) mod segment;
 
 pub use memory::Memory;
 #[cfg(feature = "http")]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-mod import;
+pub(crate) mod import;
 mod privacy;
 
 use import::Import;
