@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use support::server::{Fault, TestServer};
 use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::error::FlushError;
-use trackplan_runtime::requests::{Access, Erasure};
+use trackplan_runtime::requests::{Access, Erasure, PrivacyApi};
 use trackplan_runtime::sinks::{Mixpanel, Segment};
 use trackplan_runtime::stats::Counts;
-use trackplan_runtime::{Consent, Tracker};
+use trackplan_runtime::{Consent, Envelope, Outcome, Sink, Tracker};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const WRITE_KEY: &str = "wk_isolation";
@@ -401,4 +401,104 @@ fn a_held_retrieval_request_does_not_delay_its_own_destinations_deliveries() {
         "{report:?}"
     );
     all_delivered_once(&tracker, &a, &b);
+}
+
+/// A custom privacy API that waits at a gate the test opens.
+#[derive(Clone, Default)]
+struct HeldApi {
+    state: std::sync::Arc<(std::sync::Mutex<(bool, usize)>, std::sync::Condvar)>,
+}
+
+impl HeldApi {
+    /// Calls started so far.
+    fn calls(&self) -> usize {
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    fn open(&self) {
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner()).0 = true;
+        self.state.1.notify_all();
+    }
+}
+
+impl PrivacyApi for HeldApi {
+    fn erase(&mut self, _: &[String]) -> Erasure {
+        let (lock, opened) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 += 1;
+        while !state.0 {
+            state = opened.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        Erasure::Erased
+    }
+}
+
+/// A custom sink delivering to `Gated`, with its privacy API apart.
+struct WithPrivacyApi {
+    deliveries: common::Gated,
+    api: Option<HeldApi>,
+}
+
+impl Sink for WithPrivacyApi {
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        self.deliveries.deliver(batch)
+    }
+
+    fn erase(&mut self, _: &[String]) -> Erasure {
+        Erasure::Failed {
+            reason: "the sink's own erase was called".into(),
+        }
+    }
+
+    fn privacy(&mut self) -> Option<Box<dyn PrivacyApi>> {
+        self.api
+            .take()
+            .map(|api| Box::new(api) as Box<dyn PrivacyApi>)
+    }
+}
+
+#[test]
+fn a_custom_sinks_privacy_api_answers_on_its_own_thread() {
+    let deliveries = common::Gated::new();
+    let api = HeldApi::default();
+    let tracker = Tracker::builder(&common::PLAN)
+        .key(key())
+        .skip(destination::Warehouse)
+        .sink(
+            destination::Mixpanel,
+            WithPrivacyApi {
+                deliveries: deliveries.clone(),
+                api: Some(api.clone()),
+            },
+        )
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_millis(5))
+        .flush_timeout(GENEROUS)
+        .build()
+        .expect("tracker");
+    let forgetting = {
+        let tracker = tracker.clone();
+        std::thread::spawn(move || tracker.forget("carol"))
+    };
+    wait_until("the privacy API to be called", || api.calls() == 1);
+    track_products(&tracker);
+    wait_until("the sink to receive every event meanwhile", || {
+        deliveries.delivered().len() == EVENTS
+    });
+    assert!(!forgetting.is_finished());
+
+    api.open();
+    let report = forgetting.join().expect("forget thread").expect("forget");
+    assert_eq!(
+        report.destinations.iter().find(|(id, _)| *id == "mixpanel"),
+        Some(&("mixpanel", Erasure::Erased)),
+        "the handle answered, not the sink's own erase"
+    );
+    tracker.shutdown().expect("shutdown");
+    let stats = tracker.stats();
+    let counts = stats.destination("mixpanel").expect("stats");
+    settled(counts);
+    assert_eq!(counts.delivered, EVENTS as u64);
 }
