@@ -31,6 +31,7 @@ mod key;
 mod lane;
 mod pipeline;
 mod plan;
+mod privacy_api;
 mod queue;
 mod retry;
 mod scope;
@@ -100,9 +101,10 @@ pub mod config {
     pub use crate::value::ViolationPolicy;
 }
 
-/// Data subject requests (GDPR Art. 15 access, Art. 17 erasure): what the tracker reports and
-/// what a sink answers.
+/// Data subject requests (GDPR Art. 15 access, Art. 17 erasure): what the tracker reports,
+/// what a sink answers, and a destination's privacy API that answers apart from its sink.
 pub mod requests {
+    pub use crate::privacy_api::PrivacyApi;
     pub use crate::sink::{Access, Erasure};
     pub use crate::subject_request::{AccessReport, ForgetReport};
 }

@@ -12,6 +12,7 @@
 //! API's retries) without blocking `track` or any other destination.
 
 use crate::plan::{PlanInfo, PurposeSet};
+use crate::privacy_api::PrivacyApi;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -301,5 +302,14 @@ pub trait Sink: Send + 'static {
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
         let _ = distinct_ids;
         Access::NotSupported
+    }
+
+    /// This destination's privacy API, when answering data subjects' requests takes long
+    /// enough (a remote API's pacing and retries) that it must not hold up deliveries. Called
+    /// once, when the tracker starts; with a handle, the tracker calls it on a thread of its
+    /// own instead of [`Sink::erase`] and [`Sink::retrieve`]. The default, `None`, keeps the
+    /// requests on the worker, in order with the deliveries: right for a local file.
+    fn privacy(&mut self) -> Option<Box<dyn PrivacyApi>> {
+        None
     }
 }

@@ -33,6 +33,17 @@ pub(crate) enum Answer {
     Access(Access),
 }
 
+impl Answer {
+    /// The answer of a destination whose tracker stopped before it got to the request.
+    pub(crate) fn stopped(kind: RequestKind) -> Answer {
+        let reason = "the tracker stopped before this destination answered".to_owned();
+        match kind {
+            RequestKind::Erase => Answer::Erasure(Erasure::Failed { reason }),
+            RequestKind::Access => Answer::Access(Access::Failed { reason }),
+        }
+    }
+}
+
 /// Why `forget` did not complete.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

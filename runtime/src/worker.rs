@@ -1,7 +1,9 @@
 //! A destination's worker: the thread that owns its sink, batches its lane's events, delivers
-//! them, retries, flushes, and answers its data subjects' requests. Every destination with a
-//! sink has its own, so a sink is only ever called from its one thread, and a destination that
-//! is slow, down or busy with a privacy request holds up no other.
+//! them, retries, flushes, and answers its data subjects' requests, or hands them to the
+//! thread of the sink's privacy API ([`Sink::privacy`]) when it has one. Every destination
+//! with a sink has its own, so a sink is only ever called from its one thread, and a
+//! destination that is slow or down holds up no other; a privacy request that is retried for
+//! minutes holds up not even its own destination's deliveries.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,12 +14,13 @@ use std::time::{Instant, SystemTime};
 use crate::id::InsertIds;
 use crate::lane::{POLL, Queued, RetryBatch, retain_batch};
 use crate::plan::PlanInfo;
+use crate::privacy_api::{self, OnSink, PrivacyThread};
 use crate::queue::{Lifecycle, Queue, QueueState, reusable};
 use crate::retry::{self, Step};
-use crate::sink::{Access, Envelope, Erasure, Outcome, RetryPolicy, Sink};
+use crate::sink::{Envelope, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
-use crate::subject_request::{Answer, RequestKind, SubjectRequest};
+use crate::subject_request::{Answer, SubjectRequest};
 
 /// One destination's worker: what it owns outside the shared mutex.
 pub(crate) struct Worker {
@@ -40,6 +43,8 @@ pub(crate) struct Worker {
     lingering: bool,
     /// A full (sealed) batch was taken since the worker last slept (see `run`).
     took_full: bool,
+    /// The thread of the sink's privacy API ([`Sink::privacy`]), started with the worker.
+    privacy: Option<PrivacyThread>,
 }
 
 /// Most insert-id strings kept for reuse (a few batches' worth).
@@ -68,14 +73,29 @@ impl Worker {
             spare_ids: Vec::new(),
             lingering: false,
             took_full: false,
+            privacy: None,
         }
     }
 
-    /// Starts the worker's thread and registers it for wake-ups.
-    pub(crate) fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+    /// Starts the worker's thread, and the thread of its sink's privacy API if it has one,
+    /// and registers the worker for wake-ups.
+    pub(crate) fn spawn(mut self) -> std::io::Result<JoinHandle<()>> {
         let shared = Arc::clone(&self.shared);
         let d = self.d;
         let id = self.destination_id();
+        let sink = &mut self.sink;
+        let api = catch_unwind(AssertUnwindSafe(|| sink.privacy())).unwrap_or_else(|_| {
+            tracing::warn!(
+                destination = id,
+                "trackplan: the sink panicked handing out its privacy API; \
+                 its worker answers data subjects' requests"
+            );
+            None
+        });
+        if let Some(api) = api {
+            // Should the worker not start, dropping it stops this thread too.
+            self.privacy = Some(PrivacyThread::spawn(api, Arc::clone(&shared), d, id)?);
+        }
         let handle = std::thread::Builder::new()
             .name(format!("trackplan-{id}"))
             .spawn(move || self.run())?;
@@ -99,6 +119,16 @@ impl Worker {
                 break;
             }
             if let Some(request) = st.next_request_for(d) {
+                // A destination with a privacy API of its own answers there: its deliveries
+                // go on meanwhile. The request was taken between deliveries, so every batch
+                // taken before it was handed to the sink first, as with an answer here.
+                let request = match &self.privacy {
+                    Some(thread) => match thread.send(request) {
+                        Ok(()) => continue,
+                        Err(request) => request,
+                    },
+                    None => request,
+                };
                 drop(st);
                 let answer = self.answer(&request);
                 st = shared.lock();
@@ -187,6 +217,12 @@ impl Worker {
             lane.worker_wakes_by = None;
         }
         self.abandon_rest(&mut st);
+        if let Some(thread) = self.privacy.take() {
+            // The privacy thread records its answers under the lock.
+            drop(st);
+            thread.stop();
+            st = shared.lock();
+        }
         st.worker_exited();
         shared.progress.notify_all();
     }
@@ -373,40 +409,11 @@ impl Worker {
         }
     }
 
-    /// Asks the sink to erase or retrieve the request's subjects.
+    /// Answers `request` here, by the sink itself: for a destination without a privacy
+    /// thread (see `run`), whose answers are quick and stay in order with its writes.
     fn answer(&mut self, request: &SubjectRequest) -> Answer {
-        let ids = &request.distinct_ids;
-        let sink = &mut self.sink;
-        let answer = match request.kind {
-            RequestKind::Erase => Answer::Erasure(
-                catch_unwind(AssertUnwindSafe(|| sink.erase(ids))).unwrap_or_else(|_| {
-                    Erasure::Failed {
-                        reason: "the sink panicked".into(),
-                    }
-                }),
-            ),
-            RequestKind::Access => Answer::Access(
-                catch_unwind(AssertUnwindSafe(|| sink.retrieve(ids))).unwrap_or_else(|_| {
-                    Access::Failed {
-                        reason: "the sink panicked".into(),
-                    }
-                }),
-            ),
-        };
-        let failed = match &answer {
-            Answer::Erasure(Erasure::Failed { reason })
-            | Answer::Access(Access::Failed { reason }) => Some(reason.as_str()),
-            _ => None,
-        };
-        if let Some(reason) = failed {
-            tracing::warn!(
-                destination = self.destination_id(),
-                request = ?request.kind,
-                reason,
-                "trackplan: a data subject's request failed at a destination"
-            );
-        }
-        answer
+        let destination = self.destination_id();
+        privacy_api::answer(&mut OnSink(&mut *self.sink), request, destination)
     }
 
     /// Syncs the spool, then makes the sink durable; the error text, if either failed.
@@ -460,12 +467,7 @@ impl Worker {
         // Requests this destination will not answer now.
         let requests: Vec<SubjectRequest> = lane.requests.drain(..).collect();
         for request in requests {
-            let reason = "the tracker stopped before this destination answered".to_owned();
-            let answer = match request.kind {
-                RequestKind::Erase => Answer::Erasure(Erasure::Failed { reason }),
-                RequestKind::Access => Answer::Access(Access::Failed { reason }),
-            };
-            st.answered(request.id, self.d, answer);
+            st.answered(request.id, self.d, Answer::stopped(request.kind));
         }
     }
 }

@@ -115,6 +115,8 @@ pub struct Seen {
 #[derive(Default)]
 struct State {
     script: VecDeque<Fault>,
+    /// Faults for the requests under a path prefix, taken before `script`.
+    path_scripts: Vec<(String, VecDeque<Fault>)>,
     accepted: Vec<Accepted>,
     seen: Vec<Seen>,
     violations: Vec<String>,
@@ -122,21 +124,24 @@ struct State {
     last_privacy_request: Option<Instant>,
 }
 
-/// Holds requests while closed: [`TestServer::hold`] and [`TestServer::release`].
+/// Holds requests while closed: [`TestServer::hold`], [`TestServer::hold_path`] and
+/// [`TestServer::release`].
 #[derive(Default)]
 struct Gate {
-    held: Mutex<bool>,
+    /// The path prefix of the requests held (`""`: all); `None`: open.
+    held: Mutex<Option<String>>,
     opened: std::sync::Condvar,
     /// Requests waiting at the gate now.
     waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Gate {
-    fn pass(&self) {
+    fn pass(&self, url: &str) {
+        let holds = |held: &Option<String>| held.as_deref().is_some_and(|p| url.starts_with(p));
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        if *held {
+        if holds(&held) {
             self.waiting.fetch_add(1, Ordering::SeqCst);
-            while *held {
+            while holds(&held) {
                 held = self.opened.wait(held).unwrap_or_else(|e| e.into_inner());
             }
             self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -173,7 +178,7 @@ impl TestServer {
                             let (state, contract) = (state.clone(), contract.clone());
                             let gate = gate.clone();
                             std::thread::spawn(move || {
-                                gate.pass();
+                                gate.pass(request.url());
                                 handle(request, &state, &contract)
                             });
                         }
@@ -221,12 +226,18 @@ impl TestServer {
     /// Holds every request from now on (before it is read or answered) until
     /// [`TestServer::release`]: a destination that stopped answering.
     pub fn hold(&self) {
-        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.hold_path("");
+    }
+
+    /// Like [`TestServer::hold`], for the requests whose path starts with `prefix` only (e.g.
+    /// Mixpanel's GDPR API, `/api/app/`); the others are answered as usual.
+    pub fn hold_path(&self, prefix: &str) {
+        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(prefix.to_owned());
     }
 
     /// Lets held requests and later ones through.
     pub fn release(&self) {
-        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        *self.gate.held.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.gate.opened.notify_all();
     }
 
@@ -238,6 +249,23 @@ impl TestServer {
     /// Queues faults: each request takes the next one, then requests are answered normally.
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
         self.state().script.extend(faults);
+    }
+
+    /// Queues faults for the requests whose path starts with `prefix` only (they take these
+    /// before the general script); [`TestServer::clear_path_script`] drops those left.
+    pub fn script_path(&self, prefix: &str, faults: impl IntoIterator<Item = Fault>) {
+        let mut state = self.state();
+        match state.path_scripts.iter_mut().find(|(p, _)| p == prefix) {
+            Some((_, script)) => script.extend(faults),
+            None => state
+                .path_scripts
+                .push((prefix.to_owned(), faults.into_iter().collect())),
+        }
+    }
+
+    /// Drops the faults left for `prefix`: its requests are answered normally again.
+    pub fn clear_path_script(&self, prefix: &str) {
+        self.state().path_scripts.retain(|(p, _)| p != prefix);
     }
 
     /// Faults not yet used.
@@ -355,7 +383,15 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             .collect(),
         body,
     };
-    let fault = lock(state).script.pop_front();
+    let fault = {
+        let mut state = lock(state);
+        let scripted = state
+            .path_scripts
+            .iter_mut()
+            .find(|(prefix, script)| incoming.path.starts_with(prefix) && !script.is_empty())
+            .and_then(|(_, script)| script.pop_front());
+        scripted.or_else(|| state.script.pop_front())
+    };
     let mut violations = Vec::new();
     if read.is_err() {
         violations.push("could not read the request body".to_owned());

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 pub(crate) mod import;
 mod privacy;
 
+use crate::privacy_api::PrivacyApi;
 use import::Import;
-use privacy::tracking_ids;
+use privacy::GdprClient;
 pub use privacy::{Compliance, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus};
 
 /// Most distinct ids in one GDPR API request.
@@ -215,6 +216,12 @@ impl Mixpanel {
         self
     }
 
+    /// The HTTP client of this sink's own calls, made at first use.
+    fn client(&mut self) -> &Client {
+        self.client
+            .get_or_insert_with(|| Client::new(self.timeouts))
+    }
+
     fn import_url(&self) -> String {
         let mut url = format!("{}/import?strict=1", self.region.ingestion());
         if let Auth::ServiceAccount { project_id, .. } = &self.auth {
@@ -254,47 +261,34 @@ impl Sink for Mixpanel {
 
     /// Files a GDPR/CCPA deletion request (when a GDPR API token is configured): Mixpanel
     /// erases the events and profiles of these distinct ids within its own deadlines. The
-    /// reference is the tracking id (several, comma-separated, past 1999 ids).
+    /// reference is the tracking id (several, comma-separated, past 1999 ids). A tracker calls
+    /// the same request through [`Sink::privacy`]'s handle instead, on a thread of its own.
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        if self.gdpr_token.is_none() {
-            tracing::warn!(
-                "Mixpanel: no GDPR API token configured, so no deletion request was sent; \
-                 configure `Mixpanel::gdpr_api_token` or delete in Mixpanel's UI"
-            );
-            return Erasure::NotSupported;
-        }
-        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
-        match self.request_deletion(&ids) {
-            Ok(requests) => Erasure::Requested {
-                reference: Some(tracking_ids(&requests)),
-            },
-            Err(e) => Erasure::Failed {
-                reason: e.to_string(),
-            },
-        }
+        let api = self.gdpr();
+        api.erase(self.client(), distinct_ids)
     }
 
     /// Files a GDPR/CCPA data-retrieval request (when a GDPR API token is configured):
     /// Mixpanel prepares an export of these distinct ids' data. The reference is the tracking
     /// id (several, comma-separated, past 1999 ids); follow it with
-    /// [`Mixpanel::privacy_status`].
+    /// [`Mixpanel::privacy_status`]. A tracker calls it through [`Sink::privacy`]'s handle.
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
-        if self.gdpr_token.is_none() {
-            tracing::warn!(
-                "Mixpanel: no GDPR API token configured, so no data-retrieval request was sent; \
-                 configure `Mixpanel::gdpr_api_token` or export in Mixpanel's UI"
-            );
-            return Access::NotSupported;
-        }
-        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
-        match self.request_retrieval(&ids) {
-            Ok(requests) => Access::Requested {
-                reference: Some(tracking_ids(&requests)),
-            },
-            Err(e) => Access::Failed {
-                reason: e.to_string(),
-            },
-        }
+        let api = self.gdpr();
+        api.retrieve(self.client(), distinct_ids)
+    }
+
+    /// With a GDPR API token: a client of the GDPR API with its own HTTP connection, so
+    /// deletion and retrieval requests (paced to one a second per project, retried for up to
+    /// minutes) never hold up this sink's deliveries. Without one: `None`, and the worker's
+    /// [`Sink::erase`] answers at once that deletion is not configured.
+    fn privacy(&mut self) -> Option<Box<dyn PrivacyApi>> {
+        let api = self.gdpr();
+        api.configured().then(|| {
+            Box::new(GdprClient {
+                api,
+                client: Client::new(self.timeouts),
+            }) as Box<dyn PrivacyApi>
+        })
     }
 
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {

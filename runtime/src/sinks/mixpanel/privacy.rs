@@ -1,10 +1,13 @@
 //! Mixpanel's GDPR API: deletion and retrieval requests for data subjects, their status,
-//! paced per project and retried by the one backoff rule.
+//! paced per project and retried by the one backoff rule. The sink hands the tracker a client
+//! of its own for it ([`GdprClient`]), so these calls never wait behind `/import` deliveries,
+//! nor deliveries behind them.
 
 use super::*;
+use crate::privacy_api::PrivacyApi;
 
 /// The tracking ids of requests, comma-separated.
-pub(super) fn tracking_ids(requests: &[PrivacyRequest]) -> String {
+fn tracking_ids(requests: &[PrivacyRequest]) -> String {
     let ids: Vec<&str> = requests.iter().map(|r| r.tracking_id.as_str()).collect();
     ids.join(",")
 }
@@ -128,7 +131,8 @@ impl Mixpanel {
         &mut self,
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
-        self.privacy_requests(PrivacyKind::Deletion, distinct_ids)
+        let api = self.gdpr();
+        api.requests(self.client(), PrivacyKind::Deletion, distinct_ids)
     }
 
     /// Asks Mixpanel to export what it holds about these distinct ids (right of access). Same
@@ -137,7 +141,8 @@ impl Mixpanel {
         &mut self,
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
-        self.privacy_requests(PrivacyKind::Retrieval, distinct_ids)
+        let api = self.gdpr();
+        api.requests(self.client(), PrivacyKind::Retrieval, distinct_ids)
     }
 
     /// How far Mixpanel got with a request.
@@ -145,14 +150,96 @@ impl Mixpanel {
         &mut self,
         request: &PrivacyRequest,
     ) -> Result<PrivacyStatus, PrivacyError> {
+        let api = self.gdpr();
+        api.status(self.client(), request)
+    }
+
+    /// The GDPR API of this sink's project, as configured now.
+    pub(super) fn gdpr(&self) -> Gdpr {
+        Gdpr {
+            project_token: self.token.clone(),
+            oauth: self.gdpr_token.clone(),
+            base: self.region.privacy(),
+            compliance: self.compliance,
+            retry: self.retry,
+        }
+    }
+}
+
+/// Mixpanel's GDPR API for one project: what its calls need of the sink's configuration.
+/// Calls are paced per project across the process (see [`privacy_turn`]), whichever client
+/// makes them.
+#[derive(Debug, Clone)]
+pub(super) struct Gdpr {
+    /// Names the project in every call, and keys its pacing.
+    project_token: Secret,
+    /// The GDPR API's OAuth token; `None`: not configured.
+    oauth: Option<Secret>,
+    /// Base URL of the GDPR API (`…/api/app`).
+    base: String,
+    compliance: Compliance,
+    retry: RetryPolicy,
+}
+
+impl Gdpr {
+    /// Whether the OAuth token is configured.
+    pub(super) fn configured(&self) -> bool {
+        self.oauth.is_some()
+    }
+
+    /// Files a deletion request, as `Tracker::forget` reports it.
+    pub(super) fn erase(&self, client: &Client, distinct_ids: &[String]) -> Erasure {
+        if !self.configured() {
+            tracing::warn!(
+                "Mixpanel: no GDPR API token configured, so no deletion request was sent; \
+                 configure `Mixpanel::gdpr_api_token` or delete in Mixpanel's UI"
+            );
+            return Erasure::NotSupported;
+        }
+        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
+        match self.requests(client, PrivacyKind::Deletion, &ids) {
+            Ok(requests) => Erasure::Requested {
+                reference: Some(tracking_ids(&requests)),
+            },
+            Err(e) => Erasure::Failed {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Files a data-retrieval request, as `Tracker::request_access` reports it.
+    pub(super) fn retrieve(&self, client: &Client, distinct_ids: &[String]) -> Access {
+        if !self.configured() {
+            tracing::warn!(
+                "Mixpanel: no GDPR API token configured, so no data-retrieval request was sent; \
+                 configure `Mixpanel::gdpr_api_token` or export in Mixpanel's UI"
+            );
+            return Access::NotSupported;
+        }
+        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
+        match self.requests(client, PrivacyKind::Retrieval, &ids) {
+            Ok(requests) => Access::Requested {
+                reference: Some(tracking_ids(&requests)),
+            },
+            Err(e) => Access::Failed {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    fn status(
+        &self,
+        client: &Client,
+        request: &PrivacyRequest,
+    ) -> Result<PrivacyStatus, PrivacyError> {
         let url = format!(
             "{}/{}{}?token={}",
-            self.region.privacy(),
+            self.base,
             request.kind.path(),
             http::query_value(&request.tracking_id),
-            http::query_value(self.token.expose())
+            http::query_value(self.project_token.expose())
         );
-        let response = self.privacy_call("status", |client, auth| {
+        let response = self.call(client, "status", |client, auth| {
             client.get(
                 &url,
                 &[("Authorization", auth), ("Accept", "application/json")],
@@ -178,16 +265,17 @@ impl Mixpanel {
         })
     }
 
-    fn privacy_requests(
-        &mut self,
+    fn requests(
+        &self,
+        client: &Client,
         kind: PrivacyKind,
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
         let url = format!(
             "{}/{}?token={}",
-            self.region.privacy(),
+            self.base,
             kind.path(),
-            http::query_value(self.token.expose())
+            http::query_value(self.project_token.expose())
         );
         let mut requests = Vec::new();
         for chunk in distinct_ids.chunks(MAX_PRIVACY_IDS) {
@@ -199,7 +287,7 @@ impl Mixpanel {
                 body["disclosure_type"] = "Data".into();
             }
             let body = body.to_string();
-            let response = self.privacy_call(kind.noun(), |client, auth| {
+            let response = self.call(client, kind.noun(), |client, auth| {
                 client.post(
                     &url,
                     &[
@@ -227,22 +315,20 @@ impl Mixpanel {
 
     /// Makes one GDPR API call, paced to one per second, retried while the API is unavailable.
     /// Returns a 2xx or 404 response.
-    fn privacy_call(
-        &mut self,
+    fn call(
+        &self,
+        client: &Client,
         kind: &'static str,
         call: impl Fn(&Client, &str) -> Result<http::Response, TransportError>,
     ) -> Result<http::Response, PrivacyError> {
-        let authorization = match &self.gdpr_token {
+        let authorization = match &self.oauth {
             Some(token) => format!("Bearer {}", token.expose()),
             None => return Err(PrivacyError::NotConfigured),
         };
-        let client = self
-            .client
-            .get_or_insert_with(|| Client::new(self.timeouts));
         let mut last_failure = String::new();
         let attempts = self.retry.max_retries.saturating_add(1);
         for attempt in 0..attempts {
-            std::thread::sleep(privacy_turn(self.token.expose()));
+            std::thread::sleep(privacy_turn(self.project_token.expose()));
             let retry_after = match call(client, &authorization) {
                 Ok(response) if (200..300).contains(&response.status) || response.status == 404 => {
                     return Ok(response);
@@ -288,6 +374,24 @@ impl Mixpanel {
             attempts,
             reason: last_failure,
         })
+    }
+}
+
+/// The handle [`Sink::privacy`] gives the tracker: the project's GDPR API with an HTTP client
+/// of its own, so its calls, pacing and retries run beside the sink's `/import` deliveries.
+#[derive(Debug)]
+pub(super) struct GdprClient {
+    pub(super) api: Gdpr,
+    pub(super) client: Client,
+}
+
+impl PrivacyApi for GdprClient {
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        self.api.erase(&self.client, distinct_ids)
+    }
+
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        self.api.retrieve(&self.client, distinct_ids)
     }
 }
 
