@@ -77,6 +77,10 @@ struct SerdeProductViewed {
 
 struct Discard;
 impl Sink for Discard {
+    fn declaration(&self) -> trackplan::config::SinkDeclaration {
+        trackplan::config::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         black_box(batch);
         Outcome::Delivered
@@ -86,6 +90,10 @@ impl Sink for Discard {
 /// Discards too, but its batches fill only at a flush: the worker stays idle while timed.
 struct DiscardAtFlush;
 impl Sink for DiscardAtFlush {
+    fn declaration(&self) -> trackplan::config::SinkDeclaration {
+        trackplan::config::SinkDeclaration::InProcess
+    }
+
     fn limits(&self) -> BatchLimits {
         BatchLimits {
             max_events: 1 << 20,

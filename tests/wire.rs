@@ -33,6 +33,10 @@ struct Capture {
 }
 
 impl Sink for Capture {
+    fn declaration(&self) -> trackplan::config::SinkDeclaration {
+        trackplan::config::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let mut log = self.log.lock().unwrap();
         for e in batch {

@@ -165,6 +165,10 @@ fn process_cpu() -> Option<Duration> {
 struct Relay(Mixpanel);
 
 impl Sink for Relay {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        Sink::declaration(&self.0)
+    }
+
     fn limits(&self) -> trackplan_runtime::config::BatchLimits {
         Sink::limits(&self.0)
     }

@@ -51,6 +51,10 @@ fn rss_kib() -> u64 {
 struct Counting(Arc<AtomicU64>);
 
 impl Sink for Counting {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Outcome::Delivered

@@ -223,10 +223,6 @@ pub enum SinkDeclaration {
         /// Whether the events leave to another party.
         third_party: bool,
     },
-    /// Says nothing: the default for custom sinks, accepted for any destination. Declare a
-    /// custom sink with [`SinkDeclaration::first_party`] or [`SinkDeclaration::third_party`]
-    /// to have it checked.
-    Undeclared,
 }
 
 impl SinkDeclaration {
@@ -251,7 +247,7 @@ impl SinkDeclaration {
     /// first-party destination.
     pub fn fits(self, kind: &str, third_party: bool) -> bool {
         match self {
-            SinkDeclaration::InProcess | SinkDeclaration::Undeclared => true,
+            SinkDeclaration::InProcess => true,
             SinkDeclaration::Delivers {
                 kind: sink_kind,
                 third_party: sink_third,
@@ -264,11 +260,12 @@ impl SinkDeclaration {
 /// sinks live in `trackplan::sinks`.
 pub trait Sink: Send + 'static {
     /// What the sink is, checked against the plan's destination when the tracker is built
-    /// (see [`SinkDeclaration`]). The default, [`SinkDeclaration::Undeclared`], is accepted
-    /// anywhere; built-in sinks declare themselves.
-    fn declaration(&self) -> SinkDeclaration {
-        SinkDeclaration::Undeclared
-    }
+    /// (see [`SinkDeclaration`]). Every sink says it, custom ones too: a sink that keeps
+    /// events in the process returns [`SinkDeclaration::InProcess`]; one that sends them on
+    /// names the plan `kind` it implements and its party, e.g.
+    /// `SinkDeclaration::third_party("segment")`, so the builder refuses it for a destination
+    /// the plan keeps first party.
+    fn declaration(&self) -> SinkDeclaration;
 
     /// Limits the worker batches by.
     fn limits(&self) -> BatchLimits {

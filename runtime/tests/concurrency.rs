@@ -23,6 +23,10 @@ struct Flaky {
 }
 
 impl Sink for Flaky {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn limits(&self) -> BatchLimits {
         BatchLimits {
             max_events: 7,

@@ -440,6 +440,10 @@ struct WithPrivacyApi {
 }
 
 impl Sink for WithPrivacyApi {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         self.deliveries.deliver(batch)
     }

@@ -22,6 +22,10 @@ use trackplan_runtime::{Consent, Envelope, Outcome, Tracker};
 struct Down(Arc<Mutex<Vec<Envelope>>>);
 
 impl trackplan_runtime::Sink for Down {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             initial_backoff: Duration::from_secs(3600),

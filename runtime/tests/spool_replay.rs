@@ -25,6 +25,10 @@ const QUERY: &str = "canary-search-7f3a: my rash won't go away";
 struct Down(Arc<Mutex<usize>>);
 
 impl trackplan_runtime::Sink for Down {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             initial_backoff: Duration::from_secs(3600),

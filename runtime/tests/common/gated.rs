@@ -110,6 +110,10 @@ impl Gated {
 }
 
 impl Sink for Gated {
+    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
+        trackplan_runtime::config::SinkDeclaration::InProcess
+    }
+
     fn limits(&self) -> BatchLimits {
         let mut l = BatchLimits::default();
         if let Some(n) = self.state().max_events {
