@@ -412,6 +412,7 @@ impl TrackerBuilder {
             spooling,
             timestamps: self.timestamps,
             reported: Mutex::new(Vec::new()),
+            foreign: Mutex::default(),
         });
         if let Some(spool) = &spool {
             core.replay(spool);

@@ -114,7 +114,10 @@ pub struct Stats {
     /// Property values left out of events because they broke a plan constraint or their
     /// transform could not apply (values, not events: the events were still sent).
     pub dropped_invalid: u64,
-    /// Events not tracked because they belong to another plan than the tracker's.
+    /// Events not tracked because they belong to another plan than the tracker's (two crates
+    /// built against different plans, or different contents of one plan file). The first of
+    /// each other plan is warned about, and the next flush fails with
+    /// [`FlushError::WrongPlan`](crate::error::FlushError::WrongPlan) naming both plans.
     pub dropped_wrong_plan: u64,
     /// Events not tracked because a *required* property's value broke a plan constraint or its
     /// transform could not apply (the value is also counted in `dropped_invalid`). They are

@@ -83,7 +83,9 @@ impl Tracker {
     ///
     /// Returns what each destination delivered and failed since the previous flush, and what
     /// is still pending; or [`FlushError::Failed`] naming a destination when events failed
-    /// for good since then (a destination answering 401 rejects the credentials).
+    /// for good since then (a destination answering 401 rejects the credentials); or
+    /// [`FlushError::WrongPlan`] naming both plans when events of another plan were dropped
+    /// since then (crates built against different plan contents).
     ///
     /// **Blocks** the calling thread, up to the timeout: in async code use
     /// [`Tracker::flush_async`].
