@@ -149,6 +149,35 @@ fn list(ids: &[&str]) -> String {
 }
 
 /// Builds a [`Tracker`]: see [`Tracker::builder`].
+///
+/// Every destination of the plan gets a sink, or is skipped on purpose; `build` refuses a
+/// destination left out, and a sink that does not fit what the plan declares.
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use trackplan::sinks::{Memory, Ndjson, Stdout};
+/// use trackplan::{Key, Tracker};
+///
+/// # let dir = std::env::temp_dir().join(format!("trackplan-doc-builder-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let tracker = Tracker::builder(&PLAN)
+///     // In production, from your secret store (`Key::from_env`, …): never from the source.
+///     .key(Key::from_hex(&"07".repeat(32))?)
+///     .sink(destination::Warehouse, Ndjson::create(dir.join("events.ndjson"))?)
+///     .sink(destination::SecurityLog, Stdout::new())
+///     .sink(destination::SupportDesk, Memory::new())
+///     // Left out in development: their events are counted as skipped.
+///     .skip(destination::Mixpanel)
+///     .skip(destination::Ads)
+///     .flush_timeout(Duration::from_secs(5))
+///     .build()?;
+/// tracker.shutdown()?;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[must_use = "call .build() to get a Tracker"]
 pub struct TrackerBuilder {
     plan: &'static PlanInfo,
@@ -412,6 +441,7 @@ impl TrackerBuilder {
             spooling,
             timestamps: self.timestamps,
             reported: Mutex::new(Vec::new()),
+            foreign: Mutex::default(),
         });
         if let Some(spool) = &spool {
             core.replay(spool);

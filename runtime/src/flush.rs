@@ -46,6 +46,30 @@ pub enum FlushError {
         /// The I/O error.
         reason: String,
     },
+    /// Events of another plan were handed to this tracker since the last flush that reported
+    /// them, and dropped (none of their data left the process). It happens when two crates of
+    /// one workspace were built against different plans, or different contents of the same
+    /// plan file (equal labels, different hashes): build them from one plan file. Each event
+    /// is also counted in [`Stats::dropped_wrong_plan`](crate::stats::Stats::dropped_wrong_plan).
+    #[error(
+        "{events} event(s) of plan {event_plan} (hash {event_plan_hash}) were dropped since the \
+         last flush: this tracker runs plan {plan} (hash {plan_hash}); build every crate from \
+         the same plan file"
+    )]
+    WrongPlan {
+        /// The label (`name@version`) of the first other plan whose events were dropped.
+        event_plan: &'static str,
+        /// That plan's hash.
+        event_plan_hash: &'static str,
+        /// The label of the tracker's own plan.
+        plan: &'static str,
+        /// The tracker's plan hash.
+        plan_hash: &'static str,
+        /// How many events of other plans were dropped since the last report.
+        events: u64,
+        /// What every destination delivered, failed and has pending.
+        report: FlushReport,
+    },
     /// The tracker was shut down.
     #[error("the tracker was shut down")]
     Closed,
@@ -114,11 +138,27 @@ impl Pipeline {
                 reason,
             });
         }
-        match failures.into_iter().next() {
-            Some((d, (events, reason))) => Err(FlushError::Failed {
+        if let Some((d, (events, reason))) = failures.into_iter().next() {
+            return Err(FlushError::Failed {
                 destination: self.destination_id(d),
                 events,
                 reason,
+                report,
+            });
+        }
+        // Taken only when reported, so a flush that fails for another reason loses nothing.
+        let foreign = self
+            .foreign
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_unreported();
+        match foreign {
+            Some((other, events)) => Err(FlushError::WrongPlan {
+                event_plan: other.label,
+                event_plan_hash: other.hash,
+                plan: self.plan.label,
+                plan_hash: self.plan.hash,
+                events,
                 report,
             }),
             None => Ok(report),

@@ -40,6 +40,46 @@ pub(crate) struct Pipeline {
     pub(crate) timestamps: Timestamps,
     /// Per destination, the counts the last flush reported, so the next reports the change.
     pub(crate) reported: Mutex<Vec<Counts>>,
+    /// Events of other plans this tracker was handed: warned about once per plan, and
+    /// reported by the next flush.
+    pub(crate) foreign: Mutex<ForeignPlans>,
+}
+
+/// Another plan whose events reached this tracker: its label and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ForeignPlan {
+    pub(crate) label: &'static str,
+    pub(crate) hash: &'static str,
+}
+
+/// The plans whose events a tracker dropped, and what the next flush reports.
+#[derive(Debug, Default)]
+pub(crate) struct ForeignPlans {
+    /// Every foreign plan seen so far: each is warned about once.
+    warned: Vec<ForeignPlan>,
+    /// Since the last flush that reported them: the first foreign plan and how many events
+    /// (of any foreign plan) were dropped.
+    unreported: Option<(ForeignPlan, u64)>,
+}
+
+impl ForeignPlans {
+    /// Records one dropped event of `plan`; true when `plan` was not seen before.
+    fn record(&mut self, plan: ForeignPlan) -> bool {
+        match &mut self.unreported {
+            Some((_, events)) => *events += 1,
+            None => self.unreported = Some((plan, 1)),
+        }
+        if self.warned.contains(&plan) {
+            return false;
+        }
+        self.warned.push(plan);
+        true
+    }
+
+    /// The drops since the last call, for a flush to report.
+    pub(crate) fn take_unreported(&mut self) -> Option<(ForeignPlan, u64)> {
+        self.unreported.take()
+    }
 }
 
 /// The spool, and a clone of the workers' insert-id generator: an event is spooled under the
@@ -188,12 +228,26 @@ impl Pipeline {
         (!send.is_empty()).then_some(send)
     }
 
+    /// An event of another plan: dropped and counted; the first of each foreign plan is
+    /// warned about, and the next flush returns an error naming both plans.
     #[cold]
+    #[inline(never)]
     fn foreign_event<E: Event>(&self) {
         self.shared
             .stats
             .dropped_wrong_plan
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let first = self
+            .foreign
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(ForeignPlan {
+                label: E::PLAN.label,
+                hash: E::PLAN.hash,
+            });
+        if !first {
+            return;
+        }
         // Two crates of one workspace built against different contents of the same plan file
         // have equal labels: the hashes tell them apart.
         tracing::warn!(
@@ -202,7 +256,7 @@ impl Pipeline {
             event_plan_hash = E::PLAN.hash,
             plan = self.plan.label,
             plan_hash = self.plan.hash,
-            "trackplan: event of another plan not tracked (counted in stats().dropped_wrong_plan); if the labels are equal, the crates were built from different contents of the plan file: share one with [workspace.metadata.trackplan]"
+            "trackplan: events of another plan are not tracked (this warning is given once per plan; they are counted in stats().dropped_wrong_plan and the next flush fails with FlushError::WrongPlan); if the labels are equal, the crates were built from different contents of the plan file: share one with [workspace.metadata.trackplan]"
         );
     }
 

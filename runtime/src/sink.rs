@@ -258,6 +258,59 @@ impl SinkDeclaration {
 
 /// A destination a worker delivers to. Implement it for custom destinations; the built-in
 /// sinks live in `trackplan::sinks`.
+///
+/// A sink gets each event as an [`Envelope`]: the plan's transforms already applied, `redact`
+/// properties already withheld from third parties. It answers each batch with an
+/// [`Outcome`]; a retryable failure is retried by its worker.
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::{Arc, Mutex};
+/// use trackplan::config::SinkDeclaration;
+/// use trackplan::requests::Erasure;
+/// use trackplan::{Consent, Envelope, Key, Outcome, Sink, Tracker};
+///
+/// /// Hands events to the support desk's inbox (here, a list of event names).
+/// #[derive(Clone, Default)]
+/// struct SupportInbox(Arc<Mutex<Vec<String>>>);
+///
+/// impl Sink for SupportInbox {
+///     fn declaration(&self) -> SinkDeclaration {
+///         // Our own system: the builder refuses it for a destination the plan keeps elsewhere.
+///         SinkDeclaration::first_party("custom")
+///     }
+///
+///     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+///         let Ok(mut inbox) = self.0.lock() else {
+///             return Outcome::Failed { reason: "the inbox is poisoned".into() };
+///         };
+///         inbox.extend(batch.iter().map(|e| e.event.to_owned()));
+///         Outcome::Delivered
+///     }
+///
+///     fn erase(&mut self, _distinct_ids: &[String]) -> Erasure {
+///         // Names only: it keeps nothing about anyone.
+///         Erasure::NothingStored
+///     }
+/// }
+///
+/// let inbox = SupportInbox::default();
+/// let tracker = Tracker::builder(&PLAN)
+///     .key(Key::from_hex(&"07".repeat(32))?)
+///     .sink(destination::SupportDesk, inbox.clone())
+/// #   .skip(destination::Warehouse)
+/// #   .skip(destination::Mixpanel)
+/// #   .skip(destination::Ads)
+/// #   .skip(destination::SecurityLog)
+///     .build()?;
+/// let customer = tracker.subject("user-42", Consent::none().grant(purpose::CustomerSupport));
+/// customer.track(SupportTicketOpened { topic: Topic::Refund, order_count: 3 });
+/// tracker.flush()?;
+/// assert_eq!(*inbox.0.lock().map_err(|_| "poisoned")?, ["Support Ticket Opened"]);
+/// # Ok(()) }
+/// ```
 pub trait Sink: Send + 'static {
     /// What the sink is, checked against the plan's destination when the tracker is built
     /// (see [`SinkDeclaration`]). Every sink says it, custom ones too: a sink that keeps

@@ -104,6 +104,36 @@ pub struct DestinationStats {
 }
 
 /// A snapshot of a tracker's counters (`Tracker::stats`).
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use trackplan::sinks::Memory;
+/// use trackplan::{Consent, Key, Tracker};
+///
+/// let tracker = Tracker::builder(&PLAN)
+///     .key(Key::from_hex(&"07".repeat(32))?)
+///     .sink(destination::Warehouse, Memory::new())
+///     .skip(destination::Mixpanel)
+/// #   .skip(destination::Ads)
+/// #   .skip(destination::SecurityLog)
+/// #   .skip(destination::SupportDesk)
+///     .build()?;
+/// let product = || ProductViewed { product_id: "p-1".into(), price: 9.5, currency: Currency::Eur };
+/// tracker.subject("a", Consent::none().grant(purpose::ProductAnalytics)).track(product());
+/// tracker.subject("b", Consent::none()).track(product());
+/// tracker.flush()?;
+///
+/// let stats = tracker.stats();
+/// let warehouse = stats.destination("warehouse").ok_or("no warehouse")?;
+/// // Both routed there by the plan; "b" gave no consent.
+/// assert_eq!((warehouse.accepted, warehouse.delivered), (2, 1));
+/// assert_eq!(warehouse.dropped_consent, 1);
+/// assert_eq!(stats.destination("mixpanel").map(|m| m.skipped), Some(1));
+/// assert_eq!(stats.dropped_wrong_plan, 0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -114,7 +144,10 @@ pub struct Stats {
     /// Property values left out of events because they broke a plan constraint or their
     /// transform could not apply (values, not events: the events were still sent).
     pub dropped_invalid: u64,
-    /// Events not tracked because they belong to another plan than the tracker's.
+    /// Events not tracked because they belong to another plan than the tracker's (two crates
+    /// built against different plans, or different contents of one plan file). The first of
+    /// each other plan is warned about, and the next flush fails with
+    /// [`FlushError::WrongPlan`](crate::error::FlushError::WrongPlan) naming both plans.
     pub dropped_wrong_plan: u64,
     /// Events not tracked because a *required* property's value broke a plan constraint or its
     /// transform could not apply (the value is also counted in `dropped_invalid`). They are

@@ -34,6 +34,46 @@ impl SubjectState {
 /// Cheap to clone; clones share the consent, so a consent change through one is seen by all.
 /// Changing the consent so that a destination is no longer permitted also drops the subject's
 /// queued, undelivered events for it.
+///
+/// ```
+/// # extern crate trackplan_runtime as trackplan;
+/// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use trackplan::sinks::Memory;
+/// use trackplan::{Consent, Key, Personal, Tracker};
+///
+/// let warehouse = Memory::new();
+/// let tracker = Tracker::builder(&PLAN)
+///     .key(Key::from_hex(&"07".repeat(32))?)
+///     .sink(destination::Warehouse, warehouse.clone())
+/// #   .skip(destination::Mixpanel)
+/// #   .skip(destination::Ads)
+/// #   .skip(destination::SecurityLog)
+/// #   .skip(destination::SupportDesk)
+///     .build()?;
+///
+/// // The consent the visitor gave on the consent screen: analytics only.
+/// let visitor = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+/// visitor.track(PageViewed {
+///     url: "https://shop.example/cart".into(),
+///     ip_address: Personal::new("203.0.113.9".into()),
+/// });
+///
+/// tracker.flush()?;
+///
+/// // They withdraw it: from now on nothing is tracked for them (and what was still queued
+/// // for them is dropped).
+/// visitor.withdraw(purpose::ProductAnalytics);
+/// visitor.track(PageViewed {
+///     url: "https://shop.example/checkout".into(),
+///     ip_address: Personal::new("203.0.113.9".into()),
+/// });
+/// tracker.flush()?;
+/// assert_eq!(warehouse.len(), 1);
+/// // Delivered under the pseudonymous distinct id, never the raw subject id.
+/// assert_ne!(visitor.distinct_id(), "user-42");
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Subject {
     tracker: Tracker,

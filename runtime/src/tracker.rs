@@ -83,7 +83,9 @@ impl Tracker {
     ///
     /// Returns what each destination delivered and failed since the previous flush, and what
     /// is still pending; or [`FlushError::Failed`] naming a destination when events failed
-    /// for good since then (a destination answering 401 rejects the credentials).
+    /// for good since then (a destination answering 401 rejects the credentials); or
+    /// [`FlushError::WrongPlan`] naming both plans when events of another plan were dropped
+    /// since then (crates built against different plan contents).
     ///
     /// **Blocks** the calling thread, up to the timeout: in async code use
     /// [`Tracker::flush_async`].
@@ -161,11 +163,35 @@ impl Tracker {
     /// include everything tracked so far. Skipped destinations answer
     /// [`Access::NothingStored`](crate::requests::Access::NothingStored).
     ///
-    /// ```ignore
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use trackplan::requests::Access;
+    /// use trackplan::sinks::Memory;
+    /// use trackplan::{Consent, Key, Tracker};
+    ///
+    /// let tracker = Tracker::builder(&PLAN)
+    ///     .key(Key::from_hex(&"07".repeat(32))?)
+    ///     .sink(destination::SupportDesk, Memory::new())
+    /// #   .skip(destination::Warehouse)
+    /// #   .skip(destination::Mixpanel)
+    /// #   .skip(destination::Ads)
+    /// #   .skip(destination::SecurityLog)
+    ///     .build()?;
+    /// let customer = tracker.subject("user-42", Consent::none().grant(purpose::CustomerSupport));
+    /// customer.track(SupportTicketOpened { topic: Topic::Refund, order_count: 3 });
+    /// tracker.flush()?; // so the request sees everything tracked so far
+    ///
     /// let report = tracker.request_access("user-42")?;
     /// for (destination, answer) in &report.destinations {
     ///     println!("{destination}: {answer:?}"); // counts only, never the records
     /// }
+    /// match report.destination("support_desk") {
+    ///     Some(Access::Records { records, .. }) => assert_eq!(records.len(), 1),
+    ///     other => panic!("expected the support desk's records, got {other:?}"),
+    /// }
+    /// # Ok(()) }
     /// ```
     pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
         self.pipeline.request_access(

@@ -71,6 +71,27 @@ fn sends_no_ip_zero_when_the_plan_declares_an_ip_property() {
 }
 
 #[test]
+fn sends_ip_zero_for_an_event_whose_payload_has_no_ip_property() {
+    // The plan declares an IP property, but this event's payload for Mixpanel carries none
+    // (left out, or withheld as `redact` from a third party): Mixpanel must not geolocate it.
+    let server = TestServer::mixpanel(TOKEN);
+    let batch = vec![
+        envelope_with(&PLAN_WITH_IP, r#"{"URL":"https://shop.example/"}"#.into()),
+        envelope_with(
+            &PLAN_WITH_IP,
+            r#"{"URL":"https://shop.example/","IP Address":"203.0.113.0"}"#.into(),
+        ),
+    ];
+    assert_eq!(sink(&server).deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let accepted = server.accepted();
+    assert_eq!(accepted[0].properties["ip"], 0);
+    assert!(!accepted[0].properties.contains_key("IP Address"));
+    assert!(!accepted[1].properties.contains_key("ip"));
+    assert_eq!(accepted[1].properties["IP Address"], "203.0.113.0");
+}
+
+#[test]
 fn authenticates_with_a_service_account_and_names_the_project() {
     let server = TestServer::start(Contract::Mixpanel {
         token: TOKEN.into(),

@@ -950,7 +950,13 @@ fn events_and_consent_of_another_plan_are_refused() {
     assert_eq!(tracker.stats().dropped_wrong_plan, 1);
     let confused = tracker.subject("b", Consent::none().grant(blog::purpose::ProductAnalytics));
     confused.track(login_failed("b@example.com"));
-    tracker.flush().expect("flush");
+    assert!(
+        matches!(
+            tracker.flush(),
+            Err(FlushError::WrongPlan { events: 1, .. })
+        ),
+        "the flush reports the dropped event of another plan"
+    );
     assert!(
         sinks[3].delivered().is_empty(),
         "foreign consent permits nothing"

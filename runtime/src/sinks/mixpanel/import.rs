@@ -2,6 +2,7 @@
 //! for the events of its request.
 
 use super::*;
+use crate::plan::PropertyInfo;
 
 /// One `deliver` call's view of the sink, as a wire format.
 pub(super) struct Import<'a> {
@@ -9,32 +10,109 @@ pub(super) struct Import<'a> {
     pub(super) url: &'a str,
     pub(super) authorization: &'a str,
     pub(super) gzip: bool,
-    pub(super) ip_declared: &'a mut Option<(&'static PlanInfo, bool)>,
+    pub(super) ip_properties: &'a mut Option<IpProperties>,
 }
 
+/// Of the last plan seen (plans are `'static`: compared by address), per event that declares
+/// any, the wire names of its IP-address properties, each as the JSON string that would be its
+/// key in an envelope's properties.
+pub(crate) type IpProperties = (&'static PlanInfo, Vec<(&'static str, Vec<Vec<u8>>)>);
+
 impl Import<'_> {
-    fn sends_ip_zero(&mut self, plan: &'static PlanInfo) -> bool {
-        match *self.ip_declared {
-            Some((seen, declared)) if std::ptr::eq(seen, plan) => !declared,
-            _ => {
-                let declared = plan_declares_ip(plan);
-                *self.ip_declared = Some((plan, declared));
-                !declared
-            }
+    /// Whether `envelope` gets `"ip": 0`: unless the payload this destination receives for
+    /// this event carries an IP-address property (or one named `ip`). An event that declares
+    /// none, leaves its optional one out, or whose one is withheld from this destination
+    /// (`redact` at a third party) is not geolocated from the request's address.
+    fn sends_ip_zero(&mut self, envelope: &Envelope, members: &str) -> bool {
+        let plan = envelope.plan;
+        if !matches!(self.ip_properties, Some((seen, _)) if std::ptr::eq(*seen, plan)) {
+            *self.ip_properties = Some((plan, ip_properties(plan)));
         }
+        let events = self
+            .ip_properties
+            .as_ref()
+            .map_or(&[][..], |(_, e)| e.as_slice());
+        let Some((_, keys)) = events.iter().find(|(event, _)| *event == envelope.event) else {
+            return true;
+        };
+        !top_level_keys(members).any(|key| keys.iter().any(|k| k.as_slice() == key))
     }
 }
 
-/// Whether the plan declares an IP-address property (or one whose wire name is Mixpanel's
-/// `ip`, which must then not be overwritten).
-pub(super) fn plan_declares_ip(plan: &PlanInfo) -> bool {
-    plan.events.iter().flat_map(|e| e.properties).any(|p| {
-        p.name == "ip"
-            || p.category.is_some_and(|c| {
-                c == IP_CATEGORY
-                    || c.strip_prefix(IP_CATEGORY)
-                        .is_some_and(|rest| rest.starts_with('.'))
-            })
+/// Whether a property is an IP address (its category, or a sub-category of it), or has Mixpanel's
+/// own wire name `ip`, which `"ip": 0` must then not overwrite.
+pub(super) fn is_ip_property(p: &PropertyInfo) -> bool {
+    p.name == "ip"
+        || p.category.is_some_and(|c| {
+            c == IP_CATEGORY
+                || c.strip_prefix(IP_CATEGORY)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+}
+
+/// Per event of `plan` that declares IP-address properties, their keys as JSON strings.
+fn ip_properties(plan: &PlanInfo) -> Vec<(&'static str, Vec<Vec<u8>>)> {
+    plan.events
+        .iter()
+        .filter_map(|e| {
+            let keys: Vec<Vec<u8>> = e
+                .properties
+                .iter()
+                .filter(|p| is_ip_property(p))
+                .map(|p| {
+                    let mut key = Vec::with_capacity(p.name.len() + 2);
+                    write_json_str(&mut key, p.name);
+                    key
+                })
+                .collect();
+            (!keys.is_empty()).then_some((e.name, keys))
+        })
+        .collect()
+}
+
+/// The keys of an object's top-level members, as the JSON strings they are written as, from
+/// the object's inner text (as [`http::object_members`] returns it).
+pub(super) fn top_level_keys(members: &str) -> impl Iterator<Item = &[u8]> {
+    let bytes = members.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut expect_key = true;
+    let mut key_start = None;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            i += 1;
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => {
+                        in_string = false;
+                        if let Some(start) = key_start.take() {
+                            return Some(&bytes[start..i]);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    in_string = true;
+                    if depth == 0 && expect_key {
+                        expect_key = false;
+                        key_start = Some(i - 1);
+                    }
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b',' if depth == 0 => expect_key = true,
+                _ => {}
+            }
+        }
+        None
     })
 }
 
@@ -61,7 +139,7 @@ impl WireFormat for Import<'_> {
         let Some(members) = http::object_members(&envelope.properties) else {
             return Err("properties are not a JSON object".into());
         };
-        let ip_zero = self.sends_ip_zero(envelope.plan);
+        let ip_zero = self.sends_ip_zero(envelope, members);
         let count = http::count_members(members) + 3 + usize::from(ip_zero);
         if count > MAX_PROPERTIES {
             return Err(format!(

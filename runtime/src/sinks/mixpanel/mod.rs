@@ -46,8 +46,8 @@ const MAX_EVENT_BYTES: usize = 1_000_000;
 const MAX_PROPERTIES: usize = 254;
 /// Longest `$insert_id`.
 const MAX_INSERT_ID: usize = 36;
-/// The fideslang category of an IP address: a plan that declares one may let Mixpanel
-/// geolocate; every other plan sends `"ip": 0`.
+/// The fideslang category of an IP address: an event whose payload for Mixpanel carries one
+/// may let Mixpanel geolocate; every other event is sent with `"ip": 0`.
 const IP_CATEGORY: &str = "user.device.ip_address";
 
 /// Where the APIs are.
@@ -113,9 +113,8 @@ pub struct Mixpanel {
     gzip: bool,
     client: Option<Client>,
     settled: Settled,
-    /// Whether the last plan seen declares an IP property (plans are `'static`: compared by
-    /// address).
-    ip_declared: Option<(&'static PlanInfo, bool)>,
+    /// Which events of the last plan seen declare IP-address properties, and their keys.
+    ip_properties: Option<import::IpProperties>,
     gdpr_token: Option<Secret>,
     compliance: Compliance,
     retry: RetryPolicy,
@@ -132,7 +131,7 @@ impl Mixpanel {
             gzip: true,
             client: None,
             settled: Settled::default(),
-            ip_declared: None,
+            ip_properties: None,
             gdpr_token: None,
             compliance: Compliance::Gdpr,
             retry: RETRY,
@@ -299,7 +298,7 @@ impl Sink for Mixpanel {
             gzip,
             client,
             settled,
-            ip_declared,
+            ip_properties,
             ..
         } = self;
         let mut import = Import {
@@ -307,7 +306,7 @@ impl Sink for Mixpanel {
             url: &url,
             authorization: &authorization,
             gzip: *gzip,
-            ip_declared,
+            ip_properties,
         };
         http::deliver_packed(&mut import, settled, batch)
     }
@@ -329,16 +328,25 @@ mod tests {
             ..property("IP Address")
         };
         fixture::plan("t")
-            .event("E", [property("url")])
-            .event("E", [ip])
+            .event("Page Viewed", [property("url")])
+            .event("Login Failed", [property("Email"), ip])
             .build()
     });
     static NAMED_IP: LazyLock<&'static PlanInfo> =
         LazyLock::new(|| fixture::plan("t").event("E", [property("ip")]).build());
 
     fn envelope(plan: &'static PlanInfo, insert_id: &str, properties: &str) -> Envelope {
+        envelope_of(plan, "Signup \"Completed\"", insert_id, properties)
+    }
+
+    fn envelope_of(
+        plan: &'static PlanInfo,
+        event: &'static str,
+        insert_id: &str,
+        properties: &str,
+    ) -> Envelope {
         Envelope {
-            event: "Signup \"Completed\"",
+            event,
             insert_id: insert_id.into(),
             time_ms: 1_700_000_000_123,
             distinct_id: "abc123".into(),
@@ -356,7 +364,7 @@ mod tests {
             url: "",
             authorization: "",
             gzip: true,
-            ip_declared: &mut ip,
+            ip_properties: &mut ip,
         };
         let mut out = Vec::new();
         import.encode(e, &mut out)?;
@@ -382,13 +390,59 @@ mod tests {
     }
 
     #[test]
-    fn ip_zero_only_when_the_plan_declares_no_ip_property() {
-        let with_ip = encode(&envelope(&WITH_IP, "a", "{}")).expect("encodes");
-        assert!(!with_ip.contains("\"ip\""), "{with_ip}");
-        let named_ip = encode(&envelope(&NAMED_IP, "a", r#"{"ip":"10.0.0.0"}"#)).expect("encodes");
-        assert!(!named_ip.contains("\"ip\":0"), "{named_ip}");
-        assert!(plan_declares_ip(&WITH_IP));
-        assert!(!plan_declares_ip(&NO_IP));
+    fn ip_zero_unless_this_events_payload_carries_an_ip_property() {
+        // The plan declares an IP property, but not on this event: not geolocated.
+        let page = envelope_of(
+            &WITH_IP,
+            "Page Viewed",
+            "a",
+            r#"{"url":"https://x.example/"}"#,
+        );
+        assert_eq!(
+            encode(&page).as_deref(),
+            Ok(
+                r#"{"event":"Page Viewed","properties":{"time":1700000000123,"distinct_id":"abc123","$insert_id":"a","ip":0,"url":"https://x.example/"}}"#
+            )
+        );
+        // The event declares one, and this destination's payload carries it (truncated).
+        let login = envelope_of(
+            &WITH_IP,
+            "Login Failed",
+            "b",
+            r#"{"Email":"h","IP Address":"203.0.113.0"}"#,
+        );
+        assert_eq!(
+            encode(&login).as_deref(),
+            Ok(
+                r#"{"event":"Login Failed","properties":{"time":1700000000123,"distinct_id":"abc123","$insert_id":"b","Email":"h","IP Address":"203.0.113.0"}}"#
+            )
+        );
+        // The event declares one, but it is not in the payload (left out, or `redact` and so
+        // withheld from a third party); a value or nested key that looks like it does not count.
+        for payload in [
+            r#"{"Email":"h"}"#,
+            r#"{"Email":"\"IP Address\":\"1.2.3.4\""}"#,
+            r#"{"Email":{"IP Address":"1.2.3.4"}}"#,
+            "{}",
+        ] {
+            let e = envelope_of(&WITH_IP, "Login Failed", "c", payload);
+            let encoded = encode(&e).expect("encodes");
+            assert!(encoded.contains(r#""$insert_id":"c","ip":0"#), "{encoded}");
+        }
+        // A property Mixpanel itself calls `ip` is not overwritten.
+        let named = envelope_of(&NAMED_IP, "E", "d", r#"{"ip":"10.0.0.0"}"#);
+        let named = encode(&named).expect("encodes");
+        assert!(!named.contains("\"ip\":0"), "{named}");
+        let unnamed = encode(&envelope_of(&NAMED_IP, "E", "d", "{}")).expect("encodes");
+        assert!(unnamed.contains("\"ip\":0"), "{unnamed}");
+    }
+
+    #[test]
+    fn top_level_keys_skip_values_and_nested_objects() {
+        let keys: Vec<&[u8]> =
+            top_level_keys(r#""a":"x,\"b\":1","c\"q":{"d":[1,{"e":2}]},"f":[",",3]"#).collect();
+        assert_eq!(keys, [&b"\"a\""[..], b"\"c\\\"q\"", b"\"f\""]);
+        assert_eq!(top_level_keys("").count(), 0);
     }
 
     #[test]
