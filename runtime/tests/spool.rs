@@ -8,43 +8,12 @@ extern crate trackplan_runtime as trackplan;
 mod common;
 mod fixture;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::Memory;
 use trackplan_runtime::spool::Spool;
-use trackplan_runtime::{Consent, Envelope, Outcome, Tracker};
-
-/// A destination that is down: records what it was offered and asks for a retry in an hour.
-#[derive(Clone, Default)]
-struct Down(Arc<Mutex<Vec<Envelope>>>);
-
-impl trackplan_runtime::Sink for Down {
-    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
-        trackplan_runtime::config::SinkDeclaration::InProcess
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            initial_backoff: Duration::from_secs(3600),
-            max_backoff: Duration::from_secs(3600),
-            max_retries: 100,
-        }
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(batch);
-        Outcome::Retry {
-            reason: "503".into(),
-            after: Some(Duration::from_secs(3600)),
-        }
-    }
-}
+use trackplan_runtime::{Consent, Envelope, Tracker};
 
 fn tracker(spool: Spool, warehouse: Memory, mixpanel: impl trackplan_runtime::Sink) -> Tracker {
     Tracker::builder(&PLAN)
@@ -98,7 +67,7 @@ fn replayed_events_keep_their_original_insert_ids() {
         assert!(first.flush().is_err(), "mixpanel is down");
         // Dropped: the pending events count as failed here, but stay in the spool.
     }
-    let offered = down.0.lock().or_panic().clone();
+    let offered = down.offered();
     assert_eq!(offered.len(), 10, "the first run tried mixpanel once");
     assert_eq!(warehouse.len(), 10);
     let warehouse_ids: Vec<String> = warehouse

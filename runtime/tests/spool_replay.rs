@@ -9,42 +9,14 @@ extern crate trackplan_runtime as trackplan;
 mod common;
 mod fixture;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::sinks::Memory;
 use trackplan_runtime::spool::Spool;
-use trackplan_runtime::{Consent, Envelope, Outcome, Tracker};
+use trackplan_runtime::{Consent, Tracker};
 
 const QUERY: &str = "canary-search-7f3a: my rash won't go away";
-
-/// A destination that is down: asks for a retry in an hour.
-#[derive(Clone, Default)]
-struct Down(Arc<Mutex<usize>>);
-
-impl trackplan_runtime::Sink for Down {
-    fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
-        trackplan_runtime::config::SinkDeclaration::InProcess
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            initial_backoff: Duration::from_secs(3600),
-            max_backoff: Duration::from_secs(3600),
-            max_retries: 100,
-        }
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += batch.len();
-        Outcome::Retry {
-            reason: "503".into(),
-            after: Some(Duration::from_secs(3600)),
-        }
-    }
-}
 
 /// The next version of the plan (`tests/fixture/shop_next.toml`): the same destinations, with
 /// third-party Mixpanel listed before the first-party warehouse.

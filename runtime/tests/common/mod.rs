@@ -7,6 +7,7 @@
 //! root.
 #![allow(dead_code)] // each test binary uses its own part
 
+mod down;
 mod gated;
 
 use std::time::Duration;
@@ -15,6 +16,8 @@ use trackplan_runtime::Key;
 
 /// The shop plan: `PLAN`, its events and enums, `purpose` and `destination`.
 pub use crate::fixture::shop::*;
+#[allow(unused_imports)] // not every test binary has a destination that is down
+pub use down::Down;
 pub use gated::Gated;
 
 /// Another plan, to check that mixing plans is refused; its purpose and destination have the
