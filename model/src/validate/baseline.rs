@@ -158,22 +158,11 @@ fn is_special(p: &Property, taxonomy: &Taxonomy) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Severity, SourceFile, check};
+    use crate::Severity;
+    use crate::fixture;
 
-    const BASE: &str = r#"[plan]
-name = "t"
-version = 1
-
-[purposes.analytics]
-description = "Improve the app."
-basis = "consent"
-data_use = "analytics.reporting"
-
-[purposes.ads]
-description = "Show ads."
-basis = "consent"
-data_use = "marketing.advertising.third_party.targeted"
-
+    /// Added to the shared test plan: a purpose for AI training and an event with health data.
+    const EXTRA: &str = r#"
 [purposes.model]
 description = "Train the recommender."
 basis = "consent"
@@ -186,19 +175,13 @@ properties.query_length = { type = "integer", sensitivity = "public" }
 "#;
 
     fn run(snippet: &str) -> (Vec<(&'static str, Severity)>, String) {
-        let src = SourceFile::new("t.toml", format!("{BASE}{snippet}"));
-        let checked = check(&src);
-        let text = checked
-            .diagnostics
+        let (src, diagnostics) = fixture::run(&format!("{EXTRA}{snippet}"));
+        let text = diagnostics
             .iter()
             .map(|d| d.render(&src))
             .collect::<Vec<_>>()
             .join("\n");
-        let codes = checked
-            .diagnostics
-            .iter()
-            .map(|d| (d.code, d.severity))
-            .collect();
+        let codes = diagnostics.iter().map(|d| (d.code, d.severity)).collect();
         (codes, text)
     }
 
@@ -206,11 +189,14 @@ properties.query_length = { type = "integer", sensitivity = "public" }
     fn health_data_for_advertising_is_refused_without_any_plan_policy() {
         let (codes, text) = run("");
         assert_eq!(codes, [("baseline-policy", Severity::Error)], "{text}");
+        // At the property's key in the event.
+        let (src, _) = fixture::run(EXTRA);
+        let at = format!("--> {}", fixture::location_of(&src, "health_filter = {"));
         for part in [
             "event `searched` sends property `health_filter` (health data (GDPR Art. 9))",
             "for `marketing.advertising.third_party.targeted` (purpose `ads`)",
             "built-in policy `special-category-marketing`",
-            "--> t.toml:22:12",
+            &at,
             "policy = \"special-category-marketing\"",
         ] {
             assert!(text.contains(part), "{part}: {text}");

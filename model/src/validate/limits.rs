@@ -133,30 +133,13 @@ fn repeated(diags: &mut Vec<Diagnostic>, what: &str, list: &Spanned<Vec<Spanned<
 
 #[cfg(test)]
 mod tests {
-    use crate::{SourceFile, check};
+    use crate::fixture::{location_of, run};
 
-    const BASE: &str = r#"[plan]
-name = "t"
-version = 1
-
-[purposes.pa]
-description = "Improve the app."
-basis = "consent"
-data_use = "analytics.reporting"
-
-[purposes.ads]
-description = "Show ads."
-basis = "consent"
-data_use = "marketing.advertising.first_party.targeted"
-"#;
-
-    /// The codes and rendered text of every diagnostic of `BASE` + `snippet`.
+    /// The codes and rendered text of every diagnostic of the shared test plan + `snippet`.
     fn diagnostics(snippet: &str) -> (Vec<&'static str>, String) {
-        let src = SourceFile::new("t.toml", format!("{BASE}{snippet}"));
-        let checked = check(&src);
-        let codes = checked.diagnostics.iter().map(|d| d.code).collect();
-        let text = checked
-            .diagnostics
+        let (src, diagnostics) = run(snippet);
+        let codes = diagnostics.iter().map(|d| d.code).collect();
+        let text = diagnostics
             .iter()
             .map(|d| d.render(&src))
             .collect::<Vec<_>>()
@@ -166,35 +149,38 @@ data_use = "marketing.advertising.first_party.targeted"
 
     #[test]
     fn a_purpose_listed_twice_on_an_event_is_an_error_at_the_second() {
-        let (codes, text) = diagnostics("\n[events.opened]\npurposes = [\"pa\", \"pa\"]\n");
+        let snippet = "\n[events.opened]\npurposes = [\"analytics\", \"analytics\" ]\n";
+        let (codes, text) = diagnostics(snippet);
         assert_eq!(codes, ["duplicate-purpose"], "{text}");
         assert!(
-            text.contains("event `opened` lists purpose `pa` twice"),
+            text.contains("event `opened` lists purpose `analytics` twice"),
             "{text}"
         );
-        // The second entry: the snippet's third line, column 19.
-        assert!(text.contains("--> t.toml:16:19"), "{text}");
+        // At the second entry.
+        let (src, _) = run(snippet);
+        let second = location_of(&src, "\"analytics\" ]");
+        assert!(text.contains(&format!("--> {second}")), "{text}");
         assert!(text.contains("first listed here"), "{text}");
-        assert!(text.contains("help: remove this `pa`"), "{text}");
+        assert!(text.contains("help: remove this `analytics`"), "{text}");
     }
 
     #[test]
     fn repeated_purposes_on_destinations_and_properties_are_errors() {
         let (codes, text) = diagnostics(
             r#"
-[destinations.warehouse]
+[destinations.archive]
 kind = "ndjson"
-purposes = ["pa", "pa"]
+purposes = ["analytics", "analytics"]
 
 [properties.email]
 type = "string"
 sensitivity = "internal"
-purposes = ["ads", "pa", "ads"]
+purposes = ["ads", "analytics", "ads"]
 
 [events.opened]
-purposes = ["pa", "ads"]
+purposes = ["analytics", "ads"]
 properties.email = {}
-properties.note = { type = "string", sensitivity = "internal", purposes = ["pa", "ads", "pa"] }
+properties.note = { type = "string", sensitivity = "internal", purposes = ["analytics", "ads", "analytics"] }
 "#,
         );
         assert_eq!(
@@ -206,15 +192,15 @@ properties.note = { type = "string", sensitivity = "internal", purposes = ["pa",
             ],
             "{text}"
         );
-        assert!(text.contains("destination `warehouse` lists purpose `pa` twice"));
+        assert!(text.contains("destination `archive` lists purpose `analytics` twice"));
         assert!(text.contains("property `email` lists purpose `ads` twice"));
-        assert!(text.contains("property `note` of event `opened` lists purpose `pa` twice"));
+        assert!(text.contains("property `note` of event `opened` lists purpose `analytics` twice"));
     }
 
     #[test]
     fn ids_longer_than_the_limit_are_errors_and_the_limit_itself_is_fine() {
         let long = format!("e{}", "x".repeat(super::MAX_ID_LEN));
-        let (codes, text) = diagnostics(&format!("\n[events.{long}]\npurposes = [\"pa\"]\n"));
+        let (codes, text) = diagnostics(&format!("\n[events.{long}]\npurposes = [\"analytics\"]\n"));
         assert_eq!(codes, ["id-too-long"], "{text}");
         assert!(
             text.contains(
@@ -224,7 +210,7 @@ properties.note = { type = "string", sensitivity = "internal", purposes = ["pa",
 
         let fits = "x".repeat(super::MAX_ID_LEN);
         let (codes, text) = diagnostics(&format!(
-            "\n[events.{fits}]\npurposes = [\"pa\"]\nproperties.{fits} = {{ type = \"boolean\", sensitivity = \"public\" }}\n"
+            "\n[events.{fits}]\npurposes = [\"analytics\"]\nproperties.{fits} = {{ type = \"boolean\", sensitivity = \"public\" }}\n"
         ));
         assert!(codes.is_empty(), "{text}");
     }
@@ -233,7 +219,7 @@ properties.note = { type = "string", sensitivity = "internal", purposes = ["pa",
     fn long_property_ids_are_errors() {
         let long = "p".repeat(300);
         let (codes, text) = diagnostics(&format!(
-            "\n[events.opened]\npurposes = [\"pa\"]\nproperties.{long} = {{ type = \"boolean\", sensitivity = \"public\" }}\n"
+            "\n[events.opened]\npurposes = [\"analytics\"]\nproperties.{long} = {{ type = \"boolean\", sensitivity = \"public\" }}\n"
         ));
         assert_eq!(codes, ["id-too-long"], "{text}");
         assert!(text.contains("property id"), "{text}");
