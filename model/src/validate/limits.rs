@@ -200,7 +200,8 @@ properties.note = { type = "string", sensitivity = "internal", purposes = ["anal
     #[test]
     fn ids_longer_than_the_limit_are_errors_and_the_limit_itself_is_fine() {
         let long = format!("e{}", "x".repeat(super::MAX_ID_LEN));
-        let (codes, text) = diagnostics(&format!("\n[events.{long}]\npurposes = [\"analytics\"]\n"));
+        let (codes, text) =
+            diagnostics(&format!("\n[events.{long}]\npurposes = [\"analytics\"]\n"));
         assert_eq!(codes, ["id-too-long"], "{text}");
         assert!(
             text.contains(
