@@ -101,6 +101,14 @@ pub enum DestinationKind {
     Mixpanel,
     /// Segment-compatible `/v1/batch`.
     Segment,
+    /// PostHog's capture `/batch/` API (cloud or self-hosted).
+    Posthog,
+    /// Amplitude's HTTP V2 / batch upload API.
+    Amplitude,
+    /// Records on a Kafka topic.
+    Kafka,
+    /// Rows in a PostgreSQL warehouse.
+    Postgres,
     /// Newline-delimited JSON file.
     Ndjson,
     /// NDJSON on standard output.
@@ -117,6 +125,10 @@ impl DestinationKind {
         match self {
             DestinationKind::Mixpanel => "mixpanel",
             DestinationKind::Segment => "segment",
+            DestinationKind::Posthog => "posthog",
+            DestinationKind::Amplitude => "amplitude",
+            DestinationKind::Kafka => "kafka",
+            DestinationKind::Postgres => "postgres",
             DestinationKind::Ndjson => "ndjson",
             DestinationKind::Stdout => "stdout",
             DestinationKind::Memory => "memory",

@@ -36,6 +36,7 @@ fn batch(round: u64) -> Vec<Envelope> {
     let info = CheckoutCompleted::INFO;
     (0..BATCH)
         .map(|i| Envelope {
+            message: trackplan_runtime::Message::TRACK,
             event: info.name,
             insert_id: format!("{round:08x}-0000-4000-8000-{i:012x}"),
             time_ms: 1_700_000_000_000 + i as i64,

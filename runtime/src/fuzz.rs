@@ -50,6 +50,7 @@ pub fn segment_batch(status: u16, retry_after: Option<Duration>) -> bool {
 #[cfg(feature = "http")]
 fn envelope(plan: &'static PlanInfo, insert_id: &str) -> crate::Envelope {
     crate::Envelope {
+        message: crate::Message::TRACK,
         event: plan.events.first().map_or("", |e| e.name),
         insert_id: insert_id.to_owned(),
         time_ms: 0,

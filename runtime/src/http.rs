@@ -561,6 +561,7 @@ mod tests {
 
     fn envelope(id: usize, properties: &str) -> Envelope {
         Envelope {
+            message: crate::Message::TRACK,
             event: "Thing Happened",
             insert_id: format!("id-{id}"),
             time_ms: 1_700_000_000_000,

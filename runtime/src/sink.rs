@@ -11,6 +11,7 @@
 //! sink needs no locking of its own; a call may block (an HTTP request, an fsync, a privacy
 //! API's retries) without blocking `track` or any other destination.
 
+use crate::message::Message;
 use crate::plan::{PlanInfo, PurposeSet};
 use crate::privacy_api::PrivacyApi;
 use std::sync::Arc;
@@ -19,7 +20,11 @@ use std::time::Duration;
 /// One event, ready for one destination.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    /// The event's wire name.
+    /// What the destination is asked to do: record an event (most envelopes), update a
+    /// profile or group, or link two identities.
+    pub message: Message,
+    /// The event's wire name; for other messages, the name of the plan section they come
+    /// from (`"$profile"`, `"$group"`, `"$join"`, `"$link"`).
     pub event: &'static str,
     /// Unique id of this event (36 characters of `[A-Za-z0-9-]`, UUID v4 text): Mixpanel
     /// `$insert_id`, Segment `messageId`. The same event carries the same id in every

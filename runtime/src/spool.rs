@@ -402,6 +402,7 @@ impl Spool {
                 Some(event) if same_plan && same_destination => out.events.push(Spooled {
                     destination: d,
                     envelope: Envelope {
+                        message: crate::Message::TRACK,
                         event,
                         insert_id: record.insert_id,
                         time_ms: record.time_ms,
@@ -953,6 +954,7 @@ mod tests {
 
     fn envelope(n: u32, who: &str) -> Envelope {
         Envelope {
+            message: crate::Message::TRACK,
             event: "Thing Happened",
             insert_id: format!("00000000-0000-4000-8000-{n:012}"),
             time_ms: 1_700_000_000_000 + i64::from(n),

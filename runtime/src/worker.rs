@@ -249,6 +249,7 @@ impl Worker {
                 }
             };
             batch.push(Envelope {
+                message: crate::Message::TRACK,
                 event: q.event,
                 insert_id,
                 time_ms: q.time_ms,

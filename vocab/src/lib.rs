@@ -16,6 +16,7 @@ mod granularity;
 mod identity;
 mod keyword;
 mod name;
+mod profile_op;
 mod route;
 mod sensitivity;
 mod set;
@@ -26,6 +27,7 @@ pub use granularity::Granularity;
 pub use identity::IdentityTransform;
 pub use keyword::Keyword;
 pub use name::{RESERVED_NAMES, RESERVED_PREFIXES, is_reserved_name};
+pub use profile_op::{ProfileOp, TraitShape};
 pub use route::{Audience, route, routes};
 pub use sensitivity::Sensitivity;
 pub use set::{DestinationSet, Indices, PurposeSet};
@@ -54,6 +56,7 @@ mod tests {
         check::<Sensitivity>();
         check::<IdentityTransform>();
         check::<Granularity>();
+        check::<ProfileOp>();
         assert_eq!(LegalBasis::DESCRIPTION, "GDPR Art. 6 legal bases.");
         assert_eq!(
             LegalBasis::Consent.description(),

@@ -73,6 +73,10 @@ pub(super) const BASES: &[(&str, LegalBasis)] = keyed![
 pub(super) const KINDS: &[(&str, DestinationKind)] = &[
     ("mixpanel", DestinationKind::Mixpanel),
     ("segment", DestinationKind::Segment),
+    ("posthog", DestinationKind::Posthog),
+    ("amplitude", DestinationKind::Amplitude),
+    ("kafka", DestinationKind::Kafka),
+    ("postgres", DestinationKind::Postgres),
     ("ndjson", DestinationKind::Ndjson),
     ("stdout", DestinationKind::Stdout),
     ("memory", DestinationKind::Memory),

@@ -248,6 +248,7 @@ mod tests {
             authorization: "",
         };
         let e = Envelope {
+            message: crate::Message::TRACK,
             event: "Product Viewed",
             insert_id: "6f1c-2".into(),
             time_ms: 1_700_000_000_123,

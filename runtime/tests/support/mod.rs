@@ -31,6 +31,7 @@ pub fn insert_id() -> String {
 /// An envelope of `plan` with the given properties object.
 pub fn envelope_with(plan: &'static PlanInfo, properties: String) -> Envelope {
     Envelope {
+        message: trackplan_runtime::Message::TRACK,
         event: "Page Viewed",
         insert_id: insert_id(),
         time_ms: 1_700_000_000_000 + i64::try_from(NEXT.load(Ordering::Relaxed)).unwrap_or(0),

@@ -346,6 +346,7 @@ mod tests {
         properties: &str,
     ) -> Envelope {
         Envelope {
+            message: crate::Message::TRACK,
             event,
             insert_id: insert_id.into(),
             time_ms: 1_700_000_000_123,
