@@ -79,6 +79,9 @@ pub struct Destination {
     pub description: Option<Spanned<String>>,
     /// Whether a third party receives the data (then `redact` properties are withheld).
     pub third_party: Spanned<bool>,
+    /// Where the destination keeps the data (`"EU"`, `"US"`, `"eu-central-1"`), shown in the
+    /// docs, the Art. 30 record and the Fides export.
+    pub location: Option<Spanned<String>>,
     /// The table's `[...]` header (or the inline table).
     pub span: Span,
 }

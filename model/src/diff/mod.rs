@@ -180,6 +180,7 @@ mod tests {
             purposes: s(strs(purposes)),
             description: None,
             third_party: s(third_party),
+            location: None,
             span: Span::default(),
         }
     }

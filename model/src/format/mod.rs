@@ -137,6 +137,10 @@ pub struct DestinationTable {
     /// Default `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub third_party: Option<bool>,
+    /// Where the destination keeps the data (`EU`, `US`, a cloud region), shown in the docs,
+    /// the record of processing and the Fides export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// Property value types.

@@ -31,7 +31,8 @@ pub(super) const PURPOSE_KEYS: &[&str] = &[
     "retention_days",
     "sale_or_share",
 ];
-pub(super) const DESTINATION_KEYS: &[&str] = &["kind", "purposes", "description", "third_party"];
+pub(super) const DESTINATION_KEYS: &[&str] =
+    &["kind", "purposes", "description", "third_party", "location"];
 /// Every key a property definition may have.
 pub(crate) const PROPERTY_KEYS: &[&str] = &[
     "name",

@@ -158,11 +158,13 @@ impl Parser {
             let purposes = self.require(&t, "purposes", purposes, "[\"product_analytics\"]");
             let description = self.string(&t, "description").ok();
             let third_party = self.boolean(&t, "third_party").ok();
+            let location = self.string(&t, "location").ok();
             out.push(Destination {
                 kind: self.fill(id.span, "kind", kind, DestinationKind::Custom, t.span),
                 purposes: self.fill(id.span, "purposes", purposes, Vec::new(), t.span),
                 description,
                 third_party: third_party.unwrap_or_else(|| Spanned::new(false, id.span)),
+                location,
                 span: t.span,
                 id,
             });
