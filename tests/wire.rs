@@ -102,8 +102,9 @@ fn shop_events_go_out_byte_for_byte() {
         .unwrap();
     let user = tracker.subject(
         "user-42",
+        // Explicitly for analytics: the health filter (special-category data) needs it.
         Consent::none()
-            .grant(purpose::ProductAnalytics)
+            .grant_explicit(purpose::ProductAnalytics)
             .grant(purpose::Advertising),
     );
 

@@ -18,7 +18,7 @@
 pub mod __fuzz;
 mod builder;
 mod completion;
-mod consent;
+pub mod consent;
 mod event;
 mod fit;
 #[cfg(test)]
@@ -84,6 +84,7 @@ pub mod info {
 /// spools and anonymous ids.
 pub mod error {
     pub use crate::builder::BuildError;
+    pub use crate::consent::ConsentDataError;
     pub use crate::flush::FlushError;
     pub use crate::id::NoRandomness;
     pub use crate::key::KeyError;

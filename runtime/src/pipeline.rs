@@ -13,7 +13,9 @@ use crate::event::Event;
 use crate::id::InsertIds;
 use crate::key::Key;
 use crate::lane::Queued;
-use crate::plan::{Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet};
+use crate::plan::{
+    Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet, Sensitivity,
+};
 use crate::queue::Queue;
 use crate::spool::{Entry, Spool, Stamp};
 use crate::stats::{Counter, Counts};
@@ -182,6 +184,15 @@ impl Pipeline {
         )
     }
 
+    /// Destinations whose purposes are all permitted by `consent` for special-category data
+    /// (consent-based purposes granted explicitly).
+    pub(crate) fn special_destinations(&self, consent: &Consent) -> DestinationSet {
+        trackplan_vocab::route(
+            consent.permitted_explicitly(self.plan),
+            self.destination_purposes.iter().copied(),
+        )
+    }
+
     /// The whole `track` path: consent, serialization, enqueue. `routes` is the set of
     /// destinations the call may reach (the event's, or one for `send_to`).
     #[inline]
@@ -289,6 +300,20 @@ impl Pipeline {
         );
     }
 
+    /// An event whose required special-category property may not go to `send` (their
+    /// consent was not explicit): not sent there, counted as refused.
+    #[cold]
+    #[inline(never)]
+    fn refuse_without_explicit(&self, info: &'static EventInfo, send: DestinationSet) {
+        let stats = &self.shared.stats;
+        stats.take_back_each(send, Counter::Accepted);
+        stats.add_each(send, Counter::Refused);
+        tracing::debug!(
+            event = info.id,
+            "trackplan: event not sent where consent for its special-category data was not explicit"
+        );
+    }
+
     /// The serializing half of `track`: `send` is what [`Pipeline::route`] returned.
     pub(crate) fn enqueue<E: Event>(
         &self,
@@ -296,8 +321,34 @@ impl Pipeline {
         event: &E,
         send: DestinationSet,
     ) {
-        let wants_first_party = !self.first_party_recipients(send).is_empty();
         let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
+        if const { carries_special(E::INFO) } {
+            // Special-category properties go only where consent was given explicitly; the
+            // other recipients get the event without them.
+            let ordinary = send - subject.allowed_special();
+            if !ordinary.is_empty() {
+                self.serialize_in_buffers(subject, ordinary, event, time_ms, true);
+            }
+            let explicit = send - ordinary;
+            if !explicit.is_empty() {
+                self.serialize_in_buffers(subject, explicit, event, time_ms, false);
+            }
+            return;
+        }
+        self.serialize_in_buffers(subject, send, event, time_ms, false);
+    }
+
+    /// [`Pipeline::serialize_and_push`] with this thread's buffers.
+    #[inline]
+    fn serialize_in_buffers<E: Event>(
+        &self,
+        subject: &SubjectState,
+        send: DestinationSet,
+        event: &E,
+        time_ms: i64,
+        omit_special: bool,
+    ) {
+        let wants_first_party = !self.first_party_recipients(send).is_empty();
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
                 self.serialize_and_push(
@@ -307,6 +358,7 @@ impl Pipeline {
                     time_ms,
                     &mut bufs,
                     wants_first_party,
+                    omit_special,
                 );
                 // Do not keep a rare huge event's buffer for the thread's lifetime.
                 if bufs.redacted.capacity() > 1 << 16 {
@@ -321,6 +373,7 @@ impl Pipeline {
                 time_ms,
                 &mut Buffers::default(),
                 wants_first_party,
+                omit_special,
             ),
         });
     }
@@ -330,6 +383,7 @@ impl Pipeline {
     ///
     /// Every destination gets the object without `redact` properties; when there are some and
     /// a first-party destination, first-party destinations get a second object with them.
+    #[allow(clippy::too_many_arguments)] // the event and how to write it
     fn serialize_and_push<E: Event>(
         &self,
         subject: &SubjectState,
@@ -338,6 +392,7 @@ impl Pipeline {
         time_ms: i64,
         bufs: &mut Buffers,
         wants_first_party: bool,
+        omit_special: bool,
     ) {
         let id = subject.distinct_id.as_bytes();
         let mut text = bufs.take();
@@ -350,7 +405,14 @@ impl Pipeline {
             self.key.as_ref(),
             self.violations,
         );
+        if omit_special {
+            w = w.omitting_special();
+        }
         event.write_properties(&mut w);
+        if w.withheld_required() {
+            bufs.stash.push(text);
+            return self.refuse_without_explicit(E::INFO, send);
+        }
         let dropped = w.dropped();
         if dropped > 0 {
             self.shared
@@ -557,8 +619,11 @@ impl Pipeline {
 
     /// Sets a subject's consent and purges its queued events for destinations no longer
     /// permitted.
-    pub(crate) fn apply_consent(&self, subject: &SubjectState, allowed: DestinationSet) {
+    pub(crate) fn apply_consent(&self, subject: &SubjectState, consent: &Consent) {
+        let allowed = self.allowed_destinations(consent);
+        let special = self.special_destinations(consent);
         let mut st = self.shared.lock();
+        subject.set_allowed_special(special);
         let before = subject.set_allowed(allowed);
         let lost = before - allowed;
         if !lost.is_empty() {
@@ -600,4 +665,17 @@ impl Drop for Pipeline {
             tracing::warn!(error = %e, "trackplan: events pending when the tracker was dropped");
         }
     }
+}
+
+/// Whether the event declares special-category properties (health, beliefs, …): a constant
+/// for each generated event, so events without them pay nothing.
+const fn carries_special(info: &EventInfo) -> bool {
+    let mut i = 0;
+    while i < info.properties.len() {
+        if matches!(info.properties[i].sensitivity, Sensitivity::Special) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }

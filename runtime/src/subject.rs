@@ -16,6 +16,9 @@ pub(crate) struct SubjectState {
     /// Destinations the consent permits (a [`DestinationSet`]'s bits); read on every `track`
     /// without locking.
     allowed: AtomicU64,
+    /// Of those, the destinations the consent permits special-category data for (explicitly
+    /// granted, `Consent::grant_explicit`).
+    allowed_special: AtomicU64,
 }
 
 impl SubjectState {
@@ -26,6 +29,17 @@ impl SubjectState {
     /// Stores a new permitted set; returns the previous one.
     pub(crate) fn set_allowed(&self, allowed: DestinationSet) -> DestinationSet {
         DestinationSet::from_bits(self.allowed.swap(allowed.bits(), Ordering::AcqRel))
+    }
+
+    /// Destinations that may receive the subject's special-category data.
+    pub(crate) fn allowed_special(&self) -> DestinationSet {
+        DestinationSet::from_bits(self.allowed_special.load(Ordering::Acquire))
+    }
+
+    /// Stores a new set of destinations permitted special-category data.
+    pub(crate) fn set_allowed_special(&self, allowed: DestinationSet) {
+        self.allowed_special
+            .store(allowed.bits(), Ordering::Release);
     }
 }
 
@@ -94,12 +108,14 @@ impl fmt::Debug for Subject {
 impl Subject {
     pub(crate) fn new(tracker: &Tracker, distinct_id: String, consent: Consent) -> Subject {
         let allowed = tracker.pipeline.allowed_destinations(&consent);
+        let special = tracker.pipeline.special_destinations(&consent);
         Subject {
             tracker: tracker.clone(),
             inner: Arc::new(SubjectState {
                 distinct_id: distinct_id.into(),
                 consent: Mutex::new(consent),
                 allowed: AtomicU64::new(allowed.bits()),
+                allowed_special: AtomicU64::new(special.bits()),
             }),
         }
     }
@@ -175,9 +191,8 @@ impl Subject {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *current = consent;
-        let allowed = self.tracker.pipeline.allowed_destinations(&consent);
         // Under the consent lock, so two concurrent changes apply in the order they stored.
-        self.tracker.pipeline.apply_consent(&self.inner, allowed);
+        self.tracker.pipeline.apply_consent(&self.inner, &consent);
     }
 
     /// Changes the consent with `f` (e.g. `|c| c.withdraw(purpose::Advertising)`); see
@@ -190,8 +205,7 @@ impl Subject {
             .unwrap_or_else(PoisonError::into_inner);
         let consent = f(*current);
         *current = consent;
-        let allowed = self.tracker.pipeline.allowed_destinations(&consent);
-        self.tracker.pipeline.apply_consent(&self.inner, allowed);
+        self.tracker.pipeline.apply_consent(&self.inner, &consent);
     }
 
     /// Grants a purpose.

@@ -10,7 +10,7 @@
 
 use crate::event::Values;
 use crate::key::Key;
-use crate::plan::{Audience, PropertyInfo, TransformInfo};
+use crate::plan::{Audience, PropertyInfo, Sensitivity, TransformInfo};
 use crate::sensitive::{Personal, Special};
 use crate::time::Timestamp;
 use crate::transform;
@@ -121,6 +121,10 @@ pub struct PropertyWriter<'a> {
     dropped: u32,
     /// The first required property whose value was rejected.
     missing_required: Option<&'static str>,
+    /// Leaves special-category properties out (the recipients lack explicit consent).
+    omit_special: bool,
+    /// A required special-category property was left out: the event must not be sent.
+    withheld_required: bool,
 }
 
 impl<'a> PropertyWriter<'a> {
@@ -140,7 +144,33 @@ impl<'a> PropertyWriter<'a> {
             policy,
             dropped: 0,
             missing_required: None,
+            omit_special: false,
+            withheld_required: false,
         }
+    }
+
+    /// The same writer, leaving special-category properties out: for recipients whose
+    /// consent was not given explicitly (`Consent::grant_explicit`).
+    pub(crate) fn omitting_special(mut self) -> Self {
+        self.omit_special = true;
+        self
+    }
+
+    /// Whether a required special-category property was left out by
+    /// [`PropertyWriter::omitting_special`].
+    pub(crate) fn withheld_required(&self) -> bool {
+        self.withheld_required
+    }
+
+    /// Whether `p` is left out: special-category data for recipients without explicit
+    /// consent. Folds away for a constant `p` that is not special.
+    #[inline(always)]
+    fn withholds(&mut self, p: &'static PropertyInfo) -> bool {
+        if matches!(p.sensitivity, Sensitivity::Special) && self.omit_special {
+            self.withheld_required |= p.required;
+            return true;
+        }
+        false
     }
 
     /// The first required property whose value was dropped as invalid, if any: the event
@@ -176,6 +206,9 @@ impl<'a> PropertyWriter<'a> {
     /// left is the JSON member itself.
     #[inline(always)]
     pub(crate) fn scalar(&mut self, p: &'static PropertyInfo, v: Scalar<'_>) {
+        if self.withholds(p) {
+            return;
+        }
         if !matches!(p.transform, TransformInfo::None) {
             return self.transformed(p, v);
         }
@@ -203,6 +236,9 @@ impl<'a> PropertyWriter<'a> {
         p: &'static PropertyInfo,
         items: impl Iterator<Item = Scalar<'v>>,
     ) {
+        if self.withholds(p) {
+            return;
+        }
         let key = self.key;
         let (buf, mark) = self.begin(p);
         buf.push(b'[');

@@ -238,7 +238,8 @@ fn redacted_properties_reach_first_party_destinations_only() {
 #[test]
 fn special_category_values_reach_first_party_destinations_only() {
     let (tracker, sinks) = gated_tracker(|b| b);
-    let user = tracker.subject("a", analytics());
+    let explicit = Consent::none().grant_explicit(purpose::ProductAnalytics);
+    let user = tracker.subject("a", explicit);
     user.track(SearchPerformed {
         query: "bread".to_string().into(),
         result_count: 2,
@@ -252,6 +253,48 @@ fn special_category_values_reach_first_party_destinations_only() {
         json!({"Result Count": 2, "Query": "bread", "Health Filter": "gluten_free"})
     );
     assert_eq!(mixpanel, json!({"Result Count": 2}));
+}
+
+#[test]
+fn special_category_values_need_explicit_consent() {
+    let (tracker, sinks) = gated_tracker(|b| b);
+    let search = || SearchPerformed {
+        query: "bread".to_string().into(),
+        result_count: 2,
+        health_filter: Some(SearchPerformedHealthFilter::Diabetic.into()),
+    };
+    // An ordinary grant (a banner's "accept"): the event goes, its health data does not.
+    let ordinary = tracker.subject("a", analytics());
+    ordinary.track(search());
+    tracker.flush().expect("flush");
+    assert_eq!(
+        parse(&sinks[0].delivered()[0].properties),
+        json!({"Result Count": 2, "Query": "bread"})
+    );
+    assert_eq!(
+        parse(&sinks[1].delivered()[0].properties),
+        json!({"Result Count": 2})
+    );
+    // Made explicit later: from then on the first party receives it.
+    ordinary.update_consent(|c| c.grant_explicit(purpose::ProductAnalytics));
+    ordinary.track(search());
+    tracker.flush().expect("flush");
+    // And withdrawn: neither the event nor its health data go any more.
+    ordinary.withdraw(purpose::ProductAnalytics);
+    ordinary.track(search());
+    tracker.flush().expect("flush");
+    let warehouse = sinks[0].delivered();
+    assert_eq!(warehouse.len(), 2);
+    assert_eq!(
+        parse(&warehouse[1].properties),
+        json!({"Result Count": 2, "Query": "bread", "Health Filter": "diabetic"})
+    );
+    assert!(
+        sinks[1]
+            .delivered()
+            .iter()
+            .all(|e| !e.properties.contains("Health Filter"))
+    );
 }
 
 #[test]

@@ -1,6 +1,11 @@
-//! An end user's consent, and what it permits under the plan's legal bases.
+//! An end user's consent, what it permits under the plan's legal bases, and its forms as
+//! data: plan ids, a cookie value, a [`ConsentRecord`].
 
 use std::fmt;
+
+mod ids;
+
+pub use ids::{ConsentDataError, ConsentRecord};
 
 use crate::event::Purpose;
 use trackplan_vocab::MAX_ITEMS;
@@ -54,6 +59,8 @@ use crate::plan::{LegalBasis, PlanInfo, PurposeSet};
 pub struct Consent {
     plan: Option<&'static PlanInfo>,
     granted: PurposeSet,
+    /// Granted explicitly (a subset of `granted`): what special-category data needs.
+    explicit: PurposeSet,
     objected: PurposeSet,
     gpc: bool,
     opted_out: bool,
@@ -67,6 +74,7 @@ impl Consent {
         Consent {
             plan: None,
             granted: PurposeSet::EMPTY,
+            explicit: PurposeSet::EMPTY,
             objected: PurposeSet::EMPTY,
             gpc: false,
             opted_out: false,
@@ -103,8 +111,45 @@ impl Consent {
         }
         self.bind(P::PLAN);
         self.granted = self.granted.without(P::INDEX);
+        self.explicit = self.explicit.without(P::INDEX);
         self.objected = self.objected.with(P::INDEX);
         self
+    }
+
+    /// Grants a purpose *explicitly* (GDPR Art. 9(2)(a)): the subject affirmed, in a statement
+    /// of its own, consent to this purpose for special-category data. Only purposes granted
+    /// this way carry special-category properties (health, beliefs, …): with an ordinary
+    /// [`Consent::grant`], an event's special properties reach no destination.
+    ///
+    /// What counts as explicit is the app's to show: a separate, specific request that names
+    /// the special category and the purpose ("Use my dietary filters to personalise
+    /// recommendations"), answered by an affirmative act of its own (a checkbox not
+    /// pre-ticked, not bundled with other terms), and recorded. A general "accept all" banner
+    /// is an ordinary grant.
+    ///
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+    /// # fn main() {
+    /// use trackplan::Consent;
+    ///
+    /// let consent = Consent::none().grant_explicit(purpose::ProductAnalytics);
+    /// assert!(consent.permits(purpose::ProductAnalytics));
+    /// assert!(consent.is_explicit(purpose::ProductAnalytics));
+    /// assert!(!Consent::none().grant(purpose::ProductAnalytics).is_explicit(purpose::ProductAnalytics));
+    /// # }
+    /// ```
+    pub fn grant_explicit<P: Purpose>(self, purpose: P) -> Consent {
+        let mut consent = self.grant(purpose);
+        if !consent.forged {
+            consent.explicit = consent.explicit.with(P::INDEX);
+        }
+        consent
+    }
+
+    /// Whether `purpose` was granted explicitly ([`Consent::grant_explicit`]) and is permitted.
+    pub fn is_explicit<P: Purpose>(&self, purpose: P) -> bool {
+        self.permits(purpose) && self.explicit.contains(P::INDEX)
     }
 
     /// Objects to a purpose (GDPR Art. 21): the word for withdrawing a legitimate-interest
@@ -145,7 +190,7 @@ impl Consent {
     /// Consent built from purposes of another plan (or of several plans) permits nothing: it
     /// cannot mean what the caller intended, so the tracker fails closed.
     pub fn permitted(&self, plan: &'static PlanInfo) -> PurposeSet {
-        let foreign = self.plan.is_some_and(|p| !p.same_as(plan));
+        let foreign = self.plan.is_some_and(|p| !same_plan(p, plan));
         if self.opted_out || self.mixed_plans || self.forged || foreign {
             return PurposeSet::EMPTY;
         }
@@ -166,9 +211,69 @@ impl Consent {
         on
     }
 
+    /// The purposes of `plan` this consent permits for special-category data: those
+    /// [`Consent::permitted`] gives, except consent-based ones granted without
+    /// [`Consent::grant_explicit`].
+    pub fn permitted_explicitly(&self, plan: &'static PlanInfo) -> PurposeSet {
+        let mut on = self.permitted(plan);
+        for (i, p) in plan.purposes.iter().enumerate().take(MAX_ITEMS) {
+            if p.basis == LegalBasis::Consent && !self.explicit.contains(i) {
+                on = on.without(i);
+            }
+        }
+        on
+    }
+
+    /// Consent bound to `plan` with these purposes granted (ordinarily) and objected to.
+    pub(crate) fn bound_to(
+        plan: &'static PlanInfo,
+        granted: PurposeSet,
+        objected: PurposeSet,
+    ) -> Consent {
+        // Naming no purpose, it is `Consent::none()`, bound to no plan, as the marker-built one.
+        let names_some = !granted.union(objected).is_empty();
+        Consent {
+            plan: names_some.then_some(plan),
+            granted,
+            objected: objected - granted,
+            ..Consent::none()
+        }
+    }
+
+    /// The same consent with these granted purposes marked explicit.
+    pub(crate) fn with_explicit(
+        mut self,
+        plan: &'static PlanInfo,
+        explicit: PurposeSet,
+    ) -> Consent {
+        if !explicit.is_empty() {
+            self.bind(plan);
+        }
+        self.granted = self.granted.union(explicit);
+        self.objected = self.objected - explicit;
+        self.explicit = self.explicit.union(explicit);
+        self
+    }
+
+    pub(crate) fn plan_info(&self) -> Option<&'static PlanInfo> {
+        self.plan
+    }
+
+    pub(crate) fn granted_set(&self) -> PurposeSet {
+        self.granted
+    }
+
+    pub(crate) fn explicit_set(&self) -> PurposeSet {
+        self.explicit
+    }
+
+    pub(crate) fn objected_set(&self) -> PurposeSet {
+        self.objected
+    }
+
     /// Whether this consent was built from purposes of another plan.
     pub(crate) fn is_foreign_to(&self, plan: &'static PlanInfo) -> bool {
-        self.mixed_plans || self.plan.is_some_and(|p| !p.same_as(plan))
+        self.mixed_plans || self.plan.is_some_and(|p| !same_plan(p, plan))
     }
 
     /// Whether a purpose marker that `plan!` did not generate was granted or withdrawn (the
@@ -180,10 +285,23 @@ impl Consent {
     fn bind(&mut self, plan: &'static PlanInfo) {
         match self.plan {
             None => self.plan = Some(plan),
-            Some(p) if p.same_as(plan) => {}
+            Some(p) if same_plan(p, plan) => {}
             Some(_) => self.mixed_plans = true,
         }
     }
+}
+
+/// Whether consent bound to plan `a` means the same purposes in plan `b`: the same plan
+/// (equal label and content hash), and — unless it is the same data — the same purposes in the
+/// same order, so a bit granted in one is the same purpose in the other even for plan data
+/// made by hand with a copied hash.
+fn same_plan(a: &'static PlanInfo, b: &'static PlanInfo) -> bool {
+    std::ptr::eq(a, b)
+        || (a.same_as(b)
+            && a.purposes.len() == b.purposes.len()
+            && a.purposes.iter().zip(b.purposes).all(|(x, y)| {
+                x.id == y.id && x.basis == y.basis && x.sale_or_share == y.sale_or_share
+            }))
 }
 
 /// Whether `P` is the marker type the plan generated for purpose `P::INDEX`; logs (at debug
@@ -214,6 +332,7 @@ impl PartialEq for Consent {
         };
         same_plan
             && self.granted == other.granted
+            && self.explicit == other.explicit
             && self.objected == other.objected
             && self.gpc == other.gpc
             && self.opted_out == other.opted_out
@@ -238,6 +357,7 @@ impl fmt::Debug for Consent {
         f.debug_struct("Consent")
             .field("plan", &self.plan.map(|p| p.label))
             .field("granted", &ids(self.granted))
+            .field("explicit", &ids(self.explicit))
             .field("objected", &ids(self.objected))
             .field("gpc", &self.gpc)
             .field("opt_out_all", &self.opted_out)
