@@ -13,6 +13,7 @@ mod fmt;
 mod json;
 mod load;
 mod manifest;
+mod map;
 mod report;
 mod schema;
 mod segment;
@@ -90,11 +91,13 @@ Examples:
     #[command(after_help = "\
 Examples:
   trackplan docs plans/shop.toml > PRIVACY.md
-  trackplan docs plans/shop.toml --format html -o docs/tracking.html")]
+  trackplan docs plans/shop.toml --format html -o docs/tracking.html
+  trackplan docs plans/shop.toml --format svg -o docs/data-map.svg")]
     Docs {
         /// The plan file.
         plan: Option<PathBuf>,
-        /// `md` or `html` (one self-contained page).
+        /// `md`, `html` (one self-contained page, with the data map) or `svg` (the data map
+        /// alone).
         #[arg(long, value_enum, default_value_t = DocsFormat::Md)]
         format: DocsFormat,
         /// Categories of data subjects for the Art. 30 record.
@@ -259,6 +262,8 @@ enum DiffFormat {
 enum DocsFormat {
     Md,
     Html,
+    /// The data map alone.
+    Svg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -346,6 +351,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let text = match format {
                 DocsFormat::Md => docs::markdown(&plan, &opts),
                 DocsFormat::Html => docs::html(&plan, &opts),
+                DocsFormat::Svg => map::standalone(&plan),
             };
             emit(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
