@@ -907,7 +907,8 @@ pub fn html(plan: &Plan, opts: &Options) -> String {
     )
 }
 
-const CSS: &str = r#"
+/// The page style, shared with the HTML review (`diff --format html`).
+pub(crate) const CSS: &str = r#"
 :root { --ink: #1d2330; --muted: #5b6475; --line: #dfe3ea; --bg: #f6f7f9; --accent: #2952cc; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);

@@ -128,6 +128,7 @@ pub struct Layout {
     pub order: Vec<usize>,
 }
 
+#[cfg(test)]
 impl Layout {
     /// Every text on the map.
     pub fn texts(&self) -> Vec<&TextBox> {

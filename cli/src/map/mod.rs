@@ -644,3 +644,6 @@ fn basis_short(b: LegalBasis) -> &'static str {
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+#[cfg(test)]
+mod tests;

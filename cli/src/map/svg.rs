@@ -105,8 +105,14 @@ pub fn render(g: &Graph, l: &Layout, diff: bool, target: Target, title: &str) ->
     }
     let _ = writeln!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tpmap{}\" width=\"{w}\" height=\"{h}\" \
+        "<svg{} class=\"tpmap{}\" width=\"{w}\" height=\"{h}\" \
          viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"tpmap-title\">",
+        // HTML puts inline SVG in its namespace by itself (and the docs name no URL at all).
+        if target == Target::Standalone {
+            " xmlns=\"http://www.w3.org/2000/svg\""
+        } else {
+            ""
+        },
         if diff { " diff" } else { "" },
         w = l.width,
         h = l.height,
@@ -342,7 +348,7 @@ fn join(set: &std::collections::BTreeSet<String>) -> String {
 pub const PAGE_CSS: &str = "
 .map-scroll { overflow-x: auto; border: 1px solid var(--line, #dfe3ea); border-radius: 6px; margin: 10px 0 14px; }
 .map-scroll svg { display: block; }
-ul.map-key { columns: 2 420px; padding-left: 18px; font-size: 13px; }
+ul.map-key { columns: 2 420px; padding-left: 18px; font-size: 12.5px; line-height: 1.45; }
 ul.map-key li { break-inside: avoid; margin-bottom: 6px; }
 ul.map-key li:target { background: #fff5c2; outline: 2px solid #e0b400; }
 ul.map-key .rows a { font-size: 12px; }
@@ -379,7 +385,10 @@ pub fn section(g: &Graph, l: &Layout, diff: bool, title: &str, rows_here: bool) 
                 Column::Destination => "Destination",
             },
             xml(&n.id),
-            xml(&n.title)
+            xml(n
+                .title
+                .strip_prefix(&format!("{}: ", n.id))
+                .unwrap_or(&n.title))
         );
         if diff && !n.change.is_empty() {
             let _ = write!(s, " <em>Change: {}.</em>", xml(&n.change));
