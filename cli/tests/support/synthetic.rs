@@ -57,7 +57,11 @@ pub fn purpose(i: usize) -> String {
 pub fn destination(d: usize) -> String {
     format!(
         "destination_{d:02}_{}_store",
-        if d.is_multiple_of(2) { "partner" } else { "inhouse" }
+        if d.is_multiple_of(2) {
+            "partner"
+        } else {
+            "inhouse"
+        }
     )
 }
 
