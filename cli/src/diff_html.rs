@@ -54,7 +54,12 @@ pub fn page(base: &Plan, head: &Plan, report_md: &str) -> String {
     );
     body.push_str(&svg::section(&g, &l, true, &title, false));
     body.push_str("<h2 id=\"report\">Review report</h2>\n");
-    body.push_str(&markdown_to_html(report_md));
+    // The report's own title repeats the page's.
+    let report = match report_md.strip_prefix("## ") {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, r)| r),
+        None => report_md,
+    };
+    body.push_str(&markdown_to_html(report));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

@@ -310,7 +310,7 @@ impl Graph {
                 n.detail,
                 taxonomy
                     .special_ground(&n.id)
-                    .map(|g| format!(" ({g})"))
+                    .map(|g| format!("; {g}"))
                     .unwrap_or_default()
             );
         }
@@ -330,7 +330,7 @@ impl Graph {
                 title: format!(
                     "{}: {}; legal basis {}; retention {retention}{}",
                     p.id.value,
-                    p.description.value,
+                    p.description.value.trim().trim_end_matches('.'),
                     p.basis.value.key(),
                     if p.sale_or_share.value {
                         "; sells or shares data (opt-out, GPC)"
@@ -369,7 +369,7 @@ impl Graph {
                     d.id.value,
                     d.description
                         .as_ref()
-                        .map(|x| format!("; {}", x.value))
+                        .map(|x| format!("; {}", x.value.trim().trim_end_matches('.')))
                         .unwrap_or_default()
                 ),
                 detail,

@@ -274,7 +274,9 @@ fn node(s: &mut String, g: &Graph, i: usize, b: &NodeBox, diff: bool, target: Ta
         xml(&n.id),
         n.status.key()
     );
-    if target == Target::Inline {
+    // On the diff map only what changed has an entry in the key.
+    let linked = target == Target::Inline && (!diff || n.status != Status::Same);
+    if linked {
         let _ = writeln!(s, "<a href=\"#{}\">", xml(&n.anchor()));
     }
     let _ = writeln!(s, "<title>{}</title>", xml(&tip));
@@ -305,7 +307,7 @@ fn node(s: &mut String, g: &Graph, i: usize, b: &NodeBox, diff: bool, target: Ta
     if let Some(c) = &b.change {
         text(s, c, "change", n.status.key());
     }
-    if target == Target::Inline {
+    if linked {
         s.push_str("</a>\n");
     }
     s.push_str("</g>\n");
@@ -363,10 +365,13 @@ pub fn section(g: &Graph, l: &Layout, diff: bool, title: &str, rows_here: bool) 
     s.push_str("<div class=\"map-scroll\">\n");
     s.push_str(&render(g, l, diff, Target::Inline, title));
     s.push_str("</div>\n");
-    s.push_str(
+    s.push_str(if diff {
+        "<h3 id=\"map-key\">What changed, box by box</h3>\n<p>Each changed box of the map links \
+         here; each entry lists the data behind the box"
+    } else {
         "<h3 id=\"map-key\">Map key</h3>\n<p>Each box of the map links here; each entry lists the \
-         data behind the box",
-    );
+         data behind the box"
+    });
     s.push_str(if rows_here {
         ", linked to its rows of the data inventory.</p>\n"
     } else {
@@ -375,6 +380,9 @@ pub fn section(g: &Graph, l: &Layout, diff: bool, title: &str, rows_here: bool) 
     s.push_str("<ul class=\"map-key\">\n");
     for &i in &l.order {
         let n = &g.nodes[i];
+        if diff && n.status == Status::Same {
+            continue;
+        }
         let _ = write!(
             s,
             "<li id=\"{}\"><strong>{}</strong> <code>{}</code>: {}",
