@@ -302,6 +302,9 @@ pub fn place(g: &Graph, diff: bool) -> Layout {
         spread(&mut out_ports[i], &|k| center(g.edges[k].to), &mut from_y);
         spread(&mut in_ports[i], &|k| center(g.edges[k].from), &mut to_y);
     }
+    // Where many arrows share a box side their ports are close: no arrow is much wider than
+    // the distance between ports, so a dense bundle stays a fan of lines, not a solid band.
+    let spacing = |i: usize, m: usize| (nodes[i].h - 12.0) / (m as f64 + 1.0);
     let edges = g
         .edges
         .iter()
@@ -309,10 +312,12 @@ pub fn place(g: &Graph, diff: bool) -> Layout {
         .map(|(k, e)| {
             let a = &nodes[e.from];
             let b = &nodes[e.to];
+            let room = spacing(e.from, out_ports[e.from].len())
+                .min(spacing(e.to, in_ports[e.to].len()));
             EdgePath {
                 from: (a.x + a.w, from_y[k]),
                 to: (b.x, to_y[k]),
-                width: 1.5 + 8.5 * (e.weight as f64 / max_w).sqrt(),
+                width: (1.5 + 8.5 * (e.weight as f64 / max_w).sqrt()).min((1.6 * room).max(1.2)),
             }
         })
         .collect();
