@@ -383,3 +383,49 @@ fn maps_render_in_chromium() {
         }
     }
 }
+
+#[test]
+fn awkward_plan_text_stays_text_in_the_map() {
+    let p = plan("plans/edge_cases.toml");
+    for svg in [
+        stdout(&["docs", "plans/edge_cases.toml", "--format", "svg"]),
+        inline_svg(&stdout(&[
+            "docs",
+            "plans/edge_cases.toml",
+            "--format",
+            "html",
+        ]))
+        .to_owned(),
+    ] {
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed XML whatever the plan says");
+        let tags: BTreeSet<&str> = doc
+            .descendants()
+            .filter(|n| n.is_element())
+            .map(|n| n.tag_name().name())
+            .collect();
+        let allowed: BTreeSet<&str> =
+            ["svg", "title", "style", "rect", "g", "path", "text", "a"].into();
+        assert!(tags.is_subset(&allowed), "unexpected elements: {tags:?}");
+        let nodes = nodes(&svg);
+        for d in &p.destinations {
+            assert!(nodes.contains_key(&("destination".into(), d.id.value.clone())));
+        }
+        for q in &p.purposes {
+            assert!(nodes.contains_key(&("purpose".into(), q.id.value.clone())));
+            // Descriptions reach the tooltips as text.
+            let first_line = q
+                .description
+                .value
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim();
+            assert!(
+                doc.descendants()
+                    .any(|n| n.has_tag_name("title")
+                        && n.text().is_some_and(|t| t.contains(first_line))),
+                "{first_line:?} not in a tooltip"
+            );
+        }
+    }
+}

@@ -312,8 +312,8 @@ pub fn place(g: &Graph, diff: bool) -> Layout {
         .map(|(k, e)| {
             let a = &nodes[e.from];
             let b = &nodes[e.to];
-            let room = spacing(e.from, out_ports[e.from].len())
-                .min(spacing(e.to, in_ports[e.to].len()));
+            let room =
+                spacing(e.from, out_ports[e.from].len()).min(spacing(e.to, in_ports[e.to].len()));
             EdgePath {
                 from: (a.x + a.w, from_y[k]),
                 to: (b.x, to_y[k]),
