@@ -222,10 +222,13 @@ pub fn place(g: &Graph, diff: bool) -> Layout {
         for n in g.nodes.iter().filter(|n| n.column == *col) {
             w = w
                 .max(text_width(&n.id, LABEL_PX, true) + PAD_LEFT + PAD_RIGHT)
-                .max(text_width(&n.detail, SMALL_PX, false) + PAD_LEFT + PAD_RIGHT)
-                .max(text_width(&change_line(n), SMALL_PX, false) + PAD_LEFT + PAD_RIGHT);
+                .max(text_width(&n.detail, SMALL_PX, false) + PAD_LEFT + PAD_RIGHT);
         }
-        widths[c] = w.clamp(MIN_COL_W, MAX_COL_W).ceil();
+        // The change line (diff map) is cut to the box rather than widening the column, its
+        // full text in a tooltip: a diff map is as wide as the plans' own maps.
+        // A diff box has a third line to say what changed: a little more room for it.
+        let min = if diff { MIN_COL_W + 50.0 } else { MIN_COL_W };
+        widths[c] = w.clamp(min, MAX_COL_W).ceil();
     }
     let xs = [
         MARGIN,

@@ -213,6 +213,8 @@ pub struct Node {
     pub status: Status,
     /// What changed, in words (diff map only).
     pub change: String,
+    /// The personal data categories that flow through it.
+    pub personal: BTreeSet<String>,
 }
 
 impl Node {
@@ -285,6 +287,7 @@ impl Graph {
                     rows: Vec::new(),
                     status: Status::Same,
                     change: String::new(),
+                    personal: BTreeSet::new(),
                 });
                 g.nodes.len() - 1
             });
@@ -347,6 +350,7 @@ impl Graph {
                 rows: Vec::new(),
                 status: Status::Same,
                 change: String::new(),
+                personal: BTreeSet::new(),
             });
         }
         for d in &plan.destinations {
@@ -381,6 +385,7 @@ impl Graph {
                 rows: Vec::new(),
                 status: Status::Same,
                 change: String::new(),
+                personal: BTreeSet::new(),
             });
         }
 
@@ -400,6 +405,9 @@ impl Graph {
                 e.personal.insert(f.category.clone());
             }
             let n = &mut g.nodes[to];
+            if f.sensitivity >= Sensitivity::Personal {
+                n.personal.insert(f.category.clone());
+            }
             if rows_to && !n.rows.iter().any(|(a, _)| *a == f.anchor) {
                 n.rows.push((f.anchor.clone(), f.label.clone()));
                 n.weight += 1;
@@ -463,12 +471,21 @@ impl Graph {
                     if n.marks.special && !o.marks.special {
                         why.push("now special".to_owned());
                     }
+                    let fresh: Vec<&str> = n
+                        .personal
+                        .difference(&o.personal)
+                        .map(String::as_str)
+                        .collect();
+                    if !fresh.is_empty() {
+                        why.push(format!("now gets {}", fresh.join(", ")));
+                    }
                     if n.detail != o.detail && why.is_empty() && n.column == Column::Purpose {
                         why.push(format!("was {}", o.detail));
                     }
                     let widened = !why.is_empty() || n.weight > o.weight;
+                    // What matters most first: the box may cut the line.
                     if n.weight != o.weight {
-                        why.insert(0, format!("{} → {} properties", o.weight, n.weight));
+                        why.push(format!("{} → {} properties", o.weight, n.weight));
                     }
                     n.status = if widened {
                         Status::Widened
@@ -572,11 +589,16 @@ impl Graph {
         for e in &new.edges {
             if e.alert() {
                 let n = &mut new.nodes[e.to];
-                if !n.change.contains("new personal data") {
-                    if !n.change.is_empty() {
-                        n.change.push_str("; ");
-                    }
-                    n.change.push_str("new personal data");
+                if n.status == Status::Added {
+                    n.change = "new, receives personal data".to_owned();
+                } else if n.change.contains("now gets ") {
+                    n.change = n.change.replace("now gets ", "new personal data: ");
+                } else if !n.change.contains("new personal data") {
+                    n.change = if n.change.is_empty() {
+                        "new personal data".to_owned()
+                    } else {
+                        format!("new personal data; {}", n.change)
+                    };
                 }
                 if n.status == Status::Same {
                     n.status = Status::Widened;

@@ -182,6 +182,23 @@ fn diff_marks_added_removed_widened_and_new_third_party_flows() {
     );
     assert_eq!(status(Column::Purpose, "security"), Status::Narrowed);
     assert_eq!(status(Column::Destination, "support_desk"), Status::Same);
+    // Same number of properties (one in, one out), but a new personal category.
+    let pa = g
+        .nodes
+        .iter()
+        .find(|n| n.column == Column::Purpose && n.id == "product_analytics")
+        .unwrap();
+    assert_eq!(
+        (pa.status, pa.change.as_str()),
+        (Status::Widened, "now gets user.contact.email")
+    );
+    let ads = g.nodes.iter().find(|n| n.id == "ads").unwrap();
+    assert!(
+        ads.change
+            .starts_with("new personal data: user.contact.email"),
+        "{}",
+        ads.change
+    );
     let alerts = g.alerts();
     for a in [
         "user.contact.email → advertising → ads (third party)",
