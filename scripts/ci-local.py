@@ -18,7 +18,8 @@ Made for examples/ci/plan-review.yml and tested by cli/tests/workflow.rs. DIR is
   to OUT/artifacts, its `artifact-url` output a file:// URL). Any other action is refused.
 - `gh` is a stand-in on PATH that keeps PR comments in OUT/comments/ (`gh api` list, POST,
   PATCH), so posting and updating the review comment is checked too.
-- With `--bin PATH` (the test suite passes its freshly built `trackplan`), a step named
+- With `--bin PATH` or TRACKPLAN_BIN=PATH (the test suite passes its freshly built
+  `trackplan`), a step named
   "Install trackplan" is replaced by putting PATH's binary first on PATH: no `cargo install`.
   Without it the step runs as written.
 
@@ -97,7 +98,11 @@ def main():
     ap.add_argument("--base-ref", default="main")
     ap.add_argument("--pr", default="7")
     ap.add_argument("--repository", default="owner/app")
-    ap.add_argument("--bin", default=None, help="use this trackplan binary instead of installing")
+    ap.add_argument(
+        "--bin",
+        default=os.environ.get("TRACKPLAN_BIN") or None,
+        help="use this trackplan binary instead of installing (default: $TRACKPLAN_BIN)",
+    )
     a = ap.parse_args()
     try:
         ok = run(a)
