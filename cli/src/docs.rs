@@ -34,6 +34,8 @@ enum Block {
     },
     /// A two-column table of field names and values.
     Fields(Vec<(&'static str, Vec<Inline>)>),
+    /// HTML made elsewhere (the data map); left out of the Markdown.
+    Html(String),
 }
 
 /// Inline content; plan text is always carried as data and escaped by the renderer.
@@ -46,6 +48,8 @@ enum Inline {
     Sensitivity(Sensitivity),
     /// A link to a heading of this document: its HTML id, its GitHub Markdown anchor, the text.
     Link(&'static str, &'static str, String),
+    /// A link target (an HTML id) without content: the data map links to inventory rows.
+    Anchor(String),
 }
 
 use Inline::{Code, Em, Strong, Text};
@@ -95,6 +99,7 @@ fn build(plan: &Plan, opts: &Options) -> Vec<Block> {
         )],
     ]));
     exceptions(plan, &mut doc);
+    doc.push(Block::Html(crate::map::docs_section(plan)));
     inventory(plan, &mut doc);
     notice(plan, &mut doc);
     record(plan, opts, &mut doc);
@@ -264,6 +269,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
     for e in &plan.events {
         let retention = retention_of(plan, e);
         let event_cell = vec![
+            Inline::Anchor(format!("inv-{}", e.id.value)),
             Strong(e.name.value.clone()),
             t(" "),
             Code(e.id.value.clone()),
@@ -283,7 +289,12 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             ]);
         }
         for p in &e.properties {
-            let mut name = vec![t(p.name.value.clone()), t(" "), Code(p.id.value.clone())];
+            let mut name = vec![
+                Inline::Anchor(crate::map::row_anchor(&e.id.value, &p.id.value)),
+                t(p.name.value.clone()),
+                t(" "),
+                Code(p.id.value.clone()),
+            ];
             if !p.required.value {
                 name.push(t(" "));
                 name.push(Em("optional".into()));
@@ -749,6 +760,7 @@ pub fn markdown(plan: &Plan, opts: &Options) -> String {
                 }
                 out.push('\n');
             }
+            Block::Html(_) => {}
         }
     }
     out.truncate(out.trim_end().len());
@@ -765,6 +777,7 @@ fn md_inlines(inl: &[Inline]) -> String {
             Code(s) => md_code(s),
             Inline::Sensitivity(s) => s.key().to_owned(),
             Inline::Link(_, anchor, s) => format!("[{}](#{})", md_text(s), anchor),
+            Inline::Anchor(_) => String::new(),
         })
         .collect()
 }
@@ -880,19 +893,22 @@ pub fn html(plan: &Plan, opts: &Options) -> String {
                 }
                 body.push_str("</tbody></table>\n");
             }
+            Block::Html(html) => body.push_str(&html),
         }
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Tracking plan {} (version {})</title>\n<style>\n{CSS}</style>\n</head>\n\
+         <title>Tracking plan {} (version {})</title>\n<style>\n{CSS}{}</style>\n</head>\n\
          <body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         esc(&plan.name.value),
-        plan.version.value
+        plan.version.value,
+        crate::map::svg::PAGE_CSS,
     )
 }
 
-const CSS: &str = r#"
+/// The page style, shared with the HTML review (`diff --format html`).
+pub(crate) const CSS: &str = r#"
 :root { --ink: #1d2330; --muted: #5b6475; --line: #dfe3ea; --bg: #f6f7f9; --accent: #2952cc; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);
@@ -937,6 +953,7 @@ fn html_inlines(inl: &[Inline]) -> String {
             Inline::Link(anchor, _, s) => {
                 format!("<a href=\"#{}\">{}</a>", esc(anchor), esc(s))
             }
+            Inline::Anchor(id) => format!("<span class=\"anchor\" id=\"{}\"></span>", esc(id)),
         })
         .collect()
 }

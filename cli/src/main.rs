@@ -7,12 +7,14 @@
 
 mod coverage;
 mod diagnostics;
+mod diff_html;
 mod docs;
 mod fides;
 mod fmt;
 mod json;
 mod load;
 mod manifest;
+mod map;
 mod report;
 mod schema;
 mod segment;
@@ -66,6 +68,7 @@ Examples:
   trackplan diff git:origin/main plans/shop.toml
   trackplan diff old.toml new.toml --format json
   trackplan diff git:main:plans/shop.toml plans/shop.toml --fail-on breaking --fail-on privacy
+  trackplan diff git:origin/main plans/shop.toml --format html -o review.html
 
 --fail-on:
   breaking  exit 1 when a breaking change comes without a higher [plan] version
@@ -76,9 +79,14 @@ Examples:
         base: String,
         /// The plan after the change.
         head: String,
-        /// `md` (a review report) or `json` (stable fields for tools).
+        /// `md` (a review report), `json` (stable fields for tools) or `html` (the report with
+        /// the data map of the change, one self-contained page).
         #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
         format: DiffFormat,
+        /// Where CI publishes the HTML review (`--format html`): the Markdown report links to
+        /// it.
+        #[arg(long, value_name = "URL")]
+        map_url: Option<String>,
         /// When to exit with 1; may be repeated.
         #[arg(long, value_enum)]
         fail_on: Vec<FailOn>,
@@ -90,11 +98,13 @@ Examples:
     #[command(after_help = "\
 Examples:
   trackplan docs plans/shop.toml > PRIVACY.md
-  trackplan docs plans/shop.toml --format html -o docs/tracking.html")]
+  trackplan docs plans/shop.toml --format html -o docs/tracking.html
+  trackplan docs plans/shop.toml --format svg -o docs/data-map.svg")]
     Docs {
         /// The plan file.
         plan: Option<PathBuf>,
-        /// `md` or `html` (one self-contained page).
+        /// `md`, `html` (one self-contained page, with the data map) or `svg` (the data map
+        /// alone).
         #[arg(long, value_enum, default_value_t = DocsFormat::Md)]
         format: DocsFormat,
         /// Categories of data subjects for the Art. 30 record.
@@ -253,12 +263,16 @@ enum CheckFormat {
 enum DiffFormat {
     Md,
     Json,
+    /// One self-contained page: the data map of the change and the report.
+    Html,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum DocsFormat {
     Md,
     Html,
+    /// The data map alone.
+    Svg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -332,9 +346,18 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             base,
             head,
             format,
+            map_url,
             fail_on,
             output,
-        } => diff_command(&base, &head, format, &fail_on, output.as_deref(), color),
+        } => diff_command(
+            &base,
+            &head,
+            format,
+            map_url.as_deref(),
+            &fail_on,
+            output.as_deref(),
+            color,
+        ),
         Command::Docs {
             plan,
             format,
@@ -346,6 +369,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let text = match format {
                 DocsFormat::Md => docs::markdown(&plan, &opts),
                 DocsFormat::Html => docs::html(&plan, &opts),
+                DocsFormat::Svg => map::standalone(&plan),
             };
             emit(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
@@ -488,6 +512,7 @@ fn diff_command(
     base: &str,
     head: &str,
     format: DiffFormat,
+    map_url: Option<&str>,
     fail_on: &[FailOn],
     output: Option<&Path>,
     color: bool,
@@ -499,8 +524,19 @@ fn diff_command(
     let head_plan = valid(&head_src, color)?;
     let diff = trackplan_model::diff::diff(&base_plan, &head_plan);
     let text = match format {
-        DiffFormat::Md => report::markdown(&diff, &base_src.name, &head_src.name),
+        DiffFormat::Md => {
+            let md = report::markdown(&diff, &base_src.name, &head_src.name);
+            match map_url {
+                Some(url) => diff_html::with_map_link(&md, url),
+                None => md,
+            }
+        }
         DiffFormat::Json => pretty(&report::json(&diff)),
+        DiffFormat::Html => diff_html::page(
+            &base_plan,
+            &head_plan,
+            &report::markdown(&diff, &base_src.name, &head_src.name),
+        ),
     };
     emit(output, &text)?;
     let failed = fail_on.iter().any(|f| match f {

@@ -769,8 +769,10 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
             "--disable-sync",
             &format!("--user-data-dir={}", profile.display()),
             &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,900",
-            &format!("file://{}#inventory", html_path.display()),
+            // Tall enough for the data map and the inventory below it: headless Chromium
+            // screenshots a page scrolled to a fragment this far down as blank.
+            "--window-size=1280,3000",
+            &format!("file://{}", html_path.display()),
         ])
         .output()
         .expect("chromium runs");
