@@ -316,6 +316,16 @@ pub(crate) enum Verdict {
     },
     /// Nothing was accepted; trying again will not help.
     Failed(String),
+    /// The events at `retry` positions were not accepted but may be later (the destination
+    /// throttled their user or device, and said which), those at `failed` failed, and the rest
+    /// were accepted. The batch's other requests are still sent; the attempt then ends in a
+    /// retry that sends only the events still pending.
+    RetrySome {
+        retry: Vec<usize>,
+        failed: Vec<(usize, String)>,
+        reason: String,
+        after: Option<Duration>,
+    },
 }
 
 /// Events of a batch already settled by an earlier attempt that ended in a retry: the next
@@ -375,7 +385,7 @@ pub(crate) fn deliver_packed<F: WireFormat>(
             return Outcome::Retry { reason, after };
         }
         Some(Verdict::Failed(reason)) => Some(reason),
-        Some(Verdict::Accepted | Verdict::Partial(_)) | None => None,
+        Some(Verdict::Accepted | Verdict::Partial(_) | Verdict::RetrySome { .. }) | None => None,
     };
 
     let mut failed = Vec::new();
@@ -407,6 +417,9 @@ fn send_pending<F: WireFormat>(
     let mut members: Vec<usize> = Vec::new();
     let mut body: Vec<u8> = Vec::new();
     let mut event: Vec<u8> = Vec::new();
+    // A request that left some of its events for a retry: the others go on, then the attempt
+    // ends in that retry.
+    let mut deferred: Option<Verdict> = None;
 
     for (index, envelope) in batch.iter().enumerate() {
         if !matches!(states[index], State::Pending) {
@@ -438,7 +451,9 @@ fn send_pending<F: WireFormat>(
         let full = members.len() == F::MAX_EVENTS
             || body.len() + 1 + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES;
         if full && !members.is_empty() {
-            if let Some(stop) = send_request(format, batch, &members, &mut body, states) {
+            if let Some(stop) =
+                send_request(format, batch, &members, &mut body, states, &mut deferred)
+            {
                 return Some(stop);
             }
             members.clear();
@@ -452,10 +467,12 @@ fn send_pending<F: WireFormat>(
         body.extend_from_slice(&event);
         members.push(index);
     }
-    if members.is_empty() {
-        return None;
+    if !members.is_empty()
+        && let Some(stop) = send_request(format, batch, &members, &mut body, states, &mut deferred)
+    {
+        return Some(stop);
     }
-    send_request(format, batch, &members, &mut body, states)
+    deferred
 }
 
 /// Sends the request in `body` (its events at `members`), records the verdict in `states`, and
@@ -466,6 +483,7 @@ fn send_request<F: WireFormat>(
     members: &[usize],
     body: &mut Vec<u8>,
     states: &mut [State],
+    deferred: &mut Option<Verdict>,
 ) -> Option<Verdict> {
     body.extend_from_slice(F::CLOSE);
     let envelopes: Vec<&Envelope> = members.iter().map(|&i| &batch[i]).collect();
@@ -485,6 +503,35 @@ fn send_request<F: WireFormat>(
                     states[i] = State::Failed(reason);
                 }
             }
+            None
+        }
+        Verdict::RetrySome {
+            retry,
+            failed,
+            reason,
+            after,
+        } => {
+            for &i in members {
+                states[i] = State::Accepted;
+            }
+            for (position, reason) in failed {
+                if let Some(&i) = members.get(position) {
+                    states[i] = State::Failed(reason);
+                }
+            }
+            for position in retry {
+                if let Some(&i) = members.get(position) {
+                    states[i] = State::Pending;
+                }
+            }
+            let longest = match deferred.take() {
+                Some(Verdict::Retry { after: before, .. }) => before.max(after),
+                _ => after,
+            };
+            *deferred = Some(Verdict::Retry {
+                reason,
+                after: longest,
+            });
             None
         }
         stop @ (Verdict::Retry { .. } | Verdict::Failed(_)) => Some(stop),
