@@ -738,6 +738,37 @@ mod tests {
     }
 
     #[test]
+    fn retry_some_sends_the_other_requests_then_retries_only_the_held_events() {
+        let mut settled = Settled::default();
+        let batch: Vec<Envelope> = (0..7).map(|i| envelope(i, "{}")).collect();
+        let mut format = scripted(vec![Verdict::RetrySome {
+            retry: vec![1],
+            failed: vec![(2, "over quota".into())],
+            reason: "throttled".into(),
+            after: Some(Duration::from_secs(30)),
+        }]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Retry {
+                reason: "throttled".into(),
+                after: Some(Duration::from_secs(30))
+            }
+        );
+        assert_eq!(format.sent.len(), 3, "the batch's other requests still went out");
+
+        let mut format = scripted(vec![]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Partial {
+                failed: vec![(2, "over quota".into())]
+            }
+        );
+        assert_eq!(format.sent, [vec!["id-1".to_string()]], "only the held event");
+    }
+
+    #[test]
     fn permanent_failure_fails_the_rest_of_the_batch() {
         let batch: Vec<Envelope> = (0..5).map(|i| envelope(i, "{}")).collect();
         let mut format = scripted(vec![Verdict::Failed("401".into())]);
