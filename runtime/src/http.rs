@@ -320,6 +320,7 @@ pub(crate) enum Verdict {
     /// throttled their user or device, and said which), those at `failed` failed, and the rest
     /// were accepted. The batch's other requests are still sent; the attempt then ends in a
     /// retry that sends only the events still pending.
+    #[cfg_attr(not(feature = "amplitude"), allow(dead_code))]
     RetrySome {
         retry: Vec<usize>,
         failed: Vec<(usize, String)>,
