@@ -91,7 +91,7 @@ enum Endpoint {
 /// | `Link` | `$identify` with `user_id` the identified id and `device_id` the anonymous one |
 ///
 /// A `429` that names throttled users or devices holds back only their events; the rest of
-/// the request is sent again at once (see the `amplitude` section of `docs/destinations.md`).
+/// the request is sent again at once (see `docs/amplitude.md`).
 #[derive(Debug)]
 pub struct Amplitude {
     api_key: Secret,
