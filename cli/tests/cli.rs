@@ -868,20 +868,30 @@ fn fides_and_docs_name_amplitude_and_its_location() {
     assert_eq!(amplitude["system_type"], "Third Party");
     assert_eq!(amplitude["meta"]["system"], "Amplitude");
     assert_eq!(amplitude["meta"]["location"], "EU");
-    assert!(systems.iter().all(|s| s["name"] == "amplitude" || s.get("meta").is_none()));
+    assert!(
+        systems
+            .iter()
+            .all(|s| s["name"] == "amplitude" || s.get("meta").is_none())
+    );
 
     let docs = stdout(&run_ok(&repo(), &["docs", plan]));
     assert!(docs.contains("amplitude (Amplitude, EU)"), "{docs}");
 
     let python = repo().join(".venv/bin/python");
     if !python.exists() {
-        assert!(std::env::var_os("CI").is_none(), "CI must create .venv with fideslang");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must create .venv with fideslang"
+        );
         eprintln!("\n*** SKIPPED fideslang on the Amplitude manifest: run scripts/setup ***\n");
         return;
     }
     let tmp = TempDir::new("fides-amplitude");
     let manifest = tmp.0.join("amplitude.yml");
-    run_ok(&repo(), &["export", "fides", plan, "-o", manifest.to_str().unwrap()]);
+    run_ok(
+        &repo(),
+        &["export", "fides", plan, "-o", manifest.to_str().unwrap()],
+    );
     let check = Command::new(&python)
         .arg(crate_dir().join("tests/fides_check.py"))
         .arg(&manifest)

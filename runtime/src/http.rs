@@ -756,7 +756,11 @@ mod tests {
                 after: Some(Duration::from_secs(30))
             }
         );
-        assert_eq!(format.sent.len(), 3, "the batch's other requests still went out");
+        assert_eq!(
+            format.sent.len(),
+            3,
+            "the batch's other requests still went out"
+        );
 
         let mut format = scripted(vec![]);
         let outcome = deliver_packed(&mut format, &mut settled, &batch);
@@ -766,7 +770,11 @@ mod tests {
                 failed: vec![(2, "over quota".into())]
             }
         );
-        assert_eq!(format.sent, [vec!["id-1".to_string()]], "only the held event");
+        assert_eq!(
+            format.sent,
+            [vec!["id-1".to_string()]],
+            "only the held event"
+        );
     }
 
     #[test]

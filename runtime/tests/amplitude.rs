@@ -15,10 +15,12 @@ use std::time::Duration;
 use support::amplitude_server::{self, Amplitude as Contract};
 use support::stub::{Fault, Stub};
 use support::{PLAN, envelopes, insert_id};
+use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::requests::{Access, Erasure};
 use trackplan_runtime::sinks::Amplitude;
-use trackplan_runtime::config::RetryPolicy;
-use trackplan_runtime::{Consent, Envelope, GroupRef, Key, Message, Outcome, ProfileOp, Sink, Tracker};
+use trackplan_runtime::{
+    Consent, Envelope, GroupRef, Key, Message, Outcome, ProfileOp, Sink, Tracker,
+};
 
 mod amp {
     trackplan_macros::plan!("tests/plans/amplitude.toml");
@@ -92,7 +94,10 @@ fn tracker(sink: Amplitude) -> Tracker {
 fn tracked_events_reach_amplitude_byte_for_byte_with_hmacd_ids() {
     let server = server();
     let tracker = tracker(sink(&server));
-    let buyer = tracker.subject("buyer-7", Consent::none().grant(amp::purpose::ProductAnalytics));
+    let buyer = tracker.subject(
+        "buyer-7",
+        Consent::none().grant(amp::purpose::ProductAnalytics),
+    );
     buyer.track(amp::OrderPlaced {
         total: 19.5,
         email: "Buyer@Example.com".to_string().into(),
@@ -138,12 +143,47 @@ fn profile_group_and_stitching_updates_go_out_byte_for_byte() {
         properties: properties.into(),
     };
     let mut batch = vec![
-        message(Message::Profile { op: ProfileOp::Set }, r#"{"Plan":"pro"}"#, 1),
-        message(Message::Profile { op: ProfileOp::Unset }, r#"["Trial Ends"]"#, 2),
-        message(Message::Join { group: acme.clone() }, "{}", 3),
-        message(Message::Group { group: acme.clone(), op: ProfileOp::Add }, r#"{"Seats":5}"#, 4),
-        message(Message::Link { anonymous_id: anonymous.as_str().into() }, "{}", 5),
-        message(Message::Track { groups: Some(Arc::from(vec![acme])) }, r#"{"Total":3}"#, 6),
+        message(
+            Message::Profile { op: ProfileOp::Set },
+            r#"{"Plan":"pro"}"#,
+            1,
+        ),
+        message(
+            Message::Profile {
+                op: ProfileOp::Unset,
+            },
+            r#"["Trial Ends"]"#,
+            2,
+        ),
+        message(
+            Message::Join {
+                group: acme.clone(),
+            },
+            "{}",
+            3,
+        ),
+        message(
+            Message::Group {
+                group: acme.clone(),
+                op: ProfileOp::Add,
+            },
+            r#"{"Seats":5}"#,
+            4,
+        ),
+        message(
+            Message::Link {
+                anonymous_id: anonymous.as_str().into(),
+            },
+            "{}",
+            5,
+        ),
+        message(
+            Message::Track {
+                groups: Some(Arc::from(vec![acme])),
+            },
+            r#"{"Total":3}"#,
+            6,
+        ),
     ];
     batch[5].event = "Page Viewed";
     assert_eq!(sink.deliver(&batch), Outcome::Delivered);
@@ -153,17 +193,39 @@ fn profile_group_and_stitching_updates_go_out_byte_for_byte() {
     let a = pseudonym("anon-device-9");
     let g = hmac_hex("acme");
     let head = |kind: &str, n: u8| {
-        format!(r#"{{"event_type":"{kind}","user_id":"{u}","time":170000000000{n},"insert_id":"00000000-0000-4000-8000-00000000000{n}""#)
+        format!(
+            r#"{{"event_type":"{kind}","user_id":"{u}","time":170000000000{n},"insert_id":"00000000-0000-4000-8000-00000000000{n}""#
+        )
     };
     let expected = [
-        format!(r#"{},"user_properties":{{"$set":{{"Plan":"pro"}}}}}}"#, head("$identify", 1)),
-        format!(r#"{},"user_properties":{{"$unset":{{"Trial Ends":"-"}}}}}}"#, head("$identify", 2)),
-        format!(r#"{},"groups":{{"company":"{g}"}},"user_properties":{{"$set":{{"company":"{g}"}}}}}}"#, head("$identify", 3)),
-        format!(r#"{},"groups":{{"company":"{g}"}},"group_properties":{{"$add":{{"Seats":5}}}}}}"#, head("$groupidentify", 4)),
-        format!(r#"{{"event_type":"$identify","user_id":"{u}","device_id":"{a}","time":1700000000005,"insert_id":"00000000-0000-4000-8000-000000000005"}}"#),
-        format!(r#"{},"event_properties":{{"Total":3}},"groups":{{"company":"{g}"}}}}"#, head("Page Viewed", 6)),
+        format!(
+            r#"{},"user_properties":{{"$set":{{"Plan":"pro"}}}}}}"#,
+            head("$identify", 1)
+        ),
+        format!(
+            r#"{},"user_properties":{{"$unset":{{"Trial Ends":"-"}}}}}}"#,
+            head("$identify", 2)
+        ),
+        format!(
+            r#"{},"groups":{{"company":"{g}"}},"user_properties":{{"$set":{{"company":"{g}"}}}}}}"#,
+            head("$identify", 3)
+        ),
+        format!(
+            r#"{},"groups":{{"company":"{g}"}},"group_properties":{{"$add":{{"Seats":5}}}}}}"#,
+            head("$groupidentify", 4)
+        ),
+        format!(
+            r#"{{"event_type":"$identify","user_id":"{u}","device_id":"{a}","time":1700000000005,"insert_id":"00000000-0000-4000-8000-000000000005"}}"#
+        ),
+        format!(
+            r#"{},"event_properties":{{"Total":3}},"groups":{{"company":"{g}"}}}}"#,
+            head("Page Viewed", 6)
+        ),
     ];
-    let body = format!(r#"{{"events":[{}],"api_key":"{API_KEY}"}}"#, expected.join(","));
+    let body = format!(
+        r#"{{"events":[{}],"api_key":"{API_KEY}"}}"#,
+        expected.join(",")
+    );
     assert_eq!(uploads(&server), [body]);
 }
 
@@ -174,13 +236,15 @@ fn the_fault_matrix_loses_nothing_and_duplicates_nothing() {
     let consent = Consent::none().grant(amp::purpose::ProductAnalytics);
     let subjects: Vec<_> = ["ana-001", "bo-0002", "cy-0003"]
         .iter()
-        .map(|id| tracker.subject(id, consent.clone()))
+        .map(|id| tracker.subject(id, consent))
         .collect();
     server.script([
         Fault::Status(500),
         Fault::Status(502),
         Fault::Status(503),
-        Fault::TooManyRequests { retry_after_secs: 0 },
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
         Fault::ThrottleUser {
             user: pseudonym("bo-0002"),
             retry_after_secs: Some(0),
@@ -205,9 +269,14 @@ fn the_fault_matrix_loses_nothing_and_duplicates_nothing() {
     let n = per_subject as usize * subjects.len();
     assert_eq!(arrivals.len(), n, "0 lost");
     let duplicated: Vec<_> = arrivals.iter().filter(|(_, c)| **c != 1).collect();
-    assert!(duplicated.is_empty(), "duplicated by insert_id: {duplicated:?}");
+    assert!(
+        duplicated.is_empty(),
+        "duplicated by insert_id: {duplicated:?}"
+    );
     let counts = tracker.stats();
-    let counts = counts.destination("amplitude").expect("the destination's counts");
+    let counts = counts
+        .destination("amplitude")
+        .expect("the destination's counts");
     assert_eq!((counts.delivered, counts.failed), (n as u64, 0));
 }
 
@@ -268,29 +337,47 @@ fn events_amplitude_names_in_a_400_fail_alone_and_the_rest_is_resent() {
     assert!(failed[0].1.contains("invalid `time`"), "{failed:?}");
     let arrived = server.contract.arrivals();
     assert_eq!(arrived.len(), 4);
-    assert!(bad.iter().all(|id| !arrived.contains_key(id)), "never resent");
+    assert!(
+        bad.iter().all(|id| !arrived.contains_key(id)),
+        "never resent"
+    );
     assert_eq!(uploads(&server).len(), 2);
     server.assert_no_violations();
 }
 
 #[test]
 fn permanent_errors_are_never_retried() {
-    for fault in [Fault::Status(401), Fault::Status(403), Fault::Status(413), Fault::Status(400)] {
+    for fault in [
+        Fault::Status(401),
+        Fault::Status(403),
+        Fault::Status(413),
+        Fault::Status(400),
+    ] {
         let server = server();
         server.script([fault.clone()]);
         let tracker = tracker(sink(&server));
-        let s = tracker.subject("perm-01", Consent::none().grant(amp::purpose::ProductAnalytics));
+        let s = tracker.subject(
+            "perm-01",
+            Consent::none().grant(amp::purpose::ProductAnalytics),
+        );
         for i in 0..5 {
             s.track(amp::OrderPlaced {
                 total: f64::from(i),
                 email: "p@example.com".to_string().into(),
             });
         }
-        assert!(tracker.flush().is_err(), "{fault:?}: the flush reports the failure");
+        assert!(
+            tracker.flush().is_err(),
+            "{fault:?}: the flush reports the failure"
+        );
         assert_eq!(uploads(&server).len(), 1, "{fault:?} was retried");
         let stats = tracker.stats();
         let counts = stats.destination("amplitude").expect("counts");
-        assert_eq!((counts.delivered, counts.failed, counts.retried), (0, 5, 0), "{fault:?}");
+        assert_eq!(
+            (counts.delivered, counts.failed, counts.retried),
+            (0, 5, 0),
+            "{fault:?}"
+        );
     }
 }
 
@@ -309,19 +396,29 @@ fn requests_stay_within_2000_events_and_under_1_mb() {
     assert!(seen.iter().all(|s| s.request.path == "/batch"));
     let sizes: Vec<usize> = seen
         .iter()
-        .map(|s| s.request.json().map_or(0, |b| b["events"].as_array().map_or(0, Vec::len)))
+        .map(|s| {
+            s.request
+                .json()
+                .map_or(0, |b| b["events"].as_array().map_or(0, Vec::len))
+        })
         .collect();
     assert_eq!(sizes.iter().sum::<usize>(), 4220);
     assert!(sizes.iter().all(|&n| n <= 2000), "{sizes:?}");
     assert!(seen.iter().all(|s| s.request.body.len() < 1_000_000));
-    assert!(seen.len() >= 3 + 3, "4100 events and 2.4 MB need at least 6 requests");
+    assert!(
+        seen.len() >= 3 + 3,
+        "4100 events and 2.4 MB need at least 6 requests"
+    );
 }
 
 #[test]
 fn forget_files_a_deletion_with_the_secret_key_on_its_own_thread() {
     let server = server();
     let tracker = tracker(sink(&server));
-    let s = tracker.subject("gone-01", Consent::none().grant(amp::purpose::ProductAnalytics));
+    let s = tracker.subject(
+        "gone-01",
+        Consent::none().grant(amp::purpose::ProductAnalytics),
+    );
     s.track(amp::OrderPlaced {
         total: 1.0,
         email: "g@example.com".to_string().into(),
@@ -340,7 +437,10 @@ fn forget_files_a_deletion_with_the_secret_key_on_its_own_thread() {
     let deletions = server.contract.deletions();
     assert_eq!(deletions.len(), 1);
     assert_eq!(deletions[0].user_ids, [pseudonym("gone-01")]);
-    assert_eq!(deletions[0].requester.as_deref(), Some("privacy@shop.example"));
+    assert_eq!(
+        deletions[0].requester.as_deref(),
+        Some("privacy@shop.example")
+    );
     server.assert_no_violations();
 }
 
@@ -352,20 +452,39 @@ fn deletions_go_100_ids_a_request_one_request_a_second() {
     let Erasure::Requested { reference } = sink.erase(&ids) else {
         panic!("a deletion request");
     };
-    assert_eq!(reference.as_deref(), Some("deletion job 2026-12-12, deletion job 2026-12-12"));
-    let sizes: Vec<usize> = server.contract.deletions().iter().map(|d| d.user_ids.len()).collect();
+    assert_eq!(
+        reference.as_deref(),
+        Some("deletion job 2026-12-12, deletion job 2026-12-12")
+    );
+    let sizes: Vec<usize> = server
+        .contract
+        .deletions()
+        .iter()
+        .map(|d| d.user_ids.len())
+        .collect();
     assert_eq!(sizes, [100, 50]);
     // The stand-in flags two requests less than a second apart.
     server.assert_no_violations();
 
     // A 503 and a 429 are retried; a 401 is not.
-    server.script_path("/api/2/deletions", [Fault::Status(503), Fault::TooManyRequests { retry_after_secs: 0 }]);
+    server.script_path(
+        "/api/2/deletions",
+        [
+            Fault::Status(503),
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+        ],
+    );
     assert!(matches!(sink.erase(&ids[..1]), Erasure::Requested { .. }));
     server.script_path("/api/2/deletions", [Fault::Status(401)]);
     let Erasure::Failed { reason } = sink.erase(&ids[..1]) else {
         panic!("a refused deletion fails");
     };
-    assert!(reason.contains("401") && !reason.contains("user-0000"), "{reason}");
+    assert!(
+        reason.contains("401") && !reason.contains("user-0000"),
+        "{reason}"
+    );
     assert_eq!(server.faults_left(), 0);
 }
 
@@ -401,7 +520,10 @@ fn amplitude_is_refused_for_a_first_party_destination() {
     // The sink declares a third party: it may not take the fixture's own first-party files.
     let result = Tracker::builder(&fixture::shop::PLAN)
         .key(key())
-        .sink(fixture::shop::destination::Warehouse, Amplitude::new(API_KEY))
+        .sink(
+            fixture::shop::destination::Warehouse,
+            Amplitude::new(API_KEY),
+        )
         .build();
     assert!(result.is_err());
     let _ = insert_id();

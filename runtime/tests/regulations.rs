@@ -77,11 +77,14 @@ fn forget_files_a_regulation_with_each_handler_and_reports_both() {
     );
     let created = api.contract.created();
     assert_eq!(created.len(), 2);
-    assert_eq!(created[0].user_ids, [distinct_id.clone()]);
+    assert_eq!(created[0].user_ids, std::slice::from_ref(&distinct_id));
     assert_eq!(created[1].user_ids, [distinct_id]);
     assert_eq!(created[1].body["destinationIds"][0], "2Kd9destination");
     api.assert_no_violations();
-    assert!(collector.seen().is_empty(), "the Tracking API was not asked to delete");
+    assert!(
+        collector.seen().is_empty(),
+        "the Tracking API was not asked to delete"
+    );
 
     let access = tracker.request_access("user-77").expect("request_access");
     assert_eq!(access.destination("ads"), Some(&Access::NotSupported));
@@ -94,12 +97,20 @@ fn ids_are_split_at_each_apis_limit() {
     let ids: Vec<String> = (0..5001).map(|i| format!("k1:{i:064x}")).collect();
     let mut sink = Segment::new(WRITE_KEY).erase_with(segment.clone());
     assert!(matches!(sink.erase(&ids), Erasure::Requested { .. }));
-    let sizes: Vec<usize> = api.contract.created().iter().map(|r| r.user_ids.len()).collect();
+    let sizes: Vec<usize> = api
+        .contract
+        .created()
+        .iter()
+        .map(|r| r.user_ids.len())
+        .collect();
     assert_eq!(sizes, [5000, 1]);
 
     let mut sink = Segment::new(WRITE_KEY).erase_with(rudder);
     assert!(matches!(sink.erase(&ids[..250]), Erasure::Requested { .. }));
-    let sizes: Vec<usize> = api.contract.created()[2..].iter().map(|r| r.user_ids.len()).collect();
+    let sizes: Vec<usize> = api.contract.created()[2..]
+        .iter()
+        .map(|r| r.user_ids.len())
+        .collect();
     assert_eq!(sizes, [100, 100, 50]);
     api.assert_no_violations();
 }
@@ -108,18 +119,44 @@ fn ids_are_split_at_each_apis_limit() {
 fn unavailable_apis_are_retried_and_refusals_are_reported_with_what_was_done() {
     let api = regulations_server::start(SEGMENT_TOKEN, RUDDER_TOKEN);
     let (segment, rudder) = handlers(&api);
-    let mut sink = Segment::new(WRITE_KEY).erase_with(segment).erase_with(rudder);
-    api.script_path("/regulations", [Fault::Status(503), Fault::TooManyRequests { retry_after_secs: 0 }]);
-    assert!(matches!(sink.erase(&["k1:aa".into()]), Erasure::Requested { .. }));
+    let mut sink = Segment::new(WRITE_KEY)
+        .erase_with(segment)
+        .erase_with(rudder);
+    api.script_path(
+        "/regulations",
+        [
+            Fault::Status(503),
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+        ],
+    );
+    assert!(matches!(
+        sink.erase(&["k1:aa".into()]),
+        Erasure::Requested { .. }
+    ));
 
     api.script_path("/v2/regulations", [Fault::Status(401)]);
     let Erasure::Failed { reason } = sink.erase(&["k1:bb".into()]) else {
         panic!("a refused regulation fails the erasure");
     };
-    assert!(reason.contains("RudderStack") && reason.contains("401"), "{reason}");
-    assert!(reason.contains("already requested: segment SUPPRESS_WITH_DELETE"), "{reason}");
-    assert!(!reason.contains("k1:bb"), "the reason names no id: {reason}");
-    let rudder_calls = api.seen().iter().filter(|s| s.request.path == "/v2/regulations").count();
+    assert!(
+        reason.contains("RudderStack") && reason.contains("401"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("already requested: segment SUPPRESS_WITH_DELETE"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("k1:bb"),
+        "the reason names no id: {reason}"
+    );
+    let rudder_calls = api
+        .seen()
+        .iter()
+        .filter(|s| s.request.path == "/v2/regulations")
+        .count();
     assert_eq!(rudder_calls, 2, "the 401 was not retried");
     assert_eq!(api.faults_left(), 0);
 }
@@ -131,10 +168,15 @@ fn without_handlers_nothing_is_sent_and_tokens_never_show() {
     assert!(plain.privacy().is_none());
     let api = regulations_server::start(SEGMENT_TOKEN, RUDDER_TOKEN);
     let (segment, rudder) = handlers(&api);
-    let mut sink = Segment::new(WRITE_KEY).erase_with(segment).erase_with(rudder);
+    let mut sink = Segment::new(WRITE_KEY)
+        .erase_with(segment)
+        .erase_with(rudder);
     let debug = format!("{sink:?}");
     for secret in [WRITE_KEY, SEGMENT_TOKEN, RUDDER_TOKEN] {
         assert!(!debug.contains(secret), "{debug}");
     }
-    assert!(sink.privacy().is_some(), "the regulations run on a privacy thread");
+    assert!(
+        sink.privacy().is_some(),
+        "the regulations run on a privacy thread"
+    );
 }

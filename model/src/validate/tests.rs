@@ -863,5 +863,7 @@ fn an_amplitude_destination_must_be_a_third_party() {
         &["destination `amp` sends to Amplitude, a third party"],
     );
     assert!(d.help.unwrap().contains("third_party = true"));
-    clean("[destinations.amp]\nkind = \"amplitude\"\npurposes = [\"analytics\"]\nthird_party = true\nlocation = \"EU\"\n");
+    clean(
+        "[destinations.amp]\nkind = \"amplitude\"\npurposes = [\"analytics\"]\nthird_party = true\nlocation = \"EU\"\n",
+    );
 }

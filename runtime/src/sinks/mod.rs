@@ -1,6 +1,6 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
 //! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
-//! (Segment-compatible collectors, with opt-in [`Regulations`] for erasure), and with the
+//! (Segment-compatible collectors, with opt-in `Regulations` for erasure), and with the
 //! `amplitude` feature `Amplitude`. Each implements [`Sink`](crate::Sink), the trait custom
 //! destinations implement too.
 

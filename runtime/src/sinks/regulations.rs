@@ -379,7 +379,10 @@ mod tests {
 
     #[test]
     fn hosts_and_debug() {
-        assert_eq!(SegmentRegulations::new("t").base, "https://api.segmentapis.com");
+        assert_eq!(
+            SegmentRegulations::new("t").base,
+            "https://api.segmentapis.com"
+        );
         assert_eq!(
             SegmentRegulations::new("t").eu().base,
             "https://eu1.api.segmentapis.com"
@@ -393,7 +396,10 @@ mod tests {
             SegmentRegulations::new("sgp_wT0k3n"),
             RudderStackRegulations::new("rs-pat-91x", ["d1"])
         );
-        assert!(!debug.contains("sgp_wT0k3n") && !debug.contains("rs-pat-91x"), "{debug}");
+        assert!(
+            !debug.contains("sgp_wT0k3n") && !debug.contains("rs-pat-91x"),
+            "{debug}"
+        );
     }
 
     #[test]

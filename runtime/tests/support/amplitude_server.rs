@@ -12,8 +12,16 @@ use std::time::Instant;
 
 /// Operations `user_properties` and `group_properties` may hold.
 const OPERATIONS: [&str; 10] = [
-    "$set", "$setOnce", "$add", "$append", "$prepend", "$unset", "$preInsert", "$postInsert",
-    "$remove", "$clearAll",
+    "$set",
+    "$setOnce",
+    "$add",
+    "$append",
+    "$prepend",
+    "$unset",
+    "$preInsert",
+    "$postInsert",
+    "$remove",
+    "$clearAll",
 ];
 
 /// One deletion request Amplitude accepted.
@@ -50,7 +58,11 @@ impl Amplitude {
     /// The events ingested, once per insert id, in order of first arrival.
     pub fn events(&self) -> Vec<Value> {
         let store = self.store();
-        store.order.iter().map(|id| store.events[id].0.clone()).collect()
+        store
+            .order
+            .iter()
+            .map(|id| store.events[id].0.clone())
+            .collect()
     }
 
     /// How often each insert id arrived in a request Amplitude ingested.
@@ -82,9 +94,17 @@ pub fn start(api_key: &str, secret_key: &str) -> Stub<Amplitude> {
 }
 
 impl Contract for Amplitude {
-    fn answer(&self, request: &Request, fault: Option<&Fault>, violations: &mut Vec<String>) -> Reply {
+    fn answer(
+        &self,
+        request: &Request,
+        fault: Option<&Fault>,
+        violations: &mut Vec<String>,
+    ) -> Reply {
         if request.method != "POST" {
-            violations.push(format!("{} {}: only POST is used", request.method, request.path));
+            violations.push(format!(
+                "{} {}: only POST is used",
+                request.method, request.path
+            ));
             return Reply::json(405, json!({}));
         }
         match request.path.as_str() {
@@ -100,17 +120,28 @@ impl Contract for Amplitude {
 }
 
 impl Amplitude {
-    fn upload(&self, request: &Request, fault: Option<&Fault>, violations: &mut Vec<String>) -> Reply {
+    fn upload(
+        &self,
+        request: &Request,
+        fault: Option<&Fault>,
+        violations: &mut Vec<String>,
+    ) -> Reply {
         if request.header("Content-Type") != Some("application/json") {
             violations.push("upload without Content-Type: application/json".into());
         }
         if request.body.len() >= 1_000_000 {
-            violations.push(format!("upload of {} bytes, not under 1 MB", request.body.len()));
+            violations.push(format!(
+                "upload of {} bytes, not under 1 MB",
+                request.body.len()
+            ));
             return Reply::json(413, json!({"code": 413, "error": "Payload too large"}));
         }
         let Some(body) = request.json() else {
             violations.push("upload body is not JSON".into());
-            return Reply::json(400, json!({"code": 400, "error": "Invalid JSON request body"}));
+            return Reply::json(
+                400,
+                json!({"code": 400, "error": "Invalid JSON request body"}),
+            );
         };
         if body["api_key"].as_str() != Some(&self.api_key) {
             violations.push("upload without the project's api_key".into());
@@ -119,7 +150,10 @@ impl Amplitude {
         let events = body["events"].as_array().cloned().unwrap_or_default();
         if events.is_empty() || events.len() > 2000 {
             violations.push(format!("upload of {} events, not 1 to 2000", events.len()));
-            return Reply::json(400, json!({"code": 400, "error": "Request missing required field", "missing_field": "events"}));
+            return Reply::json(
+                400,
+                json!({"code": 400, "error": "Request missing required field", "missing_field": "events"}),
+            );
         }
         let mut invalid: Map<String, Value> = Map::new();
         for (i, event) in events.iter().enumerate() {
@@ -132,19 +166,28 @@ impl Amplitude {
             }
         }
         if !invalid.is_empty() {
-            return Reply::json(400, json!({"code": 400, "error": "Invalid field values on some events", "events_with_invalid_fields": invalid}));
+            return Reply::json(
+                400,
+                json!({"code": 400, "error": "Invalid field values on some events", "events_with_invalid_fields": invalid}),
+            );
         }
         let insert_id = |e: &Value| e["insert_id"].as_str().unwrap_or_default().to_owned();
         match fault {
-            Some(Fault::ThrottleUser { user, retry_after_secs }) => {
+            Some(Fault::ThrottleUser {
+                user,
+                retry_after_secs,
+            }) => {
                 let throttled: Vec<usize> = (0..events.len())
                     .filter(|&i| events[i]["user_id"].as_str() == Some(user.as_str()))
                     .collect();
-                let mut reply = Reply::json(429, json!({
-                    "code": 429, "error": "Too many requests for some devices and users",
-                    "eps_threshold": 30, "throttled_users": {user.as_str(): 31},
-                    "throttled_devices": {}, "throttled_events": throttled,
-                }));
+                let mut reply = Reply::json(
+                    429,
+                    json!({
+                        "code": 429, "error": "Too many requests for some devices and users",
+                        "eps_threshold": 30, "throttled_users": {user.as_str(): 31},
+                        "throttled_devices": {}, "throttled_events": throttled,
+                    }),
+                );
                 if let Some(secs) = retry_after_secs {
                     reply.headers.push(("Retry-After", secs.to_string()));
                 }
@@ -154,10 +197,13 @@ impl Amplitude {
                 let rejected: Vec<usize> = (0..events.len())
                     .filter(|&i| ids.contains(&insert_id(&events[i])))
                     .collect();
-                return Reply::json(400, json!({
-                    "code": 400, "error": "Invalid field values on some events",
-                    "events_with_invalid_fields": {"time": rejected},
-                }));
+                return Reply::json(
+                    400,
+                    json!({
+                        "code": 400, "error": "Invalid field values on some events",
+                        "events_with_invalid_fields": {"time": rejected},
+                    }),
+                );
             }
             _ => {}
         }
@@ -172,10 +218,13 @@ impl Amplitude {
                 }
             }
         }
-        Reply::json(200, json!({
-            "code": 200, "events_ingested": events.len(),
-            "payload_size_bytes": request.body.len(), "server_upload_time": 1_700_000_000_000_i64,
-        }))
+        Reply::json(
+            200,
+            json!({
+                "code": 200, "events_ingested": events.len(),
+                "payload_size_bytes": request.body.len(), "server_upload_time": 1_700_000_000_000_i64,
+            }),
+        )
     }
 
     fn deletion(&self, request: &Request, violations: &mut Vec<String>) -> Reply {
@@ -187,7 +236,9 @@ impl Amplitude {
         if let Some(last) = store.deletions.last() {
             let gap = request.at.duration_since(last.at);
             if gap.as_millis() < 950 {
-                violations.push(format!("deletion requests {gap:?} apart: the limit is 1 a second"));
+                violations.push(format!(
+                    "deletion requests {gap:?} apart: the limit is 1 a second"
+                ));
             }
         }
         let body = request.json().unwrap_or_default();
@@ -198,7 +249,10 @@ impl Amplitude {
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect();
         if ids.is_empty() || ids.len() > 100 {
-            violations.push(format!("deletion request of {} user ids, not 1 to 100", ids.len()));
+            violations.push(format!(
+                "deletion request of {} user ids, not 1 to 100",
+                ids.len()
+            ));
             return Reply::json(400, json!({"error": "invalid user_ids"}));
         }
         let requester = body["requester"].as_str().map(str::to_owned);
@@ -207,9 +261,12 @@ impl Amplitude {
             requester,
             at: request.at,
         });
-        Reply::json(200, json!({
-            "day": "2026-12-12", "status": "staging", "user_ids": ids, "amplitude_ids": [],
-        }))
+        Reply::json(
+            200,
+            json!({
+                "day": "2026-12-12", "status": "staging", "user_ids": ids, "amplitude_ids": [],
+            }),
+        )
     }
 
     fn dsar(&self, request: &Request, violations: &mut Vec<String>) -> Reply {
@@ -223,7 +280,9 @@ impl Amplitude {
             .iter()
             .all(|k| body[*k].as_str().is_some_and(valid_date));
         if body["userId"].as_str().is_none_or(str::is_empty) || !dates_ok {
-            violations.push(format!("DSAR request without userId, startDate, endDate: {body}"));
+            violations.push(format!(
+                "DSAR request without userId, startDate, endDate: {body}"
+            ));
             return Reply::json(400, json!({"error": "invalid request"}));
         }
         let mut store = self.store();
@@ -253,8 +312,15 @@ fn check_event(event: &Value) -> Vec<String> {
     if let Some(object) = event.as_object() {
         for key in object.keys() {
             let known = [
-                "event_type", "user_id", "device_id", "time", "insert_id", "event_properties",
-                "user_properties", "group_properties", "groups",
+                "event_type",
+                "user_id",
+                "device_id",
+                "time",
+                "insert_id",
+                "event_properties",
+                "user_properties",
+                "group_properties",
+                "groups",
             ];
             if !known.contains(&key.as_str()) {
                 problems.push(format!("unexpected field `{key}`"));
@@ -299,7 +365,10 @@ fn check_event(event: &Value) -> Vec<String> {
             problems.push(format!("reserved event_type {name:?}"));
         }
         _ => {
-            if event.get("event_properties").is_some_and(|p| !p.is_object()) {
+            if event
+                .get("event_properties")
+                .is_some_and(|p| !p.is_object())
+            {
                 problems.push("event_properties is not an object".into());
             }
         }

@@ -28,7 +28,10 @@ pub struct Regulations {
 
 impl Regulations {
     pub fn created(&self) -> Vec<Regulation> {
-        self.created.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -42,11 +45,21 @@ pub fn start(segment_token: &str, rudder_token: &str) -> Stub<Regulations> {
 }
 
 impl Contract for Regulations {
-    fn answer(&self, request: &Request, _fault: Option<&Fault>, violations: &mut Vec<String>) -> Reply {
-        let bearer = request.header("Authorization").and_then(|v| v.strip_prefix("Bearer "));
+    fn answer(
+        &self,
+        request: &Request,
+        _fault: Option<&Fault>,
+        violations: &mut Vec<String>,
+    ) -> Reply {
+        let bearer = request
+            .header("Authorization")
+            .and_then(|v| v.strip_prefix("Bearer "));
         let body = request.json().unwrap_or_default();
         if request.method != "POST" || request.header("Content-Type") != Some("application/json") {
-            violations.push(format!("{} {} without a JSON body", request.method, request.path));
+            violations.push(format!(
+                "{} {} without a JSON body",
+                request.method, request.path
+            ));
         }
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
@@ -107,7 +120,10 @@ impl Contract for Regulations {
         });
         match api {
             "segment" => Reply::json(200, json!({"data": {"regulateId": id}})),
-            _ => Reply::json(201, json!({"id": id, "regulationType": "suppress_with_delete", "canceled": false})),
+            _ => Reply::json(
+                201,
+                json!({"id": id, "regulationType": "suppress_with_delete", "canceled": false}),
+            ),
         }
     }
 }

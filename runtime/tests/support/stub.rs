@@ -78,8 +78,12 @@ pub trait Contract: Send + Sync + 'static {
     /// Checks `request`, records what it accepted (unless `fault` says otherwise), appends
     /// what broke the contract to `violations`, and answers. Called for every request but a
     /// [`Fault::Reset`] or [`Fault::Slow`].
-    fn answer(&self, request: &Request, fault: Option<&Fault>, violations: &mut Vec<String>)
-    -> Reply;
+    fn answer(
+        &self,
+        request: &Request,
+        fault: Option<&Fault>,
+        violations: &mut Vec<String>,
+    ) -> Reply;
 }
 
 #[derive(Default)]
@@ -126,8 +130,12 @@ impl<C: Contract> Stub<C> {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (server, state, stop, contract) =
-                (server.clone(), state.clone(), stop.clone(), contract.clone());
+            let (server, state, stop, contract) = (
+                server.clone(),
+                state.clone(),
+                stop.clone(),
+                contract.clone(),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match server.recv_timeout(Duration::from_millis(50)) {
@@ -172,7 +180,13 @@ impl<C: Contract> Stub<C> {
     /// Faults not yet used.
     pub fn faults_left(&self) -> usize {
         let state = lock(&self.state);
-        state.script.general.len() + state.script.by_path.iter().map(|(_, f)| f.len()).sum::<usize>()
+        state.script.general.len()
+            + state
+                .script
+                .by_path
+                .iter()
+                .map(|(_, f)| f.len())
+                .sum::<usize>()
     }
 
     /// Every request seen, in order of arrival.
@@ -183,7 +197,10 @@ impl<C: Contract> Stub<C> {
     /// Panics when any request broke the contract.
     pub fn assert_no_violations(&self) {
         let violations = lock(&self.state).violations.clone();
-        assert!(violations.is_empty(), "contract violations: {violations:#?}");
+        assert!(
+            violations.is_empty(),
+            "contract violations: {violations:#?}"
+        );
     }
 }
 
@@ -207,7 +224,12 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &dyn 
         headers: request
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_owned(), h.value.as_str().to_owned()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
             .collect(),
         body,
         at: Instant::now(),
@@ -236,7 +258,10 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &dyn 
             });
             state.violations.extend(violations);
             drop(state);
-            let stream = request.upgrade("reset", tiny_http::Response::empty(tiny_http::StatusCode(100)));
+            let stream = request.upgrade(
+                "reset",
+                tiny_http::Response::empty(tiny_http::StatusCode(100)),
+            );
             drop(stream);
             return;
         }
@@ -247,7 +272,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &dyn 
         Some(Fault::Status(status)) => Reply::json(*status, serde_json::json!({})),
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut reply = Reply::json(429, serde_json::json!({"error": "too many requests"}));
-            reply.headers.push(("Retry-After", retry_after_secs.to_string()));
+            reply
+                .headers
+                .push(("Retry-After", retry_after_secs.to_string()));
             reply
         }
         _ => contract.answer(&incoming, fault.as_ref(), &mut violations),
@@ -278,7 +305,9 @@ fn header(name: &str, value: &str) -> tiny_http::Header {
 pub fn basic_credentials(request: &Request) -> Option<String> {
     use base64::Engine as _;
     let value = request.header("Authorization")?.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
     String::from_utf8(decoded).ok()
 }
 
@@ -288,5 +317,7 @@ pub fn valid_date(text: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }

@@ -167,7 +167,11 @@ impl Amplitude {
     /// The organization's API key and secret key (Organization settings → API keys), which
     /// Amplitude's DSAR API needs for access requests. Without them `request_access` answers
     /// `NotSupported` for this destination.
-    pub fn dsar_keys(mut self, org_api_key: impl Into<String>, org_secret: impl Into<String>) -> Self {
+    pub fn dsar_keys(
+        mut self,
+        org_api_key: impl Into<String>,
+        org_secret: impl Into<String>,
+    ) -> Self {
         self.org_keys = Some((Secret::new(org_api_key), Secret::new(org_secret)));
         self
     }

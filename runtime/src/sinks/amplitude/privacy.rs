@@ -193,6 +193,10 @@ fn partial(reason: String, done: &[String]) -> String {
     if done.is_empty() {
         reason
     } else {
-        format!("{reason} (after {} accepted: {})", done.len(), done.join(", "))
+        format!(
+            "{reason} (after {} accepted: {})",
+            done.len(),
+            done.join(", ")
+        )
     }
 }

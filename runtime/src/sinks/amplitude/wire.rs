@@ -50,10 +50,7 @@ impl WireFormat for Upload<'_> {
         loop {
             let answer = match self.client.post(
                 self.url,
-                &[
-                    ("Content-Type", "application/json"),
-                    ("Accept", "*/*"),
-                ],
+                &[("Content-Type", "application/json"), ("Accept", "*/*")],
                 &request,
             ) {
                 Ok(response) => {
@@ -93,6 +90,10 @@ impl WireFormat for Upload<'_> {
                         .collect()
                 }
                 Answer::Retry { reason, after: a } => {
+                    if failed.is_empty() && later.is_empty() {
+                        // Nothing settled: the batch's other requests wait for the retry too.
+                        return Verdict::Retry { reason, after: a };
+                    }
                     later.extend(&pending);
                     return settle(failed, later, reason, after.max(a));
                 }
@@ -227,7 +228,10 @@ pub(crate) fn upload_verdict(
                 for (field, indices) in fields {
                     for i in indices.as_array().into_iter().flatten() {
                         if let Some(i) = i.as_u64().and_then(|i| usize::try_from(i).ok()) {
-                            rejected.push((i, format!("Amplitude rejected the event: {what} `{field}`")));
+                            rejected.push((
+                                i,
+                                format!("Amplitude rejected the event: {what} `{field}`"),
+                            ));
                         }
                     }
                 }
@@ -284,7 +288,9 @@ fn throttled(retry_after: Option<Duration>, body: &[u8], sent: &[&Envelope]) -> 
     let mut over_quota = Vec::new();
     for (i, e) in sent.iter().enumerate() {
         let device = device_id(e);
-        if quota_users.contains(&*e.distinct_id) || device.is_some_and(|d| quota_devices.contains(d)) {
+        if quota_users.contains(&*e.distinct_id)
+            || device.is_some_and(|d| quota_devices.contains(d))
+        {
             over_quota.push((
                 i,
                 "Amplitude: the user or device is over its daily event quota (429)".to_owned(),
@@ -457,7 +463,10 @@ fn write_groups(out: &mut Vec<u8>, groups: &[GroupRef]) {
         first = false;
         write_json_str(out, group.kind);
         out.push(b':');
-        let same: Vec<&GroupRef> = groups[n..].iter().filter(|g| g.kind == group.kind).collect();
+        let same: Vec<&GroupRef> = groups[n..]
+            .iter()
+            .filter(|g| g.kind == group.kind)
+            .collect();
         if same.len() == 1 {
             write_group_name(out, &group.id);
         } else {
@@ -519,26 +528,70 @@ mod tests {
         }
     }
 
-    const HEAD: &str = r#"{"event_type":"$identify","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1""#;
+    const HEAD: &str =
+        r#"{"event_type":"$identify","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1""#;
 
     #[test]
     fn encodes_each_message_kind_exactly() {
         assert_eq!(
             encoded(Message::TRACK, r#"{"total":9.5}"#).as_deref(),
-            Ok(r#"{"event_type":"Order \"Placed\"","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1","event_properties":{"total":9.5}}"#)
+            Ok(
+                r#"{"event_type":"Order \"Placed\"","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1","event_properties":{"total":9.5}}"#
+            )
         );
-        let groups: Arc<[GroupRef]> = vec![company("\"acme\""), company("7"), GroupRef { kind: "team", key: "team_id", id: "\"t\"".into() }].into();
+        let groups: Arc<[GroupRef]> = vec![
+            company("\"acme\""),
+            company("7"),
+            GroupRef {
+                kind: "team",
+                key: "team_id",
+                id: "\"t\"".into(),
+            },
+        ]
+        .into();
         assert_eq!(
-            encoded(Message::Track { groups: Some(groups) }, "{}").as_deref(),
-            Ok(r#"{"event_type":"Order \"Placed\"","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1","event_properties":{},"groups":{"company":["acme","7"],"team":"t"}}"#)
+            encoded(
+                Message::Track {
+                    groups: Some(groups)
+                },
+                "{}"
+            )
+            .as_deref(),
+            Ok(
+                r#"{"event_type":"Order \"Placed\"","user_id":"abc123","time":1700000000123,"insert_id":"0b5c-1","event_properties":{},"groups":{"company":["acme","7"],"team":"t"}}"#
+            )
         );
         let ops = [
-            (ProfileOp::Set, r#"{"plan":"pro"}"#, r#"{"$set":{"plan":"pro"}}"#),
-            (ProfileOp::SetOnce, r#"{"first":"x"}"#, r#"{"$setOnce":{"first":"x"}}"#),
-            (ProfileOp::Add, r#"{"orders":1}"#, r#"{"$add":{"orders":1}}"#),
-            (ProfileOp::Union, r#"{"tags":["a"]}"#, r#"{"$postInsert":{"tags":["a"]}}"#),
-            (ProfileOp::Remove, r#"{"tags":["a"]}"#, r#"{"$remove":{"tags":["a"]}}"#),
-            (ProfileOp::Unset, r#"["plan","x\"y"]"#, r#"{"$unset":{"plan":"-","x\"y":"-"}}"#),
+            (
+                ProfileOp::Set,
+                r#"{"plan":"pro"}"#,
+                r#"{"$set":{"plan":"pro"}}"#,
+            ),
+            (
+                ProfileOp::SetOnce,
+                r#"{"first":"x"}"#,
+                r#"{"$setOnce":{"first":"x"}}"#,
+            ),
+            (
+                ProfileOp::Add,
+                r#"{"orders":1}"#,
+                r#"{"$add":{"orders":1}}"#,
+            ),
+            (
+                ProfileOp::Union,
+                r#"{"tags":["a"]}"#,
+                r#"{"$postInsert":{"tags":["a"]}}"#,
+            ),
+            (
+                ProfileOp::Remove,
+                r#"{"tags":["a"]}"#,
+                r#"{"$remove":{"tags":["a"]}}"#,
+            ),
+            (
+                ProfileOp::Unset,
+                r#"["plan","x\"y"]"#,
+                r#"{"$unset":{"plan":"-","x\"y":"-"}}"#,
+            ),
         ];
         for (op, properties, expected) in ops {
             assert_eq!(
@@ -546,7 +599,13 @@ mod tests {
                 Ok(format!("{HEAD},\"user_properties\":{expected}}}")),
                 "{op:?}"
             );
-            let group = encoded(Message::Group { group: company("42"), op }, properties);
+            let group = encoded(
+                Message::Group {
+                    group: company("42"),
+                    op,
+                },
+                properties,
+            );
             assert_eq!(
                 group,
                 Ok(format!(
@@ -556,14 +615,24 @@ mod tests {
             );
         }
         assert_eq!(
-            encoded(Message::Join { group: company("\"acme\"") }, "{}"),
-            Ok(format!(r#"{HEAD},"groups":{{"company":"acme"}},"user_properties":{{"$set":{{"company":"acme"}}}}}}"#))
+            encoded(
+                Message::Join {
+                    group: company("\"acme\"")
+                },
+                "{}"
+            ),
+            Ok(format!(
+                r#"{HEAD},"groups":{{"company":"acme"}},"user_properties":{{"$set":{{"company":"acme"}}}}}}"#
+            ))
         );
         assert_eq!(
             encoded(Message::Link { anonymous_id: "anon-77".into() }, "{}"),
             Ok(r#"{"event_type":"$identify","user_id":"abc123","device_id":"anon-77","time":1700000000123,"insert_id":"0b5c-1"}"#.to_owned())
         );
-        for text in ops.iter().map(|(op, p, _)| encoded(Message::Profile { op: *op }, p).expect("encodes")) {
+        for text in ops
+            .iter()
+            .map(|(op, p, _)| encoded(Message::Profile { op: *op }, p).expect("encodes"))
+        {
             let _: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         }
     }
@@ -577,10 +646,23 @@ mod tests {
         reserved.event = "[Amplitude] Revenue";
         assert!(encode(&reserved, &mut Vec::new()).is_err());
         assert!(encoded(Message::TRACK, "[1]").is_err());
-        let err = encoded(Message::Profile { op: ProfileOp::Unset }, r#"{"secret-value":1}"#)
-            .expect_err("not an array");
+        let err = encoded(
+            Message::Profile {
+                op: ProfileOp::Unset,
+            },
+            r#"{"secret-value":1}"#,
+        )
+        .expect_err("not an array");
         assert!(!err.contains("secret-value"), "{err}");
-        assert!(encoded(Message::Link { anonymous_id: "a".into() }, "{}").is_err());
+        assert!(
+            encoded(
+                Message::Link {
+                    anonymous_id: "a".into()
+                },
+                "{}"
+            )
+            .is_err()
+        );
     }
 
     fn envelopes(ids: &[&str]) -> Vec<Envelope> {
@@ -605,29 +687,53 @@ mod tests {
         let mut positions: Vec<usize> = rejected.iter().map(|(i, _)| *i).collect();
         positions.sort_unstable();
         assert_eq!(positions, [0, 2]);
-        assert!(rejected.iter().any(|(i, r)| *i == 2 && r.contains("invalid `time`")));
+        assert!(
+            rejected
+                .iter()
+                .any(|(i, r)| *i == 2 && r.contains("invalid `time`"))
+        );
         assert!(matches!(
             upload_verdict(400, None, br#"{"error":"Invalid API key"}"#, &sent),
             Answer::Failed(r) if r.contains("Invalid API key")
         ));
         for status in [401, 403, 404, 413] {
-            assert!(matches!(upload_verdict(status, None, b"", &sent), Answer::Failed(_)), "{status}");
+            assert!(
+                matches!(upload_verdict(status, None, b"", &sent), Answer::Failed(_)),
+                "{status}"
+            );
         }
         for status in [500, 502, 503, 504] {
-            assert!(matches!(upload_verdict(status, None, b"", &sent), Answer::Retry { .. }), "{status}");
+            assert!(
+                matches!(
+                    upload_verdict(status, None, b"", &sent),
+                    Answer::Retry { .. }
+                ),
+                "{status}"
+            );
         }
         let after = Some(Duration::from_secs(3));
         assert_eq!(
             upload_verdict(429, after, b"", &sent),
-            Answer::Retry { reason: "Amplitude answered 429".into(), after }
+            Answer::Retry {
+                reason: "Amplitude answered 429".into(),
+                after
+            }
         );
         let body = br#"{"code":429,"error":"Too many requests for some devices and users","eps_threshold":30,
             "throttled_users":{"user-b":31},"throttled_events":[0],"exceeded_daily_quota_users":{"user-c":500001}}"#;
-        let Answer::Throttled { throttled, over_quota, after } = upload_verdict(429, None, body, &sent) else {
+        let Answer::Throttled {
+            throttled,
+            over_quota,
+            after,
+        } = upload_verdict(429, None, body, &sent)
+        else {
             panic!("a 429 naming users is per event");
         };
         assert_eq!(throttled, [0, 1]);
         assert_eq!(over_quota.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [2]);
-        assert_eq!(after, THROTTLE_PAUSE, "Amplitude's 30 s pause without a Retry-After");
+        assert_eq!(
+            after, THROTTLE_PAUSE,
+            "Amplitude's 30 s pause without a Retry-After"
+        );
     }
 }
