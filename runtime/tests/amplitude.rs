@@ -412,6 +412,28 @@ fn requests_stay_within_2000_events_and_under_1_mb() {
 }
 
 #[test]
+fn short_raw_ids_lower_the_minimum_and_refused_ids_fail_alone() {
+    // A plan with identity `none` sends raw ids, which may be shorter than Amplitude's 5.
+    let server = server();
+    let mut sink = sink(&server);
+    let mut batch = envelopes(3);
+    batch[0].distinct_id = "u7".into();
+    batch[1].distinct_id = "null".into();
+    let Outcome::Partial { failed } = sink.deliver(&batch) else {
+        panic!("the refused id fails alone");
+    };
+    assert_eq!(failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+    server.assert_no_violations();
+    let bodies = uploads(&server);
+    assert!(
+        bodies[0].contains(r#""options":{"min_id_length":2}"#),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(server.contract.events().len(), 2);
+}
+
+#[test]
 fn forget_files_a_deletion_with_the_secret_key_on_its_own_thread() {
     let server = server();
     let tracker = tracker(sink(&server));

@@ -155,9 +155,23 @@ impl Amplitude {
                 json!({"code": 400, "error": "Request missing required field", "missing_field": "events"}),
             );
         }
+        let min_id_length = match body.get("options") {
+            None => 5,
+            Some(options) => match options["min_id_length"].as_u64() {
+                Some(n) if n >= 1 && options.as_object().is_some_and(|o| o.len() == 1) => {
+                    n as usize
+                }
+                _ => {
+                    violations.push(format!(
+                        "options other than a min_id_length of 1 or more: {options}"
+                    ));
+                    5
+                }
+            },
+        };
         let mut invalid: Map<String, Value> = Map::new();
         for (i, event) in events.iter().enumerate() {
-            for problem in check_event(event) {
+            for problem in check_event(event, min_id_length) {
                 violations.push(format!("event {i}: {problem}"));
                 let list = invalid.entry("event").or_insert_with(|| json!([]));
                 if let Some(list) = list.as_array_mut() {
@@ -293,11 +307,26 @@ impl Amplitude {
 }
 
 /// What breaks Amplitude's event contract in `event`.
-fn check_event(event: &Value) -> Vec<String> {
+fn check_event(event: &Value, min_id_length: usize) -> Vec<String> {
     let mut problems = Vec::new();
-    let id_ok = |key: &str| event[key].as_str().is_some_and(|s| s.chars().count() >= 5);
+    let id_ok = |key: &str| {
+        event[key]
+            .as_str()
+            .is_some_and(|s| s.chars().count() >= min_id_length)
+    };
     if !id_ok("user_id") && !id_ok("device_id") {
-        problems.push("neither user_id nor device_id of 5 characters or more".to_owned());
+        problems.push(format!(
+            "neither user_id nor device_id of {min_id_length} characters or more"
+        ));
+    }
+    for key in ["user_id", "device_id"] {
+        if event.get(key).is_some_and(|v| {
+            !id_ok(key)
+                || v.as_str()
+                    .is_some_and(|s| ["null", "0", "-1", "none", "unknown"].contains(&s))
+        }) {
+            problems.push(format!("{key} that Amplitude drops"));
+        }
     }
     let event_type = event["event_type"].as_str().unwrap_or_default();
     if event_type.is_empty() {

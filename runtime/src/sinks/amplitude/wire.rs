@@ -16,8 +16,26 @@ pub(crate) const MAX_EVENTS: usize = 2000;
 pub(crate) const MAX_BODY_BYTES: usize = 1_000_000 - TAIL_RESERVE;
 /// Room kept for `,"api_key":"…"}`: API keys are 32 characters; longer ones still fit.
 const TAIL_RESERVE: usize = 1024;
-/// Shortest `user_id` or `device_id` Amplitude accepts without `options.min_id_length`.
+/// Shortest `user_id` or `device_id` Amplitude accepts without `options.min_id_length`; a
+/// request with shorter ids (a plan with identity `none` and short raw ids) lowers it.
 const MIN_ID_LENGTH: usize = 5;
+/// Ids Amplitude refuses whatever their length (its HTTP V2 documentation lists them).
+const INVALID_IDS: [&str; 14] = [
+    "anonymous",
+    "nil",
+    "none",
+    "null",
+    "n/a",
+    "na",
+    "undefined",
+    "unknown",
+    "\"\"",
+    "{}",
+    "lmy47d",
+    "0",
+    "-1",
+    "00000000-0000-0000-0000-000000000000",
+];
 /// How long Amplitude asks a throttled user or device to pause when its `429` gives no
 /// `Retry-After` ("pause sending events for that user / device for a period of 30 seconds").
 pub(crate) const THROTTLE_PAUSE: Duration = Duration::from_secs(30);
@@ -46,7 +64,7 @@ impl WireFormat for Upload<'_> {
         let mut failed: Vec<(usize, String)> = Vec::new();
         let mut later: Vec<usize> = Vec::new();
         let mut after: Option<Duration> = None;
-        let mut request = self.finish(body);
+        let mut request = self.finish(body, members.iter().copied());
         loop {
             let answer = match self.client.post(
                 self.url,
@@ -123,16 +141,27 @@ impl WireFormat for Upload<'_> {
                 }
             }
             body.extend_from_slice(Self::CLOSE);
-            request = self.finish(&body);
+            request = self.finish(&body, pending.iter().map(|&i| members[i]));
         }
     }
 }
 
 impl Upload<'_> {
-    /// The request body: the events, then the API key.
-    fn finish(&self, events: &[u8]) -> Vec<u8> {
-        let mut request = Vec::with_capacity(events.len() + self.api_key.len() + 16);
+    /// The request body: the events, `options.min_id_length` when one of them has an id
+    /// shorter than Amplitude's default minimum, then the API key.
+    fn finish<'e>(&self, events: &[u8], members: impl Iterator<Item = &'e Envelope>) -> Vec<u8> {
+        let mut request = Vec::with_capacity(events.len() + self.api_key.len() + 48);
         request.extend_from_slice(&events[..events.len().saturating_sub(1)]);
+        let shortest = members
+            .flat_map(|e| std::iter::once(&*e.distinct_id).chain(device_id(e)))
+            .map(|id| id.chars().count())
+            .min()
+            .unwrap_or(MIN_ID_LENGTH);
+        if shortest < MIN_ID_LENGTH {
+            request.extend_from_slice(b",\"options\":{\"min_id_length\":");
+            request.extend_from_slice(itoa::Buffer::new().format(shortest).as_bytes());
+            request.push(b'}');
+        }
         request.extend_from_slice(b",\"api_key\":");
         write_json_str(&mut request, self.api_key);
         request.push(b'}');
@@ -334,11 +363,7 @@ pub(crate) fn encode(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Strin
     if envelope.insert_id.is_empty() {
         return Err("empty insert id".into());
     }
-    if envelope.distinct_id.chars().count() < MIN_ID_LENGTH {
-        return Err(format!(
-            "user id shorter than Amplitude's minimum of {MIN_ID_LENGTH} characters"
-        ));
-    }
+    check_id(&envelope.distinct_id, "user id")?;
     let event_type = match &envelope.message {
         Message::Track { .. } => {
             if reserved_event_type(envelope.event) {
@@ -354,11 +379,7 @@ pub(crate) fn encode(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Strin
     out.extend_from_slice(b",\"user_id\":");
     write_json_str(out, &envelope.distinct_id);
     if let Message::Link { anonymous_id } = &envelope.message {
-        if anonymous_id.chars().count() < MIN_ID_LENGTH {
-            return Err(format!(
-                "anonymous id shorter than Amplitude's minimum of {MIN_ID_LENGTH} characters"
-            ));
-        }
+        check_id(anonymous_id, "anonymous id")?;
         out.extend_from_slice(b",\"device_id\":");
         write_json_str(out, anonymous_id);
     }
@@ -406,6 +427,20 @@ pub(crate) fn encode(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Strin
         Message::Link { .. } => {}
     }
     out.push(b'}');
+    Ok(())
+}
+
+/// Whether Amplitude takes `id` as a user or device id: not empty, and not one of the values
+/// it refuses. The reason names the rule, never the id.
+fn check_id(id: &str, what: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("empty {what}"));
+    }
+    if INVALID_IDS.iter().any(|bad| bad.eq_ignore_ascii_case(id)) {
+        return Err(format!(
+            "Amplitude refuses this {what} (one of its invalid ids)"
+        ));
+    }
     Ok(())
 }
 
@@ -639,9 +674,19 @@ mod tests {
 
     #[test]
     fn refuses_what_amplitude_would_reject_without_quoting_values() {
-        let mut short = envelope(Message::TRACK, "{}");
-        short.distinct_id = "abcd".into();
-        assert!(encode(&short, &mut Vec::new()).is_err());
+        for bad in [
+            "",
+            "null",
+            "Unknown",
+            "0",
+            "-1",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            let mut invalid = envelope(Message::TRACK, "{}");
+            invalid.distinct_id = bad.into();
+            let err = encode(&invalid, &mut Vec::new()).expect_err(bad);
+            assert!(bad.is_empty() || !err.contains(bad), "{err}");
+        }
         let mut reserved = envelope(Message::TRACK, "{}");
         reserved.event = "[Amplitude] Revenue";
         assert!(encode(&reserved, &mut Vec::new()).is_err());
@@ -654,14 +699,44 @@ mod tests {
         )
         .expect_err("not an array");
         assert!(!err.contains("secret-value"), "{err}");
-        assert!(
+        let link = |id: &str| {
             encoded(
                 Message::Link {
-                    anonymous_id: "a".into()
+                    anonymous_id: id.into(),
                 },
-                "{}"
+                "{}",
             )
-            .is_err()
+        };
+        assert!(link("null").is_err() && link("").is_err());
+        assert!(
+            link("a").is_ok(),
+            "short ids lower the request's min_id_length instead"
+        );
+    }
+
+    #[test]
+    fn short_ids_lower_the_requests_minimum_id_length() {
+        let client = Client::new(crate::http::Timeouts::default());
+        let upload = Upload {
+            client: &client,
+            url: "",
+            api_key: "k",
+        };
+        let long = envelope(Message::TRACK, "{}");
+        assert_eq!(
+            upload.finish(b"{\"events\":[]}", [&long].into_iter()),
+            br#"{"events":[],"api_key":"k"}"#
+        );
+        let mut short = envelope(
+            Message::Link {
+                anonymous_id: "d7".into(),
+            },
+            "{}",
+        );
+        short.distinct_id = "u-1".into();
+        assert_eq!(
+            upload.finish(b"{\"events\":[]}", [&long, &short].into_iter()),
+            br#"{"events":[],"options":{"min_id_length":2},"api_key":"k"}"#
         );
     }
 
