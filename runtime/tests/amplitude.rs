@@ -434,7 +434,7 @@ fn short_raw_ids_lower_the_minimum_and_refused_ids_fail_alone() {
 }
 
 #[test]
-fn forget_files_a_deletion_with_the_secret_key_on_its_own_thread() {
+fn forget_files_a_deletion_with_the_secret_key() {
     let server = server();
     let tracker = tracker(sink(&server));
     let s = tracker.subject(
@@ -464,6 +464,64 @@ fn forget_files_a_deletion_with_the_secret_key_on_its_own_thread() {
         Some("privacy@shop.example")
     );
     server.assert_no_violations();
+}
+
+/// Waits, generously, for `done`.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_held_deletion_request_does_not_delay_deliveries() {
+    let server = server();
+    // The User Privacy API stops answering; the upload API does not.
+    server.hold_path("/api/2/deletions");
+    let tracker = tracker(sink(&server).timeout(Duration::from_secs(120)));
+    let forgetting = {
+        let tracker = tracker.clone();
+        std::thread::spawn(move || tracker.forget("gone-02"))
+    };
+    wait_until("the deletion request to be held", || {
+        server.held_requests() > 0
+    });
+    let s = tracker.subject(
+        "stays-01",
+        Consent::none().grant(amp::purpose::ProductAnalytics),
+    );
+    for i in 0..50 {
+        s.track(amp::OrderPlaced {
+            total: f64::from(i),
+            email: "s@example.com".to_string().into(),
+        });
+    }
+    tracker
+        .flush()
+        .expect("deliveries go on while the deletion is held");
+    assert_eq!(server.contract.events().len(), 50);
+    assert!(
+        server.held_requests() > 0,
+        "the deletion request is still held"
+    );
+    assert!(!forgetting.is_finished());
+
+    server.release();
+    let report = forgetting.join().expect("forget thread").expect("forget");
+    assert!(
+        matches!(
+            &report.destinations[..],
+            [("amplitude", Erasure::Requested { .. })]
+        ),
+        "{:?}",
+        report.destinations
+    );
+    assert_eq!(server.contract.deletions().len(), 1);
 }
 
 #[test]

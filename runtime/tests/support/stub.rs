@@ -102,6 +102,10 @@ pub struct Seen {
 
 #[derive(Default)]
 struct State {
+    /// The path prefix of the requests held before they are answered; `None`: none.
+    held: Option<String>,
+    /// Requests waiting at the hold now.
+    waiting: usize,
     script: Script,
     seen: Vec<Seen>,
     violations: Vec<String>,
@@ -112,6 +116,7 @@ pub struct Stub<C: Contract> {
     url: String,
     pub contract: Arc<C>,
     state: Arc<Mutex<State>>,
+    opened: Arc<std::sync::Condvar>,
     stop: Arc<AtomicBool>,
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
@@ -128,6 +133,7 @@ impl<C: Contract> Stub<C> {
         let port = server.server_addr().to_ip().expect("an IP listener").port();
         let contract = Arc::new(contract);
         let state = Arc::new(Mutex::new(State::default()));
+        let opened = Arc::new(std::sync::Condvar::new());
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (server, state, stop, contract) = (
@@ -136,12 +142,17 @@ impl<C: Contract> Stub<C> {
                 stop.clone(),
                 contract.clone(),
             );
+            let opened = opened.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match server.recv_timeout(Duration::from_millis(50)) {
                         Ok(Some(request)) => {
                             let (state, contract) = (state.clone(), contract.clone());
-                            std::thread::spawn(move || handle(request, &state, &*contract));
+                            let opened = opened.clone();
+                            std::thread::spawn(move || {
+                                hold(request.url(), &state, &opened);
+                                handle(request, &state, &*contract)
+                            });
                         }
                         Ok(None) => {}
                         Err(_) => break,
@@ -153,10 +164,28 @@ impl<C: Contract> Stub<C> {
             url: format!("http://127.0.0.1:{port}"),
             contract,
             state,
+            opened,
             stop,
             server,
             thread: Some(thread),
         }
+    }
+
+    /// Holds the requests whose path starts with `prefix`, unanswered, until [`Stub::release`]:
+    /// an API that stopped answering.
+    pub fn hold_path(&self, prefix: &str) {
+        lock(&self.state).held = Some(prefix.to_owned());
+    }
+
+    /// Lets held requests and later ones through.
+    pub fn release(&self) {
+        lock(&self.state).held = None;
+        self.opened.notify_all();
+    }
+
+    /// Requests waiting at the hold now.
+    pub fn held_requests(&self) -> usize {
+        lock(&self.state).waiting
     }
 
     /// Base URL (`http://127.0.0.1:PORT`).
@@ -206,11 +235,25 @@ impl<C: Contract> Stub<C> {
 
 impl<C: Contract> Drop for Stub<C> {
     fn drop(&mut self) {
+        self.release();
         self.stop.store(true, Ordering::Relaxed);
         self.server.unblock();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Waits while requests to `url` are held.
+fn hold(url: &str, state: &Mutex<State>, opened: &std::sync::Condvar) {
+    let holds = |st: &State| st.held.as_deref().is_some_and(|p| url.starts_with(p));
+    let mut st = lock(state);
+    if holds(&st) {
+        st.waiting += 1;
+        while holds(&st) {
+            st = opened.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.waiting -= 1;
     }
 }
 
