@@ -362,7 +362,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             .map(|d| {
                 vec![
                     vec![Code(d.id.value.clone())],
-                    vec![t(d.kind.value.key())],
+                    vec![t(kind_text(d))],
                     vec![t(if d.third_party.value {
                         "third party"
                     } else {
@@ -377,6 +377,19 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             })
             .collect(),
     });
+}
+
+/// A destination's kind, with the system it delivers to and where, when known
+/// (`amplitude (Amplitude, EU)`).
+fn kind_text(d: &trackplan_model::Destination) -> String {
+    let system = crate::fides::system_of(d.kind.value);
+    let location = d.location.as_ref().map(|l| l.value.as_str());
+    let details: Vec<&str> = system.into_iter().chain(location).collect();
+    if details.is_empty() {
+        d.kind.value.key().to_owned()
+    } else {
+        format!("{} ({})", d.kind.value.key(), details.join(", "))
+    }
 }
 
 fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {

@@ -158,7 +158,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         .filter(|p| uses(d, p))
         .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
         .collect();
-    Node::map(vec![
+    let mut node = Node::map(vec![
         ("fides_key", Node::str(destination_key(plan, d))),
         ("name", Node::str(d.id.value.clone())),
         (
@@ -185,7 +185,27 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
             ])]),
         ),
         ("privacy_declarations", Node::List(declarations)),
-    ])
+    ]);
+    // Which system the data goes to and where, when the kind or the plan says.
+    let mut meta = Vec::new();
+    if let Some(system) = system_of(d.kind.value) {
+        meta.push(("system", Node::str(system)));
+    }
+    if let Some(location) = &d.location {
+        meta.push(("location", Node::str(location.value.clone())));
+    }
+    if let (Node::Map(entries), false) = (&mut node, meta.is_empty()) {
+        entries.push(("meta".into(), Node::map(meta)));
+    }
+    node
+}
+
+/// The outside system a destination kind delivers to, for the Fides export and the docs.
+pub(crate) fn system_of(kind: trackplan_model::DestinationKind) -> Option<&'static str> {
+    match kind {
+        trackplan_model::DestinationKind::Amplitude => Some("Amplitude"),
+        _ => None,
+    }
 }
 
 /// A `[[policies]]` rule as a Fides policy (any data subject).

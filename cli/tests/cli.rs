@@ -857,6 +857,56 @@ fn export_fides_manifest_loads_in_fideslang() {
     );
 }
 
+#[test]
+fn fides_and_docs_name_amplitude_and_its_location() {
+    let plan = "runtime/tests/plans/amplitude.toml";
+    let json = run_ok(&repo(), &["export", "fides", plan, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let systems = v["system"].as_array().unwrap();
+    let amplitude = systems
+        .iter()
+        .find(|s| s["name"] == "amplitude")
+        .expect("the destination's system");
+    assert_eq!(amplitude["system_type"], "Third Party");
+    assert_eq!(amplitude["meta"]["system"], "Amplitude");
+    assert_eq!(amplitude["meta"]["location"], "EU");
+    assert!(
+        systems
+            .iter()
+            .all(|s| s["name"] == "amplitude" || s.get("meta").is_none())
+    );
+
+    let docs = stdout(&run_ok(&repo(), &["docs", plan]));
+    assert!(docs.contains("amplitude (Amplitude, EU)"), "{docs}");
+
+    let python = repo().join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must create .venv with fideslang"
+        );
+        eprintln!("\n*** SKIPPED fideslang on the Amplitude manifest: run scripts/setup ***\n");
+        return;
+    }
+    let tmp = TempDir::new("fides-amplitude");
+    let manifest = tmp.0.join("amplitude.yml");
+    run_ok(
+        &repo(),
+        &["export", "fides", plan, "-o", manifest.to_str().unwrap()],
+    );
+    let check = Command::new(&python)
+        .arg(crate_dir().join("tests/fides_check.py"))
+        .arg(&manifest)
+        .output()
+        .expect("python runs");
+    assert!(
+        check.status.success(),
+        "fideslang rejected the manifest:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 // ---- help -------------------------------------------------------------------------------------
 
 #[test]

@@ -39,6 +39,20 @@ impl<'p> Validator<'p> {
                 );
             }
             self.purpose_refs(what, &d.purposes);
+            if d.kind.value == crate::plan::DestinationKind::Amplitude && !d.third_party.value {
+                self.push(
+                    Diagnostic::error(
+                        "first-party-saas",
+                        format!(
+                            "destination `{}` sends to Amplitude, a third party, but does not say so",
+                            d.id.value
+                        ),
+                    )
+                    .at(d.kind.span)
+                    .with_label("Amplitude's servers")
+                    .with_help("add `third_party = true`: redact properties are then withheld from it, and the notice and the Fides export name it as a third party"),
+                );
+            }
         }
     }
 }
