@@ -182,6 +182,19 @@ impl Client {
         }
         read(request.call())
     }
+
+    /// `DELETE`s `url` with the given headers.
+    pub(crate) fn delete(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.delete(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.call())
+    }
 }
 
 fn read(

@@ -1,12 +1,14 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
-//! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
-//! (Segment-compatible collectors). Each implements [`Sink`](crate::Sink), the trait custom
-//! destinations implement too.
+//! [`crate::testing::Recorder`]), with the `http` feature `Mixpanel` and `Segment`
+//! (Segment-compatible collectors), and with the `posthog` feature `PostHog`. Each implements
+//! [`Sink`](crate::Sink), the trait custom destinations implement too.
 
 mod memory;
 #[cfg(feature = "http")]
 pub(crate) mod mixpanel;
 mod ndjson;
+#[cfg(feature = "posthog")]
+mod posthog;
 #[cfg(feature = "http")]
 pub(crate) mod segment;
 
@@ -17,5 +19,7 @@ pub use mixpanel::{
 };
 pub(crate) use ndjson::write_ndjson_line;
 pub use ndjson::{Ndjson, Stdout};
+#[cfg(feature = "posthog")]
+pub use posthog::PostHog;
 #[cfg(feature = "http")]
 pub use segment::Segment;
