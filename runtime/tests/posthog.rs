@@ -336,7 +336,11 @@ fn the_fault_matrix_loses_nothing_and_duplicates_nothing() {
     assert!(counts.values().all(|&n| n == 1), "a uuid arrived twice");
     // The slow answer is recorded when its handler wakes, after the client gave up on it.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while batches(&server).iter().filter(|s| s.fault.is_some()).count() < 6
+    while batches(&server)
+        .iter()
+        .filter(|s| s.fault.is_some())
+        .count()
+        < 6
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));
@@ -410,9 +414,9 @@ fn forget_and_access_use_the_persons_api_with_the_personal_key() {
     );
     assert_eq!(sink.deliver(&[early, link]), Outcome::Delivered);
 
-    let report = tracker.request_access("alice").unwrap_or_else(|e| {
-        panic!("access: {e}; violations: {:?}", server.violations())
-    });
+    let report = tracker
+        .request_access("alice")
+        .unwrap_or_else(|e| panic!("access: {e}; violations: {:?}", server.violations()));
     let Some(Access::Records { records, source }) = report.destination("posthog") else {
         panic!("expected Alice's person: {report:?}");
     };
@@ -543,4 +547,41 @@ fn uncompressed_bodies_when_gzip_is_off_and_keys_never_in_debug() {
         "{debug}"
     );
     assert!(debug.contains("[redacted]"));
+}
+
+#[test]
+fn a_held_persons_call_never_holds_up_deliveries() {
+    let (server, contract) = server();
+    let tracker = tracker(with_personal_key(sink(&server)));
+    let alice = tracker.subject("alice", consent());
+    alice.track(page(0));
+    tracker.flush().expect("delivered");
+
+    server.hold_path("/api/projects/");
+    std::thread::scope(|s| {
+        let forget = s.spawn(|| tracker.forget("alice"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.held_requests() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.held_requests(), 1, "the persons call is held");
+        // Meanwhile the destination's own worker keeps delivering.
+        let bob = tracker.subject("bob", consent());
+        for i in 0..20 {
+            bob.track(page(i));
+        }
+        tracker
+            .flush()
+            .expect("delivered while the persons API is held");
+        assert_eq!(server.accepted().len(), 21);
+        assert!(!forget.is_finished());
+        server.release();
+        let report = forget.join().expect("forget thread").expect("forget");
+        assert!(matches!(
+            report.destinations.as_slice(),
+            [("posthog", Erasure::Requested { .. })]
+        ));
+    });
+    assert_eq!(contract.deletions().len(), 1);
+    server.assert_no_violations();
 }
