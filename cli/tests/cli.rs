@@ -1082,7 +1082,10 @@ fn docs_and_fides_name_the_posthog_system_and_where_it_keeps_the_data() {
     );
     assert!(md.contains("data kept in posthog: EU"), "{md}");
 
-    let json = run_ok(&dir, &["export", "fides", "posthog.toml", "--format", "json"]);
+    let json = run_ok(
+        &dir,
+        &["export", "fides", "posthog.toml", "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     let system = v["system"]
         .as_array()

@@ -75,6 +75,7 @@ fn tracker(sink: PostHog) -> Tracker {
     Tracker::builder(&plan::PLAN)
         .key(Key::from_hex(KEY_HEX).expect("key"))
         .sink(destination::Posthog, sink)
+        .skip(destination::OwnPosthog)
         .max_delay(Duration::from_millis(5))
         .flush_timeout(Duration::from_secs(20))
         .build()
@@ -112,6 +113,15 @@ fn company() -> GroupRef {
         key: "company_id",
         id: "\"acme\"".into(),
     }
+}
+
+/// PostHog Cloud's answer to a `forget` (the self-hosted destination is skipped).
+fn erasure(report: &trackplan_runtime::requests::ForgetReport) -> Option<&Erasure> {
+    report
+        .destinations
+        .iter()
+        .find(|(d, _)| *d == "posthog")
+        .map(|(_, e)| e)
 }
 
 /// The batch requests the server saw.
@@ -427,14 +437,9 @@ fn forget_and_access_use_the_persons_api_with_the_personal_key() {
     assert_eq!(source.as_deref(), Some("PostHog persons API, project 4242"));
 
     let report = tracker.forget("alice").expect("forget");
-    let [
-        (
-            "posthog",
-            Erasure::Requested {
-                reference: Some(reference),
-            },
-        ),
-    ] = report.destinations.as_slice()
+    let Some(Erasure::Requested {
+        reference: Some(reference),
+    }) = erasure(&report)
     else {
         panic!("expected a deletion: {report:?}");
     };
@@ -461,7 +466,7 @@ fn forget_and_access_use_the_persons_api_with_the_personal_key() {
         matches!(bob.destination("posthog"), Some(Access::Records { records, .. }) if records.len() == 1)
     );
     let again = tracker.forget("alice").expect("forget");
-    assert_eq!(again.destinations, [("posthog", Erasure::NothingStored)]);
+    assert_eq!(erasure(&again), Some(&Erasure::NothingStored));
     server.assert_no_violations();
     let persons_calls = server
         .seen()
@@ -499,7 +504,7 @@ fn persons_api_outages_are_retried_and_refusals_are_not() {
     let Err(trackplan_runtime::error::ForgetError::Failed(report)) = tracker.forget("alice") else {
         panic!("a refused key fails the erasure");
     };
-    let [("posthog", Erasure::Failed { reason })] = report.destinations.as_slice() else {
+    let Some(Erasure::Failed { reason }) = erasure(&report) else {
         panic!("{report:?}");
     };
     assert!(
@@ -516,7 +521,7 @@ fn without_a_personal_key_privacy_requests_are_not_supported() {
     tracker.subject("alice", consent()).track(page(1));
     tracker.flush().expect("delivered");
     let forget = tracker.forget("alice").expect("forget");
-    assert_eq!(forget.destinations, [("posthog", Erasure::NotSupported)]);
+    assert_eq!(erasure(&forget), Some(&Erasure::NotSupported));
     let access = tracker.request_access("alice").expect("access");
     assert_eq!(access.destination("posthog"), Some(&Access::NotSupported));
     assert!(
@@ -577,11 +582,38 @@ fn a_held_persons_call_never_holds_up_deliveries() {
         assert!(!forget.is_finished());
         server.release();
         let report = forget.join().expect("forget thread").expect("forget");
-        assert!(matches!(
-            report.destinations.as_slice(),
-            [("posthog", Erasure::Requested { .. })]
-        ));
+        assert!(matches!(erasure(&report), Some(Erasure::Requested { .. })));
     });
     assert_eq!(contract.deletions().len(), 1);
     server.assert_no_violations();
+}
+
+#[test]
+fn only_a_self_hosted_sink_serves_a_first_party_posthog_destination() {
+    let (server, _) = server();
+    let build = |own: PostHog| {
+        Tracker::builder(&plan::PLAN)
+            .key(Key::from_hex(KEY_HEX).expect("key"))
+            .skip(destination::Posthog)
+            .sink(destination::OwnPosthog, own)
+            .build()
+    };
+    let refused = build(PostHog::new("phc_test").base_url(server.url()));
+    assert!(
+        matches!(
+            refused,
+            Err(trackplan_runtime::error::BuildError::SinkMismatch {
+                destination: "own_posthog",
+                sink_third_party: true,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let own = build(PostHog::new("phc_test").self_hosted(server.url())).expect("accepted");
+    own.subject("alice", consent()).track(page(1));
+    own.flush().expect("delivered");
+    assert_eq!(server.accepted().len(), 1);
+    // A self-hosted sink may also serve the cloud destination (nothing is withheld from it).
+    let _ = tracker(PostHog::new("phc_test").self_hosted(server.url()));
 }

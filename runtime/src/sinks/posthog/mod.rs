@@ -96,6 +96,8 @@ pub struct PostHog {
     personal: Option<PersonalKey>,
     persons_interval: Duration,
     retry: RetryPolicy,
+    /// Declared first party: an instance the plan's owner runs.
+    self_hosted: bool,
 }
 
 impl PostHog {
@@ -112,6 +114,7 @@ impl PostHog {
             personal: None,
             persons_interval: PERSONS_INTERVAL,
             retry: RETRY,
+            self_hosted: false,
         }
     }
 
@@ -119,22 +122,36 @@ impl PostHog {
     /// API).
     pub fn eu(mut self) -> Self {
         self.host = Host::Eu;
+        self.self_hosted = false;
         self
     }
 
     /// Use PostHog Cloud US (the default).
     pub fn us(mut self) -> Self {
         self.host = Host::Us;
+        self.self_hosted = false;
         self
     }
 
-    /// Send every request under this base URL instead: a self-hosted instance, a reverse
-    /// proxy or a test server, e.g. `https://posthog.example.com`. Events go to
-    /// `{base}/batch/`, persons-API calls to `{base}/api/projects/…`.
+    /// Send every request under this base URL instead: a reverse proxy, a test server, or an
+    /// instance run by another party, e.g. `https://posthog.example.com`. Events go to
+    /// `{base}/batch/`, persons-API calls to `{base}/api/projects/…`. The sink still declares
+    /// itself a third party; for an instance you run yourself, use [`PostHog::self_hosted`].
     pub fn base_url(mut self, base: impl Into<String>) -> Self {
         let base = base.into();
         self.host = Host::Custom(base.trim_end_matches('/').to_owned());
+        self.self_hosted = false;
         self
+    }
+
+    /// Send to a PostHog instance you run yourself, under this base URL (as
+    /// [`PostHog::base_url`]). The sink then declares itself first party, so it may serve a
+    /// destination the plan keeps first party (`third_party = false` with a `location`); it
+    /// is refused for none, since a first-party sink fits a third-party destination too.
+    pub fn self_hosted(self, base: impl Into<String>) -> Self {
+        let mut sink = self.base_url(base);
+        sink.self_hosted = true;
+        sink
     }
 
     /// A personal API key (`phx_…`, with the `person:read` and `person:write` scopes) and the
@@ -212,7 +229,11 @@ impl PostHog {
 
 impl Sink for PostHog {
     fn declaration(&self) -> SinkDeclaration {
-        SinkDeclaration::third_party("posthog")
+        if self.self_hosted {
+            SinkDeclaration::first_party("posthog")
+        } else {
+            SinkDeclaration::third_party("posthog")
+        }
     }
 
     fn limits(&self) -> BatchLimits {
