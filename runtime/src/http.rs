@@ -184,6 +184,7 @@ impl Client {
     }
 
     /// `DELETE`s `url` with the given headers.
+    #[cfg(feature = "posthog")]
     pub(crate) fn delete(
         &self,
         url: &str,

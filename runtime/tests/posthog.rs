@@ -445,7 +445,7 @@ fn forget_and_access_use_the_persons_api_with_the_personal_key() {
     };
     let deletions = contract.deletions();
     assert_eq!(deletions.len(), 1);
-    assert_eq!(deletions[0].1, true, "events deleted with the person");
+    assert!(deletions[0].1, "events deleted with the person");
     assert!(reference.contains(&deletions[0].0), "{reference}");
     assert!(
         !reference.contains(&distinct_id("alice")),
