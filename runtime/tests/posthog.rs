@@ -617,3 +617,22 @@ fn only_a_self_hosted_sink_serves_a_first_party_posthog_destination() {
     // A self-hosted sink may also serve the cloud destination (nothing is withheld from it).
     let _ = tracker(PostHog::new("phc_test").self_hosted(server.url()));
 }
+
+#[test]
+fn two_sinks_of_one_project_share_its_persons_api_pacing() {
+    let (server, _) = server();
+    let (mut first, mut second) = (
+        with_personal_key(sink(&server)),
+        with_personal_key(sink(&server)),
+    );
+    let ids = [distinct_id("a"), distinct_id("b")];
+    std::thread::scope(|s| {
+        let one = s.spawn(|| first.retrieve(&ids));
+        let two = s.spawn(|| second.erase(&ids));
+        assert!(matches!(one.join().expect("first"), Access::Records { .. }));
+        assert_eq!(two.join().expect("second"), Erasure::NothingStored);
+    });
+    // The stand-in flags two persons-API calls closer than the interval (less 40 ms).
+    server.assert_no_violations();
+    assert_eq!(server.seen().len(), 4);
+}
