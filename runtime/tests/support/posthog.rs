@@ -25,19 +25,19 @@ pub struct Expect {
     pub project_id: String,
     /// Whether batch bodies must be gzip-encoded.
     pub gzip: bool,
-    /// Shortest gap between two persons-API calls (less 40 ms for scheduling).
+    /// Shortest gap between two persons-API calls (less 100 ms for scheduling).
     pub persons_interval: Duration,
 }
 
 impl Expect {
-    /// Keys `phc_test` / `phx_test`, project `4242`, gzip, 100 ms between persons calls.
+    /// Keys `phc_test` / `phx_test`, project `4242`, gzip, 250 ms between persons calls.
     pub fn new() -> Self {
         Expect {
             api_key: "phc_test".into(),
             personal_key: "phx_test".into(),
             project_id: "4242".into(),
             gzip: true,
-            persons_interval: Duration::from_millis(100),
+            persons_interval: Duration::from_millis(250),
         }
     }
 }
@@ -204,7 +204,7 @@ impl PostHogContract {
             if let Some(last) = s.last_call {
                 let gap = now.duration_since(last);
                 // Some slack: the client paces request starts, we see arrivals.
-                let slack = Duration::from_millis(40);
+                let slack = Duration::from_millis(100);
                 expect(v, gap + slack >= e.persons_interval, || {
                     format!(
                         "persons-API calls {gap:?} apart, paced at {:?}",
