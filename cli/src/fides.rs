@@ -158,7 +158,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         .filter(|p| uses(d, p))
         .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
         .collect();
-    let mut node = Node::map(vec![
+    let mut system = vec![
         ("fides_key", Node::str(destination_key(plan, d))),
         ("name", Node::str(d.id.value.clone())),
         (
@@ -185,27 +185,25 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
             ])]),
         ),
         ("privacy_declarations", Node::List(declarations)),
-    ]);
-    // Which system the data goes to and where, when the kind or the plan says.
-    let mut meta = Vec::new();
-    if let Some(system) = system_of(d.kind.value) {
-        meta.push(("system", Node::str(system)));
+    ];
+    // What the destination is and where it keeps the data, when the plan says: fideslang's
+    // free-form `meta` of a system.
+    let meta: Vec<(&str, Node)> = d
+        .kind
+        .value
+        .system()
+        .map(|s| ("vendor", Node::str(s)))
+        .into_iter()
+        .chain(
+            d.location
+                .as_ref()
+                .map(|l| ("location", Node::str(l.value.clone()))),
+        )
+        .collect();
+    if !meta.is_empty() {
+        system.push(("meta", Node::map(meta)));
     }
-    if let Some(location) = &d.location {
-        meta.push(("location", Node::str(location.value.clone())));
-    }
-    if let (Node::Map(entries), false) = (&mut node, meta.is_empty()) {
-        entries.push(("meta".into(), Node::map(meta)));
-    }
-    node
-}
-
-/// The outside system a destination kind delivers to, for the Fides export and the docs.
-pub(crate) fn system_of(kind: trackplan_model::DestinationKind) -> Option<&'static str> {
-    match kind {
-        trackplan_model::DestinationKind::Amplitude => Some("Amplitude"),
-        _ => None,
-    }
+    Node::map(system)
 }
 
 /// A `[[policies]]` rule as a Fides policy (any data subject).

@@ -868,7 +868,7 @@ fn fides_and_docs_name_amplitude_and_its_location() {
         .find(|s| s["name"] == "amplitude")
         .expect("the destination's system");
     assert_eq!(amplitude["system_type"], "Third Party");
-    assert_eq!(amplitude["meta"]["system"], "Amplitude");
+    assert_eq!(amplitude["meta"]["vendor"], "Amplitude");
     assert_eq!(amplitude["meta"]["location"], "EU");
     assert!(
         systems
@@ -1121,4 +1121,31 @@ fn check_in_a_member_crate_finds_the_workspace_plan() {
     std::fs::write(app.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
     let out = run_ok(&app, &["check"]);
     assert_eq!(stdout(&out), "../../plans/shop.toml is valid\n");
+}
+
+#[test]
+fn docs_and_fides_name_the_posthog_system_and_where_it_keeps_the_data() {
+    let dir = fixtures().join("docs");
+    let md = stdout(&run_ok(&dir, &["docs", "posthog.toml"]));
+    assert!(md.contains("posthog (PostHog, EU)"), "{md}");
+    assert!(
+        md.contains("Product analytics (PostHog, data in EU, third party)"),
+        "{md}"
+    );
+    assert!(md.contains("data kept in posthog: EU"), "{md}");
+
+    let json = run_ok(
+        &dir,
+        &["export", "fides", "posthog.toml", "--format", "json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let system = v["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "posthog")
+        .expect("the destination's system");
+    assert_eq!(system["system_type"], "Third Party");
+    assert_eq!(system["meta"]["vendor"], "PostHog");
+    assert_eq!(system["meta"]["location"], "EU");
 }

@@ -138,6 +138,23 @@ impl DestinationKind {
             DestinationKind::Custom => "custom",
         }
     }
+
+    /// The product or service that receives the data, as the docs and the Fides export name
+    /// it (`PostHog`); `None` for the local and user-provided kinds.
+    pub fn system(self) -> Option<&'static str> {
+        match self {
+            DestinationKind::Mixpanel => Some("Mixpanel"),
+            DestinationKind::Segment => Some("Segment-compatible collector"),
+            DestinationKind::Posthog => Some("PostHog"),
+            DestinationKind::Amplitude => Some("Amplitude"),
+            DestinationKind::Kafka => Some("Apache Kafka"),
+            DestinationKind::Postgres => Some("PostgreSQL"),
+            DestinationKind::Ndjson
+            | DestinationKind::Stdout
+            | DestinationKind::Memory
+            | DestinationKind::Custom => None,
+        }
+    }
 }
 
 /// A property, either a shared `[properties.<id>]` definition or one resolved on an event

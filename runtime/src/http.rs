@@ -182,6 +182,20 @@ impl Client {
         }
         read(request.call())
     }
+
+    /// `DELETE`s `url` with the given headers.
+    #[cfg(feature = "posthog")]
+    pub(crate) fn delete(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.delete(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.call())
+    }
 }
 
 fn read(

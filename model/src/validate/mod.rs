@@ -15,8 +15,8 @@ use crate::diagnostic::Diagnostic;
 use crate::naming::{self, PlanNames};
 use crate::parse::Incomplete;
 use crate::plan::{
-    Event, IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose,
-    RuleSet, SPECIAL_BASES, Sensitivity, Transform,
+    Destination, DestinationKind, Event, IdentityTransform, LegalBasis, Match, Plan, Policy,
+    Property, PropertyType, Purpose, RuleSet, SPECIAL_BASES, Sensitivity, Transform,
 };
 use crate::source::{Span, Spanned};
 use crate::suggestion::did_you_mean;

@@ -8,6 +8,7 @@
 
 pub mod amplitude_server;
 pub mod logs;
+pub mod posthog;
 pub mod regulations_server;
 pub mod server;
 pub mod stub;
