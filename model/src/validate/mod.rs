@@ -163,6 +163,8 @@ enum ItemName<'a> {
     },
     Value(&'a str),
     PlanStatic,
+    /// A struct `plan!` generates for a section (`Profile`, `Context`).
+    Generated(&'static str),
 }
 
 impl<'a> ItemName<'a> {
@@ -198,6 +200,7 @@ impl std::fmt::Display for ItemName<'_> {
             }
             ItemName::Value(v) => write!(f, "value \"{}\"", v.escape_debug()),
             ItemName::PlanStatic => f.write_str("the `PLAN` static"),
+            ItemName::Generated(name) => write!(f, "the generated `{name}` struct"),
         }
     }
 }

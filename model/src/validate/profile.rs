@@ -33,7 +33,45 @@ impl<'p> Validator<'p> {
     ) {
         let group_id = group.map(|g| g.id.value.as_str());
         let mut names: HashMap<&str, &Property> = HashMap::with_capacity(traits.len());
+        if let Some(extra) = traits.get(trackplan_vocab::MAX_ITEMS) {
+            self.push(
+                Diagnostic::error(
+                    "too-many-traits",
+                    format!(
+                        "{} declares {} traits; a profile may have at most {}",
+                        group_id.map_or("the plan".to_owned(), |g| format!("group kind `{g}`")),
+                        traits.len(),
+                        trackplan_vocab::MAX_ITEMS
+                    ),
+                )
+                .at(extra.id.span)
+                .with_label("one too many")
+                .with_help(
+                    "an update's traits are kept as a set of at most 64; merge or drop traits",
+                ),
+            );
+        }
         for t in traits {
+            if let Some(g) = group
+                && t.name.value == g.key.name.value
+                && !self.unknown(t, "name")
+            {
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-wire-name",
+                        format!(
+                            "trait `{}` of group kind `{}` has the wire name \"{}\" of the group's key",
+                            t.id.value,
+                            g.id.value,
+                            t.name.value.escape_debug()
+                        ),
+                    )
+                    .at(t.name.span)
+                    .with_label("same name as the key")
+                    .with_secondary(g.key.name.span, "the key's name")
+                    .with_help("give the trait another `name`"),
+                );
+            }
             let what = ItemName::Trait {
                 id: &t.id.value,
                 group: group_id,
