@@ -292,10 +292,25 @@ fn update(
             );
         }
     }
+    let mut misfits = Vec::new();
     for f in fields {
-        methods(out, src, f, std);
+        methods(out, src, name, f, std, &mut misfits);
     }
     out.push("}\n\n");
+    if !misfits.is_empty() {
+        write!(
+            out,
+            "/// Marker traits of the operations that do not fit a trait of [`{name}`]: never
+/// implemented, so calling such a method is a compile error that names the plan.
+#[doc(hidden)]
+#[allow(non_camel_case_types, non_snake_case)]
+pub mod __{name}_ops {{
+{misfits}}}
+
+",
+            misfits = misfits.concat(),
+        );
+    }
 }
 
 /// `field: TraitOp::Untouched,` for each field of a group's constructor.
@@ -314,7 +329,14 @@ impl std::fmt::Display for Rest<'_, '_> {
     }
 }
 
-fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
+fn methods(
+    out: &mut Code,
+    src: &SourceFile,
+    owner: &str,
+    f: &Field<'_>,
+    std: Std,
+    misfits: &mut Vec<String>,
+) {
     let p = f.property;
     let shape = naming::trait_shape(&p.ty.value);
     let enum_ty = || f.enum_item.as_ref().map(|e| EnumType::Named(&e.ident));
@@ -330,6 +352,50 @@ fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
     let location = location(src, p.id.span.start);
     for (op, method) in TRAIT_OPS.iter().zip(trait_methods(&p.id.value)) {
         if !op.fits(shape) {
+            // A hidden method whose bound is never met: the error reads as a plan error
+            // (which operations the trait has, where it is declared) instead of "no method".
+            let marker = format!("{}_{}", op.key(), f.index);
+            let fitting: Vec<String> = TRAIT_OPS
+                .iter()
+                .zip(trait_methods(&p.id.value))
+                .filter(|(o, _)| o.fits(shape))
+                .map(|(_, m)| format!("`{m}`"))
+                .collect();
+            let needs = match op {
+                ProfileOp::Add => "integer and number traits",
+                _ => "list traits",
+            };
+            let message = format!(
+                "`{}` does not fit trait `{}`, which is {} {}: `{}` applies to {needs} only",
+                method,
+                p.id.value,
+                article(&p.ty.value),
+                describe(&p.ty.value),
+                op.key(),
+            );
+            let note = format!(
+                "trait `{}` is declared at {location}; its operations are {}",
+                p.id.value,
+                fitting.join(", ")
+            );
+            misfits.push(format!(
+                "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]\n    pub trait {marker} {{}}\n",
+                crate::code::lit(&message),
+                crate::code::lit(&format!("`{}` of a {} trait", op.key(), describe(&p.ty.value))),
+                crate::code::lit(&note),
+            ));
+            write!(
+                out,
+                "
+    #[doc(hidden)]
+    pub fn {method}<V>(self, _value: V) -> Self
+    where
+        V: __{owner}_ops::{marker},
+    {{
+        self
+    }}
+",
+            );
             continue;
         }
         let what = match op {
@@ -394,6 +460,14 @@ fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
 "
             ),
         }
+    }
+}
+
+/// "a" or "an" before a type in words.
+fn article(ty: &PropertyType) -> &'static str {
+    match ty {
+        PropertyType::Integer | PropertyType::Enum { .. } => "an",
+        _ => "a",
     }
 }
 
