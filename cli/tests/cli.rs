@@ -89,6 +89,46 @@ fn diff_reports_in_markdown() {
     }
 }
 
+/// Traits, group kinds and context (issue 11): a personal trait that starts reaching a third
+/// party, a new one that does, a removed one, a group trait, context on other events.
+#[test]
+fn diff_reports_profile_group_and_context_changes() {
+    let dir = fixtures().join("diff");
+    let out = run(&dir, &["diff", "profile_base.toml", "profile.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("diff_profile_md", stdout(&out));
+    let out = run(
+        &dir,
+        &[
+            "diff",
+            "profile_base.toml",
+            "profile.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let kinds: Vec<(&str, &str)> = value["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or(""),
+                c["impact"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // The new personal trait reaching a third party, and the old one widened to it, are high.
+    assert!(kinds.contains(&("trait_added", "high")), "{kinds:?}");
+    assert!(
+        kinds.contains(&("personal_data_to_third_party", "high")),
+        "{kinds:?}"
+    );
+    insta::assert_json_snapshot!("diff_profile_json", value);
+}
+
 #[test]
 fn diff_reports_in_json() {
     let dir = fixtures().join("diff");

@@ -426,9 +426,7 @@ impl ChangedItem {
                 group: None, id, ..
             } => format!("traits.{id}"),
             ChangedItem::Trait {
-                group: Some(g),
-                id,
-                ..
+                group: Some(g), id, ..
             } => format!("groups.{g}.traits.{id}"),
             ChangedItem::GroupKind { id } => format!("groups.{id}"),
             ChangedItem::Context { id, .. } => format!("context.{id}"),

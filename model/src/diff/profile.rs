@@ -52,12 +52,7 @@ impl Cx<'_> {
             .collect()
     }
 
-    fn traits(
-        &mut self,
-        group: Option<&str>,
-        base: &[Property],
-        head: &[Property],
-    ) {
+    fn traits(&mut self, group: Option<&str>, base: &[Property], head: &[Property]) {
         let subject = |t: &Property| ChangedItem::Trait {
             group: group.map(str::to_owned),
             id: t.id.value.clone(),
@@ -75,7 +70,7 @@ impl Cx<'_> {
                     .collect();
                 self.push(
                     Change::of(ChangeKind::TraitAdded, &subject(ht), impact, reason)
-                        .after(property_summary(ht))
+                        .after(summary(ht))
                         .notes(notes)
                         .notes_more(justification(ht)),
                 );
@@ -121,7 +116,10 @@ impl Cx<'_> {
                         ChangeKind::PersonalDataToThirdParty,
                         &s,
                         Impact::High,
-                        format!("personal data now reaches a third party ({})", list(&gained)),
+                        format!(
+                            "personal data now reaches a third party ({})",
+                            list(&gained)
+                        ),
                     )
                     .values(before, third),
                 );
@@ -137,7 +135,7 @@ impl Cx<'_> {
                         "profiles no longer receive this trait; reports built on it stop updating",
                     )
                     .breaking(true)
-                    .before(property_summary(bt)),
+                    .before(summary(bt)),
                 );
             }
         }
@@ -177,7 +175,7 @@ impl Cx<'_> {
                     impact,
                     reason,
                 )
-                .after(property_summary(t)),
+                .after(summary(t)),
             );
         }
     }
@@ -235,7 +233,7 @@ impl Cx<'_> {
                 };
                 self.push(
                     Change::of(ChangeKind::ContextAdded, &subject, impact, reason)
-                        .after(property_summary(p))
+                        .after(summary(p))
                         .notes(vec![format!("sent with {}", plain(&events))]),
                 );
                 continue;
@@ -244,7 +242,12 @@ impl Cx<'_> {
             self.property_purpose_changes(&bc.property, p, &subject);
             let label = |c: &crate::plan::ContextProperty| match &c.events {
                 None => ChangeValue::from("every event"),
-                Some(ids) => ChangeValue::from(ids.value.iter().map(|e| e.value.as_str()).collect::<Vec<_>>()),
+                Some(ids) => ChangeValue::from(
+                    ids.value
+                        .iter()
+                        .map(|e| e.value.as_str())
+                        .collect::<Vec<_>>(),
+                ),
             };
             let (be, he) = (label(bc), label(hc));
             if be != he {
@@ -261,7 +264,11 @@ impl Cx<'_> {
         }
         for bc in &base.context {
             let p = &bc.property;
-            if !head.context.iter().any(|c| c.property.id.value == p.id.value) {
+            if !head
+                .context
+                .iter()
+                .any(|c| c.property.id.value == p.id.value)
+            {
                 self.push(
                     Change::of(
                         ChangeKind::ContextRemoved,
@@ -273,7 +280,7 @@ impl Cx<'_> {
                         "events no longer carry it; reports that group by it see gaps",
                     )
                     .breaking(true)
-                    .before(property_summary(p)),
+                    .before(summary(p)),
                 );
             }
         }
@@ -317,4 +324,12 @@ impl Cx<'_> {
             );
         }
     }
+}
+
+/// A trait's or context property's summary: as a property's, without "optional" (none of them
+/// is ever required).
+fn summary(p: &Property) -> String {
+    let mut p = p.clone();
+    p.required.value = true;
+    property_summary(&p)
 }
