@@ -723,6 +723,59 @@ fn docs_markdown_lists_everything() {
     insta::assert_snapshot!("docs_shop_md", md);
 }
 
+/// Issue 11: the inventory, the notice and the Art. 30 record list profile, group and context
+/// data, each with the purposes it is kept for and who receives it.
+#[test]
+fn docs_list_profile_group_and_context_data() {
+    let md = stdout(&run_ok(&repo(), &["docs", "plans/shop.toml"]));
+    let row = |needle: &str| {
+        md.lines()
+            .find(|l| l.starts_with("| ") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no inventory row with {needle}"))
+            .to_owned()
+    };
+    let email = row("`traits.email`");
+    assert!(
+        email.contains("| personal |") && email.contains("`hmac`"),
+        "{email}"
+    );
+    assert!(email.contains("`warehouse`, `mixpanel`"), "{email}");
+    let name = row("`traits.first_name`");
+    assert!(
+        name.contains("`customer_support`") && name.contains("`support_desk`"),
+        "{name}"
+    );
+    assert!(row("`groups.company.key`").contains("group key (company)"));
+    assert!(row("`context.app_version`").contains("every event"));
+    // The notice tells the reader what their profile holds, under the purpose it serves.
+    let support = md
+        .split("### Customer support")
+        .nth(1)
+        .expect("the customer support purpose in the notice");
+    assert!(
+        support.contains("*First Name* (How the customer wants to be addressed), kept in your profile, personal data, sent as is."),
+        "{support}"
+    );
+    // The record of processing lists the personal traits among the categories of data.
+    let record = md
+        .split("## Record of processing activities")
+        .nth(1)
+        .expect("the record");
+    assert!(
+        record.contains("Email (profile trait) `user.contact.email`"),
+        "{record}"
+    );
+    assert!(
+        record.contains("First Name (profile trait) `user.name`"),
+        "{record}"
+    );
+    let html = stdout(&run_ok(
+        &repo(),
+        &["docs", "plans/shop.toml", "--format", "html"],
+    ));
+    assert!(html.contains("traits.email"), "the HTML says the same");
+}
+
 #[test]
 fn docs_show_the_event_purposes_of_a_shared_property_and_no_doubled_parentheses() {
     let dir = fixtures().join("docs");
