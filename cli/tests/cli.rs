@@ -630,7 +630,40 @@ fn schema_of_event_payloads() {
     let out = run_ok(&repo(), &["schema", "--events", "plans/shop.toml"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let entries = v["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 9);
+    assert_eq!(entries.len(), 10, "nine events and the user profile");
+    let profile = entries
+        .iter()
+        .find(|e| e["entityType"] == "profile")
+        .unwrap();
+    assert_eq!(profile["name"], "$user");
+    assert_eq!(
+        profile["schemaJson"]["properties"]["Email"]["pattern"], "^[0-9a-f]{64}$",
+        "an hmac trait is sent as its HMAC"
+    );
+    assert_eq!(
+        profile["schemaJson"]["properties"]["Favourite Categories"]["type"],
+        "array"
+    );
+    let cart = entries
+        .iter()
+        .find(|e| e["name"] == "Cart Updated")
+        .unwrap();
+    let cart_props = &cart["schemaJson"]["properties"];
+    assert!(
+        cart_props["App Version"].is_object(),
+        "context is sent with every event"
+    );
+    assert!(
+        cart_props["Company ID"].is_object(),
+        "the group key of a carried group"
+    );
+    assert!(
+        !cart["schemaJson"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"App Version".into()),
+        "context is never required"
+    );
     let signup = entries
         .iter()
         .find(|e| e["name"] == "Signup Completed")
