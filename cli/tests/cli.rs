@@ -954,6 +954,34 @@ fn export_fides_manifest_loads_in_fideslang() {
     );
     assert_eq!(analytics["legal_basis_for_processing"], "Consent");
     assert_eq!(analytics["retention_period"], "395 days");
+    // Profile traits count as data collected for their purposes: the pseudonymized e-mail
+    // trait is kept for product analytics and reaches Mixpanel, a third party.
+    let categories = |d: &serde_json::Value, key: &str| -> Vec<String> {
+        d[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| c.as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        categories(analytics, "data_categories").contains(&"user.contact.email".to_owned()),
+        "{analytics}"
+    );
+    assert!(
+        categories(analytics, "shared_categories").contains(&"user.contact.email".to_owned()),
+        "{analytics}"
+    );
+    let support = decls
+        .iter()
+        .find(|d| d["name"] == "customer_support")
+        .unwrap();
+    assert!(
+        categories(support, "data_categories").contains(&"user.name".to_owned()),
+        "the first-name trait is kept for customer support: {support}"
+    );
 
     let python = repo().join(".venv/bin/python");
     if !python.exists() {
