@@ -594,7 +594,62 @@ fn import_segment_awkward_names() {
     let filled = toml
         .replace(
             "# Declare each purpose like this",
-            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n# Declare each purpose like this",
+            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n[destinations.warehouse]\nkind = \"ndjson\"\npurposes = [\"product_analytics\"]\n\n# Declare each purpose like this",
+        )
+        .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
+        .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
+    std::fs::write(&plan, filled).unwrap();
+    run_ok(&tmp.0, &["check", "app.toml"]);
+}
+
+/// Issue 11: Typewriter's `identify` traits become `[traits.*]`, its `group` traits the traits
+/// of a group kind; every decision a Segment plan does not record is a placeholder `check`
+/// points at, and filling them gives a valid plan.
+#[test]
+fn import_segment_identify_and_group_traits() {
+    let dir = fixtures().join("segment");
+    let out = run_ok(&dir, &["import", "segment", "traits.json"]);
+    let toml = stdout(&out);
+    assert!(!stderr(&out).contains("rules.identify"), "{}", stderr(&out));
+    for table in [
+        "[traits.email]",
+        "[traits.plan]",
+        "[traits.logins]",
+        "[groups.group]",
+        "[groups.group.traits.industry]",
+        "[groups.group.traits.employees]",
+    ] {
+        assert!(toml.contains(table), "{table} missing:\n{toml}");
+    }
+    assert!(
+        !toml.contains("required"),
+        "traits take no `required`:\n{toml}"
+    );
+    insta::assert_snapshot!("import_segment_traits", toml);
+
+    let tmp = TempDir::new("import-traits");
+    let plan = tmp.0.join("app.toml");
+    std::fs::write(&plan, &toml).unwrap();
+    assert!(
+        run(&tmp.0, &["fmt", "--check", "app.toml"])
+            .status
+            .success()
+    );
+    let out = run(&tmp.0, &["check", "app.toml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for d in v["diagnostics"].as_array().unwrap() {
+        let at = d["start"]["line"].as_u64().unwrap() as usize;
+        let line = toml.lines().nth(at - 1).unwrap();
+        assert!(
+            line.contains("needs_review"),
+            "{} at {line:?}",
+            d["rendered"]
+        );
+    }
+    let filled = toml
+        .replace(
+            "# Declare each purpose like this",
+            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n[destinations.warehouse]\nkind = \"ndjson\"\npurposes = [\"product_analytics\"]\n\n# Declare each purpose like this",
         )
         .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
         .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
