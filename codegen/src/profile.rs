@@ -109,7 +109,7 @@ impl ::trackplan::__private::Group for {name} {{
         key: &'static ::trackplan::__private::PropertyInfo,
         w: &mut ::trackplan::__private::PropertyWriter<'_>,
     ) {{
-        ::trackplan::__private::Value::write(&self.key, key, w);
+        ::trackplan::__private::Value::write(&self.__key, key, w);
     }}
 }}
 
@@ -246,13 +246,20 @@ fn update(
     fields: &[Field<'_>],
     std: Std,
 ) {
+    // A group has no default: it is always made from its key.
+    let derives = if key.is_some() {
+        "Debug, Clone"
+    } else {
+        "Debug, Clone, Default"
+    };
     write!(
         out,
-        "{docs}#[derive(Debug, Clone, Default)]\npub struct {name} {{\n",
+        "{docs}#[derive({derives})]\npub struct {name} {{\n",
         docs = docs.attr()
     );
     if let Some(key) = key {
-        writeln!(out, "    key: {key},");
+        // Not `key`: a group trait may be called that.
+        writeln!(out, "    __key: {key},");
     }
     for f in fields {
         let enum_ty = f.enum_item.as_ref().map(|e| EnumType::Named(&e.ident));
@@ -279,13 +286,13 @@ fn update(
                 "    /// The group with this key; as an update, it touches no trait yet.
     pub fn new(key: impl ::core::convert::Into<{key}>) -> Self {{
         {name} {{
-            key: key.into(),
+            __key: key.into(),
 {rest}        }}
     }}
 
     /// The group's key, as given to [`{name}::new`].
     pub fn key(&self) -> &{key} {{
-        &self.key
+        &self.__key
     }}
 ",
                 rest = Rest(fields),
