@@ -269,6 +269,8 @@ pub struct TraitWriter<'a> {
     pub(crate) dropped: u32,
     /// `TraitInfo`s that are not the plan's.
     pub(crate) foreign: u32,
+    /// The routes of every trait the update touches, reachable now or not (for the stats).
+    pub(crate) wanted: DestinationSet,
 }
 
 impl<'a> TraitWriter<'a> {
@@ -294,6 +296,7 @@ impl<'a> TraitWriter<'a> {
             members,
             dropped: 0,
             foreign: 0,
+            wanted: DestinationSet::EMPTY,
         }
     }
 
@@ -316,6 +319,7 @@ impl<'a> TraitWriter<'a> {
             self.foreign += 1;
             return;
         };
+        self.wanted = self.wanted | info.destinations;
         let destinations = info.destinations & self.reach;
         if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
