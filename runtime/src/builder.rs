@@ -202,9 +202,8 @@ pub struct TrackerBuilder {
 }
 
 /// Serializes one `context(…)` call's values onto what was set before.
-type ContextFn = Box<
-    dyn FnOnce(&ContextSet, Option<&Key>, ViolationPolicy) -> (Arc<ContextSet>, u32) + Send,
->;
+type ContextFn =
+    Box<dyn FnOnce(&ContextSet, Option<&Key>, ViolationPolicy) -> (Arc<ContextSet>, u32) + Send>;
 
 impl fmt::Debug for TrackerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -479,6 +478,15 @@ impl TrackerBuilder {
             foreign: Mutex::default(),
             context,
             has_context: !plan.context.is_empty(),
+            event_index: if plan.context.iter().any(|c| c.events.is_some()) {
+                plan.events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.id, i))
+                    .collect()
+            } else {
+                Default::default()
+            },
             stitches: Mutex::default(),
         });
         if let Some(spool) = &spool {
