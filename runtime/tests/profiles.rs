@@ -3,21 +3,23 @@
 //! message kind (byte for byte, both HMACs recomputed here), `forget` after a stitch, spool
 //! replay of an update, backfill times and caller-supplied insert ids.
 
-// The plan module is written as generated code, which names `::trackplan::…`.
+// The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
-mod hand;
+#[allow(dead_code)]
+mod fixture;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hand::*;
+use fixture::shop::*;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use trackplan_runtime::config::SinkDeclaration;
 use trackplan_runtime::requests::{Access, Erasure};
 use trackplan_runtime::sinks::{Memory, Ndjson};
 use trackplan_runtime::spool::Spool;
+use trackplan_runtime::testing::Recorder;
 use trackplan_runtime::{
     Consent, Envelope, Key, Message, Outcome, Personal, ProfileOp, Sink, Timestamp, TrackOptions,
     Tracker, TrackerBuilder,
@@ -105,16 +107,19 @@ impl Sink for Keeper {
     }
 }
 
+/// A tracker for the shop plan; the security log (legitimate interest, it would receive every
+/// link) is skipped unless `configure` gives it a sink.
 fn builder() -> TrackerBuilder {
     Tracker::builder(&PLAN)
         .key(key())
         .max_delay(Duration::from_millis(5))
+        .skip(destination::SecurityLog)
 }
 
 fn both() -> Consent {
     Consent::none()
-        .grant(purpose::Analytics)
-        .grant(purpose::Ads)
+        .grant(purpose::ProductAnalytics)
+        .grant(purpose::Advertising)
 }
 
 fn flush(tracker: &Tracker) {
@@ -125,23 +130,33 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+fn page_view() -> PageViewed {
+    PageViewed {
+        url: "https://shop.example/cart?coupon=X1".into(),
+        ip_address: Personal::new("203.0.113.77".into()),
+    }
+}
+
 #[test]
 fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_transforms() {
-    let (warehouse, mixpanel, ads) = (Memory::new(), Memory::new(), Memory::new());
+    let (warehouse, mixpanel, ads, support) =
+        (Memory::new(), Memory::new(), Memory::new(), Memory::new());
     let tracker = builder()
         .sink(destination::Warehouse, warehouse.clone())
         .sink(destination::Mixpanel, mixpanel.clone())
         .sink(destination::Ads, ads.clone())
+        .sink(destination::SupportDesk, support.clone())
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let user = tracker.subject("user-42", both());
+    let user = tracker.subject("user-42", both().grant(purpose::CustomerSupport));
     user.update_profile(
         Profile::new()
-            .set_plan_tier("pro")
+            .set_plan_tier(ProfilePlanTier::Pro)
             .set_email(Personal::new(" Alice@Example.COM ".into()))
-            .set_audience("runners")
-            .set_support_notes(Personal::new("asked about a refund".into()))
-            .add_lifetime_orders(1),
+            .set_first_name(Personal::new("Alice".into()))
+            .set_ad_audience(ProfileAdAudience::Loyal)
+            .set_lifetime_value(420.5)
+            .add_order_count(1),
     );
     flush(&tracker);
 
@@ -153,17 +168,17 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
     assert_eq!(*w[0].distinct_id, pseudonym("user-42"));
     // First party: the `redact` trait too.
     assert_eq!(
-        json(&w[0].properties),
-        serde_json::json!({"Plan Tier": "pro", "Email": email, "Support Notes": "asked about a refund"})
+        &*w[0].properties,
+        format!(r#"{{"Plan Tier":"pro","Email":"{email}","Lifetime Value":420.5}}"#)
     );
     assert_eq!(w[1].message, Message::Profile { op: ProfileOp::Add });
-    assert_eq!(&*w[1].properties, r#"{"Lifetime Orders":1}"#);
+    assert_eq!(&*w[1].properties, r#"{"Order Count":1}"#);
     assert_ne!(
         w[0].insert_id, w[1].insert_id,
         "two operations, two messages"
     );
 
-    // Third party: without the `redact` trait, and without the ad trait it has no purpose for.
+    // Third party: without the `redact` trait, and without the traits of other purposes.
     let m = mixpanel.envelopes();
     assert_eq!(m.len(), 2);
     assert_eq!(
@@ -173,14 +188,18 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
     // The ad network: only the trait collected for advertising.
     let a = ads.envelopes();
     assert_eq!(a.len(), 1);
-    assert_eq!(&*a[0].properties, r#"{"Ad Audience":"runners"}"#);
+    assert_eq!(&*a[0].properties, r#"{"Ad Audience":"loyal"}"#);
     assert_eq!(
         tracker
             .plan()
             .purpose_ids(a[0].purposes)
             .collect::<Vec<_>>(),
-        ["ads"]
+        ["advertising"]
     );
+    // The support desk: the name, kept for customer support only.
+    let s = support.envelopes();
+    assert_eq!(s.len(), 1);
+    assert_eq!(&*s[0].properties, r#"{"First Name":"Alice"}"#);
     for e in w.iter().chain(&m).chain(&a) {
         assert!(
             !e.properties.to_lowercase().contains("alice"),
@@ -201,7 +220,7 @@ impl ::trackplan::__private::Value for Probe {
         w: &mut ::trackplan::__private::PropertyWriter<'_>,
     ) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        ::trackplan::__private::Value::write(&"runners", p, w);
+        ::trackplan::__private::Value::write(&ProfileAdAudience::Loyal, p, w);
     }
 }
 
@@ -211,54 +230,66 @@ impl ::trackplan::__private::Sealed for AdOnly {}
 impl ::trackplan::__private::ProfileUpdate for AdOnly {
     const PLAN: &'static trackplan_runtime::info::PlanInfo = &PLAN;
     fn write_traits(&self, w: &mut ::trackplan::__private::TraitWriter<'_>) {
-        w.write(&PLAN.traits[2], &self.0);
+        w.write(&PLAN.traits[6], &self.0);
     }
 }
 
 #[test]
 fn a_profile_update_for_a_withdrawn_purpose_reaches_nobody_and_is_never_serialized() {
-    let (warehouse, mixpanel, ads) = (Memory::new(), Memory::new(), Memory::new());
+    let recorder = Recorder::for_plan(&PLAN);
     let tracker = builder()
-        .sink(destination::Warehouse, warehouse.clone())
-        .sink(destination::Mixpanel, mixpanel.clone())
-        .sink(destination::Ads, ads.clone())
+        .record_all(&recorder)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let user = tracker.subject("user-42", both());
-    user.withdraw(purpose::Ads);
+    user.withdraw(purpose::Advertising);
     let serialized = Arc::new(Mutex::new(0));
-    user.update_profile(AdOnly(::trackplan::__private::TraitOp::Set(Probe(
-        Arc::clone(&serialized),
-    ))));
+    let probe = || {
+        AdOnly(::trackplan::__private::TraitOp::Set(Probe(Arc::clone(
+            &serialized,
+        ))))
+    };
+    user.update_profile(probe());
+    // The generated type too: the ad trait reaches no one, the others go.
+    user.update_profile(
+        Profile::new()
+            .set_ad_audience(ProfileAdAudience::BargainHunter)
+            .set_plan_tier(ProfilePlanTier::Free),
+    );
     flush(&tracker);
-    assert!(warehouse.is_empty() && mixpanel.is_empty() && ads.is_empty());
     assert_eq!(
         *serialized.lock().unwrap_or_else(PoisonError::into_inner),
         0
     );
+    recorder.assert_no_trait("Ad Audience");
+    recorder.assert_trait(ProfileOp::Set, "Plan Tier", "free".into());
     let stats = tracker.stats();
     let ad_counts = stats.destination("ads").unwrap_or_else(|| panic!("no ads"));
-    assert_eq!((ad_counts.accepted, ad_counts.dropped_consent), (1, 1));
+    assert_eq!((ad_counts.accepted, ad_counts.dropped_consent), (2, 2));
+    assert_eq!(ad_counts.pending(), 0);
 
     // With consent it is serialized once and sent.
-    user.grant(purpose::Ads);
-    user.update_profile(AdOnly(::trackplan::__private::TraitOp::Set(Probe(
-        Arc::clone(&serialized),
-    ))));
+    user.grant(purpose::Advertising);
+    user.update_profile(probe());
     flush(&tracker);
     assert_eq!(
         *serialized.lock().unwrap_or_else(PoisonError::into_inner),
         1
     );
-    assert_eq!(ads.len(), 1);
-    assert!(warehouse.is_empty() && mixpanel.is_empty());
+    let sent = recorder.assert_trait(ProfileOp::Set, "Ad Audience", "loyal".into());
+    assert_eq!(sent.destination, Some("ads"));
+    assert_eq!(
+        recorder.profile_updates().len(),
+        3,
+        "plan tier twice, ad audience once"
+    );
 }
 
 /// Trait descriptions made by hand, claiming every purpose and destination (and no `redact`):
 /// one of a trait the plan does not declare, one copying a declared `redact` trait's id.
 static UNDECLARED: trackplan_runtime::info::TraitInfo = forged("vip", "VIP", "\"VIP\":");
 static COPIED: trackplan_runtime::info::TraitInfo =
-    forged("support_notes", "Support Notes", "\"Support Notes\":");
+    forged("lifetime_value", "Lifetime Value", "\"Lifetime Value\":");
 
 const fn forged(
     id: &'static str,
@@ -270,15 +301,15 @@ const fn forged(
             id,
             name,
             json_key,
-            trackplan_runtime::info::ValueKind::String,
+            trackplan_runtime::info::ValueKind::Number,
             trackplan_runtime::info::Sensitivity::Internal,
             None,
             trackplan_runtime::info::TransformInfo::None,
             false,
             ::trackplan::__private::constraints(None, None, None),
         ),
-        trackplan_runtime::info::PurposeSet::from_bits(0b11),
-        trackplan_runtime::info::DestinationSet::from_bits(0b111),
+        trackplan_runtime::info::PurposeSet::from_bits(0b1111),
+        trackplan_runtime::info::DestinationSet::from_bits(0b11111),
     )
 }
 
@@ -287,34 +318,34 @@ impl ::trackplan::__private::Sealed for Forged {}
 impl ::trackplan::__private::ProfileUpdate for Forged {
     const PLAN: &'static trackplan_runtime::info::PlanInfo = &PLAN;
     fn write_traits(&self, w: &mut ::trackplan::__private::TraitWriter<'_>) {
-        w.write(&UNDECLARED, &::trackplan::__private::TraitOp::Set("yes"));
-        w.write(
-            &COPIED,
-            &::trackplan::__private::TraitOp::Set("asked about a refund"),
-        );
+        w.write(&UNDECLARED, &::trackplan::__private::TraitOp::Set(1.0));
+        w.write(&COPIED, &::trackplan::__private::TraitOp::Set(420.5));
     }
 }
 
 #[test]
 fn a_hand_made_trait_description_gets_no_more_than_the_plan_allows() {
-    let (warehouse, mixpanel, ads) = (Memory::new(), Memory::new(), Memory::new());
+    let recorder = Recorder::for_plan(&PLAN);
     let tracker = builder()
-        .sink(destination::Warehouse, warehouse.clone())
-        .sink(destination::Mixpanel, mixpanel.clone())
-        .sink(destination::Ads, ads.clone())
+        .record_all(&recorder)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    tracker.subject("user-42", both()).update_profile(Forged);
+    let everything = both()
+        .grant(purpose::CustomerSupport)
+        .grant(purpose::Security);
+    tracker
+        .subject("user-42", everything)
+        .update_profile(Forged);
     flush(&tracker);
     // The undeclared trait went nowhere; the copy got the declared trait's rules: first
     // party only (`redact`), analytics destinations only.
-    let w = warehouse.envelopes();
-    assert_eq!(w.len(), 1);
+    let updates = recorder.profile_updates();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].destination, Some("warehouse"));
     assert_eq!(
-        &*w[0].properties,
-        r#"{"Support Notes":"asked about a refund"}"#
+        updates[0].properties,
+        serde_json::json!({"Lifetime Value": 420.5})
     );
-    assert!(mixpanel.is_empty() && ads.is_empty());
 }
 
 #[test]
@@ -327,32 +358,51 @@ fn ndjson_records_of_every_kind_are_byte_exact_with_both_ids_pseudonymized() {
         )
         .skip(destination::Mixpanel)
         .skip(destination::Ads)
+        .skip(destination::SupportDesk)
         .context(Context {
             app_version: Some("1.4.2".into()),
+            platform: Some(ContextPlatform::Web),
         })
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let visitor = tracker.anonymous_with_id("device-7f3a", both());
     let at = Timestamp::from_unix_millis(1_764_547_200_000);
     visitor.track_with_options(
-        PageViewed {
-            url: "https://shop.example/".into(),
-        },
+        page_view(),
         &TrackOptions::new()
             .at(at)
             .insert_id("0b8e4f9c-6a1d-4c8e-9f3a-2d7b5e1c0a94")
             .unwrap_or_else(|e| panic!("{e}")),
     );
     let user = visitor.identify("user-42");
-    user.update_profile(Profile::new().set_plan_tier("pro").unset_plan_tier());
     user.update_profile(
         Profile::new()
-            .union_interests(vec!["running".into(), "hiking".into()])
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .unset_plan_tier(),
+    );
+    user.update_profile(
+        Profile::new()
+            .union_favourite_categories(["running", "hiking"])
             .set_email(Personal::new("Alice@Example.com".into())),
     );
     user.join(Company::new("acme"));
     user.update_group(Company::new("acme").set_seats(40));
-    user.track_at(OrderCompleted { revenue: 59.9 }, at);
+    user.track_at(
+        CheckoutCompleted {
+            revenue: 59.9,
+            currency: Currency::Eur,
+            item_count: 2,
+            product_ids: vec!["sku-1".into()],
+            coupon_codes: None,
+            ordered_at: at,
+        },
+        at,
+    );
+    user.track(SignupCompleted {
+        plan_tier: PlanTier::Pro,
+        age: Personal::new(30),
+        newsletter: false,
+    });
     flush(&tracker);
 
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -362,55 +412,57 @@ fn ndjson_records_of_every_kind_are_byte_exact_with_both_ids_pseudonymized() {
     assert_eq!(visitor.distinct_id(), anon);
     assert_eq!(user.distinct_id(), id);
     // Time and insert id are the runtime's (now, random) except where the caller gave them.
-    let field = |line: &str, name: &str| json(line)[name].clone();
     let fixed = |i: usize| {
+        let v = json(lines[i]);
         (
-            field(lines[i], "time").as_i64().unwrap_or_default(),
-            field(lines[i], "insert_id")
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            v["time"].as_i64().unwrap_or_default(),
+            v["insert_id"].as_str().unwrap_or_default().to_owned(),
         )
     };
-    let head = |i: usize, kind: &str, op: Option<&str>, who: &str| {
+    let head = |i: usize, kind: &str, op: Option<&str>, purposes: &str| {
         let (time, insert_id) = fixed(i);
         let op = op.map_or(String::new(), |op| format!(r#","op":"{op}""#));
         format!(
-            r#"{{"type":"{kind}"{op},"time":{time},"insert_id":"{insert_id}","distinct_id":"{who}","plan":"hand@1","purposes":["analytics"]"#
+            r#"{{"type":"{kind}"{op},"time":{time},"insert_id":"{insert_id}","distinct_id":"{id}","plan":"shop@3","purposes":[{purposes}]"#
         )
     };
-    let group = r#""group":{"kind":"company","key":"company_id","id":"acme"}"#;
+    let pa = r#""product_analytics""#;
+    let both = r#""product_analytics","advertising""#;
+    let group = r#""group":{"kind":"company","key":"Company ID","id":"acme"}"#;
     let want = [
         format!(
-            r#"{{"type":"track","event":"Page Viewed","time":1764547200000,"insert_id":"0b8e4f9c-6a1d-4c8e-9f3a-2d7b5e1c0a94","distinct_id":"{anon}","plan":"hand@1","purposes":["analytics"],"properties":{{"URL":"https://shop.example/","App Version":"1.4.2"}}}}"#
+            r#"{{"type":"track","event":"Page Viewed","time":1764547200000,"insert_id":"0b8e4f9c-6a1d-4c8e-9f3a-2d7b5e1c0a94","distinct_id":"{anon}","plan":"shop@3","purposes":["product_analytics"],"properties":{{"URL":"https://shop.example/cart","IP Address":"203.0.113.0","App Version":"1.4.2","Platform":"web"}}}}"#
         ),
-        format!(
-            r#"{},"anonymous_id":"{anon}"}}"#,
-            head(1, "link", None, &id)
-        ),
+        format!(r#"{},"anonymous_id":"{anon}"}}"#, head(1, "link", None, pa)),
         // One operation per trait and update: the later builder call (`unset`) won.
         format!(
             r#"{},"traits":["Plan Tier"]}}"#,
-            head(2, "profile", Some("unset"), &id)
+            head(2, "profile", Some("unset"), pa)
         ),
         // One message per operation, in `ProfileOp` order.
         format!(
             r#"{},"traits":{{"Email":"{}"}}}}"#,
-            head(3, "profile", Some("set"), &id),
+            head(3, "profile", Some("set"), pa),
             hmac_hex("alice@example.com")
         ),
         format!(
-            r#"{},"traits":{{"Interests":["running","hiking"]}}}}"#,
-            head(4, "profile", Some("union"), &id)
+            r#"{},"traits":{{"Favourite Categories":["running","hiking"]}}}}"#,
+            head(4, "profile", Some("union"), pa)
         ),
-        format!(r#"{},{group}}}"#, head(5, "join", None, &id)),
+        format!(r#"{},{group}}}"#, head(5, "join", None, both)),
         format!(
             r#"{},{group},"traits":{{"Seats":40}}}}"#,
-            head(6, "group", Some("set"), &id)
+            head(6, "group", Some("set"), pa)
         ),
         format!(
-            r#"{{"type":"track","event":"Order Completed","time":1764547200000,"insert_id":"{}","distinct_id":"{id}","plan":"hand@1","purposes":["analytics"],"groups":[{{"kind":"company","key":"company_id","id":"acme"}}],"properties":{{"Revenue":59.9,"App Version":"1.4.2"}}}}"#,
+            r#"{{"type":"track","event":"Checkout Completed","time":1764547200000,"insert_id":"{}","distinct_id":"{id}","plan":"shop@3","purposes":[{both}],"groups":[{{"kind":"company","key":"Company ID","id":"acme"}}],"properties":{{"Revenue":59.9,"Currency":"EUR","Item Count":2,"Product IDs":["sku-1"],"Ordered At":"2025-12-01T00:00:00.000Z","App Version":"1.4.2","Platform":"web"}}}}"#,
             fixed(7).1
+        ),
+        // `platform` applies to the page view and checkout only.
+        format!(
+            r#"{{"type":"track","event":"Signup Completed","time":{},"insert_id":"{}","distinct_id":"{id}","plan":"shop@3","purposes":[{pa}],"properties":{{"Plan Tier":"pro","Age":"25-34","Newsletter":false,"App Version":"1.4.2"}}}}"#,
+            fixed(8).0,
+            fixed(8).1
         ),
     ];
     assert_eq!(lines, want);
@@ -430,21 +482,24 @@ fn forget_after_a_stitch_erases_both_ids_everywhere_and_names_both() {
         )
         .sink(destination::Mixpanel, mixpanel.clone())
         .sink(destination::Ads, ads.clone())
+        .skip(destination::SupportDesk)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let visitor = tracker.anonymous(both()).unwrap_or_else(|e| panic!("{e}"));
     let anon = visitor.distinct_id().to_owned();
-    visitor.track(PageViewed {
-        url: "https://shop.example/".into(),
-    });
+    visitor.track(page_view());
     let user = visitor.identify("user-42");
-    user.update_profile(Profile::new().set_plan_tier("pro").set_audience("runners"));
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .set_ad_audience(ProfileAdAudience::Loyal),
+    );
     user.join(Company::new("acme"));
     user.update_group(Company::new("acme").set_seats(3));
     // Someone else, who must stay.
     tracker
         .subject("user-7", both())
-        .update_profile(Profile::new().set_plan_tier("free"));
+        .update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Free));
     flush(&tracker);
     assert!(mixpanel.kept().iter().any(|e| *e.distinct_id == *anon));
     assert!(
@@ -470,12 +525,14 @@ fn forget_after_a_stitch_erases_both_ids_everywhere_and_names_both() {
     }
 
     let report = tracker.forget("user-42").unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        report
-            .destinations
-            .iter()
-            .all(|(_, e)| *e == Erasure::Erased)
-    );
+    for (destination, erasure) in &report.destinations {
+        let expected = if ["security_log", "support_desk"].contains(destination) {
+            Erasure::NothingStored // skipped
+        } else {
+            Erasure::Erased
+        };
+        assert_eq!(*erasure, expected, "{destination}");
+    }
     let id = pseudonym("user-42");
     for keeper in [&mixpanel, &ads] {
         assert_eq!(keeper.erase_calls(), [vec![id.clone(), anon.clone()]]);
@@ -491,52 +548,53 @@ fn forget_after_a_stitch_erases_both_ids_everywhere_and_names_both() {
     assert_eq!(text.lines().count(), 1, "user-7's update stays");
 }
 
+/// Never accepts anything: what is sent to it stays in the spool.
+#[derive(Clone)]
+struct Down;
+
+impl Sink for Down {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::InProcess
+    }
+    fn retry_policy(&self) -> trackplan_runtime::config::RetryPolicy {
+        trackplan_runtime::config::RetryPolicy {
+            initial_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(60),
+            max_retries: 100,
+        }
+    }
+    fn deliver(&mut self, _: &[Envelope]) -> Outcome {
+        Outcome::Retry {
+            reason: "down".into(),
+            after: None,
+        }
+    }
+}
+
+fn spooling(dir: &std::path::Path, warehouse: impl Sink) -> Tracker {
+    builder()
+        .sink(destination::Warehouse, warehouse)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .spool(Spool::open(dir).unwrap_or_else(|e| panic!("{e}")))
+        .drop_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn a_spooled_profile_update_is_replayed_with_its_kind() {
     let dir = temp_path("spool-update", "spool");
     {
-        /// Never accepts anything: the update stays in the spool.
-        #[derive(Clone)]
-        struct Down;
-        impl Sink for Down {
-            fn declaration(&self) -> SinkDeclaration {
-                SinkDeclaration::InProcess
-            }
-            fn retry_policy(&self) -> trackplan_runtime::config::RetryPolicy {
-                trackplan_runtime::config::RetryPolicy {
-                    initial_backoff: Duration::from_secs(60),
-                    max_backoff: Duration::from_secs(60),
-                    max_retries: 100,
-                }
-            }
-            fn deliver(&mut self, _: &[Envelope]) -> Outcome {
-                Outcome::Retry {
-                    reason: "down".into(),
-                    after: None,
-                }
-            }
-        }
-        let tracker = builder()
-            .sink(destination::Warehouse, Down)
-            .skip(destination::Mixpanel)
-            .skip(destination::Ads)
-            .spool(Spool::open(&dir).unwrap_or_else(|e| panic!("{e}")))
-            .drop_timeout(Duration::from_millis(50))
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let tracker = spooling(&dir, Down);
         let user = tracker.subject("user-42", both());
-        user.update_profile(Profile::new().unset_plan_tier().add_lifetime_orders(2));
+        user.update_profile(Profile::new().unset_plan_tier().add_order_count(2));
         user.update_group(Company::new("acme").set_seats(9));
         let _ = tracker.shutdown_within(Duration::from_millis(100));
     }
     let warehouse = Memory::new();
-    let tracker = builder()
-        .sink(destination::Warehouse, warehouse.clone())
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .spool(Spool::open(&dir).unwrap_or_else(|e| panic!("{e}")))
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let tracker = spooling(&dir, warehouse.clone());
     flush(&tracker);
     let mut got: Vec<(Message, String)> = warehouse
         .envelopes()
@@ -546,7 +604,7 @@ fn a_spooled_profile_update_is_replayed_with_its_kind() {
     got.sort_by_key(|(m, _)| format!("{m:?}"));
     let acme = trackplan_runtime::GroupRef {
         kind: "company",
-        key: "company_id",
+        key: "Company ID",
         id: "\"acme\"".into(),
     };
     assert_eq!(
@@ -561,7 +619,7 @@ fn a_spooled_profile_update_is_replayed_with_its_kind() {
             ),
             (
                 Message::Profile { op: ProfileOp::Add },
-                r#"{"Lifetime Orders":2}"#.to_owned()
+                r#"{"Order Count":2}"#.to_owned()
             ),
             (
                 Message::Profile {
@@ -574,42 +632,114 @@ fn a_spooled_profile_update_is_replayed_with_its_kind() {
 }
 
 #[test]
+fn forget_after_a_stitch_erases_both_ids_from_the_spool() {
+    let dir = temp_path("spool-forget", "spool");
+    {
+        let tracker = spooling(&dir, Down);
+        let visitor = tracker.anonymous_with_id("device-1", both());
+        visitor.track(page_view());
+        let user = visitor.identify("user-42");
+        user.update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Pro));
+        tracker
+            .subject("user-7", both())
+            .update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Free));
+        let _ = tracker.forget("user-42");
+        let _ = tracker.shutdown_within(Duration::from_millis(100));
+    }
+    let bytes: Vec<u8> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .filter_map(|f| std::fs::read(f.path()).ok())
+        .flatten()
+        .collect();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(&pseudonym("user-42")) && !text.contains(&pseudonym("device-1")));
+    assert!(
+        text.contains(&pseudonym("user-7")),
+        "the other subject's update stays"
+    );
+    let warehouse = Memory::new();
+    let tracker = spooling(&dir, warehouse.clone());
+    flush(&tracker);
+    let replayed = warehouse.envelopes();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(*replayed[0].distinct_id, pseudonym("user-7"));
+}
+
+#[test]
 fn context_is_merged_from_the_tracker_and_the_subject_overrides_it() {
     let warehouse = Memory::new();
     let tracker = builder()
         .sink(destination::Warehouse, warehouse.clone())
         .skip(destination::Mixpanel)
         .skip(destination::Ads)
+        .skip(destination::SupportDesk)
         .context(Context {
             app_version: Some("1.4.2".into()),
+            platform: None,
         })
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let a = tracker.subject("a", both());
     let b = tracker.subject("b", both());
     b.set_context(Context {
-        app_version: Some("2.0.0-beta".into()),
+        app_version: None,
+        platform: Some(ContextPlatform::Ios),
     });
-    // `None` keeps what was set.
-    b.set_context(Context { app_version: None });
+    b.set_context(Context {
+        app_version: Some("2.0.0-beta".into()),
+        platform: None, // keeps `ios`
+    });
     for s in [&a, &b] {
-        s.track(PageViewed {
-            url: "https://shop.example/".into(),
-        });
+        s.track(page_view());
     }
+    b.track(SignupCompleted {
+        plan_tier: PlanTier::Free,
+        age: Personal::new(41),
+        newsletter: true,
+    });
     flush(&tracker);
-    let got: Vec<String> = warehouse
+    let got: Vec<serde_json::Value> = warehouse
         .envelopes()
         .iter()
-        .map(|e| e.properties.to_string())
+        .map(|e| json(&e.properties))
         .collect();
+    let page = |extra: serde_json::Value| {
+        let mut v =
+            serde_json::json!({"URL": "https://shop.example/cart", "IP Address": "203.0.113.0"});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    };
     assert_eq!(
         got,
         [
-            r#"{"URL":"https://shop.example/","App Version":"1.4.2"}"#,
-            r#"{"URL":"https://shop.example/","App Version":"2.0.0-beta"}"#,
+            page(serde_json::json!({"App Version": "1.4.2"})),
+            page(serde_json::json!({"App Version": "2.0.0-beta", "Platform": "ios"})),
+            serde_json::json!({"Plan Tier": "free", "Age": "35-49", "Newsletter": true, "App Version": "2.0.0-beta"}),
         ]
     );
+}
+
+#[test]
+fn a_context_value_that_breaks_its_constraints_is_dropped_and_counted() {
+    let warehouse = Memory::new();
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .context(Context {
+            app_version: Some("x".repeat(33)), // max_length 32
+            platform: None,
+        })
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    tracker.subject("a", both()).track(page_view());
+    flush(&tracker);
+    assert_eq!(tracker.stats().dropped_invalid, 1);
+    assert!(!warehouse.envelopes()[0].properties.contains("App Version"));
 }
 
 #[test]
@@ -626,22 +756,64 @@ fn an_insert_id_destinations_would_refuse_is_refused_with_the_rule() {
 }
 
 #[test]
+fn a_replayed_insert_id_reaches_every_destination_unchanged() {
+    let recorder = Recorder::for_plan(&PLAN);
+    let tracker = builder()
+        .record_all(&recorder)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let at = Timestamp::from_unix_millis(1_700_000_000_000);
+    let options = TrackOptions::new()
+        .at(at)
+        .insert_id("order-42")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let user = tracker.subject("user-42", both());
+    for _ in 0..2 {
+        user.track_with_options(
+            CheckoutCompleted {
+                revenue: 1.0,
+                currency: Currency::Eur,
+                item_count: 1,
+                product_ids: vec![],
+                coupon_codes: None,
+                ordered_at: at,
+            },
+            &options,
+        );
+    }
+    flush(&tracker);
+    let got = recorder.events_of::<CheckoutCompleted>();
+    assert_eq!(got.len(), 6, "two replays to three destinations");
+    assert!(
+        got.iter()
+            .all(|r| r.insert_id == "order-42" && r.time_ms == 1_700_000_000_000)
+    );
+}
+
+#[test]
 fn events_of_a_joined_group_carry_it_and_others_do_not() {
     let warehouse = Memory::new();
     let tracker = builder()
         .sink(destination::Warehouse, warehouse.clone())
         .skip(destination::Mixpanel)
         .skip(destination::Ads)
+        .skip(destination::SupportDesk)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let user = tracker.subject("user-42", both());
-    user.track(OrderCompleted { revenue: 1.0 });
+    let checkout = |revenue| CheckoutCompleted {
+        revenue,
+        currency: Currency::Eur,
+        item_count: 1,
+        product_ids: vec![],
+        coupon_codes: None,
+        ordered_at: Timestamp::from_unix_millis(0),
+    };
+    user.track(checkout(1.0));
     user.join(Company::new("acme"));
     user.join(Company::new("globex")); // one group per kind: the later one
-    user.track(OrderCompleted { revenue: 2.0 });
-    user.track(PageViewed {
-        url: "https://shop.example/".into(),
-    });
+    user.track(checkout(2.0));
+    user.track(page_view());
     flush(&tracker);
     let tracks: Vec<Message> = warehouse
         .envelopes()
@@ -651,7 +823,7 @@ fn events_of_a_joined_group_carry_it_and_others_do_not() {
         .collect();
     let globex = trackplan_runtime::GroupRef {
         kind: "company",
-        key: "company_id",
+        key: "Company ID",
         id: "\"globex\"".into(),
     };
     assert_eq!(
