@@ -307,11 +307,11 @@ impl<'a> TraitWriter<'a> {
     #[inline]
     pub fn write<T: Value>(&mut self, t: &'static TraitInfo, op: &TraitOp<T>) {
         if let Some((op, value)) = op.parts() {
-            self.member(t, op, value.map(|v| v as &dyn Value));
+            self.member(t, op, value);
         }
     }
 
-    fn member(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&dyn Value>) {
+    fn member<T: Value>(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&T>) {
         let Some(index) = position(self.source, t, |t| t.property.id) else {
             self.foreign += 1;
             return;
