@@ -20,6 +20,7 @@ mod builder;
 mod completion;
 mod consent;
 mod context;
+mod dispatch;
 mod event;
 mod fit;
 #[cfg(test)]
@@ -31,6 +32,7 @@ mod id;
 mod key;
 mod lane;
 mod message;
+mod options;
 mod pipeline;
 mod plan;
 mod privacy_api;
@@ -61,6 +63,7 @@ pub use context::ContextProperties;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use key::Key;
 pub use message::{GroupRef, Message, ProfileOp};
+pub use options::TrackOptions;
 pub use scope::{SubjectScope, TrackerScope};
 pub use sensitive::{Personal, Special};
 pub use sink::{Envelope, Outcome, Sink};
@@ -91,6 +94,7 @@ pub mod error {
     pub use crate::flush::FlushError;
     pub use crate::id::NoRandomness;
     pub use crate::key::KeyError;
+    pub use crate::options::InvalidInsertId;
     pub use crate::spool::SpoolError;
     pub use crate::subject_request::{AccessError, ForgetError};
     pub use crate::unknown_value::UnknownValue;
@@ -102,6 +106,7 @@ pub mod error {
 pub mod config {
     pub use crate::builder::Overflow;
     pub use crate::key::MIN_KEY_BYTES;
+    pub use crate::options::MAX_INSERT_ID;
     pub use crate::sink::{BatchLimits, RetryPolicy, SinkDeclaration};
     pub use crate::time::Timestamps;
     pub use crate::value::ViolationPolicy;
