@@ -271,7 +271,7 @@ fn update(
         );
     }
     out.push("}\n\n");
-    write!(out, "impl {name} {{\n");
+    writeln!(out, "impl {name} {{");
     match key {
         None => out.push(
             "    /// An update that touches no trait yet.
