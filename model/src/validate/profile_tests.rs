@@ -302,3 +302,47 @@ fn ids_and_purpose_lists_of_sections_follow_the_limits() {
         &["trait `tier2` lists purpose `analytics` twice"],
     );
 }
+
+#[test]
+fn sections_stop_at_the_runtimes_set_size() {
+    let max = trackplan_vocab::MAX_ITEMS;
+    let context: String = (0..=max)
+        .map(|i| format!("\n[context.c{i}]\ntype = \"string\"\nsensitivity = \"public\"\n"))
+        .collect();
+    one(
+        &context,
+        "too-many-context",
+        &format!("c{max}]"),
+        &[&format!("context property `c{max}` is number {}", max + 1)],
+    );
+    let traits: String = (0..=max)
+        .map(|i| {
+            format!("\n[traits.t{i}]\ntype = \"string\"\nsensitivity = \"public\"\npurposes = [\"analytics\"]\n")
+        })
+        .collect();
+    one(
+        &traits,
+        "too-many-traits",
+        &format!("t{max}]"),
+        &[&format!("declares {} traits", max + 1)],
+    );
+    let groups: String = (0..=max)
+        .map(|i| {
+            format!("\n[groups.g{i}]\npurposes = [\"analytics\"]\nkey = {{ type = \"string\", sensitivity = \"internal\" }}\n")
+        })
+        .collect();
+    one(
+        &groups,
+        "too-many-groups",
+        &format!("g{max}]"),
+        &[&format!(
+            "group kind `g{max}` is group kind number {}",
+            max + 1
+        )],
+    );
+    // 64 are fine.
+    let fits: String = (0..max)
+        .map(|i| format!("\n[context.c{i}]\ntype = \"string\"\nsensitivity = \"public\"\n"))
+        .collect();
+    clean(&fits);
+}
