@@ -307,11 +307,15 @@ fn update(
     if !misfits.is_empty() {
         write!(
             out,
-            "/// Marker traits of the operations that do not fit a trait of [`{name}`]: never
-/// implemented, so calling such a method is a compile error that names the plan.
+            "/// What the methods of [`{name}`] accept: a value trait per trait (anything that converts
+/// into its type), and marker traits of the operations that do not fit a trait, never
+/// implemented. Both make a wrong call a compile error that names the plan.
 #[doc(hidden)]
 #[allow(non_camel_case_types, non_snake_case)]
 pub mod __{name}_ops {{
+    #[allow(unused_imports)]
+    use super::*;
+
 {misfits}}}
 
 ",
@@ -357,6 +361,43 @@ fn methods(
         _ => None,
     };
     let location = location(src, p.id.span.start);
+    let value_trait = format!("value_{}", f.index);
+    if item_ty.is_none() {
+        // What a value-taking method accepts: anything that converts into the trait's type,
+        // with an error that names the trait and the plan when it does not.
+        let message = format!(
+            "`{{Self}}` cannot be the value of trait `{}` (plan type: {})",
+            p.id.value,
+            describe(&p.ty.value)
+        );
+        let label = format!(
+            "expected `{}` or a type that converts into it",
+            escape(&value_ty)
+        );
+        let note = format!(
+            "trait `{}` is declared at {}",
+            p.id.value,
+            escape(&location)
+        );
+        misfits.push(format!(
+            "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]
+    pub trait {value_trait} {{
+        #[doc(hidden)]
+        fn into_value(self) -> {value_ty};
+    }}
+
+    impl<V: ::core::convert::Into<{value_ty}>> {value_trait} for V {{
+        #[inline]
+        fn into_value(self) -> {value_ty} {{
+            ::core::convert::Into::into(self)
+        }}
+    }}
+",
+            crate::code::lit(&message),
+            crate::code::lit(&label),
+            crate::code::lit(&note),
+        ));
+    }
     for (op, method) in TRAIT_OPS.iter().zip(trait_methods(&p.id.value)) {
         if !op.fits(shape) {
             // A hidden method whose bound is never met: the error reads as a plan error
@@ -387,9 +428,9 @@ fn methods(
             );
             misfits.push(format!(
                 "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]\n    pub trait {marker} {{}}\n",
-                crate::code::lit(&message),
+                crate::code::lit(&escape(&message)),
                 crate::code::lit(&format!("`{}` of a {} trait", op.key(), describe(&p.ty.value))),
-                crate::code::lit(&note),
+                crate::code::lit(&escape(&note)),
             ));
             write!(
                 out,
@@ -460,14 +501,19 @@ fn methods(
                 out,
                 "
     #[doc = {lit}]
-    pub fn {method}(mut self, value: impl ::core::convert::Into<{value_ty}>) -> Self {{
-        self.{field} = ::trackplan::__private::TraitOp::{variant}(value.into());
+    pub fn {method}(mut self, value: impl __{owner}_ops::{value_trait}) -> Self {{
+        self.{field} = ::trackplan::__private::TraitOp::{variant}(__{owner}_ops::{value_trait}::into_value(value));
         self
     }}
 "
             ),
         }
     }
+}
+
+/// Escapes braces for `#[diagnostic::on_unimplemented]`, whose strings are format strings.
+fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
 }
 
 /// "a" or "an" before a type in words.
