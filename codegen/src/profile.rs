@@ -379,24 +379,39 @@ fn methods(
             p.id.value,
             escape(&location)
         );
-        misfits.push(format!(
+        let mut items = format!(
             "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]
     pub trait {value_trait} {{
         #[doc(hidden)]
         fn into_value(self) -> {value_ty};
     }}
-
-    impl<V: ::core::convert::Into<{value_ty}>> {value_trait} for V {{
+",
+            crate::code::lit(&message),
+            crate::code::lit(&label),
+            crate::code::lit(&note),
+        );
+        // One impl per accepted type, not a blanket `Into` impl: then a wrong type fails on
+        // this trait itself, and rustc shows its message (and lists the types that fit).
+        let enum_name = f.enum_item.as_ref().map(|e| e.ident.to_string());
+        for source in sources(
+            &p.ty.value,
+            p.sensitivity.value,
+            &value_ty,
+            enum_name.as_deref(),
+            std,
+        ) {
+            items.push_str(&format!(
+                "
+    impl {value_trait} for {source} {{
         #[inline]
         fn into_value(self) -> {value_ty} {{
             ::core::convert::Into::into(self)
         }}
     }}
-",
-            crate::code::lit(&message),
-            crate::code::lit(&label),
-            crate::code::lit(&note),
-        ));
+"
+            ));
+        }
+        misfits.push(items);
     }
     for (op, method) in TRAIT_OPS.iter().zip(trait_methods(&p.id.value)) {
         if !op.fits(shape) {
@@ -507,6 +522,58 @@ fn methods(
     }}
 "
             ),
+        }
+    }
+}
+
+/// The types a trait's value-taking methods accept, each converting into `value_ty` with
+/// `Into`: the type itself, and the lossless conversions std and the runtime provide.
+fn sources(
+    ty: &PropertyType,
+    sensitivity: trackplan_model::Sensitivity,
+    value_ty: &str,
+    enum_name: Option<&str>,
+    std: Std,
+) -> Vec<String> {
+    let string = match std {
+        Std::Prelude => "String",
+        Std::Absolute => "::std::string::String",
+    };
+    let scalar: Vec<String> = match ty {
+        PropertyType::String => vec![
+            string.to_owned(),
+            "&str".to_owned(),
+            format!("&{string}"),
+            "::std::boxed::Box<str>".to_owned(),
+            "::std::borrow::Cow<'_, str>".to_owned(),
+            "char".to_owned(),
+        ],
+        PropertyType::Integer => ["i64", "i32", "i16", "i8", "u32", "u16", "u8"]
+            .map(str::to_owned)
+            .to_vec(),
+        PropertyType::Number => ["f64", "f32", "i32", "i16", "i8", "u32", "u16", "u8"]
+            .map(str::to_owned)
+            .to_vec(),
+        PropertyType::Boolean => vec!["bool".to_owned()],
+        PropertyType::Timestamp => vec!["::trackplan::__private::Timestamp".to_owned()],
+        PropertyType::Enum { .. } => enum_name.map(str::to_owned).into_iter().collect(),
+        // List traits take an iterator of items instead.
+        PropertyType::List { .. } => Vec::new(),
+    };
+    use trackplan_model::Sensitivity::{Internal, Personal, Public, Special};
+    match sensitivity {
+        Public | Internal => scalar,
+        // `Personal<T>` and `Special<T>` convert from `T` (and from `&str` for text); other
+        // raw types must be wrapped by the caller.
+        Personal | Special => {
+            let mut out = vec![value_ty.to_owned()];
+            if let Some(inner) = scalar.first() {
+                out.push(inner.clone());
+            }
+            if matches!(ty, PropertyType::String) {
+                out.push("&str".to_owned());
+            }
+            out
         }
     }
 }
