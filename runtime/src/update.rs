@@ -320,7 +320,7 @@ impl<'a> TraitWriter<'a> {
             self.foreign += 1;
             return;
         };
-        self.wanted = self.wanted | info.destinations;
+        self.wanted |= info.destinations;
         let destinations = info.destinations & self.reach;
         if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.

@@ -6,7 +6,6 @@
 // The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
-#[allow(dead_code)]
 mod fixture;
 
 use std::sync::{Arc, Mutex, PoisonError};
