@@ -43,7 +43,9 @@ pub use trackplan_runtime::{
     Outcome, Personal, ProfileOp, Purpose, RoutableTo, Sink, Special, Subject, SubjectScope,
     Timestamp, Tracker, TrackerBuilder, TrackerScope, Values,
 };
-pub use trackplan_runtime::{config, error, info, requests, sinks, spool, stats, testing, time};
+pub use trackplan_runtime::{
+    config, error, info, requests, retention, sinks, spool, stats, testing, time,
+};
 
 #[doc(hidden)]
 pub use trackplan_runtime::__private;

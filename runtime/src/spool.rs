@@ -552,6 +552,15 @@ impl Spool {
     /// and every segment is rewritten without them (a settled record alone would leave the
     /// bytes in place until compaction). Returns how many events were erased.
     pub(crate) fn forget(&self, distinct_id: &str) -> Result<usize, SpoolError> {
+        self.remove_where(|_, _, who| who == distinct_id)
+    }
+
+    /// Erases from the disk the pending events for which `doomed(destination id, time_ms,
+    /// distinct id)` holds, as [`Spool::forget`] does for one subject (retention uses it too).
+    pub(crate) fn remove_where(
+        &self,
+        mut doomed: impl FnMut(&str, i64, &str) -> bool,
+    ) -> Result<usize, SpoolError> {
         let mut inner = self.inner();
         inner.sync()?;
         let mut paths: Vec<(u64, PathBuf)> = inner
@@ -571,7 +580,7 @@ impl Spool {
                     if !inner.pending.contains_key(&key) {
                         continue;
                     }
-                    if record.distinct_id == distinct_id {
+                    if doomed(&record.destination_id, record.time_ms, &record.distinct_id) {
                         inner.pending.remove(&key);
                         erased += 1;
                     } else {

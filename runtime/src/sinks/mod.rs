@@ -1,12 +1,14 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
-//! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
-//! (Segment-compatible collectors). Each implements [`Sink`](crate::Sink), the trait custom
+//! [`crate::testing::Recorder`]), with the `http` feature `Mixpanel` and `Segment`
+//! (Segment-compatible collectors), and with the `postgres` feature `Postgres` (a warehouse of
+//! our own; its tables' SQL, [`postgres_ddl`], is always here). Each implements [`Sink`](crate::Sink), the trait custom
 //! destinations implement too.
 
 mod memory;
 #[cfg(feature = "http")]
 pub(crate) mod mixpanel;
 mod ndjson;
+mod postgres;
 #[cfg(feature = "http")]
 pub(crate) mod segment;
 
@@ -17,5 +19,8 @@ pub use mixpanel::{
 };
 pub(crate) use ndjson::write_ndjson_line;
 pub use ndjson::{Ndjson, Stdout};
+pub use postgres::{InvalidSchemaName, check_schema_name, postgres_ddl};
+#[cfg(feature = "postgres")]
+pub use postgres::{Postgres, PostgresError};
 #[cfg(feature = "http")]
 pub use segment::Segment;
