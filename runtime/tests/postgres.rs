@@ -341,20 +341,23 @@ fn a_server_restarted_mid_stream_stores_every_event_once() {
         let producer = s.spawn(move || {
             for i in 0..n {
                 subject.track(ticket(i));
-                if i % 1000 == 0 {
+                // About 3 s of events, so the restarts hit deliveries in flight.
+                if i % 100 == 0 {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
         });
         // Restarts while events stream in (a fast shutdown closes the sink's connection).
         for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(80));
+            std::thread::sleep(Duration::from_millis(300));
             server.restart();
         }
         producer.join().expect("producer");
     });
     let report = tracker.flush().expect("flush");
     assert_eq!(report.destinations.iter().map(|d| d.1.failed).sum::<u64>(), 0);
+    let retried = tracker.stats().destinations[4].counts.retried;
+    assert!(retried > 0, "the restarts interrupted no delivery");
     assert_each_once(&server, n);
 }
 
