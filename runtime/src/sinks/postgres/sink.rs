@@ -197,7 +197,9 @@ impl Postgres {
         if self.client.is_none() {
             let mut client = self.config.connect(NoTls).map_err(|e| Failure::of(&e))?;
             let mut setup = String::new();
-            if self.manage_tables {
+            // The DDL only when a table is missing: `CREATE INDEX IF NOT EXISTS` still locks
+            // its table, which would hold up other writers while this one connects.
+            if self.manage_tables && !tables_exist(&mut client, &self.schema)? {
                 setup.push_str(&postgres_ddl(&self.schema).unwrap_or_default());
             }
             setup.push_str(STAGE);
@@ -251,6 +253,18 @@ impl Postgres {
     fn write(&mut self, batch: &[&Envelope]) -> Result<(), Failure> {
         self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch))
     }
+}
+
+/// Whether every table of [`postgres_ddl`] exists in `schema`.
+fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
+    let row = client
+        .query_one(
+            "SELECT count(to_regclass(format('%s.%s', $1::text, t))) = 6 FROM unnest(ARRAY[\
+             'events', 'updates', 'profiles', 'groups', 'memberships', 'links']) t",
+            &[&schema],
+        )
+        .pg()?;
+    row.try_get(0).pg()
 }
 
 /// `?` on a statement's result: its error classified.
