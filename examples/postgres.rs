@@ -48,7 +48,9 @@ fn explain() {
         PLAN.label
     );
     println!("TRACKPLAN_POSTGRES_URL is not set, so nothing was written. To run it for real:");
-    println!("  1. Start a server, e.g. Debian's `postgresql` package (scripts/setup installs it),");
+    println!(
+        "  1. Start a server, e.g. Debian's `postgresql` package (scripts/setup installs it),"
+    );
     println!("     or a throwaway one: initdb -D /tmp/pg -A trust -U postgres &&");
     println!("     pg_ctl -D /tmp/pg -o '-c listen_addresses=127.0.0.1 -p 5432' start");
     println!("     (as the `postgres` user when you are root: runuser -u postgres -- …).");
@@ -69,7 +71,9 @@ fn explain() {
              kept {days} (Tracker::prune deletes older rows):",
             info.id,
             info.description,
-            PLAN.purpose_ids(info.purposes).collect::<Vec<_>>().join(", "),
+            PLAN.purpose_ids(info.purposes)
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         for event in PLAN.events.iter().filter(|e| e.destinations.contains(d)) {
             println!("  - {}", event.name);
@@ -100,7 +104,10 @@ fn run(url: &str) -> Result<(), Box<dyn Error>> {
         .skip(destination::Mixpanel)
         .build()?;
 
-    let user = tracker.subject("demo-user-1", Consent::none().grant(purpose::ProductAnalytics));
+    let user = tracker.subject(
+        "demo-user-1",
+        Consent::none().grant(purpose::ProductAnalytics),
+    );
     for (i, page) in ["/", "/products/42", "/checkout"].iter().enumerate() {
         user.track(PageViewed {
             url: format!("https://shop.example{page}?utm_source=demo"),
@@ -116,7 +123,10 @@ fn run(url: &str) -> Result<(), Box<dyn Error>> {
     println!("{report:?}");
     println!("Distinct id of the demo user: {}", user.distinct_id());
 
-    match tracker.request_access("demo-user-1")?.destination("warehouse") {
+    match tracker
+        .request_access("demo-user-1")?
+        .destination("warehouse")
+    {
         Some(Access::Records { records, source }) => {
             println!("{} record(s) of the demo user in {source:?}", records.len())
         }

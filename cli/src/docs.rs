@@ -386,10 +386,10 @@ fn storage(plan: &Plan, doc: &mut Vec<Block>) {
                 vec![
                     vec![Code(d.id.value.clone())],
                     vec![t(crate::stores::system(d.kind.value))],
-                    vec![t(d
-                        .location
-                        .as_ref()
-                        .map_or_else(|| "not stated".to_owned(), |l| l.value.clone()))],
+                    vec![t(d.location.as_ref().map_or_else(
+                        || "not stated".to_owned(),
+                        |l| l.value.clone(),
+                    ))],
                     vec![t(crate::stores::enforcement(plan, d))],
                 ]
             })

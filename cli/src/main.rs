@@ -13,9 +13,9 @@ mod fmt;
 mod json;
 mod load;
 mod manifest;
+mod prune;
 mod report;
 mod schema;
-mod prune;
 mod segment;
 mod stores;
 mod subject;
@@ -126,7 +126,12 @@ Examples:
         #[arg(requires = "sql")]
         plan: Option<PathBuf>,
         /// The PostgreSQL schema of the tables, with --sql (the sink's `Postgres::schema`).
-        #[arg(long, value_name = "NAME", default_value = "trackplan", requires = "sql")]
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "trackplan",
+            requires = "sql"
+        )]
         sql_schema: String,
         /// Write here instead of standard output.
         #[arg(short, long)]

@@ -39,7 +39,11 @@ fn cutoff_of(plan: &Plan, id: &str, now: Timestamp) -> Option<Timestamp> {
 }
 
 /// Prunes each `DESTINATION=FILE` and the spool; returns one line per store.
-pub fn run(plan: &Plan, ndjson: &[String], spool: Option<&Path>) -> Result<Vec<String>, PruneError> {
+pub fn run(
+    plan: &Plan,
+    ndjson: &[String],
+    spool: Option<&Path>,
+) -> Result<Vec<String>, PruneError> {
     if ndjson.is_empty() && spool.is_none() {
         return Err(PruneError::Nothing);
     }

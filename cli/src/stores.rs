@@ -43,9 +43,7 @@ pub fn own_retention_setting(kind: DestinationKind) -> Option<&'static str> {
             Some("the collector's data retention (Segment: Privacy > Settings > Data Retention)")
         }
         DestinationKind::Posthog => Some("the PostHog project's data retention setting"),
-        DestinationKind::Amplitude => {
-            Some("the Amplitude organization's data retention setting")
-        }
+        DestinationKind::Amplitude => Some("the Amplitude organization's data retention setting"),
         _ => None,
     }
 }
@@ -72,9 +70,9 @@ pub fn enforcement(plan: &Plan, d: &Destination) -> String {
         );
     }
     match kind {
-        DestinationKind::Ndjson | DestinationKind::Postgres | DestinationKind::Memory => format!(
-            "{days} days: Tracker::prune (or trackplan prune) deletes older records"
-        ),
+        DestinationKind::Ndjson | DestinationKind::Postgres | DestinationKind::Memory => {
+            format!("{days} days: Tracker::prune (or trackplan prune) deletes older records")
+        }
         DestinationKind::Kafka => {
             format!("{days} days: the topic's retention.ms must be at most {days} days")
         }

@@ -48,7 +48,10 @@ fn now_ms() -> i64 {
 fn the_sql_applies_and_the_views_read_typed_columns() {
     let sql = run_ok(&["schema", "--sql", "postgres", "plans/warehouse.toml"]);
     assert!(sql.contains("CREATE TABLE IF NOT EXISTS trackplan.events ("));
-    assert!(sql.contains("warehouse: 395 days"), "the retention is named");
+    assert!(
+        sql.contains("warehouse: 395 days"),
+        "the retention is named"
+    );
     assert!(
         !sql.contains("event_login_failed"),
         "a view only for the events the postgres destination receives"
@@ -75,7 +78,14 @@ fn the_sql_applies_and_the_views_read_typed_columns() {
     assert!(row.get::<_, bool>(2));
     assert_eq!(row.get::<_, String>(3), "k1:abc");
 
-    let out = run(&["schema", "--sql", "postgres", "--sql-schema", "Bad-Name", "plans/warehouse.toml"]);
+    let out = run(&[
+        "schema",
+        "--sql",
+        "postgres",
+        "--sql-schema",
+        "Bad-Name",
+        "plans/warehouse.toml",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a plain PostgreSQL identifier"));
 }
@@ -124,7 +134,12 @@ fn prune_keeps_the_younger_lines_of_an_ndjson_store_and_none_older() {
         .collect();
     assert_eq!(kept, ["young-1", "young-2", "young-3"]);
 
-    let out = run(&["prune", "plans/warehouse.toml", "--ndjson", "nosuch=x.ndjson"]);
+    let out = run(&[
+        "prune",
+        "plans/warehouse.toml",
+        "--ndjson",
+        "nosuch=x.ndjson",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no destination `nosuch`"));
     let out = run(&["prune", "plans/warehouse.toml"]);

@@ -176,7 +176,11 @@ pub(crate) fn answer(sink: &mut dyn Sink, plan: &PlanInfo, d: usize, now_ms: i64
         });
     if let Pruned::Failed { reason } = &pruned {
         let destination = plan.destinations.get(d).map_or("?", |info| info.id);
-        tracing::warn!(destination, reason, "trackplan: pruning failed at a destination");
+        tracing::warn!(
+            destination,
+            reason,
+            "trackplan: pruning failed at a destination"
+        );
     }
     Answer::Pruned(pruned)
 }

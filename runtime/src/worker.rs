@@ -16,11 +16,11 @@ use crate::lane::{POLL, Queued, RetryBatch, retain_batch};
 use crate::plan::PlanInfo;
 use crate::privacy_api::{self, OnSink, PrivacyThread};
 use crate::queue::{Lifecycle, Queue, QueueState, reusable};
+use crate::retention;
 use crate::retry::{self, Step};
 use crate::sink::{Envelope, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
-use crate::retention;
 use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
 /// One destination's worker: what it owns outside the shared mutex.

@@ -129,7 +129,13 @@ fn rows_are_the_envelopes_byte_for_byte() {
     // Every character COPY's text format or JSON escapes: backslashes, tabs, newlines, quotes,
     // non-ASCII, an escaped NUL-free control character.
     let tricky = r#"{"Topic":"a\\b\tc\nd \"q\" ü €","Order Count":7,"List":[1,2.5,true,null]}"#;
-    let track = envelope(Message::TRACK, "Support Ticket Opened", 1, 1_795_911_124_123, tricky);
+    let track = envelope(
+        Message::TRACK,
+        "Support Ticket Opened",
+        1,
+        1_795_911_124_123,
+        tricky,
+    );
     let groups: Arc<[GroupRef]> = Arc::from(vec![GroupRef {
         kind: "company",
         key: "company_id",
@@ -157,7 +163,10 @@ fn rows_are_the_envelopes_byte_for_byte() {
         .expect("select");
     assert_eq!(rows.len(), 2);
     let r = &rows[0];
-    assert_eq!(r.get::<_, String>(0), "00000000-0000-4000-8000-000000000001");
+    assert_eq!(
+        r.get::<_, String>(0),
+        "00000000-0000-4000-8000-000000000001"
+    );
     assert_eq!(r.get::<_, String>(1), "Support Ticket Opened");
     assert_eq!(r.get::<_, i64>(2), 1_795_911_124_123);
     assert_eq!(r.get::<_, String>(3), "k1:subject-a");
@@ -169,7 +178,10 @@ fn rows_are_the_envelopes_byte_for_byte() {
         r.get::<_, String>(7),
         r#"{"List": [1, 2.5, true, null], "Topic": "a\\b\tc\nd \"q\" ü €", "Order Count": 7}"#
     );
-    assert!(r.get::<_, bool>(8), "the stored properties equal the envelope's");
+    assert!(
+        r.get::<_, bool>(8),
+        "the stored properties equal the envelope's"
+    );
     let g = &rows[1];
     assert_eq!(g.get::<_, i64>(2), 1_795_911_124_999);
     assert_eq!(
@@ -206,21 +218,38 @@ fn tracked_events_arrive_as_tracked_and_a_retried_batch_adds_nothing() {
     assert_eq!(row.get::<_, String>(1), tracker.distinct_id("user-42"));
     assert_eq!(row.get::<_, String>(2), "shop@3");
     assert_eq!(row.get::<_, String>(3), "{customer_support}");
-    assert_eq!(row.get::<_, String>(4), r#"{"Topic": "refund", "Order Count": 3}"#);
+    assert_eq!(
+        row.get::<_, String>(4),
+        r#"{"Topic": "refund", "Order Count": 3}"#
+    );
     let (first, last) = (row.get::<_, i64>(5), row.get::<_, i64>(6));
-    assert!(before - 20 <= first && last <= after + 20, "{before} {first} {last} {after}");
+    assert!(
+        before - 20 <= first && last <= after + 20,
+        "{before} {first} {last} {after}"
+    );
     drop(tracker);
 
     // The same batch again (a commit whose answer was lost): no row twice.
     let mut again = sink(&server);
     let batch: Vec<Envelope> = (0..3)
-        .map(|i| envelope(Message::TRACK, "Support Ticket Opened", i, 1, r#"{"Order Count":1}"#))
+        .map(|i| {
+            envelope(
+                Message::TRACK,
+                "Support Ticket Opened",
+                i,
+                1,
+                r#"{"Order Count":1}"#,
+            )
+        })
         .collect();
     assert_eq!(again.deliver(&batch), Outcome::Delivered);
     assert_eq!(again.deliver(&batch), Outcome::Delivered);
     assert_eq!(again.deliver(&batch[1..]), Outcome::Delivered);
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM trackplan.events WHERE insert_id LIKE '00000000-%'"),
+        count(
+            &mut c,
+            "SELECT count(*) FROM trackplan.events WHERE insert_id LIKE '00000000-%'"
+        ),
         3
     );
 }
@@ -236,26 +265,99 @@ fn profiles_groups_joins_and_links_are_applied_once_each() {
         id: Arc::from("\"acme\""),
     };
     let batch = vec![
-        envelope(profile(ProfileOp::Set), "$profile", 10, 1000, r#"{"Name":"Ada","Visits":1,"Tags":["a"]}"#),
-        envelope(profile(ProfileOp::SetOnce), "$profile", 11, 1001, r#"{"Name":"Bob","First Seen":"2026-01-01"}"#),
-        envelope(profile(ProfileOp::Add), "$profile", 12, 1002, r#"{"Visits":2}"#),
-        envelope(profile(ProfileOp::Add), "$profile", 13, 1003, r#"{"Visits":3}"#),
-        envelope(profile(ProfileOp::Union), "$profile", 14, 1004, r#"{"Tags":["a","b","c"]}"#),
-        envelope(profile(ProfileOp::Remove), "$profile", 15, 1005, r#"{"Tags":["b"]}"#),
-        envelope(profile(ProfileOp::Set), "$profile", 16, 1006, r#"{"Gone":true}"#),
-        envelope(profile(ProfileOp::Unset), "$profile", 17, 1007, r#"["Gone"]"#),
         envelope(
-            Message::Group { group: acme.clone(), op: ProfileOp::Set },
-            "$group", 18, 1008, r#"{"Plan":"enterprise","Seats":10}"#,
+            profile(ProfileOp::Set),
+            "$profile",
+            10,
+            1000,
+            r#"{"Name":"Ada","Visits":1,"Tags":["a"]}"#,
         ),
         envelope(
-            Message::Group { group: acme.clone(), op: ProfileOp::Add },
-            "$group", 19, 1009, r#"{"Seats":5}"#,
+            profile(ProfileOp::SetOnce),
+            "$profile",
+            11,
+            1001,
+            r#"{"Name":"Bob","First Seen":"2026-01-01"}"#,
         ),
-        envelope(Message::Join { group: acme.clone() }, "$join", 20, 1010, "{}"),
         envelope(
-            Message::Link { anonymous_id: Arc::from("anon-1") },
-            "$link", 21, 1011, "{}",
+            profile(ProfileOp::Add),
+            "$profile",
+            12,
+            1002,
+            r#"{"Visits":2}"#,
+        ),
+        envelope(
+            profile(ProfileOp::Add),
+            "$profile",
+            13,
+            1003,
+            r#"{"Visits":3}"#,
+        ),
+        envelope(
+            profile(ProfileOp::Union),
+            "$profile",
+            14,
+            1004,
+            r#"{"Tags":["a","b","c"]}"#,
+        ),
+        envelope(
+            profile(ProfileOp::Remove),
+            "$profile",
+            15,
+            1005,
+            r#"{"Tags":["b"]}"#,
+        ),
+        envelope(
+            profile(ProfileOp::Set),
+            "$profile",
+            16,
+            1006,
+            r#"{"Gone":true}"#,
+        ),
+        envelope(
+            profile(ProfileOp::Unset),
+            "$profile",
+            17,
+            1007,
+            r#"["Gone"]"#,
+        ),
+        envelope(
+            Message::Group {
+                group: acme.clone(),
+                op: ProfileOp::Set,
+            },
+            "$group",
+            18,
+            1008,
+            r#"{"Plan":"enterprise","Seats":10}"#,
+        ),
+        envelope(
+            Message::Group {
+                group: acme.clone(),
+                op: ProfileOp::Add,
+            },
+            "$group",
+            19,
+            1009,
+            r#"{"Seats":5}"#,
+        ),
+        envelope(
+            Message::Join {
+                group: acme.clone(),
+            },
+            "$join",
+            20,
+            1010,
+            "{}",
+        ),
+        envelope(
+            Message::Link {
+                anonymous_id: Arc::from("anon-1"),
+            },
+            "$link",
+            21,
+            1011,
+            "{}",
         ),
     ];
     assert_eq!(sink.deliver(&batch), Outcome::Delivered);
@@ -279,7 +381,10 @@ fn profiles_groups_joins_and_links_are_applied_once_each() {
         ("Tags", r#"["a", "c"]"#),
         ("Visits", "6"),
     ];
-    let traits: Vec<(&str, &str)> = traits.iter().map(|(t, v)| (t.as_str(), v.as_str())).collect();
+    let traits: Vec<(&str, &str)> = traits
+        .iter()
+        .map(|(t, v)| (t.as_str(), v.as_str()))
+        .collect();
     assert_eq!(traits, expected);
     let group: Vec<(String, String, String)> = c
         .query(
@@ -299,11 +404,17 @@ fn profiles_groups_joins_and_links_are_applied_once_each() {
         ]
     );
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM trackplan.memberships WHERE distinct_id = 'k1:subject-a' AND group_id = '\"acme\"'"),
+        count(
+            &mut c,
+            "SELECT count(*) FROM trackplan.memberships WHERE distinct_id = 'k1:subject-a' AND group_id = '\"acme\"'"
+        ),
         1
     );
     assert_eq!(
-        count(&mut c, "SELECT count(*) FROM trackplan.links WHERE anonymous_id = 'anon-1' AND distinct_id = 'k1:subject-a'"),
+        count(
+            &mut c,
+            "SELECT count(*) FROM trackplan.links WHERE anonymous_id = 'anon-1' AND distinct_id = 'k1:subject-a'"
+        ),
         1
     );
     assert_eq!(count(&mut c, "SELECT count(*) FROM trackplan.updates"), 12);
@@ -355,7 +466,10 @@ fn a_server_restarted_mid_stream_stores_every_event_once() {
         producer.join().expect("producer");
     });
     let report = tracker.flush().expect("flush");
-    assert_eq!(report.destinations.iter().map(|d| d.1.failed).sum::<u64>(), 0);
+    assert_eq!(
+        report.destinations.iter().map(|d| d.1.failed).sum::<u64>(),
+        0
+    );
     let retried = tracker.stats().destinations[4].counts.retried;
     assert!(retried > 0, "the restarts interrupted no delivery");
     assert_each_once(&server, n);
@@ -414,7 +528,10 @@ fn postgres_crash_child() {
     let mut out = std::io::stdout().lock();
     for i in 0..1_000_000 {
         subject.track(ticket(i));
-        if writeln!(out, "accepted {i}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "accepted {i}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
     }
@@ -425,11 +542,20 @@ fn a_process_killed_with_sigkill_loses_no_spooled_event_and_duplicates_none() {
     let server = PgServer::start();
     // The tables exist before the child runs, so what it wrote before the kill can be counted.
     let ddl = trackplan_runtime::sinks::postgres_ddl("trackplan").expect("ddl");
-    server.client().batch_execute(&ddl).expect("create the tables");
+    server
+        .client()
+        .batch_execute(&ddl)
+        .expect("create the tables");
     let spool = std::env::temp_dir().join(format!("trackplan-pg-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool);
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["postgres_crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "postgres_crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SPOOL_ENV, &spool)
         .env(URL_ENV, server.url())
         .stdout(Stdio::piped())
@@ -463,13 +589,20 @@ fn a_process_killed_with_sigkill_loses_no_spooled_event_and_duplicates_none() {
     let tracker = tracker(&server, Some(&spool));
     tracker.flush().expect("flush the replay");
     let stored: HashSet<i64> = c
-        .query("SELECT (properties->>'Order Count')::bigint FROM trackplan.events", &[])
+        .query(
+            "SELECT (properties->>'Order Count')::bigint FROM trackplan.events",
+            &[],
+        )
         .expect("select")
         .iter()
         .map(|r| r.get(0))
         .collect();
     let rows = count(&mut c, "SELECT count(*) FROM trackplan.events");
-    let missing: Vec<&i64> = accepted.iter().filter(|i| !stored.contains(i)).take(5).collect();
+    let missing: Vec<&i64> = accepted
+        .iter()
+        .filter(|i| !stored.contains(i))
+        .take(5)
+        .collect();
     assert!(missing.is_empty(), "accepted but not stored: {missing:?}…");
     assert_eq!(rows as usize, stored.len(), "an event was stored twice");
     assert!(rows as usize >= accepted.len());
@@ -513,8 +646,15 @@ fn forget_request_access_and_prune_reach_the_server() {
     let Some(Access::Records { records, source }) = report.destination("support_desk") else {
         panic!("expected records: {report:?}");
     };
-    assert_eq!(records.len(), 5 + 3 + 1 + 1, "events, the update and the profile trait");
-    assert!(source.as_deref().is_some_and(|s| s.contains("trackplan")), "{source:?}");
+    assert_eq!(
+        records.len(),
+        5 + 3 + 1 + 1,
+        "events, the update and the profile trait"
+    );
+    assert!(
+        source.as_deref().is_some_and(|s| s.contains("trackplan")),
+        "{source:?}"
+    );
     let first: serde_json::Value = serde_json::from_str(&records[0]).expect("json");
     assert_eq!(first["table"], "events");
     assert_eq!(first["distinct_id"], alice_id.as_str());
@@ -528,7 +668,10 @@ fn forget_request_access_and_prune_reach_the_server() {
     assert_eq!(numbers, [0, 1, 2, 3, 4, 105, 106, 107]);
     assert!(records.iter().all(|r| r.contains(&alice_id)));
     assert_eq!(
-        records.iter().filter(|r| r.starts_with(r#"{"table": "profiles""#)).count(),
+        records
+            .iter()
+            .filter(|r| r.starts_with(r#"{"table": "profiles""#))
+            .count(),
         1
     );
 
@@ -536,7 +679,9 @@ fn forget_request_access_and_prune_reach_the_server() {
     // events are older than the retention, everything later is kept.
     let days_730 = 730 * 86_400_000;
     let pruned = tracker
-        .prune_at(Timestamp::from_unix_millis(boundary.unix_millis() + days_730))
+        .prune_at(Timestamp::from_unix_millis(
+            boundary.unix_millis() + days_730,
+        ))
         .expect("prune");
     assert_eq!(
         pruned.destination("support_desk"),
@@ -545,7 +690,10 @@ fn forget_request_access_and_prune_reach_the_server() {
             before: boundary
         })
     );
-    assert_eq!(pruned.destination("warehouse"), Some(&Pruned::NothingStored));
+    assert_eq!(
+        pruned.destination("warehouse"),
+        Some(&Pruned::NothingStored)
+    );
     let left: Vec<i64> = c
         .query(
             "SELECT (properties->>'Order Count')::bigint FROM trackplan.events ORDER BY 1",
@@ -566,16 +714,29 @@ fn forget_request_access_and_prune_reach_the_server() {
     let forgotten = tracker.forget("alice").expect("forget");
     assert_eq!(forgotten.destinations[4], ("support_desk", Erasure::Erased));
     assert_eq!(
-        count(&mut c, &format!("SELECT count(*) FROM trackplan.events WHERE distinct_id = '{alice_id}'")),
+        count(
+            &mut c,
+            &format!("SELECT count(*) FROM trackplan.events WHERE distinct_id = '{alice_id}'")
+        ),
         0
     );
     assert_eq!(
-        count(&mut c, &format!("SELECT count(*) FROM trackplan.profiles WHERE distinct_id = '{alice_id}'")),
+        count(
+            &mut c,
+            &format!("SELECT count(*) FROM trackplan.profiles WHERE distinct_id = '{alice_id}'")
+        ),
         0
     );
     assert_eq!(
-        count(&mut c, &format!("SELECT count(*) FROM trackplan.updates WHERE distinct_id = '{alice_id}'")),
+        count(
+            &mut c,
+            &format!("SELECT count(*) FROM trackplan.updates WHERE distinct_id = '{alice_id}'")
+        ),
         0
     );
-    assert_eq!(count(&mut c, "SELECT count(*) FROM trackplan.events"), 3, "bob's stay");
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM trackplan.events"),
+        3,
+        "bob's stay"
+    );
 }

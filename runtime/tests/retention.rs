@@ -38,7 +38,10 @@ fn times_in(path: &std::path::Path) -> Vec<(i64, String)> {
             let v: serde_json::Value = serde_json::from_str(l).or_panic();
             (
                 v["time"].as_i64().unwrap_or_default(),
-                v["properties"]["URL"].as_str().unwrap_or_default().to_owned(),
+                v["properties"]["URL"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect()
@@ -46,9 +49,21 @@ fn times_in(path: &std::path::Path) -> Vec<(i64, String)> {
 
 #[test]
 fn a_destination_keeps_records_for_the_shortest_retention_of_its_purposes() {
-    assert_eq!(retention_days(&PLAN, 0), Some(395), "warehouse: product_analytics");
-    assert_eq!(retention_days(&PLAN, 3), Some(180), "security_log: security");
-    assert_eq!(retention_days(&PLAN, 4), Some(730), "support_desk: customer_support");
+    assert_eq!(
+        retention_days(&PLAN, 0),
+        Some(395),
+        "warehouse: product_analytics"
+    );
+    assert_eq!(
+        retention_days(&PLAN, 3),
+        Some(180),
+        "security_log: security"
+    );
+    assert_eq!(
+        retention_days(&PLAN, 4),
+        Some(730),
+        "support_desk: customer_support"
+    );
     assert_eq!(retention_days(&PLAN, 99), None);
     let now = Timestamp::from_unix_millis(1_000 * DAY);
     assert_eq!(cutoff(180, now).unix_millis(), 820 * DAY);
@@ -92,7 +107,9 @@ fn a_pruned_ndjson_file_and_spool_keep_the_younger_records_and_nothing_older() {
         // As of 180 days after the boundary: the security log's older records go (from the
         // spool), the warehouse (395 days) keeps everything.
         let report = tracker
-            .prune_at(Timestamp::from_unix_millis(boundary.unix_millis() + 180 * DAY))
+            .prune_at(Timestamp::from_unix_millis(
+                boundary.unix_millis() + 180 * DAY,
+            ))
             .or_panic();
         assert_eq!(
             report.spool,
@@ -134,11 +151,17 @@ fn a_pruned_ndjson_file_and_spool_keep_the_younger_records_and_nothing_older() {
     let replayed = security.envelopes();
     assert_eq!(replayed.len(), 10, "the younger security events, once each");
     assert!(replayed.iter().all(|e| e.time_ms >= boundary.unix_millis()));
-    assert_eq!(times_in(&file).len(), 30, "nothing replayed to the warehouse");
+    assert_eq!(
+        times_in(&file).len(),
+        30,
+        "nothing replayed to the warehouse"
+    );
 
     // As of 395 days after: the warehouse's first twenty pages are older than its retention.
     let report = tracker
-        .prune_at(Timestamp::from_unix_millis(boundary.unix_millis() + 395 * DAY))
+        .prune_at(Timestamp::from_unix_millis(
+            boundary.unix_millis() + 395 * DAY,
+        ))
         .or_panic();
     assert_eq!(
         report.destination("warehouse"),
@@ -148,8 +171,13 @@ fn a_pruned_ndjson_file_and_spool_keep_the_younger_records_and_nothing_older() {
         })
     );
     let kept = times_in(&file);
-    let urls: Vec<String> = (20..30).map(|i| format!("https://shop.example/p/{i}")).collect();
-    assert_eq!(kept.iter().map(|(_, u)| u.clone()).collect::<Vec<_>>(), urls);
+    let urls: Vec<String> = (20..30)
+        .map(|i| format!("https://shop.example/p/{i}"))
+        .collect();
+    assert_eq!(
+        kept.iter().map(|(_, u)| u.clone()).collect::<Vec<_>>(),
+        urls
+    );
     assert!(kept.iter().all(|(t, _)| *t >= boundary.unix_millis()));
 }
 
@@ -179,12 +207,16 @@ fn the_spool_of_a_stopped_application_is_pruned_by_destination_id() {
     let far_future = Timestamp::from_unix_millis(Timestamp::now().unix_millis() + 1000 * DAY);
     assert_eq!(opened.prune(|_| None).or_panic(), 0, "no cutoff: all kept");
     assert_eq!(
-        opened.prune(|id| (id == "warehouse").then_some(far_future)).or_panic(),
+        opened
+            .prune(|id| (id == "warehouse").then_some(far_future))
+            .or_panic(),
         0,
         "another destination's cutoff"
     );
     assert_eq!(
-        opened.prune(|id| (id == "security_log").then_some(far_future)).or_panic(),
+        opened
+            .prune(|id| (id == "security_log").then_some(far_future))
+            .or_panic(),
         5
     );
 }

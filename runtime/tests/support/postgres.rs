@@ -189,7 +189,16 @@ impl PgServer {
         self.run_ok(
             "pg_ctl",
             &[
-                "-D", &data, "-l", &log, "-o", &self.options, "-w", "-t", "60", "start",
+                "-D",
+                &data,
+                "-l",
+                &log,
+                "-o",
+                &self.options,
+                "-w",
+                "-t",
+                "60",
+                "start",
             ],
         );
     }
@@ -198,7 +207,10 @@ impl PgServer {
     /// until [`PgServer::start_again`].
     pub fn stop(&self) {
         let data = self.data.display().to_string();
-        self.run_ok("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"]);
+        self.run_ok(
+            "pg_ctl",
+            &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"],
+        );
     }
 
     /// Stops and starts the server.

@@ -99,6 +99,8 @@ enum Failure {
     Data(String),
     /// Anything else the server refused (a missing table, a permission): fails the batch.
     Permanent(String),
+    /// An insert id the table holds already: the batch is written again, skipping those.
+    Duplicate(String),
 }
 
 impl Failure {
@@ -115,6 +117,7 @@ impl Failure {
             // connection exception, insufficient resources, operator intervention (shutdown,
             // cannot connect now), system error, transaction rollback (serialization, deadlock)
             "08" | "53" | "57" | "58" | "40" => Failure::Transient(reason),
+            _ if *db.code() == SqlState::UNIQUE_VIOLATION => Failure::Duplicate(reason),
             // data exception, integrity constraint violation
             "22" | "23" => Failure::Data(reason),
             _ if *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION => Failure::Transient(reason),
@@ -206,9 +209,9 @@ impl Postgres {
             client.batch_execute(&setup).map_err(|e| Failure::of(&e))?;
             self.client = Some(client);
         }
-        self.client.as_mut().ok_or_else(|| {
-            Failure::Transient("PostgreSQL connection: not connected".to_owned())
-        })
+        self.client
+            .as_mut()
+            .ok_or_else(|| Failure::Transient("PostgreSQL connection: not connected".to_owned()))
     }
 
     /// Runs `f` in a transaction on the kept connection; a transient failure drops the
@@ -249,9 +252,16 @@ impl Postgres {
         }
     }
 
-    /// Writes `batch` in one transaction.
+    /// Writes `batch` in one transaction: the events `COPY`'d straight into `events`; when one
+    /// of them is there already (a retried or replayed batch), again through the staging
+    /// table, skipping those.
     fn write(&mut self, batch: &[&Envelope]) -> Result<(), Failure> {
-        self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch))
+        match self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, false)) {
+            Err(Failure::Duplicate(_)) => {
+                self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, true))
+            }
+            other => other,
+        }
     }
 }
 
@@ -280,17 +290,23 @@ impl<T> Classify<T> for Result<T, postgres::Error> {
 
 fn reason(failure: &Failure) -> String {
     match failure {
-        Failure::Transient(r) | Failure::Data(r) | Failure::Permanent(r) => r.clone(),
+        Failure::Transient(r)
+        | Failure::Data(r)
+        | Failure::Permanent(r)
+        | Failure::Duplicate(r) => r.clone(),
     }
 }
 
 /// The session's staging table for `COPY`: emptied at every commit.
 const STAGE: &str = "
 CREATE TEMPORARY TABLE IF NOT EXISTS trackplan_stage (
-    insert_id text, event text, time_ms bigint, distinct_id text, plan text,
+    insert_id text, event text, time timestamptz, distinct_id text, plan text,
     purposes text[], groups jsonb, properties jsonb
 ) ON COMMIT DELETE ROWS;
 ";
+
+/// The columns every `COPY` writes, in the order of [`copy_row`].
+const COLUMNS: &str = "(insert_id, event, time, distinct_id, plan, purposes, groups, properties)";
 
 /// The timestamp of a `bigint` milliseconds parameter.
 fn at(param: &str) -> String {
@@ -302,6 +318,7 @@ fn write_batch(
     schema: &str,
     copy: &mut Vec<u8>,
     batch: &[&Envelope],
+    dedupe: bool,
 ) -> Result<(), Failure> {
     copy.clear();
     let mut events = 0;
@@ -312,24 +329,29 @@ fn write_batch(
         }
     }
     if events > 0 {
-        let mut writer = tx.copy_in(
-            "COPY trackplan_stage (insert_id, event, time_ms, distinct_id, plan, purposes, \
-             groups, properties) FROM STDIN",
-        ).pg()?;
+        let target = if dedupe {
+            "trackplan_stage".to_owned()
+        } else {
+            format!("{schema}.events")
+        };
+        let mut writer = tx
+            .copy_in(&format!("COPY {target} {COLUMNS} FROM STDIN"))
+            .pg()?;
         // A write error is the connection's; `finish` reports the server's verdict.
         writer.write_all(copy).map_err(|e| {
             Failure::Transient(format!("PostgreSQL connection: COPY: {}", e.kind()))
         })?;
         writer.finish().pg()?;
-        tx.execute(
-            &format!(
-                "INSERT INTO {schema}.events \
-                 SELECT insert_id, event, {}, distinct_id, plan, purposes, groups, properties \
-                 FROM trackplan_stage ON CONFLICT (insert_id) DO NOTHING",
-                at("time_ms")
-            ),
-            &[],
-        ).pg()?;
+        if dedupe {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {schema}.events {COLUMNS} SELECT * FROM trackplan_stage \
+                     ON CONFLICT (insert_id) DO NOTHING"
+                ),
+                &[],
+            )
+            .pg()?;
+        }
     }
     for e in batch {
         if !matches!(e.message, Message::Track { .. }) {
@@ -345,7 +367,9 @@ fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) {
     out.push(b'\t');
     copy_text(out, e.event.as_bytes());
     out.push(b'\t');
-    out.extend_from_slice(itoa::Buffer::new().format(e.time_ms).as_bytes());
+    // ISO-8601 UTC with milliseconds, which `timestamptz` reads exactly.
+    let time = Timestamp::from_unix_millis(e.time_ms).iso8601();
+    out.extend_from_slice(time.as_str().as_bytes());
     out.push(b'\t');
     copy_text(out, e.distinct_id.as_bytes());
     out.push(b'\t');
@@ -463,7 +487,14 @@ fn write_update(
         }
         Message::Group { group, op } => {
             let key = TraitKey::group(schema);
-            apply(tx, &key, *op, e.time_ms, traits, &[&group.kind, &&*group.id])?;
+            apply(
+                tx,
+                &key,
+                *op,
+                e.time_ms,
+                traits,
+                &[&group.kind, &&*group.id],
+            )?;
         }
         Message::Join { group } => {
             tx.execute(
@@ -549,9 +580,9 @@ fn apply(
         )
     };
     let sql = match op {
-        ProfileOp::Set => upsert(
-            "DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-        ),
+        ProfileOp::Set => {
+            upsert("DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at")
+        }
         ProfileOp::SetOnce => upsert("DO NOTHING"),
         ProfileOp::Add => upsert(
             "DO UPDATE SET value = to_jsonb(t.value::numeric + EXCLUDED.value::numeric), \
@@ -599,7 +630,9 @@ impl Sink for Postgres {
                 reason,
                 after: None,
             },
-            Err(Failure::Permanent(reason)) => Outcome::Failed { reason },
+            Err(Failure::Permanent(reason) | Failure::Duplicate(reason)) => {
+                Outcome::Failed { reason }
+            }
             // Some row is refused: find which, one transaction per row.
             Err(Failure::Data(_)) => {
                 let mut failed = Vec::new();
@@ -613,7 +646,11 @@ impl Sink for Postgres {
                                 after: None,
                             };
                         }
-                        Err(Failure::Data(reason) | Failure::Permanent(reason)) => {
+                        Err(
+                            Failure::Data(reason)
+                            | Failure::Permanent(reason)
+                            | Failure::Duplicate(reason),
+                        ) => {
                             failed.push((i, reason));
                         }
                     }
@@ -635,10 +672,14 @@ impl Sink for Postgres {
             let mut n = 0;
             for sql in [
                 format!("DELETE FROM {s}.events WHERE distinct_id = ANY($1)"),
-                format!("DELETE FROM {s}.updates WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"),
+                format!(
+                    "DELETE FROM {s}.updates WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"
+                ),
                 format!("DELETE FROM {s}.profiles WHERE distinct_id = ANY($1)"),
                 format!("DELETE FROM {s}.memberships WHERE distinct_id = ANY($1)"),
-                format!("DELETE FROM {s}.links WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"),
+                format!(
+                    "DELETE FROM {s}.links WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"
+                ),
             ] {
                 n += tx.execute(&sql, &[&distinct_ids])?;
             }
@@ -737,8 +778,8 @@ mod tests {
 
     #[test]
     fn debug_and_errors_never_show_the_password() {
-        let sink = Postgres::new("postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse")
-            .expect("valid");
+        let sink =
+            Postgres::new("postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse").expect("valid");
         let debug = format!("{sink:?}");
         assert!(!debug.contains("s3cret-pw"), "{debug}");
         assert!(debug.contains("warehouse"), "{debug}");
@@ -750,8 +791,7 @@ mod tests {
             Err(PostgresError::TlsRequired)
         ));
         assert!(matches!(
-            Postgres::new("postgresql://127.0.0.1/x")
-                .and_then(|p| p.schema("no-dashes")),
+            Postgres::new("postgresql://127.0.0.1/x").and_then(|p| p.schema("no-dashes")),
             Err(PostgresError::InvalidSchema(_))
         ));
     }
