@@ -251,8 +251,8 @@ impl Tracker {
     /// ([`Sink::prune`]: an NDJSON file is rewritten without them, the PostgreSQL warehouse
     /// deletes them), and so does the spool. Run it daily, e.g. from a scheduled job.
     ///
-    /// Waits for every destination's answer up to [`TrackerBuilder::flush_timeout`]
-    /// (crate::TrackerBuilder::flush_timeout). **Blocks**.
+    /// Waits for every destination's answer up to
+    /// [`TrackerBuilder::flush_timeout`](crate::TrackerBuilder::flush_timeout). **Blocks**.
     ///
     /// ```
     /// # extern crate trackplan_runtime as trackplan;
