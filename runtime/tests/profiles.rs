@@ -961,3 +961,30 @@ fn after_a_restart_the_ndjson_file_still_ties_the_anonymous_past_to_the_account(
         "the other visitor's page view stays"
     );
 }
+
+#[test]
+fn forgetting_the_anonymous_id_drops_the_queued_link_that_names_it() {
+    let tracker = builder()
+        .sink(destination::Warehouse, Down)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .drop_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let visitor = tracker.anonymous(both()).unwrap_or_else(|e| panic!("{e}"));
+    visitor.track(page_view());
+    let user = visitor.identify("user-42");
+    user.update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Pro));
+    let report = tracker
+        .forget_distinct_id(visitor.distinct_id())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The page view (the visitor's) and the link (the account's, naming the visitor); the
+    // account's own profile update stays.
+    assert_eq!(report.purged, 2);
+    let warehouse = tracker.stats();
+    let counts = warehouse
+        .destination("warehouse")
+        .unwrap_or_else(|| panic!("no warehouse"));
+    assert_eq!((counts.dropped_forgotten, counts.pending()), (2, 1));
+}
