@@ -43,7 +43,7 @@ pub(crate) fn sections(out: &mut Code, plan: &Plan, src: &SourceFile, std: Std) 
         docs.line("An update of the user's profile (the plan's `[traits]`): start with `Profile::new()`, chain one method per trait and operation, and pass it to `Subject::update_profile`.");
         docs.paragraph();
         docs.line("Each trait goes only to the destinations its purposes reach, with the subject's consent, through its transform.");
-        update(out, src, plan, "Profile", &docs, None, &fields, std);
+        update(out, src, None, "Profile", &docs, None, &fields, std);
         write!(
             out,
             "#[doc(hidden)]
@@ -88,7 +88,7 @@ impl ::trackplan::__private::ProfileUpdate for Profile {{
         update(
             out,
             src,
-            plan,
+            Some((g.id.value.as_str(), &g.key)),
             &name.to_string(),
             &docs,
             Some(&key_ty),
@@ -239,7 +239,7 @@ fn enums(out: &mut Code, src: &SourceFile, fields: &[Field<'_>]) {
 fn update(
     out: &mut Code,
     src: &SourceFile,
-    _plan: &Plan,
+    group_key: Option<(&str, &Property)>,
     name: &str,
     docs: &Doc,
     key: Option<&str>,
@@ -284,9 +284,9 @@ fn update(
             write!(
                 out,
                 "    /// The group with this key; as an update, it touches no trait yet.
-    pub fn new(key: impl ::core::convert::Into<{key}>) -> Self {{
+    pub fn new(key: impl __{name}_ops::key) -> Self {{
         {name} {{
-            __key: key.into(),
+            __key: __{name}_ops::key::into_value(key),
 {rest}        }}
     }}
 
@@ -300,6 +300,42 @@ fn update(
         }
     }
     let mut misfits = Vec::new();
+    if let (Some(ty), Some((kind, p))) = (key, group_key) {
+        let message = format!(
+            "`{{Self}}` cannot be the key of group kind `{kind}` (plan type: {})",
+            describe(&p.ty.value)
+        );
+        let mut items = format!(
+            "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]
+    pub trait key {{
+        #[doc(hidden)]
+        fn into_value(self) -> {ty};
+    }}
+",
+            crate::code::lit(&message),
+            crate::code::lit(&format!(
+                "expected `{}` or a type that converts into it",
+                escape(ty)
+            )),
+            crate::code::lit(&format!(
+                "the key of group kind `{kind}` is declared at {}",
+                escape(&location(src, p.id.span.start))
+            )),
+        );
+        for source in sources(&p.ty.value, p.sensitivity.value, ty, None, std) {
+            items.push_str(&format!(
+                "
+    impl key for {source} {{
+        #[inline]
+        fn into_value(self) -> {ty} {{
+            ::core::convert::Into::into(self)
+        }}
+    }}
+"
+            ));
+        }
+        misfits.push(items);
+    }
     for f in fields {
         methods(out, src, name, f, std, &mut misfits);
     }
