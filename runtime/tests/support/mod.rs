@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod logs;
+pub mod profiles;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};

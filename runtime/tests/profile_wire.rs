@@ -1,0 +1,443 @@
+//! Profile, group, join and link messages on the wire: the exact bytes the Mixpanel and
+//! Segment sinks send for each kind (against the contract-checking stand-ins on 127.0.0.1),
+//! and what every fault does to batches of them.
+
+// The fixture is generated code, which names `::trackplan::…`.
+extern crate trackplan_runtime as trackplan;
+
+mod fixture;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+use support::server::{Fault, TestServer};
+use support::{PLAN, insert_id};
+use trackplan_runtime::info::PurposeSet;
+use trackplan_runtime::sinks::{Mixpanel, Segment};
+use trackplan_runtime::{Envelope, GroupRef, Message, Outcome, ProfileOp, Sink};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const WRITE_KEY: &str = "wk_9Xq2LmN4";
+/// The pseudonymous ids of one subject before and after signing up (what HMAC gives; fixed
+/// here, since these envelopes are built by hand).
+const USER: &str = "4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a";
+const ANON: &str = "a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6";
+
+fn envelope(message: Message, event: &'static str, id: &str, properties: &str) -> Envelope {
+    Envelope {
+        message,
+        event,
+        insert_id: id.to_owned(),
+        time_ms: 1_700_000_000_123,
+        distinct_id: USER.into(),
+        plan: &PLAN,
+        purposes: PurposeSet::from_bits(1),
+        properties: properties.into(),
+    }
+}
+
+fn company(id: &str) -> GroupRef {
+    GroupRef {
+        kind: "company",
+        key: "company_id",
+        id: Arc::from(id),
+    }
+}
+
+fn profile(op: ProfileOp, id: &str, traits: &str) -> Envelope {
+    envelope(Message::Profile { op }, "$profile", id, traits)
+}
+
+fn group(op: ProfileOp, id: &str, traits: &str) -> Envelope {
+    envelope(
+        Message::Group {
+            group: company("\"acme\""),
+            op,
+        },
+        "$group",
+        id,
+        traits,
+    )
+}
+
+fn join(id: &str) -> Envelope {
+    envelope(
+        Message::Join {
+            group: company("\"acme\""),
+        },
+        "$join",
+        id,
+        "{}",
+    )
+}
+
+fn link(id: &str) -> Envelope {
+    envelope(
+        Message::Link {
+            anonymous_id: ANON.into(),
+        },
+        "$link",
+        id,
+        "{}",
+    )
+}
+
+fn grouped_track(id: &str) -> Envelope {
+    envelope(
+        Message::Track {
+            groups: Some(vec![company("\"acme\""), company("42")].into()),
+        },
+        "Page Viewed",
+        id,
+        r#"{"URL":"https://blog.example/"}"#,
+    )
+}
+
+/// One of each kind, in an order that mixes the endpoints.
+fn mixed_batch() -> Vec<Envelope> {
+    vec![
+        profile(ProfileOp::Set, "id-00", r#"{"plan":"pro","$email":"9f2c"}"#),
+        grouped_track("id-01"),
+        link("id-02"),
+        profile(
+            ProfileOp::SetOnce,
+            "id-03",
+            r#"{"first_seen":"2023-11-14"}"#,
+        ),
+        group(ProfileOp::Set, "id-04", r#"{"name":"Acme","seats":12}"#),
+        profile(ProfileOp::Add, "id-05", r#"{"logins":1}"#),
+        profile(ProfileOp::Union, "id-06", r#"{"tags":["beta","eu"]}"#),
+        profile(ProfileOp::Remove, "id-07", r#"{"tags":["alpha","old"]}"#),
+        join("id-08"),
+        profile(ProfileOp::Unset, "id-09", r#"["trial_ends"]"#),
+        group(ProfileOp::Unset, "id-10", r#"["seats"]"#),
+        group(ProfileOp::Union, "id-11", r#"{"regions":["eu"]}"#),
+    ]
+}
+
+fn mixpanel(server: &TestServer) -> Mixpanel {
+    Mixpanel::new(TOKEN)
+        .base_url(server.url())
+        .timeout(Duration::from_millis(500))
+}
+
+fn segment(server: &TestServer) -> Segment {
+    Segment::new(WRITE_KEY)
+        .base_url(server.url())
+        .timeout(Duration::from_millis(500))
+}
+
+fn body_of(server: &TestServer, path: &str) -> Vec<String> {
+    server
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == path)
+        .map(|s| String::from_utf8(s.bytes).expect("UTF-8 body"))
+        .collect()
+}
+
+#[test]
+fn mixpanel_sends_each_kind_to_its_endpoint_byte_for_byte() {
+    let server = TestServer::mixpanel(TOKEN);
+    let batch = mixed_batch();
+    assert_eq!(mixpanel(&server).deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(
+        paths,
+        ["/import", "/engage", "/groups"],
+        "one request per endpoint"
+    );
+
+    let import = concat!(
+        r#"[{"event":"Page Viewed","properties":{"time":1700000000123,"#,
+        r#""distinct_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","$insert_id":"id-01","ip":0,"#,
+        r#""URL":"https://blog.example/","company_id":["acme","42"]}},"#,
+        r#"{"event":"$identify","properties":{"time":1700000000123,"#,
+        r#""distinct_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","$insert_id":"id-02","ip":0,"#,
+        r#""$user_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","$device_id":"a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6","#,
+        r#""$identified_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","$anon_id":"a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6"}}]"#
+    );
+    assert_eq!(body_of(&server, "/import"), [import]);
+
+    let user = r#"{"$token":"0123456789abcdef0123456789abcdef","$distinct_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","#;
+    let engage = [
+        r#""$set":{"plan":"pro","$email":"9f2c"}}"#,
+        r#""$set_once":{"first_seen":"2023-11-14"}}"#,
+        r#""$add":{"logins":1}}"#,
+        r#""$union":{"tags":["beta","eu"]}}"#,
+        r#""$remove":{"tags":"alpha"}}"#,
+        r#""$remove":{"tags":"old"}}"#,
+        r#""$union":{"company_id":["acme"]}}"#,
+        r#""$unset":["trial_ends"]}"#,
+    ]
+    .map(|op| format!("{user}{op}"));
+    assert_eq!(
+        body_of(&server, "/engage"),
+        [format!("[{}]", engage.join(","))]
+    );
+
+    let acme = r#"{"$token":"0123456789abcdef0123456789abcdef","$group_key":"company_id","$group_id":"acme","#;
+    let groups = [
+        r#""$set":{"name":"Acme","seats":12}}"#,
+        r#""$unset":["seats"]}"#,
+        r#""$union":{"regions":["eu"]}}"#,
+    ]
+    .map(|op| format!("{acme}{op}"));
+    assert_eq!(
+        body_of(&server, "/groups"),
+        [format!("[{}]", groups.join(","))]
+    );
+    // 2 events, 8 user updates (a removal of two values is two), 3 group updates.
+    assert_eq!(server.accepted().len(), 13);
+}
+
+#[test]
+fn segment_sends_identify_group_and_alias_byte_for_byte() {
+    let server = TestServer::segment(WRITE_KEY);
+    let batch = vec![
+        profile(ProfileOp::Set, "id-00", r#"{"plan":"pro","email":"9f2c"}"#),
+        grouped_track("id-01"),
+        link("id-02"),
+        join("id-03"),
+        group(ProfileOp::Set, "id-04", r#"{"name":"Acme"}"#),
+        profile(ProfileOp::Unset, "id-05", r#"["trial_ends"]"#),
+    ];
+    assert_eq!(segment(&server).deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let common = |id: &str| {
+        format!(
+            r#""userId":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","messageId":"{id}","timestamp":"2023-11-14T22:13:20.123Z""#
+        )
+    };
+    let library = format!(
+        r#""library":{{"name":"trackplan","version":"{}"}}}}}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    let calls = [
+        format!(
+            r#"{{"type":"identify",{},"traits":{{"plan":"pro","email":"9f2c"}},"context":{{{library}"#,
+            common("id-00")
+        ),
+        format!(
+            r#"{{"type":"track","event":"Page Viewed",{},"properties":{{"URL":"https://blog.example/"}},"context":{{"groupId":"acme",{library}"#,
+            common("id-01")
+        ),
+        format!(
+            r#"{{"type":"alias","previousId":"a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6",{},"context":{{{library}"#,
+            common("id-02")
+        ),
+        format!(
+            r#"{{"type":"group","groupId":"acme",{},"traits":{{"group_type":"company"}},"context":{{{library}"#,
+            common("id-03")
+        ),
+        format!(
+            r#"{{"type":"group","groupId":"acme",{},"traits":{{"group_type":"company","name":"Acme"}},"context":{{{library}"#,
+            common("id-04")
+        ),
+        format!(
+            r#"{{"type":"identify",{},"traits":{{"trial_ends":null}},"context":{{{library}"#,
+            common("id-05")
+        ),
+    ];
+    assert_eq!(
+        body_of(&server, "/v1/batch"),
+        [format!(r#"{{"batch":[{}]}}"#, calls.join(","))]
+    );
+    let kinds: Vec<String> = server.accepted().into_iter().map(|a| a.event).collect();
+    assert_eq!(
+        kinds,
+        [
+            "identify",
+            "Page Viewed",
+            "alias",
+            "group",
+            "group",
+            "identify"
+        ]
+    );
+}
+
+#[test]
+fn segment_counts_operations_it_cannot_express_as_failed_and_sends_the_rest() {
+    let server = TestServer::segment(WRITE_KEY);
+    let batch = vec![
+        profile(ProfileOp::SetOnce, "id-0", r#"{"first_seen":"2023-11-14"}"#),
+        profile(ProfileOp::Set, "id-1", r#"{"plan":"pro"}"#),
+        profile(ProfileOp::Add, "id-2", r#"{"logins":1}"#),
+        group(ProfileOp::Remove, "id-3", r#"{"regions":"eu"}"#),
+        group(ProfileOp::Union, "id-4", r#"{"regions":["eu"]}"#),
+        profile(ProfileOp::Union, "id-5", r#"{"tags":["a"]}"#),
+    ];
+    let outcome = segment(&server).deliver(&batch);
+    let Outcome::Partial { failed } = outcome else {
+        panic!("expected a partial outcome, got {outcome:?}");
+    };
+    let failed: Vec<(usize, &str)> = failed.iter().map(|(i, r)| (*i, r.as_str())).collect();
+    assert_eq!(failed.len(), 5, "{failed:?}");
+    for ((index, reason), (want, op)) in failed.iter().zip([
+        (0, "`set_once`"),
+        (2, "`add`"),
+        (3, "`remove`"),
+        (4, "`union`"),
+        (5, "`union`"),
+    ]) {
+        assert_eq!(*index, want);
+        assert!(reason.contains(op), "{reason}");
+    }
+    server.assert_no_violations();
+    let sent: Vec<String> = server.accepted().into_iter().map(|a| a.insert_id).collect();
+    assert_eq!(sent, ["id-1"], "only what Segment can express is sent");
+}
+
+/// Every fault of the matrix, once, for the profile endpoints of Mixpanel; then the faults
+/// clear. Nothing may be lost, nothing stored twice, and nothing retried after a permanent
+/// answer.
+#[test]
+fn mixpanel_fault_matrix_on_profiles_groups_and_links() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut sink = mixpanel(&server);
+    let batch = mixed_batch();
+    let faults = [
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::Status(503),
+        Fault::TooManyRequests {
+            retry_after_secs: 9,
+        },
+        Fault::Slow(Duration::from_millis(1500)),
+        Fault::Reset,
+    ];
+    for path in ["/import", "/engage", "/groups"] {
+        server.script_path(path, faults.clone());
+        for fault in &faults {
+            let outcome = sink.deliver(&batch);
+            let Outcome::Retry { reason, after } = &outcome else {
+                panic!("{path} {fault:?}: {outcome:?}");
+            };
+            if let Fault::TooManyRequests { retry_after_secs } = fault {
+                assert_eq!(*after, Some(Duration::from_secs(*retry_after_secs)));
+            }
+            if let Fault::Status(status) = fault {
+                assert!(reason.contains(&status.to_string()), "{reason}");
+                if path != "/import" {
+                    assert!(reason.contains(path), "{reason}");
+                }
+            }
+        }
+    }
+    // The faults are used up: the last attempt delivers what is not settled yet.
+    assert_eq!(sink.deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let counts = server.accepted_counts();
+    assert_eq!(counts.len(), 13, "every record arrived: nothing lost");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "no record stored twice: {counts:?}"
+    );
+    // Each endpoint saw its records exactly once in an accepted request: the endpoints before
+    // a failing one were not resent.
+    for (path, records) in [("/import", 2), ("/engage", 8), ("/groups", 3)] {
+        let accepted: usize = server
+            .seen()
+            .iter()
+            .filter(|s| s.path == path && s.status == 200 && s.fault.is_none())
+            .map(|s| s.events)
+            .sum();
+        assert_eq!(accepted, records, "{path}");
+    }
+}
+
+#[test]
+fn mixpanel_maps_per_update_errors_and_permanent_answers_to_their_envelopes() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut sink = mixpanel(&server);
+    let batch = mixed_batch();
+    // Rejects the 6th update of /engage: the second removal of envelope 7 (records 0..=3 are
+    // envelopes 0, 3, 5, 6; 4 and 5 are envelope 7's).
+    let sixth = r#"{"$token":"0123456789abcdef0123456789abcdef","$distinct_id":"4c1b7e0f9a2d8e3c6b5a4f1e0d9c8b7a","$remove":{"tags":"old"}}"#;
+    let canonical = serde_json::from_str::<serde_json::Value>(sixth)
+        .expect("JSON")
+        .to_string();
+    server.script_path("/engage", [Fault::Reject(vec![canonical.clone()])]);
+    server.script_path("/groups", [Fault::Status(401)]);
+    let outcome = sink.deliver(&batch);
+    let Outcome::Partial { failed } = outcome else {
+        panic!("expected a partial outcome, got {outcome:?}");
+    };
+    let indices: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [4, 7, 10, 11], "{failed:?}");
+    assert!(failed[1].1.contains("$remove"), "{}", failed[1].1);
+    for (_, reason) in [&failed[0], &failed[2], &failed[3]] {
+        assert!(
+            reason.contains("401") && reason.contains("/groups"),
+            "{reason}"
+        );
+    }
+    server.assert_no_violations();
+    let groups_requests = server.seen().iter().filter(|s| s.path == "/groups").count();
+    assert_eq!(groups_requests, 1, "a permanent answer is not retried");
+    let counts = server.accepted_counts();
+    assert_eq!(counts.len(), 2 + 7, "events and the updates /engage kept");
+    assert!(!counts.contains_key(&canonical));
+
+    // A 200 with status 0 refuses the whole request: permanent, like a 401, for /engage only.
+    server.script_path("/engage", [Fault::StatusZero]);
+    let outcome = sink.deliver(&batch);
+    let Outcome::Partial { failed } = outcome else {
+        panic!("expected a partial outcome, got {outcome:?}");
+    };
+    let indices: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 3, 5, 6, 7, 8, 9]);
+    assert!(failed.iter().all(|(_, r)| r.contains("status 0")));
+}
+
+#[test]
+fn segment_fault_matrix_on_identify_group_and_alias() {
+    let server = TestServer::segment(WRITE_KEY);
+    let mut sink = segment(&server);
+    let batch: Vec<Envelope> = (0..30)
+        .map(|i| {
+            let id = insert_id();
+            match i % 5 {
+                0 => profile(ProfileOp::Set, &id, &format!(r#"{{"n":{i}}}"#)),
+                1 => join(&id),
+                2 => group(ProfileOp::Set, &id, &format!(r#"{{"seats":{i}}}"#)),
+                3 => link(&id),
+                _ => profile(ProfileOp::Unset, &id, r#"["n"]"#),
+            }
+        })
+        .collect();
+    server.script([
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::Status(503),
+        Fault::TooManyRequests {
+            retry_after_secs: 4,
+        },
+        Fault::Slow(Duration::from_millis(1500)),
+        Fault::Reset,
+    ]);
+    for _ in 0..6 {
+        let outcome = sink.deliver(&batch);
+        assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    }
+    assert!(server.accepted().is_empty());
+    assert_eq!(sink.deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let counts = server.accepted_counts();
+    assert_eq!(counts.len(), 30);
+    assert!(counts.values().all(|&n| n == 1));
+
+    // Segment answers a malformed batch or a bad key for the whole batch, once.
+    for status in [400, 401] {
+        server.script([Fault::Status(status)]);
+        let before = server.seen().len();
+        let outcome = sink.deliver(&batch);
+        assert!(
+            matches!(&outcome, Outcome::Failed { reason } if reason.contains(&status.to_string())),
+            "{status}: {outcome:?}"
+        );
+        assert_eq!(server.seen().len(), before + 1, "not retried");
+    }
+}
