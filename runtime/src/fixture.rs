@@ -109,6 +109,7 @@ impl PlanBuilder {
                 purposes,
                 destinations,
                 properties: Vec::leak(properties),
+                groups: &[],
             })
             .collect();
         // Not SHA-256 of a file, but it differs whenever what was declared differs, which is
@@ -129,6 +130,9 @@ impl PlanBuilder {
             purposes: Vec::leak(self.purposes),
             destinations: Vec::leak(self.destinations),
             events: Vec::leak(events),
+            traits: &[],
+            groups: &[],
+            context: &[],
         }))
     }
 }

@@ -284,7 +284,7 @@ fn special_data_without_consent_is_refused() {
         refusal(&NO_CONSENT),
         Inconsistency::Property {
             property: "condition",
-            problem: "is special-category data on an event with a purpose not based on consent",
+            problem: "is special-category data collected for a purpose not based on consent",
             ..
         }
     ));
