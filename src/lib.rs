@@ -41,8 +41,8 @@
 pub use trackplan_runtime::{
     Completion, Consent, ContextProperties, DeclaredFor, Destination, Envelope, Event, Group,
     GroupRef, GroupUpdate, Key, Message, Outcome, Personal, ProfileOp, ProfileUpdate, Purpose,
-    RoutableTo, Sink, Special, Subject, SubjectScope, Timestamp, Tracker, TrackerBuilder,
-    TrackOptions, TrackerScope, Values,
+    RoutableTo, Sink, Special, Subject, SubjectScope, Timestamp, TrackOptions, Tracker,
+    TrackerBuilder, TrackerScope, Values,
 };
 pub use trackplan_runtime::{config, error, info, requests, sinks, spool, stats, testing, time};
 

@@ -202,9 +202,8 @@ pub struct TrackerBuilder {
 }
 
 /// Serializes one `context(…)` call's values onto what was set before.
-type ContextFn = Box<
-    dyn FnOnce(&ContextSet, Option<&Key>, ViolationPolicy) -> (Arc<ContextSet>, u32) + Send,
->;
+type ContextFn =
+    Box<dyn FnOnce(&ContextSet, Option<&Key>, ViolationPolicy) -> (Arc<ContextSet>, u32) + Send>;
 
 impl fmt::Debug for TrackerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

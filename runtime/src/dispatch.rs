@@ -77,17 +77,18 @@ impl Pipeline {
         if !self.same_plan(U::PLAN) {
             return;
         }
-        let (Some(info), Some(source)) = (
-            self.plan.groups.get(U::KIND),
-            U::PLAN.groups.get(U::KIND),
-        ) else {
+        let (Some(info), Some(source)) =
+            (self.plan.groups.get(U::KIND), U::PLAN.groups.get(U::KIND))
+        else {
             return;
         };
-        let Some(written) =
-            self.write_traits(subject, source.traits, info.traits, info.destinations, |w| {
-                update.write_traits(w)
-            })
-        else {
+        let Some(written) = self.write_traits(
+            subject,
+            source.traits,
+            info.traits,
+            info.destinations,
+            |w| update.write_traits(w),
+        ) else {
             return;
         };
         // The key is serialized only for an update that goes somewhere.

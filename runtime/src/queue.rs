@@ -441,8 +441,8 @@ impl QueueState {
                 let before = items.len();
                 let mut freed_bytes = 0;
                 items.retain_mut(|q| {
-                    let hit = q.distinct_id() == distinct_id.as_bytes()
-                        || q.message.links(distinct_id);
+                    let hit =
+                        q.distinct_id() == distinct_id.as_bytes() || q.message.links(distinct_id);
                     if hit {
                         freed_bytes += q.properties().len();
                         recycle(pool, std::mem::take(&mut q.text));
@@ -463,14 +463,11 @@ impl QueueState {
                 lane.filling_since = None;
             }
             lane.queued -= removed;
-            let retried = lane
-                .retry
-                .as_mut()
-                .map_or(0, |r| {
-                    retain_batch(r, |e| {
-                        &*e.distinct_id != distinct_id && !e.message.links(distinct_id)
-                    })
-                });
+            let retried = lane.retry.as_mut().map_or(0, |r| {
+                retain_batch(r, |e| {
+                    &*e.distinct_id != distinct_id && !e.message.links(distinct_id)
+                })
+            });
             if lane.retry.as_ref().is_some_and(|r| r.batch.is_empty()) {
                 lane.retry = None;
             }

@@ -71,7 +71,6 @@
 
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::plan::{DestinationSet, PlanInfo, PurposeSet};
-use trackplan_vocab::Keyword;
 use crate::sink::Envelope;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -79,6 +78,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use trackplan_vocab::Keyword;
 
 const MAGIC: &[u8; 8] = b"TPSPOOL1";
 /// An event record without plan or destination id (earlier versions): refused on replay.
@@ -418,27 +418,24 @@ impl Spool {
                 .iter()
                 .find(|e| e.name == record.event)
                 .map(|e| e.name)
-                .or_else(|| {
-                    MESSAGE_NAMES
-                        .iter()
-                        .copied()
-                        .find(|n| *n == record.event)
-                });
+                .or_else(|| MESSAGE_NAMES.iter().copied().find(|n| *n == record.event));
             let message = decode_message(&record.message, plan);
             match (event, message) {
-                (Some(event), Some(message)) if same_plan && same_destination => out.events.push(Spooled {
-                    destination: d,
-                    envelope: Envelope {
-                        message,
-                        event,
-                        insert_id: record.insert_id,
-                        time_ms: record.time_ms,
-                        distinct_id: record.distinct_id.into(),
-                        plan,
-                        purposes: PurposeSet::from_bits(record.purposes),
-                        properties: record.properties.into(),
-                    },
-                }),
+                (Some(event), Some(message)) if same_plan && same_destination => {
+                    out.events.push(Spooled {
+                        destination: d,
+                        envelope: Envelope {
+                            message,
+                            event,
+                            insert_id: record.insert_id,
+                            time_ms: record.time_ms,
+                            distinct_id: record.distinct_id.into(),
+                            plan,
+                            purposes: PurposeSet::from_bits(record.purposes),
+                            properties: record.properties.into(),
+                        },
+                    })
+                }
                 _ => {
                     let spooled_under = if record.plan_label.is_empty() {
                         "an earlier trackplan version (no plan recorded)".to_owned()

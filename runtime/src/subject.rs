@@ -10,10 +10,10 @@ use crate::event::{Destination, Event, Purpose, RoutableTo};
 use crate::message::Message;
 use crate::options::TrackOptions;
 use crate::plan::DestinationSet;
-use crate::time::Timestamp;
-use crate::update::{Group, GroupUpdate, ProfileUpdate};
 use crate::scope::SubjectScope;
+use crate::time::Timestamp;
 use crate::tracker::Tracker;
+use crate::update::{Group, GroupUpdate, ProfileUpdate};
 
 pub(crate) struct SubjectState {
     pub distinct_id: Arc<str>,

@@ -54,7 +54,12 @@ impl Tracker {
     /// `subject_id` by the plan's identity transform (`"<key id>:<HMAC-SHA-256 hex>"` for
     /// `hmac`); `subject_id` itself is not kept.
     pub fn subject(&self, subject_id: &str, consent: Consent) -> Subject {
-        Subject::new(self, self.pipeline.distinct_id_of(subject_id), consent, false)
+        Subject::new(
+            self,
+            self.pipeline.distinct_id_of(subject_id),
+            consent,
+            false,
+        )
     }
 
     /// A handle for a visitor without an account: a random distinct id
@@ -74,7 +79,12 @@ impl Tracker {
     /// subject ids), so the same visitor gets the same distinct id in every process and
     /// [`Subject::identify`] can link it. `anonymous_id` itself is not kept.
     pub fn anonymous_with_id(&self, anonymous_id: &str, consent: Consent) -> Subject {
-        Subject::new(self, self.pipeline.distinct_id_of(anonymous_id), consent, true)
+        Subject::new(
+            self,
+            self.pipeline.distinct_id_of(anonymous_id),
+            consent,
+            true,
+        )
     }
 
     /// A scope whose subjects may only track events declared for purpose `P`.
@@ -141,17 +151,18 @@ impl Tracker {
     /// code use [`Tracker::forget_async`].
     pub fn forget(&self, subject_id: &str) -> Result<ForgetReport, ForgetError> {
         let id = self.pipeline.distinct_id_of(subject_id);
-        self.pipeline
-            .forget(self.pipeline.with_stitched(&id), self.pipeline.flush_timeout)
+        self.pipeline.forget(
+            self.pipeline.with_stitched(&id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject. **Blocks**.
     pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
-        self.pipeline
-            .forget(
-                self.pipeline.with_stitched(distinct_id),
-                self.pipeline.flush_timeout,
-            )
+        self.pipeline.forget(
+            self.pipeline.with_stitched(distinct_id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::forget`] as a future that does not block (see [`Tracker::flush_async`]).
@@ -204,8 +215,10 @@ impl Tracker {
     /// ```
     pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
         let id = self.pipeline.distinct_id_of(subject_id);
-        self.pipeline
-            .request_access(self.pipeline.with_stitched(&id), self.pipeline.flush_timeout)
+        self.pipeline.request_access(
+            self.pipeline.with_stitched(&id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::request_access`] by distinct id, e.g. for an anonymous subject. **Blocks**.
@@ -213,11 +226,10 @@ impl Tracker {
         &self,
         distinct_id: &str,
     ) -> Result<AccessReport, AccessError> {
-        self.pipeline
-            .request_access(
-                self.pipeline.with_stitched(distinct_id),
-                self.pipeline.flush_timeout,
-            )
+        self.pipeline.request_access(
+            self.pipeline.with_stitched(distinct_id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::request_access`] as a future that does not block (see

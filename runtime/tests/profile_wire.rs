@@ -5,16 +5,25 @@
 // The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
+mod common;
 mod fixture;
 mod support;
+
+use common::{destination, purpose};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
 
 use std::sync::Arc;
 use std::time::Duration;
 use support::server::{Fault, TestServer};
 use support::{PLAN, insert_id};
+use trackplan_runtime::config::RetryPolicy;
+use trackplan_runtime::error::FlushError;
 use trackplan_runtime::info::PurposeSet;
 use trackplan_runtime::sinks::{Mixpanel, Segment};
-use trackplan_runtime::{Envelope, GroupRef, Message, Outcome, ProfileOp, Sink};
+use trackplan_runtime::{
+    Consent, Envelope, GroupRef, Message, Outcome, ProfileOp, Sink, Tracker, TrackerBuilder,
+};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const WRITE_KEY: &str = "wk_9Xq2LmN4";
@@ -440,4 +449,120 @@ fn segment_fault_matrix_on_identify_group_and_alias() {
         );
         assert_eq!(server.seen().len(), before + 1, "not retried");
     }
+}
+
+/// The key `common::key()` holds, as bytes: the test derives distinct ids from it on its own.
+const KEY: [u8; 32] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27, 28, 29, 30, 31,
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A distinct id as the README defines it, computed here with the `hmac` and `sha2` crates
+/// directly: the key's id (the first 4 bytes of SHA-256 of a domain tag and the key), `:`,
+/// then the hex HMAC-SHA-256 of the raw id.
+fn pseudonym(raw: &str) -> String {
+    let id = Sha256::new()
+        .chain_update(b"trackplan key id\0")
+        .chain_update(KEY)
+        .finalize();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).expect("any key length");
+    mac.update(raw.as_bytes());
+    format!("{}:{}", hex(&id[..4]), hex(&mac.finalize().into_bytes()))
+}
+
+const FAST: RetryPolicy = RetryPolicy {
+    initial_backoff: Duration::from_millis(20),
+    max_backoff: Duration::from_millis(100),
+    max_retries: 10,
+};
+
+fn tracker(mp: &TestServer, seg: &TestServer) -> TrackerBuilder {
+    Tracker::builder(&common::PLAN)
+        .key(common::key())
+        .sink(destination::Mixpanel, mixpanel(mp).retry_policy(FAST))
+        .sink(destination::Ads, segment(seg).retry_policy(FAST))
+        .skip(destination::Warehouse)
+        .skip(destination::SecurityLog)
+        .skip(destination::SupportDesk)
+        .max_delay(Duration::from_millis(5))
+        .flush_timeout(Duration::from_secs(20))
+}
+
+#[test]
+fn a_stitch_through_the_tracker_links_both_pseudonymous_ids_at_each_destination() {
+    let mp = TestServer::mixpanel(TOKEN);
+    let seg = TestServer::segment(WRITE_KEY);
+    // Faults first: the link must still arrive exactly once at each.
+    mp.script([Fault::Status(503), Fault::Reset]);
+    seg.script([Fault::TooManyRequests {
+        retry_after_secs: 0,
+    }]);
+    let tracker = tracker(&mp, &seg).build().expect("tracker");
+    let consent = Consent::none()
+        .grant(purpose::ProductAnalytics)
+        .grant(purpose::Advertising);
+    let visitor = tracker.anonymous_with_id("cookie-7f3a", consent);
+    let user = visitor.identify("user-42");
+    tracker.flush().expect("flush");
+    mp.assert_no_violations();
+    seg.assert_no_violations();
+
+    let (anon, id) = (pseudonym("cookie-7f3a"), pseudonym("user-42"));
+    assert_eq!(visitor.distinct_id(), anon);
+    assert_eq!(user.distinct_id(), id);
+
+    let stored = mp.accepted();
+    assert_eq!(stored.len(), 1, "one link at Mixpanel");
+    let link = &stored[0];
+    let expected = format!(
+        concat!(
+            r#"[{{"event":"$identify","properties":{{"time":{},"distinct_id":"{id}","$insert_id":"{}","ip":0,"#,
+            r#""$user_id":"{id}","$device_id":"{anon}","$identified_id":"{id}","$anon_id":"{anon}"}}}}]"#
+        ),
+        link.properties["time"],
+        link.insert_id,
+        id = id,
+        anon = anon
+    );
+    let bodies = body_of(&mp, "/import");
+    assert_eq!(bodies.last(), Some(&expected));
+    assert!(
+        bodies.iter().all(|b| b == &expected),
+        "retries resend the same bytes"
+    );
+
+    let aliases = seg.accepted();
+    assert_eq!(aliases.len(), 1, "one alias at Segment");
+    let alias = &aliases[0].raw;
+    assert_eq!(alias["type"], "alias");
+    assert_eq!(alias["previousId"], anon.as_str());
+    assert_eq!(alias["userId"], id.as_str());
+    tracker.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_link_refused_for_good_is_reported_and_never_retried() {
+    let mp = TestServer::mixpanel(TOKEN);
+    let seg = TestServer::segment(WRITE_KEY);
+    mp.script([Fault::Status(401)]);
+    let tracker = tracker(&mp, &seg).build().expect("tracker");
+    let visitor =
+        tracker.anonymous_with_id("cookie-1", Consent::none().grant(purpose::ProductAnalytics));
+    let _user = visitor.identify("user-1");
+    match tracker.flush() {
+        Err(e @ FlushError::Failed { .. }) => assert!(e.to_string().contains("`mixpanel`"), "{e}"),
+        other => panic!("expected the 401 to be reported: {other:?}"),
+    }
+    let stats = *tracker.stats().destination("mixpanel").expect("stats");
+    assert_eq!((stats.failed, stats.delivered, stats.retried), (1, 0, 0));
+    assert_eq!(mp.seen().len(), 1, "one request, no retry");
+    assert!(
+        seg.seen().is_empty(),
+        "no advertising consent: nothing for Segment"
+    );
+    tracker.shutdown().ok();
 }

@@ -237,9 +237,9 @@ impl Mixpanel {
         url
     }
 
-    /// The URL of a profile endpoint: no geolocation from the request's address (the plan's
-    /// runtime info lists no traits yet, so no update can carry an IP trait of its own),
-    /// validation of every update, and a JSON answer.
+    /// The URL of a profile endpoint: no geolocation from the request's address (the
+    /// server's; an update that carries the plan's IP trait names its own `$ip`), validation
+    /// of every update, and a JSON answer.
     fn updates_url(&self, endpoint: Endpoint) -> String {
         format!(
             "{}{}?ip=0&strict=1&verbose=1",

@@ -9,8 +9,11 @@
 //!   `$remove` (one value per property) or `$unset` (a non-empty list of names);
 //! - at most 2000 updates per request, each under 1 MB;
 //! - `ip=0` keeps Mixpanel from geolocating the profile from the request's address (the
-//!   server's); `strict=1` asks it to validate every update and name the failed ones, and
-//!   `verbose=1` to answer `{"status": 1|0, "error": …}` instead of a bare `1`/`0`;
+//!   server's); an update's own `$ip` is the address it geolocates the profile by instead
+//!   (so a `set` of the plan's IP-address trait also sends it as `$ip`: the user's address,
+//!   as the plan transforms it, never the server's); `strict=1` asks it to validate every
+//!   update and name the failed ones, and `verbose=1` to answer `{"status": 1|0, "error": …}`
+//!   instead of a bare `1`/`0`;
 //! - the profile endpoints do not take gzip-encoded bodies, so bodies go uncompressed.
 
 use super::*;
@@ -152,6 +155,32 @@ fn removals(pairs: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// The value of the plan's IP-address trait in a `set`/`set_once` of a user profile, if the
+/// update carries it (as a string): Mixpanel's `$ip` for the profile.
+fn ip_trait<'a>(envelope: &Envelope, op: ProfileOp, properties: &'a str) -> Option<&'a str> {
+    if !matches!(op, ProfileOp::Set | ProfileOp::SetOnce) {
+        return None;
+    }
+    let members = http::object_members(properties)?;
+    let mut keys = envelope
+        .plan
+        .traits
+        .iter()
+        .filter(|t| import::is_ip_property(&t.property))
+        .map(|t| {
+            let mut key = Vec::with_capacity(t.property.name.len() + 2);
+            write_json_str(&mut key, t.property.name);
+            key
+        })
+        .peekable();
+    keys.peek()?;
+    let keys: Vec<Vec<u8>> = keys.collect();
+    http::split_members(members)
+        .into_iter()
+        .find(|(key, value)| keys.iter().any(|k| k == key.as_bytes()) && value.starts_with('"'))
+        .map(|(_, value)| value)
+}
+
 impl Updates<'_> {
     /// Appends the fields that say whose profile an update is for.
     fn write_identity(&self, envelope: &Envelope, group: Option<&GroupRef>, out: &mut Vec<u8>) {
@@ -190,8 +219,12 @@ impl WireFormat for Updates<'_> {
         if !self.endpoint.carries(&envelope.message) {
             return Err(misrouted());
         }
+        let mut ip = None;
         let (group, op, operands) = match &envelope.message {
-            Message::Profile { op } => (None, *op, operands(*op, &envelope.properties)?),
+            Message::Profile { op } => {
+                ip = ip_trait(envelope, *op, &envelope.properties);
+                (None, *op, operands(*op, &envelope.properties)?)
+            }
             // Joining adds the group's id to the user's list of ids under the group key, which
             // is how Mixpanel ties a user profile to its group profiles.
             Message::Join { group } => {
@@ -216,6 +249,10 @@ impl WireFormat for Updates<'_> {
                 out.push(b',');
             }
             self.write_identity(envelope, group, out);
+            if let Some(ip) = ip {
+                out.extend_from_slice(b",\"$ip\":");
+                out.extend_from_slice(ip.as_bytes());
+            }
             out.extend_from_slice(b",\"");
             out.extend_from_slice(operator(op).as_bytes());
             out.extend_from_slice(b"\":");
@@ -457,6 +494,50 @@ mod tests {
         assert!(encode(Endpoint::Groups, &join).is_err());
         let track = envelope(Message::TRACK, "{}");
         assert!(encode(Endpoint::Engage, &track).is_err());
+    }
+
+    #[test]
+    fn a_set_of_the_plans_ip_trait_geolocates_by_it_never_by_the_server() {
+        use crate::plan::{DestinationSet, PlanInfo, PropertyInfo, PurposeSet, trait_info};
+        let base = fixture::plan("t").build();
+        let ip = PropertyInfo {
+            category: Some("user.device.ip_address"),
+            ..fixture::property("last_ip")
+        };
+        let traits = vec![
+            trait_info(
+                fixture::property("plan"),
+                PurposeSet::EMPTY,
+                DestinationSet::EMPTY,
+            ),
+            trait_info(ip, PurposeSet::EMPTY, DestinationSet::EMPTY),
+        ];
+        let plan: &'static PlanInfo = Box::leak(Box::new(PlanInfo {
+            traits: Vec::leak(traits),
+            ..*base
+        }));
+        let mut e = envelope(
+            Message::Profile { op: ProfileOp::Set },
+            r#"{"plan":"pro","last_ip":"203.0.113.0"}"#,
+        );
+        e.plan = plan;
+        assert_eq!(
+            encode(Endpoint::Engage, &e).map(|(_, t)| t).as_deref(),
+            Ok(
+                r#"{"$token":"tok","$distinct_id":"u\"1","$ip":"203.0.113.0","$set":{"plan":"pro","last_ip":"203.0.113.0"}}"#
+            )
+        );
+        // Without the trait in the payload (withheld, left out), or for other operations:
+        // no `$ip`, and the request's `ip=0` keeps the server's address out.
+        for (op, traits) in [
+            (ProfileOp::Set, r#"{"plan":"pro"}"#),
+            (ProfileOp::Unset, r#"["last_ip"]"#),
+        ] {
+            let mut e = envelope(Message::Profile { op }, traits);
+            e.plan = plan;
+            let (_, text) = encode(Endpoint::Engage, &e).expect("encodes");
+            assert!(!text.contains("$ip"), "{text}");
+        }
     }
 
     #[test]
