@@ -566,10 +566,10 @@ fn send_request<F: WireFormat>(
                     end += n;
                     position < end
                 });
-                if let Some(&i) = member.and_then(|m| members.get(m)) {
-                    if !matches!(states[i], State::Failed(_)) {
-                        states[i] = State::Failed(reason);
-                    }
+                if let Some(&i) = member.and_then(|m| members.get(m))
+                    && !matches!(states[i], State::Failed(_))
+                {
+                    states[i] = State::Failed(reason);
                 }
             }
             None
