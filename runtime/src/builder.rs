@@ -478,6 +478,15 @@ impl TrackerBuilder {
             foreign: Mutex::default(),
             context,
             has_context: !plan.context.is_empty(),
+            event_index: if plan.context.iter().any(|c| c.events.is_some()) {
+                plan.events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.id, i))
+                    .collect()
+            } else {
+                Default::default()
+            },
             stitches: Mutex::default(),
         });
         if let Some(spool) = &spool {

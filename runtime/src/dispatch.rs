@@ -21,11 +21,42 @@ pub(crate) const GROUP: &str = "$group";
 pub(crate) const JOIN: &str = "$join";
 pub(crate) const LINK: &str = "$link";
 
-/// The traits one update wrote, before they are split per operation and destination.
+/// The traits one update wrote, before they are split per operation and destination, and
+/// spent text buffers for the next messages. One per thread, reused.
+#[derive(Default)]
 struct Written {
     shared: Vec<u8>,
     first_party: Vec<u8>,
     members: Vec<Member>,
+    stash: Vec<Vec<u8>>,
+}
+
+impl Written {
+    fn clear(&mut self) {
+        self.shared.clear();
+        self.first_party.clear();
+        self.members.clear();
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Written> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if an update re-entered).
+fn with_scratch<R>(f: impl FnOnce(&mut Written) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut written) => {
+            written.clear();
+            let r = f(&mut written);
+            // Do not keep a rare huge update's buffers for the thread's lifetime.
+            if written.shared.capacity() > 1 << 16 || written.first_party.capacity() > 1 << 16 {
+                *written = Written::default();
+            }
+            r
+        }
+        Err(_) => f(&mut Written::default()),
+    })
 }
 
 impl Pipeline {
@@ -36,13 +67,14 @@ impl Pipeline {
         }
         let traits = self.plan.traits;
         let routes = routes_of(traits);
-        let Some(written) = self.write_traits(subject, U::PLAN.traits, traits, routes, |w| {
-            update.write_traits(w)
-        }) else {
-            return;
-        };
-        self.push_update(subject, &written, traits, PROFILE, |op| Message::Profile {
-            op,
+        with_scratch(|written| {
+            if self.write_traits(subject, written, U::PLAN.traits, traits, routes, |w| {
+                update.write_traits(w)
+            }) {
+                self.push_update(subject, written, traits, PROFILE, |op| Message::Profile {
+                    op,
+                });
+            }
         });
     }
 
@@ -82,22 +114,26 @@ impl Pipeline {
         else {
             return;
         };
-        let Some(written) = self.write_traits(
-            subject,
-            source.traits,
-            info.traits,
-            info.destinations,
-            |w| update.write_traits(w),
-        ) else {
-            return;
-        };
-        // The key is serialized only for an update that goes somewhere.
-        let Some(group) = self.group_ref(info, update) else {
-            return;
-        };
-        self.push_update(subject, &written, info.traits, GROUP, |op| Message::Group {
-            group: group.clone(),
-            op,
+        with_scratch(|written| {
+            let write = |w: &mut TraitWriter<'_>| update.write_traits(w);
+            if !self.write_traits(
+                subject,
+                written,
+                source.traits,
+                info.traits,
+                info.destinations,
+                write,
+            ) {
+                return;
+            }
+            // The key is serialized only for an update that goes somewhere.
+            let Some(group) = self.group_ref(info, update) else {
+                return;
+            };
+            self.push_update(subject, written, info.traits, GROUP, |op| Message::Group {
+                group: group.clone(),
+                op,
+            });
         });
     }
 
@@ -181,22 +217,19 @@ impl Pipeline {
         Timestamp::now_for_events(self.timestamps).unix_millis()
     }
 
-    /// Serializes an update's traits for the destinations the consent permits now (a trait
-    /// that reaches none of them is not serialized at all); `None` when nothing is to be sent.
+    /// Serializes an update's traits into `written` for the destinations the consent permits
+    /// now (a trait that reaches none of them is not serialized at all); false when nothing is
+    /// to be sent.
     fn write_traits(
         &self,
         subject: &SubjectState,
+        written: &mut Written,
         source: &'static [TraitInfo],
         target: &'static [TraitInfo],
         routes: DestinationSet,
         write: impl FnOnce(&mut TraitWriter<'_>),
-    ) -> Option<Written> {
+    ) -> bool {
         let reach = routes & subject.allowed() - self.skipped;
-        let mut written = Written {
-            shared: Vec::new(),
-            first_party: Vec::new(),
-            members: Vec::new(),
-        };
         let mut w = TraitWriter::new(
             source,
             target,
@@ -234,7 +267,7 @@ impl Pipeline {
             stats.add_each(skipped, Counter::Accepted);
             stats.add_each(skipped, Counter::Skipped);
         }
-        (!written.members.is_empty()).then_some(written)
+        !written.members.is_empty()
     }
 
     /// The group's reference with its key through the key's transform; `None` (counted and
@@ -278,29 +311,33 @@ impl Pipeline {
     fn push_update(
         &self,
         subject: &SubjectState,
-        written: &Written,
+        written: &mut Written,
         traits: &'static [TraitInfo],
         event: &'static str,
         message: impl Fn(ProfileOp) -> Message,
     ) {
         let id = subject.distinct_id.as_bytes();
         let time_ms = self.now_ms();
-        let mut stash = Vec::new();
+        // An update writes each trait of its plan list at most once: at most 64 members.
+        let count = written.members.len().min(64);
         for &op in ProfileOp::ALL {
-            let members: Vec<&Member> = written.members.iter().filter(|m| m.op == op).collect();
-            if members.is_empty() {
+            let members = &written.members[..count];
+            let to = members
+                .iter()
+                .filter(|m| m.op == op)
+                .fold(DestinationSet::EMPTY, |s, m| s | m.destinations);
+            if to.is_empty() {
                 continue;
             }
-            let to: DestinationSet = members
-                .iter()
-                .fold(DestinationSet::EMPTY, |s, m| s | m.destinations);
-            // Which members each destination receives, as bits over `members`.
+            // Which members of `op` each destination receives, as bits over `members`.
             let selection = |d: usize| -> u64 {
                 let third_party = self.third_party.contains(d);
                 members
                     .iter()
                     .enumerate()
-                    .filter(|(_, m)| m.destinations.contains(d) && !(m.first_party && third_party))
+                    .filter(|(_, m)| {
+                        m.op == op && m.destinations.contains(d) && !(m.first_party && third_party)
+                    })
                     .fold(0, |bits, (i, _)| bits | (1 << i))
             };
             let mut left = to;
@@ -316,7 +353,9 @@ impl Pipeline {
                 } else {
                     (b'{', b'}')
                 };
-                let mut text = Vec::with_capacity(id.len() + 2 + written.shared.len());
+                let mut text = written.stash.pop().unwrap_or_default();
+                text.clear();
+                text.reserve(id.len() + 2 + written.shared.len() + written.first_party.len());
                 text.extend_from_slice(id);
                 text.push(open);
                 let mut purposes = PurposeSet::EMPTY;
@@ -350,7 +389,7 @@ impl Pipeline {
                     &meta,
                     id.len(),
                     &mut [(same, Some(text))],
-                    &mut stash,
+                    &mut written.stash,
                 );
             }
         }

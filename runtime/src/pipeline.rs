@@ -49,6 +49,8 @@ pub(crate) struct Pipeline {
     pub(crate) context: Option<Arc<ContextSet>>,
     /// Whether the plan has context properties: the `track` path skips merging otherwise.
     pub(crate) has_context: bool,
+    /// Position of each event in the plan, by plan id, for context restricted to some events.
+    pub(crate) event_index: std::collections::HashMap<&'static str, usize>,
     /// Identity stitches made by `Subject::identify`: for an identified distinct id, the
     /// anonymous ids linked to it, which `forget` and `request_access` cover too.
     pub(crate) stitches: Mutex<std::collections::HashMap<Arc<str>, Vec<Arc<str>>>>,
@@ -450,8 +452,14 @@ impl Pipeline {
         shared: &mut Vec<u8>,
         first_party: &mut Vec<u8>,
     ) {
-        let Some(event) = crate::update::index_in(self.plan.events, info) else {
-            return;
+        // Only context properties restricted to some events need the event's position.
+        let event = if self.plan.context.iter().all(|c| c.events.is_none()) {
+            0
+        } else {
+            match self.event_index.get(info.id) {
+                Some(&i) => i,
+                None => return,
+            }
         };
         let own = subject.context();
         let base = self.context.as_deref();

@@ -1130,6 +1130,7 @@ mod tests {
                 distinct_id: &e.distinct_id,
                 purposes: e.purposes,
                 properties: e.properties.as_bytes(),
+                message: &e.message,
             }])
             .expect("append");
         spool.sync_if_due().expect("sync");
@@ -1257,7 +1258,7 @@ mod tests {
             };
             add(&spool, 0, &envelope(n, who));
         }
-        assert_eq!(spool.forget("subject-to-forget").expect("forget"), 5);
+        assert_eq!(spool.forget(&["subject-to-forget"]).expect("forget"), 5);
         assert_eq!(spool.pending(), 5);
         for entry in fs::read_dir(&dir.0).expect("dir") {
             let bytes = fs::read(entry.expect("entry").path()).expect("read");

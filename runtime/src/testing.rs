@@ -554,6 +554,7 @@ mod tests {
 
     fn recorded(event: &str, properties: serde_json::Value) -> Recorded {
         Recorded {
+            message: Message::TRACK,
             event: event.to_owned(),
             time_ms: 0,
             insert_id: "i-1".to_owned(),

@@ -141,9 +141,10 @@
 //! The runtime decides the destinations before anything is written: a trait goes only to the
 //! destinations in its `destinations` that the subject's consent permits (and that have a
 //! sink), and a trait that reaches none is never serialized. [`TraitWriter::write`] resolves
-//! the `&TraitInfo` it is given by its position in the update type's plan and uses the
-//! tracker's own (verified) plan entry at that position, so a hand-made `TraitInfo` writes
-//! nothing. Values go through [`PropertyWriter`] (constraints, transform, `redact` to first
+//! the `&TraitInfo` it is given to its position in the update type's plan (by address, else by
+//! plan id) and uses the tracker's own (verified) plan entry at that position: a hand-made
+//! `TraitInfo` claiming other routes, purposes or transforms gets only what the plan's entry
+//! allows, and one of an id the plan does not declare writes nothing. Values go through [`PropertyWriter`] (constraints, transform, `redact` to first
 //! parties only), exactly as event properties do. Each operation of an update becomes one
 //! envelope per destination ([`Message::Profile`](crate::Message::Profile) or
 //! [`Message::Group`](crate::Message::Group)), with the traits that destination may receive.
@@ -311,7 +312,7 @@ impl<'a> TraitWriter<'a> {
     }
 
     fn member(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&dyn Value>) {
-        let Some(index) = index_in(self.source, t) else {
+        let Some(index) = position(self.source, t, |t| t.property.id) else {
             self.foreign += 1;
             return;
         };
@@ -387,6 +388,22 @@ fn op_fits(op: ProfileOp, p: &PropertyInfo) -> bool {
     };
     op.fits(shape)
         && (op != ProfileOp::Add || matches!(p.transform, crate::plan::TransformInfo::None))
+}
+
+/// The position in `list` of `item`: by address (generated code hands out the plan's own
+/// entries), else of the entry with the same plan id (a copy, e.g. one a `const` made). The
+/// caller uses its own verified entry at that position, never `item`'s contents, so a
+/// hand-made description of a declared item gets only what the plan allows it, and one of an
+/// undeclared item nothing.
+pub(crate) fn position<T>(
+    list: &'static [T],
+    item: &'static T,
+    id: impl Fn(&T) -> &str,
+) -> Option<usize> {
+    index_in(list, item).or_else(|| {
+        let wanted = id(item);
+        list.iter().position(|t| id(t) == wanted)
+    })
 }
 
 /// The position of `item` in `slice`, by address: `None` when `item` is not one of its

@@ -211,6 +211,7 @@ mod tests {
             description: None,
             purposes: s(strs(purposes)),
             properties,
+            groups: s(Vec::new()),
             span: Span::default(),
         }
     }
@@ -235,6 +236,9 @@ mod tests {
                 destination("adtech", &["ads"], true),
             ],
             properties: Vec::new(),
+            traits: Vec::new(),
+            groups: Vec::new(),
+            context: Vec::new(),
             events: vec![event(
                 "viewed",
                 &["analytics"],
