@@ -566,3 +566,162 @@ fn a_link_refused_for_good_is_reported_and_never_retried() {
     );
     tracker.shutdown().ok();
 }
+
+/// The `hmac` transform of a trait value, recomputed here: HMAC-SHA-256 under the key, hex.
+fn hmac_hex(value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&KEY).expect("any key length");
+    mac.update(value.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+/// Through a tracker and the code `plan!` generates for the shop fixture: a visitor signs up
+/// (stitch), updates their profile, joins a company, updates it and checks out as a member.
+/// Every body is asserted byte for byte; only insert ids and the times of untimed messages are
+/// read from what arrived. Both distinct ids and the `hmac` e-mail trait are recomputed here.
+#[test]
+fn profiles_groups_and_a_stitch_from_generated_code_byte_for_byte() {
+    use common::{Company, Currency, Profile, ProfileAdAudience, ProfilePlanTier};
+    let mp = TestServer::mixpanel(TOKEN);
+    let seg = TestServer::segment(WRITE_KEY);
+    let tracker = tracker(&mp, &seg).build().expect("tracker");
+    let consent = Consent::none()
+        .grant(purpose::ProductAnalytics)
+        .grant(purpose::Advertising);
+    let visitor = tracker.anonymous_with_id("cookie-9", consent);
+    let user = visitor.identify("user-42");
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .set_email(trackplan_runtime::Personal::new(
+                " Alice@Example.COM ".into(),
+            ))
+            .set_ad_audience(ProfileAdAudience::Loyal)
+            .add_order_count(2)
+            .union_favourite_categories(["shoes", "bags"]),
+    );
+    user.update_profile(Profile::new().remove_favourite_categories(["hats", "caps"]));
+    user.join(Company::new("acme"));
+    user.update_group(Company::new("acme").set_seats(40).set_industry("retail"));
+    let at = trackplan_runtime::Timestamp::from_unix_millis(1_700_000_000_123);
+    user.track_at(
+        common::CheckoutCompleted {
+            revenue: 59.9,
+            currency: Currency::Eur,
+            item_count: 2,
+            product_ids: vec!["sku-1".into()],
+            coupon_codes: None,
+            ordered_at: at,
+        },
+        at,
+    );
+    tracker.flush().expect("flush");
+    mp.assert_no_violations();
+    seg.assert_no_violations();
+
+    let (anon, id) = (pseudonym("cookie-9"), pseudonym("user-42"));
+    let email = hmac_hex("alice@example.com");
+    let received = |server: &TestServer, path: &str| -> serde_json::Value {
+        let seen: Vec<_> = server
+            .seen()
+            .into_iter()
+            .filter(|s| s.path == path)
+            .collect();
+        assert_eq!(seen.len(), 1, "{path}: one request");
+        seen[0].body.clone()
+    };
+
+    let import = received(&mp, "/import");
+    let (link_time, link_id) = (
+        &import[0]["properties"]["time"],
+        &import[0]["properties"]["$insert_id"],
+    );
+    let checkout_id = &import[1]["properties"]["$insert_id"];
+    let expected_import = format!(
+        concat!(
+            r#"[{{"event":"$identify","properties":{{"time":{link_time},"distinct_id":"{id}","$insert_id":{link_id},"ip":0,"#,
+            r#""$user_id":"{id}","$device_id":"{anon}","$identified_id":"{id}","$anon_id":"{anon}"}}}},"#,
+            r#"{{"event":"Checkout Completed","properties":{{"time":1700000000123,"distinct_id":"{id}","$insert_id":{checkout_id},"ip":0,"#,
+            r#""Revenue":59.9,"Currency":"EUR","Item Count":2,"Product IDs":["sku-1"],"Ordered At":"2023-11-14T00:00:00.000Z","#,
+            r#""Company ID":["acme"]}}}}]"#
+        ),
+        link_time = link_time,
+        link_id = link_id,
+        checkout_id = checkout_id,
+        id = id,
+        anon = anon,
+    );
+    assert_eq!(body_of(&mp, "/import"), [expected_import]);
+
+    let user_update = format!(r#"{{"$token":"{TOKEN}","$distinct_id":"{id}","#);
+    let engage = [
+        format!(r#""$set":{{"Plan Tier":"pro","Email":"{email}"}}}}"#),
+        r#""$add":{"Order Count":2}}"#.to_owned(),
+        r#""$union":{"Favourite Categories":["shoes","bags"]}}"#.to_owned(),
+        r#""$remove":{"Favourite Categories":"hats"}}"#.to_owned(),
+        r#""$remove":{"Favourite Categories":"caps"}}"#.to_owned(),
+        r#""$union":{"Company ID":["acme"]}}"#.to_owned(),
+    ]
+    .map(|op| format!("{user_update}{op}"));
+    assert_eq!(
+        body_of(&mp, "/engage"),
+        [format!("[{}]", engage.join(","))],
+        "the advertising trait stays out of Mixpanel"
+    );
+    assert_eq!(
+        body_of(&mp, "/groups"),
+        [format!(
+            r#"[{{"$token":"{TOKEN}","$group_key":"Company ID","$group_id":"acme","$set":{{"Industry":"retail","Seats":40}}}}]"#
+        )]
+    );
+
+    let batch = received(&seg, "/v1/batch");
+    let calls = batch["batch"].as_array().expect("batch");
+    let meta = |i: usize| {
+        format!(
+            r#""userId":"{id}","messageId":{},"timestamp":{}"#,
+            calls[i]["messageId"], calls[i]["timestamp"]
+        )
+    };
+    let library = format!(
+        r#""library":{{"name":"trackplan","version":"{}"}}}}}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    let expected_calls = [
+        format!(
+            r#"{{"type":"alias","previousId":"{anon}",{},"context":{{{library}"#,
+            meta(0)
+        ),
+        format!(
+            r#"{{"type":"identify",{},"traits":{{"Ad Audience":"loyal"}},"context":{{{library}"#,
+            meta(1)
+        ),
+        format!(
+            r#"{{"type":"group","groupId":"acme",{},"traits":{{"group_type":"company"}},"context":{{{library}"#,
+            meta(2)
+        ),
+        format!(
+            r#"{{"type":"group","groupId":"acme",{},"traits":{{"group_type":"company","Industry":"retail"}},"context":{{{library}"#,
+            meta(3)
+        ),
+        format!(
+            concat!(
+                r#"{{"type":"track","event":"Checkout Completed",{},"properties":{{"Revenue":59.9,"Currency":"EUR","#,
+                r#""Item Count":2,"Product IDs":["sku-1"],"Ordered At":"2023-11-14T00:00:00.000Z"}},"#,
+                r#""context":{{"groupId":"acme",{library}"#
+            ),
+            meta(4),
+            library = library
+        ),
+    ];
+    assert_eq!(
+        body_of(&seg, "/v1/batch"),
+        [format!(r#"{{"batch":[{}]}}"#, expected_calls.join(","))],
+        "only the advertising purpose's data reaches the ad network"
+    );
+    assert_eq!(
+        calls[4]["messageId"], *checkout_id,
+        "an event has one insert id everywhere"
+    );
+    assert_eq!(calls[4]["timestamp"], "2023-11-14T22:13:20.123Z");
+    tracker.shutdown().expect("shutdown");
+}
