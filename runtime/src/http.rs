@@ -354,6 +354,15 @@ pub(crate) fn deliver_packed<F: WireFormat>(
 /// Why an attempt stopped early and should be tried again, and after how long.
 pub(crate) type Retry = (String, Option<Duration>);
 
+/// Both reasons to retry of one attempt as one: the first reason, and the longer of the waits
+/// asked for (every endpoint that asked is honoured).
+pub(crate) fn sooner_or_later(first: Option<Retry>, then: Option<Retry>) -> Option<Retry> {
+    match (first, then) {
+        (Some((reason, a)), Some((_, b))) => Some((reason, a.max(b))),
+        (first, then) => first.or(then),
+    }
+}
+
 /// One delivery attempt of a batch, through one or several wire formats (a destination whose
 /// message kinds go to different endpoints sends each kind's events through its own): what
 /// became of each event so far. Events settled by an earlier attempt of the same batch start

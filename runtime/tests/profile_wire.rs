@@ -319,24 +319,49 @@ fn mixpanel_fault_matrix_on_profiles_groups_and_links() {
     ];
     for path in ["/import", "/engage", "/groups"] {
         server.script_path(path, faults.clone());
-        for fault in &faults {
-            let outcome = sink.deliver(&batch);
-            let Outcome::Retry { reason, after } = &outcome else {
-                panic!("{path} {fault:?}: {outcome:?}");
-            };
-            if let Fault::TooManyRequests { retry_after_secs } = fault {
-                assert_eq!(*after, Some(Duration::from_secs(*retry_after_secs)));
-            }
-            if let Fault::Status(status) = fault {
-                assert!(reason.contains(&status.to_string()), "{reason}");
-                if path != "/import" {
-                    assert!(reason.contains(path), "{reason}");
-                }
-            }
-        }
     }
-    // The faults are used up: the last attempt delivers what is not settled yet.
-    assert_eq!(sink.deliver(&batch), Outcome::Delivered);
+    let mut retries = Vec::new();
+    loop {
+        match sink.deliver(&batch) {
+            Outcome::Delivered => break,
+            Outcome::Retry { reason, after } => retries.push((reason, after)),
+            other => panic!("after {} retries: {other:?}", retries.len()),
+        }
+        assert!(retries.len() < 20, "{retries:?}");
+    }
+    // An endpoint that answers 5xx or 429 does not hold up the others: the four status faults
+    // of the three endpoints take four attempts. One that does not answer ends the attempt:
+    // each endpoint's timeout and reset take one each.
+    assert_eq!(retries.len(), 4 + 6, "{retries:?}");
+    for (i, status) in [500, 502, 503, 429].into_iter().enumerate() {
+        assert!(
+            retries[i].0.contains(&status.to_string()),
+            "{:?}",
+            retries[i]
+        );
+    }
+    assert_eq!(
+        retries[3].1,
+        Some(Duration::from_secs(9)),
+        "Retry-After is passed on"
+    );
+    assert!(
+        retries[4..]
+            .iter()
+            .all(|(r, after)| after.is_none() && !r.contains("answered")),
+        "{retries:?}"
+    );
+    // A slow answer is recorded when the stand-in finishes it, after the client gave up.
+    let met = || server.seen().iter().filter(|s| s.fault.is_some()).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while met() < 3 * faults.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        met(),
+        3 * faults.len(),
+        "every fault at every endpoint was met"
+    );
     server.assert_no_violations();
     let counts = server.accepted_counts();
     assert_eq!(counts.len(), 13, "every record arrived: nothing lost");
@@ -368,6 +393,7 @@ fn mixpanel_maps_per_update_errors_and_permanent_answers_to_their_envelopes() {
     let canonical = serde_json::from_str::<serde_json::Value>(sixth)
         .expect("JSON")
         .to_string();
+    server.script_path("/import", [Fault::Reject(vec!["id-02".into()])]);
     server.script_path("/engage", [Fault::Reject(vec![canonical.clone()])]);
     server.script_path("/groups", [Fault::Status(401)]);
     let outcome = sink.deliver(&batch);
@@ -375,9 +401,14 @@ fn mixpanel_maps_per_update_errors_and_permanent_answers_to_their_envelopes() {
         panic!("expected a partial outcome, got {outcome:?}");
     };
     let indices: Vec<usize> = failed.iter().map(|(i, _)| *i).collect();
-    assert_eq!(indices, [4, 7, 10, 11], "{failed:?}");
-    assert!(failed[1].1.contains("$remove"), "{}", failed[1].1);
-    for (_, reason) in [&failed[0], &failed[2], &failed[3]] {
+    assert_eq!(indices, [2, 4, 7, 10, 11], "{failed:?}");
+    assert!(
+        failed[0].1.contains("properties.time"),
+        "the link: {}",
+        failed[0].1
+    );
+    assert!(failed[2].1.contains("$remove"), "{}", failed[2].1);
+    for (_, reason) in [&failed[1], &failed[3], &failed[4]] {
         assert!(
             reason.contains("401") && reason.contains("/groups"),
             "{reason}"
@@ -387,8 +418,12 @@ fn mixpanel_maps_per_update_errors_and_permanent_answers_to_their_envelopes() {
     let groups_requests = server.seen().iter().filter(|s| s.path == "/groups").count();
     assert_eq!(groups_requests, 1, "a permanent answer is not retried");
     let counts = server.accepted_counts();
-    assert_eq!(counts.len(), 2 + 7, "events and the updates /engage kept");
-    assert!(!counts.contains_key(&canonical));
+    assert_eq!(
+        counts.len(),
+        1 + 7,
+        "the event and the updates /engage kept"
+    );
+    assert!(!counts.contains_key(&canonical) && !counts.contains_key("id-02"));
 
     // A 200 with status 0 refuses the whole request: permanent, like a 401, for /engage only.
     server.script_path("/engage", [Fault::StatusZero]);
@@ -481,9 +516,20 @@ const FAST: RetryPolicy = RetryPolicy {
 };
 
 fn tracker(mp: &TestServer, seg: &TestServer) -> TrackerBuilder {
+    tracker_with(mp, seg, FAST)
+}
+
+fn tracker_with(
+    mp: &TestServer,
+    seg: &TestServer,
+    mixpanel_retries: RetryPolicy,
+) -> TrackerBuilder {
     Tracker::builder(&common::PLAN)
         .key(common::key())
-        .sink(destination::Mixpanel, mixpanel(mp).retry_policy(FAST))
+        .sink(
+            destination::Mixpanel,
+            mixpanel(mp).retry_policy(mixpanel_retries),
+        )
         .sink(destination::Ads, segment(seg).retry_policy(FAST))
         .skip(destination::Warehouse)
         .skip(destination::SecurityLog)
@@ -724,4 +770,93 @@ fn profiles_groups_and_a_stitch_from_generated_code_byte_for_byte() {
     );
     assert_eq!(calls[4]["timestamp"], "2023-11-14T22:13:20.123Z");
     tracker.shutdown().expect("shutdown");
+}
+
+/// The fault matrix through the worker: every fault once at each Mixpanel endpoint, for a
+/// stitch, profile updates, a join and a group update from generated code. The worker retries
+/// what is worth retrying, the per-update rejection fails that update for good, and each
+/// record is stored exactly once.
+#[test]
+fn the_worker_retries_profile_batches_through_every_fault_and_stores_each_update_once() {
+    use common::{Company, Profile, ProfilePlanTier};
+    let mp = TestServer::mixpanel(TOKEN);
+    let seg = TestServer::segment(WRITE_KEY);
+    let faults = || {
+        [
+            Fault::Status(500),
+            Fault::Status(502),
+            Fault::Status(503),
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            Fault::Slow(Duration::from_millis(700)),
+            Fault::Reset,
+        ]
+    };
+    mp.script_path("/import", faults());
+    mp.script_path(
+        "/engage",
+        faults().into_iter().chain([Fault::RejectFirst(1)]),
+    );
+    mp.script_path("/groups", faults());
+    // Enough retries for every fault at every endpoint, however the worker batches them.
+    let patient = RetryPolicy {
+        max_retries: 40,
+        ..FAST
+    };
+    let tracker = tracker_with(&mp, &seg, patient).build().expect("tracker");
+    let visitor =
+        tracker.anonymous_with_id("cookie-3", Consent::none().grant(purpose::ProductAnalytics));
+    let user = visitor.identify("user-3");
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Free)
+            .add_order_count(1),
+    );
+    user.join(Company::new("initech"));
+    user.update_group(Company::new("initech").set_seats(5));
+    match tracker.flush() {
+        Err(e @ FlushError::Failed { .. }) => assert!(e.to_string().contains("`mixpanel`"), "{e}"),
+        other => panic!("the rejected update is reported: {other:?}"),
+    }
+    mp.assert_no_violations();
+    let stats = *tracker.stats().destination("mixpanel").expect("stats");
+    assert_eq!((stats.delivered, stats.failed), (4, 1), "{stats:?}");
+    assert!(stats.retried > 0);
+    let counts = mp.accepted_counts();
+    assert_eq!(counts.len(), 4, "link, add, join, group update: {counts:?}");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "none stored twice: {counts:?}"
+    );
+    assert!(
+        !mp.accepted()
+            .iter()
+            .any(|a| a.raw.to_string().contains("Plan Tier")),
+        "the rejected $set of the plan tier is not stored"
+    );
+    // The rejected update went out until the answer that rejected it, never after.
+    let engage: Vec<_> = mp
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/engage")
+        .collect();
+    let rejected_at = engage
+        .iter()
+        .position(|s| s.fault == Some(Fault::RejectFirst(1)))
+        .expect("the rejection was served");
+    let carries_set = |s: &support::server::Seen| {
+        String::from_utf8_lossy(&s.bytes).contains(r#""$set":{"Plan Tier":"free"}"#)
+    };
+    assert!(carries_set(&engage[rejected_at]));
+    assert!(
+        !engage[rejected_at + 1..].iter().any(carries_set),
+        "a permanent rejection is not retried"
+    );
+    assert_eq!(
+        engage.iter().filter(|s| s.fault.is_some()).count(),
+        7,
+        "every fault was met"
+    );
+    tracker.shutdown().ok();
 }

@@ -12,6 +12,8 @@ pub(super) struct Import<'a> {
     pub(super) authorization: &'a str,
     pub(super) gzip: bool,
     pub(super) ip_properties: &'a mut Option<IpProperties>,
+    /// Whether the last request got no answer (connection, timeout): the host may be down.
+    pub(super) unanswered: bool,
 }
 
 /// Of the last plan seen (plans are `'static`: compared by address), per event that declares
@@ -265,7 +267,10 @@ impl WireFormat for Import<'_> {
                 &response.body,
                 members,
             ),
-            Err(error) => transport_verdict(&error),
+            Err(error) => {
+                self.unanswered = true;
+                transport_verdict(&error)
+            }
         }
     }
 }

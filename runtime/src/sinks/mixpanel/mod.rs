@@ -310,8 +310,11 @@ impl Sink for Mixpanel {
 
     /// Sends events and links to `/import`, then profile updates and joins to `/engage`, then
     /// group updates to `/groups`. A permanent failure of one endpoint (its credentials, its
-    /// validation) fails that endpoint's envelopes only; a failure worth retrying ends the
-    /// attempt, and the retry sends only what is not settled yet.
+    /// validation) fails that endpoint's envelopes only. An endpoint that answers "try again"
+    /// (429, 5xx) does not hold up the others, so retries of a mixed batch do not add up
+    /// across endpoints; one that does not answer at all (no connection, a timeout) ends the
+    /// attempt, since the others are on the same host. The retry sends only what is not
+    /// settled yet.
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let import_url = self.import_url();
         let authorization = self.import_authorization();
@@ -334,25 +337,30 @@ impl Sink for Mixpanel {
             authorization: &authorization,
             gzip: *gzip,
             ip_properties,
+            unanswered: false,
         };
         let is_event =
             |e: &Envelope| matches!(e.message, Message::Track { .. } | Message::Link { .. });
-        let retry = attempt.send(&mut import, is_event).or_else(|| {
-            [
+        let mut retry = attempt.send(&mut import, is_event);
+        if !import.unanswered {
+            for (endpoint, url) in [
                 (Endpoint::Engage, &engage_url),
                 (Endpoint::Groups, &groups_url),
-            ]
-            .into_iter()
-            .find_map(|(endpoint, url)| {
+            ] {
                 let mut updates = Updates {
                     client,
                     url,
                     token: token.expose(),
                     endpoint,
+                    unanswered: false,
                 };
-                attempt.send(&mut updates, |e| endpoint.carries(&e.message))
-            })
-        });
+                let again = attempt.send(&mut updates, |e| endpoint.carries(&e.message));
+                retry = http::sooner_or_later(retry, again);
+                if updates.unanswered {
+                    break;
+                }
+            }
+        }
         attempt.finish(settled, retry)
     }
 }
@@ -411,6 +419,7 @@ mod tests {
             authorization: "",
             gzip: true,
             ip_properties: &mut ip,
+            unanswered: false,
         };
         let mut out = Vec::new();
         import.encode(e, &mut out)?;

@@ -63,6 +63,8 @@ pub(super) struct Updates<'a> {
     /// The project token every update names.
     pub(super) token: &'a str,
     pub(super) endpoint: Endpoint,
+    /// Whether the last request got no answer (connection, timeout): the host may be down.
+    pub(super) unanswered: bool,
 }
 
 /// Mixpanel's name of an operation.
@@ -281,7 +283,10 @@ impl WireFormat for Updates<'_> {
                 &response.body,
                 members,
             ),
-            Err(error) => import::transport_verdict(&error),
+            Err(error) => {
+                self.unanswered = true;
+                import::transport_verdict(&error)
+            }
         }
     }
 }
@@ -369,6 +374,7 @@ mod tests {
             url: "",
             token: "tok",
             endpoint,
+            unanswered: false,
         };
         let mut out = Vec::new();
         let n = updates.encode(e, &mut out)?;
