@@ -947,6 +947,25 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_waits_for_the_longest_retry_after_asked() {
+        let secs = |s| Some(Duration::from_secs(s));
+        let retry = |r: &str, after| Some((r.to_owned(), after));
+        assert_eq!(
+            sooner_or_later(retry("503", secs(2)), retry("429", secs(9))),
+            retry("503", secs(9))
+        );
+        assert_eq!(
+            sooner_or_later(retry("503", None), retry("429", secs(3))),
+            retry("503", secs(3))
+        );
+        assert_eq!(
+            sooner_or_later(None, retry("429", None)),
+            retry("429", None)
+        );
+        assert_eq!(sooner_or_later(None, None), None);
+    }
+
+    #[test]
     fn retry_after_forms() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30
         assert_eq!(

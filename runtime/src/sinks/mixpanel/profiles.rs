@@ -504,24 +504,16 @@ mod tests {
 
     #[test]
     fn a_set_of_the_plans_ip_trait_geolocates_by_it_never_by_the_server() {
-        use crate::plan::{DestinationSet, PlanInfo, PropertyInfo, PurposeSet, trait_info};
-        let base = fixture::plan("t").build();
+        use crate::plan::PropertyInfo;
         let ip = PropertyInfo {
             category: Some("user.device.ip_address"),
             ..fixture::property("last_ip")
         };
-        let traits = vec![
-            trait_info(
-                fixture::property("plan"),
-                PurposeSet::EMPTY,
-                DestinationSet::EMPTY,
-            ),
-            trait_info(ip, PurposeSet::EMPTY, DestinationSet::EMPTY),
-        ];
-        let plan: &'static PlanInfo = Box::leak(Box::new(PlanInfo {
-            traits: Vec::leak(traits),
-            ..*base
-        }));
+        let plan = fixture::plan("t")
+            .purpose("analytics")
+            .profile_trait(fixture::property("plan"), &[0])
+            .profile_trait(ip, &[0])
+            .build();
         let mut e = envelope(
             Message::Profile { op: ProfileOp::Set },
             r#"{"plan":"pro","last_ip":"203.0.113.0"}"#,
