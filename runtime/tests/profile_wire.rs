@@ -860,3 +860,27 @@ fn the_worker_retries_profile_batches_through_every_fault_and_stores_each_update
     );
     tracker.shutdown().ok();
 }
+
+#[test]
+fn mixpanel_splits_profile_requests_at_2000_updates() {
+    let server = TestServer::mixpanel(TOKEN);
+    let mut batch: Vec<Envelope> = (0..4100)
+        .map(|i| profile(ProfileOp::Set, &insert_id(), &format!(r#"{{"n":{i}}}"#)))
+        .collect();
+    // A removal of three values is three updates: it does not fit in the 2000th place of a
+    // request, so it opens the next one.
+    batch.insert(
+        1999,
+        profile(ProfileOp::Remove, &insert_id(), r#"{"tags":["a","b","c"]}"#),
+    );
+    assert_eq!(mixpanel(&server).deliver(&batch), Outcome::Delivered);
+    server.assert_no_violations();
+    let sizes: Vec<usize> = server.seen().iter().map(|s| s.events).collect();
+    assert_eq!(
+        sizes,
+        [1999, 2000, 104],
+        "3 + 1997 updates, then the last 104"
+    );
+    assert!(server.seen().iter().all(|s| s.path == "/engage"));
+    assert_eq!(server.accepted().len(), 4103);
+}
