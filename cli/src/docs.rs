@@ -50,6 +50,8 @@ enum Inline {
 
 use Inline::{Code, Em, Strong, Text};
 
+mod profile;
+
 fn t(s: impl Into<String>) -> Inline {
     Text(s.into())
 }
@@ -200,6 +202,7 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
         }
         facts.push(who);
         doc.push(Block::List(facts));
+        profile::notice(plan, &purpose.id.value, doc);
         if events.is_empty() {
             doc.push(Block::Para(vec![Em(
                 "Nothing is recorded for this purpose yet.".into(),
@@ -337,6 +340,8 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
         rows,
     });
 
+    profile::inventory(plan, doc);
+
     doc.push(Block::Heading(
         3,
         "destinations".into(),
@@ -422,6 +427,7 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
         if special_cell.is_empty() {
             special_cell.push(t("none"));
         }
+        profile::record(plan, &purpose.id.value, &mut categories, &mut special_cell);
         let recipients: Vec<Inline> = {
             let ds: Vec<&Destination> = plan
                 .destinations

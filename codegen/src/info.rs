@@ -163,9 +163,9 @@ fn sections_info(out: &mut Code, plan: &Plan) {
         property_info(out, &c.property);
         match &c.events {
             None => out.push("            None,\n"),
-            Some(ids) => write!(
+            Some(ids) => writeln!(
                 out,
-                "            Some(&[{}]),\n",
+                "            Some(&[{}]),",
                 Comma(ids.value.iter().filter_map(|id| index(&id.value)))
             ),
         }

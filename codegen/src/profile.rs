@@ -109,7 +109,7 @@ impl ::trackplan::__private::Group for {name} {{
         key: &'static ::trackplan::__private::PropertyInfo,
         w: &mut ::trackplan::__private::PropertyWriter<'_>,
     ) {{
-        ::trackplan::__private::Value::write(&self.key, key, w);
+        ::trackplan::__private::Value::write(&self.__key, key, w);
     }}
 }}
 
@@ -246,13 +246,20 @@ fn update(
     fields: &[Field<'_>],
     std: Std,
 ) {
+    // A group has no default: it is always made from its key.
+    let derives = if key.is_some() {
+        "Debug, Clone"
+    } else {
+        "Debug, Clone, Default"
+    };
     write!(
         out,
-        "{docs}#[derive(Debug, Clone, Default)]\npub struct {name} {{\n",
+        "{docs}#[derive({derives})]\npub struct {name} {{\n",
         docs = docs.attr()
     );
     if let Some(key) = key {
-        writeln!(out, "    key: {key},");
+        // Not `key`: a group trait may be called that.
+        writeln!(out, "    __key: {key},");
     }
     for f in fields {
         let enum_ty = f.enum_item.as_ref().map(|e| EnumType::Named(&e.ident));
@@ -264,7 +271,7 @@ fn update(
         );
     }
     out.push("}\n\n");
-    write!(out, "impl {name} {{\n");
+    writeln!(out, "impl {name} {{");
     match key {
         None => out.push(
             "    /// An update that touches no trait yet.
@@ -279,23 +286,42 @@ fn update(
                 "    /// The group with this key; as an update, it touches no trait yet.
     pub fn new(key: impl ::core::convert::Into<{key}>) -> Self {{
         {name} {{
-            key: key.into(),
+            __key: key.into(),
 {rest}        }}
     }}
 
     /// The group's key, as given to [`{name}::new`].
     pub fn key(&self) -> &{key} {{
-        &self.key
+        &self.__key
     }}
 ",
                 rest = Rest(fields),
             );
         }
     }
+    let mut misfits = Vec::new();
     for f in fields {
-        methods(out, src, f, std);
+        methods(out, src, name, f, std, &mut misfits);
     }
     out.push("}\n\n");
+    if !misfits.is_empty() {
+        write!(
+            out,
+            "/// What the methods of [`{name}`] accept: a value trait per trait (anything that converts
+/// into its type), and marker traits of the operations that do not fit a trait, never
+/// implemented. Both make a wrong call a compile error that names the plan.
+#[doc(hidden)]
+#[allow(non_camel_case_types, non_snake_case)]
+pub mod __{name}_ops {{
+    #[allow(unused_imports)]
+    use super::*;
+
+{misfits}}}
+
+",
+            misfits = misfits.concat(),
+        );
+    }
 }
 
 /// `field: TraitOp::Untouched,` for each field of a group's constructor.
@@ -314,7 +340,14 @@ impl std::fmt::Display for Rest<'_, '_> {
     }
 }
 
-fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
+fn methods(
+    out: &mut Code,
+    src: &SourceFile,
+    owner: &str,
+    f: &Field<'_>,
+    std: Std,
+    misfits: &mut Vec<String>,
+) {
     let p = f.property;
     let shape = naming::trait_shape(&p.ty.value);
     let enum_ty = || f.enum_item.as_ref().map(|e| EnumType::Named(&e.ident));
@@ -328,8 +361,104 @@ fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
         _ => None,
     };
     let location = location(src, p.id.span.start);
+    let value_trait = format!("value_{}", f.index);
+    if item_ty.is_none() {
+        // What a value-taking method accepts: anything that converts into the trait's type,
+        // with an error that names the trait and the plan when it does not.
+        let message = format!(
+            "`{{Self}}` cannot be the value of trait `{}` (plan type: {})",
+            p.id.value,
+            describe(&p.ty.value)
+        );
+        let label = format!(
+            "expected `{}` or a type that converts into it",
+            escape(&value_ty)
+        );
+        let note = format!(
+            "trait `{}` is declared at {}",
+            p.id.value,
+            escape(&location)
+        );
+        let mut items = format!(
+            "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]
+    pub trait {value_trait} {{
+        #[doc(hidden)]
+        fn into_value(self) -> {value_ty};
+    }}
+",
+            crate::code::lit(&message),
+            crate::code::lit(&label),
+            crate::code::lit(&note),
+        );
+        // One impl per accepted type, not a blanket `Into` impl: then a wrong type fails on
+        // this trait itself, and rustc shows its message (and lists the types that fit).
+        let enum_name = f.enum_item.as_ref().map(|e| e.ident.to_string());
+        for source in sources(
+            &p.ty.value,
+            p.sensitivity.value,
+            &value_ty,
+            enum_name.as_deref(),
+            std,
+        ) {
+            items.push_str(&format!(
+                "
+    impl {value_trait} for {source} {{
+        #[inline]
+        fn into_value(self) -> {value_ty} {{
+            ::core::convert::Into::into(self)
+        }}
+    }}
+"
+            ));
+        }
+        misfits.push(items);
+    }
     for (op, method) in TRAIT_OPS.iter().zip(trait_methods(&p.id.value)) {
         if !op.fits(shape) {
+            // A hidden method whose bound is never met: the error reads as a plan error
+            // (which operations the trait has, where it is declared) instead of "no method".
+            let marker = format!("{}_{}", op.key(), f.index);
+            let fitting: Vec<String> = TRAIT_OPS
+                .iter()
+                .zip(trait_methods(&p.id.value))
+                .filter(|(o, _)| o.fits(shape))
+                .map(|(_, m)| format!("`{m}`"))
+                .collect();
+            let needs = match op {
+                ProfileOp::Add => "integer and number traits",
+                _ => "list traits",
+            };
+            let message = format!(
+                "`{}` does not fit trait `{}`, which is {} {}: `{}` applies to {needs} only",
+                method,
+                p.id.value,
+                article(&p.ty.value),
+                describe(&p.ty.value),
+                op.key(),
+            );
+            let note = format!(
+                "trait `{}` is declared at {location}; its operations are {}",
+                p.id.value,
+                fitting.join(", ")
+            );
+            misfits.push(format!(
+                "    #[diagnostic::on_unimplemented(message = {}, label = {}, note = {})]\n    pub trait {marker} {{}}\n",
+                crate::code::lit(&escape(&message)),
+                crate::code::lit(&format!("`{}` of a {} trait", op.key(), describe(&p.ty.value))),
+                crate::code::lit(&escape(&note)),
+            ));
+            write!(
+                out,
+                "
+    #[doc(hidden)]
+    pub fn {method}<V>(self, _value: V) -> Self
+    where
+        V: __{owner}_ops::{marker},
+    {{
+        self
+    }}
+",
+            );
             continue;
         }
         let what = match op {
@@ -387,13 +516,78 @@ fn methods(out: &mut Code, src: &SourceFile, f: &Field<'_>, std: Std) {
                 out,
                 "
     #[doc = {lit}]
-    pub fn {method}(mut self, value: impl ::core::convert::Into<{value_ty}>) -> Self {{
-        self.{field} = ::trackplan::__private::TraitOp::{variant}(value.into());
+    pub fn {method}(mut self, value: impl __{owner}_ops::{value_trait}) -> Self {{
+        self.{field} = ::trackplan::__private::TraitOp::{variant}(__{owner}_ops::{value_trait}::into_value(value));
         self
     }}
 "
             ),
         }
+    }
+}
+
+/// The types a trait's value-taking methods accept, each converting into `value_ty` with
+/// `Into`: the type itself, and the lossless conversions std and the runtime provide.
+fn sources(
+    ty: &PropertyType,
+    sensitivity: trackplan_model::Sensitivity,
+    value_ty: &str,
+    enum_name: Option<&str>,
+    std: Std,
+) -> Vec<String> {
+    let string = match std {
+        Std::Prelude => "String",
+        Std::Absolute => "::std::string::String",
+    };
+    let scalar: Vec<String> = match ty {
+        PropertyType::String => vec![
+            string.to_owned(),
+            "&str".to_owned(),
+            format!("&{string}"),
+            "::std::boxed::Box<str>".to_owned(),
+            "::std::borrow::Cow<'_, str>".to_owned(),
+            "char".to_owned(),
+        ],
+        PropertyType::Integer => ["i64", "i32", "i16", "i8", "u32", "u16", "u8"]
+            .map(str::to_owned)
+            .to_vec(),
+        PropertyType::Number => ["f64", "f32", "i32", "i16", "i8", "u32", "u16", "u8"]
+            .map(str::to_owned)
+            .to_vec(),
+        PropertyType::Boolean => vec!["bool".to_owned()],
+        PropertyType::Timestamp => vec!["::trackplan::__private::Timestamp".to_owned()],
+        PropertyType::Enum { .. } => enum_name.map(str::to_owned).into_iter().collect(),
+        // List traits take an iterator of items instead.
+        PropertyType::List { .. } => Vec::new(),
+    };
+    use trackplan_model::Sensitivity::{Internal, Personal, Public, Special};
+    match sensitivity {
+        Public | Internal => scalar,
+        // `Personal<T>` and `Special<T>` convert from `T` (and from `&str` for text); other
+        // raw types must be wrapped by the caller.
+        Personal | Special => {
+            let mut out = vec![value_ty.to_owned()];
+            if let Some(inner) = scalar.first() {
+                out.push(inner.clone());
+            }
+            if matches!(ty, PropertyType::String) {
+                out.push("&str".to_owned());
+            }
+            out
+        }
+    }
+}
+
+/// Escapes braces for `#[diagnostic::on_unimplemented]`, whose strings are format strings.
+fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
+
+/// "a" or "an" before a type in words.
+fn article(ty: &PropertyType) -> &'static str {
+    match ty {
+        PropertyType::Integer | PropertyType::Enum { .. } => "an",
+        _ => "a",
     }
 }
 

@@ -229,8 +229,9 @@ pub struct GroupNames {
 }
 
 /// The builder methods of trait `id` on its update struct, one per [`ProfileOp`] in the
-/// order of `ProfileOp::ALL`-like listing: `set_`, `set_once_`, `add_`, `union_`, `remove_`,
-/// `unset_` followed by the id. Only the ones that fit the trait's type are generated.
+/// order of [`TRAIT_OPS`]: `set_`, `set_once_`, `add_`, `union_`, `remove_` and `unset_`
+/// followed by the id. Only the ones that fit the trait's type are public; the others are
+/// hidden methods whose call is a compile error naming the trait.
 ///
 /// [`ProfileOp`]: trackplan_vocab::ProfileOp
 ///

@@ -229,7 +229,7 @@ impl Pipeline {
         routes: DestinationSet,
         write: impl FnOnce(&mut TraitWriter<'_>),
     ) -> bool {
-        let reach = routes & subject.allowed() - self.skipped;
+        let reach = routes & (subject.allowed() - self.skipped);
         let mut w = TraitWriter::new(
             source,
             target,
@@ -372,7 +372,7 @@ impl Pipeline {
                         &written.shared
                     };
                     text.extend_from_slice(&buf[m.start..m.end]);
-                    purposes = purposes | traits.get(m.index).map_or(m.purposes, |t| t.purposes);
+                    purposes |= traits.get(m.index).map_or(m.purposes, |t| t.purposes);
                 }
                 text.push(close);
                 let meta = Meta {

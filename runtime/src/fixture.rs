@@ -54,6 +54,14 @@ pub(crate) fn property(name: &'static str) -> PropertyInfo {
     }
 }
 
+/// A group kind as declared: id, key, purposes, traits with their purposes.
+type GroupDecl = (
+    &'static str,
+    PropertyInfo,
+    PurposeSet,
+    Vec<(PropertyInfo, PurposeSet)>,
+);
+
 /// A plan under construction: see [`plan`].
 pub(crate) struct PlanBuilder {
     name: &'static str,
@@ -62,12 +70,7 @@ pub(crate) struct PlanBuilder {
     destinations: Vec<DestinationInfo>,
     events: Vec<(&'static str, Vec<PropertyInfo>, Vec<usize>)>,
     traits: Vec<(PropertyInfo, PurposeSet)>,
-    groups: Vec<(
-        &'static str,
-        PropertyInfo,
-        PurposeSet,
-        Vec<(PropertyInfo, PurposeSet)>,
-    )>,
+    groups: Vec<GroupDecl>,
     context: Vec<(PropertyInfo, Option<Vec<usize>>)>,
 }
 

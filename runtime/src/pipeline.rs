@@ -104,6 +104,7 @@ impl Spooling {
     /// Appends the records of one message for the destinations in `send`, each with the
     /// text of the variant that holds it (`variants`: disjoint destination sets and texts,
     /// distinct id first).
+    #[allow(clippy::too_many_arguments)] // the parts of one message, as `push` has them
     pub(crate) fn append(
         &self,
         plan: &'static PlanInfo,

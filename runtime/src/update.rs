@@ -307,11 +307,11 @@ impl<'a> TraitWriter<'a> {
     #[inline]
     pub fn write<T: Value>(&mut self, t: &'static TraitInfo, op: &TraitOp<T>) {
         if let Some((op, value)) = op.parts() {
-            self.member(t, op, value.map(|v| v as &dyn Value));
+            self.member(t, op, value);
         }
     }
 
-    fn member(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&dyn Value>) {
+    fn member<T: Value>(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&T>) {
         let Some(index) = position(self.source, t, |t| t.property.id) else {
             self.foreign += 1;
             return;
@@ -320,7 +320,7 @@ impl<'a> TraitWriter<'a> {
             self.foreign += 1;
             return;
         };
-        self.wanted = self.wanted | info.destinations;
+        self.wanted |= info.destinations;
         let destinations = info.destinations & self.reach;
         if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
@@ -347,6 +347,26 @@ impl<'a> TraitWriter<'a> {
                     &mut *self.shared
                 };
                 buf.extend_from_slice(&p.json_key.as_bytes()[..p.json_key.len() - 1]);
+            }
+            Some(v) if op == ProfileOp::Add => {
+                // The trait's `min`/`max` bound its value, not the amount added (an order
+                // count of 3 may be decremented): the amount is checked only for being a
+                // finite number, and sent as is (`op_fits`: no transform but `redact`, which
+                // only picks the buffer).
+                let (own, other) = if first_party {
+                    (&mut *self.first_party, &mut *self.shared)
+                } else {
+                    (&mut *self.shared, &mut *self.first_party)
+                };
+                let start = own.len();
+                own.extend_from_slice(p.json_key.as_bytes());
+                let mut w = PropertyWriter::with_context(own, other, None, self.policy);
+                v.write(delta(p.kind), &mut w);
+                let dropped = w.dropped();
+                if dropped > 0 || own.len() == start + p.json_key.len() {
+                    own.truncate(start);
+                }
+                self.dropped += dropped;
             }
             Some(v) => {
                 let mut w = PropertyWriter::with_context(
@@ -378,8 +398,33 @@ impl<'a> TraitWriter<'a> {
     }
 }
 
+/// The amount an `add` adds to a number trait, as a property without a name (its member is
+/// the bare number) or constraints.
+fn delta(kind: ValueKind) -> &'static PropertyInfo {
+    const fn amount(kind: ValueKind) -> PropertyInfo {
+        crate::plan::property(
+            "(the amount of an add)",
+            "",
+            "",
+            kind,
+            crate::plan::Sensitivity::Internal,
+            None,
+            crate::plan::TransformInfo::None,
+            false,
+            crate::plan::constraints(None, None, None),
+        )
+    }
+    static INTEGER: PropertyInfo = amount(ValueKind::Integer);
+    static NUMBER: PropertyInfo = amount(ValueKind::Number);
+    if kind == ValueKind::Integer {
+        &INTEGER
+    } else {
+        &NUMBER
+    }
+}
+
 /// Whether `op` applies to trait `p`: [`ProfileOp::fits`] its type, and `add` only to a
-/// number sent as is (a bucket label cannot be added to).
+/// number sent as is, or only to first parties (a bucket label cannot be added to).
 fn op_fits(op: ProfileOp, p: &PropertyInfo) -> bool {
     let shape = match p.kind {
         ValueKind::Integer | ValueKind::Number => TraitShape::Number,
@@ -387,7 +432,11 @@ fn op_fits(op: ProfileOp, p: &PropertyInfo) -> bool {
         _ => TraitShape::Scalar,
     };
     op.fits(shape)
-        && (op != ProfileOp::Add || matches!(p.transform, crate::plan::TransformInfo::None))
+        && (op != ProfileOp::Add
+            || matches!(
+                p.transform,
+                crate::plan::TransformInfo::None | crate::plan::TransformInfo::Redact
+            ))
 }
 
 /// The position in `list` of `item`: by address (generated code hands out the plan's own

@@ -116,8 +116,9 @@ pub(crate) fn verify(plan: &PlanInfo) -> Result<(), Inconsistency> {
             }
         }
         if e.groups.iter().any(|&g| g >= plan.groups.len()) {
-            return Err(Inconsistency::OutOfRange {
+            return Err(Inconsistency::Section {
                 what: format!("event `{}`", e.id),
+                problem: "carries a group kind past the plan's list",
             });
         }
     }
@@ -364,5 +365,124 @@ fn is_number(kind: ValueKind) -> bool {
         ValueKind::Integer | ValueKind::Number => true,
         ValueKind::List { item } => is_number(*item),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{self, optional, property};
+    use crate::plan::ContextInfo;
+
+    /// Analytics to a first-party warehouse, ads to a third-party ad network; every section.
+    fn sections() -> &'static PlanInfo {
+        fixture::plan("sections")
+            .purpose("analytics")
+            .purpose("ads")
+            .destination_for("warehouse", "ndjson", &[0], false)
+            .destination_for("ads", "segment", &[1], true)
+            .event("Page Viewed", [property("URL")])
+            .event("Order Completed", [property("Revenue")])
+            .with_groups(&[0])
+            .profile_trait(property("Plan Tier"), &[0])
+            .group(
+                "company",
+                property("company_id"),
+                &[0, 1],
+                [(property("Seats"), &[0][..])],
+            )
+            .context(property("App Version"), Some(&[0]))
+            .build()
+    }
+
+    fn leak<T>(v: T) -> &'static T {
+        Box::leak(Box::new(v))
+    }
+
+    fn problem(plan: PlanInfo) -> String {
+        match verify(leak(plan)) {
+            Ok(()) => panic!("a tampered plan was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_plan_with_every_section_is_consistent() {
+        let plan = sections();
+        assert_eq!(verify(plan), Ok(()));
+        assert_eq!(plan.traits[0].destinations, DestinationSet::only(0));
+        assert_eq!(plan.groups[0].destinations, DestinationSet::first(2));
+        assert_eq!(
+            plan.groups[0].traits[0].destinations,
+            DestinationSet::only(0)
+        );
+    }
+
+    #[test]
+    fn tampered_sections_are_refused_naming_what_is_wrong() {
+        let plan = sections();
+        let to_ads = leak([TraitInfo {
+            property: optional(property("Plan Tier")),
+            purposes: PurposeSet::only(0),
+            destinations: DestinationSet::first(2),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                traits: to_ads,
+                ..*plan
+            }),
+            "trait `Plan Tier` is not routed to exactly the destinations the routing rule gives for its purposes"
+        );
+        let required = leak([TraitInfo {
+            property: property("Plan Tier"),
+            purposes: PurposeSet::only(0),
+            destinations: DestinationSet::only(0),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                traits: required,
+                ..*plan
+            }),
+            "trait `Plan Tier` is required, but updates touch only some traits"
+        );
+        let far_context = leak([ContextInfo {
+            property: optional(property("App Version")),
+            events: Some(leak([7usize])),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                context: far_context,
+                ..*plan
+            }),
+            "context property `App Version` names an event past the plan's list"
+        );
+        let colliding = leak([ContextInfo {
+            property: optional(property("URL")),
+            events: None,
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                context: colliding,
+                ..*plan
+            }),
+            "context property `URL` has the wire name of a property of an event it applies to"
+        );
+        let no_group = leak([crate::plan::EventInfo {
+            groups: leak([3usize]),
+            ..crate::plan::event_info(
+                "x",
+                "X",
+                PurposeSet::first(2),
+                DestinationSet::first(2),
+                &[],
+            )
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                events: no_group,
+                ..*plan
+            }),
+            "event `x` carries a group kind past the plan's list"
+        );
     }
 }

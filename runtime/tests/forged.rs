@@ -397,7 +397,11 @@ fn out_of_range_sets_and_a_wrong_label_are_refused() {
 
 // ---- profile traits, group kinds and context properties (issue 11) ----
 
-const fn trait_text(id: &'static str, json_key: &'static str, transform: TransformInfo) -> PropertyInfo {
+const fn trait_text(
+    id: &'static str,
+    json_key: &'static str,
+    transform: TransformInfo,
+) -> PropertyInfo {
     property(
         id,
         id,
@@ -425,12 +429,7 @@ const fn with_sections(
     groups: &'static [trackplan_runtime::info::GroupInfo],
     context: &'static [trackplan_runtime::info::ContextInfo],
 ) -> PlanInfo {
-    trackplan_runtime::__private::plan_sections(
-        plan(&HONEST_EVENTS),
-        traits,
-        groups,
-        context,
-    )
+    trackplan_runtime::__private::plan_sections(plan(&HONEST_EVENTS), traits, groups, context)
 }
 
 use trackplan_runtime::__private::{context_info, group_info, trait_info};

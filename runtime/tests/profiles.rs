@@ -6,7 +6,6 @@
 // The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
-#[allow(dead_code)]
 mod fixture;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -836,4 +835,84 @@ fn events_of_a_joined_group_carry_it_and_others_do_not() {
             Message::TRACK,
         ]
     );
+}
+
+#[test]
+fn the_recorder_sees_every_kind_and_its_debug_shows_no_value() {
+    let recorder = Recorder::for_plan(&PLAN);
+    let tracker = builder()
+        .record_all(&recorder)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let visitor = tracker.anonymous(both()).unwrap_or_else(|e| panic!("{e}"));
+    let user = visitor.identify("user-42");
+    user.update_profile(
+        Profile::new()
+            .set_email(Personal::new("alice@example.com".into()))
+            .unset_plan_tier(),
+    );
+    user.join(Company::new("acme"));
+    flush(&tracker);
+    let link = recorder.assert_linked(visitor.distinct_id(), user.distinct_id());
+    assert_eq!(link.kind(), "link");
+    recorder.assert_trait(
+        ProfileOp::Set,
+        "Email",
+        hmac_hex("alice@example.com").into(),
+    );
+    assert_eq!(
+        recorder.of_kind("join").len(),
+        3,
+        "warehouse, mixpanel, ads"
+    );
+    let unset = recorder
+        .profile_updates()
+        .into_iter()
+        .find(|r| {
+            r.message
+                == Message::Profile {
+                    op: ProfileOp::Unset,
+                }
+        })
+        .unwrap_or_else(|| panic!("no unset"));
+    assert_eq!(unset.properties, serde_json::json!(["Plan Tier"]));
+    let shown = format!("{:?}", recorder.events());
+    assert!(
+        shown.contains("\"profile\"") && shown.contains("\"set\""),
+        "{shown}"
+    );
+    for secret in [
+        hmac_hex("alice@example.com"),
+        "acme".to_owned(),
+        visitor.distinct_id().to_owned(),
+    ] {
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+}
+
+#[test]
+fn add_checks_the_amount_not_the_traits_bounds_and_set_checks_them() {
+    let warehouse = Memory::new();
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let user = tracker.subject("user-42", both());
+    // `order_count` has `min = 0`: a count may still go down by one, but never be set below 0.
+    user.update_profile(Profile::new().add_order_count(-1));
+    user.update_profile(Profile::new().set_order_count(-1));
+    user.update_profile(Profile::new().add_lifetime_value(f64::NAN));
+    // A `redact` number can be added to (first parties only).
+    user.update_profile(Profile::new().add_lifetime_value(2.5));
+    flush(&tracker);
+    let got: Vec<String> = warehouse
+        .envelopes()
+        .iter()
+        .map(|e| e.properties.to_string())
+        .collect();
+    assert_eq!(got, [r#"{"Order Count":-1}"#, r#"{"Lifetime Value":2.5}"#]);
+    assert_eq!(tracker.stats().dropped_invalid, 2);
 }

@@ -28,6 +28,7 @@ mod compare;
 mod describe;
 mod event;
 mod plan;
+mod profile;
 mod property;
 
 pub use change::{Change, ChangeKind, ChangeValue, ChangedItem, Impact};
@@ -94,6 +95,7 @@ pub fn diff(base: &Plan, head: &Plan) -> PlanDiff {
     cx.purposes();
     cx.destinations();
     cx.events();
+    cx.sections();
     cx.policies();
     cx.exceptions();
 

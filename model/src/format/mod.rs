@@ -720,6 +720,16 @@ mod tests {
             file.policies[0].deny.data_uses,
             RuleDimension::Keys(vec!["marketing".to_owned()])
         );
+        assert_eq!(file.traits["email"].transform, Some(TransformKey::Hmac));
+        assert_eq!(
+            file.traits["first_name"].purposes,
+            Some(vec!["customer_support".to_owned()])
+        );
+        let company = &file.groups["company"];
+        assert_eq!(company.key.name.as_deref(), Some("Company ID"));
+        assert_eq!(company.traits["seats"].ty, TypeKey::Integer);
+        assert_eq!(file.context["app_version"].max_length, Some(32));
+        assert_eq!(file.events["cart_updated"].groups, ["company"]);
     }
 
     #[test]

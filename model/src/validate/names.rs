@@ -9,6 +9,14 @@ impl<'p> Validator<'p> {
         let names = PlanNames::of(plan);
         let mut types: Namespace<'_, 'p> = HashMap::with_capacity(plan.events.len() + 1);
         types.insert("PLAN", (ItemName::PlanStatic, Span::default()));
+        if !plan.traits.is_empty() {
+            let what = ItemName::Generated(naming::PROFILE_STRUCT);
+            types.insert(naming::PROFILE_STRUCT, (what, Span::default()));
+        }
+        if !plan.context.is_empty() {
+            let what = ItemName::Generated(naming::CONTEXT_STRUCT);
+            types.insert(naming::CONTEXT_STRUCT, (what, Span::default()));
+        }
         for (e, n) in plan.events.iter().zip(&names.events) {
             self.claim(
                 &mut types,
@@ -70,14 +78,6 @@ impl<'p> Validator<'p> {
     /// methods of each update struct.
     fn section_names<'n>(&mut self, types: &mut Namespace<'n, 'p>, names: &'n PlanNames) {
         let plan = self.plan;
-        if !plan.traits.is_empty() {
-            let what = ItemName::Generated(naming::PROFILE_STRUCT);
-            self.claim(types, naming::PROFILE_STRUCT, what, Span::default(), None);
-        }
-        if !plan.context.is_empty() {
-            let what = ItemName::Generated(naming::CONTEXT_STRUCT);
-            self.claim(types, naming::CONTEXT_STRUCT, what, Span::default(), None);
-        }
         for (g, n) in plan.groups.iter().zip(&names.groups) {
             self.claim(
                 types,

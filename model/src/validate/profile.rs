@@ -120,7 +120,10 @@ impl<'p> Validator<'p> {
             let Some(purposes) = &t.purposes else {
                 continue;
             };
-            if purposes.value.is_empty() && !self.unknown(t, "purposes") {
+            if purposes.value.is_empty() {
+                if self.unknown(t, "purposes") {
+                    continue;
+                }
                 self.push(
                     Diagnostic::error("missing-purpose", format!("{what} has no purpose"))
                         .at(purposes.span)
@@ -350,7 +353,10 @@ impl<'p> Validator<'p> {
                 );
             }
             let what = ItemName::Context(&p.id.value);
-            self.definition(p, None);
+            if !self.unknown(p, "name") {
+                self.property_name(what, &p.name);
+            }
+            self.definition_as(what, p);
             if self.unknown(p, "name") {
                 continue;
             }
@@ -555,3 +561,7 @@ impl<'p> Validator<'p> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "profile_tests.rs"]
+mod tests;
