@@ -6,6 +6,8 @@
 //! root.
 #![allow(dead_code)] // each test binary uses its own part
 
+#[cfg(feature = "kafka")]
+pub mod broker;
 pub mod logs;
 pub mod server;
 
