@@ -97,7 +97,11 @@ fn assert_exactly_once_in_order(records: &[Record], n: usize) {
         assert!(ids.insert(r.insert_id()), "insert id twice: {}", r.text());
     }
     let missing: Vec<usize> = (0..n).filter(|i| !seen.contains_key(i)).collect();
-    let twice: Vec<usize> = seen.iter().filter(|(_, c)| **c > 1).map(|(i, _)| *i).collect();
+    let twice: Vec<usize> = seen
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(i, _)| *i)
+        .collect();
     assert!(
         missing.is_empty() && twice.is_empty() && seen.len() == n,
         "{} of {n} events missing (first: {:?}), {} twice (first: {:?}), {} records",
@@ -155,10 +159,20 @@ fn the_record_carries_the_pseudonymous_key_the_plan_headers_and_the_ndjson_value
     let v = r.json();
     let time = v["time"].as_i64().unwrap_or_else(|| panic!("no time"));
     let insert_id = r.insert_id();
-    assert!(time >= before - 1000, "time {time} before the test {before}");
-    assert_eq!(r.timestamp, Some(time), "the record's timestamp is the event's time");
     assert!(
-        insert_id.len() == 36 && insert_id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'),
+        time >= before - 1000,
+        "time {time} before the test {before}"
+    );
+    assert_eq!(
+        r.timestamp,
+        Some(time),
+        "the record's timestamp is the event's time"
+    );
+    assert!(
+        insert_id.len() == 36
+            && insert_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'-'),
         "{insert_id}"
     );
     assert_eq!(
@@ -196,7 +210,9 @@ fn a_broker_restarted_mid_stream_gets_every_event_exactly_once() {
 
     assert_exactly_once_in_order(&records, 4000);
     let stats = tracker.stats();
-    let d = stats.destination("support_desk").unwrap_or_else(|| panic!("no stats"));
+    let d = stats
+        .destination("support_desk")
+        .unwrap_or_else(|| panic!("no stats"));
     assert_eq!((d.delivered, d.failed), (4000, 0), "{report:?}");
 }
 
@@ -226,7 +242,9 @@ fn a_broker_refusing_connections_for_a_while_gets_every_event_exactly_once() {
 
     assert_exactly_once_in_order(&records, 3000);
     let stats = tracker.stats();
-    let d = stats.destination("support_desk").unwrap_or_else(|| panic!("no stats"));
+    let d = stats
+        .destination("support_desk")
+        .unwrap_or_else(|| panic!("no stats"));
     assert_eq!((d.delivered, d.failed), (3000, 0));
     assert!(d.retried > 0, "the outage should have been retried: {d:?}");
 }
@@ -274,18 +292,30 @@ fn an_app_killed_with_sigkill_loses_no_accepted_event() {
     let _ = std::fs::remove_dir_all(&dir.0);
 
     let mut child = Command::new(std::env::current_exe().unwrap_or_else(|e| panic!("{e}")))
-        .args(["kafka_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "kafka_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SPOOL_ENV, &dir.0)
         .env(BROKER_ENV, broker.address())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("start the child: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("child stdout"));
+    let stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("child stdout"));
     let mut accepted = HashSet::new();
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
-        if let Some(i) = line.strip_prefix("accepted ").and_then(|i| i.parse::<usize>().ok()) {
+        if let Some(i) = line
+            .strip_prefix("accepted ")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
             accepted.insert(i);
             if accepted.len() == KILL_AFTER {
                 // SIGKILL: no destructor, no flush, no settling.
@@ -299,7 +329,17 @@ fn an_app_killed_with_sigkill_loses_no_accepted_event() {
 
     // A restart on the same spool delivers what the child had not.
     let tracker = tracker(&broker.address(), Some(&dir.0));
-    tracker.flush().unwrap_or_else(|e| panic!("flush after the restart: {e}"));
+    tracker
+        .flush()
+        .unwrap_or_else(|e| panic!("flush after the restart: {e}"));
+    let replayed = tracker
+        .stats()
+        .destination("support_desk")
+        .map_or(0, |d| d.delivered);
+    assert!(
+        replayed > 0,
+        "the restart replayed nothing: the child was killed too late"
+    );
     let records = broker.read_all(TOPIC);
 
     // At least once on the topic, with one insert id per event: the replay keeps the ids, so
@@ -308,7 +348,10 @@ fn an_app_killed_with_sigkill_loses_no_accepted_event() {
     for r in &records {
         by_index.entry(index(r)).or_default().insert(r.insert_id());
     }
-    let missing: Vec<&usize> = accepted.iter().filter(|i| !by_index.contains_key(i)).collect();
+    let missing: Vec<&usize> = accepted
+        .iter()
+        .filter(|i| !by_index.contains_key(i))
+        .collect();
     assert!(missing.is_empty(), "{} accepted events lost", missing.len());
     for (i, ids) in &by_index {
         assert_eq!(ids.len(), 1, "event {i} has several insert ids: {ids:?}");
@@ -354,7 +397,9 @@ fn forget_writes_a_tombstone_and_request_access_reads_the_records_back() {
         .collect();
     assert_eq!(indices, [0, 2, 4]);
 
-    let report = tracker.forget("alice").unwrap_or_else(|e| panic!("forget: {e}"));
+    let report = tracker
+        .forget("alice")
+        .unwrap_or_else(|e| panic!("forget: {e}"));
     let erasure = report
         .destinations
         .iter()
@@ -366,7 +411,10 @@ fn forget_writes_a_tombstone_and_request_access_reads_the_records_back() {
     else {
         panic!("{report:?}");
     };
-    assert!(reference.starts_with("tombstones on topic support-events at partition@offset "), "{reference}");
+    assert!(
+        reference.starts_with("tombstones on topic support-events at partition@offset "),
+        "{reference}"
+    );
     assert!(reference.ends_with(ERASURE_LIMITS), "{reference}");
     assert!(!reference.contains(&alice_id));
 
@@ -375,8 +423,13 @@ fn forget_writes_a_tombstone_and_request_access_reads_the_records_back() {
         .iter()
         .filter(|r| r.key.as_deref() == Some(alice_id.as_bytes()))
         .collect();
-    let last = alices.last().unwrap_or_else(|| panic!("no record of alice"));
-    assert_eq!(last.value, None, "the last record of the key is a tombstone");
+    let last = alices
+        .last()
+        .unwrap_or_else(|| panic!("no record of alice"));
+    assert_eq!(
+        last.value, None,
+        "the last record of the key is a tombstone"
+    );
     assert_eq!(alices.len(), 4, "three events and the tombstone");
     let bobs = records
         .iter()
@@ -385,4 +438,3 @@ fn forget_writes_a_tombstone_and_request_access_reads_the_records_back() {
         .count();
     assert_eq!(bobs, 3, "bob's records are untouched");
 }
-

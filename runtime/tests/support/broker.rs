@@ -41,7 +41,10 @@ pub struct Record {
 impl Record {
     /// The value as text (panics on a tombstone).
     pub fn text(&self) -> String {
-        let v = self.value.as_ref().unwrap_or_else(|| panic!("a tombstone at {}", self.offset));
+        let v = self
+            .value
+            .as_ref()
+            .unwrap_or_else(|| panic!("a tombstone at {}", self.offset));
         String::from_utf8(v.clone()).unwrap_or_else(|e| panic!("value is not UTF-8: {e}"))
     }
 
@@ -157,7 +160,13 @@ impl Broker {
         self.kill();
         let url = format!("tcp://{}", self.address());
         let child = Command::new(&self.bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -197,14 +206,19 @@ impl Broker {
             .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
         let mut assignment = TopicPartitionList::new();
         for t in metadata.topics().iter().filter(|t| t.name() == topic) {
-            assert!(!t.partitions().is_empty(), "topic {topic} has no partitions");
+            assert!(
+                !t.partitions().is_empty(),
+                "topic {topic} has no partitions"
+            );
             for p in t.partitions() {
                 assignment
                     .add_partition_offset(topic, p.id(), Offset::Beginning)
                     .unwrap_or_else(|e| panic!("{e}"));
             }
         }
-        consumer.assign(&assignment).unwrap_or_else(|e| panic!("assign: {e}"));
+        consumer
+            .assign(&assignment)
+            .unwrap_or_else(|e| panic!("assign: {e}"));
         let mut records = Vec::new();
         let mut idle = Instant::now();
         while idle.elapsed() < Duration::from_millis(1500) {
@@ -242,7 +256,9 @@ impl Drop for Broker {
         if let Some(c) = &self.child {
             // A frozen broker must be thawed to die promptly on some kernels; SIGKILL works
             // either way, this just keeps no stopped process around.
-            let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
         }
         self.kill();
     }

@@ -15,11 +15,13 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, Producer, PurgeConfig};
 
 use crate::privacy_api::PrivacyApi;
-use crate::sink::{Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration};
+use crate::sink::{
+    Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
+};
 
 pub use privacy::ERASURE_LIMITS;
-pub use record::{HEADER_KIND, HEADER_PLAN, HEADER_PLAN_HASH, HEADER_PURPOSES};
 use record::Records;
+pub use record::{HEADER_KIND, HEADER_PLAN, HEADER_PLAN_HASH, HEADER_PURPOSES};
 pub(crate) use reports::{Report, Reports};
 pub use retention::TopicConfig;
 
@@ -142,12 +144,13 @@ impl Kafka {
         for (k, v) in &self.settings {
             c.set(k, v);
         }
-        c.set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set(
-                "message.timeout.ms",
-                self.delivery_timeout.as_millis().min(i32::MAX as u128).to_string(),
-            );
+        c.set("enable.idempotence", "true").set("acks", "all").set(
+            "message.timeout.ms",
+            self.delivery_timeout
+                .as_millis()
+                .min(i32::MAX as u128)
+                .to_string(),
+        );
         c
     }
 
@@ -208,6 +211,16 @@ impl Kafka {
                 "trackplan: the Kafka producer failed fatally; starting a new one"
             );
             self.producer = None;
+        } else if snapshot
+            .iter()
+            .any(|r| matches!(r, Some(Report::Retryable(_))))
+        {
+            // Records that timed out leave an idempotent producer to re-establish its
+            // sequence with the broker, which a restarted broker that lost its state may
+            // never complete (Tansu 0.6 does not): the records sent again go through a new
+            // producer, with a new producer id. None of its records is outstanding now.
+            tracing::debug!("trackplan: records timed out; starting a new Kafka producer");
+            self.producer = None;
         }
         Ok(snapshot)
     }
@@ -225,7 +238,11 @@ impl fmt::Debug for Kafka {
             .field("topic", &self.topic)
             .field(
                 "settings",
-                &self.settings.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                &self
+                    .settings
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
             )
             .field("delivery_timeout", &self.delivery_timeout)
             .finish_non_exhaustive()
@@ -338,14 +355,22 @@ impl Sink for Kafka {
 
     /// Writes a tombstone per subject; see [`ERASURE_LIMITS`] for what that erases.
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        privacy::Privacy::new(self.settings.clone(), self.topic.clone(), self.delivery_timeout)
-            .erase(distinct_ids)
+        privacy::Privacy::new(
+            self.settings.clone(),
+            self.topic.clone(),
+            self.delivery_timeout,
+        )
+        .erase(distinct_ids)
     }
 
     /// Reads the subjects' records back from the topic.
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
-        privacy::Privacy::new(self.settings.clone(), self.topic.clone(), self.delivery_timeout)
-            .retrieve(distinct_ids)
+        privacy::Privacy::new(
+            self.settings.clone(),
+            self.topic.clone(),
+            self.delivery_timeout,
+        )
+        .retrieve(distinct_ids)
     }
 
     /// Tombstones and read-backs run on a thread of their own, with their own producer and
@@ -356,5 +381,87 @@ impl Sink for Kafka {
             self.topic.clone(),
             self.delivery_timeout,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+
+    #[test]
+    fn a_kafka_sink_fits_kafka_and_custom_destinations_of_either_party_only() {
+        let d = Kafka::new("127.0.0.1:9092", "events").declaration();
+        assert_eq!(d, SinkDeclaration::first_party("kafka"));
+        assert!(d.fits("kafka", false) && d.fits("kafka", true) && d.fits("custom", false));
+        assert!(!d.fits("ndjson", false) && !d.fits("postgres", false));
+    }
+
+    #[test]
+    fn debug_names_settings_but_never_their_values() {
+        let k = Kafka::new("broker.internal:9092", "events")
+            .set("sasl.username", "app")
+            .set("sasl.password", "hunter2-secret")
+            .set("acks", "1");
+        let shown = format!("{k:?}");
+        assert!(
+            shown.contains("sasl.password") && shown.contains("events"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("broker.internal"),
+            "{shown}"
+        );
+        // The sink's own guarantee stays: `acks` was ignored.
+        let config = k.config();
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("message.timeout.ms"), Some("30000"));
+        assert_eq!(
+            config.get("bootstrap.servers"),
+            Some("broker.internal:9092")
+        );
+    }
+
+    #[test]
+    fn a_producer_that_cannot_be_created_fails_the_batch_without_quoting_values() {
+        let plan = fixture::plan("t")
+            .purpose("analytics")
+            .destination("k", "kafka")
+            .event("Thing Happened", [])
+            .build();
+        let mut k = Kafka::new("127.0.0.1:9", "events").set("sasl.password.bogus", "s3cret-value");
+        let e = Envelope {
+            message: crate::Message::TRACK,
+            event: "Thing Happened",
+            insert_id: "00000000-0000-4000-8000-000000000001".into(),
+            time_ms: 0,
+            distinct_id: "d".into(),
+            plan,
+            purposes: crate::plan::PurposeSet::first(1),
+            properties: "{}".into(),
+        };
+        match k.deliver(&[e]) {
+            Outcome::Failed { reason } => {
+                assert!(reason.contains("could not be created"), "{reason}");
+                assert!(!reason.contains("s3cret"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn topic_config_takes_the_shortest_retention_of_the_destinations_purposes() {
+        let plan = fixture::plan("t")
+            .purpose("analytics")
+            .destination("k", "kafka")
+            .build();
+        // The test plans declare no retention: nothing to set.
+        let c = TopicConfig::for_destination(plan, "k");
+        assert_eq!(
+            c.map(|c| (c.retention_ms, c.to_string())),
+            Some((None, String::new()))
+        );
+        assert_eq!(TopicConfig::for_destination(plan, "nope"), None);
     }
 }

@@ -68,7 +68,12 @@ impl Privacy {
             .set("message.timeout.ms", self.timeout.as_millis().to_string());
         let producer: BaseProducer<Reports> = config
             .create_with_context(Reports::default())
-            .map_err(|e| format!("the Kafka producer could not be created: {:?}", e.rdkafka_error_code()))?;
+            .map_err(|e| {
+                format!(
+                    "the Kafka producer could not be created: {:?}",
+                    e.rdkafka_error_code()
+                )
+            })?;
         let reports = producer.context().clone();
         reports.expect(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -102,9 +107,12 @@ impl Privacy {
             .set("group.id", "trackplan-access")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false");
-        let consumer: BaseConsumer = config
-            .create()
-            .map_err(|e| format!("the Kafka consumer could not be created: {:?}", e.rdkafka_error_code()))?;
+        let consumer: BaseConsumer = config.create().map_err(|e| {
+            format!(
+                "the Kafka consumer could not be created: {:?}",
+                e.rdkafka_error_code()
+            )
+        })?;
         let failed = |what: &str, e: rdkafka::error::KafkaError| {
             format!("{what} failed: {:?}", e.rdkafka_error_code())
         };
@@ -149,7 +157,10 @@ impl Privacy {
                     {
                         records.push(String::from_utf8_lossy(value).into_owned());
                     }
-                    if ends.get(&m.partition()).is_some_and(|&end| m.offset() + 1 >= end) {
+                    if ends
+                        .get(&m.partition())
+                        .is_some_and(|&end| m.offset() + 1 >= end)
+                    {
                         ends.remove(&m.partition());
                     }
                 }
@@ -170,8 +181,7 @@ impl PrivacyApi for Privacy {
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
         match self.tombstones(distinct_ids) {
             Ok(at) => {
-                let positions: Vec<String> =
-                    at.iter().map(|(p, o)| format!("{p}@{o}")).collect();
+                let positions: Vec<String> = at.iter().map(|(p, o)| format!("{p}@{o}")).collect();
                 Erasure::Requested {
                     reference: Some(format!(
                         "tombstones on topic {} at partition@offset {}: {ERASURE_LIMITS}",

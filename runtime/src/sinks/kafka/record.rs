@@ -108,3 +108,97 @@ impl Records {
         self.headers.len() - 1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+    use crate::message::{Message, ProfileOp};
+    use crate::plan::PurposeSet;
+
+    fn envelope(plan: &'static crate::plan::PlanInfo, message: Message, n: i64) -> Envelope {
+        Envelope {
+            message,
+            event: "Thing Happened",
+            insert_id: format!("00000000-0000-4000-8000-{n:012}"),
+            time_ms: 1_700_000_000_000 + n,
+            distinct_id: format!("subject-{}", n % 2).into(),
+            plan,
+            purposes: PurposeSet::first(2),
+            properties: format!(r#"{{"n":{n},"text":"a \"quoted\"\nline"}}"#).into(),
+        }
+    }
+
+    #[test]
+    fn values_are_the_ndjson_sinks_records_without_the_newline() {
+        let plan = fixture::plan("t")
+            .purpose("analytics")
+            .purpose("support")
+            .destination("k", "kafka")
+            .event("Thing Happened", [])
+            .build();
+        let batch: Vec<Envelope> = (0..3)
+            .map(|n| envelope(plan, Message::TRACK, n))
+            .chain([envelope(plan, Message::Profile { op: ProfileOp::Set }, 3)])
+            .collect();
+        let mut records = Records::default();
+        records.prepare(&batch);
+        assert_eq!(records.len(), 4);
+        for (e, item) in batch.iter().zip(&records.items) {
+            let mut line = Vec::new();
+            write_ndjson_line(e, &mut line);
+            assert_eq!(line.pop(), Some(b'\n'));
+            assert_eq!(&records.values[item.value.clone()], &line[..]);
+            assert_eq!(&*item.key, &*e.distinct_id);
+            assert_eq!(item.time_ms, e.time_ms);
+        }
+        assert_eq!(
+            std::str::from_utf8(&records.values[records.items[0].value.clone()]).ok(),
+            Some(
+                r#"{"event":"Thing Happened","time":1700000000000,"insert_id":"00000000-0000-4000-8000-000000000000","distinct_id":"subject-0","plan":"t@1","purposes":["analytics","support"],"properties":{"n":0,"text":"a \"quoted\"\nline"}}"#
+            )
+        );
+        // One set of headers per plan, purposes and kind: the track events share one.
+        assert_eq!(records.headers.len(), 2);
+        assert_eq!(
+            records.headers.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+            ["track", "profile"]
+        );
+        // Preparing again starts over.
+        records.prepare(&batch[..1]);
+        assert_eq!(records.len(), 1);
+    }
+
+    #[test]
+    fn headers_name_the_plan_its_hash_the_purposes_and_the_kind() {
+        use rdkafka::message::Headers;
+        let plan = fixture::plan("t")
+            .purpose("analytics")
+            .purpose("support")
+            .destination("k", "kafka")
+            .event("Thing Happened", [])
+            .build();
+        let mut records = Records::default();
+        records.prepare(&[envelope(plan, Message::TRACK, 0)]);
+        let h = &records.headers[0].1;
+        let pairs: Vec<(String, Option<Vec<u8>>)> = h
+            .iter()
+            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (HEADER_PLAN.to_owned(), Some(b"t@1".to_vec())),
+                (
+                    HEADER_PLAN_HASH.to_owned(),
+                    Some(plan.hash.as_bytes().to_vec())
+                ),
+                (
+                    HEADER_PURPOSES.to_owned(),
+                    Some(b"analytics,support".to_vec())
+                ),
+                (HEADER_KIND.to_owned(), Some(b"track".to_vec())),
+            ]
+        );
+    }
+}

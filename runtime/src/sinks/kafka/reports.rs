@@ -175,15 +175,30 @@ mod tests {
     fn reports_are_filed_by_index_once_per_batch() {
         let r = Reports::default();
         r.expect(3);
-        r.file(0, Report::Acked { partition: 0, offset: 7 });
+        r.file(
+            0,
+            Report::Acked {
+                partition: 0,
+                offset: 7,
+            },
+        );
         r.file(2, Report::Retryable(RDKafkaErrorCode::MessageTimedOut));
         r.file(2, Report::Retryable(RDKafkaErrorCode::MessageTimedOut));
-        r.file(9, Report::Acked { partition: 0, offset: 8 }); // not of this batch: ignored
+        r.file(
+            9,
+            Report::Acked {
+                partition: 0,
+                offset: 8,
+            },
+        ); // not of this batch: ignored
         assert_eq!(r.received(), 2);
         assert_eq!(
             r.snapshot(),
             [
-                Some(Report::Acked { partition: 0, offset: 7 }),
+                Some(Report::Acked {
+                    partition: 0,
+                    offset: 7
+                }),
                 None,
                 Some(Report::Retryable(RDKafkaErrorCode::MessageTimedOut))
             ]
