@@ -351,7 +351,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             .map(|d| {
                 vec![
                     vec![Code(d.id.value.clone())],
-                    vec![t(d.kind.value.key())],
+                    kind_cell(d),
                     vec![t(if d.third_party.value {
                         "third party"
                     } else {
@@ -366,6 +366,51 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             })
             .collect(),
     });
+    let topics = crate::topics::kafka_topics(plan);
+    if !topics.is_empty() {
+        doc.push(Block::Para(vec![t(
+            "Kafka topics are configured on the cluster, not by the app. Set on each topic:",
+        )]));
+        doc.push(Block::List(
+            topics
+                .iter()
+                .map(|topic| {
+                    let mut item = vec![Code(topic.destination.to_owned()), t(": ")];
+                    match (topic.setting(), topic.days) {
+                        (Some(setting), Some(days)) => {
+                            item.push(Code(setting));
+                            item.push(t(format!(
+                                " ({days} days, the shortest retention of its purposes)"
+                            )));
+                        }
+                        _ => item.push(t(
+                            "no retention.ms from the plan (none of its purposes declares a retention)",
+                        )),
+                    }
+                    item
+                })
+                .collect(),
+        ));
+    }
+}
+
+/// The destination's kind, with the system it is (unless the kind says it already) and where
+/// it keeps the data when known: `kafka (Apache Kafka, EU)`, `mixpanel`.
+fn kind_cell(d: &trackplan_model::Destination) -> Vec<Inline> {
+    let kind = d.kind.value.key();
+    let details: Vec<&str> = d
+        .kind
+        .value
+        .system()
+        .filter(|system| !system.eq_ignore_ascii_case(kind))
+        .into_iter()
+        .chain(d.location.as_ref().map(|l| l.value.as_str()))
+        .collect();
+    if details.is_empty() {
+        vec![t(kind)]
+    } else {
+        vec![t(format!("{kind} ({})", details.join(", ")))]
+    }
 }
 
 fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {

@@ -158,7 +158,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         .filter(|p| uses(d, p))
         .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
         .collect();
-    Node::map(vec![
+    let mut system = vec![
         ("fides_key", Node::str(destination_key(plan, d))),
         ("name", Node::str(d.id.value.clone())),
         (
@@ -184,8 +184,25 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
                 ("type", Node::str("system")),
             ])]),
         ),
-        ("privacy_declarations", Node::List(declarations)),
-    ])
+    ];
+    if let Some(meta) = system_meta(d) {
+        system.push(("meta", meta));
+    }
+    system.push(("privacy_declarations", Node::List(declarations)));
+    Node::map(system)
+}
+
+/// What fideslang has no field for: the product the destination is (`system`: `Apache
+/// Kafka`) and where it keeps the data (`location`), as free-form `meta`.
+fn system_meta(d: &Destination) -> Option<Node> {
+    let mut meta = Vec::new();
+    if let Some(system) = d.kind.value.system() {
+        meta.push(("system", Node::str(system)));
+    }
+    if let Some(location) = &d.location {
+        meta.push(("location", Node::str(location.value.clone())));
+    }
+    (!meta.is_empty()).then(|| Node::map(meta))
 }
 
 /// A `[[policies]]` rule as a Fides policy (any data subject).

@@ -17,6 +17,7 @@ mod report;
 mod schema;
 mod segment;
 mod subject;
+mod topics;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use diagnostics::ColorChoice;
@@ -468,6 +469,10 @@ fn check_command(
                     "note: built-in policy `{}` is lifted for this plan: {}",
                     x.policy.value, x.justification.value
                 );
+            }
+            // Kafka topics are configured outside the app: say what the plan asks of them.
+            for topic in checked.plan.iter().flat_map(topics::kafka_topics) {
+                println!("{}", topic.note());
             }
             let line = diagnostics::summary(&src.name, &checked.diagnostics);
             if checked.has_errors() {

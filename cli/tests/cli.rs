@@ -1070,3 +1070,57 @@ fn check_in_a_member_crate_finds_the_workspace_plan() {
     let out = run_ok(&app, &["check"]);
     assert_eq!(stdout(&out), "../../plans/shop.toml is valid\n");
 }
+
+// ---- kafka destinations -----------------------------------------------------------------------
+
+#[test]
+fn kafka_destinations_get_their_topic_retention_system_and_location_stated() {
+    let plan = fixtures().join("kafka/stream.toml");
+    let plan = plan.to_str().unwrap();
+    // `check`: one note per Kafka topic, from the shortest retention of its purposes.
+    let check = stdout(&run_ok(&repo(), &["check", plan]));
+    assert!(
+        check.contains(
+            "note: destination `events` (Apache Kafka): set retention.ms=2592000000 on its topic \
+             (30 days, the shortest retention_days of its purposes)"
+        ),
+        "{check}"
+    );
+    assert!(
+        check.contains("note: destination `tickets` (Apache Kafka): none of its purposes declares retention_days"),
+        "{check}"
+    );
+
+    let docs = stdout(&run_ok(&repo(), &["docs", plan]));
+    assert!(
+        docs.contains("| `events` | kafka (Apache Kafka, eu-central-1) | first party |"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains("| `tickets` | kafka (Apache Kafka) | first party |"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains(
+            "- `events`: `retention.ms=2592000000` (30 days, the shortest retention of its purposes)"
+        ),
+        "{docs}"
+    );
+
+    let fides = run_ok(&repo(), &["export", "fides", plan, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&fides)).unwrap();
+    let events = v["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["fides_key"] == "stream.events")
+        .unwrap();
+    assert_eq!(
+        events["meta"],
+        serde_json::json!({"system": "Apache Kafka", "location": "eu-central-1"})
+    );
+    assert_eq!(
+        events["system_type"], "Service",
+        "first party unless marked"
+    );
+}

@@ -138,6 +138,24 @@ impl DestinationKind {
             DestinationKind::Custom => "custom",
         }
     }
+
+    /// The product or system a destination of this kind is, as the docs and the Fides export
+    /// name it (`Apache Kafka`); `None` for the kinds that are the application's own files,
+    /// memory or code.
+    pub fn system(self) -> Option<&'static str> {
+        match self {
+            DestinationKind::Mixpanel => Some("Mixpanel"),
+            DestinationKind::Segment => Some("Segment-compatible collector"),
+            DestinationKind::Posthog => Some("PostHog"),
+            DestinationKind::Amplitude => Some("Amplitude"),
+            DestinationKind::Kafka => Some("Apache Kafka"),
+            DestinationKind::Postgres => Some("PostgreSQL"),
+            DestinationKind::Ndjson
+            | DestinationKind::Stdout
+            | DestinationKind::Memory
+            | DestinationKind::Custom => None,
+        }
+    }
 }
 
 /// A property, either a shared `[properties.<id>]` definition or one resolved on an event
@@ -446,6 +464,17 @@ impl Plan {
         self.destinations
             .iter()
             .filter(move |d| self.routes_to(event, d))
+    }
+
+    /// How long `destination` keeps what it receives, in days: the shortest `retention_days`
+    /// of its purposes ([`trackplan_vocab::retention_days`]); `None` when none declares one.
+    pub fn retention_days(&self, destination: &Destination) -> Option<u32> {
+        trackplan_vocab::retention_days(destination.purposes.value.iter().map(|id| {
+            self.purposes
+                .iter()
+                .find(|p| p.id.value == id.value)
+                .and_then(|p| p.retention_days.as_ref().map(|d| d.value))
+        }))
     }
 
     /// Whether the routing rule sends `event` to `destination` (see [`Plan::routes`]).
