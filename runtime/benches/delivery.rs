@@ -8,7 +8,14 @@
 //! `tracker_1_destination`, the same with two of them skipped: combined delivered events per
 //! second, and the process's CPU time per delivered event (printed after each variant).
 //!
+//! `kafka_delivery_2000` (with the `kafka` feature): the Kafka sink producing the same batches
+//! to a Tansu broker on 127.0.0.1 (started by the bench, as the tests do; `scripts/setup`
+//! installs it), every batch waiting for all its delivery reports, against the uncompressed
+//! Mixpanel sink in the same group; events per second and the process's CPU time per event
+//! (librdkafka's threads included; the broker is another process) printed after each.
+//!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
+//! `cargo bench -p trackplan-runtime --features http,kafka --bench delivery -- kafka_delivery`
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,6 +32,11 @@ extern crate trackplan_runtime as trackplan;
 
 #[path = "../tests/fixture/mod.rs"]
 mod fixture;
+
+#[cfg(feature = "kafka")]
+#[allow(dead_code)] // the bench uses the broker, not the tests' reader
+#[path = "../tests/support/broker.rs"]
+mod broker;
 
 use fixture::shop::{CheckoutCompleted, PLAN};
 
@@ -259,5 +271,65 @@ fn tracker_delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, delivery, tracker_delivery);
+/// The Kafka sink against the uncompressed Mixpanel sink, batch for batch, with the CPU time
+/// per event of each.
+#[cfg(feature = "kafka")]
+fn kafka_delivery(c: &mut Criterion) {
+    use trackplan_runtime::sinks::Kafka;
+
+    let mut broker = broker::Broker::start();
+    broker.create_topic("bench-events", 3);
+    let server = Server::start();
+    let mut group = c.benchmark_group("kafka_delivery_2000");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(20);
+    let mut round = 1_000_000u64;
+    let mut sinks: Vec<(&str, Box<dyn Sink>)> = vec![
+        (
+            "kafka",
+            Box::new(Kafka::new(broker.address(), "bench-events")),
+        ),
+        (
+            "mixpanel_uncompressed",
+            Box::new(Mixpanel::new("token").base_url(&server.url).gzip(false)),
+        ),
+    ];
+    for (name, sink) in &mut sinks {
+        let mut cpu = Duration::ZERO;
+        let mut events = 0u64;
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<Vec<Envelope>> = (0..iters)
+                    .map(|_| {
+                        round += 1;
+                        batch(round)
+                    })
+                    .collect();
+                let cpu_before = process_cpu();
+                let started = std::time::Instant::now();
+                for batch in &batches {
+                    assert_eq!(sink.deliver(batch), Outcome::Delivered);
+                }
+                let elapsed = started.elapsed();
+                if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+                    cpu += b - a;
+                    events += iters * BATCH as u64;
+                }
+                elapsed
+            })
+        });
+        if events > 0 {
+            eprintln!(
+                "kafka_delivery_2000/{name}: CPU per delivered event {:.0} ns ({events} events)",
+                cpu.as_nanos() as f64 / events as f64
+            );
+        }
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "kafka"))]
+fn kafka_delivery(_: &mut Criterion) {}
+
+criterion_group!(benches, delivery, tracker_delivery, kafka_delivery);
 criterion_main!(benches);
