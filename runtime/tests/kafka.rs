@@ -256,7 +256,7 @@ const KILL_AFTER: usize = 3000;
 
 /// The child's side of the SIGKILL test: track until killed, reporting each accepted index.
 #[test]
-#[ignore = "run by kafka::an_app_killed_with_sigkill as its child process"]
+#[ignore = "run by an_app_killed_with_sigkill_loses_no_accepted_event as its child process"]
 fn kafka_child() {
     let (Ok(spool), Ok(broker)) = (std::env::var(SPOOL_ENV), std::env::var(BROKER_ENV)) else {
         return;

@@ -79,7 +79,12 @@ impl Kafka {
     pub fn new(bootstrap_servers: impl Into<String>, topic: impl Into<String>) -> Kafka {
         Kafka {
             topic: topic.into(),
-            settings: vec![("bootstrap.servers".into(), bootstrap_servers.into())],
+            settings: vec![
+                ("bootstrap.servers".into(), bootstrap_servers.into()),
+                // The worker already batches, and `deliver` waits for the whole batch: a
+                // longer linger (librdkafka's default is 5 ms) only adds to every batch.
+                ("linger.ms".into(), "1".into()),
+            ],
             delivery_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             limits: BatchLimits {
@@ -182,7 +187,7 @@ impl Kafka {
                     Ok(()) => break,
                     Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                         // librdkafka's queue is full: serve reports until there is room.
-                        producer.poll(Duration::from_millis(50));
+                        producer.poll(Duration::from_millis(5));
                     }
                     Err(e) => {
                         reports.file(i, reports::classify(&e));
@@ -193,7 +198,9 @@ impl Kafka {
         }
         let started = Instant::now();
         while reports.received() < pending.len() {
-            producer.poll(Duration::from_millis(100));
+            // `poll` serves events until its timeout has passed, not only until the first:
+            // short calls, so the batch returns within a millisecond of its last report.
+            producer.poll(Duration::from_millis(1));
             if started.elapsed() > deadline {
                 // librdkafka reports every record by its message timeout; this only guards
                 // against a report that never comes.

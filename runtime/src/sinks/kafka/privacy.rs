@@ -86,7 +86,7 @@ impl Privacy {
         }
         let started = Instant::now();
         while reports.received() < ids.len() && started.elapsed() < self.timeout * 2 {
-            producer.poll(Duration::from_millis(100));
+            producer.poll(Duration::from_millis(1));
         }
         let mut at = Vec::new();
         for r in reports.snapshot() {
