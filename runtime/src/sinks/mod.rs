@@ -1,7 +1,7 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
 //! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
-//! (Segment-compatible collectors), with the `kafka` feature [`Kafka`](kafka::Kafka) (its
-//! helpers in [`kafka`]). Each implements [`Sink`](crate::Sink), the trait custom
+//! (Segment-compatible collectors), with the `kafka` feature `Kafka` (its
+//! helpers in `kafka`). Each implements [`Sink`](crate::Sink), the trait custom
 //! destinations implement too.
 
 #[cfg(feature = "kafka")]
