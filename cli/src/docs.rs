@@ -411,6 +411,32 @@ fn storage(plan: &Plan, doc: &mut Vec<Block>) {
             })
             .collect(),
     });
+    let topics = crate::topics::kafka_topics(plan);
+    if !topics.is_empty() {
+        doc.push(Block::Para(vec![t(
+            "Kafka topics are configured on the cluster, not by the app. Set on each topic:",
+        )]));
+        doc.push(Block::List(
+            topics
+                .iter()
+                .map(|topic| {
+                    let mut item = vec![Code(topic.destination.to_owned()), t(": ")];
+                    match (topic.setting(), topic.days) {
+                        (Some(setting), Some(days)) => {
+                            item.push(Code(setting));
+                            item.push(t(format!(
+                                " ({days} days, the shortest retention of its purposes)"
+                            )));
+                        }
+                        _ => item.push(t(
+                            "no retention.ms from the plan (none of its purposes declares a retention)",
+                        )),
+                    }
+                    item
+                })
+                .collect(),
+        ));
+    }
 }
 
 fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {

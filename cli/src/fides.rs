@@ -159,7 +159,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         .filter(|p| uses(d, p))
         .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
         .collect();
-    let mut system = vec![
+    let system = vec![
         ("fides_key", Node::str(destination_key(plan, d))),
         ("name", Node::str(d.id.value.clone())),
         (
@@ -188,23 +188,6 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         ),
         ("privacy_declarations", Node::List(declarations)),
     ];
-    // What the destination is and where it keeps the data, when the plan says: fideslang's
-    // free-form `meta` of a system.
-    let meta: Vec<(&str, Node)> = d
-        .kind
-        .value
-        .system()
-        .map(|s| ("vendor", Node::str(s)))
-        .into_iter()
-        .chain(
-            d.location
-                .as_ref()
-                .map(|l| ("location", Node::str(l.value.clone()))),
-        )
-        .collect();
-    if !meta.is_empty() {
-        system.push(("meta", Node::map(meta)));
-    }
     Node::map(system)
 }
 

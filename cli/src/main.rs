@@ -21,6 +21,7 @@ mod schema;
 mod segment;
 mod stores;
 mod subject;
+mod topics;
 mod warehouse;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -565,6 +566,10 @@ fn check_command(
             }
             for note in checked.plan.iter().flat_map(stores::saas_notes) {
                 eprintln!("note: {note}");
+            }
+            // Kafka topics are configured outside the app: say what the plan asks of them.
+            for topic in checked.plan.iter().flat_map(topics::kafka_topics) {
+                println!("{}", topic.note());
             }
             let line = diagnostics::summary(&src.name, &checked.diagnostics);
             if checked.has_errors() {

@@ -7,18 +7,19 @@ use trackplan_model::{Destination, DestinationKind, Plan};
 
 /// The software or service behind a destination kind, as the docs and the Fides export name it.
 pub fn system(kind: DestinationKind) -> &'static str {
-    match kind {
-        DestinationKind::Mixpanel => "Mixpanel",
-        DestinationKind::Segment => "a Segment-compatible collector",
-        DestinationKind::Posthog => "PostHog",
-        DestinationKind::Amplitude => "Amplitude",
-        DestinationKind::Kafka => "Apache Kafka",
-        DestinationKind::Postgres => "PostgreSQL",
-        DestinationKind::Ndjson => "an NDJSON file",
-        DestinationKind::Stdout => "standard output",
-        DestinationKind::Memory => "process memory",
-        DestinationKind::Custom => "the application's own sink",
-    }
+    kind.system().map_or_else(
+        || match kind {
+            DestinationKind::Ndjson => "an NDJSON file",
+            DestinationKind::Stdout => "standard output",
+            DestinationKind::Memory => "process memory",
+            _ => "the application's own sink",
+        },
+        |system| match kind {
+            // Read in sentences ("trackplan cannot delete from …").
+            DestinationKind::Segment => "a Segment-compatible collector",
+            _ => system,
+        },
+    )
 }
 
 /// The retention the plan asks of `d`: the shortest `retention_days` among its purposes

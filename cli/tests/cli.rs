@@ -1077,7 +1077,7 @@ fn fides_and_docs_name_amplitude_and_its_location() {
         .find(|s| s["name"] == "amplitude")
         .expect("the destination's system");
     assert_eq!(amplitude["system_type"], "Third Party");
-    assert_eq!(amplitude["meta"]["vendor"], "Amplitude");
+    assert_eq!(amplitude["meta"]["system"], "Amplitude");
     assert_eq!(amplitude["meta"]["location"], "EU");
     assert!(
         systems
@@ -1355,6 +1355,58 @@ fn docs_and_fides_name_the_posthog_system_and_where_it_keeps_the_data() {
         .find(|s| s["name"] == "posthog")
         .expect("the destination's system");
     assert_eq!(system["system_type"], "Third Party");
-    assert_eq!(system["meta"]["vendor"], "PostHog");
+    assert_eq!(system["meta"]["system"], "PostHog");
     assert_eq!(system["meta"]["location"], "EU");
+}
+
+// ---- kafka destinations -----------------------------------------------------------------------
+
+#[test]
+fn kafka_destinations_get_their_topic_retention_system_and_location_stated() {
+    let plan = fixtures().join("kafka/stream.toml");
+    let plan = plan.to_str().unwrap();
+    // `check`: one note per Kafka topic, from the shortest retention of its purposes.
+    let check = stdout(&run_ok(&repo(), &["check", plan]));
+    assert!(
+        check.contains(
+            "note: destination `events` (Apache Kafka): set retention.ms=2592000000 on its topic \
+             (30 days, the shortest retention_days of its purposes)"
+        ),
+        "{check}"
+    );
+    assert!(
+        check.contains("note: destination `tickets` (Apache Kafka): none of its purposes declares retention_days"),
+        "{check}"
+    );
+
+    let docs = stdout(&run_ok(&repo(), &["docs", plan]));
+    assert!(
+        docs.contains("| `events` | kafka (Apache Kafka, eu-central-1) | first party |"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains("| `tickets` | kafka (Apache Kafka) | first party |"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains(
+            "- `events`: `retention.ms=2592000000` (30 days, the shortest retention of its purposes)"
+        ),
+        "{docs}"
+    );
+
+    let fides = run_ok(&repo(), &["export", "fides", plan, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&fides)).unwrap();
+    let events = v["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["fides_key"] == "stream.events")
+        .unwrap();
+    assert_eq!(events["meta"]["system"], "Apache Kafka");
+    assert_eq!(events["meta"]["location"], "eu-central-1");
+    assert_eq!(
+        events["system_type"], "Service",
+        "first party unless marked"
+    );
 }

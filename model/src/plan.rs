@@ -565,6 +565,17 @@ impl Plan {
             .filter(move |d| self.routes_to(event, d))
     }
 
+    /// How long `destination` keeps what it receives, in days: the shortest `retention_days`
+    /// of its purposes ([`trackplan_vocab::retention_days`]); `None` when none declares one.
+    pub fn retention_days(&self, destination: &Destination) -> Option<u32> {
+        trackplan_vocab::retention_days(destination.purposes.value.iter().map(|id| {
+            self.purposes
+                .iter()
+                .find(|p| p.id.value == id.value)
+                .and_then(|p| p.retention_days.as_ref().map(|d| d.value))
+        }))
+    }
+
     /// Whether the routing rule sends `event` to `destination` (see [`Plan::routes`]).
     pub fn routes_to(&self, event: &Event, destination: &Destination) -> bool {
         self.routes_purposes(&event.purposes.value, destination)

@@ -24,6 +24,14 @@
 //!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
 //! `cargo bench -p trackplan-runtime --features http,postgres --bench delivery`
+//!
+//! `kafka_delivery` (with the `kafka` feature): the Kafka sink producing the same batches
+//! to a Tansu broker on 127.0.0.1 (started by the bench, as the tests do; `scripts/setup`
+//! installs it), every batch waiting for all its delivery reports, in batches of 2000 and of
+//! 5000 (the sink's default), against the uncompressed Mixpanel sink in the same group; events
+//! per second and the process's CPU time per event (librdkafka's threads included; the broker
+//! is another process) printed after each.
+//! `cargo bench -p trackplan-runtime --features http,kafka --bench delivery -- kafka_delivery`
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -41,6 +49,11 @@ extern crate trackplan_runtime as trackplan;
 #[path = "../tests/fixture/mod.rs"]
 mod fixture;
 
+#[cfg(feature = "kafka")]
+#[allow(dead_code)] // the bench uses the broker, not the tests' reader
+#[path = "../tests/support/broker.rs"]
+mod broker;
+
 use fixture::shop::{CheckoutCompleted, PLAN};
 
 const BATCH: usize = 2000;
@@ -48,8 +61,13 @@ const BATCH: usize = 2000;
 /// `checkout_completed` of the fixture shop plan: six properties, ~200 bytes of JSON, in the
 /// plan's property order.
 fn batch(round: u64) -> Vec<Envelope> {
+    batch_of(BATCH, round)
+}
+
+/// `n` events as [`batch`] makes them.
+fn batch_of(n: usize, round: u64) -> Vec<Envelope> {
     let info = CheckoutCompleted::INFO;
-    (0..BATCH)
+    (0..n)
         .map(|i| Envelope {
             message: trackplan_runtime::Message::TRACK,
             event: info.name,
@@ -570,11 +588,79 @@ fn postgres_delivery(_: &mut Criterion) {
     );
 }
 
+#[cfg(feature = "kafka")]
+fn kafka_delivery(c: &mut Criterion) {
+    use trackplan_runtime::sinks::Kafka;
+
+    let mut broker = broker::Broker::start();
+    broker.create_topic("bench-events", 3);
+    let server = Server::start();
+    let mut group = c.benchmark_group("kafka_delivery");
+    group.sample_size(20);
+    let mut round = 1_000_000u64;
+    let mut sinks: Vec<(&str, usize, Box<dyn Sink>)> = vec![
+        (
+            "kafka_2000",
+            2000,
+            Box::new(Kafka::new(broker.address(), "bench-events")),
+        ),
+        // The sink's default batch limit.
+        (
+            "kafka_5000",
+            5000,
+            Box::new(Kafka::new(broker.address(), "bench-events")),
+        ),
+        (
+            "mixpanel_uncompressed_2000",
+            2000,
+            Box::new(Mixpanel::new("token").base_url(&server.url).gzip(false)),
+        ),
+    ];
+    for (name, n, sink) in &mut sinks {
+        let n = *n;
+        group.throughput(Throughput::Elements(n as u64));
+        let mut cpu = Duration::ZERO;
+        let mut events = 0u64;
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<Vec<Envelope>> = (0..iters)
+                    .map(|_| {
+                        round += 1;
+                        batch_of(n, round)
+                    })
+                    .collect();
+                let cpu_before = process_cpu();
+                let started = std::time::Instant::now();
+                for batch in &batches {
+                    assert_eq!(sink.deliver(batch), Outcome::Delivered);
+                }
+                let elapsed = started.elapsed();
+                if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+                    cpu += b - a;
+                    events += iters * n as u64;
+                }
+                elapsed
+            })
+        });
+        if events > 0 {
+            eprintln!(
+                "kafka_delivery/{name}: CPU per delivered event {:.0} ns ({events} events)",
+                cpu.as_nanos() as f64 / events as f64
+            );
+        }
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "kafka"))]
+fn kafka_delivery(_: &mut Criterion) {}
+
 criterion_group!(
     benches,
     delivery,
     tracker_delivery,
     sink_cpu_per_event,
-    postgres_delivery
+    postgres_delivery,
+    kafka_delivery
 );
 criterion_main!(benches);

@@ -17,6 +17,7 @@ mod identity;
 mod keyword;
 mod name;
 mod profile_op;
+mod retention;
 mod route;
 mod sensitivity;
 mod set;
@@ -30,6 +31,7 @@ pub use name::{
     PROFILE_NAMES, RESERVED_NAMES, RESERVED_PREFIXES, is_profile_name, is_reserved_name,
 };
 pub use profile_op::{ProfileOp, TraitShape};
+pub use retention::{retention_days, retention_ms};
 pub use route::{Audience, route, routes};
 pub use sensitivity::Sensitivity;
 pub use set::{DestinationSet, Indices, PurposeSet};

@@ -1,13 +1,15 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
 //! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
 //! (Segment-compatible collectors, with opt-in `Regulations` for erasure), with the
-//! `amplitude` feature `Amplitude`, with the `posthog` feature `PostHog`, and with the
-//! `postgres` feature `Postgres` (a warehouse of our own; its tables' SQL, [`postgres_ddl`],
-//! is always here). Each implements [`Sink`](crate::Sink), the trait custom destinations
-//! implement too.
+//! `amplitude` feature `Amplitude`, with the `posthog` feature `PostHog`, with the `kafka`
+//! feature `Kafka` (its helpers in `kafka`), and with the `postgres` feature `Postgres` (a
+//! warehouse of our own; its tables' SQL, [`postgres_ddl`], is always here). Each implements
+//! [`Sink`](crate::Sink), the trait custom destinations implement too.
 
 #[cfg(feature = "amplitude")]
 pub(crate) mod amplitude;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod memory;
 #[cfg(feature = "http")]
 pub(crate) mod mixpanel;
@@ -24,6 +26,8 @@ pub(crate) mod segment;
 
 #[cfg(feature = "amplitude")]
 pub use amplitude::Amplitude;
+#[cfg(feature = "kafka")]
+pub use kafka::Kafka;
 pub use memory::Memory;
 #[cfg(feature = "http")]
 pub use mixpanel::{

@@ -7,6 +7,8 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod amplitude_server;
+#[cfg(feature = "kafka")]
+pub mod broker;
 pub mod logs;
 pub mod posthog;
 pub mod profiles;
