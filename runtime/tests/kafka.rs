@@ -178,7 +178,7 @@ fn the_record_carries_the_pseudonymous_key_the_plan_headers_and_the_ndjson_value
     assert_eq!(
         r.text(),
         format!(
-            r#"{{"event":"Support Ticket Opened","time":{time},"insert_id":"{insert_id}","distinct_id":"{distinct_id}","plan":"shop@3","purposes":["customer_support"],"properties":{{"Topic":"refund","Order Count":7}}}}"#
+            r#"{{"type":"track","event":"Support Ticket Opened","time":{time},"insert_id":"{insert_id}","distinct_id":"{distinct_id}","plan":"shop@3","purposes":["customer_support"],"properties":{{"Topic":"refund","Order Count":7}}}}"#
         )
     );
     assert!(!r.text().contains("customer-42"));

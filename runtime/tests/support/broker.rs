@@ -120,17 +120,26 @@ impl Broker {
     }
 
     fn create(&self, topic: &str, partitions: i32) {
-        let out = Command::new(&self.bin)
-            .args(["topic", "create", topic, "--partitions"])
-            .arg(partitions.to_string())
-            .args(["--broker", &format!("tcp://{}", self.address())])
-            .output()
-            .unwrap_or_else(|e| panic!("running `tansu topic create`: {e}"));
-        assert!(
-            out.status.success(),
-            "tansu topic create {topic} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // A broker that just started may accept connections before it serves admin requests
+        // (seen on a loaded machine): try again for a while before failing.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = Command::new(&self.bin)
+                .args(["topic", "create", topic, "--partitions"])
+                .arg(partitions.to_string())
+                .args(["--broker", &format!("tcp://{}", self.address())])
+                .output()
+                .unwrap_or_else(|e| panic!("running `tansu topic create`: {e}"));
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tansu topic create {topic} failed for 30 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
     }
 
     /// Kills the broker (SIGKILL) and waits for it: connections to its port are refused

@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&records.values[records.items[0].value.clone()]).ok(),
             Some(
-                r#"{"event":"Thing Happened","time":1700000000000,"insert_id":"00000000-0000-4000-8000-000000000000","distinct_id":"subject-0","plan":"t@1","purposes":["analytics","support"],"properties":{"n":0,"text":"a \"quoted\"\nline"}}"#
+                r#"{"type":"track","event":"Thing Happened","time":1700000000000,"insert_id":"00000000-0000-4000-8000-000000000000","distinct_id":"subject-0","plan":"t@1","purposes":["analytics","support"],"properties":{"n":0,"text":"a \"quoted\"\nline"}}"#
             )
         );
         // One set of headers per plan, purposes and kind: the track events share one.
