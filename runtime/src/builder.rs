@@ -12,6 +12,7 @@ use crate::pipeline::{Pipeline, Spooling};
 use crate::plan::{DestinationSet, IdentityTransform, PlanInfo, TransformInfo};
 use crate::queue::{Queue, QueueState};
 use crate::sink::{BatchLimits, Sink, SinkDeclaration};
+use crate::consent::Ledger;
 use crate::spool::Spool;
 use crate::stats::StatsCells;
 use crate::time::Timestamps;
@@ -195,6 +196,7 @@ pub struct TrackerBuilder {
     flush_timeout: Duration,
     drop_timeout: Duration,
     spool: Option<Spool>,
+    ledger: Option<Ledger>,
     timestamps: Timestamps,
 }
 
@@ -227,6 +229,7 @@ impl TrackerBuilder {
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
             spool: None,
+            ledger: None,
             timestamps: Timestamps::default(),
         }
     }
@@ -348,6 +351,13 @@ impl TrackerBuilder {
         self
     }
 
+    /// The consent ledger [`Subject::record_consent`](crate::Subject::record_consent) records
+    /// into ([`Tracker::ledger`] reads it back).
+    pub fn ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
     /// How `track` reads the time of each event; default [`Timestamps::Precise`] (the system
     /// clock, to the millisecond). [`Timestamps::Coarse`] reads the kernel's coarse clock on
     /// Linux: a few nanoseconds instead of 25–40, at one scheduler tick of resolution.
@@ -439,6 +449,7 @@ impl TrackerBuilder {
             drop_timeout: self.drop_timeout,
             workers: Mutex::new(Vec::new()),
             spooling,
+            ledger: self.ledger,
             timestamps: self.timestamps,
             reported: Mutex::new(Vec::new()),
             foreign: Mutex::default(),
