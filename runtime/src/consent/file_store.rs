@@ -4,7 +4,7 @@
 //! ```text
 //! file   = "TPLEDGR1" | record*
 //! record = length: u32 LE | crc32(body): u32 LE | body          (crate::frame)
-//! body   = kind: u8 | form: u8 | seq: u64 LE | prev: [u8; 32]
+//! body   = kind: u8 | form: u8 | seq: u64 LE | prev: [u8; 32] | hash: [u8; 32]
 //!          | payload (form 0: the JSON payload)
 //!          | digest: [u8; 32] (form 1: a deleted entry, only its SHA-256 left)
 //! ```
@@ -191,12 +191,14 @@ impl FileStore {
 /// Appends record `seq` (a whole payload) to `buf`; returns its chain hash.
 fn push_record(buf: &mut Vec<u8>, kind: u8, seq: u64, prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
     let start = frame::begin(buf);
+    let hash = chain::link(seq, prev, kind, &chain::digest(payload));
     buf.extend_from_slice(&[kind, WHOLE]);
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.extend_from_slice(prev);
+    buf.extend_from_slice(&hash);
     buf.extend_from_slice(payload);
     frame::finish(buf, start);
-    chain::link(seq, prev, kind, &chain::digest(payload))
+    hash
 }
 
 fn push_deleted(buf: &mut Vec<u8>, raw: &Raw) {
@@ -204,17 +206,22 @@ fn push_deleted(buf: &mut Vec<u8>, raw: &Raw) {
     buf.extend_from_slice(&[raw.kind, DELETED]);
     buf.extend_from_slice(&raw.seq.to_le_bytes());
     buf.extend_from_slice(&raw.prev);
+    buf.extend_from_slice(&raw.hash);
     buf.extend_from_slice(&raw.digest);
     frame::finish(buf, start);
 }
 
 fn push_raw(buf: &mut Vec<u8>, raw: &Raw) {
-    match &raw.payload {
-        Some(payload) => {
-            push_record(buf, raw.kind, raw.seq, &raw.prev, payload);
-        }
-        None => push_deleted(buf, raw),
-    }
+    let Some(payload) = &raw.payload else {
+        return push_deleted(buf, raw);
+    };
+    let start = frame::begin(buf);
+    buf.extend_from_slice(&[raw.kind, WHOLE]);
+    buf.extend_from_slice(&raw.seq.to_le_bytes());
+    buf.extend_from_slice(&raw.prev);
+    buf.extend_from_slice(&raw.hash);
+    buf.extend_from_slice(payload);
+    frame::finish(buf, start);
 }
 
 impl Store for FileStore {
@@ -438,6 +445,7 @@ fn parse_body(body: &[u8], offset: u64) -> Option<Raw> {
     let [kind, form] = r.array::<2>()?;
     let seq = u64::from_le_bytes(r.array::<8>()?);
     let prev = r.array::<32>()?;
+    let hash = r.array::<32>()?;
     let (digest, payload) = match form {
         WHOLE => {
             let payload = r.rest().to_vec();
@@ -451,6 +459,7 @@ fn parse_body(body: &[u8], offset: u64) -> Option<Raw> {
         kind,
         prev,
         digest,
+        hash,
         payload,
         offset: Some(offset),
     })

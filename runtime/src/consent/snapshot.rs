@@ -1,6 +1,6 @@
 //! [`Snapshot`]: a ledger read whole, its chain checked, its entries and notices decoded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::chain::{self, Break, ENTRY, GENESIS, NOTICE, Verification};
@@ -16,6 +16,8 @@ pub(crate) struct Raw {
     pub prev: [u8; 32],
     /// SHA-256 of the payload; for a deleted entry, all that is left of it.
     pub digest: [u8; 32],
+    /// The chain hash stored with the record.
+    pub hash: [u8; 32],
     /// `None` once deleted (`ForgetProof::Delete`).
     pub payload: Option<Vec<u8>>,
     /// Byte offset in the ledger file (local-file store).
@@ -94,14 +96,20 @@ impl Snapshot {
                 ));
                 break;
             }
+            if let Some(payload) = &raw.payload
+                && chain::digest(payload) != raw.digest
+            {
+                broken = Some(fail("its content does not match its digest".into()));
+                break;
+            }
             let hash = chain::link(raw.seq, &raw.prev, raw.kind, &raw.digest);
+            if hash != raw.hash {
+                broken = Some(fail("its content does not match its hash".into()));
+                break;
+            }
             match &raw.payload {
                 None => snapshot.verification.deleted += 1,
                 Some(payload) => {
-                    if chain::digest(payload) != raw.digest {
-                        broken = Some(fail("its content does not match its digest".into()));
-                        break;
-                    }
                     let decoded = match raw.kind {
                         NOTICE => payload::decode_notice(payload).map(|n| {
                             snapshot.notices.insert(n.hash(), n);
@@ -124,14 +132,15 @@ impl Snapshot {
             t.entry = snapshot.verification.records + 1;
             t
         }));
-        let erased: HashSet<String> = snapshot
-            .entries
-            .iter()
-            .filter(|e| e.collection_method == Method::Erasure)
-            .map(|e| e.pii_principal_id.clone())
-            .collect();
+        // Each subject's last erasure marks it and the entries before it.
+        let mut erased: HashMap<String, u64> = HashMap::new();
+        for e in &snapshot.entries {
+            if e.collection_method == Method::Erasure {
+                erased.insert(e.pii_principal_id.clone(), e.id.0);
+            }
+        }
         for e in &mut snapshot.entries {
-            e.erased_subject = erased.contains(&e.pii_principal_id);
+            e.erased_subject = erased.get(&e.pii_principal_id).is_some_and(|&last| e.id.0 <= last);
         }
         snapshot
     }
