@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::consent::Ledger;
 use crate::event::Destination;
 use crate::id::InsertIds;
 use crate::key::Key;
@@ -12,7 +13,6 @@ use crate::pipeline::{Pipeline, Spooling};
 use crate::plan::{DestinationSet, IdentityTransform, PlanInfo, TransformInfo};
 use crate::queue::{Queue, QueueState};
 use crate::sink::{BatchLimits, Sink, SinkDeclaration};
-use crate::consent::Ledger;
 use crate::spool::Spool;
 use crate::stats::StatsCells;
 use crate::time::Timestamps;

@@ -51,7 +51,9 @@ pub(crate) enum Bad {
 impl Bad {
     pub(crate) fn reason(self) -> &'static str {
         match self {
-            Bad::Truncated => "the record ends before its length says (torn write or truncated file)",
+            Bad::Truncated => {
+                "the record ends before its length says (torn write or truncated file)"
+            }
             Bad::TooLong => "its length field is corrupt",
             Bad::Checksum => "its checksum does not match its content",
         }

@@ -204,7 +204,11 @@ impl Subject {
     /// be proven is not acted on.
     ///
     /// [`TrackerBuilder::ledger`]: crate::TrackerBuilder::ledger
-    pub fn record_consent(&self, consent: Consent, how: Collection) -> Result<EntryId, LedgerError> {
+    pub fn record_consent(
+        &self,
+        consent: Consent,
+        how: Collection,
+    ) -> Result<EntryId, LedgerError> {
         let Some(ledger) = self.tracker.ledger() else {
             self.update_consent(|current| current.narrowed_by(&consent));
             return Err(LedgerError::NoLedger);

@@ -100,7 +100,11 @@ fn every_flipped_byte_is_reported_at_the_entry_it_belongs_to() {
     let file = dir.0.join("consent.ledger");
     let original = std::fs::read(&file).expect("read");
     let intact = Snapshot::read_dir(&dir.0).expect("read");
-    assert!(intact.verification().is_intact(), "{:?}", intact.verification());
+    assert!(
+        intact.verification().is_intact(),
+        "{:?}",
+        intact.verification()
+    );
     // A notice (the plan's texts) and three entries.
     assert_eq!(intact.verification().records, 4);
     assert_eq!(intact.entries().len(), 3);
@@ -115,9 +119,10 @@ fn every_flipped_byte_is_reported_at_the_entry_it_belongs_to() {
             bytes[offset] ^= mask;
             std::fs::write(copy.0.join("consent.ledger"), &bytes).expect("write");
             let found = Snapshot::read_dir(&copy.0).expect("read");
-            let broken = found.verification().broken.clone().unwrap_or_else(|| {
-                panic!("byte {offset} flipped with {mask:#04x} went unnoticed")
-            });
+            let broken =
+                found.verification().broken.clone().unwrap_or_else(|| {
+                    panic!("byte {offset} flipped with {mask:#04x} went unnoticed")
+                });
             // The record holding the byte: the magic counts as the first record's.
             let record = starts.iter().rposition(|&s| s <= offset).unwrap_or(0);
             assert_eq!(
@@ -126,7 +131,11 @@ fn every_flipped_byte_is_reported_at_the_entry_it_belongs_to() {
                 "byte {offset} ({mask:#04x}): {broken}"
             );
             let expected_offset = if offset < 8 { 0 } else { starts[record] as u64 };
-            assert_eq!(broken.offset, Some(expected_offset), "byte {offset}: {broken}");
+            assert_eq!(
+                broken.offset,
+                Some(expected_offset),
+                "byte {offset}: {broken}"
+            );
             // Nothing after the break is trusted.
             assert_eq!(found.verification().records, record as u64);
         }
@@ -212,14 +221,21 @@ fn entries_written_by_many_threads_are_all_present_and_chained() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
     drop(ledger);
 
     let snapshot = Snapshot::read_dir(&dir.0).expect("read");
     let v = snapshot.verification();
     assert!(v.is_intact(), "{v:?}");
-    assert_eq!(v.records, (THREADS * EACH + 1) as u64, "every entry plus one notice");
+    assert_eq!(
+        v.records,
+        (THREADS * EACH + 1) as u64,
+        "every entry plus one notice"
+    );
     let stored: HashMap<EntryId, &str> = snapshot
         .entries()
         .iter()
@@ -275,7 +291,12 @@ fn an_entry_records_each_purpose_with_its_basis_method_surface_and_texts() {
         .purposes
         .iter()
         .map(|p| {
-            (p.purpose.as_str(), p.legal_basis.key(), p.preference, p.permitted)
+            (
+                p.purpose.as_str(),
+                p.legal_basis.key(),
+                p.preference,
+                p.permitted,
+            )
         })
         .collect();
     assert_eq!(
@@ -306,7 +327,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn raw_ids_and_foreign_consent_are_refused() {
     let dir = TempDir::new("raw");
     let ledger = Ledger::open(&dir.0).expect("open");
-    for raw in ["user-1", "alice@example.com", "0000000:abc", "anon-not-a-uuid"] {
+    for raw in [
+        "user-1",
+        "alice@example.com",
+        "0000000:abc",
+        "anon-not-a-uuid",
+    ] {
         let err = ledger
             .record(raw, &PLAN, &Consent::none(), &accept())
             .expect_err(raw);
@@ -327,11 +353,17 @@ fn forget_keeps_a_pseudonymous_proof_marked_erased_by_default() {
     small_ledger(&dir.0);
     let ledger = Ledger::open(&dir.0).expect("open");
     assert_eq!(
-        ledger.forget(&who(1), ForgetProof::default()).expect("forget"),
+        ledger
+            .forget(&who(1), ForgetProof::default())
+            .expect("forget"),
         2
     );
     let history = ledger.history(&who(1)).expect("history");
-    assert_eq!(history.len(), 3, "both entries kept, an erasure entry added");
+    assert_eq!(
+        history.len(),
+        3,
+        "both entries kept, an erasure entry added"
+    );
     assert!(history.iter().all(|e| e.erased_subject));
     let erasure = &history[2];
     assert_eq!(erasure.collection_method, Method::Erasure);
@@ -349,14 +381,20 @@ fn forget_with_delete_removes_the_proof_and_the_chain_still_verifies() {
     let dir = TempDir::new("forget-delete");
     small_ledger(&dir.0);
     let ledger = Ledger::open(&dir.0).expect("open");
-    assert_eq!(ledger.forget(&who(1), ForgetProof::Delete).expect("forget"), 2);
+    assert_eq!(
+        ledger.forget(&who(1), ForgetProof::Delete).expect("forget"),
+        2
+    );
     assert!(ledger.history(&who(1)).expect("history").is_empty());
     let v = ledger.verify().expect("verify");
     assert!(v.is_intact(), "{v:?}");
     assert_eq!((v.records, v.deleted), (4, 2));
     assert_eq!(ledger.history(&who(2)).expect("history").len(), 1);
     let bytes = std::fs::read(dir.0.join("consent.ledger")).expect("read");
-    assert!(!contains(&bytes, who(1).as_bytes()), "the distinct id left the file");
+    assert!(
+        !contains(&bytes, who(1).as_bytes()),
+        "the distinct id left the file"
+    );
     assert!(contains(&bytes, who(2).as_bytes()));
     // Appending after the rewrite continues the same chain, also after reopening.
     ledger
@@ -376,10 +414,17 @@ fn a_reworded_purpose_needs_reconsent_from_those_who_saw_the_old_text() {
     let both = Consent::none()
         .grant(purpose::ProductAnalytics)
         .grant(purpose::Advertising);
-    ledger.record(&who(1), &PLAN, &both, &accept()).expect("record");
+    ledger
+        .record(&who(1), &PLAN, &both, &accept())
+        .expect("record");
 
     // Under the plan they saw: nothing to ask.
-    assert!(ledger.needs_reconsent(&who(1), &PLAN).expect("check").is_empty());
+    assert!(
+        ledger
+            .needs_reconsent(&who(1), &PLAN)
+            .expect("check")
+            .is_empty()
+    );
     // Under the reworded plan: advertising only.
     let needs = ledger
         .needs_reconsent(&who(1), &reworded::PLAN)
@@ -388,7 +433,11 @@ fn a_reworded_purpose_needs_reconsent_from_those_who_saw_the_old_text() {
     assert_eq!(ids, ["advertising"]);
     // Never asked: every consent-based purpose.
     let never: Vec<&str> = reworded::PLAN
-        .purpose_ids(ledger.needs_reconsent(&who(9), &reworded::PLAN).expect("check"))
+        .purpose_ids(
+            ledger
+                .needs_reconsent(&who(9), &reworded::PLAN)
+                .expect("check"),
+        )
         .collect();
     assert_eq!(never, ["product_analytics", "advertising"]);
 
@@ -397,10 +446,12 @@ fn a_reworded_purpose_needs_reconsent_from_those_who_saw_the_old_text() {
     ledger
         .record(&who(1), &reworded::PLAN, &again, &accept().reconsent())
         .expect("record");
-    assert!(ledger
-        .needs_reconsent(&who(1), &reworded::PLAN)
-        .expect("check")
-        .is_empty());
+    assert!(
+        ledger
+            .needs_reconsent(&who(1), &reworded::PLAN)
+            .expect("check")
+            .is_empty()
+    );
     let snapshot = ledger.snapshot().expect("snapshot");
     let history = snapshot.history(&who(1));
     assert!(history[1].reconsent);
@@ -452,7 +503,9 @@ fn a_subject_records_and_applies_its_consent() {
     user.track(page());
     tracker.flush().expect("flush");
     assert_eq!(warehouse.len(), 1);
-    let history = ledger.history(&tracker.distinct_id("user-7")).expect("history");
+    let history = ledger
+        .history(&tracker.distinct_id("user-7"))
+        .expect("history");
     assert_eq!(history.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
     assert_eq!(history[0].pii_principal_id, user.distinct_id());
     assert!(tracker.ledger().is_some());
@@ -471,10 +524,16 @@ fn without_a_ledger_a_grant_is_not_applied_but_a_withdrawal_is() {
         )
         .expect_err("no ledger");
     assert!(matches!(err, LedgerError::NoLedger), "{err}");
-    assert!(!user.consent().permits(purpose::Advertising), "unproven grant applied");
+    assert!(
+        !user.consent().permits(purpose::Advertising),
+        "unproven grant applied"
+    );
     assert!(user.consent().permits(purpose::ProductAnalytics));
     let _ = user.record_consent(Consent::none(), accept());
-    assert!(!user.consent().permits(purpose::ProductAnalytics), "withdrawal not applied");
+    assert!(
+        !user.consent().permits(purpose::ProductAnalytics),
+        "withdrawal not applied"
+    );
     user.track(page());
     tracker.flush().expect("flush");
     assert_eq!(warehouse.len(), 0);

@@ -118,7 +118,10 @@ fn run_and_kill(dir: &Path) -> HashMap<u64, usize> {
     assert_eq!(acked.len(), KILL_AFTER, "the child stopped early");
     child.kill().expect("SIGKILL"); // `Child::kill` sends SIGKILL on Unix
     let status = child.wait().expect("reap the child");
-    assert!(!status.success(), "the child was killed, not finished: {status:?}");
+    assert!(
+        !status.success(),
+        "the child was killed, not finished: {status:?}"
+    );
     // Lines written before it died are still in the pipe: those entries were acknowledged.
     for line in lines.map_while(Result::ok) {
         if let Some((id, subject)) = parse(&line) {
@@ -130,10 +133,9 @@ fn run_and_kill(dir: &Path) -> HashMap<u64, usize> {
 
 #[test]
 fn sigkill_loses_no_acknowledged_entry_and_the_chain_stays_intact() {
-    let dir = TempDir(std::env::temp_dir().join(format!(
-        "trackplan-ledger-crash-{}",
-        std::process::id()
-    )));
+    let dir = TempDir(
+        std::env::temp_dir().join(format!("trackplan-ledger-crash-{}", std::process::id())),
+    );
     let _ = std::fs::remove_dir_all(&dir.0);
     for round in 0..2 {
         let acked = run_and_kill(&dir.0);

@@ -476,7 +476,10 @@ fn move_torn_tail(path: &Path, offset: u64) -> Result<(), LedgerError> {
     };
     let aside = path.with_file_name(format!("{FILE}.torn-{offset}"));
     fs::write(&aside, tail).map_err(io_at(&aside))?;
-    let f = OpenOptions::new().write(true).open(path).map_err(io_at(path))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_at(path))?;
     f.set_len(offset)
         .and_then(|()| f.sync_all())
         .map_err(io_at(path))?;
@@ -508,7 +511,7 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

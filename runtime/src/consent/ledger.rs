@@ -225,11 +225,14 @@ impl Ledger {
             if p.basis != LegalBasis::Consent {
                 continue;
             }
-            let same = shown.as_ref().and_then(|n| n.purpose(p.id)).is_some_and(|s| {
-                s.legal_basis == p.basis
-                    && s.description == p.description
-                    && s.sale_or_share == p.sale_or_share
-            });
+            let same = shown
+                .as_ref()
+                .and_then(|n| n.purpose(p.id))
+                .is_some_and(|s| {
+                    s.legal_basis == p.basis
+                        && s.description == p.description
+                        && s.sale_or_share == p.sale_or_share
+                });
             if !same {
                 needs = needs.with(i);
             }
@@ -271,9 +274,8 @@ pub(crate) fn is_pseudonymous(id: &str) -> bool {
     }
     id.strip_prefix("anon-").is_some_and(|uuid| {
         uuid.len() == 36
-            && uuid
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()))
+            && uuid.bytes().enumerate().all(|(i, b)| {
+                matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+            })
     })
 }

@@ -195,7 +195,8 @@ pub(crate) fn decode_entry(id: u64, payload: &[u8], hash: String) -> Result<Ledg
         opt_out_all: flag(&map, "opt_out_all")?,
         collection_method: Method::from_key(&method)
             .ok_or_else(|| format!("unknown collection method {method:?}"))?,
-        surface: Surface::from_key(&surface).ok_or_else(|| format!("unknown surface {surface:?}"))?,
+        surface: Surface::from_key(&surface)
+            .ok_or_else(|| format!("unknown surface {surface:?}"))?,
         plan_label: text(&map, "plan_label")?,
         plan_hash: text(&map, "plan_hash")?,
         notice_hash: text(&map, "notice_hash")?,

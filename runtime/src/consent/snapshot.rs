@@ -87,7 +87,10 @@ impl Snapshot {
                 reason,
             };
             if raw.seq != expected {
-                broken = Some(fail(format!("numbered #{} where #{expected} belongs", raw.seq)));
+                broken = Some(fail(format!(
+                    "numbered #{} where #{expected} belongs",
+                    raw.seq
+                )));
                 break;
             }
             if raw.prev != prev {
@@ -140,7 +143,9 @@ impl Snapshot {
             }
         }
         for e in &mut snapshot.entries {
-            e.erased_subject = erased.get(&e.pii_principal_id).is_some_and(|&last| e.id.0 <= last);
+            e.erased_subject = erased
+                .get(&e.pii_principal_id)
+                .is_some_and(|&last| e.id.0 <= last);
         }
         snapshot
     }

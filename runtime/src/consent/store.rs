@@ -8,7 +8,6 @@ use super::ledger_error::LedgerError;
 use super::snapshot::Snapshot;
 use crate::plan::PlanInfo;
 
-
 pub(crate) trait Store: Send + Sync + 'static {
     /// Appends the entry (and the plan's notice first, when the store has not got it).
     fn record(
