@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use super::Consent;
 use super::chain::{self, Break, ENTRY, GENESIS, NOTICE};
-use super::entry::{EntryId, Method};
+use super::entry::EntryId;
 use super::ledger::{Collection, ForgetProof};
 use super::ledger_error::LedgerError;
 use super::notice::Notice;
@@ -188,15 +188,24 @@ impl FileStore {
     }
 }
 
-/// Appends record `seq` (a whole payload) to `buf`; returns its chain hash.
-fn push_record(buf: &mut Vec<u8>, kind: u8, seq: u64, prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
+/// Appends record `seq` with the payload `write` writes to `buf`; returns its chain hash.
+fn push_record(
+    buf: &mut Vec<u8>,
+    kind: u8,
+    seq: u64,
+    prev: &[u8; 32],
+    write: impl FnOnce(&mut Vec<u8>),
+) -> [u8; 32] {
     let start = frame::begin(buf);
-    let hash = chain::link(seq, prev, kind, &chain::digest(payload));
     buf.extend_from_slice(&[kind, WHOLE]);
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.extend_from_slice(prev);
-    buf.extend_from_slice(&hash);
-    buf.extend_from_slice(payload);
+    let hash_at = buf.len();
+    buf.extend_from_slice(&[0; 32]);
+    let payload_at = buf.len();
+    write(buf);
+    let hash = chain::link(seq, prev, kind, &chain::digest(&buf[payload_at..]));
+    buf[hash_at..payload_at].copy_from_slice(&hash);
     frame::finish(buf, start);
     hash
 }
@@ -246,13 +255,10 @@ impl Store for FileStore {
         let new_notice = !inner.notices.contains(&notice_hash);
         if new_notice {
             seq += 1;
-            head = push_record(
-                &mut buf,
-                NOTICE,
-                seq,
-                &head,
-                &payload::encode_notice(&Notice::of(plan)),
-            );
+            let notice = payload::encode_notice(&Notice::of(plan));
+            head = push_record(&mut buf, NOTICE, seq, &head, |b| {
+                b.extend_from_slice(&notice)
+            });
         }
         seq += 1;
         let entry = NewEntry {
@@ -267,7 +273,9 @@ impl Store for FileStore {
             supersedes: inner.last.get(principal).copied(),
             reconsent,
         };
-        head = push_record(&mut buf, ENTRY, seq, &head, &payload::encode_entry(&entry));
+        head = push_record(&mut buf, ENTRY, seq, &head, |b| {
+            payload::encode_entry(&entry, b)
+        });
         self.write(inner, &buf)?;
         inner.seq = seq;
         inner.head = head;
@@ -309,21 +317,10 @@ impl Store for FileStore {
                     .next_back();
                 let Some(last) = last else { return Ok(count) };
                 let seq = inner.seq + 1;
-                let body = payload::encode_entry_parts(
-                    now_ms(),
-                    principal,
-                    &[],
-                    last.gpc,
-                    true,
-                    Method::Erasure,
-                    last.surface,
-                    (&last.plan_label, &last.plan_hash, &last.notice_hash),
-                    last.jurisdiction.as_deref(),
-                    Some(last.id),
-                    false,
-                );
                 let mut buf = Vec::new();
-                let head = push_record(&mut buf, ENTRY, seq, &inner.head, &body);
+                let head = push_record(&mut buf, ENTRY, seq, &inner.head, |b| {
+                    payload::write_erasure(b, now_ms(), principal, &last)
+                });
                 self.write(inner, &buf)?;
                 self.sync_inner(inner)?;
                 inner.seq = seq;

@@ -24,41 +24,39 @@ pub(crate) struct NewEntry<'a> {
     pub reconsent: bool,
 }
 
-/// Per-purpose choices of `consent` under `plan`, in plan order.
-pub(crate) fn choices(plan: &'static PlanInfo, consent: &Consent) -> Vec<PurposeChoice> {
-    let permitted = consent.permitted(plan);
-    let bound = consent.plan_info().is_some();
-    plan.purposes
+pub(crate) fn encode_entry(e: &NewEntry<'_>, out: &mut Vec<u8>) {
+    let permitted = e.consent.permitted(e.plan);
+    let bound = e.consent.plan_info().is_some();
+    let (granted, explicit, objected) = (
+        e.consent.granted_set(),
+        e.consent.explicit_set(),
+        e.consent.objected_set(),
+    );
+    let purposes = e
+        .plan
+        .purposes
         .iter()
         .enumerate()
         .take(trackplan_vocab::MAX_ITEMS)
         .map(|(i, p)| {
             let preference = if !bound {
                 Preference::NotGiven
-            } else if consent.explicit_set().contains(i) {
+            } else if explicit.contains(i) {
                 Preference::OptInExplicit
-            } else if consent.granted_set().contains(i) {
+            } else if granted.contains(i) {
                 Preference::OptIn
-            } else if consent.objected_set().contains(i) {
+            } else if objected.contains(i) {
                 Preference::OptOut
             } else {
                 Preference::NotGiven
             };
-            PurposeChoice {
-                purpose: p.id.to_owned(),
-                legal_basis: p.basis,
-                preference,
-                permitted: permitted.contains(i),
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn encode_entry(e: &NewEntry<'_>) -> Vec<u8> {
-    encode_entry_parts(
+            (p.id, p.basis, preference, permitted.contains(i))
+        });
+    write_entry(
+        out,
         e.time_ms,
         e.principal,
-        &choices(e.plan, e.consent),
+        purposes,
         e.consent.gpc(),
         e.consent.is_opted_out(),
         e.method,
@@ -67,14 +65,42 @@ pub(crate) fn encode_entry(e: &NewEntry<'_>) -> Vec<u8> {
         e.jurisdiction,
         e.supersedes,
         e.reconsent,
-    )
+    );
 }
 
+/// The entry that marks `last` and the subject's entries before it as an erased subject's
+/// (`ForgetProof::Keep`): no purposes, the opt-out of everything, `last`'s plan and surface.
+pub(crate) fn write_erasure(out: &mut Vec<u8>, time_ms: i64, principal: &str, last: &LedgerEntry) {
+    write_entry(
+        out,
+        time_ms,
+        principal,
+        std::iter::empty(),
+        last.gpc,
+        true,
+        Method::Erasure,
+        last.surface,
+        (&last.plan_label, &last.plan_hash, &last.notice_hash),
+        last.jurisdiction.as_deref(),
+        Some(last.id),
+        false,
+    );
+}
+
+/// A JSON string literal of `text`.
+fn string(out: &mut Vec<u8>, text: &str) {
+    // Writing a `&str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// The entry payload, written straight into `out` (no intermediate JSON tree: `record` is on
+/// the path of a consent form's submit).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn encode_entry_parts(
+pub(crate) fn write_entry<'p>(
+    out: &mut Vec<u8>,
     time_ms: i64,
     principal: &str,
-    purposes: &[PurposeChoice],
+    purposes: impl Iterator<Item = (&'p str, LegalBasis, Preference, bool)>,
     gpc: bool,
     opt_out_all: bool,
     method: Method,
@@ -83,34 +109,54 @@ pub(crate) fn encode_entry_parts(
     jurisdiction: Option<&str>,
     supersedes: Option<EntryId>,
     reconsent: bool,
-) -> Vec<u8> {
-    let purposes: Vec<Value> = purposes
-        .iter()
-        .map(|c| {
-            json!({
-                "purpose": c.purpose,
-                "legal_basis": c.legal_basis.key(),
-                "preference": c.preference.key(),
-                "permitted": c.permitted,
-            })
-        })
-        .collect();
-    let value = json!({
-        "consent_timestamp_ms": time_ms,
-        "pii_principal_id": principal,
-        "purposes": purposes,
-        "gpc": gpc,
-        "opt_out_all": opt_out_all,
-        "collection_method": method.key(),
-        "surface": surface.key(),
-        "plan_label": plan_label,
-        "plan_hash": plan_hash,
-        "notice_hash": notice_hash,
-        "jurisdiction": jurisdiction,
-        "supersedes": supersedes.map(|s| s.0),
-        "reconsent": reconsent,
-    });
-    serde_json::to_vec(&value).unwrap_or_default()
+) {
+    let flag = |b: bool| if b { "true" } else { "false" };
+    out.extend_from_slice(b"{\"consent_timestamp_ms\":");
+    out.extend_from_slice(itoa::Buffer::new().format(time_ms).as_bytes());
+    out.extend_from_slice(b",\"pii_principal_id\":");
+    string(out, principal);
+    out.extend_from_slice(b",\"purposes\":[");
+    for (i, (id, basis, preference, permitted)) in purposes.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"purpose\":");
+        string(out, id);
+        out.extend_from_slice(b",\"legal_basis\":\"");
+        out.extend_from_slice(basis.key().as_bytes());
+        out.extend_from_slice(b"\",\"preference\":\"");
+        out.extend_from_slice(preference.key().as_bytes());
+        out.extend_from_slice(b"\",\"permitted\":");
+        out.extend_from_slice(flag(permitted).as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"gpc\":");
+    out.extend_from_slice(flag(gpc).as_bytes());
+    out.extend_from_slice(b",\"opt_out_all\":");
+    out.extend_from_slice(flag(opt_out_all).as_bytes());
+    out.extend_from_slice(b",\"collection_method\":\"");
+    out.extend_from_slice(method.key().as_bytes());
+    out.extend_from_slice(b"\",\"surface\":\"");
+    out.extend_from_slice(surface.key().as_bytes());
+    out.extend_from_slice(b"\",\"plan_label\":");
+    string(out, plan_label);
+    out.extend_from_slice(b",\"plan_hash\":");
+    string(out, plan_hash);
+    out.extend_from_slice(b",\"notice_hash\":");
+    string(out, notice_hash);
+    out.extend_from_slice(b",\"jurisdiction\":");
+    match jurisdiction {
+        Some(j) => string(out, j),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"supersedes\":");
+    match supersedes {
+        Some(s) => out.extend_from_slice(itoa::Buffer::new().format(s.0).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"reconsent\":");
+    out.extend_from_slice(flag(reconsent).as_bytes());
+    out.push(b'}');
 }
 
 pub(crate) fn encode_notice(n: &Notice) -> Vec<u8> {

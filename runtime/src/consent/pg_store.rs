@@ -24,7 +24,7 @@ use postgres::{Client, NoTls, Transaction};
 
 use super::Consent;
 use super::chain::{self, ENTRY, GENESIS, NOTICE};
-use super::entry::{EntryId, Method};
+use super::entry::EntryId;
 use super::ledger::{Collection, ForgetProof};
 use super::ledger_error::LedgerError;
 use super::notice::Notice;
@@ -225,15 +225,9 @@ impl Store for PgStore {
             supersedes,
             reconsent,
         };
-        insert(
-            &mut tx,
-            seq,
-            ENTRY,
-            &prev,
-            &payload::encode_entry(&entry),
-            Some(principal),
-            None,
-        )?;
+        let mut body = Vec::with_capacity(768);
+        payload::encode_entry(&entry, &mut body);
+        insert(&mut tx, seq, ENTRY, &prev, &body, Some(principal), None)?;
         tx.commit().map_err(db)?;
         Ok(EntryId(seq))
     }
@@ -264,19 +258,8 @@ impl Store for PgStore {
                         reason,
                     })?;
                 let (seq, prev) = head(&mut tx)?;
-                let body = payload::encode_entry_parts(
-                    super::file_store::now_ms(),
-                    principal,
-                    &[],
-                    last.gpc,
-                    true,
-                    Method::Erasure,
-                    last.surface,
-                    (&last.plan_label, &last.plan_hash, &last.notice_hash),
-                    last.jurisdiction.as_deref(),
-                    Some(last.id),
-                    false,
-                );
+                let mut body = Vec::new();
+                payload::write_erasure(&mut body, super::file_store::now_ms(), principal, &last);
                 insert(&mut tx, seq + 1, ENTRY, &prev, &body, Some(principal), None)?;
             }
             ForgetProof::Delete => {
