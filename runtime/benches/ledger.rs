@@ -101,7 +101,7 @@ fn time_tracks(tracker: &Tracker, iters: u64, mut track: impl FnMut()) -> Durati
 
 /// The consents the ledger benches alternate between.
 fn consent(i: u64) -> Consent {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Consent::none().grant(purpose::ProductAnalytics)
     } else {
         Consent::none()

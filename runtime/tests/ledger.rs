@@ -372,7 +372,7 @@ fn forget_keeps_a_pseudonymous_proof_marked_erased_by_default() {
     assert_eq!(history[0].purposes[0].preference, Preference::OptIn);
     assert_eq!(history[1].purposes[0].preference, Preference::OptOut);
     // Others are untouched.
-    assert!(ledger.history(&who(2)).expect("history")[0].erased_subject == false);
+    assert!(!ledger.history(&who(2)).expect("history")[0].erased_subject);
     assert!(ledger.verify().expect("verify").is_intact());
 }
 

@@ -100,12 +100,7 @@ impl FileStore {
             sync_dir(dir);
         }
         let (raws, tail) = read_raw(&path)?;
-        let mut end = None;
-        if let Some((offset, bad)) = tail {
-            if bad == Bad::Truncated {
-                end = Some(offset);
-            }
-        }
+        let end = tail.and_then(|(offset, bad)| (bad == Bad::Truncated).then_some(offset));
         let snapshot = Snapshot::from_raw(raws, tail.map(|(offset, bad)| frame_break(offset, bad)));
         let verification = snapshot.verification();
         if let Some(b) = &verification.broken {
@@ -413,7 +408,10 @@ pub(crate) fn read_file(dir: &Path) -> Result<(Vec<Raw>, Option<Break>), LedgerE
     Ok((raws, tail.map(|(offset, bad)| frame_break(offset, bad))))
 }
 
-fn read_raw(path: &Path) -> Result<(Vec<Raw>, Option<(u64, Bad)>), LedgerError> {
+/// The records that frame correctly, and the offset where framing stopped and why.
+type Framed = (Vec<Raw>, Option<(u64, Bad)>);
+
+fn read_raw(path: &Path) -> Result<Framed, LedgerError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))

@@ -8,7 +8,7 @@ use super::ledger_error::LedgerError;
 use super::snapshot::Snapshot;
 use crate::plan::PlanInfo;
 
-pub(crate) trait Store: Send + Sync + 'static {
+pub(crate) trait Store: Send + Sync + std::panic::RefUnwindSafe + 'static {
     /// Appends the entry (and the plan's notice first, when the store has not got it).
     fn record(
         &self,
