@@ -24,6 +24,10 @@
 //!   outside the timed part (its drop stays inside).
 //! - `trackplan_track_hmac`: `track` of the same event whose first property is an e-mail
 //!   address pseudonymized with HMAC-SHA-256.
+//! - `trackplan_profile_update`: `subject.update_profile(…)` setting six traits with the same
+//!   names, types and values as the event's properties (one `set` message), to the same
+//!   discarding sink; `trackplan_profile_update_deferred` the same with the worker idle while
+//!   timed (as `trackplan_track_deferred`). Compare with `c_derive_serialize` (target: ≤ 1.3×).
 //!
 //! - `…_same_cpu` / `…_other_cpu`: `trackplan_track` and `trackplan_track_deferred` with the
 //!   tracking thread pinned to the first CPU and the tracker's workers pinned to the same CPU
@@ -113,6 +117,16 @@ const PRODUCT_ID: &str = "sku-4711-blue-xl";
 const PRICE: f64 = 19.99;
 const QUANTITY: i64 = 2;
 const EMAIL: &str = "Alice@Example.com";
+
+fn profile_update() -> Profile {
+    Profile::new()
+        .set_last_product_id(black_box(PRODUCT_ID).to_owned())
+        .set_last_category(ProfileLastCategory::HealthBeauty)
+        .set_last_price(black_box(PRICE))
+        .set_currency(ProfileCurrency::Eur)
+        .set_cart_quantity(black_box(QUANTITY))
+        .set_in_stock(black_box(true))
+}
 
 fn product_event() -> ProductViewed {
     ProductViewed {
@@ -309,6 +323,20 @@ fn bench(c: &mut Criterion) {
                     quantity: black_box(QUANTITY),
                     in_stock: black_box(true),
                 })
+            })
+        })
+    });
+    g.bench_function("trackplan_profile_update", |b| {
+        b.iter_custom(|iters| {
+            time_tracks(&tracker, iters, || {
+                consenting.update_profile(profile_update())
+            })
+        })
+    });
+    g.bench_function("trackplan_profile_update_deferred", |b| {
+        b.iter_custom(|iters| {
+            time_tracks(&deferred_tracker, iters, || {
+                deferred.update_profile(profile_update())
             })
         })
     });

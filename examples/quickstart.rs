@@ -1,9 +1,10 @@
 //! `cargo run --example quickstart`: the shop plan end to end, offline.
 //!
 //! 1. What a consent screen would show, straight from the plan.
-//! 2. A short session of two shoppers with different consent: Alice opts in to analytics and
-//!    advertising, Bob grants nothing and sends the Global Privacy Control signal.
-//! 3. Where each event went, what was dropped and why.
+//! 2. A short session of three shoppers: Alice opts in to analytics and advertising, Bob grants
+//!    nothing and sends the Global Privacy Control signal, and Carol browses anonymously, signs
+//!    up (her anonymous id is linked to her account: a stitch), and gets a profile.
+//! 3. Where each event and profile update went, what was dropped and why.
 //!
 //! The first-party destinations write NDJSON under `target/quickstart/`; the third-party ones
 //! (Mixpanel, the ads collector) and the support desk are stood in for by
@@ -16,7 +17,7 @@ use std::time::Duration;
 use trackplan::info::LegalBasis;
 use trackplan::sinks::Ndjson;
 use trackplan::testing::Recorder;
-use trackplan::{Consent, Key, Personal, Timestamp, Tracker};
+use trackplan::{Consent, Key, Message, Personal, Timestamp, Tracker};
 
 trackplan::plan!("plans/shop.toml");
 
@@ -48,6 +49,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         .sink(destination::Ads, ads.clone())
         .sink(destination::SecurityLog, Ndjson::create(&security_file)?)
         .sink(destination::SupportDesk, support_desk.clone())
+        // Context properties go with every event: set once here (or per subject).
+        .context(Context {
+            app_version: Some(env!("CARGO_PKG_VERSION").into()),
+        })
         // Batches leave at `flush` below (or after 5 s), so the consent change mid-session
         // meets queued events, as it would in a busy service.
         .max_delay(Duration::from_secs(5))
@@ -103,6 +108,27 @@ fn main() -> Result<(), Box<dyn Error>> {
         contact_email: Personal::new("bob@example.com".into()),
         order_count: 1,
     });
+    // Carol browses without an account: a random visitor id, never derived from anything
+    // about her, with the analytics consent she gave on the banner.
+    let visitor = tracker.anonymous(Consent::none().grant(purpose::ProductAnalytics))?;
+    visitor.track(PageViewed {
+        url: "https://shop.example/products/7".into(),
+        referrer: None,
+        ip_address: Personal::new("198.51.100.4".into()),
+    });
+    // She signs up: the visitor id is linked to her account at every destination her consent
+    // permits (both ids pseudonymous), and `forget("user-1003")` will cover both.
+    let carol = visitor.identify("user-1003");
+    // Her profile: each trait goes only where its purposes and her consent allow; the e-mail
+    // address leaves as an HMAC.
+    carol.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .set_email(Personal::new("Carol@Example.com".into()))
+            .add_order_count(1),
+    );
+    carol.join(Company::new("acme-gmbh"));
+
     // Alice changes her mind about ads before the next batch leaves: her queued events for
     // the ads partner are dropped, the others still go out.
     alice.withdraw(purpose::Advertising);
@@ -113,6 +139,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             "alice"
         } else if distinct_id == bob.distinct_id() {
             "bob"
+        } else if distinct_id == carol.distinct_id() {
+            "carol"
+        } else if distinct_id == visitor.distinct_id() {
+            "carol (anonymous)"
         } else {
             "?"
         }
@@ -137,8 +167,20 @@ fn main() -> Result<(), Box<dyn Error>> {
                 for line in std::fs::read_to_string(path)?.lines() {
                     let v: serde_json::Value = serde_json::from_str(line)?;
                     let subject = who(v["distinct_id"].as_str().unwrap_or_default());
-                    let event = v["event"].as_str().unwrap_or_default().to_owned();
-                    received.push((event, subject, v["properties"].clone()));
+                    // Every record says what it is: `track`, `profile`, `join`, `group`, `link`.
+                    let (what, data) = match v["type"].as_str().unwrap_or_default() {
+                        "track" => (
+                            v["event"].as_str().unwrap_or_default().to_owned(),
+                            v["properties"].clone(),
+                        ),
+                        "link" => ("link (was anonymous)".to_owned(), v["anonymous_id"].clone()),
+                        "join" => ("join".to_owned(), v["group"].clone()),
+                        kind => (
+                            format!("{kind} {}", v["op"].as_str().unwrap_or_default()),
+                            v["traits"].clone(),
+                        ),
+                    };
+                    received.push((what, subject, data));
                 }
             }
             id => {
@@ -149,7 +191,21 @@ fn main() -> Result<(), Box<dyn Error>> {
                 };
                 println!("\n{id} ({party}, a Recorder stands in):");
                 for e in recorder.events() {
-                    received.push((e.event.clone(), who(&e.distinct_id), e.properties));
+                    let (what, data) = match &e.message {
+                        Message::Profile { op } => (format!("profile {op}"), e.properties),
+                        Message::Group { op, .. } => (format!("group {op}"), e.properties),
+                        Message::Join { group } => (
+                            "join".to_owned(),
+                            serde_json::json!({"kind": group.kind, "key": group.key,
+                                "id": serde_json::from_str::<serde_json::Value>(&group.id)?}),
+                        ),
+                        Message::Link { anonymous_id } => (
+                            "link (was anonymous)".to_owned(),
+                            anonymous_id.as_ref().into(),
+                        ),
+                        _ => (e.event.clone(), e.properties),
+                    };
+                    received.push((what, who(&e.distinct_id), data));
                 }
             }
         }
@@ -157,7 +213,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             println!("  nothing");
         }
         for (event, subject, properties) in received {
-            println!("  {subject:<6} {event:<22} {properties}");
+            println!("  {subject:<17} {event:<22} {properties}");
         }
     }
 

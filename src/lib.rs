@@ -39,9 +39,10 @@
 // the runtime's own, re-exported whole, so this crate and `trackplan_runtime` have one layout
 // (generated code for `::trackplan::` compiles against either).
 pub use trackplan_runtime::{
-    Completion, Consent, DeclaredFor, Destination, Envelope, Event, GroupRef, Key, Message,
-    Outcome, Personal, ProfileOp, Purpose, RoutableTo, Sink, Special, Subject, SubjectScope,
-    Timestamp, Tracker, TrackerBuilder, TrackerScope, Values,
+    Completion, Consent, ContextProperties, DeclaredFor, Destination, Envelope, Event, Group,
+    GroupRef, GroupUpdate, Key, Message, Outcome, Personal, ProfileOp, ProfileUpdate, Purpose,
+    RoutableTo, Sink, Special, Subject, SubjectScope, Timestamp, TrackOptions, Tracker,
+    TrackerBuilder, TrackerScope, Values,
 };
 pub use trackplan_runtime::{
     config, consent, error, info, requests, sinks, spool, stats, testing, time,

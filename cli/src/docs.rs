@@ -54,6 +54,8 @@ enum Inline {
 
 use Inline::{Code, Em, Strong, Text};
 
+mod profile;
+
 fn t(s: impl Into<String>) -> Inline {
     Text(s.into())
 }
@@ -205,6 +207,7 @@ fn notice(plan: &Plan, doc: &mut Vec<Block>) {
         }
         facts.push(who);
         doc.push(Block::List(facts));
+        profile::notice(plan, &purpose.id.value, doc);
         if events.is_empty() {
             doc.push(Block::Para(vec![Em(
                 "Nothing is recorded for this purpose yet.".into(),
@@ -348,6 +351,8 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
         rows,
     });
 
+    profile::inventory(plan, doc);
+
     doc.push(Block::Heading(
         3,
         "destinations".into(),
@@ -362,7 +367,7 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             .map(|d| {
                 vec![
                     vec![Code(d.id.value.clone())],
-                    vec![t(d.kind.value.key())],
+                    vec![t(destination_kind(d))],
                     vec![t(if d.third_party.value {
                         "third party"
                     } else {
@@ -433,6 +438,7 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
         if special_cell.is_empty() {
             special_cell.push(t("none"));
         }
+        profile::record(plan, &purpose.id.value, &mut categories, &mut special_cell);
         let recipients: Vec<Inline> = {
             let ds: Vec<&Destination> = plan
                 .destinations
@@ -481,9 +487,7 @@ fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {
             ("Recipients", recipients),
             (
                 "Transfers to third countries",
-                vec![t(
-                    "not recorded in the plan; see the recipients' data processing agreements",
-                )],
+                vec![t(transfers(plan, purpose))],
             ),
             (
                 "Retention",
@@ -689,15 +693,71 @@ fn basis_plain(b: LegalBasis) -> String {
     .to_owned()
 }
 
+/// Where the recipients of `purpose` keep the data, as far as the plan records it.
+fn transfers(plan: &Plan, purpose: &Purpose) -> String {
+    let located: Vec<String> = plan
+        .destinations
+        .iter()
+        .filter(|d| d.purposes.value.iter().any(|p| p.value == purpose.id.value))
+        .filter_map(|d| {
+            d.location
+                .as_ref()
+                .map(|l| format!("{}: {}", d.id.value, l.value))
+        })
+        .collect();
+    const UNRECORDED: &str =
+        "not recorded in the plan; see the recipients' data processing agreements";
+    if located.is_empty() {
+        UNRECORDED.to_owned()
+    } else {
+        format!(
+            "data kept in {}; elsewhere {UNRECORDED}",
+            located.join("; ")
+        )
+    }
+}
+
 fn destination_plain(d: &Destination) -> String {
     let who = d.description.as_ref().map_or_else(
         || humanize(&d.id.value),
         |x| trim_period(&x.value).to_owned(),
     );
+    let mut about: Vec<String> = Vec::new();
+    if let Some(system) = d.kind.value.system()
+        && !who.contains(system)
+    {
+        about.push(system.to_owned());
+    }
+    if let Some(location) = &d.location {
+        about.push(format!("data in {}", location.value));
+    }
     if d.third_party.value && !who.to_lowercase().contains("third party") {
-        format!("{who} (third party)")
-    } else {
+        about.push("third party".to_owned());
+    }
+    if about.is_empty() {
         who
+    } else if let Some(open) = who.strip_suffix(')') {
+        // The description has its own aside already: extend it rather than add another.
+        format!("{open}, {})", about.join(", "))
+    } else {
+        format!("{who} ({})", about.join(", "))
+    }
+}
+
+/// The kind of a destination as the docs' table shows it: `posthog (PostHog, EU)`.
+fn destination_kind(d: &Destination) -> String {
+    let key = d.kind.value.key();
+    let about: Vec<&str> = d
+        .kind
+        .value
+        .system()
+        .into_iter()
+        .chain(d.location.as_ref().map(|l| l.value.as_str()))
+        .collect();
+    if about.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{key} ({})", about.join(", "))
     }
 }
 

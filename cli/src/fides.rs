@@ -3,7 +3,8 @@
 //! Resources written (fideslang 3 models):
 //! - `system`: the application that tracks (key = plan name), with one `privacy_declaration`
 //!   per purpose: data use, the data categories collected for it (properties of its events,
-//!   plus the user id the events carry), data subjects, legal basis, retention, special-category
+//!   plus the user id the events carry, context properties, and the profile traits, group keys
+//!   and group traits kept for it), data subjects, legal basis, retention, special-category
 //!   basis, and the third parties that receive it. Its `egress` lists the destinations.
 //! - one `system` per destination, with a declaration per purpose it uses data for and
 //!   `ingress` from the application.
@@ -158,7 +159,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         .filter(|p| uses(d, p))
         .map(|p| Node::map(declaration(p, &categories_for(plan, p, Some(d)), subjects)))
         .collect();
-    Node::map(vec![
+    let mut system = vec![
         ("fides_key", Node::str(destination_key(plan, d))),
         ("name", Node::str(d.id.value.clone())),
         (
@@ -185,7 +186,25 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
             ])]),
         ),
         ("privacy_declarations", Node::List(declarations)),
-    ])
+    ];
+    // What the destination is and where it keeps the data, when the plan says: fideslang's
+    // free-form `meta` of a system.
+    let meta: Vec<(&str, Node)> = d
+        .kind
+        .value
+        .system()
+        .map(|s| ("vendor", Node::str(s)))
+        .into_iter()
+        .chain(
+            d.location
+                .as_ref()
+                .map(|l| ("location", Node::str(l.value.clone()))),
+        )
+        .collect();
+    if !meta.is_empty() {
+        system.push(("meta", Node::map(meta)));
+    }
+    Node::map(system)
 }
 
 /// A `[[policies]]` rule as a Fides policy (any data subject).
@@ -268,12 +287,43 @@ fn uses(d: &Destination, p: &Purpose) -> bool {
     d.purposes.value.iter().any(|x| x.value == p.id.value)
 }
 
-/// Destinations that use data for `purpose` and receive at least one event.
+/// Destinations that use data for `purpose` and receive at least one event, trait, group
+/// membership or group update collected for it.
 fn receivers<'a>(plan: &'a Plan, purpose: &Purpose) -> Vec<&'a Destination> {
     plan.destinations
         .iter()
-        .filter(|d| uses(d, purpose) && events_for(plan, purpose).any(|e| plan.routes_to(e, d)))
+        .filter(|d| {
+            uses(d, purpose)
+                && (events_for(plan, purpose).any(|e| plan.routes_to(e, d))
+                    || kept_for(plan, purpose)
+                        .iter()
+                        .any(|(_, purposes)| plan.routes_purposes(purposes, d)))
+        })
         .collect()
+}
+
+/// Traits, group keys and group traits kept for `purpose`, each with the purposes that route
+/// it (issue 11: profile and group data, declared like event properties).
+fn kept_for<'a>(
+    plan: &'a Plan,
+    purpose: &Purpose,
+) -> Vec<(&'a Property, &'a [trackplan_model::Spanned<String>])> {
+    let mut out = Vec::new();
+    let mut add = |p: &'a Property, purposes: &'a [trackplan_model::Spanned<String>]| {
+        if purposes.iter().any(|x| x.value == purpose.id.value) {
+            out.push((p, purposes));
+        }
+    };
+    for t in &plan.traits {
+        add(t, Plan::trait_purposes(t));
+    }
+    for g in &plan.groups {
+        add(&g.key, &g.purposes.value);
+        for t in &g.traits {
+            add(t, Plan::trait_purposes(t));
+        }
+    }
+    out
 }
 
 fn events_for<'a>(plan: &'a Plan, purpose: &'a Purpose) -> impl Iterator<Item = &'a Event> + 'a {
@@ -304,7 +354,8 @@ fn categories_for(plan: &Plan, purpose: &Purpose, to: Option<&Destination>) -> V
         {
             continue;
         }
-        for p in &e.properties {
+        let context = plan.context_of(e).map(|c| &c.property);
+        for p in e.properties.iter().chain(context) {
             let withheld = to.is_some_and(|d| !p.audience().admits(d.third_party.value));
             if withheld || !allowed(p, purpose) {
                 continue;
@@ -316,13 +367,35 @@ fn categories_for(plan: &Plan, purpose: &Purpose, to: Option<&Destination>) -> V
             }
         }
     }
+    for (p, purposes) in kept_for(plan, purpose) {
+        if let Some(d) = to
+            && (!plan.routes_purposes(purposes, d) || !p.audience().admits(d.third_party.value))
+        {
+            continue;
+        }
+        if let Some(c) = &p.category
+            && !out.contains(&c.value)
+        {
+            out.push(c.value.clone());
+        }
+    }
     out
 }
 
 fn special_basis(plan: &Plan, purpose: &Purpose, warnings: &mut Vec<String>) -> Option<String> {
     let mut basis = None;
-    for e in events_for(plan, purpose) {
-        for p in &e.properties {
+    let kept: Vec<(&Property, String)> = kept_for(plan, purpose)
+        .into_iter()
+        .map(|(p, _)| (p, "the profiles".to_owned()))
+        .collect();
+    let sent = events_for(plan, purpose).flat_map(|e| {
+        e.properties
+            .iter()
+            .chain(plan.context_of(e).map(|c| &c.property))
+            .map(move |p| (p, format!("\"{}\"", e.name.value)))
+    });
+    for (p, holder) in sent.chain(kept) {
+        {
             if p.sensitivity.value != Sensitivity::Special || !allowed(p, purpose) {
                 continue;
             }
@@ -330,10 +403,10 @@ fn special_basis(plan: &Plan, purpose: &Purpose, warnings: &mut Vec<String>) -> 
             match given.and_then(fides_special_basis) {
                 Some(b) => basis = basis.or(Some(b.to_owned())),
                 None => warnings.push(format!(
-                    "special-category property \"{}\" of \"{}\": Art. 9(2) ground {} has no \
+                    "special-category property \"{}\" of {}: Art. 9(2) ground {} has no \
                      fideslang equivalent; `special_category_legal_basis` left out",
                     p.name.value,
-                    e.name.value,
+                    holder,
                     given.map_or("(none)".to_owned(), |g| format!("`{g}`"))
                 )),
             }

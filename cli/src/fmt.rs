@@ -4,8 +4,8 @@
 //! written (string quoting, number notation) survive:
 //!
 //! - Top-level sections in a fixed order: `plan`, `identity`, `taxonomy`, `purposes`,
-//!   `destinations`, `properties`, `events`, `policies`, `exceptions`, then anything else in
-//!   file order.
+//!   `destinations`, `properties`, `events`, `traits`, `groups`, `context`, `policies`,
+//!   `exceptions`, then anything else in file order.
 //!   Ids inside a section (events, purposes, …) keep the author's order: it is meaningful
 //!   (generated code and consent screens follow it).
 //! - Keys inside each table in a fixed order per kind of table (see [`key_order`]); unknown keys
@@ -129,6 +129,7 @@ enum Kind {
     Property,
     Items,
     Event,
+    Group,
     Policy,
     Deny,
     Rule,
@@ -145,9 +146,15 @@ fn kind_of(path: &[String]) -> Kind {
         ["identity"] => Kind::Identity,
         ["purposes", _] => Kind::Purpose,
         ["destinations", _] => Kind::Destination,
-        ["properties", _] | ["events", _, "properties", _] => Kind::Property,
+        ["properties", _]
+        | ["events", _, "properties", _]
+        | ["traits", _]
+        | ["groups", _, "key"]
+        | ["groups", _, "traits", _]
+        | ["context", _] => Kind::Property,
         [.., "items"] => Kind::Items,
         ["events", _] => Kind::Event,
+        ["groups", _] => Kind::Group,
         ["policies", _] => Kind::Policy,
         ["policies", _, "deny"] => Kind::Deny,
         ["policies", _, "deny", _] => Kind::Rule,
@@ -168,6 +175,9 @@ fn key_order(kind: Kind) -> &'static [&'static str] {
             "destinations",
             "properties",
             "events",
+            "traits",
+            "groups",
+            "context",
             "policies",
             "exceptions",
         ],
@@ -200,8 +210,10 @@ fn key_order(kind: Kind) -> &'static [&'static str] {
             "min",
             "max",
             "description",
+            "events",
         ],
-        Kind::Event => &["name", "description", "purposes", "properties"],
+        Kind::Event => &["name", "description", "purposes", "groups", "properties"],
+        Kind::Group => &["description", "purposes", "key", "traits"],
         Kind::Policy => &["name", "description", "deny"],
         Kind::Deny => &["categories", "data_uses"],
         Kind::Rule => &["values", "matches"],

@@ -4,7 +4,9 @@
 //!
 //! The schemas describe what a destination receives, after transforms: an `hmac` property is
 //! 64 hex digits, a `bucket` property one of its range labels, a timestamp an ISO-8601 string,
-//! and a `redact` property is never required (third parties never receive it).
+//! and a `redact` property is never required (third parties never receive it). An event's
+//! schema also lists the context properties and group keys sent with it; the user profile is
+//! one more entry (`profile` / `$user`) with every trait.
 
 use serde_json::{Map, Value, json};
 use trackplan_model::{Event, Plan, Property, PropertyType, Transform};
@@ -22,7 +24,34 @@ pub fn lexicon(plan: &Plan) -> Value {
             })
         })
         .collect();
+    let mut entries = entries;
+    if !plan.traits.is_empty() {
+        // Mixpanel names the user-profile schema `profile` / `$user`.
+        entries.push(json!({
+            "entityType": "profile",
+            "name": "$user",
+            "schemaJson": profile_schema(plan),
+        }));
+    }
     json!({ "entries": entries, "truncate": false })
+}
+
+/// The JSON Schema of the user profile: every trait, none required (an update sets some).
+pub fn profile_schema(plan: &Plan) -> Value {
+    let mut properties = Map::new();
+    for t in &plan.traits {
+        properties.insert(t.name.value.clone(), property_schema(t));
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema",
+        "description": format!("User profiles of plan `{}`.", plan.name.value),
+        "type": "object",
+        "properties": Value::Object(properties),
+        "required": [],
+        "metadata": { "trackplan": {
+            "plan": format!("{}@{}", plan.name.value, plan.version.value),
+        }},
+    })
 }
 
 /// The JSON Schema (draft-07) of one event's properties.
@@ -35,6 +64,15 @@ pub fn event_schema(plan: &Plan, e: &Event) -> Value {
         if p.required.value && p.audience().admits(true) {
             required.push(Value::from(p.name.value.clone()));
         }
+    }
+    // Sent with the event too, when set: the context properties that apply to it and the keys
+    // of the groups it carries (when the subject is a member). Neither is ever required.
+    for c in plan.context_of(e) {
+        let p = &c.property;
+        properties.insert(p.name.value.clone(), property_schema(p));
+    }
+    for g in e.groups.value.iter().filter_map(|id| plan.group(&id.value)) {
+        properties.insert(g.key.name.value.clone(), property_schema(&g.key));
     }
     let mut schema = Map::new();
     schema.insert(

@@ -3,7 +3,8 @@
 //!
 //! What carries over: event names and descriptions, property names, descriptions, types,
 //! required flags, enum values, string `maxLength`, numeric `minimum`/`maximum`, lists of
-//! scalars and of enum values. What a Segment plan does not say — why data is collected and how sensitive it
+//! scalars and of enum values; `identify` traits become `[traits.*]` and `group` traits the
+//! traits of one group kind. What a Segment plan does not say — why data is collected and how sensitive it
 //! is — is written as the placeholder `needs_review`, which is neither a declared purpose nor a
 //! sensitivity, so `trackplan check` fails on every spot until a person fills it in.
 //! Shapes trackplan cannot express (objects, arrays of objects, untyped or union-typed values)
@@ -63,14 +64,15 @@ pub fn import(json: &str) -> Result<Imported, ImportError> {
         .unwrap_or(&root);
     let events = events_of(plan).ok_or(ImportError::NoEvents)?;
     let mut warnings = Vec::new();
-    if let Some(rules) = plan.get("rules").filter(|r| r.as_object().is_some()) {
-        for other in ["identify", "group", "global"] {
-            if rules.get(other).is_some_and(has_properties) {
-                warnings.push(format!(
-                    "`rules.{other}` is not an event: its properties were not imported"
-                ));
-            }
-        }
+    let rules = plan.get("rules").filter(|r| r.as_object().is_some());
+    if let Some(rules) = rules
+        && rules.get("global").is_some_and(has_properties)
+    {
+        warnings.push(
+            "`rules.global` is not an event: its properties were not imported (declare the \
+             ones every event carries as [context.*] properties)"
+                .to_owned(),
+        );
     }
 
     let display = ["display_name", "name"]
@@ -136,6 +138,9 @@ pub fn import(json: &str) -> Result<Imported, ImportError> {
             );
         }
     }
+    if let Some(rules) = rules {
+        traits(&mut out, &mut warnings, rules);
+    }
 
     // The text is built to be valid TOML; should formatting ever fail, the unformatted text
     // still goes out and `check` points at the problem.
@@ -151,7 +156,9 @@ const HEADER: &str = "\
 #   1. declare the purposes below and list the right ones in each event's `purposes`;
 #   2. set `sensitivity` to public, internal, personal or special; personal and special data
 #      also need a `category` (fideslang, e.g. \"user.contact.email\") and a `transform` (or
-#      `transform = \"none\"` with a `justification`).
+#      `transform = \"none\"` with a `justification`);
+#   3. traits (`identify`) and group traits (`group`) are kept for their `purposes`: declare
+#      the destinations that receive them.
 # `trackplan check` fails until then; it lists every spot with its line and column.
 ";
 
@@ -215,6 +222,65 @@ fn has_properties(rule: &Value) -> bool {
 enum Shape {
     Known { lines: Vec<String>, nullable: bool },
     Unsupported(String),
+}
+
+/// Typewriter's `identify` traits become `[traits.*]` and its `group` traits one group kind,
+/// `[groups.group]`, whose key is Segment's `groupId`: traits take no `required`, and their
+/// purposes are the placeholder too.
+fn traits(out: &mut String, warnings: &mut Vec<String>, rules: &Value) {
+    let traits_of = |rule: &str| {
+        rules
+            .get(rule)
+            .and_then(|r| r.pointer("/properties/traits/properties"))
+            .and_then(Value::as_object)
+            .filter(|m| !m.is_empty())
+    };
+    if let Some(map) = traits_of("identify") {
+        let mut ids = Ids::new("trait");
+        for (name, schema) in map {
+            let id = ids.next(name);
+            let where_ = format!("trait \"{name}\" of `identify`");
+            let path = format!("traits.{id}");
+            trait_table(out, warnings, &path, name, &id, schema, &where_);
+        }
+    }
+    if let Some(map) = traits_of("group") {
+        let _ = writeln!(
+            out,
+            "\n[groups.group] # REVIEW: name the kind of group (company, team, …)\n\
+             purposes = [\"{NEEDS_REVIEW}\"] # REVIEW: why are memberships collected?\n\
+             key = {{ name = \"groupId\", type = \"string\", sensitivity = \"{NEEDS_REVIEW}\" }}"
+        );
+        let mut ids = Ids::new("trait");
+        for (name, schema) in map {
+            let id = ids.next(name);
+            let where_ = format!("trait \"{name}\" of `group`");
+            let path = format!("groups.group.traits.{id}");
+            trait_table(out, warnings, &path, name, &id, schema, &where_);
+        }
+    }
+}
+
+/// One trait: a property table without `required`, with placeholder purposes.
+fn trait_table(
+    out: &mut String,
+    warnings: &mut Vec<String>,
+    path: &str,
+    name: &str,
+    id: &str,
+    schema: &Value,
+    where_: &str,
+) {
+    let mut table = String::new();
+    property(&mut table, warnings, path, name, id, schema, true, where_);
+    let table = table.replace("required = false\n", "");
+    out.push_str(&table);
+    if table.contains(&format!("[{path}]")) && !path.starts_with("groups.") {
+        let _ = writeln!(
+            out,
+            "purposes = [\"{NEEDS_REVIEW}\"] # REVIEW: why is this trait kept?"
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

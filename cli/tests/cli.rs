@@ -89,6 +89,46 @@ fn diff_reports_in_markdown() {
     }
 }
 
+/// Traits, group kinds and context (issue 11): a personal trait that starts reaching a third
+/// party, a new one that does, a removed one, a group trait, context on other events.
+#[test]
+fn diff_reports_profile_group_and_context_changes() {
+    let dir = fixtures().join("diff");
+    let out = run(&dir, &["diff", "profile_base.toml", "profile.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("diff_profile_md", stdout(&out));
+    let out = run(
+        &dir,
+        &[
+            "diff",
+            "profile_base.toml",
+            "profile.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let kinds: Vec<(&str, &str)> = value["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or(""),
+                c["impact"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // The new personal trait reaching a third party, and the old one widened to it, are high.
+    assert!(kinds.contains(&("trait_added", "high")), "{kinds:?}");
+    assert!(
+        kinds.contains(&("personal_data_to_third_party", "high")),
+        "{kinds:?}"
+    );
+    insta::assert_json_snapshot!("diff_profile_json", value);
+}
+
 #[test]
 fn diff_reports_in_json() {
     let dir = fixtures().join("diff");
@@ -554,7 +594,62 @@ fn import_segment_awkward_names() {
     let filled = toml
         .replace(
             "# Declare each purpose like this",
-            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n# Declare each purpose like this",
+            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n[destinations.warehouse]\nkind = \"ndjson\"\npurposes = [\"product_analytics\"]\n\n# Declare each purpose like this",
+        )
+        .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
+        .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
+    std::fs::write(&plan, filled).unwrap();
+    run_ok(&tmp.0, &["check", "app.toml"]);
+}
+
+/// Issue 11: Typewriter's `identify` traits become `[traits.*]`, its `group` traits the traits
+/// of a group kind; every decision a Segment plan does not record is a placeholder `check`
+/// points at, and filling them gives a valid plan.
+#[test]
+fn import_segment_identify_and_group_traits() {
+    let dir = fixtures().join("segment");
+    let out = run_ok(&dir, &["import", "segment", "traits.json"]);
+    let toml = stdout(&out);
+    assert!(!stderr(&out).contains("rules.identify"), "{}", stderr(&out));
+    for table in [
+        "[traits.email]",
+        "[traits.plan]",
+        "[traits.logins]",
+        "[groups.group]",
+        "[groups.group.traits.industry]",
+        "[groups.group.traits.employees]",
+    ] {
+        assert!(toml.contains(table), "{table} missing:\n{toml}");
+    }
+    assert!(
+        !toml.contains("required"),
+        "traits take no `required`:\n{toml}"
+    );
+    insta::assert_snapshot!("import_segment_traits", toml);
+
+    let tmp = TempDir::new("import-traits");
+    let plan = tmp.0.join("app.toml");
+    std::fs::write(&plan, &toml).unwrap();
+    assert!(
+        run(&tmp.0, &["fmt", "--check", "app.toml"])
+            .status
+            .success()
+    );
+    let out = run(&tmp.0, &["check", "app.toml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for d in v["diagnostics"].as_array().unwrap() {
+        let at = d["start"]["line"].as_u64().unwrap() as usize;
+        let line = toml.lines().nth(at - 1).unwrap();
+        assert!(
+            line.contains("needs_review"),
+            "{} at {line:?}",
+            d["rendered"]
+        );
+    }
+    let filled = toml
+        .replace(
+            "# Declare each purpose like this",
+            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n[destinations.warehouse]\nkind = \"ndjson\"\npurposes = [\"product_analytics\"]\n\n# Declare each purpose like this",
         )
         .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
         .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
@@ -590,7 +685,40 @@ fn schema_of_event_payloads() {
     let out = run_ok(&repo(), &["schema", "--events", "plans/shop.toml"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let entries = v["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 9);
+    assert_eq!(entries.len(), 10, "nine events and the user profile");
+    let profile = entries
+        .iter()
+        .find(|e| e["entityType"] == "profile")
+        .unwrap();
+    assert_eq!(profile["name"], "$user");
+    assert_eq!(
+        profile["schemaJson"]["properties"]["Email"]["pattern"], "^[0-9a-f]{64}$",
+        "an hmac trait is sent as its HMAC"
+    );
+    assert_eq!(
+        profile["schemaJson"]["properties"]["Favourite Categories"]["type"],
+        "array"
+    );
+    let cart = entries
+        .iter()
+        .find(|e| e["name"] == "Cart Updated")
+        .unwrap();
+    let cart_props = &cart["schemaJson"]["properties"];
+    assert!(
+        cart_props["App Version"].is_object(),
+        "context is sent with every event"
+    );
+    assert!(
+        cart_props["Company ID"].is_object(),
+        "the group key of a carried group"
+    );
+    assert!(
+        !cart["schemaJson"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"App Version".into()),
+        "context is never required"
+    );
     let signup = entries
         .iter()
         .find(|e| e["name"] == "Signup Completed")
@@ -681,6 +809,59 @@ fn docs_markdown_lists_everything() {
         assert!(md.contains(section), "{section}");
     }
     insta::assert_snapshot!("docs_shop_md", md);
+}
+
+/// Issue 11: the inventory, the notice and the Art. 30 record list profile, group and context
+/// data, each with the purposes it is kept for and who receives it.
+#[test]
+fn docs_list_profile_group_and_context_data() {
+    let md = stdout(&run_ok(&repo(), &["docs", "plans/shop.toml"]));
+    let row = |needle: &str| {
+        md.lines()
+            .find(|l| l.starts_with("| ") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no inventory row with {needle}"))
+            .to_owned()
+    };
+    let email = row("`traits.email`");
+    assert!(
+        email.contains("| personal |") && email.contains("`hmac`"),
+        "{email}"
+    );
+    assert!(email.contains("`warehouse`, `mixpanel`"), "{email}");
+    let name = row("`traits.first_name`");
+    assert!(
+        name.contains("`customer_support`") && name.contains("`support_desk`"),
+        "{name}"
+    );
+    assert!(row("`groups.company.key`").contains("group key (company)"));
+    assert!(row("`context.app_version`").contains("every event"));
+    // The notice tells the reader what their profile holds, under the purpose it serves.
+    let support = md
+        .split("### Customer support")
+        .nth(1)
+        .expect("the customer support purpose in the notice");
+    assert!(
+        support.contains("*First Name* (How the customer wants to be addressed), kept in your profile, personal data, sent as is."),
+        "{support}"
+    );
+    // The record of processing lists the personal traits among the categories of data.
+    let record = md
+        .split("## Record of processing activities")
+        .nth(1)
+        .expect("the record");
+    assert!(
+        record.contains("Email (profile trait) `user.contact.email`"),
+        "{record}"
+    );
+    assert!(
+        record.contains("First Name (profile trait) `user.name`"),
+        "{record}"
+    );
+    let html = stdout(&run_ok(
+        &repo(),
+        &["docs", "plans/shop.toml", "--format", "html"],
+    ));
+    assert!(html.contains("traits.email"), "the HTML says the same");
 }
 
 #[test]
@@ -830,6 +1011,34 @@ fn export_fides_manifest_loads_in_fideslang() {
     );
     assert_eq!(analytics["legal_basis_for_processing"], "Consent");
     assert_eq!(analytics["retention_period"], "395 days");
+    // Profile traits count as data collected for their purposes: the pseudonymized e-mail
+    // trait is kept for product analytics and reaches Mixpanel, a third party.
+    let categories = |d: &serde_json::Value, key: &str| -> Vec<String> {
+        d[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| c.as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        categories(analytics, "data_categories").contains(&"user.contact.email".to_owned()),
+        "{analytics}"
+    );
+    assert!(
+        categories(analytics, "shared_categories").contains(&"user.contact.email".to_owned()),
+        "{analytics}"
+    );
+    let support = decls
+        .iter()
+        .find(|d| d["name"] == "customer_support")
+        .unwrap();
+    assert!(
+        categories(support, "data_categories").contains(&"user.name".to_owned()),
+        "the first-name trait is kept for customer support: {support}"
+    );
 
     let python = repo().join(".venv/bin/python");
     if !python.exists() {
@@ -844,6 +1053,56 @@ fn export_fides_manifest_loads_in_fideslang() {
         );
         return;
     }
+    let check = Command::new(&python)
+        .arg(crate_dir().join("tests/fides_check.py"))
+        .arg(&manifest)
+        .output()
+        .expect("python runs");
+    assert!(
+        check.status.success(),
+        "fideslang rejected the manifest:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn fides_and_docs_name_amplitude_and_its_location() {
+    let plan = "runtime/tests/plans/amplitude.toml";
+    let json = run_ok(&repo(), &["export", "fides", plan, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let systems = v["system"].as_array().unwrap();
+    let amplitude = systems
+        .iter()
+        .find(|s| s["name"] == "amplitude")
+        .expect("the destination's system");
+    assert_eq!(amplitude["system_type"], "Third Party");
+    assert_eq!(amplitude["meta"]["vendor"], "Amplitude");
+    assert_eq!(amplitude["meta"]["location"], "EU");
+    assert!(
+        systems
+            .iter()
+            .all(|s| s["name"] == "amplitude" || s.get("meta").is_none())
+    );
+
+    let docs = stdout(&run_ok(&repo(), &["docs", plan]));
+    assert!(docs.contains("amplitude (Amplitude, EU)"), "{docs}");
+
+    let python = repo().join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must create .venv with fideslang"
+        );
+        eprintln!("\n*** SKIPPED fideslang on the Amplitude manifest: run scripts/setup ***\n");
+        return;
+    }
+    let tmp = TempDir::new("fides-amplitude");
+    let manifest = tmp.0.join("amplitude.yml");
+    run_ok(
+        &repo(),
+        &["export", "fides", plan, "-o", manifest.to_str().unwrap()],
+    );
     let check = Command::new(&python)
         .arg(crate_dir().join("tests/fides_check.py"))
         .arg(&manifest)
@@ -1071,4 +1330,31 @@ fn check_in_a_member_crate_finds_the_workspace_plan() {
     std::fs::write(app.join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
     let out = run_ok(&app, &["check"]);
     assert_eq!(stdout(&out), "../../plans/shop.toml is valid\n");
+}
+
+#[test]
+fn docs_and_fides_name_the_posthog_system_and_where_it_keeps_the_data() {
+    let dir = fixtures().join("docs");
+    let md = stdout(&run_ok(&dir, &["docs", "posthog.toml"]));
+    assert!(md.contains("posthog (PostHog, EU)"), "{md}");
+    assert!(
+        md.contains("Product analytics (PostHog, data in EU, third party)"),
+        "{md}"
+    );
+    assert!(md.contains("data kept in posthog: EU"), "{md}");
+
+    let json = run_ok(
+        &dir,
+        &["export", "fides", "posthog.toml", "--format", "json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let system = v["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "posthog")
+        .expect("the destination's system");
+    assert_eq!(system["system_type"], "Third Party");
+    assert_eq!(system["meta"]["vendor"], "PostHog");
+    assert_eq!(system["meta"]["location"], "EU");
 }

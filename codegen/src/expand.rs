@@ -145,6 +145,7 @@ fn items(out: &mut Code, plan: &Plan, loaded: &LoadedPlan, names: &Names<'_>) {
     for (i, e) in names.events.iter().enumerate() {
         crate::event::event(out, plan, src, names, e, i, !loaded.is_valid());
     }
+    crate::profile::sections(out, plan, src, names.std);
     write!(
         out,
         "{docs}pub static PLAN: ::trackplan::__private::PlanInfo = ",

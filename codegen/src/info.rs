@@ -35,6 +35,8 @@ pub(crate) fn plan_info(
 ) {
     let name = &plan.name.value;
     let version = plan.version.value;
+    let has_sections =
+        !plan.traits.is_empty() || !plan.groups.is_empty() || !plan.context.is_empty();
     let identity = match plan.identity.transform.value {
         IdentityTransform::Hmac => "Hmac",
         IdentityTransform::None => "None",
@@ -47,12 +49,13 @@ pub(crate) fn plan_info(
     #[allow(unused_imports)]
     use ::trackplan::__private::{{
         Constraints, DestinationSet, Granularity, IdentityTransform, LegalBasis, PurposeSet,
-        Sensitivity, TransformInfo, ValueKind, constraints, destination_info, event_info,
-        marker, plan_info, property, purpose_info, purpose_marker,
+        Sensitivity, TransformInfo, ValueKind, constraints, context_info, destination_info,
+        event_groups, event_info, group_info, marker, plan_info, plan_sections, property,
+        purpose_info, purpose_marker, trait_info,
     }};
     #[allow(dead_code)]
     const UNCONSTRAINED: Constraints = constraints(None, None, None);
-    plan_info(
+    {sections}plan_info(
         {name},
         {version},
         {label},
@@ -60,6 +63,11 @@ pub(crate) fn plan_info(
         IdentityTransform::{identity},
         &[\n",
         name = lit(name),
+        sections = if has_sections {
+            "plan_sections(\n    "
+        } else {
+            ""
+        },
         label = lit(&format!("{name}@{version}")),
         hash = lit(hash),
     );
@@ -114,11 +122,96 @@ pub(crate) fn plan_info(
     for e in events {
         event_info(out, plan, e);
     }
-    out.push("        ],\n    )\n}");
+    out.push("        ],\n    )");
+    if has_sections {
+        sections_info(out, plan);
+    }
+    out.push("\n}");
+}
+
+/// The `traits`, `groups` and `context` arguments of `plan_sections`, and its closing paren.
+fn sections_info(out: &mut Code, plan: &Plan) {
+    out.push(",\n    &[\n");
+    for t in &plan.traits {
+        trait_info(out, plan, t, None);
+    }
+    out.push("    ],\n    &[\n");
+    for g in &plan.groups {
+        let routes = routes(plan, &g.purposes.value);
+        write!(
+            out,
+            "        group_info(\n            {id},\n",
+            id = lit(&g.id.value)
+        );
+        property_info(out, &g.key);
+        write!(
+            out,
+            "            PurposeSet::from_bits({purposes:#b}),
+            DestinationSet::from_bits({routes:#b}),
+            &[\n",
+            purposes = purpose_set(plan, g.purposes.value.iter().map(|p| p.value.as_str())),
+        );
+        for t in &g.traits {
+            trait_info(out, plan, t, Some(routes));
+        }
+        out.push("            ],\n        ),\n");
+    }
+    out.push("    ],\n    &[\n");
+    let index = |id: &str| plan.events.iter().position(|e| e.id.value == id);
+    for c in &plan.context {
+        out.push("        context_info(\n");
+        property_info(out, &c.property);
+        match &c.events {
+            None => out.push("            None,\n"),
+            Some(ids) => writeln!(
+                out,
+                "            Some(&[{}]),",
+                Comma(ids.value.iter().filter_map(|id| index(&id.value)))
+            ),
+        }
+        out.push("        ),\n");
+    }
+    out.push("    ],\n)");
+}
+
+/// A trait's `trait_info`: its routes by the routing rule, within its group kind's.
+fn trait_info(out: &mut Code, plan: &Plan, t: &Property, within: Option<u64>) {
+    let purposes = Plan::trait_purposes(t);
+    let routes = routes(plan, purposes) & within.unwrap_or(u64::MAX);
+    out.push("            trait_info(\n");
+    property_info(out, t);
+    write!(
+        out,
+        "                PurposeSet::from_bits({purposes:#b}),
+                DestinationSet::from_bits({routes:#b}),
+            ),\n",
+        purposes = purpose_set(plan, purposes.iter().map(|p| p.value.as_str())),
+    );
+}
+
+/// The bit set of the destinations that receive data kept for `purposes`.
+fn routes(plan: &Plan, purposes: &[trackplan_model::Spanned<String>]) -> u64 {
+    let set: DestinationSet = plan
+        .destinations
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| plan.routes_purposes(purposes, d))
+        .map(|(i, _)| i)
+        .collect();
+    set.bits()
 }
 
 fn event_info(out: &mut Code, plan: &Plan, entry: &EventEntry<'_>) {
     let event = entry.event;
+    let groups: Vec<usize> = event
+        .groups
+        .value
+        .iter()
+        .filter_map(|id| plan.groups.iter().position(|g| g.id.value == id.value))
+        .collect();
+    if !groups.is_empty() {
+        out.push("            event_groups(\n");
+    }
     write!(
         out,
         "            event_info(
@@ -136,6 +229,13 @@ fn event_info(out: &mut Code, plan: &Plan, entry: &EventEntry<'_>) {
         property_info(out, p);
     }
     out.push("                ],\n            ),\n");
+    if !groups.is_empty() {
+        write!(
+            out,
+            "                &[{}],\n            ),\n",
+            Comma(groups.iter())
+        );
+    }
 }
 
 fn property_info(out: &mut Code, p: &Property) {

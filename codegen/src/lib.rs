@@ -23,6 +23,7 @@ mod info;
 mod load;
 mod markers;
 mod names;
+mod profile;
 #[doc(hidden)]
 pub mod synth;
 mod ty;

@@ -113,7 +113,7 @@ impl<'p> Names<'p> {
             plan.properties.iter().zip(&names.shared_enums).enumerate()
         {
             if let Some(enum_names) = enum_names {
-                shared_enum_index[i] = add_enum(
+                shared_enum_index[i] = push_enum(
                     &mut enums,
                     &mut types,
                     &mut skipped,
@@ -154,7 +154,7 @@ impl<'p> Names<'p> {
                 let enum_index = match (&field_names_of.enum_names, shared) {
                     (None, _) => None,
                     (Some(_), Some(i)) => shared_enum_index[i],
-                    (Some(enum_names), None) => add_enum(
+                    (Some(enum_names), None) => push_enum(
                         &mut enums,
                         &mut types,
                         &mut skipped,
@@ -183,7 +183,17 @@ impl<'p> Names<'p> {
             });
         }
 
-        let std = Std::for_module(types.iter().map(String::as_str));
+        // Structs and enums of `[traits]`, `[groups]` and `[context]` live next to these too.
+        let sections = names.groups.iter().map(|g| g.struct_name.as_str()).chain(
+            names
+                .traits
+                .iter()
+                .chain(names.groups.iter().flat_map(|g| &g.traits))
+                .chain(&names.context)
+                .filter_map(|f| f.enum_names.as_ref())
+                .map(|e| e.type_name.as_str()),
+        );
+        let std = Std::for_module(types.iter().map(String::as_str).chain(sections));
         Names {
             purposes,
             destinations,
@@ -228,7 +238,7 @@ fn markers<'a>(
         .collect()
 }
 
-fn add_enum<'p>(
+pub(crate) fn push_enum<'p>(
     enums: &mut Vec<EnumItem<'p>>,
     types: &mut HashSet<String>,
     skipped: &mut Vec<String>,

@@ -201,6 +201,65 @@ pub struct PlanNames {
     pub purposes: Vec<String>,
     /// `destination::<name>` marker per destination.
     pub destinations: Vec<String>,
+    /// One per user trait, parallel to `Plan::traits`: the field of the [`PROFILE_STRUCT`]
+    /// update and the trait's enum (`Profile` + the id: `ProfilePlanTier`).
+    pub traits: Vec<FieldNames>,
+    /// One per group kind, parallel to `Plan::groups`.
+    pub groups: Vec<GroupNames>,
+    /// One per context property, parallel to `Plan::context`: the field of the
+    /// [`CONTEXT_STRUCT`] and its enum (`Context` + the id).
+    pub context: Vec<FieldNames>,
+}
+
+/// The struct of a user-profile update, generated when the plan has `[traits]`.
+pub const PROFILE_STRUCT: &str = "Profile";
+
+/// The struct of the context values, generated when the plan has `[context]`.
+pub const CONTEXT_STRUCT: &str = "Context";
+
+/// Generated names of one group kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupNames {
+    /// The struct that is both the group (its key) and an update of its profile:
+    /// UpperCamelCase of the kind's id (`company` → `Company`).
+    pub struct_name: String,
+    /// One per trait, parallel to `GroupKind::traits`; enums are the kind's struct name plus
+    /// the trait's (`CompanyIndustry`).
+    pub traits: Vec<FieldNames>,
+}
+
+/// The builder methods of trait `id` on its update struct, one per [`ProfileOp`] in the
+/// order of [`TRAIT_OPS`]: `set_`, `set_once_`, `add_`, `union_`, `remove_` and `unset_`
+/// followed by the id. Only the ones that fit the trait's type are public; the others are
+/// hidden methods whose call is a compile error naming the trait.
+///
+/// [`ProfileOp`]: trackplan_vocab::ProfileOp
+///
+/// ```
+/// use trackplan_model::naming::trait_methods;
+/// assert_eq!(trait_methods("plan_tier")[1], "set_once_plan_tier");
+/// ```
+pub fn trait_methods(id: &str) -> [String; 6] {
+    ["set", "set_once", "add", "union", "remove", "unset"].map(|op| format!("{op}_{id}"))
+}
+
+/// The operations in the order of [`trait_methods`].
+pub const TRAIT_OPS: [trackplan_vocab::ProfileOp; 6] = [
+    trackplan_vocab::ProfileOp::Set,
+    trackplan_vocab::ProfileOp::SetOnce,
+    trackplan_vocab::ProfileOp::Add,
+    trackplan_vocab::ProfileOp::Union,
+    trackplan_vocab::ProfileOp::Remove,
+    trackplan_vocab::ProfileOp::Unset,
+];
+
+/// The shape of a trait's type, for [`ProfileOp::fits`](trackplan_vocab::ProfileOp::fits).
+pub fn trait_shape(ty: &PropertyType) -> trackplan_vocab::TraitShape {
+    match ty {
+        PropertyType::Integer | PropertyType::Number => trackplan_vocab::TraitShape::Number,
+        PropertyType::List { .. } => trackplan_vocab::TraitShape::List,
+        _ => trackplan_vocab::TraitShape::Scalar,
+    }
 }
 
 /// Generated names of one event.
@@ -294,7 +353,35 @@ impl PlanNames {
                     .collect(),
             })
             .collect();
+        let fields = |prefix: &str, list: &[Property]| -> Vec<FieldNames> {
+            list.iter()
+                .map(|p| FieldNames {
+                    field: field_name(&p.id),
+                    enum_names: enum_names(Some(prefix), p),
+                })
+                .collect()
+        };
+        let traits = fields("profile", &plan.traits);
+        let groups = plan
+            .groups
+            .iter()
+            .map(|g| GroupNames {
+                struct_name: type_name(&g.id),
+                traits: fields(&g.id, &g.traits),
+            })
+            .collect();
+        let context = fields(
+            "context",
+            &plan
+                .context
+                .iter()
+                .map(|c| c.property.clone())
+                .collect::<Vec<_>>(),
+        );
         PlanNames {
+            traits,
+            groups,
+            context,
             events,
             shared_enums,
             purposes: plan

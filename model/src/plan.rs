@@ -29,6 +29,15 @@ pub struct Plan {
     pub properties: Vec<Property>,
     /// `[events.*]`, in file order, with their properties resolved.
     pub events: Vec<Event>,
+    /// `[traits.*]`: the traits of a user profile, in file order. A trait has the keys of a
+    /// property; its `purposes` (required) say why it is kept, and route its updates as an
+    /// event with those purposes is routed.
+    pub traits: Vec<Property>,
+    /// `[groups.*]`: group kinds (e.g. `company`), in file order.
+    pub groups: Vec<GroupKind>,
+    /// `[context.*]`: properties set once on the tracker (or per subject) and sent with every
+    /// event, or with the events they list, in file order.
+    pub context: Vec<ContextProperty>,
     /// `[[policies]]`, in file order.
     pub policies: Vec<Policy>,
     /// `[[exceptions]]`: built-in baseline policies the plan lifts, in file order.
@@ -136,6 +145,23 @@ impl DestinationKind {
             DestinationKind::Stdout => "stdout",
             DestinationKind::Memory => "memory",
             DestinationKind::Custom => "custom",
+        }
+    }
+
+    /// The product or service that receives the data, as the docs and the Fides export name
+    /// it (`PostHog`); `None` for the local and user-provided kinds.
+    pub fn system(self) -> Option<&'static str> {
+        match self {
+            DestinationKind::Mixpanel => Some("Mixpanel"),
+            DestinationKind::Segment => Some("Segment-compatible collector"),
+            DestinationKind::Posthog => Some("PostHog"),
+            DestinationKind::Amplitude => Some("Amplitude"),
+            DestinationKind::Kafka => Some("Apache Kafka"),
+            DestinationKind::Postgres => Some("PostgreSQL"),
+            DestinationKind::Ndjson
+            | DestinationKind::Stdout
+            | DestinationKind::Memory
+            | DestinationKind::Custom => None,
         }
     }
 }
@@ -335,8 +361,57 @@ pub struct Event {
     pub purposes: Spanned<Vec<Spanned<String>>>,
     /// Its properties, resolved against the shared definitions, in file order.
     pub properties: Vec<Property>,
+    /// `groups`: the group kinds it carries (the subject's membership supplies each group's
+    /// id); empty when the event names none, then spanned at the event.
+    pub groups: Spanned<Vec<Spanned<String>>>,
     /// The table's `[...]` header (or the inline table).
     pub span: Span,
+}
+
+/// `[groups.<id>]`: a kind of group subjects belong to (a company, a team, a project).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupKind {
+    /// The id (table key), e.g. `company`.
+    pub id: Spanned<String>,
+    /// Documentation; becomes doc comments and the notice text.
+    pub description: Option<Spanned<String>>,
+    /// Why memberships and group profile updates are collected; routes them as an event
+    /// with these purposes is routed.
+    pub purposes: Spanned<Vec<Spanned<String>>>,
+    /// `key`: the property that identifies a group of this kind (its wire name, e.g.
+    /// `company_id`, defaults to `<kind>_id`). Its purposes are the group's.
+    pub key: Property,
+    /// `[groups.<id>.traits.*]`: the group profile's traits; their `purposes` default to the
+    /// group's and may only narrow them.
+    pub traits: Vec<Property>,
+    /// The table's `[...]` header.
+    pub span: Span,
+}
+
+/// `[context.<id>]`: a property of the running app or the subject's session (app version,
+/// platform, locale), set once and merged into the events it applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextProperty {
+    /// The property: the keys of `[properties.*]` (a context property is never `required`).
+    pub property: Property,
+    /// `events`: the ids of the events it applies to; `None` for every event.
+    pub events: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl ContextProperty {
+    /// Whether it is sent with `event`.
+    pub fn applies_to(&self, event: &Event) -> bool {
+        self.events
+            .as_ref()
+            .is_none_or(|ids| ids.value.iter().any(|id| id.value == event.id.value))
+    }
+}
+
+impl GroupKind {
+    /// The trait with this id.
+    pub fn trait_(&self, id: &str) -> Option<&Property> {
+        self.traits.iter().find(|t| t.id.value == id)
+    }
 }
 
 /// `[[policies]]`: a deny rule evaluated as in Fides.
@@ -438,6 +513,48 @@ impl Plan {
         self.events.iter().find(|e| e.id.value == id)
     }
 
+    /// The user-profile trait with this id.
+    pub fn trait_(&self, id: &str) -> Option<&Property> {
+        self.traits.iter().find(|t| t.id.value == id)
+    }
+
+    /// The group kind with this id.
+    pub fn group(&self, id: &str) -> Option<&GroupKind> {
+        self.groups.iter().find(|g| g.id.value == id)
+    }
+
+    /// The context properties sent with `event`, in plan order.
+    pub fn context_of<'a>(
+        &'a self,
+        event: &'a Event,
+    ) -> impl Iterator<Item = &'a ContextProperty> + 'a {
+        self.context.iter().filter(move |c| c.applies_to(event))
+    }
+
+    /// Whether the routing rule sends data collected for `purposes` (a trait's, a group
+    /// kind's) to `destination`: every purpose of the destination is among them.
+    pub fn routes_purposes(&self, purposes: &[Spanned<String>], destination: &Destination) -> bool {
+        let (known, wanted) = self.known_purpose_set(&destination.purposes.value);
+        known && trackplan_vocab::routes(self.purpose_set(purposes), wanted)
+    }
+
+    /// Destinations that receive data collected for `purposes` (see
+    /// [`Plan::routes_purposes`]), in plan order.
+    pub fn routes_for<'a>(
+        &'a self,
+        purposes: &'a [Spanned<String>],
+    ) -> impl Iterator<Item = &'a Destination> + 'a {
+        self.destinations
+            .iter()
+            .filter(move |d| self.routes_purposes(purposes, d))
+    }
+
+    /// The purposes of a trait (`[traits.*]` or a group's): its `purposes`; empty when it has
+    /// none (which does not validate).
+    pub fn trait_purposes(t: &Property) -> &[Spanned<String>] {
+        t.purposes.as_ref().map_or(&[], |p| p.value.as_slice())
+    }
+
     /// Destinations an event may be routed to, by the routing rule ([`trackplan_vocab::routes`]):
     /// those whose every purpose is among the event's. A destination naming a purpose the plan
     /// does not declare (or one past [`MAX_ITEMS`](trackplan_vocab::MAX_ITEMS)) receives
@@ -450,8 +567,7 @@ impl Plan {
 
     /// Whether the routing rule sends `event` to `destination` (see [`Plan::routes`]).
     pub fn routes_to(&self, event: &Event, destination: &Destination) -> bool {
-        let (known, wanted) = self.known_purpose_set(&destination.purposes.value);
-        known && trackplan_vocab::routes(self.purpose_set(&event.purposes.value), wanted)
+        self.routes_purposes(&event.purposes.value, destination)
     }
 
     /// The set of the purposes with these ids, bit `i` for the plan's purpose `i` (unknown ids

@@ -8,7 +8,14 @@
 //! `tracker_1_destination`, the same with two of them skipped: combined delivered events per
 //! second, and the process's CPU time per delivered event (printed after each variant).
 //!
+//! `sink_cpu_per_event`: each sink delivering the same batches of 2000 events to that server,
+//! in the same run: events per second (criterion's throughput) and the process's CPU time per
+//! delivered event, printed after each variant with its ratio to the uncompressed Mixpanel
+//! baseline. With `--features posthog` it includes the PostHog sink (gzip, as it ships, and
+//! uncompressed), with `--features amplitude` the Amplitude sink.
+//!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
+//! `cargo bench -p trackplan-runtime --features posthog,amplitude --bench delivery -- sink_cpu`
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -167,7 +174,9 @@ struct Relay(Mixpanel);
 
 impl Sink for Relay {
     fn declaration(&self) -> trackplan_runtime::config::SinkDeclaration {
-        Sink::declaration(&self.0)
+        // A stand-in for each of the plan's kinds: the Mixpanel sink's own declaration would
+        // be refused for the NDJSON and Segment destinations.
+        trackplan_runtime::config::SinkDeclaration::InProcess
     }
 
     fn limits(&self) -> trackplan_runtime::config::BatchLimits {
@@ -259,5 +268,76 @@ fn tracker_delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, delivery, tracker_delivery);
+/// Batches rotated through by `sink_cpu_per_event`, built before measuring.
+const ROTATION: u64 = 8;
+
+fn sink_cpu_per_event(c: &mut Criterion) {
+    let server = Server::start();
+    let batches: Vec<Vec<Envelope>> = (0..ROTATION).map(batch).collect();
+    let mut sinks: Vec<(&str, Box<dyn Sink>)> = vec![
+        (
+            "mixpanel_uncompressed",
+            Box::new(Mixpanel::new("token").base_url(&server.url).gzip(false)),
+        ),
+        (
+            "mixpanel_gzip",
+            Box::new(Mixpanel::new("token").base_url(&server.url)),
+        ),
+    ];
+    #[cfg(feature = "posthog")]
+    {
+        use trackplan_runtime::sinks::PostHog;
+        sinks.push((
+            "posthog_gzip",
+            Box::new(PostHog::new("phc_bench").base_url(&server.url)),
+        ));
+        sinks.push((
+            "posthog_uncompressed",
+            Box::new(PostHog::new("phc_bench").base_url(&server.url).gzip(false)),
+        ));
+    }
+    #[cfg(feature = "amplitude")]
+    sinks.push((
+        "amplitude",
+        Box::new(
+            trackplan_runtime::sinks::Amplitude::new("0123456789abcdef0123456789abcdef")
+                .base_url(&server.url),
+        ),
+    ));
+    let mut group = c.benchmark_group("sink_cpu_per_event");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(10);
+    let mut baseline: Option<f64> = None;
+    for (name, sink) in &mut sinks {
+        let mut cpu = Duration::ZERO;
+        let mut delivered = 0u64;
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let cpu_before = process_cpu();
+                let started = std::time::Instant::now();
+                for i in 0..iters {
+                    let events = &batches[(i % ROTATION) as usize];
+                    assert_eq!(sink.deliver(events), Outcome::Delivered);
+                }
+                let elapsed = started.elapsed();
+                if let (Some(a), Some(b)) = (cpu_before, process_cpu()) {
+                    cpu += b - a;
+                    delivered += iters * BATCH as u64;
+                }
+                elapsed
+            })
+        });
+        if delivered > 0 {
+            let per_event = cpu.as_nanos() as f64 / delivered as f64;
+            let base = *baseline.get_or_insert(per_event);
+            eprintln!(
+                "{name}: CPU per delivered event {per_event:.0} ns, {:.2}x the uncompressed Mixpanel sink ({delivered} events)",
+                per_event / base
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, delivery, tracker_delivery, sink_cpu_per_event);
 criterion_main!(benches);

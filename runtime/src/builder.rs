@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::consent::Ledger;
+use crate::context::{ContextProperties, ContextSet};
 use crate::event::Destination;
 use crate::id::InsertIds;
 use crate::key::Key;
@@ -198,7 +199,13 @@ pub struct TrackerBuilder {
     spool: Option<Spool>,
     ledger: Option<Ledger>,
     timestamps: Timestamps,
+    /// Context values, serialized at `build` (when the key is known), in the order given.
+    context: Vec<ContextFn>,
 }
+
+/// Serializes one `context(…)` call's values onto what was set before.
+type ContextFn =
+    Box<dyn FnOnce(&ContextSet, Option<&Key>, ViolationPolicy) -> (Arc<ContextSet>, u32) + Send>;
 
 impl fmt::Debug for TrackerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -231,7 +238,21 @@ impl TrackerBuilder {
             spool: None,
             ledger: None,
             timestamps: Timestamps::default(),
+            context: Vec::new(),
         }
+    }
+
+    /// Sets context properties (`[context]` in the plan: app version, platform, …) for every
+    /// subject of the tracker: they are merged into every event they apply to. Each value is
+    /// checked and transformed once, at [`build`](Self::build); values left `None` keep what
+    /// an earlier call set, and a subject's own ([`Subject::set_context`](crate::Subject::set_context))
+    /// take their place.
+    pub fn context<C: ContextProperties + Send + 'static>(mut self, values: C) -> Self {
+        let plan = self.plan;
+        self.context.push(Box::new(move |set, key, policy| {
+            set.merged(plan, &values, key, policy)
+        }));
+        self
     }
 
     /// The secret key for HMAC pseudonymization (required when the plan's identity or any
@@ -436,6 +457,19 @@ impl TrackerBuilder {
             ids: ids.clone(),
         });
         let third_party = plan.third_parties();
+        let mut context: Option<Arc<ContextSet>> = None;
+        for values in self.context {
+            let base = context.take().unwrap_or_default();
+            let (set, dropped) = values(&base, self.key.as_ref(), self.violations);
+            if dropped > 0 {
+                shared
+                    .stats
+                    .dropped_invalid
+                    .fetch_add(u64::from(dropped), std::sync::atomic::Ordering::AcqRel);
+            }
+            context = Some(set);
+        }
+        let context = context.filter(|c| !c.is_empty());
         let core = Arc::new(Pipeline {
             plan,
             key: self.key,
@@ -453,6 +487,18 @@ impl TrackerBuilder {
             timestamps: self.timestamps,
             reported: Mutex::new(Vec::new()),
             foreign: Mutex::default(),
+            context,
+            has_context: !plan.context.is_empty(),
+            event_index: if plan.context.iter().any(|c| c.events.is_some()) {
+                plan.events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.id, i))
+                    .collect()
+            } else {
+                Default::default()
+            },
+            stitches: Mutex::default(),
         });
         if let Some(spool) = &spool {
             core.replay(spool);
@@ -490,9 +536,17 @@ fn key_needed_by(plan: &PlanInfo) -> Option<String> {
     if plan.identity == IdentityTransform::Hmac {
         return Some("pseudonymizes subject ids with HMAC (identity transform `hmac`)".into());
     }
+    let traits = plan
+        .traits
+        .iter()
+        .chain(plan.groups.iter().flat_map(|g| g.traits))
+        .map(|t| &t.property);
     plan.events
         .iter()
         .flat_map(|e| e.properties.iter())
+        .chain(plan.groups.iter().map(|g| &g.key))
+        .chain(plan.context.iter().map(|c| &c.property))
+        .chain(traits)
         .find(|p| matches!(p.transform, TransformInfo::Hmac { .. }))
         .map(|p| format!("pseudonymizes property `{}` with HMAC", p.id))
 }

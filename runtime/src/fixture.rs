@@ -10,8 +10,9 @@
 //! bytes per test process.
 
 use crate::plan::{
-    Constraints, DestinationInfo, DestinationSet, EventInfo, IdentityTransform, LegalBasis,
-    PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo, ValueKind,
+    Constraints, ContextInfo, DestinationInfo, DestinationSet, EventInfo, GroupInfo,
+    IdentityTransform, LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity,
+    TraitInfo, TransformInfo, ValueKind,
 };
 
 /// A plan named `name`, version 1, HMAC identity, nothing declared yet.
@@ -22,6 +23,17 @@ pub(crate) fn plan(name: &'static str) -> PlanBuilder {
         purposes: Vec::new(),
         destinations: Vec::new(),
         events: Vec::new(),
+        traits: Vec::new(),
+        groups: Vec::new(),
+        context: Vec::new(),
+    }
+}
+
+/// `p` as a trait, context property or optional property: not required.
+pub(crate) fn optional(p: PropertyInfo) -> PropertyInfo {
+    PropertyInfo {
+        required: false,
+        ..p
     }
 }
 
@@ -42,13 +54,24 @@ pub(crate) fn property(name: &'static str) -> PropertyInfo {
     }
 }
 
+/// A group kind as declared: id, key, purposes, traits with their purposes.
+type GroupDecl = (
+    &'static str,
+    PropertyInfo,
+    PurposeSet,
+    Vec<(PropertyInfo, PurposeSet)>,
+);
+
 /// A plan under construction: see [`plan`].
 pub(crate) struct PlanBuilder {
     name: &'static str,
     version: u32,
     purposes: Vec<PurposeInfo>,
     destinations: Vec<DestinationInfo>,
-    events: Vec<(&'static str, Vec<PropertyInfo>)>,
+    events: Vec<(&'static str, Vec<PropertyInfo>, Vec<usize>)>,
+    traits: Vec<(PropertyInfo, PurposeSet)>,
+    groups: Vec<GroupDecl>,
+    context: Vec<(PropertyInfo, Option<Vec<usize>>)>,
 }
 
 impl PlanBuilder {
@@ -90,7 +113,66 @@ impl PlanBuilder {
         name: &'static str,
         properties: impl IntoIterator<Item = PropertyInfo>,
     ) -> Self {
-        self.events.push((name, properties.into_iter().collect()));
+        self.events
+            .push((name, properties.into_iter().collect(), Vec::new()));
+        self
+    }
+
+    /// Declares a destination of `kind` for the purposes at `purposes` (indices), first or
+    /// third party.
+    pub(crate) fn destination_for(
+        mut self,
+        id: &'static str,
+        kind: &'static str,
+        purposes: &[usize],
+        third_party: bool,
+    ) -> Self {
+        self.destinations.push(DestinationInfo {
+            id,
+            kind,
+            description: "",
+            purposes: purposes.iter().copied().collect(),
+            third_party,
+        });
+        self
+    }
+
+    /// The last event declared carries the group kinds at `groups`.
+    pub(crate) fn with_groups(mut self, groups: &[usize]) -> Self {
+        if let Some(e) = self.events.last_mut() {
+            e.2 = groups.to_vec();
+        }
+        self
+    }
+
+    /// Declares a profile trait collected for the purposes at `purposes`.
+    pub(crate) fn profile_trait(mut self, property: PropertyInfo, purposes: &[usize]) -> Self {
+        self.traits
+            .push((optional(property), purposes.iter().copied().collect()));
+        self
+    }
+
+    /// Declares a group kind with its key and traits (each with its purposes).
+    pub(crate) fn group(
+        mut self,
+        id: &'static str,
+        key: PropertyInfo,
+        purposes: &[usize],
+        traits: impl IntoIterator<Item = (PropertyInfo, &'static [usize])>,
+    ) -> Self {
+        let traits = traits
+            .into_iter()
+            .map(|(p, set)| (optional(p), set.iter().copied().collect()))
+            .collect();
+        self.groups
+            .push((id, key, purposes.iter().copied().collect(), traits));
+        self
+    }
+
+    /// Declares a context property for the events at `events` (`None`: every event).
+    pub(crate) fn context(mut self, property: PropertyInfo, events: Option<&[usize]>) -> Self {
+        self.context
+            .push((optional(property), events.map(<[usize]>::to_vec)));
         self
     }
 
@@ -103,12 +185,55 @@ impl PlanBuilder {
         let events: Vec<EventInfo> = self
             .events
             .into_iter()
-            .map(|(name, properties)| EventInfo {
+            .map(|(name, properties, groups)| EventInfo {
                 id: leak(name.to_lowercase().replace(' ', "_")),
                 name,
                 purposes,
                 destinations,
                 properties: Vec::leak(properties),
+                groups: Vec::leak(groups),
+            })
+            .collect();
+        let routes =
+            |p: PurposeSet| trackplan_vocab::route(p, self.destinations.iter().map(|d| d.purposes));
+        let traits: Vec<TraitInfo> = self
+            .traits
+            .into_iter()
+            .map(|(property, purposes)| TraitInfo {
+                property,
+                purposes,
+                destinations: routes(purposes),
+            })
+            .collect();
+        let groups: Vec<GroupInfo> = self
+            .groups
+            .into_iter()
+            .map(|(id, key, purposes, traits)| {
+                let within = routes(purposes);
+                GroupInfo {
+                    id,
+                    key,
+                    purposes,
+                    destinations: within,
+                    traits: Vec::leak(
+                        traits
+                            .into_iter()
+                            .map(|(property, purposes)| TraitInfo {
+                                property,
+                                purposes,
+                                destinations: routes(purposes) & within,
+                            })
+                            .collect(),
+                    ),
+                }
+            })
+            .collect();
+        let context: Vec<ContextInfo> = self
+            .context
+            .into_iter()
+            .map(|(property, events)| ContextInfo {
+                property,
+                events: events.map(|e| &*Vec::leak(e)),
             })
             .collect();
         // Not SHA-256 of a file, but it differs whenever what was declared differs, which is
@@ -116,7 +241,7 @@ impl PlanBuilder {
         let hash = leak(format!(
             "{:064x}",
             fnv1a(&format!(
-                "{label} {:?} {:?} {events:?}",
+                "{label} {:?} {:?} {events:?} {traits:?} {groups:?} {context:?}",
                 self.purposes, self.destinations
             ))
         ));
@@ -129,6 +254,9 @@ impl PlanBuilder {
             purposes: Vec::leak(self.purposes),
             destinations: Vec::leak(self.destinations),
             events: Vec::leak(events),
+            traits: Vec::leak(traits),
+            groups: Vec::leak(groups),
+            context: Vec::leak(context),
         }))
     }
 }

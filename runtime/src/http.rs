@@ -182,6 +182,20 @@ impl Client {
         }
         read(request.call())
     }
+
+    /// `DELETE`s `url` with the given headers.
+    #[cfg(feature = "posthog")]
+    pub(crate) fn delete(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, TransportError> {
+        let mut request = self.agent.delete(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.call())
+    }
 }
 
 fn read(
@@ -316,6 +330,17 @@ pub(crate) enum Verdict {
     },
     /// Nothing was accepted; trying again will not help.
     Failed(String),
+    /// The events at `retry` positions were not accepted but may be later (the destination
+    /// throttled their user or device, and said which), those at `failed` failed, and the rest
+    /// were accepted. The batch's other requests are still sent; the attempt then ends in a
+    /// retry that sends only the events still pending.
+    #[cfg_attr(not(feature = "amplitude"), allow(dead_code))]
+    RetrySome {
+        retry: Vec<usize>,
+        failed: Vec<(usize, String)>,
+        reason: String,
+        after: Option<Duration>,
+    },
 }
 
 /// Events of a batch already settled by an earlier attempt that ended in a retry: the next
@@ -375,7 +400,7 @@ pub(crate) fn deliver_packed<F: WireFormat>(
             return Outcome::Retry { reason, after };
         }
         Some(Verdict::Failed(reason)) => Some(reason),
-        Some(Verdict::Accepted | Verdict::Partial(_)) | None => None,
+        Some(Verdict::Accepted | Verdict::Partial(_) | Verdict::RetrySome { .. }) | None => None,
     };
 
     let mut failed = Vec::new();
@@ -407,6 +432,9 @@ fn send_pending<F: WireFormat>(
     let mut members: Vec<usize> = Vec::new();
     let mut body: Vec<u8> = Vec::new();
     let mut event: Vec<u8> = Vec::new();
+    // A request that left some of its events for a retry: the others go on, then the attempt
+    // ends in that retry.
+    let mut deferred: Option<Verdict> = None;
 
     for (index, envelope) in batch.iter().enumerate() {
         if !matches!(states[index], State::Pending) {
@@ -438,7 +466,9 @@ fn send_pending<F: WireFormat>(
         let full = members.len() == F::MAX_EVENTS
             || body.len() + 1 + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES;
         if full && !members.is_empty() {
-            if let Some(stop) = send_request(format, batch, &members, &mut body, states) {
+            if let Some(stop) =
+                send_request(format, batch, &members, &mut body, states, &mut deferred)
+            {
                 return Some(stop);
             }
             members.clear();
@@ -452,10 +482,12 @@ fn send_pending<F: WireFormat>(
         body.extend_from_slice(&event);
         members.push(index);
     }
-    if members.is_empty() {
-        return None;
+    if !members.is_empty()
+        && let Some(stop) = send_request(format, batch, &members, &mut body, states, &mut deferred)
+    {
+        return Some(stop);
     }
-    send_request(format, batch, &members, &mut body, states)
+    deferred
 }
 
 /// Sends the request in `body` (its events at `members`), records the verdict in `states`, and
@@ -466,6 +498,7 @@ fn send_request<F: WireFormat>(
     members: &[usize],
     body: &mut Vec<u8>,
     states: &mut [State],
+    deferred: &mut Option<Verdict>,
 ) -> Option<Verdict> {
     body.extend_from_slice(F::CLOSE);
     let envelopes: Vec<&Envelope> = members.iter().map(|&i| &batch[i]).collect();
@@ -485,6 +518,35 @@ fn send_request<F: WireFormat>(
                     states[i] = State::Failed(reason);
                 }
             }
+            None
+        }
+        Verdict::RetrySome {
+            retry,
+            failed,
+            reason,
+            after,
+        } => {
+            for &i in members {
+                states[i] = State::Accepted;
+            }
+            for (position, reason) in failed {
+                if let Some(&i) = members.get(position) {
+                    states[i] = State::Failed(reason);
+                }
+            }
+            for position in retry {
+                if let Some(&i) = members.get(position) {
+                    states[i] = State::Pending;
+                }
+            }
+            let longest = match deferred.take() {
+                Some(Verdict::Retry { after: before, .. }) => before.max(after),
+                _ => after,
+            };
+            *deferred = Some(Verdict::Retry {
+                reason,
+                after: longest,
+            });
             None
         }
         stop @ (Verdict::Retry { .. } | Verdict::Failed(_)) => Some(stop),
@@ -687,6 +749,45 @@ mod tests {
         assert!(
             settled.by_insert_id.is_empty(),
             "settled entries are dropped once reported"
+        );
+    }
+
+    #[test]
+    fn retry_some_sends_the_other_requests_then_retries_only_the_held_events() {
+        let mut settled = Settled::default();
+        let batch: Vec<Envelope> = (0..7).map(|i| envelope(i, "{}")).collect();
+        let mut format = scripted(vec![Verdict::RetrySome {
+            retry: vec![1],
+            failed: vec![(2, "over quota".into())],
+            reason: "throttled".into(),
+            after: Some(Duration::from_secs(30)),
+        }]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Retry {
+                reason: "throttled".into(),
+                after: Some(Duration::from_secs(30))
+            }
+        );
+        assert_eq!(
+            format.sent.len(),
+            3,
+            "the batch's other requests still went out"
+        );
+
+        let mut format = scripted(vec![]);
+        let outcome = deliver_packed(&mut format, &mut settled, &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Partial {
+                failed: vec![(2, "over quota".into())]
+            }
+        );
+        assert_eq!(
+            format.sent,
+            [vec!["id-1".to_string()]],
+            "only the held event"
         );
     }
 

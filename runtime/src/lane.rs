@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::message::Message;
 use crate::plan::{DestinationSet, PurposeSet};
 use crate::sink::{BatchLimits, Envelope};
 use crate::stats::{Counter, Health};
@@ -27,6 +28,8 @@ pub(crate) struct Queued {
     /// The insert id an earlier run gave the event (replayed from the spool); `None`: derived
     /// from `seq` by the worker.
     pub insert_id: Option<String>,
+    /// What it asks the destination to do (`Message::TRACK` for most).
+    pub message: Message,
 }
 
 impl Queued {

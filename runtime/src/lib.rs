@@ -19,6 +19,8 @@ pub mod __fuzz;
 mod builder;
 mod completion;
 pub mod consent;
+mod context;
+mod dispatch;
 mod event;
 mod fit;
 #[cfg(test)]
@@ -31,6 +33,7 @@ mod id;
 mod key;
 mod lane;
 mod message;
+mod options;
 mod pipeline;
 mod plan;
 mod privacy_api;
@@ -49,6 +52,7 @@ pub mod time;
 mod tracker;
 mod transform;
 mod unknown_value;
+mod update;
 mod value;
 mod verify;
 mod worker;
@@ -56,15 +60,18 @@ mod worker;
 pub use builder::TrackerBuilder;
 pub use completion::Completion;
 pub use consent::Consent;
+pub use context::ContextProperties;
 pub use event::{DeclaredFor, Destination, Event, Purpose, RoutableTo, Values};
 pub use key::Key;
 pub use message::{GroupRef, Message, ProfileOp};
+pub use options::TrackOptions;
 pub use scope::{SubjectScope, TrackerScope};
 pub use sensitive::{Personal, Special};
 pub use sink::{Envelope, Outcome, Sink};
 pub use subject::Subject;
 pub use time::Timestamp;
 pub use tracker::Tracker;
+pub use update::{Group, GroupUpdate, ProfileUpdate};
 
 /// What the runtime knows about a plan: the static [`PlanInfo`](info::PlanInfo) `plan!`
 /// generates (`PLAN`), its purposes, destinations, events and properties, and the vocabulary
@@ -74,9 +81,9 @@ pub use tracker::Tracker;
 /// them, and [`TrackerBuilder::build`] refuses a plan whose parts disagree with each other.
 pub mod info {
     pub use crate::plan::{
-        Audience, Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity,
-        IdentityTransform, LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet,
-        Sensitivity, TransformInfo, ValueKind,
+        Audience, Constraints, ContextInfo, DestinationInfo, DestinationSet, EventInfo,
+        Granularity, GroupInfo, IdentityTransform, LegalBasis, PlanInfo, PropertyInfo, PurposeInfo,
+        PurposeSet, Sensitivity, TraitInfo, TransformInfo, ValueKind,
     };
     pub use trackplan_vocab::{Keyword, MAX_ITEMS, route, routes};
 }
@@ -89,6 +96,7 @@ pub mod error {
     pub use crate::flush::FlushError;
     pub use crate::id::NoRandomness;
     pub use crate::key::KeyError;
+    pub use crate::options::InvalidInsertId;
     pub use crate::spool::SpoolError;
     pub use crate::subject_request::{AccessError, ForgetError};
     pub use crate::unknown_value::UnknownValue;
@@ -100,6 +108,7 @@ pub mod error {
 pub mod config {
     pub use crate::builder::Overflow;
     pub use crate::key::MIN_KEY_BYTES;
+    pub use crate::options::MAX_INSERT_ID;
     pub use crate::sink::{BatchLimits, RetryPolicy, SinkDeclaration};
     pub use crate::time::Timestamps;
     pub use crate::value::ViolationPolicy;
@@ -119,18 +128,22 @@ pub mod requests {
 /// it needs are re-exported here too.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::context::{ContextProperties, ContextWriter};
     pub use crate::event::{
         DeclaredFor, Destination, Event, Purpose, RoutableTo, Sealed, Values, WriteProperties,
     };
     pub use crate::fit::{Enum, Fits, FitsScalar, ValuesOf, enum_key_hash};
+    pub use crate::message::ProfileOp;
     pub use crate::plan::{
-        Constraints, DestinationInfo, DestinationSet, EventInfo, Granularity, IdentityTransform,
-        LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet, Sensitivity, TransformInfo,
-        ValueKind, constraints, destination_info, event_info, marker, plan_info, property,
-        purpose_info, purpose_marker,
+        Constraints, ContextInfo, DestinationInfo, DestinationSet, EventInfo, Granularity,
+        GroupInfo, IdentityTransform, LegalBasis, PlanInfo, PropertyInfo, PurposeInfo, PurposeSet,
+        Sensitivity, TraitInfo, TransformInfo, ValueKind, constraints, context_info,
+        destination_info, event_groups, event_info, group_info, marker, plan_info, plan_sections,
+        property, purpose_info, purpose_marker, trait_info,
     };
     pub use crate::sensitive::{Personal, Special};
     pub use crate::time::Timestamp;
     pub use crate::unknown_value::UnknownValue;
+    pub use crate::update::{Group, GroupUpdate, ProfileUpdate, TraitOp, TraitWriter};
     pub use crate::value::{PropertyWriter, Value};
 }

@@ -67,6 +67,11 @@ impl Message {
     /// An event with no groups.
     pub const TRACK: Message = Message::Track { groups: None };
 
+    /// Whether this is an identity link whose anonymous id is `distinct_id`.
+    pub(crate) fn links(&self, distinct_id: &str) -> bool {
+        matches!(self, Message::Link { anonymous_id } if **anonymous_id == *distinct_id)
+    }
+
     /// The kind's name in NDJSON records and logs: `track`, `profile`, `join`, `group`, `link`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::builder::Overflow;
 use crate::consent::Consent;
+use crate::context::ContextSet;
 use crate::event::Event;
 use crate::id::InsertIds;
 use crate::key::Key;
 use crate::lane::Queued;
+use crate::message::Message;
 use crate::plan::{
     Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet, Sensitivity,
 };
@@ -47,6 +49,15 @@ pub(crate) struct Pipeline {
     /// Events of other plans this tracker was handed: warned about once per plan, and
     /// reported by the next flush.
     pub(crate) foreign: Mutex<ForeignPlans>,
+    /// The tracker's context values (`TrackerBuilder::context`).
+    pub(crate) context: Option<Arc<ContextSet>>,
+    /// Whether the plan has context properties: the `track` path skips merging otherwise.
+    pub(crate) has_context: bool,
+    /// Position of each event in the plan, by plan id, for context restricted to some events.
+    pub(crate) event_index: std::collections::HashMap<&'static str, usize>,
+    /// Identity stitches made by `Subject::identify`: for an identified distinct id, the
+    /// anonymous ids linked to it, which `forget` and `request_access` cover too.
+    pub(crate) stitches: Mutex<std::collections::HashMap<Arc<str>, Vec<Arc<str>>>>,
 }
 
 /// Another plan whose events reached this tracker: its label and hash.
@@ -94,37 +105,47 @@ pub(crate) struct Spooling {
 }
 
 impl Spooling {
-    /// Appends the records of one event for the destinations in `send`: `variants[1]` (the
-    /// first-party text) for those in `first_party`, `variants[0]` for the others.
-    #[allow(clippy::too_many_arguments)] // the parts of one event, as `push` has them
+    /// Appends the records of one message for the destinations in `send`, each with the
+    /// text of the variant that holds it (`variants`: disjoint destination sets and texts,
+    /// distinct id first).
+    #[allow(clippy::too_many_arguments)] // the parts of one message, as `push` has them
     pub(crate) fn append(
         &self,
         plan: &'static PlanInfo,
         subject: &SubjectState,
         send: DestinationSet,
-        first_party: DestinationSet,
         seq: u64,
-        info: &'static EventInfo,
-        time_ms: i64,
+        meta: &Meta<'_>,
         id_len: usize,
-        variants: &[Option<Vec<u8>>; 2],
+        variants: &[(DestinationSet, Option<Vec<u8>>)],
     ) {
-        let insert_id = self.ids.derive(seq);
+        let derived;
+        let insert_id = match meta.insert_id {
+            Some(id) => id,
+            None => {
+                derived = self.ids.derive(seq);
+                &derived
+            }
+        };
         let properties = |d: usize| {
-            let slot = usize::from(first_party.contains(d));
-            variants[slot].as_deref().map_or(&[][..], |t| &t[id_len..])
+            variants
+                .iter()
+                .find(|(set, _)| set.contains(d))
+                .and_then(|(_, t)| t.as_deref())
+                .map_or(&[][..], |t| &t[id_len..])
         };
         let entries: Vec<Entry<'_>> = send
             .iter()
             .map(|d| Entry {
                 plan: Stamp::of(plan, d),
                 destination: d,
-                insert_id: &insert_id,
-                event: info.name,
-                time_ms,
+                insert_id,
+                event: meta.event,
+                time_ms: meta.time_ms,
                 distinct_id: &subject.distinct_id,
-                purposes: info.purposes,
+                purposes: meta.purposes,
                 properties: properties(d),
+                message: &meta.message,
             })
             .collect();
         if let Err(e) = self.spool.append(&entries) {
@@ -134,6 +155,18 @@ impl Spooling {
             );
         }
     }
+}
+
+/// What one queued message is, apart from its text: shared by its envelopes for every
+/// destination.
+pub(crate) struct Meta<'a> {
+    /// The event's wire name, or `$profile`, `$group`, `$join`, `$link`.
+    pub event: &'static str,
+    pub purposes: PurposeSet,
+    pub time_ms: i64,
+    pub message: Message,
+    /// A caller-supplied insert id (validated); `None`: derived from the sequence number.
+    pub insert_id: Option<&'a str>,
 }
 
 /// Per-thread buffers: `redacted` collects `redact` properties; `stash` holds spent event
@@ -205,7 +238,7 @@ impl Pipeline {
         routes: DestinationSet,
     ) {
         if let Some(send) = self.route::<E>(subject, routes) {
-            self.enqueue(subject, event, send);
+            self.enqueue(subject, event, send, None, None);
         }
     }
 
@@ -316,28 +349,35 @@ impl Pipeline {
         );
     }
 
-    /// The serializing half of `track`: `send` is what [`Pipeline::route`] returned.
+    /// The serializing half of `track`: `send` is what [`Pipeline::route`] returned. `at` and
+    /// `insert_id` are a backfill's explicit time and a replay's own insert id (validated).
     pub(crate) fn enqueue<E: Event>(
         &self,
         subject: &SubjectState,
         event: &E,
         send: DestinationSet,
+        at: Option<Timestamp>,
+        insert_id: Option<&str>,
     ) {
-        let time_ms = Timestamp::now_for_events(self.timestamps).unix_millis();
+        let time_ms = match at {
+            Some(t) => t.unix_millis(),
+            None => Timestamp::now_for_events(self.timestamps).unix_millis(),
+        };
+        let stamp = (time_ms, insert_id);
         if const { carries_special(E::INFO) } {
             // Special-category properties go only where consent was given explicitly; the
-            // other recipients get the event without them.
+            // other recipients get the event without them (under the same insert id).
             let ordinary = send - subject.allowed_special();
             if !ordinary.is_empty() {
-                self.serialize_in_buffers(subject, ordinary, event, time_ms, true);
+                self.serialize_in_buffers(subject, ordinary, event, stamp, true);
             }
             let explicit = send - ordinary;
             if !explicit.is_empty() {
-                self.serialize_in_buffers(subject, explicit, event, time_ms, false);
+                self.serialize_in_buffers(subject, explicit, event, stamp, false);
             }
             return;
         }
-        self.serialize_in_buffers(subject, send, event, time_ms, false);
+        self.serialize_in_buffers(subject, send, event, stamp, false);
     }
 
     /// [`Pipeline::serialize_and_push`] with this thread's buffers.
@@ -347,7 +387,7 @@ impl Pipeline {
         subject: &SubjectState,
         send: DestinationSet,
         event: &E,
-        time_ms: i64,
+        (time_ms, insert_id): (i64, Option<&str>),
         omit_special: bool,
     ) {
         let wants_first_party = !self.first_party_recipients(send).is_empty();
@@ -357,7 +397,7 @@ impl Pipeline {
                     subject,
                     send,
                     event,
-                    time_ms,
+                    (time_ms, insert_id),
                     &mut bufs,
                     wants_first_party,
                     omit_special,
@@ -372,7 +412,7 @@ impl Pipeline {
                 subject,
                 send,
                 event,
-                time_ms,
+                (time_ms, insert_id),
                 &mut Buffers::default(),
                 wants_first_party,
                 omit_special,
@@ -391,7 +431,7 @@ impl Pipeline {
         subject: &SubjectState,
         send: DestinationSet,
         event: &E,
-        time_ms: i64,
+        (time_ms, insert_id): (i64, Option<&str>),
         bufs: &mut Buffers,
         wants_first_party: bool,
         omit_special: bool,
@@ -426,6 +466,14 @@ impl Pipeline {
                 return self.refuse_invalid(E::INFO, property, send);
             }
         }
+        if self.has_context {
+            self.merge_context(subject, E::INFO, id.len(), &mut text, &mut bufs.redacted);
+        }
+        let message = if E::INFO.groups.is_empty() {
+            Message::TRACK
+        } else {
+            subject.groups_message(E::INFO.groups)
+        };
         let first_party = (wants_first_party && !bufs.redacted.is_empty()).then(|| {
             let mut fp = bufs.take();
             fp.extend_from_slice(&text);
@@ -437,33 +485,88 @@ impl Pipeline {
             fp
         });
         text.push(b'}');
+        let fp = if first_party.is_some() {
+            self.first_party_recipients(send)
+        } else {
+            DestinationSet::EMPTY
+        };
+        let meta = Meta {
+            event: E::INFO.name,
+            purposes: E::INFO.purposes,
+            time_ms,
+            message,
+            insert_id,
+        };
         self.push(
             subject,
             send,
-            E::INFO,
-            time_ms,
+            &meta,
             id.len(),
-            text,
-            first_party,
+            &mut [(send - fp, Some(text)), (fp, first_party)],
             &mut bufs.stash,
         );
     }
 
-    /// Queues one event for the destinations in `send`, re-checking consent under the lock
-    /// so an event tracked during a withdrawal cannot slip past the purge. `shared` and
-    /// `first_party` are the event's texts; the last destination of each takes it, the others
-    /// get copies. A destination whose queue is full drops the event (or, with
-    /// [`Overflow::Block`], waits for room); the others still get it.
-    #[allow(clippy::too_many_arguments)] // the parts of one event, split for the two variants
-    fn push(
+    /// Merges the context values that apply to `info` into an event's texts: the subject's,
+    /// else the tracker's. `shared` holds the distinct id (`id_len` bytes) and the open object.
+    #[inline(never)]
+    fn merge_context(
+        &self,
+        subject: &SubjectState,
+        info: &'static EventInfo,
+        id_len: usize,
+        shared: &mut Vec<u8>,
+        first_party: &mut Vec<u8>,
+    ) {
+        // Only context properties restricted to some events need the event's position.
+        let event = if self.plan.context.iter().all(|c| c.events.is_none()) {
+            0
+        } else {
+            match self.event_index.get(info.id) {
+                Some(&i) => i,
+                None => return,
+            }
+        };
+        let own = subject.context();
+        let base = self.context.as_deref();
+        let Some(values) = own.as_deref().or(base) else {
+            return;
+        };
+        let fallback = if own.is_some() { base } else { None };
+        for (c, ctx) in self.plan.context.iter().enumerate() {
+            if !ctx.applies_to(event) {
+                continue;
+            }
+            let Some(member) = values.get(fallback, c) else {
+                continue;
+            };
+            let (buf, empty) = if member.first_party {
+                let empty = first_party.is_empty();
+                (&mut *first_party, empty)
+            } else {
+                let empty = shared.len() <= id_len + 1;
+                (&mut *shared, empty)
+            };
+            if !empty {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(&member.text);
+        }
+    }
+
+    /// Queues one message for the destinations in `send`, re-checking consent under the lock
+    /// so a message tracked during a withdrawal cannot slip past the purge. `variants` are its
+    /// texts (distinct id first, `id_len` bytes), each for a disjoint set of destinations; the
+    /// last destination of each takes it, the others get copies. A destination whose queue is
+    /// full drops the message (or, with [`Overflow::Block`], waits for room); the others still
+    /// get it.
+    pub(crate) fn push(
         &self,
         subject: &SubjectState,
         mut send: DestinationSet,
-        info: &'static EventInfo,
-        time_ms: i64,
+        meta: &Meta<'_>,
         id_len: usize,
-        shared: Vec<u8>,
-        first_party: Option<Vec<u8>>,
+        variants: &mut [(DestinationSet, Option<Vec<u8>>)],
         stash: &mut Vec<Vec<u8>>,
     ) {
         let stats = &self.shared.stats;
@@ -506,32 +609,25 @@ impl Pipeline {
                 return;
             }
         }
+        for (set, _) in variants.iter_mut() {
+            *set &= send;
+        }
         let seq = st.next_seq();
-        let fp = if first_party.is_some() {
-            self.first_party_recipients(send)
-        } else {
-            DestinationSet::EMPTY
-        };
-        let mut variants = [Some(shared), first_party];
         if let Some(spooling) = &self.spooling {
             // Spooled under the queue lock, so a worker cannot settle an event before its
             // record exists; synced (if the policy says so) after the lock is released.
-            spooling.append(
-                self.plan, subject, send, fp, seq, info, time_ms, id_len, &variants,
-            );
+            spooling.append(self.plan, subject, send, seq, meta, id_len, variants);
         }
         let mut wake = DestinationSet::EMPTY;
         let mut rest = send;
         for d in send {
             rest = rest.without(d);
-            let (slot, users) = if fp.contains(d) {
-                (1, fp)
-            } else {
-                (0, send - fp)
+            let Some((users, slot)) = variants.iter_mut().find(|(set, _)| set.contains(d)) else {
+                continue;
             };
             let last_user = !users.intersects(rest);
-            let text = match (&mut variants[slot], last_user) {
-                (Some(_), true) => variants[slot].take().unwrap_or_default(),
+            let text = match (&mut *slot, last_user) {
+                (Some(_), true) => slot.take().unwrap_or_default(),
                 (Some(v), false) => {
                     let mut copy = stash.pop().unwrap_or_default();
                     copy.clear();
@@ -543,12 +639,13 @@ impl Pipeline {
             };
             let queued = Queued {
                 seq,
-                event: info.name,
-                time_ms,
-                purposes: info.purposes,
+                event: meta.event,
+                time_ms: meta.time_ms,
+                purposes: meta.purposes,
                 id_len,
                 text,
-                insert_id: None,
+                insert_id: meta.insert_id.map(str::to_owned),
+                message: meta.message.clone(),
             };
             if st.push(d, queued) {
                 wake = wake.with(d);
@@ -613,6 +710,7 @@ impl Pipeline {
                     text,
                     // The id it was first accepted under: destinations deduplicate by it.
                     insert_id: Some(e.insert_id),
+                    message: e.message,
                 },
             );
             self.shared.stats.add(d, Counter::Accepted, 1);

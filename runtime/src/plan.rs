@@ -31,6 +31,12 @@ pub struct PlanInfo {
     pub destinations: &'static [DestinationInfo],
     /// Events in declaration order.
     pub events: &'static [EventInfo],
+    /// User profile traits (`[traits.<id>]`) in declaration order.
+    pub traits: &'static [TraitInfo],
+    /// Group kinds (`[groups.<kind>]`) in declaration order.
+    pub groups: &'static [GroupInfo],
+    /// Context properties (`[context.<id>]`) in declaration order.
+    pub context: &'static [ContextInfo],
 }
 
 impl PlanInfo {
@@ -103,6 +109,67 @@ pub struct EventInfo {
     pub destinations: DestinationSet,
     /// Its properties in plan order.
     pub properties: &'static [PropertyInfo],
+    /// Indices in [`PlanInfo::groups`] of the group kinds it carries (`events.<id>.groups`),
+    /// in plan order; empty for most events.
+    pub groups: &'static [usize],
+}
+
+/// A trait: a property of a user profile (`[traits.<id>]`) or of a group kind's profile
+/// (`[groups.<kind>.traits.<id>]`).
+///
+/// A trait is routed on its own: an update carries it only to the destinations its purposes
+/// reach by the routing rule (`destinations`) that the subject's consent permits, through
+/// its transform, and never to a third party when it is `redact`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TraitInfo {
+    /// The trait as a property: plan id, wire name, JSON key, type, sensitivity, category,
+    /// transform and constraints (`required` is always false).
+    pub property: PropertyInfo,
+    /// Why it is collected.
+    pub purposes: PurposeSet,
+    /// Destinations it may be sent to (their purposes are all among the trait's), computed
+    /// when the plan was compiled. For a group trait, also among its group kind's
+    /// destinations.
+    pub destinations: DestinationSet,
+}
+
+/// A group kind (`[groups.<kind>]`, e.g. `company`): the groups subjects join and whose
+/// profiles are updated.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GroupInfo {
+    /// The kind's plan id (`company`).
+    pub id: &'static str,
+    /// The group's key property (`company_id`): its wire name names the key downstream
+    /// (Mixpanel `$group_key`), its value (through its transform) identifies the group.
+    pub key: PropertyInfo,
+    /// Why group membership is collected.
+    pub purposes: PurposeSet,
+    /// Destinations that may receive memberships and group updates (the routing rule on
+    /// `purposes`).
+    pub destinations: DestinationSet,
+    /// The group profile's traits in plan order.
+    pub traits: &'static [TraitInfo],
+}
+
+/// A context property (`[context.<id>]`): set once on the tracker or per subject, merged
+/// into every event it applies to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ContextInfo {
+    /// The context value as a property of the events it is merged into.
+    pub property: PropertyInfo,
+    /// Indices in [`PlanInfo::events`] of the events it applies to (`events = [...]`), or
+    /// `None` for every event.
+    pub events: Option<&'static [usize]>,
+}
+
+impl ContextInfo {
+    /// Whether it applies to the event at index `event` of the plan.
+    pub fn applies_to(&self, event: usize) -> bool {
+        self.events.is_none_or(|events| events.contains(&event))
+    }
 }
 
 /// The value type of a property.
@@ -222,7 +289,74 @@ pub const fn plan_info(
         purposes,
         destinations,
         events,
+        traits: &[],
+        groups: &[],
+        context: &[],
     }
+}
+
+/// `plan` with its profile traits, group kinds and context properties; `plan!` writes
+/// `plan_sections(plan_info(…), &[trait_info(…), …], &[group_info(…), …], &[context_info(…), …])`
+/// for a plan that declares any of them.
+#[doc(hidden)]
+pub const fn plan_sections(
+    plan: PlanInfo,
+    traits: &'static [TraitInfo],
+    groups: &'static [GroupInfo],
+    context: &'static [ContextInfo],
+) -> PlanInfo {
+    PlanInfo {
+        traits,
+        groups,
+        context,
+        ..plan
+    }
+}
+
+/// A [`TraitInfo`], positionally; `property` is built by [`property`] with `required: false`.
+#[doc(hidden)]
+pub const fn trait_info(
+    property: PropertyInfo,
+    purposes: PurposeSet,
+    destinations: DestinationSet,
+) -> TraitInfo {
+    TraitInfo {
+        property,
+        purposes,
+        destinations,
+    }
+}
+
+/// A [`GroupInfo`], positionally; `key` is built by [`property`] with `required: true`.
+#[doc(hidden)]
+pub const fn group_info(
+    id: &'static str,
+    key: PropertyInfo,
+    purposes: PurposeSet,
+    destinations: DestinationSet,
+    traits: &'static [TraitInfo],
+) -> GroupInfo {
+    GroupInfo {
+        id,
+        key,
+        purposes,
+        destinations,
+        traits,
+    }
+}
+
+/// A [`ContextInfo`], positionally; `property` is built by [`property`] with
+/// `required: false`.
+#[doc(hidden)]
+pub const fn context_info(property: PropertyInfo, events: Option<&'static [usize]>) -> ContextInfo {
+    ContextInfo { property, events }
+}
+
+/// `event` carrying the group kinds at `groups` (indices in [`PlanInfo::groups`]);
+/// `plan!` writes `event_groups(event_info(…), &[0])` for an event with `groups = [...]`.
+#[doc(hidden)]
+pub const fn event_groups(event: EventInfo, groups: &'static [usize]) -> EventInfo {
+    EventInfo { groups, ..event }
 }
 
 /// A [`PurposeInfo`], positionally.
@@ -314,6 +448,7 @@ pub const fn event_info(
         purposes,
         destinations,
         properties,
+        groups: &[],
     }
 }
 

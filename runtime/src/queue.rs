@@ -228,7 +228,11 @@ impl QueueState {
 
     /// Queues a data subject's request for every served destination; returns its id and the
     /// destinations that will answer.
-    pub(crate) fn submit(&mut self, kind: RequestKind, distinct_id: &str) -> (u64, DestinationSet) {
+    pub(crate) fn submit(
+        &mut self,
+        kind: RequestKind,
+        distinct_ids: Vec<String>,
+    ) -> (u64, DestinationSet) {
         let id = self.next_request;
         self.next_request += 1;
         let served: DestinationSet = (0..self.lanes.len()).filter(|&d| self.serves(d)).collect();
@@ -236,7 +240,7 @@ impl QueueState {
             self.lanes[d].requests.push_back(SubjectRequest {
                 id,
                 kind,
-                distinct_ids: vec![distinct_id.to_owned()],
+                distinct_ids: distinct_ids.clone(),
             });
         }
         (id, served)
@@ -437,7 +441,8 @@ impl QueueState {
                 let before = items.len();
                 let mut freed_bytes = 0;
                 items.retain_mut(|q| {
-                    let hit = q.distinct_id() == distinct_id.as_bytes();
+                    let hit =
+                        q.distinct_id() == distinct_id.as_bytes() || q.message.links(distinct_id);
                     if hit {
                         freed_bytes += q.properties().len();
                         recycle(pool, std::mem::take(&mut q.text));
@@ -458,10 +463,11 @@ impl QueueState {
                 lane.filling_since = None;
             }
             lane.queued -= removed;
-            let retried = lane
-                .retry
-                .as_mut()
-                .map_or(0, |r| retain_batch(r, |e| &*e.distinct_id != distinct_id));
+            let retried = lane.retry.as_mut().map_or(0, |r| {
+                retain_batch(r, |e| {
+                    &*e.distinct_id != distinct_id && !e.message.links(distinct_id)
+                })
+            });
             if lane.retry.as_ref().is_some_and(|r| r.batch.is_empty()) {
                 lane.retry = None;
             }
@@ -621,6 +627,7 @@ mod tests {
                 id_len: 2,
                 text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
                 insert_id: None,
+                message: crate::Message::TRACK,
             });
             st.lanes[0].bytes += size;
         }

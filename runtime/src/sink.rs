@@ -26,9 +26,12 @@ pub struct Envelope {
     /// The event's wire name; for other messages, the name of the plan section they come
     /// from (`"$profile"`, `"$group"`, `"$join"`, `"$link"`).
     pub event: &'static str,
-    /// Unique id of this event (36 characters of `[A-Za-z0-9-]`, UUID v4 text): Mixpanel
-    /// `$insert_id`, Segment `messageId`. The same event carries the same id in every
-    /// destination, and retries reuse it, so delivery is idempotent.
+    /// Unique id of this event: Mixpanel `$insert_id`, Segment `messageId`. UUID v4 text
+    /// (36 characters of `[A-Za-z0-9-]`), or the caller's own id for a replay
+    /// ([`TrackOptions::insert_id`](crate::TrackOptions::insert_id): 1 to 36 characters of
+    /// `[A-Za-z0-9-]`). The same event carries the same id in every destination, and retries
+    /// reuse it, so delivery is idempotent. Each message of a profile or group update has its
+    /// own.
     pub insert_id: String,
     /// When it was tracked, in milliseconds since the Unix epoch.
     pub time_ms: i64,

@@ -17,11 +17,22 @@
 //!             | insert_id: u8-prefixed | event: u16-prefixed | distinct_id: u16-prefixed
 //!             | properties: u32-prefixed | plan_hash: u8-prefixed | plan_label: u8-prefixed
 //!             | destination_id: u8-prefixed                          (an event)
+//!         | 4 | (the fields of 3) | message: u16-prefixed             (another message)
 //!         | 2 | destination: u16 | insert_id: u8-prefixed            (settled)
+//! message = 0 | groups: u8 count | group*                            (an event with groups)
+//!         | 1 | op: u8                                               (profile update)
+//!         | 2 | group                                                (group membership)
+//!         | 3 | group | op: u8                                       (group update)
+//!         | 4 | anonymous_id: u16-prefixed                           (identity link)
+//! group   = kind: u8-prefixed | key: u8-prefixed | id: u16-prefixed
+//! op      = index in `ProfileOp::ALL`
 //! ```
 //!
-//! Kind 1, an event record of earlier versions without the plan and destination id, is still
-//! read, and refused on replay like any event of another plan.
+//! Kind 3 is what events without groups are still written as, byte for byte as before, so a
+//! spool of events only reads the same in earlier versions; kind 4 (added with profiles,
+//! groups and identity links) carries the message kind, and replay restores it. Kind 1, an
+//! event record of earlier versions without the plan and destination id, is still read, and
+//! refused on replay like any event of another plan.
 //!
 //! # Replay after a plan change
 //!
@@ -59,6 +70,7 @@
 //! segments holding the subject's events, so their bytes leave the disk too.
 
 use crate::frame::{self, Reader, begin, finish, put};
+use crate::message::{GroupRef, Message, ProfileOp};
 use crate::plan::{DestinationSet, PlanInfo, PurposeSet};
 use crate::sink::Envelope;
 use std::collections::HashMap;
@@ -67,13 +79,16 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use trackplan_vocab::Keyword;
 
 const MAGIC: &[u8; 8] = b"TPSPOOL1";
 /// An event record without plan or destination id (earlier versions): refused on replay.
 const EVENT_V1: u8 = 1;
 const SETTLED: u8 = 2;
 const EVENT: u8 = 3;
-/// Longest record accepted on replay; a longer length field is a torn write.
+/// An event record with its message kind (profile and group updates, memberships, links,
+/// events with groups).
+const MESSAGE: u8 = 4;
 const DEFAULT_SEGMENT_BYTES: u64 = 16 << 20;
 
 /// When spooled records are forced to disk. Each record reaches the operating system before
@@ -145,6 +160,8 @@ pub(crate) struct Entry<'a> {
     pub purposes: PurposeSet,
     /// The properties object (UTF-8 JSON text).
     pub properties: &'a [u8],
+    /// What the record asks the destination to do.
+    pub message: &'a Message,
 }
 
 /// Which plan and destination a record was written under.
@@ -227,6 +244,8 @@ struct Record {
     event: String,
     distinct_id: String,
     properties: String,
+    /// The message kind, encoded (see the format); empty for a plain event.
+    message: Vec<u8>,
 }
 
 impl Spool {
@@ -397,21 +416,25 @@ impl Spool {
                 .events
                 .iter()
                 .find(|e| e.name == record.event)
-                .map(|e| e.name);
-            match event {
-                Some(event) if same_plan && same_destination => out.events.push(Spooled {
-                    destination: d,
-                    envelope: Envelope {
-                        message: crate::Message::TRACK,
-                        event,
-                        insert_id: record.insert_id,
-                        time_ms: record.time_ms,
-                        distinct_id: record.distinct_id.into(),
-                        plan,
-                        purposes: PurposeSet::from_bits(record.purposes),
-                        properties: record.properties.into(),
-                    },
-                }),
+                .map(|e| e.name)
+                .or_else(|| MESSAGE_NAMES.iter().copied().find(|n| *n == record.event));
+            let message = decode_message(&record.message, plan);
+            match (event, message) {
+                (Some(event), Some(message)) if same_plan && same_destination => {
+                    out.events.push(Spooled {
+                        destination: d,
+                        envelope: Envelope {
+                            message,
+                            event,
+                            insert_id: record.insert_id,
+                            time_ms: record.time_ms,
+                            distinct_id: record.distinct_id.into(),
+                            plan,
+                            purposes: PurposeSet::from_bits(record.purposes),
+                            properties: record.properties.into(),
+                        },
+                    })
+                }
                 _ => {
                     let spooled_under = if record.plan_label.is_empty() {
                         "an earlier trackplan version (no plan recorded)".to_owned()
@@ -548,10 +571,11 @@ impl Spool {
         self.inner().pending.len()
     }
 
-    /// Erases the events whose distinct id is `distinct_id` from the disk: they are settled,
-    /// and every segment is rewritten without them (a settled record alone would leave the
-    /// bytes in place until compaction). Returns how many events were erased.
-    pub(crate) fn forget(&self, distinct_id: &str) -> Result<usize, SpoolError> {
+    /// Erases the events whose distinct id is one of `distinct_ids` from the disk (and the
+    /// identity links naming one of them as the anonymous id): they are settled, and every
+    /// segment is rewritten without them (a settled record alone would leave the bytes in
+    /// place until compaction). Returns how many events were erased.
+    pub(crate) fn forget(&self, distinct_ids: &[&str]) -> Result<usize, SpoolError> {
         let mut inner = self.inner();
         inner.sync()?;
         let mut paths: Vec<(u64, PathBuf)> = inner
@@ -571,7 +595,10 @@ impl Spool {
                     if !inner.pending.contains_key(&key) {
                         continue;
                     }
-                    if record.distinct_id == distinct_id {
+                    let about = |id: &str| distinct_ids.contains(&id);
+                    if about(&record.distinct_id)
+                        || linked_id(&record.message).is_some_and(|a| about(&a))
+                    {
                         inner.pending.remove(&key);
                         erased += 1;
                     } else {
@@ -759,13 +786,21 @@ fn encode_event(buf: &mut Vec<u8>, destination: u16, r: &Record) {
         distinct_id: &distinct_id,
         purposes: PurposeSet::from_bits(r.purposes),
         properties: r.properties.as_bytes(),
+        message: &Message::TRACK,
     };
-    encode_event_parts(buf, destination, &entry);
+    encode_record(buf, destination, &entry, &r.message);
 }
 
 fn encode_event_parts(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>) {
+    let mut message = Vec::new();
+    encode_message(&mut message, e.message);
+    encode_record(buf, destination, e, &message);
+}
+
+/// An event record: kind 3 when `message` is empty (a plain event), else kind 4.
+fn encode_record(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>, message: &[u8]) {
     let start = begin(buf);
-    buf.push(EVENT);
+    buf.push(if message.is_empty() { EVENT } else { MESSAGE });
     buf.extend_from_slice(&destination.to_le_bytes());
     buf.extend_from_slice(&e.time_ms.to_le_bytes());
     buf.extend_from_slice(&e.purposes.bits().to_le_bytes());
@@ -776,7 +811,118 @@ fn encode_event_parts(buf: &mut Vec<u8>, destination: u16, e: &Entry<'_>) {
     put(buf, e.plan.plan_hash.as_bytes(), 1);
     put(buf, e.plan.plan_label.as_bytes(), 1);
     put(buf, e.plan.destination_id.as_bytes(), 1);
+    if !message.is_empty() {
+        put(buf, message, 2);
+    }
     finish(buf, start);
+}
+
+/// The envelope `event` names of messages other than events.
+const MESSAGE_NAMES: [&str; 4] = ["$profile", "$group", "$join", "$link"];
+
+/// Encodes a message kind; nothing for a plain event (`Message::TRACK`).
+fn encode_message(buf: &mut Vec<u8>, m: &Message) {
+    let op = |op: ProfileOp| {
+        ProfileOp::ALL
+            .iter()
+            .position(|o| *o == op)
+            .and_then(|i| u8::try_from(i).ok())
+            .unwrap_or(u8::MAX)
+    };
+    let group = |buf: &mut Vec<u8>, g: &GroupRef| {
+        put(buf, g.kind.as_bytes(), 1);
+        put(buf, g.key.as_bytes(), 1);
+        put(buf, g.id.as_bytes(), 2);
+    };
+    match m {
+        Message::Track { groups: None } => {}
+        Message::Track {
+            groups: Some(groups),
+        } => {
+            buf.push(0);
+            buf.push(u8::try_from(groups.len()).unwrap_or(u8::MAX));
+            for g in groups.iter().take(usize::from(u8::MAX)) {
+                group(buf, g);
+            }
+        }
+        Message::Profile { op: o } => {
+            buf.push(1);
+            buf.push(op(*o));
+        }
+        Message::Join { group: g } => {
+            buf.push(2);
+            group(buf, g);
+        }
+        Message::Group { group: g, op: o } => {
+            buf.push(3);
+            group(buf, g);
+            buf.push(op(*o));
+        }
+        Message::Link { anonymous_id } => {
+            buf.push(4);
+            put(buf, anonymous_id.as_bytes(), 2);
+        }
+    }
+}
+
+/// The message an encoding names, with its group kinds resolved in `plan` (`None`: a kind
+/// or operation `plan` does not have, or a torn encoding).
+fn decode_message(bytes: &[u8], plan: &'static PlanInfo) -> Option<Message> {
+    if bytes.is_empty() {
+        return Some(Message::TRACK);
+    }
+    let mut r = Reader(bytes);
+    let op = |r: &mut Reader<'_>| {
+        let i = r.bytes(1)?[0];
+        ProfileOp::ALL.get(usize::from(i)).copied()
+    };
+    let group = |r: &mut Reader<'_>| {
+        let kind = r.string(1)?;
+        let key = r.string(1)?;
+        let id = r.string(2)?;
+        let info = plan
+            .groups
+            .iter()
+            .find(|g| g.id == kind && g.key.name == key)?;
+        Some(GroupRef {
+            kind: info.id,
+            key: info.key.name,
+            id: id.into(),
+        })
+    };
+    let message = match r.bytes(1)?[0] {
+        0 => {
+            let n = r.bytes(1)?[0];
+            let groups = (0..n)
+                .map(|_| group(&mut r))
+                .collect::<Option<Vec<GroupRef>>>()?;
+            Message::Track {
+                groups: Some(groups.into()),
+            }
+        }
+        1 => Message::Profile { op: op(&mut r)? },
+        2 => Message::Join {
+            group: group(&mut r)?,
+        },
+        3 => {
+            let g = group(&mut r)?;
+            Message::Group {
+                group: g,
+                op: op(&mut r)?,
+            }
+        }
+        4 => Message::Link {
+            anonymous_id: r.string(2)?.into(),
+        },
+        _ => return None,
+    };
+    Some(message)
+}
+
+/// The anonymous id a record's encoded message links, if it is a link.
+fn linked_id(message: &[u8]) -> Option<String> {
+    let mut r = Reader(message);
+    (r.bytes(1)?[0] == 4).then(|| r.string(2)).flatten()
 }
 
 fn encode_settled(buf: &mut Vec<u8>, destination: u16, insert_id: &str) {
@@ -829,7 +975,7 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
     let kind = r.bytes(1)?[0];
     let destination = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?);
     let item = match kind {
-        EVENT | EVENT_V1 => {
+        EVENT | EVENT_V1 | MESSAGE => {
             let mut record = Record {
                 time_ms: i64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
                 purposes: u64::from_le_bytes(r.bytes(8)?.try_into().ok()?),
@@ -840,11 +986,17 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
                 plan_hash: String::new(),
                 plan_label: String::new(),
                 destination_id: String::new(),
+                message: Vec::new(),
             };
-            if kind == EVENT {
+            if kind != EVENT_V1 {
                 record.plan_hash = r.string(1)?;
                 record.plan_label = r.string(1)?;
                 record.destination_id = r.string(1)?;
+            }
+            if kind == MESSAGE {
+                let mut len = [0u8; 2];
+                len.copy_from_slice(r.bytes(2)?);
+                record.message = r.bytes(usize::from(u16::from_le_bytes(len)))?.to_vec();
             }
             Item::Event(record)
         }
@@ -927,6 +1079,7 @@ mod tests {
                 distinct_id: &e.distinct_id,
                 purposes: e.purposes,
                 properties: e.properties.as_bytes(),
+                message: &e.message,
             }])
             .expect("append");
         spool.sync_if_due().expect("sync");
@@ -1054,7 +1207,7 @@ mod tests {
             };
             add(&spool, 0, &envelope(n, who));
         }
-        assert_eq!(spool.forget("subject-to-forget").expect("forget"), 5);
+        assert_eq!(spool.forget(&["subject-to-forget"]).expect("forget"), 5);
         assert_eq!(spool.pending(), 5);
         for entry in fs::read_dir(&dir.0).expect("dir") {
             let bytes = fs::read(entry.expect("entry").path()).expect("read");

@@ -5,10 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::consent::{Collection, Consent, EntryId, LedgerError};
+use crate::context::{ContextProperties, ContextSet};
 use crate::event::{Destination, Event, Purpose, RoutableTo};
+use crate::message::Message;
+use crate::options::TrackOptions;
 use crate::plan::DestinationSet;
 use crate::scope::SubjectScope;
+use crate::time::Timestamp;
 use crate::tracker::Tracker;
+use crate::update::{Group, GroupUpdate, ProfileUpdate};
 
 pub(crate) struct SubjectState {
     pub distinct_id: Arc<str>,
@@ -19,9 +24,52 @@ pub(crate) struct SubjectState {
     /// Of those, the destinations the consent permits special-category data for (explicitly
     /// granted, `Consent::grant_explicit`).
     allowed_special: AtomicU64,
+    /// Whether the id is an anonymous visitor's (`Tracker::anonymous`), which
+    /// [`Subject::identify`] links to an identified one.
+    anonymous: bool,
+    /// The subject's own context values (`Subject::set_context`).
+    context: Mutex<Option<Arc<ContextSet>>>,
+    /// The groups joined, one per kind (`Subject::join`), with their keys transformed.
+    groups: Mutex<Vec<Joined>>,
 }
 
 impl SubjectState {
+    /// The subject's own context values, if any were set.
+    pub(crate) fn context(&self) -> Option<Arc<ContextSet>> {
+        self.context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// An event message carrying the subject's groups of the kinds at `kinds`.
+    pub(crate) fn groups_message(&self, kinds: &[usize]) -> Message {
+        let groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        let carried: Vec<crate::message::GroupRef> = kinds
+            .iter()
+            .filter_map(|&k| groups.iter().find(|g| g.kind_index == k))
+            .map(|g| g.group.clone())
+            .collect();
+        if carried.is_empty() {
+            Message::TRACK
+        } else {
+            Message::Track {
+                groups: Some(carried.into()),
+            }
+        }
+    }
+
+    /// Records that the subject belongs to `group` (of kind `kind`), in place of another
+    /// group of that kind.
+    pub(crate) fn join(&self, kind: usize, group: crate::message::GroupRef) {
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        groups.retain(|g| g.kind_index != kind);
+        groups.push(Joined {
+            kind_index: kind,
+            group,
+        });
+    }
+
     pub(crate) fn allowed(&self) -> DestinationSet {
         DestinationSet::from_bits(self.allowed.load(Ordering::Acquire))
     }
@@ -94,6 +142,13 @@ pub struct Subject {
     inner: Arc<SubjectState>,
 }
 
+/// A group the subject joined, by kind index in the plan.
+#[derive(Clone)]
+struct Joined {
+    kind_index: usize,
+    group: crate::message::GroupRef,
+}
+
 impl fmt::Debug for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The distinct id is the raw subject id when the plan's identity is `none`, and a
@@ -106,7 +161,12 @@ impl fmt::Debug for Subject {
 }
 
 impl Subject {
-    pub(crate) fn new(tracker: &Tracker, distinct_id: String, consent: Consent) -> Subject {
+    pub(crate) fn new(
+        tracker: &Tracker,
+        distinct_id: String,
+        consent: Consent,
+        anonymous: bool,
+    ) -> Subject {
         let allowed = tracker.pipeline.allowed_destinations(&consent);
         let special = tracker.pipeline.special_destinations(&consent);
         Subject {
@@ -116,6 +176,9 @@ impl Subject {
                 consent: Mutex::new(consent),
                 allowed: AtomicU64::new(allowed.bits()),
                 allowed_special: AtomicU64::new(special.bits()),
+                anonymous,
+                context: Mutex::new(None),
+                groups: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -142,8 +205,146 @@ impl Subject {
     pub fn track_with<E: Event>(&self, build: impl FnOnce() -> E) {
         let core = &self.tracker.pipeline;
         if let Some(send) = core.route::<E>(&self.inner, DestinationSet::first(64)) {
-            core.enqueue(&self.inner, &build(), send);
+            core.enqueue(&self.inner, &build(), send, None, None);
         }
+    }
+
+    /// Tracks `event` as having happened at `time` (a backfill from the application's own
+    /// records), instead of now. Everything else is as [`Subject::track`].
+    pub fn track_at<E: Event>(&self, event: E, time: Timestamp) {
+        self.track_with_options(event, &TrackOptions::new().at(time));
+    }
+
+    /// Tracks `event` with [`TrackOptions`]: an explicit event time and a caller-supplied
+    /// insert id, e.g. to replay events from the application's own database idempotently
+    /// (destinations drop a second event with the same insert id).
+    ///
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use trackplan::{Consent, Key, Timestamp, TrackOptions, Tracker};
+    /// # let tracker = Tracker::builder(&PLAN)
+    /// #     .key(Key::from_hex(&"07".repeat(32))?)
+    /// #     .sink(destination::SupportDesk, trackplan::sinks::Memory::new())
+    /// #     .skip(destination::Warehouse).skip(destination::Mixpanel)
+    /// #     .skip(destination::Ads).skip(destination::SecurityLog)
+    /// #     .build()?;
+    /// let customer = tracker.subject("user-42", Consent::none().grant(purpose::CustomerSupport));
+    /// // The ticket row of the support database: its own UUID and creation time.
+    /// let options = TrackOptions::new()
+    ///     .at(Timestamp::from_unix_millis(1_764_547_200_000))
+    ///     .insert_id("0b8e4f9c-6a1d-4c8e-9f3a-2d7b5e1c0a94")?;
+    /// customer.track_with_options(SupportTicketOpened { topic: Topic::Refund, order_count: 3 }, &options);
+    /// // An insert id a destination would refuse is refused here, with the rule.
+    /// assert!(TrackOptions::new().insert_id("order 42").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn track_with_options<E: Event>(&self, event: E, options: &TrackOptions) {
+        let core = &self.tracker.pipeline;
+        if let Some(send) = core.route::<E>(&self.inner, DestinationSet::first(64)) {
+            core.enqueue(&self.inner, &event, send, options.time(), options.id());
+        }
+    }
+
+    /// Updates the subject's profile with the traits `update` sets
+    /// (`user.update_profile(Profile::new().set_plan_tier(PlanTier::Pro))`).
+    ///
+    /// Each trait goes only to the destinations its purposes reach that the consent permits,
+    /// through its transform, and a `redact` trait never to a third party; a trait no
+    /// destination may receive now is never serialized. Each operation becomes one
+    /// [`Message::Profile`] per destination, queued and delivered like events.
+    pub fn update_profile<U: ProfileUpdate>(&self, update: U) {
+        self.tracker.pipeline.update_profile(&self.inner, &update);
+    }
+
+    /// Records that the subject belongs to `group` (`user.join(Company::new("acme"))`),
+    /// in place of any earlier group of that kind: the destinations of the group kind the
+    /// consent permits receive a [`Message::Join`], and events that declare the kind carry the
+    /// group from now on.
+    pub fn join<G: Group>(&self, group: G) {
+        self.tracker.pipeline.join(&self.inner, &group);
+    }
+
+    /// Updates a group's profile with the traits `update` sets
+    /// (`user.update_group(Company::new("acme").set_seats(40))`), on behalf of this subject:
+    /// its consent and the traits' routes decide who receives it, as for
+    /// [`Subject::update_profile`].
+    pub fn update_group<U: GroupUpdate>(&self, update: U) {
+        self.tracker.pipeline.update_group(&self.inner, &update);
+    }
+
+    /// Sets the subject's own context values (`[context]` in the plan), merged into its
+    /// events in place of the tracker's ([`TrackerBuilder::context`](crate::TrackerBuilder::context)).
+    /// Values left `None` keep what was set before. Each value is checked and transformed
+    /// once, here.
+    pub fn set_context<C: ContextProperties>(&self, values: C) {
+        let core = &self.tracker.pipeline;
+        let mut own = self
+            .inner
+            .context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let base = own.clone().unwrap_or_default();
+        let (set, dropped) = base.merged(core.plan, &values, core.key.as_ref(), core.violations);
+        if dropped > 0 {
+            core.shared
+                .stats
+                .dropped_invalid
+                .fetch_add(u64::from(dropped), Ordering::AcqRel);
+        }
+        *own = Some(set);
+    }
+
+    /// The anonymous visitor signed up or logged in as `subject_id`: returns the identified
+    /// subject, with this one's consent, context and groups, and links the two ids at every
+    /// destination the consent permits ([`Message::Link`]: Mixpanel `$identify`, Segment
+    /// `alias`, …). Both ids are pseudonymous: the anonymous one as [`Tracker::anonymous`]
+    /// made it, the identified one by the plan's identity transform, with the same key.
+    ///
+    /// The tracker remembers the link: [`Tracker::forget`] and
+    /// [`Tracker::request_access`] of `subject_id` also cover the anonymous id, and name both
+    /// to every destination. (Only this process remembers it: after a restart, forget the
+    /// anonymous id by [`Tracker::forget_distinct_id`] too, or keep it with the account.)
+    ///
+    /// Called on a subject that is not anonymous, it links nothing (and warns): merging two
+    /// identified people is not a stitch.
+    pub fn identify(&self, subject_id: &str) -> Subject {
+        let core = &self.tracker.pipeline;
+        let identified = Subject::new(
+            &self.tracker,
+            core.distinct_id_of(subject_id),
+            self.consent(),
+            false,
+        );
+        *identified
+            .inner
+            .context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = self.inner.context();
+        *identified
+            .inner
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = self
+            .inner
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if self.inner.anonymous {
+            core.link(&identified.inner, &self.inner.distinct_id);
+        } else {
+            tracing::warn!(
+                "trackplan: identify called on a subject that is not anonymous; nothing linked"
+            );
+        }
+        identified
+    }
+
+    /// Whether the subject is an anonymous visitor ([`Tracker::anonymous`]).
+    pub fn is_anonymous(&self) -> bool {
+        self.inner.anonymous
     }
 
     /// Tracks `event` to destination `D` only (if the consent permits it):

@@ -139,9 +139,23 @@ enum Asked {
 }
 
 impl Pipeline {
+    /// The distinct ids a request about `distinct_id` covers: it, and the anonymous ids
+    /// `Subject::identify` linked to it.
+    pub(crate) fn with_stitched(&self, distinct_id: &str) -> Vec<String> {
+        let mut ids = vec![distinct_id.to_owned()];
+        let stitches = self
+            .stitches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(linked) = stitches.get(distinct_id) {
+            ids.extend(linked.iter().map(|a| a.to_string()));
+        }
+        ids
+    }
+
     pub(crate) fn forget(
         &self,
-        distinct_id: &str,
+        distinct_ids: Vec<String>,
         timeout: Duration,
     ) -> Result<ForgetReport, ForgetError> {
         let started = Instant::now();
@@ -150,19 +164,23 @@ impl Pipeline {
         if !st.accepting() {
             return Err(ForgetError::Closed);
         }
-        let purged = st.purge(
-            &self.shared.stats,
-            distinct_id,
-            DestinationSet::EMPTY,
-            Counter::DroppedForgotten,
-        );
+        let mut purged = 0;
+        for id in &distinct_ids {
+            purged += st.purge(
+                &self.shared.stats,
+                id,
+                DestinationSet::EMPTY,
+                Counter::DroppedForgotten,
+            );
+        }
         // Rewritten under the queue lock, so no event of the subject slips in between.
+        let ids: Vec<&str> = distinct_ids.iter().map(String::as_str).collect();
         if let Some(spooling) = &self.spooling
-            && let Err(e) = spooling.spool.forget(distinct_id)
+            && let Err(e) = spooling.spool.forget(&ids)
         {
             tracing::warn!(error = %e, "trackplan: erasing the subject from the spool failed");
         }
-        let answers = match self.ask(st, RequestKind::Erase, distinct_id, deadline) {
+        let answers = match self.ask(st, RequestKind::Erase, distinct_ids, deadline) {
             Asked::Answered(answers) => answers,
             Asked::Closed => return Err(ForgetError::Closed),
             Asked::TimedOut => return Err(ForgetError::Timeout(started.elapsed())),
@@ -190,7 +208,7 @@ impl Pipeline {
 
     pub(crate) fn request_access(
         &self,
-        distinct_id: &str,
+        distinct_ids: Vec<String>,
         timeout: Duration,
     ) -> Result<AccessReport, AccessError> {
         let started = Instant::now();
@@ -199,7 +217,7 @@ impl Pipeline {
         if !st.accepting() {
             return Err(AccessError::Closed);
         }
-        let answers = match self.ask(st, RequestKind::Access, distinct_id, deadline) {
+        let answers = match self.ask(st, RequestKind::Access, distinct_ids, deadline) {
             Asked::Answered(answers) => answers,
             Asked::Closed => return Err(AccessError::Closed),
             Asked::TimedOut => return Err(AccessError::Timeout(started.elapsed())),
@@ -231,10 +249,10 @@ impl Pipeline {
         &'s self,
         mut st: MutexGuard<'s, QueueState>,
         kind: RequestKind,
-        distinct_id: &str,
+        distinct_ids: Vec<String>,
         deadline: Instant,
     ) -> Asked {
-        let (id, served) = st.submit(kind, distinct_id);
+        let (id, served) = st.submit(kind, distinct_ids);
         self.shared.wake(served);
         let expected = served.len();
         loop {

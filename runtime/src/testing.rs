@@ -39,18 +39,22 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::builder::TrackerBuilder;
 use crate::event::Event;
+use crate::message::{Message, ProfileOp};
 use crate::plan::PlanInfo;
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink};
 
-/// One event as a destination received it.
+/// One event (or profile update, group membership, group update, identity link) as a
+/// destination received it.
 ///
-/// Its `Debug` shows the event, plan, purposes and property *names*: the values (and the
-/// distinct id) are what a destination received, which can be personal data, and `{:?}` ends
-/// up in logs and CI output.
+/// Its `Debug` shows the kind, event, plan, purposes and property *names*: the values (and
+/// the distinct id, group ids, linked ids) are what a destination received, which can be
+/// personal data, and `{:?}` ends up in logs and CI output.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Recorded {
-    /// Wire name.
+    /// What it was: an event (`Message::Track`), a profile update, … (see [`Message`]).
+    pub message: Message,
+    /// Wire name; for other messages `$profile`, `$group`, `$join` or `$link`.
     pub event: String,
     /// Milliseconds since the epoch.
     pub time_ms: i64,
@@ -65,7 +69,8 @@ pub struct Recorded {
     pub destination: Option<&'static str>,
     /// Purpose ids of the event.
     pub purposes: Vec<String>,
-    /// The properties exactly as sent (transformed), parsed.
+    /// The properties exactly as sent (transformed), parsed: for a profile or group update
+    /// its traits (for `unset`, an array of their names); `{}` for a membership or link.
     pub properties: serde_json::Value,
 }
 
@@ -76,7 +81,13 @@ impl std::fmt::Debug for Recorded {
             .as_object()
             .map(|o| o.keys().map(String::as_str).collect())
             .unwrap_or_default();
+        let op = match &self.message {
+            Message::Profile { op } | Message::Group { op, .. } => Some(op.key()),
+            _ => None,
+        };
         f.debug_struct("Recorded")
+            .field("kind", &self.message.kind())
+            .field("op", &op)
             .field("event", &self.event)
             .field("time_ms", &self.time_ms)
             .field("insert_id", &self.insert_id)
@@ -93,6 +104,7 @@ impl Recorded {
     fn from_envelope(e: &Envelope, destination: Option<&'static str>) -> Recorded {
         Recorded {
             destination,
+            message: e.message.clone(),
             event: e.event.to_owned(),
             time_ms: e.time_ms,
             insert_id: e.insert_id.clone(),
@@ -104,9 +116,14 @@ impl Recorded {
         }
     }
 
-    /// A property by wire name.
+    /// A property (or, for an update, a trait) by wire name.
     pub fn property(&self, name: &str) -> Option<&serde_json::Value> {
         self.properties.get(name)
+    }
+
+    /// The message kind: `track`, `profile`, `join`, `group` or `link`.
+    pub fn kind(&self) -> &'static str {
+        self.message.kind()
     }
 }
 
@@ -259,9 +276,90 @@ impl Recorder {
         }
     }
 
-    /// Everything received so far, in delivery order.
+    /// Everything received so far (events and the other messages), in delivery order.
     pub fn events(&self) -> Vec<Recorded> {
         self.lock().clone()
+    }
+
+    /// The messages of kind `kind` (`"track"`, `"profile"`, `"join"`, `"group"`, `"link"`)
+    /// received so far, in delivery order.
+    pub fn of_kind(&self, kind: &str) -> Vec<Recorded> {
+        self.lock()
+            .iter()
+            .filter(|r| r.kind() == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// The profile updates received so far, in delivery order.
+    pub fn profile_updates(&self) -> Vec<Recorded> {
+        self.of_kind("profile")
+    }
+
+    /// Panics unless a profile update with operation `op` set trait `name` (its wire name) to
+    /// `value`, as sent (transformed); returns the last such update.
+    #[track_caller]
+    pub fn assert_trait(&self, op: ProfileOp, name: &str, value: serde_json::Value) -> Recorded {
+        let updates = self.profile_updates();
+        let hit = updates.iter().rev().find(|r| {
+            matches!(r.message, Message::Profile { op: o } if o == op)
+                && r.property(name) == Some(&value)
+        });
+        match hit {
+            Some(r) => r.clone(),
+            None => {
+                let seen: Vec<String> = updates
+                    .iter()
+                    .filter(|r| r.property(name).is_some())
+                    .map(|r| format!("{:?}", r.message))
+                    .collect();
+                panic!(
+                    "expected a profile update `{op}` of trait `{name}` to {value}; updates of it: {}",
+                    if seen.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        format!("{} (other values or operations)", seen.len())
+                    }
+                )
+            }
+        }
+    }
+
+    /// Panics if any profile update carried trait `name` (by wire name; `unset` included).
+    #[track_caller]
+    pub fn assert_no_trait(&self, name: &str) {
+        let n = self
+            .profile_updates()
+            .iter()
+            .filter(|r| {
+                r.property(name).is_some()
+                    || r.properties
+                        .as_array()
+                        .is_some_and(|names| names.iter().any(|n| n == name))
+            })
+            .count();
+        assert!(
+            n == 0,
+            "expected trait `{name}` in no profile update, but {n} carried it"
+        );
+    }
+
+    /// Panics unless an identity link from `anonymous_id` to `distinct_id` (both the
+    /// pseudonymous ids, e.g. from `Subject::distinct_id`) was received; returns the last.
+    #[track_caller]
+    pub fn assert_linked(&self, anonymous_id: &str, distinct_id: &str) -> Recorded {
+        let links = self.of_kind("link");
+        let hit = links.iter().rev().find(|r| {
+            r.distinct_id == distinct_id
+                && matches!(&r.message, Message::Link { anonymous_id: a } if **a == *anonymous_id)
+        });
+        match hit {
+            Some(r) => r.clone(),
+            None => panic!(
+                "expected the anonymous id to be linked to the distinct id; {} link(s) received, none between them",
+                links.len()
+            ),
+        }
     }
 
     /// The events with wire name `event`.
@@ -456,6 +554,7 @@ mod tests {
 
     fn recorded(event: &str, properties: serde_json::Value) -> Recorded {
         Recorded {
+            message: Message::TRACK,
             event: event.to_owned(),
             time_ms: 0,
             insert_id: "i-1".to_owned(),

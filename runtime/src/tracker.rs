@@ -54,7 +54,12 @@ impl Tracker {
     /// `subject_id` by the plan's identity transform (`"<key id>:<HMAC-SHA-256 hex>"` for
     /// `hmac`); `subject_id` itself is not kept.
     pub fn subject(&self, subject_id: &str, consent: Consent) -> Subject {
-        Subject::new(self, self.pipeline.distinct_id_of(subject_id), consent)
+        Subject::new(
+            self,
+            self.pipeline.distinct_id_of(subject_id),
+            consent,
+            false,
+        )
     }
 
     /// A handle for a visitor without an account: a random distinct id
@@ -65,7 +70,21 @@ impl Tracker {
     /// anonymous and the visitor's own, so the visitor is better not tracked.
     pub fn anonymous(&self, consent: Consent) -> Result<Subject, NoRandomness> {
         let id = crate::id::anonymous_id(random_uuid())?;
-        Ok(Subject::new(self, id, consent))
+        Ok(Subject::new(self, id, consent, true))
+    }
+
+    /// A handle for a visitor without an account whom the application already knows by an
+    /// anonymous id of its own (a first-party cookie, a device id): the distinct id is that id
+    /// through the plan's identity transform (for `hmac`, pseudonymized with the same key as
+    /// subject ids), so the same visitor gets the same distinct id in every process and
+    /// [`Subject::identify`] can link it. `anonymous_id` itself is not kept.
+    pub fn anonymous_with_id(&self, anonymous_id: &str, consent: Consent) -> Subject {
+        Subject::new(
+            self,
+            self.pipeline.distinct_id_of(anonymous_id),
+            consent,
+            true,
+        )
     }
 
     /// A scope whose subjects may only track events declared for purpose `P`.
@@ -136,25 +155,26 @@ impl Tracker {
     /// a slow privacy API delays only its own destination's deliveries. **Blocks**: in async
     /// code use [`Tracker::forget_async`].
     pub fn forget(&self, subject_id: &str) -> Result<ForgetReport, ForgetError> {
+        let id = self.pipeline.distinct_id_of(subject_id);
         self.pipeline.forget(
-            &self.pipeline.distinct_id_of(subject_id),
+            self.pipeline.with_stitched(&id),
             self.pipeline.flush_timeout,
         )
     }
 
     /// [`Tracker::forget`] by distinct id, e.g. for an anonymous subject. **Blocks**.
     pub fn forget_distinct_id(&self, distinct_id: &str) -> Result<ForgetReport, ForgetError> {
-        self.pipeline
-            .forget(distinct_id, self.pipeline.flush_timeout)
+        self.pipeline.forget(
+            self.pipeline.with_stitched(distinct_id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::forget`] as a future that does not block (see [`Tracker::flush_async`]).
     pub fn forget_async(&self, subject_id: &str) -> Completion<Result<ForgetReport, ForgetError>> {
         let core = Arc::clone(&self.pipeline);
-        let distinct_id = core.distinct_id_of(subject_id);
-        Completion::run("forget", move || {
-            core.forget(&distinct_id, core.flush_timeout)
-        })
+        let ids = core.with_stitched(&core.distinct_id_of(subject_id));
+        Completion::run("forget", move || core.forget(ids, core.flush_timeout))
     }
 
     /// Serves a subject's right of access (GDPR Art. 15): asks every sink for what it holds
@@ -199,8 +219,9 @@ impl Tracker {
     /// # Ok(()) }
     /// ```
     pub fn request_access(&self, subject_id: &str) -> Result<AccessReport, AccessError> {
+        let id = self.pipeline.distinct_id_of(subject_id);
         self.pipeline.request_access(
-            &self.pipeline.distinct_id_of(subject_id),
+            self.pipeline.with_stitched(&id),
             self.pipeline.flush_timeout,
         )
     }
@@ -210,8 +231,10 @@ impl Tracker {
         &self,
         distinct_id: &str,
     ) -> Result<AccessReport, AccessError> {
-        self.pipeline
-            .request_access(distinct_id, self.pipeline.flush_timeout)
+        self.pipeline.request_access(
+            self.pipeline.with_stitched(distinct_id),
+            self.pipeline.flush_timeout,
+        )
     }
 
     /// [`Tracker::request_access`] as a future that does not block (see
@@ -221,9 +244,9 @@ impl Tracker {
         subject_id: &str,
     ) -> Completion<Result<AccessReport, AccessError>> {
         let core = Arc::clone(&self.pipeline);
-        let distinct_id = core.distinct_id_of(subject_id);
+        let ids = core.with_stitched(&core.distinct_id_of(subject_id));
         Completion::run("request-access", move || {
-            core.request_access(&distinct_id, core.flush_timeout)
+            core.request_access(ids, core.flush_timeout)
         })
     }
 

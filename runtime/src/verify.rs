@@ -14,10 +14,10 @@
 use std::collections::HashSet;
 
 use crate::plan::{
-    DestinationSet, EventInfo, LegalBasis, PlanInfo, PropertyInfo, PurposeSet, Sensitivity,
-    TransformInfo, ValueKind,
+    Audience, DestinationSet, EventInfo, GroupInfo, LegalBasis, PlanInfo, PropertyInfo, PurposeSet,
+    Sensitivity, TraitInfo, TransformInfo, ValueKind,
 };
-use trackplan_vocab::{MAX_ITEMS, is_reserved_name, route};
+use trackplan_vocab::{MAX_ITEMS, is_profile_name, is_reserved_name, route};
 
 /// What is inconsistent in a plan that [`TrackerBuilder::build`](crate::TrackerBuilder::build)
 /// refused.
@@ -69,6 +69,16 @@ pub enum Inconsistency {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A profile trait, group kind, group trait or context property breaks a rule of the
+    /// plan format.
+    #[error("{what} {problem}")]
+    Section {
+        /// What it is: ``trait `email` ``, ``group kind `company` ``,
+        /// ``trait `seats` of group kind `company` ``, ``context property `app_version` ``.
+        what: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 /// Checks that `plan` agrees with itself and with the rules of the plan format.
@@ -97,7 +107,7 @@ pub(crate) fn verify(plan: &PlanInfo) -> Result<(), Inconsistency> {
         routes(plan, e)?;
         let mut names = HashSet::with_capacity(e.properties.len());
         for p in e.properties {
-            if let Err(problem) = property(plan, e, p, &mut names) {
+            if let Err(problem) = property(plan, e.purposes, p, &mut names, false) {
                 return Err(Inconsistency::Property {
                     event: e.id,
                     property: p.id,
@@ -105,6 +115,141 @@ pub(crate) fn verify(plan: &PlanInfo) -> Result<(), Inconsistency> {
                 });
             }
         }
+        if e.groups.iter().any(|&g| g >= plan.groups.len()) {
+            return Err(Inconsistency::Section {
+                what: format!("event `{}`", e.id),
+                problem: "carries a group kind past the plan's list",
+            });
+        }
+    }
+    sections(plan, purposes, destinations)
+}
+
+/// The rules of the plan format for traits, group kinds and context properties.
+fn sections(
+    plan: &PlanInfo,
+    purposes: PurposeSet,
+    destinations: DestinationSet,
+) -> Result<(), Inconsistency> {
+    let section = |what: String| {
+        move |problem| Inconsistency::Section {
+            what: what.clone(),
+            problem,
+        }
+    };
+    traits(plan, plan.traits, purposes, destinations, None)?;
+    let mut kinds = HashSet::new();
+    for g in plan.groups {
+        let err = section(format!("group kind `{}`", g.id));
+        if !kinds.insert(g.id) {
+            return Err(err("is declared twice"));
+        }
+        scope(plan, g.purposes, g.destinations, purposes, destinations).map_err(&err)?;
+        let k = &g.key;
+        property(plan, g.purposes, k, &mut HashSet::new(), false).map_err(&err)?;
+        if !k.required {
+            return Err(err("has a key that is not required"));
+        }
+        if k.transform.audience() == Audience::FirstParty {
+            return Err(err(
+                "has a `redact` key, but every destination of the group needs it",
+            ));
+        }
+        if matches!(k.kind, ValueKind::List { .. }) {
+            return Err(err("has a list as its key"));
+        }
+        traits(plan, g.traits, purposes, destinations, Some(g))?;
+    }
+    let mut names = HashSet::new();
+    for c in plan.context {
+        let err = section(format!("context property `{}`", c.property.id));
+        let applies = |i: &usize| c.applies_to(*i);
+        let events: Vec<&EventInfo> = match c.events {
+            Some(list) if list.iter().any(|&i| i >= plan.events.len()) => {
+                return Err(err("names an event past the plan's list"));
+            }
+            _ => (0..plan.events.len())
+                .filter(applies)
+                .map(|i| &plan.events[i])
+                .collect(),
+        };
+        let all = events.iter().fold(PurposeSet::EMPTY, |s, e| s | e.purposes);
+        property(plan, all, &c.property, &mut names, false).map_err(&err)?;
+        if c.property.required {
+            return Err(err(
+                "is required, but context is set when the application has it",
+            ));
+        }
+        if events
+            .iter()
+            .any(|e| e.properties.iter().any(|p| p.name == c.property.name))
+        {
+            return Err(err(
+                "has the wire name of a property of an event it applies to",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Profile traits (`group: None`) or a group kind's traits.
+fn traits(
+    plan: &PlanInfo,
+    list: &[TraitInfo],
+    purposes: PurposeSet,
+    destinations: DestinationSet,
+    group: Option<&GroupInfo>,
+) -> Result<(), Inconsistency> {
+    if list.len() > MAX_ITEMS {
+        return Err(Inconsistency::Section {
+            what: group.map_or("the profile".into(), |g| format!("group kind `{}`", g.id)),
+            problem: "has more traits than a plan may declare",
+        });
+    }
+    let mut names = HashSet::new();
+    for t in list {
+        let what = match group {
+            None => format!("trait `{}`", t.property.id),
+            Some(g) => format!("trait `{}` of group kind `{}`", t.property.id, g.id),
+        };
+        let err = |problem| Inconsistency::Section {
+            what: what.clone(),
+            problem,
+        };
+        let within = group.map_or(destinations, |g| g.destinations);
+        scope(plan, t.purposes, t.destinations, purposes, within).map_err(err)?;
+        if group.is_some_and(|g| g.key.name == t.property.name) {
+            return Err(err("has the wire name of its group kind's key"));
+        }
+        property(plan, t.purposes, &t.property, &mut names, true).map_err(err)?;
+        if t.property.required {
+            return Err(err("is required, but updates touch only some traits"));
+        }
+    }
+    Ok(())
+}
+
+/// Purposes and routes of a trait or group kind: in range, not empty, and the routes exactly
+/// those the routing rule gives for the purposes, among `within` (the plan's destinations, or
+/// for a group trait its kind's).
+fn scope(
+    plan: &PlanInfo,
+    own: PurposeSet,
+    routes: DestinationSet,
+    purposes: PurposeSet,
+    within: DestinationSet,
+) -> Result<(), &'static str> {
+    if !purposes.contains_all(own) || !within.contains_all(routes) {
+        return Err("names a purpose or destination past the plan's lists (or its group kind's)");
+    }
+    if own.is_empty() {
+        return Err("has no purpose");
+    }
+    let expected = route(own, plan.destinations.iter().map(|d| d.purposes)) & within;
+    if expected != routes {
+        return Err(
+            "is not routed to exactly the destinations the routing rule gives for its purposes",
+        );
     }
     Ok(())
 }
@@ -128,14 +273,17 @@ fn routes(plan: &PlanInfo, e: &EventInfo) -> Result<(), Inconsistency> {
 /// The rules of the plan format one property can be checked against without the plan file.
 fn property<'p>(
     plan: &PlanInfo,
-    e: &EventInfo,
+    purposes: PurposeSet,
     p: &'p PropertyInfo,
     names: &mut HashSet<&'p str>,
+    is_trait: bool,
 ) -> Result<(), &'static str> {
     if !names.insert(p.name) {
         return Err("has the wire name of another property of the event");
     }
-    if is_reserved_name(p.name) {
+    // A trait may take one of Mixpanel's profile names (`$email`) on purpose: the plan
+    // wrote it as the trait's `name`.
+    if is_reserved_name(p.name) && !(is_trait && is_profile_name(p.name)) {
         return Err("has a wire name destinations reserve for their own fields");
     }
     let mut key = serde_json::to_string(p.name).map_err(|_| "has no JSON key")?;
@@ -144,13 +292,13 @@ fn property<'p>(
         return Err("has a JSON key that is not its wire name");
     }
     if p.sensitivity == Sensitivity::Special {
-        let all_consent = e.purposes.iter().all(|i| {
+        let all_consent = purposes.iter().all(|i| {
             plan.purposes
                 .get(i)
                 .is_some_and(|p| p.basis == LegalBasis::Consent)
         });
         if !all_consent {
-            return Err("is special-category data on an event with a purpose not based on consent");
+            return Err("is special-category data collected for a purpose not based on consent");
         }
     }
     transform(p)?;
@@ -220,5 +368,124 @@ fn is_number(kind: ValueKind) -> bool {
         ValueKind::Integer | ValueKind::Number => true,
         ValueKind::List { item } => is_number(*item),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{self, optional, property};
+    use crate::plan::ContextInfo;
+
+    /// Analytics to a first-party warehouse, ads to a third-party ad network; every section.
+    fn sections() -> &'static PlanInfo {
+        fixture::plan("sections")
+            .purpose("analytics")
+            .purpose("ads")
+            .destination_for("warehouse", "ndjson", &[0], false)
+            .destination_for("ads", "segment", &[1], true)
+            .event("Page Viewed", [property("URL")])
+            .event("Order Completed", [property("Revenue")])
+            .with_groups(&[0])
+            .profile_trait(property("Plan Tier"), &[0])
+            .group(
+                "company",
+                property("company_id"),
+                &[0, 1],
+                [(property("Seats"), &[0][..])],
+            )
+            .context(property("App Version"), Some(&[0]))
+            .build()
+    }
+
+    fn leak<T>(v: T) -> &'static T {
+        Box::leak(Box::new(v))
+    }
+
+    fn problem(plan: PlanInfo) -> String {
+        match verify(leak(plan)) {
+            Ok(()) => panic!("a tampered plan was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_plan_with_every_section_is_consistent() {
+        let plan = sections();
+        assert_eq!(verify(plan), Ok(()));
+        assert_eq!(plan.traits[0].destinations, DestinationSet::only(0));
+        assert_eq!(plan.groups[0].destinations, DestinationSet::first(2));
+        assert_eq!(
+            plan.groups[0].traits[0].destinations,
+            DestinationSet::only(0)
+        );
+    }
+
+    #[test]
+    fn tampered_sections_are_refused_naming_what_is_wrong() {
+        let plan = sections();
+        let to_ads = leak([TraitInfo {
+            property: optional(property("Plan Tier")),
+            purposes: PurposeSet::only(0),
+            destinations: DestinationSet::first(2),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                traits: to_ads,
+                ..*plan
+            }),
+            "trait `Plan Tier` is not routed to exactly the destinations the routing rule gives for its purposes"
+        );
+        let required = leak([TraitInfo {
+            property: property("Plan Tier"),
+            purposes: PurposeSet::only(0),
+            destinations: DestinationSet::only(0),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                traits: required,
+                ..*plan
+            }),
+            "trait `Plan Tier` is required, but updates touch only some traits"
+        );
+        let far_context = leak([ContextInfo {
+            property: optional(property("App Version")),
+            events: Some(leak([7usize])),
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                context: far_context,
+                ..*plan
+            }),
+            "context property `App Version` names an event past the plan's list"
+        );
+        let colliding = leak([ContextInfo {
+            property: optional(property("URL")),
+            events: None,
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                context: colliding,
+                ..*plan
+            }),
+            "context property `URL` has the wire name of a property of an event it applies to"
+        );
+        let no_group = leak([crate::plan::EventInfo {
+            groups: leak([3usize]),
+            ..crate::plan::event_info(
+                "x",
+                "X",
+                PurposeSet::first(2),
+                DestinationSet::first(2),
+                &[],
+            )
+        }]);
+        assert_eq!(
+            problem(PlanInfo {
+                events: no_group,
+                ..*plan
+            }),
+            "event `x` carries a group kind past the plan's list"
+        );
     }
 }

@@ -249,7 +249,7 @@ impl Worker {
                 }
             };
             batch.push(Envelope {
-                message: crate::Message::TRACK,
+                message: std::mem::replace(&mut q.message, crate::Message::TRACK),
                 event: q.event,
                 insert_id,
                 time_ms: q.time_ms,
@@ -362,7 +362,9 @@ impl Worker {
                 // not sent again.
                 for p in &purges {
                     if !p.keep.contains(d) {
-                        let removed = retain_batch(&mut r, |e| *e.distinct_id != *p.distinct_id);
+                        let removed = retain_batch(&mut r, |e| {
+                            *e.distinct_id != *p.distinct_id && !e.message.links(&p.distinct_id)
+                        });
                         stats.add(d, p.counter, removed as u64);
                     }
                 }

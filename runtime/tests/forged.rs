@@ -284,7 +284,7 @@ fn special_data_without_consent_is_refused() {
         refusal(&NO_CONSENT),
         Inconsistency::Property {
             property: "condition",
-            problem: "is special-category data on an event with a purpose not based on consent",
+            problem: "is special-category data collected for a purpose not based on consent",
             ..
         }
     ));
@@ -393,4 +393,264 @@ fn out_of_range_sets_and_a_wrong_label_are_refused() {
         }) => {}
         other => panic!("{:?}", other.err()),
     }
+}
+
+// ---- profile traits, group kinds and context properties (issue 11) ----
+
+const fn trait_text(
+    id: &'static str,
+    json_key: &'static str,
+    transform: TransformInfo,
+) -> PropertyInfo {
+    property(
+        id,
+        id,
+        json_key,
+        ValueKind::String,
+        Sensitivity::Internal,
+        None,
+        transform,
+        false,
+        constraints(None, None, None),
+    )
+}
+
+static HONEST_EVENTS: [EventInfo; 1] = [event_info(
+    "search",
+    "Search",
+    PurposeSet::only(ANALYTICS),
+    DestinationSet::only(0),
+    &SEARCH,
+)];
+
+/// HONEST with sections: `plan_sections` over the honest events.
+const fn with_sections(
+    traits: &'static [trackplan_runtime::info::TraitInfo],
+    groups: &'static [trackplan_runtime::info::GroupInfo],
+    context: &'static [trackplan_runtime::info::ContextInfo],
+) -> PlanInfo {
+    trackplan_runtime::__private::plan_sections(plan(&HONEST_EVENTS), traits, groups, context)
+}
+
+use trackplan_runtime::__private::{context_info, group_info, trait_info};
+
+/// An analytics trait routed to the ad network too, whose purpose it does not have: it would
+/// send analytics profile data to the advertiser.
+static TRAIT_MISROUTED: PlanInfo = with_sections(
+    &[trait_info(
+        trait_text("tier", "\"tier\":", TransformInfo::None),
+        PurposeSet::only(ANALYTICS),
+        DestinationSet::first(2),
+    )],
+    &[],
+    &[],
+);
+
+/// A special-category trait collected for a purpose not based on consent.
+static SPECIAL_TRAIT: PlanInfo = trackplan_runtime::__private::plan_sections(
+    plan_info(
+        "forged",
+        1,
+        "forged@1",
+        "0",
+        IdentityTransform::Hmac,
+        &SECURITY,
+        &[],
+        &[],
+    ),
+    &[trait_info(
+        property(
+            "condition",
+            "condition",
+            "\"condition\":",
+            ValueKind::String,
+            Sensitivity::Special,
+            Some("user.health_and_medical"),
+            TransformInfo::Redact,
+            false,
+            constraints(None, None, None),
+        ),
+        PurposeSet::only(0),
+        DestinationSet::EMPTY,
+    )],
+    &[],
+    &[],
+);
+
+/// A group key withheld from third parties (`redact`): the ad network could not name the group.
+static REDACTED_KEY: PlanInfo = with_sections(
+    &[],
+    &[group_info(
+        "company",
+        property(
+            "company_id",
+            "company_id",
+            "\"company_id\":",
+            ValueKind::String,
+            Sensitivity::Internal,
+            None,
+            TransformInfo::Redact,
+            true,
+            constraints(None, None, None),
+        ),
+        PurposeSet::only(ADVERTISING),
+        DestinationSet::only(1),
+        &[],
+    )],
+    &[],
+);
+
+/// A group trait routed past its kind's destinations.
+static GROUP_TRAIT_ESCAPES: PlanInfo = with_sections(
+    &[],
+    &[group_info(
+        "company",
+        property(
+            "company_id",
+            "company_id",
+            "\"company_id\":",
+            ValueKind::String,
+            Sensitivity::Internal,
+            None,
+            TransformInfo::None,
+            true,
+            constraints(None, None, None),
+        ),
+        PurposeSet::only(ADVERTISING),
+        DestinationSet::only(1),
+        &[trait_info(
+            trait_text("seats", "\"seats\":", TransformInfo::None),
+            PurposeSet::only(ANALYTICS),
+            DestinationSet::only(0),
+        )],
+    )],
+    &[],
+);
+
+/// A context property with the wire name of a property of the events it applies to.
+static CONTEXT_COLLIDES: PlanInfo = with_sections(
+    &[],
+    &[],
+    &[context_info(
+        trait_text("query", "\"query\":", TransformInfo::None),
+        None,
+    )],
+);
+
+/// A trait whose JSON key is not its wire name: it would send `"tier"` as `"distinct_id"`.
+static TRAIT_KEY_LIES: PlanInfo = with_sections(
+    &[trait_info(
+        trait_text("tier", "\"distinct_id\":", TransformInfo::None),
+        PurposeSet::only(ANALYTICS),
+        DestinationSet::only(0),
+    )],
+    &[],
+    &[],
+);
+
+#[test]
+fn forged_traits_groups_and_context_are_refused() {
+    let cases: [(&'static PlanInfo, &str, &str); 6] = [
+        (
+            &TRAIT_MISROUTED,
+            "trait `tier`",
+            "is not routed to exactly the destinations the routing rule gives for its purposes",
+        ),
+        (
+            &SPECIAL_TRAIT,
+            "trait `condition`",
+            "is special-category data collected for a purpose not based on consent",
+        ),
+        (
+            &REDACTED_KEY,
+            "group kind `company`",
+            "has a `redact` key, but every destination of the group needs it",
+        ),
+        (
+            &GROUP_TRAIT_ESCAPES,
+            "trait `seats` of group kind `company`",
+            "names a purpose or destination past the plan's lists (or its group kind's)",
+        ),
+        (
+            &CONTEXT_COLLIDES,
+            "context property `query`",
+            "has the wire name of a property of an event it applies to",
+        ),
+        (
+            &TRAIT_KEY_LIES,
+            "trait `tier`",
+            "has a JSON key that is not its wire name",
+        ),
+    ];
+    for (plan, what, problem) in cases {
+        assert_eq!(
+            refusal(plan),
+            Inconsistency::Section {
+                what: what.to_owned(),
+                problem,
+            },
+            "{what}"
+        );
+    }
+}
+
+/// The sections as `plan!` writes them are accepted.
+static HONEST_SECTIONS: PlanInfo = with_sections(
+    &[trait_info(
+        trait_text("tier", "\"tier\":", TransformInfo::None),
+        PurposeSet::only(ANALYTICS),
+        DestinationSet::only(0),
+    )],
+    &[group_info(
+        "company",
+        property(
+            "company_id",
+            "company_id",
+            "\"company_id\":",
+            ValueKind::String,
+            Sensitivity::Internal,
+            None,
+            TransformInfo::None,
+            true,
+            constraints(None, None, None),
+        ),
+        PurposeSet::first(2),
+        DestinationSet::first(2),
+        &[trait_info(
+            trait_text("seats", "\"seats\":", TransformInfo::None),
+            PurposeSet::only(ANALYTICS),
+            DestinationSet::only(0),
+        )],
+    )],
+    &[context_info(
+        trait_text("app_version", "\"app_version\":", TransformInfo::None),
+        Some(&[0]),
+    )],
+);
+
+#[test]
+fn honest_sections_are_accepted() {
+    #[derive(Clone, Copy)]
+    struct W;
+    impl Destination for W {
+        type Purposes = ();
+        const PLAN: &'static PlanInfo = &HONEST_SECTIONS;
+        const INDEX: usize = 0;
+    }
+    #[derive(Clone, Copy)]
+    struct A;
+    impl Destination for A {
+        type Purposes = ();
+        const PLAN: &'static PlanInfo = &HONEST_SECTIONS;
+        const INDEX: usize = 1;
+    }
+    let key = Key::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tracker = Tracker::builder(&HONEST_SECTIONS)
+        .key(key)
+        .sink(W, Memory::new())
+        .sink(A, Memory::new())
+        .build()
+        .unwrap_or_else(|e| panic!("honest sections were refused: {e}"));
+    tracker.shutdown().unwrap_or_else(|e| panic!("{e}"));
 }

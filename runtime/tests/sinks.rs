@@ -92,7 +92,7 @@ fn ndjson_append_keeps_what_was_there() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0], "{\"event\":\"Earlier\"}");
-    assert!(lines[1].starts_with("{\"event\":\"Product Viewed\""));
+    assert!(lines[1].starts_with("{\"type\":\"track\",\"event\":\"Product Viewed\""));
     // `create` truncates.
     drop(tracker);
     let tracker = tracker_with(Ndjson::create(&path).expect("create"));

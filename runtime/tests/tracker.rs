@@ -165,7 +165,7 @@ fn ndjson_lines_follow_the_wire_format() {
     // The exact bytes, so key order and escaping are pinned down.
     let want = format!(
         concat!(
-            r#"{{"event":"Checkout Completed","time":{},"insert_id":"{}","distinct_id":"{}","#,
+            r#"{{"type":"track","event":"Checkout Completed","time":{},"insert_id":"{}","distinct_id":"{}","#,
             r#""plan":"shop@3","purposes":["product_analytics","advertising"],"#,
             r#""properties":{{"Revenue":59.9,"Currency":"EUR","Item Count":2,"#,
             r#""Product IDs":["sku-1","sku \"2\""],"Ordered At":"2026-11-29T00:00:00.000Z"}}}}"#

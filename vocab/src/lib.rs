@@ -26,7 +26,9 @@ pub use constraints::Constraints;
 pub use granularity::Granularity;
 pub use identity::IdentityTransform;
 pub use keyword::Keyword;
-pub use name::{RESERVED_NAMES, RESERVED_PREFIXES, is_reserved_name};
+pub use name::{
+    PROFILE_NAMES, RESERVED_NAMES, RESERVED_PREFIXES, is_profile_name, is_reserved_name,
+};
 pub use profile_op::{ProfileOp, TraitShape};
 pub use route::{Audience, route, routes};
 pub use sensitivity::Sensitivity;

@@ -17,3 +17,34 @@ pub const RESERVED_PREFIXES: &[&str] = &["$", "mp_"];
 pub fn is_reserved_name(name: &str) -> bool {
     RESERVED_NAMES.contains(&name) || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
+
+/// Mixpanel's reserved profile properties that a plan may set deliberately: a user or group
+/// trait may have one of these wire names, but only written out as its `name` (never taken
+/// from an id, and never on an event property). Mixpanel shows them in its UI and uses
+/// `$email`/`$phone` for cohort syncs; the others (`$distinct_id`, `$last_seen`, `$ip`, …)
+/// Mixpanel sets itself and stay reserved.
+pub const PROFILE_NAMES: &[&str] = &[
+    "$name",
+    "$first_name",
+    "$last_name",
+    "$email",
+    "$phone",
+    "$avatar",
+    "$created",
+    "$city",
+    "$region",
+    "$country_code",
+    "$timezone",
+    "$unsubscribed",
+];
+
+/// Whether a trait may be sent under this wire name when the plan writes it out as `name`:
+/// one of [`PROFILE_NAMES`], or a name no destination reserves.
+///
+/// ```
+/// assert!(trackplan_vocab::is_profile_name("$email"));
+/// assert!(!trackplan_vocab::is_profile_name("$distinct_id"));
+/// ```
+pub fn is_profile_name(name: &str) -> bool {
+    PROFILE_NAMES.contains(&name)
+}

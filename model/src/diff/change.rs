@@ -169,6 +169,22 @@ pub enum ChangeKind {
     /// A property's transform changed to one that protects differently (neither clearly more
     /// nor less).
     TransformChanged,
+    /// A user-profile or group trait was added.
+    TraitAdded,
+    /// A trait was removed.
+    TraitRemoved,
+    /// A group kind was added.
+    GroupKindAdded,
+    /// A group kind was removed.
+    GroupKindRemoved,
+    /// A context property was added.
+    ContextAdded,
+    /// A context property was removed.
+    ContextRemoved,
+    /// An event carries group kinds it did not, or no longer carries some.
+    EventGroupsChanged,
+    /// A context property applies to other events.
+    ContextEventsChanged,
     /// A policy was added.
     PolicyAdded,
     /// A policy was removed.
@@ -220,6 +236,14 @@ impl ChangeKind {
             ChangeKind::TransformWeakened => "transform_weakened",
             ChangeKind::TransformStrengthened => "transform_strengthened",
             ChangeKind::TransformChanged => "transform_changed",
+            ChangeKind::TraitAdded => "trait_added",
+            ChangeKind::TraitRemoved => "trait_removed",
+            ChangeKind::GroupKindAdded => "group_kind_added",
+            ChangeKind::GroupKindRemoved => "group_kind_removed",
+            ChangeKind::ContextAdded => "context_added",
+            ChangeKind::ContextRemoved => "context_removed",
+            ChangeKind::EventGroupsChanged => "event_groups_changed",
+            ChangeKind::ContextEventsChanged => "context_events_changed",
             ChangeKind::PolicyAdded => "policy_added",
             ChangeKind::PolicyRemoved => "policy_removed",
             ChangeKind::PolicyChanged => "policy_changed",
@@ -265,6 +289,14 @@ impl ChangeKind {
             ChangeKind::TransformWeakened => "Protection weakened",
             ChangeKind::TransformStrengthened => "Protection strengthened",
             ChangeKind::TransformChanged => "Protection changed",
+            ChangeKind::TraitAdded => "Trait added",
+            ChangeKind::TraitRemoved => "Trait removed",
+            ChangeKind::GroupKindAdded => "Group kind added",
+            ChangeKind::GroupKindRemoved => "Group kind removed",
+            ChangeKind::ContextAdded => "Context property added",
+            ChangeKind::ContextRemoved => "Context property removed",
+            ChangeKind::EventGroupsChanged => "Groups on the event changed",
+            ChangeKind::ContextEventsChanged => "Context sent with other events",
             ChangeKind::PolicyAdded => "Policy added",
             ChangeKind::PolicyRemoved => "Policy removed",
             ChangeKind::PolicyChanged => "Policy changed",
@@ -347,6 +379,27 @@ pub enum ChangedItem {
         /// The property's wire name.
         name: String,
     },
+    /// A trait of the user profile (`group: None`) or of a group kind.
+    Trait {
+        /// The group kind's id, for a group trait.
+        group: Option<String>,
+        /// The trait's id.
+        id: String,
+        /// Its wire name.
+        name: String,
+    },
+    /// A group kind.
+    GroupKind {
+        /// Its id.
+        id: String,
+    },
+    /// A context property.
+    Context {
+        /// Its id.
+        id: String,
+        /// Its wire name.
+        name: String,
+    },
     /// A `[[policies]]` entry.
     Policy {
         /// Its name.
@@ -369,6 +422,14 @@ impl ChangedItem {
             ChangedItem::Destination { id } => format!("destinations.{id}"),
             ChangedItem::Event { id, .. } => format!("events.{id}"),
             ChangedItem::Property { event, id, .. } => format!("events.{event}.properties.{id}"),
+            ChangedItem::Trait {
+                group: None, id, ..
+            } => format!("traits.{id}"),
+            ChangedItem::Trait {
+                group: Some(g), id, ..
+            } => format!("groups.{g}.traits.{id}"),
+            ChangedItem::GroupKind { id } => format!("groups.{id}"),
+            ChangedItem::Context { id, .. } => format!("context.{id}"),
             ChangedItem::Policy { name } => format!("policies[{name:?}]"),
             ChangedItem::Exception { policy } => format!("exceptions[{policy:?}]"),
         }
@@ -387,6 +448,16 @@ impl fmt::Display for ChangedItem {
             ChangedItem::Property {
                 event_name, name, ..
             } => write!(f, "property \"{name}\" of \"{event_name}\""),
+            ChangedItem::Trait {
+                group: None, name, ..
+            } => write!(f, "profile trait \"{name}\""),
+            ChangedItem::Trait {
+                group: Some(g),
+                name,
+                ..
+            } => write!(f, "trait \"{name}\" of group kind `{g}`"),
+            ChangedItem::GroupKind { id } => write!(f, "group kind `{id}`"),
+            ChangedItem::Context { name, .. } => write!(f, "context property \"{name}\""),
             ChangedItem::Policy { name } => write!(f, "policy \"{name}\""),
             ChangedItem::Exception { policy } => write!(f, "built-in policy `{policy}`"),
         }
@@ -440,6 +511,11 @@ impl Change {
 
     pub(super) fn notes(mut self, notes: Vec<String>) -> Self {
         self.notes = notes;
+        self
+    }
+
+    pub(super) fn notes_more(mut self, notes: Vec<String>) -> Self {
+        self.notes.extend(notes);
         self
     }
 }

@@ -28,6 +28,7 @@ mod compare;
 mod describe;
 mod event;
 mod plan;
+mod profile;
 mod property;
 
 pub use change::{Change, ChangeKind, ChangeValue, ChangedItem, Impact};
@@ -94,6 +95,7 @@ pub fn diff(base: &Plan, head: &Plan) -> PlanDiff {
     cx.purposes();
     cx.destinations();
     cx.events();
+    cx.sections();
     cx.policies();
     cx.exceptions();
 
@@ -211,6 +213,7 @@ mod tests {
             description: None,
             purposes: s(strs(purposes)),
             properties,
+            groups: s(Vec::new()),
             span: Span::default(),
         }
     }
@@ -235,6 +238,9 @@ mod tests {
                 destination("adtech", &["ads"], true),
             ],
             properties: Vec::new(),
+            traits: Vec::new(),
+            groups: Vec::new(),
+            context: Vec::new(),
             events: vec![event(
                 "viewed",
                 &["analytics"],

@@ -10,34 +10,7 @@ impl Cx<'_> {
             .filter(|d| d.third_party.value)
             .map(|d| d.id.value.as_str())
             .collect();
-        let (impact, reason) = match hp.sensitivity.value {
-            Sensitivity::Special => (
-                Impact::High,
-                "special-category data (GDPR Art. 9): needs explicit consent and an Art. 9(2) \
-                 ground"
-                    .to_owned(),
-            ),
-            Sensitivity::Personal if hp.transform.value == Transform::None => (
-                Impact::High,
-                "personal data sent as is, without pseudonymization or minimization".to_owned(),
-            ),
-            Sensitivity::Personal if !third.is_empty() && hp.audience().admits(true) => (
-                Impact::High,
-                format!(
-                    "personal data ({}) sent to a third party ({})",
-                    hp.transform.value.key(),
-                    list(&third)
-                ),
-            ),
-            Sensitivity::Personal => (
-                Impact::NeedsReview,
-                format!("personal data, protected by `{}`", hp.transform.value.key()),
-            ),
-            Sensitivity::Internal | Sensitivity::Public => (
-                Impact::Low,
-                "declared as not personal data; check that it cannot identify anyone".to_owned(),
-            ),
-        };
+        let (impact, reason) = added_impact(hp, &third);
         self.push(
             Change::of(ChangeKind::PropertyAdded, subject, impact, reason)
                 .after(property_summary(hp))
@@ -328,5 +301,38 @@ impl Cx<'_> {
                 .values(values.0, values.1),
             );
         }
+    }
+}
+
+/// The impact of data that starts being collected: special data, personal data sent as
+/// is, or personal data that reaches a third party (`third`) are high.
+pub(super) fn added_impact(hp: &Property, third: &[&str]) -> (Impact, String) {
+    match hp.sensitivity.value {
+        Sensitivity::Special => (
+            Impact::High,
+            "special-category data (GDPR Art. 9): needs explicit consent and an Art. 9(2) \
+             ground"
+                .to_owned(),
+        ),
+        Sensitivity::Personal if hp.transform.value == Transform::None => (
+            Impact::High,
+            "personal data sent as is, without pseudonymization or minimization".to_owned(),
+        ),
+        Sensitivity::Personal if !third.is_empty() && hp.audience().admits(true) => (
+            Impact::High,
+            format!(
+                "personal data ({}) sent to a third party ({})",
+                hp.transform.value.key(),
+                list(third)
+            ),
+        ),
+        Sensitivity::Personal => (
+            Impact::NeedsReview,
+            format!("personal data, protected by `{}`", hp.transform.value.key()),
+        ),
+        Sensitivity::Internal | Sensitivity::Public => (
+            Impact::Low,
+            "declared as not personal data; check that it cannot identify anyone".to_owned(),
+        ),
     }
 }

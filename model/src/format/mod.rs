@@ -52,6 +52,19 @@ pub struct PlanFile {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
     pub events: BTreeMap<String, EventTable>,
+    /// The traits of a user profile: one table per trait id; `purposes` say why each is kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
+    pub traits: BTreeMap<String, TraitTable>,
+    /// Kinds of group subjects belong to (e.g. `company`): one table per kind id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
+    pub groups: BTreeMap<String, GroupTable>,
+    /// Context properties (app version, platform), set on the tracker or per subject and sent
+    /// with every event, or with the events they list.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
+    pub context: BTreeMap<String, ContextTable>,
     /// Deny rules evaluated as in Fides; a plan that breaks one does not compile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyTable>,
@@ -352,6 +365,182 @@ pub struct EventTable {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
     pub properties: BTreeMap<String, PropertyTable>,
+    /// Group kinds (`[groups.<id>]`) the event carries; the subject's membership supplies
+    /// each group's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+/// The same conditions as on a property: values for enums, items for lists, parameters of
+/// transforms, category (and basis) for personal and special data.
+macro_rules! property_like {
+    ($(#[$meta:meta])* pub struct $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schemars(extend("allOf" = [
+            { "if": { "properties": { "type": { "const": "enum" } }, "required": ["type"] },
+              "then": { "required": ["values"] } },
+            { "if": { "properties": { "type": { "const": "list" } }, "required": ["type"] },
+              "then": { "required": ["items"] } },
+            { "if": { "properties": { "transform": { "const": "bucket" } }, "required": ["transform"] },
+              "then": { "required": ["buckets"] } },
+            { "if": { "properties": { "transform": { "const": "coarsen" } }, "required": ["transform"] },
+              "then": { "required": ["to"] } },
+            { "if": { "properties": { "sensitivity": { "const": "special" } }, "required": ["sensitivity"] },
+              "then": { "required": ["category", "special_basis"] } },
+            { "if": { "properties": { "sensitivity": { "const": "personal" } }, "required": ["sensitivity"] },
+              "then": { "required": ["category"] } }
+        ]))]
+        pub struct $name {
+            /// The wire name, sent byte-for-byte; defaults to the id.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(length(min = 1))]
+            pub name: Option<String>,
+            /// The value type.
+            #[serde(rename = "type")]
+            pub ty: TypeKey,
+            /// The values of an `enum`, sent as written.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(length(min = 1))]
+            pub values: Option<Vec<String>>,
+            /// The item type of a `list`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub items: Option<ItemsTable>,
+            /// `public`, `internal`, `personal` (GDPR Art. 4) or `special` (Art. 9/10).
+            #[serde(with = "keyword")]
+            #[schemars(with = "keyword::Schema<Sensitivity>")]
+            pub sensitivity: Sensitivity,
+            /// The fideslang data category (required for personal and special data).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub category: Option<String>,
+            /// Applied before the value leaves the process. Default `none`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub transform: Option<TransformKey>,
+            /// Ascending bounds for `transform = "bucket"`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(length(min = 1))]
+            pub buckets: Option<Vec<f64>>,
+            /// The granularity for `transform = "coarsen"`.
+            #[serde(
+                default,
+                skip_serializing_if = "Option::is_none",
+                with = "keyword::option"
+            )]
+            #[schemars(with = "Option<keyword::Schema<Granularity>>")]
+            pub to: Option<Granularity>,
+            /// Why personal data is sent with `transform = "none"`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub justification: Option<String>,
+            /// The GDPR Art. 9(2) ground for special-category data.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub special_basis: Option<SpecialBasis>,
+            /// Documentation: becomes doc comments and the notice text.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub description: Option<String>,
+            /// Longest allowed string, in characters.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub max_length: Option<u32>,
+            /// Smallest allowed number.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub min: Option<f64>,
+            /// Largest allowed number.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub max: Option<f64>,
+            $($extra)*
+        }
+    };
+}
+
+property_like! {
+    /// `[traits.<id>]` or `[groups.<kind>.traits.<id>]`: a trait of a profile, with the keys
+    /// of a property (no `required`). Mixpanel's profile names (`$email`, `$name`, `$phone`,
+    /// …) may be given as `name`.
+    pub struct TraitTable {
+        /// Why the trait is kept; its updates go where an event with these purposes goes.
+        /// Required on user traits; a group trait defaults to its group kind's and may narrow
+        /// them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub purposes: Option<Vec<String>>,
+    }
+}
+
+property_like! {
+    /// `[context.<id>]`: a property set on the tracker or per subject and merged into events.
+    pub struct ContextTable {
+        /// The only purposes it may be collected for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub purposes: Option<Vec<String>>,
+        /// The events it is sent with (event ids); default: every event.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub events: Option<Vec<String>>,
+    }
+}
+
+/// `[groups.<id>]`: a kind of group (a company, a team).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupTable {
+    /// What a group of this kind is; shown in the docs and the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Why memberships and group profile updates are collected (purpose ids).
+    #[schemars(length(min = 1))]
+    pub purposes: Vec<String>,
+    /// The property that identifies a group: a `string` or `integer`.
+    pub key: GroupKeyTable,
+    /// The group profile's traits, by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN }))]
+    pub traits: BTreeMap<String, TraitTable>,
+}
+
+/// `key` of a group kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    { "if": { "properties": { "sensitivity": { "const": "special" } }, "required": ["sensitivity"] },
+      "then": { "required": ["category", "special_basis"] } },
+    { "if": { "properties": { "sensitivity": { "const": "personal" } }, "required": ["sensitivity"] },
+      "then": { "required": ["category"] } }
+]))]
+pub struct GroupKeyTable {
+    /// The wire name of the key (Mixpanel's `$group_key`); default `<kind>_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    /// `string` or `integer`.
+    #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["string", "integer"]))]
+    pub ty: TypeKey,
+    /// How sensitive a group's id is.
+    #[serde(with = "keyword")]
+    #[schemars(with = "keyword::Schema<Sensitivity>")]
+    pub sensitivity: Sensitivity,
+    /// The fideslang data category (required for personal and special data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Applied before the id leaves the process (`hmac` or `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<TransformKey>,
+    /// Why personal data is sent with `transform = "none"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The GDPR Art. 9(2) ground for special-category data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_basis: Option<SpecialBasis>,
+    /// Documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Longest allowed id, in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Smallest allowed id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest allowed id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 /// `[[policies]]`: a deny rule.
@@ -531,6 +720,16 @@ mod tests {
             file.policies[0].deny.data_uses,
             RuleDimension::Keys(vec!["marketing".to_owned()])
         );
+        assert_eq!(file.traits["email"].transform, Some(TransformKey::Hmac));
+        assert_eq!(
+            file.traits["first_name"].purposes,
+            Some(vec!["customer_support".to_owned()])
+        );
+        let company = &file.groups["company"];
+        assert_eq!(company.key.name.as_deref(), Some("Company ID"));
+        assert_eq!(company.traits["seats"].ty, TypeKey::Integer);
+        assert_eq!(file.context["app_version"].max_length, Some(32));
+        assert_eq!(file.events["cart_updated"].groups, ["company"]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ impl Parser {
             let purposes = self.strings(&t, "purposes");
             let purposes = self.require(&t, "purposes", purposes, "[\"product_analytics\"]");
             let purposes = self.fill(id.span, "purposes", purposes, Vec::new(), t.span);
+            let groups = self.event_groups(&t);
             let mut properties = Vec::new();
             if let Some((_, props)) = t.get("properties") {
                 let what = format!("[events.{}.properties]", id.value);
@@ -43,6 +44,7 @@ impl Parser {
                 description,
                 purposes,
                 properties,
+                groups,
                 span: t.span,
             });
         }

@@ -17,6 +17,9 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "destinations",
     "properties",
     "events",
+    "traits",
+    "groups",
+    "context",
     "policies",
     "exceptions",
     "taxonomy",
@@ -56,7 +59,63 @@ pub(crate) const PROPERTY_KEYS: &[&str] = &[
 /// Keys an event may set on a property that uses a shared definition.
 pub(crate) const OVERRIDE_KEYS: &[&str] = &["name", "description", "required", "purposes"];
 pub(super) const ITEMS_KEYS: &[&str] = &["type", "values"];
-pub(super) const EVENT_KEYS: &[&str] = &["name", "description", "purposes", "properties"];
+pub(super) const EVENT_KEYS: &[&str] = &["name", "description", "purposes", "properties", "groups"];
+/// Every key a trait may have: a property's, without `required` (an update sets the traits
+/// it names; none is required).
+pub(crate) const TRAIT_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "values",
+    "items",
+    "sensitivity",
+    "category",
+    "transform",
+    "buckets",
+    "to",
+    "purposes",
+    "justification",
+    "special_basis",
+    "description",
+    "max_length",
+    "min",
+    "max",
+];
+pub(super) const GROUP_KEYS: &[&str] = &["description", "purposes", "key", "traits"];
+/// The keys of a group kind's `key`: a property's, without `required` (a key always is) and
+/// `purposes` (the group's).
+pub(crate) const GROUP_KEY_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "sensitivity",
+    "category",
+    "transform",
+    "justification",
+    "special_basis",
+    "description",
+    "max_length",
+    "min",
+    "max",
+];
+/// The keys of a context property: a trait's, plus `events`.
+pub(crate) const CONTEXT_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "values",
+    "items",
+    "sensitivity",
+    "category",
+    "transform",
+    "buckets",
+    "to",
+    "purposes",
+    "justification",
+    "special_basis",
+    "description",
+    "max_length",
+    "min",
+    "max",
+    "events",
+];
 pub(super) const POLICY_KEYS: &[&str] = &["name", "deny"];
 pub(super) const DENY_KEYS: &[&str] = &["categories", "data_uses"];
 pub(super) const RULE_KEYS: &[&str] = &["values", "matches"];
@@ -172,6 +231,10 @@ mod tests {
             (Some("PropertyTable"), PROPERTY_KEYS),
             (Some("ItemsTable"), ITEMS_KEYS),
             (Some("EventTable"), EVENT_KEYS),
+            (Some("TraitTable"), TRAIT_KEYS),
+            (Some("GroupTable"), GROUP_KEYS),
+            (Some("GroupKeyTable"), GROUP_KEY_KEYS),
+            (Some("ContextTable"), CONTEXT_KEYS),
             (Some("PolicyTable"), POLICY_KEYS),
             (Some("DenyRule"), DENY_KEYS),
             (Some("RuleTable"), RULE_KEYS),

@@ -13,9 +13,9 @@ use toml::de::{DeString, DeTable, DeValue};
 use crate::diagnostic::Diagnostic;
 use crate::format::{TransformKey, TypeKey};
 use crate::plan::{
-    CategoryExtension, Constraints, Destination, DestinationKind, Event, Exception, Granularity,
-    Identity, IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose,
-    RuleSet, Sensitivity, Transform,
+    CategoryExtension, Constraints, ContextProperty, Destination, DestinationKind, Event,
+    Exception, Granularity, GroupKind, Identity, IdentityTransform, LegalBasis, Match, Plan,
+    Policy, Property, PropertyType, Purpose, RuleSet, Sensitivity, Transform,
 };
 use crate::source::{SourceFile, Span, Spanned};
 use crate::suggestion::did_you_mean;
@@ -28,6 +28,7 @@ mod exception;
 mod keys;
 mod plan;
 mod policy;
+mod profile;
 mod property;
 mod read;
 

@@ -61,6 +61,9 @@ impl Parser {
             properties.extend(property);
         }
         let events = self.events(top, &properties, &shared);
+        let traits = self.traits(top);
+        let groups = self.groups(top);
+        let context = self.context(top);
         let policies = self.policies(top);
         let exceptions = self.exceptions(top);
         Plan {
@@ -72,6 +75,9 @@ impl Parser {
             destinations,
             properties,
             events,
+            traits,
+            groups,
+            context,
             policies,
             exceptions,
             taxonomy,

@@ -66,53 +66,77 @@ pub(super) fn check(plan: &Plan, taxonomy: &Taxonomy) -> Vec<Diagnostic> {
         lifted.insert(id, (x.policy.span, false));
     }
 
+    // Every declaration: a property (or context property) on an event for the event's
+    // purposes, and a trait or group key for the purposes it is kept for.
+    let mut declarations: Vec<(Holder<'_>, &Property, &[crate::source::Spanned<String>])> =
+        Vec::new();
     for e in &plan.events {
-        let purposes: Vec<_> = e
-            .purposes
-            .value
+        let context = plan.context_of(e).map(|c| &c.property);
+        for p in e.properties.iter().chain(context) {
+            declarations.push((Holder::Event(&e.id.value), p, &e.purposes.value));
+        }
+    }
+    for t in &plan.traits {
+        declarations.push((Holder::Kept("trait"), t, Plan::trait_purposes(t)));
+    }
+    for g in &plan.groups {
+        declarations.push((Holder::Kept("group key"), &g.key, &g.purposes.value));
+        for t in &g.traits {
+            declarations.push((Holder::Kept("group trait"), t, Plan::trait_purposes(t)));
+        }
+    }
+    for (holder, p, ids) in declarations {
+        if !is_special(p, taxonomy) {
+            continue;
+        }
+        let purposes: Vec<_> = ids
             .iter()
             .filter_map(|id| plan.purposes.iter().find(|p| p.id.value == id.value))
             .collect();
-        for p in e.properties.iter().filter(|p| is_special(p, taxonomy)) {
-            for purpose in &purposes {
-                let Some(policy) = denying(&purpose.data_use.value) else {
-                    continue;
-                };
-                if let Some((_, used)) = lifted.get_mut(policy.id) {
-                    *used = true;
-                    continue;
-                }
-                if denied_by_the_plan(plan, p, &purpose.data_use.value) {
-                    // The plan's own `[[policies]]` already report it, naming its rule.
-                    continue;
-                }
-                let category = p
-                    .category
-                    .as_ref()
-                    .and_then(|c| taxonomy.special_ground(&c.value))
-                    .unwrap_or("special-category data");
-                diags.push(
-                    Diagnostic::error(
-                        "baseline-policy",
-                        format!(
-                            "event `{}` sends property `{}` ({category}) for `{}` (purpose `{}`), which built-in policy `{}` denies: {}",
-                            e.id.value,
-                            p.id.value,
-                            purpose.data_use.value,
-                            purpose.id.value,
-                            policy.id,
-                            policy.summary,
-                        ),
-                    )
-                    .at(p.id.span)
-                    .with_label("special-category data")
-                    .with_secondary(purpose.data_use.span, "data use of the purpose")
-                    .with_help(format!(
-                        "remove the property from this event or collect the event for other purposes; only if this use is lawful and reviewed, lift the policy for the plan with\n\n    [[exceptions]]\n    policy = \"{}\"\n    justification = \"…\"",
-                        policy.id
-                    )),
-                );
+        for purpose in &purposes {
+            let Some(policy) = denying(&purpose.data_use.value) else {
+                continue;
+            };
+            if let Some((_, used)) = lifted.get_mut(policy.id) {
+                *used = true;
+                continue;
             }
+            if denied_by_the_plan(plan, p, &purpose.data_use.value) {
+                // The plan's own `[[policies]]` already report it, naming its rule.
+                continue;
+            }
+            let category = p
+                .category
+                .as_ref()
+                .and_then(|c| taxonomy.special_ground(&c.value))
+                .unwrap_or("special-category data");
+            let subject = match holder {
+                Holder::Event(e) => format!("event `{e}` sends property `{}`", p.id.value),
+                Holder::Kept(what) => format!("{what} `{}` is kept", p.id.value),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "baseline-policy",
+                    format!(
+                        "{subject} ({category}) for `{}` (purpose `{}`), which built-in policy `{}` denies: {}",
+                        purpose.data_use.value,
+                        purpose.id.value,
+                        policy.id,
+                        policy.summary,
+                    ),
+                )
+                .at(p.id.span)
+                .with_label("special-category data")
+                .with_secondary(purpose.data_use.span, "data use of the purpose")
+                .with_help(format!(
+                    "{}; only if this use is lawful and reviewed, lift the policy for the plan with\n\n    [[exceptions]]\n    policy = \"{}\"\n    justification = \"…\"",
+                    match holder {
+                        Holder::Event(_) => "remove the property from this event or collect the event for other purposes",
+                        Holder::Kept(_) => "remove it or keep it for other purposes",
+                    },
+                    policy.id
+                )),
+            );
         }
     }
 
@@ -137,6 +161,15 @@ pub(super) fn check(plan: &Plan, taxonomy: &Taxonomy) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// Who holds a declaration, for messages.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    /// An event sends it.
+    Event(&'a str),
+    /// A profile keeps it: `trait`, `group key`, `group trait`.
+    Kept(&'static str),
 }
 
 /// Whether one of the plan's own `[[policies]]` denies property `p` for `data_use`.

@@ -39,6 +39,74 @@ impl<'p> Validator<'p> {
                 );
             }
             self.purpose_refs(what, &d.purposes);
+            if d.kind.value == crate::plan::DestinationKind::Amplitude && !d.third_party.value {
+                self.push(
+                    Diagnostic::error(
+                        "first-party-saas",
+                        format!(
+                            "destination `{}` sends to Amplitude, a third party, but does not say so",
+                            d.id.value
+                        ),
+                    )
+                    .at(d.kind.span)
+                    .with_label("Amplitude's servers")
+                    .with_help("add `third_party = true`: redact properties are then withheld from it, and the notice and the Fides export name it as a third party"),
+                );
+            }
+            self.posthog_party(d);
         }
+    }
+
+    /// PostHog Cloud is another company's service: a `posthog` destination is a third party,
+    /// unless it is an instance the plan's owner runs itself, which then says where
+    /// (`location`). Only then may it receive what a third party may not (`redact` values,
+    /// special-category data).
+    fn posthog_party(&mut self, d: &Destination) {
+        if d.kind.value != DestinationKind::Posthog || d.third_party.value || d.location.is_some() {
+            return;
+        }
+        self.push(
+            Diagnostic::error(
+                "posthog-first-party-without-location",
+                format!(
+                    "destination `{}` sends to PostHog as a first party, but does not say where its self-hosted instance runs",
+                    d.id.value
+                ),
+            )
+            .at(d.third_party.span)
+            .with_help("PostHog Cloud is a third party: write `third_party = true`; for an instance you run yourself, add its `location` (e.g. `location = \"eu-central-1, own servers\"`)"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fixture::{clean, one};
+
+    #[test]
+    fn a_posthog_destination_is_a_third_party_unless_it_says_where_it_runs() {
+        let cloud = "[destinations.ph]\nkind = \"posthog\"\npurposes = [\"analytics\"]\n";
+        let d = one(
+            cloud,
+            "posthog-first-party-without-location",
+            "ph]",
+            &["`ph`", "self-hosted"],
+        );
+        assert!(
+            d.help
+                .as_deref()
+                .is_some_and(|h| h.contains("third_party = true"))
+        );
+        one(
+            &format!("{cloud}third_party = false\n"),
+            "posthog-first-party-without-location",
+            "false",
+            &["`ph`"],
+        );
+        clean(&format!("{cloud}third_party = true\nlocation = \"EU\"\n"));
+        clean(&format!("{cloud}third_party = true\n"));
+        clean(&format!(
+            "{cloud}location = \"Frankfurt, our own servers\"\n"
+        ));
     }
 }

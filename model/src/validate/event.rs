@@ -55,6 +55,7 @@ impl<'p> Validator<'p> {
             }
             self.purpose_refs(what, &e.purposes);
             self.event_properties(e);
+            self.event_groups(e);
         }
     }
 

@@ -49,6 +49,18 @@ pub(super) fn check(plan: &Plan) -> Vec<Diagnostic> {
             id("property", &p.id);
         }
     }
+    for t in &plan.traits {
+        id("trait", &t.id);
+    }
+    for g in &plan.groups {
+        id("group kind", &g.id);
+        for t in &g.traits {
+            id("trait", &t.id);
+        }
+    }
+    for c in &plan.context {
+        id("context property", &c.property.id);
+    }
 
     for d in &plan.destinations {
         repeated(
@@ -60,6 +72,31 @@ pub(super) fn check(plan: &Plan) -> Vec<Diagnostic> {
     for p in &plan.properties {
         if let Some(purposes) = &p.purposes {
             repeated(&mut diags, &format!("property `{}`", p.id.value), purposes);
+        }
+    }
+    for t in &plan.traits {
+        if let Some(purposes) = &t.purposes {
+            repeated(&mut diags, &format!("trait `{}`", t.id.value), purposes);
+        }
+    }
+    for g in &plan.groups {
+        repeated(
+            &mut diags,
+            &format!("group kind `{}`", g.id.value),
+            &g.purposes,
+        );
+        for t in &g.traits {
+            // An inherited list is the group's, checked just above.
+            if let Some(purposes) = t.purposes.as_ref().filter(|p| p.span != g.purposes.span) {
+                let what = format!("trait `{}` of group kind `{}`", t.id.value, g.id.value);
+                repeated(&mut diags, &what, purposes);
+            }
+        }
+    }
+    for c in &plan.context {
+        if let Some(purposes) = &c.property.purposes {
+            let what = format!("context property `{}`", c.property.id.value);
+            repeated(&mut diags, &what, purposes);
         }
     }
     for e in &plan.events {

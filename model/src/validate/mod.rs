@@ -15,8 +15,8 @@ use crate::diagnostic::Diagnostic;
 use crate::naming::{self, PlanNames};
 use crate::parse::Incomplete;
 use crate::plan::{
-    Event, IdentityTransform, LegalBasis, Match, Plan, Policy, Property, PropertyType, Purpose,
-    RuleSet, SPECIAL_BASES, Sensitivity, Transform,
+    Destination, DestinationKind, Event, IdentityTransform, LegalBasis, Match, Plan, Policy,
+    Property, PropertyType, Purpose, RuleSet, SPECIAL_BASES, Sensitivity, Transform,
 };
 use crate::source::{Span, Spanned};
 use crate::suggestion::did_you_mean;
@@ -26,6 +26,7 @@ mod destination;
 mod event;
 mod names;
 mod policy;
+mod profile;
 mod property;
 mod purpose;
 
@@ -73,6 +74,9 @@ pub(crate) fn validate_parsed(plan: &Plan, incomplete: &Incomplete) -> Vec<Diagn
     v.destinations();
     v.shared_properties();
     v.events();
+    v.traits();
+    v.groups();
+    v.context();
     v.policies();
     v.names();
     diags.append(&mut v.diags);
@@ -138,10 +142,29 @@ enum ItemName<'a> {
     Purpose(&'a str),
     Destination(&'a str),
     Policy(&'a str),
-    Property { id: &'a str, event: Option<&'a str> },
-    EnumProperty { id: &'a str, event: Option<&'a str> },
+    Property {
+        id: &'a str,
+        event: Option<&'a str>,
+    },
+    /// A user trait (`group: None`) or a trait of a group kind.
+    Trait {
+        id: &'a str,
+        group: Option<&'a str>,
+    },
+    /// A group kind.
+    Group(&'a str),
+    /// The key of a group kind.
+    GroupKey(&'a str),
+    /// A context property.
+    Context(&'a str),
+    EnumProperty {
+        id: &'a str,
+        event: Option<&'a str>,
+    },
     Value(&'a str),
     PlanStatic,
+    /// A struct `plan!` generates for a section (`Profile`, `Context`).
+    Generated(&'static str),
 }
 
 impl<'a> ItemName<'a> {
@@ -164,12 +187,20 @@ impl std::fmt::Display for ItemName<'_> {
             ItemName::Property { id, event: Some(e) } => {
                 write!(f, "property `{id}` of event `{e}`")
             }
+            ItemName::Trait { id, group: None } => write!(f, "trait `{id}`"),
+            ItemName::Trait { id, group: Some(g) } => {
+                write!(f, "trait `{id}` of group kind `{g}`")
+            }
+            ItemName::Group(id) => write!(f, "group kind `{id}`"),
+            ItemName::GroupKey(id) => write!(f, "the key of group kind `{id}`"),
+            ItemName::Context(id) => write!(f, "context property `{id}`"),
             ItemName::EnumProperty { id, event: None } => write!(f, "enum property `{id}`"),
             ItemName::EnumProperty { id, event: Some(e) } => {
                 write!(f, "enum property `{id}` of event `{e}`")
             }
             ItemName::Value(v) => write!(f, "value \"{}\"", v.escape_debug()),
             ItemName::PlanStatic => f.write_str("the `PLAN` static"),
+            ItemName::Generated(name) => write!(f, "the generated `{name}` struct"),
         }
     }
 }

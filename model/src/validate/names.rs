@@ -9,6 +9,14 @@ impl<'p> Validator<'p> {
         let names = PlanNames::of(plan);
         let mut types: Namespace<'_, 'p> = HashMap::with_capacity(plan.events.len() + 1);
         types.insert("PLAN", (ItemName::PlanStatic, Span::default()));
+        if !plan.traits.is_empty() {
+            let what = ItemName::Generated(naming::PROFILE_STRUCT);
+            types.insert(naming::PROFILE_STRUCT, (what, Span::default()));
+        }
+        if !plan.context.is_empty() {
+            let what = ItemName::Generated(naming::CONTEXT_STRUCT);
+            types.insert(naming::CONTEXT_STRUCT, (what, Span::default()));
+        }
         for (e, n) in plan.events.iter().zip(&names.events) {
             self.claim(
                 &mut types,
@@ -43,6 +51,7 @@ impl<'p> Validator<'p> {
                 }
             }
         }
+        self.section_names(&mut types, &names);
         let mut markers: Namespace<'_, 'p> = HashMap::with_capacity(plan.purposes.len());
         for (p, n) in plan.purposes.iter().zip(&names.purposes) {
             self.claim(
@@ -62,6 +71,73 @@ impl<'p> Validator<'p> {
                 d.id.span,
                 None,
             );
+        }
+    }
+
+    /// The structs and enums of `[traits]`, `[groups]` and `[context]`, and the builder
+    /// methods of each update struct.
+    fn section_names<'n>(&mut self, types: &mut Namespace<'n, 'p>, names: &'n PlanNames) {
+        let plan = self.plan;
+        for (g, n) in plan.groups.iter().zip(&names.groups) {
+            self.claim(
+                types,
+                &n.struct_name,
+                ItemName::Group(&g.id.value),
+                g.id.span,
+                None,
+            );
+        }
+        let lists = std::iter::once((None, &plan.traits, &names.traits)).chain(
+            plan.groups
+                .iter()
+                .zip(&names.groups)
+                .map(|(g, n)| (Some(g.id.value.as_str()), &g.traits, &n.traits)),
+        );
+        for (group, traits, fields) in lists {
+            let mut methods: HashMap<String, (ItemName<'p>, Span)> = HashMap::new();
+            for (t, f) in traits.iter().zip(fields) {
+                let what = ItemName::Trait {
+                    id: &t.id.value,
+                    group,
+                };
+                if let Some(en) = &f.enum_names {
+                    self.claim(types, &en.type_name, what, t.id.span, None);
+                    self.variants(what, t, &en.variants);
+                }
+                let shape = naming::trait_shape(&t.ty.value);
+                for (op, method) in naming::TRAIT_OPS
+                    .iter()
+                    .zip(naming::trait_methods(&t.id.value))
+                {
+                    if !op.fits(shape) {
+                        continue;
+                    }
+                    match methods.get(&method) {
+                        Some((first, first_span)) if *first != what => {
+                            let d = Diagnostic::error(
+                                "name-collision",
+                                format!("{first} and {what} both generate the method `{method}`"),
+                            )
+                            .at(t.id.span)
+                            .with_label(format!("generates `{method}`"))
+                            .with_secondary(*first_span, format!("{first} generates `{method}` too"))
+                            .with_help("rename one of them (an update has one method per trait and operation: `set_<id>`, `set_once_<id>`, `add_<id>`, `union_<id>`, `remove_<id>`, `unset_<id>`)");
+                            self.push(d);
+                        }
+                        Some(_) => {}
+                        None => {
+                            methods.insert(method, (what, t.id.span));
+                        }
+                    }
+                }
+            }
+        }
+        for (c, f) in plan.context.iter().zip(&names.context) {
+            if let Some(en) = &f.enum_names {
+                let what = ItemName::Context(&c.property.id.value);
+                self.claim(types, &en.type_name, what, c.property.id.span, None);
+                self.variants(what, &c.property, &en.variants);
+            }
         }
     }
 

@@ -21,12 +21,93 @@ impl<'p> Validator<'p> {
                 .iter()
                 .filter_map(|p| self.purposes.get(p.value.as_str()).copied())
                 .collect();
-            for p in &e.properties {
+            let context = plan.context_of(e).map(|c| &c.property);
+            for p in e.properties.iter().chain(context) {
                 for policy in &plan.policies {
                     self.policy(policy, e, p, &uses);
                 }
             }
         }
+        // Data kept about subjects and groups, for the purposes it is kept for.
+        let kept = plan
+            .traits
+            .iter()
+            .map(|t| {
+                (
+                    ItemName::Trait {
+                        id: &t.id.value,
+                        group: None,
+                    },
+                    t,
+                )
+            })
+            .chain(plan.groups.iter().flat_map(|g| {
+                std::iter::once((ItemName::GroupKey(&g.id.value), &g.key)).chain(
+                    g.traits.iter().map(|t| {
+                        (
+                            ItemName::Trait {
+                                id: &t.id.value,
+                                group: Some(&g.id.value),
+                            },
+                            t,
+                        )
+                    }),
+                )
+            }));
+        for (what, p) in kept {
+            let uses: Vec<&Purpose> = Plan::trait_purposes(p)
+                .iter()
+                .filter_map(|id| self.purposes.get(id.value.as_str()).copied())
+                .collect();
+            for policy in &plan.policies {
+                self.kept_policy(policy, what, p, &uses);
+            }
+        }
+    }
+
+    /// Rule 9 for a trait or a group key: a declaration is its category for each purpose it
+    /// is kept for.
+    fn kept_policy(
+        &mut self,
+        policy: &Policy,
+        what: ItemName<'_>,
+        p: &Property,
+        purposes: &[&Purpose],
+    ) {
+        let categories: Vec<&str> = p.category.iter().map(|c| c.value.as_str()).collect();
+        if !rule_matches(&policy.categories, &categories) {
+            return;
+        }
+        let violating: Vec<&&Purpose> = purposes
+            .iter()
+            .filter(|purpose| rule_matches(&policy.data_uses, &[purpose.data_use.value.as_str()]))
+            .collect();
+        let Some(first) = violating.first() else {
+            return;
+        };
+        let uses: Vec<String> = violating
+            .iter()
+            .map(|v| format!("`{}` (purpose `{}`)", v.data_use.value, v.id.value))
+            .collect();
+        let category = p.category.as_ref().map_or_else(
+            || "no category".to_owned(),
+            |c| format!("category `{}`", c.value),
+        );
+        self.push(
+            Diagnostic::error(
+                "policy-violation",
+                format!(
+                    "{what} ({category}) is kept for {}, which policy \"{}\" denies",
+                    uses.join(", "),
+                    policy.name.value
+                ),
+            )
+            .at(p.id.span)
+            .with_label("denied by policy")
+            .with_secondary(policy.span, format!("policy \"{}\"", policy.name.value))
+            .with_secondary(first.data_use.span, "data use of the purpose")
+            .with_help("keep it for other purposes, or change the policy"),
+        );
     }
 
     /// Rule 9, as Fides evaluates a privacy declaration: here a declaration is one property

@@ -21,6 +21,12 @@ impl<'p> Validator<'p> {
         if !self.unknown(p, "name") {
             self.property_name(what, &p.name);
         }
+        self.definition_as(what, p);
+    }
+
+    /// [`definition`](Self::definition) without the wire-name check, for items whose names
+    /// follow their own rule (traits may use Mixpanel's profile names).
+    pub(super) fn definition_as(&mut self, what: ItemName<'_>, p: &Property) {
         self.property_type(what, &p.ty);
         if let Some(purposes) = &p.purposes {
             self.purpose_refs(what, purposes);

@@ -853,3 +853,17 @@ c = { name = "Time", type = "string", sensitivity = "public" }
 "##,
     );
 }
+
+#[test]
+fn an_amplitude_destination_must_be_a_third_party() {
+    let d = one(
+        "[destinations.amp]\nkind = \"amplitude\"\npurposes = [\"analytics\"]\n",
+        "first-party-saas",
+        "\"amplitude\"",
+        &["destination `amp` sends to Amplitude, a third party"],
+    );
+    assert!(d.help.unwrap().contains("third_party = true"));
+    clean(
+        "[destinations.amp]\nkind = \"amplitude\"\npurposes = [\"analytics\"]\nthird_party = true\nlocation = \"EU\"\n",
+    );
+}

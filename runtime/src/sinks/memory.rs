@@ -57,7 +57,11 @@ impl Sink for Memory {
 
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store.retain(|e| !distinct_ids.iter().any(|id| **id == *e.distinct_id));
+        store.retain(|e| {
+            !distinct_ids
+                .iter()
+                .any(|id| **id == *e.distinct_id || e.message.links(id))
+        });
         Erasure::Erased
     }
 
@@ -66,7 +70,11 @@ impl Sink for Memory {
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let records = store
             .iter()
-            .filter(|e| distinct_ids.iter().any(|id| **id == *e.distinct_id))
+            .filter(|e| {
+                distinct_ids
+                    .iter()
+                    .any(|id| **id == *e.distinct_id || e.message.links(id))
+            })
             .map(|e| {
                 let mut line = Vec::new();
                 super::write_ndjson_line(e, &mut line);

@@ -1,15 +1,26 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
 //! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
-//! (Segment-compatible collectors). Each implements [`Sink`](crate::Sink), the trait custom
-//! destinations implement too.
+//! (Segment-compatible collectors, with opt-in `Regulations` for erasure), with the
+//! `amplitude` feature `Amplitude`, and with the `posthog` feature `PostHog`. Each implements
+//! [`Sink`](crate::Sink), the trait custom destinations implement too.
 
+#[cfg(feature = "amplitude")]
+pub(crate) mod amplitude;
 mod memory;
 #[cfg(feature = "http")]
 pub(crate) mod mixpanel;
 mod ndjson;
+#[cfg(feature = "posthog")]
+mod posthog;
+#[cfg(feature = "http")]
+mod privacy_call;
+#[cfg(feature = "http")]
+pub(crate) mod regulations;
 #[cfg(feature = "http")]
 pub(crate) mod segment;
 
+#[cfg(feature = "amplitude")]
+pub use amplitude::Amplitude;
 pub use memory::Memory;
 #[cfg(feature = "http")]
 pub use mixpanel::{
@@ -17,5 +28,9 @@ pub use mixpanel::{
 };
 pub(crate) use ndjson::write_ndjson_line;
 pub use ndjson::{Ndjson, Stdout};
+#[cfg(feature = "posthog")]
+pub use posthog::PostHog;
+#[cfg(feature = "http")]
+pub use regulations::{Regulations, RudderStackRegulations, SegmentRegulations};
 #[cfg(feature = "http")]
 pub use segment::Segment;

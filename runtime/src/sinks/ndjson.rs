@@ -4,18 +4,41 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use crate::message::{GroupRef, Message};
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink, SinkDeclaration};
 use crate::value::write_json_str;
 
-/// Appends one envelope as an NDJSON line (SPEC §6), newline included:
+/// Appends one envelope as an NDJSON line (SPEC §6), newline included. Every record starts
+/// with its `type`; an event's record is otherwise the SPEC's, with the event's groups (if
+/// it carries any) before its properties:
 ///
 /// ```text
-/// {"event":"Signup Completed","time":1795911124000,"insert_id":"…","distinct_id":"…",
-///  "plan":"shop@3","purposes":["product_analytics"],"properties":{…}}
+/// {"type":"track","event":"Signup Completed","time":1795911124000,"insert_id":"…",
+///  "distinct_id":"…","plan":"shop@3","purposes":["product_analytics"],
+///  "groups":[{"kind":"company","key":"company_id","id":"acme"}],"properties":{…}}
+/// {"type":"profile","op":"set","time":…,"insert_id":"…","distinct_id":"…","plan":"shop@3",
+///  "purposes":[…],"traits":{"Plan Tier":"pro"}}
+/// {"type":"profile","op":"unset",…,"traits":["Plan Tier"]}
+/// {"type":"join",…,"group":{"kind":"company","key":"company_id","id":"acme"}}
+/// {"type":"group","op":"set",…,"group":{…},"traits":{"Seats":40}}
+/// {"type":"link",…,"distinct_id":"<identified>","anonymous_id":"<anonymous>"}
 /// ```
 pub(crate) fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"event\":");
-    write_json_str(out, e.event);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(e.message.kind().as_bytes());
+    out.push(b'"');
+    match &e.message {
+        Message::Track { .. } => {
+            out.extend_from_slice(b",\"event\":");
+            write_json_str(out, e.event);
+        }
+        Message::Profile { op } | Message::Group { op, .. } => {
+            out.extend_from_slice(b",\"op\":\"");
+            out.extend_from_slice(op.key().as_bytes());
+            out.push(b'"');
+        }
+        Message::Join { .. } | Message::Link { .. } => {}
+    }
     out.extend_from_slice(b",\"time\":");
     out.extend_from_slice(itoa::Buffer::new().format(e.time_ms).as_bytes());
     out.extend_from_slice(b",\"insert_id\":");
@@ -31,9 +54,53 @@ pub(crate) fn write_ndjson_line(e: &Envelope, out: &mut Vec<u8>) {
         }
         write_json_str(out, id);
     }
-    out.extend_from_slice(b"],\"properties\":");
-    out.extend_from_slice(e.properties.as_bytes());
+    out.push(b']');
+    match &e.message {
+        Message::Track { groups } => {
+            if let Some(groups) = groups {
+                out.extend_from_slice(b",\"groups\":[");
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_group(out, g);
+                }
+                out.push(b']');
+            }
+            out.extend_from_slice(b",\"properties\":");
+            out.extend_from_slice(e.properties.as_bytes());
+        }
+        Message::Profile { .. } => {
+            out.extend_from_slice(b",\"traits\":");
+            out.extend_from_slice(e.properties.as_bytes());
+        }
+        Message::Join { group } => {
+            out.extend_from_slice(b",\"group\":");
+            write_group(out, group);
+        }
+        Message::Group { group, .. } => {
+            out.extend_from_slice(b",\"group\":");
+            write_group(out, group);
+            out.extend_from_slice(b",\"traits\":");
+            out.extend_from_slice(e.properties.as_bytes());
+        }
+        Message::Link { anonymous_id } => {
+            out.extend_from_slice(b",\"anonymous_id\":");
+            write_json_str(out, anonymous_id);
+        }
+    }
     out.extend_from_slice(b"}\n");
+}
+
+/// `{"kind":…,"key":…,"id":…}`; the id is already JSON text.
+fn write_group(out: &mut Vec<u8>, g: &GroupRef) {
+    out.extend_from_slice(b"{\"kind\":");
+    write_json_str(out, g.kind);
+    out.extend_from_slice(b",\"key\":");
+    write_json_str(out, g.key);
+    out.extend_from_slice(b",\"id\":");
+    out.extend_from_slice(g.id.as_bytes());
+    out.push(b'}');
 }
 
 /// A file of NDJSON lines, one per event (SPEC §6).
@@ -139,17 +206,20 @@ impl Ndjson {
     }
 }
 
-/// Whether an NDJSON line is an event of one of `ids`.
+/// Whether an NDJSON line is a record of one of `ids`: its distinct id, or the anonymous id
+/// a link names.
 fn is_about(line: &[u8], ids: &[String]) -> bool {
-    !line.is_empty()
-        && serde_json::from_slice::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| {
-                v.get("distinct_id")?
-                    .as_str()
-                    .map(|d| ids.iter().any(|i| i == d))
-            })
-            .unwrap_or(false)
+    if line.is_empty() {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return false;
+    };
+    ["distinct_id", "anonymous_id"].iter().any(|field| {
+        v.get(field)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|d| ids.iter().any(|i| i == d))
+    })
 }
 
 fn open_append(path: &Path) -> io::Result<File> {

@@ -14,9 +14,14 @@
 //! RudderStack offers a User Suppression API (enterprise plans) authorized by a service access
 //! token. Both work on the `userId`, which here is the pseudonymous distinct id: record it
 //! from the tracker (`Tracker::subject` derives it) when you file the request.
+//!
+//! Or let `forget` file them: attach [`Regulations`] handlers with [`Segment::erase_with`]
+//! (see `regulations.rs`), each with its own workspace credential.
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
-use crate::sink::{BatchLimits, Envelope, Outcome, RetryPolicy, Sink, SinkDeclaration};
+use crate::privacy_api::PrivacyApi;
+use crate::sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration};
+use crate::sinks::regulations::{Regulations, RegulationsClient};
 use crate::time::Timestamp;
 use crate::value::write_json_str;
 use std::time::Duration;
@@ -57,6 +62,7 @@ pub struct Segment {
     client: Option<Client>,
     settled: Settled,
     retry: RetryPolicy,
+    erasure: Vec<Regulations>,
 }
 
 impl Segment {
@@ -73,7 +79,16 @@ impl Segment {
                 max_backoff: Duration::from_secs(60),
                 max_retries: 8,
             },
+            erasure: Vec::new(),
         }
+    }
+
+    /// Carries `Tracker::forget` to a regulations API with its own credential (Segment's
+    /// Public API, RudderStack's data regulation API): the Tracking API this sink delivers
+    /// through cannot delete. Call it once per API; each answers in the forget report.
+    pub fn erase_with(mut self, handler: impl Into<Regulations>) -> Self {
+        self.erasure.push(handler.into());
+        self
     }
 
     /// Use Segment's EU endpoint (`events.eu1.segmentapis.com`), for EU workspaces.
@@ -145,6 +160,22 @@ impl Sink for Segment {
             authorization: &authorization,
         };
         http::deliver_packed(&mut format, settled, batch)
+    }
+
+    /// With [`Segment::erase_with`] handlers: files their regulations (on the worker; a
+    /// tracker calls them through [`Sink::privacy`] instead). Without: `NotSupported`.
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        if self.erasure.is_empty() {
+            return Erasure::NotSupported;
+        }
+        RegulationsClient::new(&self.erasure).erase(distinct_ids)
+    }
+
+    /// With [`Segment::erase_with`] handlers: a client of their regulations APIs, called on
+    /// a thread of its own so regulations (paced, retried) never hold up deliveries.
+    fn privacy(&mut self) -> Option<Box<dyn PrivacyApi>> {
+        (!self.erasure.is_empty())
+            .then(|| Box::new(RegulationsClient::new(&self.erasure)) as Box<dyn PrivacyApi>)
     }
 }
 

@@ -6,8 +6,12 @@
 //! root.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod amplitude_server;
 pub mod logs;
+pub mod posthog;
+pub mod regulations_server;
 pub mod server;
+pub mod stub;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use trackplan_runtime::Envelope;

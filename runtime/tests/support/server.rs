@@ -49,6 +49,24 @@ pub enum Contract {
         /// Expected write key.
         write_key: String,
     },
+    /// A contract checked in a file of its own (e.g. `support/posthog.rs`).
+    Custom(Arc<dyn CustomContract>),
+}
+
+/// A destination's contract kept outside this file: checks each request, and says what a
+/// batch it accepted is answered with.
+pub trait CustomContract: Send + Sync + std::fmt::Debug {
+    /// Checks `request`, pushing every breach to `violations`; `accepted` reads the events the
+    /// server accepted so far (for APIs that answer from them).
+    fn check(
+        &self,
+        request: &Incoming,
+        accepted: &dyn Fn() -> Vec<Accepted>,
+        violations: &mut Vec<String>,
+    ) -> Checked;
+
+    /// The body of the answer to a batch of `events` accepted events.
+    fn accepted_body(&self, events: usize) -> Value;
 }
 
 /// One event the server accepted.
@@ -110,6 +128,8 @@ pub struct Seen {
     pub at: Instant,
     /// The decoded JSON body.
     pub body: Value,
+    /// The decoded body's bytes, as sent.
+    pub raw: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -319,23 +339,23 @@ impl Drop for TestServer {
 }
 
 /// A request, read.
-struct Incoming {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub struct Incoming {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Incoming {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn query(&self, name: &str) -> Option<&str> {
+    pub fn query(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(n, _)| n == name)
@@ -344,14 +364,14 @@ impl Incoming {
 }
 
 /// The answer to send.
-struct Answer {
-    status: u16,
-    body: String,
-    headers: Vec<(&'static str, String)>,
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
-    fn json(status: u16, body: Value) -> Self {
+    pub fn json(status: u16, body: Value) -> Self {
         Answer {
             status,
             body: body.to_string(),
@@ -410,6 +430,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             }
         }
         Contract::Segment { write_key } => check_batch(&incoming, write_key, &mut violations),
+        Contract::Custom(custom) => {
+            custom.check(&incoming, &|| lock(state).accepted.clone(), &mut violations)
+        }
     };
 
     let (answer, accepted) = match (&fault, checked) {
@@ -424,6 +447,7 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
                     serde_json::json!({"code": 200, "num_records_imported": n, "status": "OK"})
                 }
                 Contract::Segment { .. } => serde_json::json!({"success": true}),
+                Contract::Custom(custom) => custom.accepted_body(n),
             };
             (Answer::json(200, body), events)
         }
@@ -533,13 +557,14 @@ fn record(
         fault,
         at: Instant::now(),
         body,
+        raw: decoded,
     });
     state.violations.extend(violations);
     state.accepted.extend(accepted);
 }
 
 /// What the contract check made of a request.
-enum Checked {
+pub enum Checked {
     /// A batch of events, valid.
     Events(Vec<Accepted>),
     /// Not a batch: answer this.
@@ -583,7 +608,7 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-fn decode_body(incoming: &Incoming) -> Result<Vec<u8>, String> {
+pub fn decode_body(incoming: &Incoming) -> Result<Vec<u8>, String> {
     match incoming.header("Content-Encoding") {
         None | Some("identity") => Ok(incoming.body.clone()),
         Some("gzip") => {
@@ -597,7 +622,7 @@ fn decode_body(incoming: &Incoming) -> Result<Vec<u8>, String> {
     }
 }
 
-fn expect(violations: &mut Vec<String>, ok: bool, what: impl FnOnce() -> String) {
+pub fn expect(violations: &mut Vec<String>, ok: bool, what: impl FnOnce() -> String) {
     if !ok {
         violations.push(what());
     }

@@ -82,6 +82,31 @@ fn main() {
     assert_eq!(<destination::Ads as trackplan::Destination>::INDEX, 2);
     assert!(std::ptr::eq(CartUpdated::PLAN, &PLAN));
     assert_eq!(CheckoutCompleted::INFO.properties.len(), 6);
+    // Profile, group and context items (issue 11): every operation that fits each trait.
+    let profile = Profile::new()
+        .set_plan_tier(ProfilePlanTier::Pro)
+        .set_once_email("alice@example.com")
+        .set_first_name(Personal::new("Alice".into()))
+        .add_order_count(1)
+        .union_favourite_categories(["Home", "Garden"])
+        .remove_favourite_categories(vec![String::from("Toys")])
+        .unset_plan_tier();
+    let company = Company::new("acme").set_industry("retail").add_seats(3u8);
+    assert_eq!(company.key(), "acme");
+    let context = Context {
+        app_version: Some("1.4.2".into()),
+    };
+    fn profile_update<U: trackplan::ProfileUpdate>(_: &U) {}
+    fn group_update<G: trackplan::GroupUpdate>(_: &G) {}
+    fn context_properties<C: trackplan::ContextProperties>(_: &C) {}
+    profile_update(&profile);
+    group_update(&company);
+    context_properties(&context);
+    assert_eq!(PLAN.traits.len(), 5);
+    assert_eq!(PLAN.groups[0].id, "company");
+    assert_eq!(PLAN.context[0].property.name, "App Version");
+    let shown = format!("{profile:?}");
+    assert!(!shown.contains("alice"), "trait values are never printed: {shown}");
     // Debug is derived and safe: wrapped values are redacted.
     let shown = format!("{login:?}");
     assert!(!shown.contains("alice"), "{shown}");

@@ -1,0 +1,487 @@
+//! Profile and group updates: the traits generated code implements for them, and the writer
+//! through which their values reach the wire.
+//!
+//! # What `plan!` emits (the interface between codegen and the runtime)
+//!
+//! The plan data. [`PlanInfo`](crate::info::PlanInfo) gains `traits`, `groups` and `context`;
+//! a plan that declares any of them wraps its `plan_info(…)` in `plan_sections`, and an event
+//! with `groups = [...]` wraps its `event_info(…)` in `event_groups`. Traits, group keys and
+//! context properties are [`PropertyInfo`]s built by the same `property(…)` constructor as
+//! event properties (`required` is `false`, except for a group key, which is `true`); a trait
+//! adds its purposes and the destinations the routing rule gives for them (for a group trait:
+//! also among its kind's destinations). `TrackerBuilder::build` re-derives and checks all of
+//! it (see `verify`), as for events.
+//!
+//! ```text
+//! pub static PLAN: PlanInfo = plan_sections(
+//!     plan_info("shop", 3, "shop@3", "…", IdentityTransform::Hmac, &[…], &[…], &[
+//!         event_groups(event_info("order_completed", "Order Completed", …), &[0]),
+//!         …
+//!     ]),
+//!     // [traits.*], in plan order
+//!     &[
+//!         trait_info(
+//!             property("plan_tier", "Plan Tier", "\"Plan Tier\":", ValueKind::Enum,
+//!                      Sensitivity::Internal, None, TransformInfo::None, false, UNCONSTRAINED),
+//!             PurposeSet::from_bits(0b1),
+//!             DestinationSet::from_bits(0b11),
+//!         ),
+//!         trait_info(
+//!             property("email", "Email", "\"Email\":", ValueKind::String,
+//!                      Sensitivity::Personal, Some("user.contact.email"),
+//!                      TransformInfo::Hmac { lowercase: true }, false, UNCONSTRAINED),
+//!             PurposeSet::from_bits(0b1),
+//!             DestinationSet::from_bits(0b11),
+//!         ),
+//!     ],
+//!     // [groups.*]
+//!     &[group_info(
+//!         "company",
+//!         property("company_id", "company_id", "\"company_id\":", ValueKind::String,
+//!                  Sensitivity::Internal, None, TransformInfo::None, true, UNCONSTRAINED),
+//!         PurposeSet::from_bits(0b1),
+//!         DestinationSet::from_bits(0b11),
+//!         &[trait_info(property("seats", "Seats", "\"Seats\":", ValueKind::Integer, …), …)],
+//!     )],
+//!     // [context.*]
+//!     &[context_info(
+//!         property("app_version", "App Version", "\"App Version\":", ValueKind::String,
+//!                  Sensitivity::Public, None, TransformInfo::None, false, UNCONSTRAINED),
+//!         None, // or Some(&[0, 2]): indices of the events it applies to
+//!     )],
+//! );
+//! ```
+//!
+//! The typed API. A profile update is a struct holding one [`TraitOp`] per trait, with one
+//! builder method per operation that fits the trait's type ([`ProfileOp::fits`]), so an
+//! undeclared trait, a wrong type or `add` on a string is a compile error at the call site.
+//! Its impls name only `__private` paths:
+//!
+//! ```text
+//! /// An update of the user's profile: `user.update_profile(Profile::new().set_plan_tier(…))`.
+//! #[derive(Debug, Default)]
+//! pub struct Profile {
+//!     plan_tier: ::trackplan::__private::TraitOp<PlanTier>,
+//!     email: ::trackplan::__private::TraitOp<::trackplan::__private::Personal<String>>,
+//! }
+//! impl Profile {
+//!     pub fn new() -> Self { Self::default() }
+//!     pub fn set_plan_tier(mut self, value: PlanTier) -> Self {
+//!         self.plan_tier = ::trackplan::__private::TraitOp::Set(value); self
+//!     }
+//!     pub fn set_once_plan_tier(mut self, value: PlanTier) -> Self { … TraitOp::SetOnce(value) … }
+//!     pub fn unset_plan_tier(mut self) -> Self { … TraitOp::Unset … }
+//!     // `add_<id>` for integer/number traits (TraitOp::Add), `union_<id>`/`remove_<id>` for
+//!     // list traits (TraitOp::Union / TraitOp::Remove, with the list type).
+//! }
+//! #[doc(hidden)]
+//! impl ::trackplan::__private::Sealed for Profile {}
+//! impl ::trackplan::__private::ProfileUpdate for Profile {
+//!     const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
+//!     fn write_traits(&self, w: &mut ::trackplan::__private::TraitWriter<'_>) {
+//!         let t = <Self as ::trackplan::__private::ProfileUpdate>::PLAN.traits;
+//!         w.write(&t[0], &self.plan_tier);
+//!         w.write(&t[1], &self.email);
+//!     }
+//! }
+//! ```
+//!
+//! A group kind (`company`) is a struct holding its key and one [`TraitOp`] per group trait;
+//! it implements [`Group`] (what `subject.join(…)` needs) and [`GroupUpdate`] (what
+//! `subject.update_group(…)` needs):
+//!
+//! ```text
+//! pub struct Company {
+//!     key: String,                                   // the key property's Rust type
+//!     seats: ::trackplan::__private::TraitOp<i64>,
+//! }
+//! impl Company {
+//!     pub fn new(key: impl Into<String>) -> Self { … }   // or `key: <the key's type>`
+//!     pub fn set_seats(mut self, value: i64) -> Self { … } // and the other fitting ops
+//! }
+//! impl ::trackplan::__private::Sealed for Company {}
+//! impl ::trackplan::__private::Group for Company {
+//!     const PLAN: &'static ::trackplan::__private::PlanInfo = &PLAN;
+//!     const KIND: usize = 0;                              // index in PLAN.groups
+//!     fn write_key(&self, key: &'static ::trackplan::__private::PropertyInfo,
+//!                  w: &mut ::trackplan::__private::PropertyWriter<'_>) {
+//!         ::trackplan::__private::Value::write(&self.key, key, w);
+//!     }
+//! }
+//! impl ::trackplan::__private::GroupUpdate for Company {
+//!     fn write_traits(&self, w: &mut ::trackplan::__private::TraitWriter<'_>) {
+//!         let t = <Self as ::trackplan::__private::Group>::PLAN.groups[0].traits;
+//!         w.write(&t[0], &self.seats);
+//!     }
+//! }
+//! ```
+//!
+//! Context properties are one struct with an `Option` per context property, implementing
+//! [`ContextProperties`](crate::ContextProperties) (see `context.rs`); a `None` leaves the
+//! value set earlier in place.
+//!
+//! # The calls users make (runtime API, step 2 of issue 11)
+//!
+//! ```text
+//! user.update_profile(Profile::new().set_plan_tier(PlanTier::Pro));   // Message::Profile
+//! user.join(Company::new("acme"));                                   // Message::Join
+//! user.update_group(Company::new("acme").set_seats(40));            // Message::Group
+//! let visitor = tracker.anonymous(consent)?;        // or tracker.visitor("<device id>", consent)
+//! let user = visitor.identify("user-42");           // Message::Link, both ids pseudonymized
+//! Tracker::builder(&PLAN).context(Context { app_version: Some("1.4.2".into()), ..Default::default() });
+//! user.set_context(Context { platform: Some(Platform::Ios), ..Default::default() });
+//! ```
+//!
+//! Trait wire names follow the rules of event property names (`verify` refuses `$…`, `mp_…`,
+//! `distinct_id`, …): destinations' own profile fields (`$email`, `$name`, `$phone`) are
+//! mapped by their sinks, deliberately, never by a trait's wire name.
+//!
+//! # What the runtime does with them
+//!
+//! The runtime decides the destinations before anything is written: a trait goes only to the
+//! destinations in its `destinations` that the subject's consent permits (and that have a
+//! sink), and a trait that reaches none is never serialized. [`TraitWriter::write`] resolves
+//! the `&TraitInfo` it is given to its position in the update type's plan (by address, else by
+//! plan id) and uses the tracker's own (verified) plan entry at that position: a hand-made
+//! `TraitInfo` claiming other routes, purposes or transforms gets only what the plan's entry
+//! allows, and one of an id the plan does not declare writes nothing. Values go through [`PropertyWriter`] (constraints, transform, `redact` to first
+//! parties only), exactly as event properties do. Each operation of an update becomes one
+//! envelope per destination ([`Message::Profile`](crate::Message::Profile) or
+//! [`Message::Group`](crate::Message::Group)), with the traits that destination may receive.
+
+use crate::event::Sealed;
+use crate::key::Key;
+use crate::message::ProfileOp;
+use crate::plan::{Audience, DestinationSet, PlanInfo, PropertyInfo, TraitInfo, ValueKind};
+use crate::value::{PropertyWriter, Value, ViolationPolicy};
+use trackplan_vocab::TraitShape;
+
+/// A typed update of a user's profile, generated by `plan!` from the plan's `[traits]`:
+/// `user.update_profile(Profile::new().set_plan_tier(PlanTier::Pro))`.
+/// Implemented by `plan!` only.
+pub trait ProfileUpdate: Sealed {
+    /// The plan the traits belong to.
+    const PLAN: &'static PlanInfo;
+    /// Writes every trait the update touches, through [`TraitWriter::write`].
+    fn write_traits(&self, w: &mut TraitWriter<'_>);
+}
+
+/// A group of a kind the plan declares (`[groups.company]`), identified by its key:
+/// `user.join(Company::new("acme"))`. Implemented by `plan!` only.
+pub trait Group: Sealed {
+    /// The plan the group kind belongs to.
+    const PLAN: &'static PlanInfo;
+    /// Index of the kind in `PLAN.groups`.
+    const KIND: usize;
+    /// Writes the group's key through `key` (the kind's key property, as the tracker's plan
+    /// has it).
+    fn write_key(&self, key: &'static PropertyInfo, w: &mut PropertyWriter<'_>);
+}
+
+/// A typed update of a group's profile: `user.update_group(Company::new("acme").set_seats(40))`.
+/// Implemented by `plan!` only.
+pub trait GroupUpdate: Group {
+    /// Writes every group trait the update touches, through [`TraitWriter::write`].
+    fn write_traits(&self, w: &mut TraitWriter<'_>);
+}
+
+/// What an update does with one trait. Generated update types hold one per trait, starting
+/// [`TraitOp::Untouched`]; their builder methods offer only the operations that fit the
+/// trait's type.
+#[derive(Clone, Default, PartialEq)]
+pub enum TraitOp<T> {
+    /// The update leaves the trait alone.
+    #[default]
+    Untouched,
+    /// Sets the trait ([`ProfileOp::Set`]).
+    Set(T),
+    /// Sets the trait unless it has a value ([`ProfileOp::SetOnce`]).
+    SetOnce(T),
+    /// Adds to a number trait ([`ProfileOp::Add`]).
+    Add(T),
+    /// Adds the items missing from a list trait ([`ProfileOp::Union`]).
+    Union(T),
+    /// Removes items from a list trait ([`ProfileOp::Remove`]).
+    Remove(T),
+    /// Removes the trait ([`ProfileOp::Unset`]).
+    Unset,
+}
+
+// The values are the subject's data (an e-mail address before its HMAC): never printed.
+impl<T> std::fmt::Debug for TraitOp<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parts() {
+            None => f.write_str("Untouched"),
+            Some((op, None)) => write!(f, "{op:?}"),
+            Some((op, Some(_))) => write!(f, "{op:?}([redacted])"),
+        }
+    }
+}
+
+impl<T> TraitOp<T> {
+    /// The operation and its value (`None` for `Unset`); `None` when untouched.
+    fn parts(&self) -> Option<(ProfileOp, Option<&T>)> {
+        Some(match self {
+            TraitOp::Untouched => return None,
+            TraitOp::Set(v) => (ProfileOp::Set, Some(v)),
+            TraitOp::SetOnce(v) => (ProfileOp::SetOnce, Some(v)),
+            TraitOp::Add(v) => (ProfileOp::Add, Some(v)),
+            TraitOp::Union(v) => (ProfileOp::Union, Some(v)),
+            TraitOp::Remove(v) => (ProfileOp::Remove, Some(v)),
+            TraitOp::Unset => (ProfileOp::Unset, None),
+        })
+    }
+}
+
+/// One trait an update wrote: where its JSON member (`"key":value`, or for `unset` the wire
+/// name as a JSON string) lies, and who may receive it.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub op: ProfileOp,
+    /// Index of the trait in its list (`PlanInfo::traits` or the kind's `traits`).
+    pub index: usize,
+    /// In the first-party buffer (`redact`) rather than the shared one.
+    pub first_party: bool,
+    pub start: usize,
+    pub end: usize,
+    /// Destinations that may receive it now: its routes, permitted by consent.
+    pub destinations: DestinationSet,
+    /// The trait's purposes.
+    pub purposes: crate::plan::PurposeSet,
+}
+
+/// Writes the traits of one update, as the runtime hands it to generated `write_traits`.
+///
+/// Only the runtime makes one: it is never a way to read the update's raw values, and every
+/// value written through it goes through its trait's transform to the destinations the trait
+/// may reach.
+pub struct TraitWriter<'a> {
+    /// The trait list of the update type's plan (where generated code takes its `&TraitInfo`).
+    source: &'static [TraitInfo],
+    /// The same list in the tracker's verified plan.
+    target: &'static [TraitInfo],
+    /// Destinations the update may reach now (routes, consent, sinks).
+    reach: DestinationSet,
+    shared: &'a mut Vec<u8>,
+    first_party: &'a mut Vec<u8>,
+    key: Option<&'a Key>,
+    policy: ViolationPolicy,
+    pub(crate) members: &'a mut Vec<Member>,
+    pub(crate) dropped: u32,
+    /// `TraitInfo`s that are not the plan's.
+    pub(crate) foreign: u32,
+    /// The routes of every trait the update touches, reachable now or not (for the stats).
+    pub(crate) wanted: DestinationSet,
+}
+
+impl<'a> TraitWriter<'a> {
+    #[allow(clippy::too_many_arguments)] // the parts of one update's serialization
+    pub(crate) fn new(
+        source: &'static [TraitInfo],
+        target: &'static [TraitInfo],
+        reach: DestinationSet,
+        shared: &'a mut Vec<u8>,
+        first_party: &'a mut Vec<u8>,
+        key: Option<&'a Key>,
+        policy: ViolationPolicy,
+        members: &'a mut Vec<Member>,
+    ) -> Self {
+        TraitWriter {
+            source,
+            target,
+            reach,
+            shared,
+            first_party,
+            key,
+            policy,
+            members,
+            dropped: 0,
+            foreign: 0,
+            wanted: DestinationSet::EMPTY,
+        }
+    }
+
+    /// Writes trait `t` (an entry of the update type's plan) with operation `op`: nothing for
+    /// [`TraitOp::Untouched`], nor when no destination the update may reach may receive the
+    /// trait.
+    #[inline]
+    pub fn write<T: Value>(&mut self, t: &'static TraitInfo, op: &TraitOp<T>) {
+        if let Some((op, value)) = op.parts() {
+            self.member(t, op, value);
+        }
+    }
+
+    fn member<T: Value>(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&T>) {
+        let Some(index) = position(self.source, t, |t| t.property.id) else {
+            self.foreign += 1;
+            return;
+        };
+        let Some(info) = self.target.get(index) else {
+            self.foreign += 1;
+            return;
+        };
+        self.wanted |= info.destinations;
+        let destinations = info.destinations & self.reach;
+        if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
+            // Reaches no one now (never serialized), or written twice by a hand-made impl.
+            return;
+        }
+        let p = &info.property;
+        if !op_fits(op, p) {
+            self.dropped += 1;
+            tracing::warn!(
+                property = p.id,
+                op = %op,
+                "trackplan dropped a trait operation that does not fit the trait's type"
+            );
+            return;
+        }
+        let first_party = matches!(p.transform.audience(), Audience::FirstParty);
+        let (start_shared, start_fp) = (self.shared.len(), self.first_party.len());
+        match value {
+            None => {
+                // `unset` names the trait: its JSON key without the `:`.
+                let buf = if first_party {
+                    &mut *self.first_party
+                } else {
+                    &mut *self.shared
+                };
+                buf.extend_from_slice(&p.json_key.as_bytes()[..p.json_key.len() - 1]);
+            }
+            Some(v) if op == ProfileOp::Add => {
+                // The trait's `min`/`max` bound its value, not the amount added (an order
+                // count of 3 may be decremented): the amount is checked only for being a
+                // finite number, and sent as is (`op_fits`: no transform but `redact`, which
+                // only picks the buffer).
+                let (own, other) = if first_party {
+                    (&mut *self.first_party, &mut *self.shared)
+                } else {
+                    (&mut *self.shared, &mut *self.first_party)
+                };
+                let start = own.len();
+                own.extend_from_slice(p.json_key.as_bytes());
+                let mut w = PropertyWriter::with_context(own, other, None, self.policy);
+                v.write(delta(p.kind), &mut w);
+                let dropped = w.dropped();
+                if dropped > 0 || own.len() == start + p.json_key.len() {
+                    own.truncate(start);
+                }
+                self.dropped += dropped;
+            }
+            Some(v) => {
+                let mut w = PropertyWriter::with_context(
+                    self.shared,
+                    self.first_party,
+                    self.key,
+                    self.policy,
+                );
+                v.write(p, &mut w);
+                self.dropped += w.dropped();
+            }
+        }
+        let (start, end) = if first_party {
+            (start_fp, self.first_party.len())
+        } else {
+            (start_shared, self.shared.len())
+        };
+        if end > start {
+            self.members.push(Member {
+                op,
+                index,
+                first_party,
+                start,
+                end,
+                destinations,
+                purposes: info.purposes,
+            });
+        }
+    }
+}
+
+/// The amount an `add` adds to a number trait, as a property without a name (its member is
+/// the bare number) or constraints.
+fn delta(kind: ValueKind) -> &'static PropertyInfo {
+    const fn amount(kind: ValueKind) -> PropertyInfo {
+        crate::plan::property(
+            "(the amount of an add)",
+            "",
+            "",
+            kind,
+            crate::plan::Sensitivity::Internal,
+            None,
+            crate::plan::TransformInfo::None,
+            false,
+            crate::plan::constraints(None, None, None),
+        )
+    }
+    static INTEGER: PropertyInfo = amount(ValueKind::Integer);
+    static NUMBER: PropertyInfo = amount(ValueKind::Number);
+    if kind == ValueKind::Integer {
+        &INTEGER
+    } else {
+        &NUMBER
+    }
+}
+
+/// Whether `op` applies to trait `p`: [`ProfileOp::fits`] its type, and `add` only to a
+/// number sent as is, or only to first parties (a bucket label cannot be added to).
+fn op_fits(op: ProfileOp, p: &PropertyInfo) -> bool {
+    let shape = match p.kind {
+        ValueKind::Integer | ValueKind::Number => TraitShape::Number,
+        ValueKind::List { .. } => TraitShape::List,
+        _ => TraitShape::Scalar,
+    };
+    op.fits(shape)
+        && (op != ProfileOp::Add
+            || matches!(
+                p.transform,
+                crate::plan::TransformInfo::None | crate::plan::TransformInfo::Redact
+            ))
+}
+
+/// The position in `list` of `item`: by address (generated code hands out the plan's own
+/// entries), else of the entry with the same plan id (a copy, e.g. one a `const` made). The
+/// caller uses its own verified entry at that position, never `item`'s contents, so a
+/// hand-made description of a declared item gets only what the plan allows it, and one of an
+/// undeclared item nothing.
+pub(crate) fn position<T>(
+    list: &'static [T],
+    item: &'static T,
+    id: impl Fn(&T) -> &str,
+) -> Option<usize> {
+    index_in(list, item).or_else(|| {
+        let wanted = id(item);
+        list.iter().position(|t| id(t) == wanted)
+    })
+}
+
+/// The position of `item` in `slice`, by address: `None` when `item` is not one of its
+/// elements (a copy made elsewhere, or another plan's).
+pub(crate) fn index_in<T>(slice: &'static [T], item: &'static T) -> Option<usize> {
+    let size = std::mem::size_of::<T>().max(1);
+    let start = slice.as_ptr() as usize;
+    let at = (item as *const T as usize).checked_sub(start)?;
+    (at % size == 0 && at / size < slice.len()).then_some(at / size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_in_finds_elements_by_address_only() {
+        static ITEMS: [u64; 3] = [1, 2, 3];
+        static OTHER: u64 = 2;
+        assert_eq!(index_in(&ITEMS, &ITEMS[2]), Some(2));
+        assert_eq!(index_in(&ITEMS, &ITEMS[0]), Some(0));
+        assert_eq!(index_in(&ITEMS, &OTHER), None);
+    }
+
+    #[test]
+    fn trait_op_debug_hides_the_value() {
+        let op = TraitOp::Set("alice@example.com");
+        assert_eq!(format!("{op:?}"), "Set([redacted])");
+        assert_eq!(format!("{:?}", TraitOp::<u8>::Unset), "Unset");
+        assert_eq!(format!("{:?}", TraitOp::<u8>::Untouched), "Untouched");
+    }
+}
