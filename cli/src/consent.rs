@@ -30,6 +30,65 @@ pub enum ConsentError {
     Write(#[from] io::Error),
 }
 
+/// A plan file given with `--plan`: its content hash and purpose texts, to recompute what an
+/// entry recorded under that plan version showed.
+#[derive(Debug)]
+pub struct PlanTexts {
+    /// The file, as given.
+    pub path: String,
+    /// SHA-256 of its text (what `PlanInfo::hash` and an entry's `plan_hash` hold).
+    pub hash: String,
+    /// `(id, legal basis, description, sale_or_share)` per purpose, in plan order.
+    pub purposes: Vec<(String, &'static str, String, bool)>,
+}
+
+impl PlanTexts {
+    /// The texts of a checked plan read from `path` with text `text`.
+    pub fn of(path: &str, text: &str, plan: &trackplan_model::Plan) -> PlanTexts {
+        PlanTexts {
+            path: path.to_owned(),
+            hash: trackplan_model::content_hash(text),
+            purposes: plan
+                .purposes
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.value.clone(),
+                        p.basis.value.key(),
+                        p.description.value.clone(),
+                        p.sale_or_share.value,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How the texts a plan file gives compare with the notice an entry names: `None` when no
+/// given plan file is the entry's plan version; otherwise the file and the purposes whose
+/// recomputed text differs from the recorded one (empty: all match).
+fn recompute<'p>(
+    snapshot: &Snapshot,
+    e: &LedgerEntry,
+    plans: &'p [PlanTexts],
+) -> Option<(&'p PlanTexts, Vec<String>)> {
+    let plan = plans.iter().find(|p| p.hash == e.plan_hash)?;
+    let notice = snapshot.notice(&e.notice_hash);
+    let differ = plan
+        .purposes
+        .iter()
+        .filter(|(id, basis, text, sale)| {
+            notice.and_then(|n| n.purpose(id)).is_none_or(|shown| {
+                shown.description != *text
+                    || shown.legal_basis.key() != *basis
+                    || shown.sale_or_share != *sale
+            })
+        })
+        .map(|(id, ..)| id.clone())
+        .collect();
+    Some((plan, differ))
+}
+
 /// Reads the ledger at `store`: a directory, or a `postgres://` URL.
 pub fn read(store: &str) -> Result<Snapshot, ConsentError> {
     if store.starts_with("postgres://") || store.starts_with("postgresql://") {
@@ -94,13 +153,16 @@ pub fn verify(snapshot: &Snapshot, store: &str, out: &mut dyn Write) -> Result<b
 pub fn export(
     snapshot: &Snapshot,
     distinct_id: &str,
+    plans: &[PlanTexts],
     json_format: bool,
     out: &mut dyn Write,
 ) -> Result<usize, ConsentError> {
     let history = snapshot.history(distinct_id);
     if json_format {
-        let entries: Vec<serde_json::Value> =
-            history.iter().map(|e| entry_json(snapshot, e)).collect();
+        let entries: Vec<serde_json::Value> = history
+            .iter()
+            .map(|e| entry_json(snapshot, e, plans))
+            .collect();
         let doc = json!({
             "pii_principal_id": distinct_id,
             "chain_intact": snapshot.verification().is_intact(),
@@ -141,6 +203,20 @@ pub fn export(
         }
         writeln!(out)?;
         writeln!(out, "  plan {} (sha256 {})", e.plan_label, e.plan_hash)?;
+        match recompute(snapshot, e, plans) {
+            Some((plan, differ)) if differ.is_empty() => writeln!(
+                out,
+                "  texts recomputed from {}: the same as recorded",
+                plan.path
+            )?,
+            Some((plan, differ)) => writeln!(
+                out,
+                "  texts recomputed from {} DIFFER from those recorded for: {}",
+                plan.path,
+                differ.join(", ")
+            )?,
+            None => {}
+        }
         let mut flags = Vec::new();
         if e.reconsent {
             flags.push("answer to a re-ask after a plan change");
@@ -190,8 +266,9 @@ pub fn export(
     Ok(history.len())
 }
 
-fn entry_json(snapshot: &Snapshot, e: &LedgerEntry) -> serde_json::Value {
+fn entry_json(snapshot: &Snapshot, e: &LedgerEntry, plans: &[PlanTexts]) -> serde_json::Value {
     let notice = snapshot.notice(&e.notice_hash);
+    let recomputed = recompute(snapshot, e, plans);
     let purposes: Vec<serde_json::Value> = e
         .purposes
         .iter()
@@ -221,6 +298,8 @@ fn entry_json(snapshot: &Snapshot, e: &LedgerEntry) -> serde_json::Value {
         "erased_subject": e.erased_subject,
         "purposes": purposes,
         "entry_hash": e.hash,
+        "texts_recomputed_from": recomputed.as_ref().map(|(p, _)| p.path.clone()),
+        "texts_differ_for": recomputed.map(|(_, d)| d),
     })
 }
 

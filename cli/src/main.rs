@@ -247,6 +247,10 @@ Example:
         /// `text` (default) or `json`.
         #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
         format: ExportFormat,
+        /// A plan file (any version; may be repeated): for each entry recorded under it (same
+        /// content hash), the texts are recomputed from it and compared with those recorded.
+        #[arg(long = "plan", value_name = "FILE")]
+        plans: Vec<PathBuf>,
         /// The ledger: its directory, or a PostgreSQL URL.
         #[arg(value_name = "DIR|URL")]
         store: String,
@@ -528,14 +532,29 @@ fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
             key_env,
             id,
             format,
+            plans,
             store,
         } => {
             let key = trackplan_runtime::Key::from_env(&key_env)?;
             let distinct_id = key.pseudonymize(&id);
+            let mut texts = Vec::new();
+            for path in &plans {
+                let src = load::read_plan(path)?;
+                let checked = trackplan_model::check(&src);
+                let Some(plan) = checked.plan else {
+                    return Err(CliError::Invalid(path.display().to_string()));
+                };
+                texts.push(consent::PlanTexts::of(
+                    &path.display().to_string(),
+                    &src.text,
+                    &plan,
+                ));
+            }
             let snapshot = consent::read(&store)?;
             let n = consent::export(
                 &snapshot,
                 &distinct_id,
+                &texts,
                 format == ExportFormat::Json,
                 &mut out,
             )?;

@@ -59,8 +59,8 @@ fn who(raw: &str) -> String {
 }
 
 /// Notice #1, user-42 accepts (#2), user-7 sends GPC (#3), user-42 is asked again under the
-/// reworded plan (notice #4, entry #5).
-fn record(dir: &Path) {
+/// reworded plan (notice #4, entry #5). Returns the open ledger.
+fn record(dir: &Path) -> Ledger {
     let ledger = Ledger::open(dir).expect("open");
     ledger
         .record(
@@ -88,6 +88,7 @@ fn record(dir: &Path) {
             &Collection::new(Method::SaveChoices, Surface::Settings).reconsent(),
         )
         .expect("record");
+    ledger
 }
 
 #[test]
@@ -212,6 +213,51 @@ fn export_shows_the_texts_each_entry_was_recorded_under_and_never_the_raw_id() {
         "the reworded advertising text"
     );
     assert_eq!(entries[0]["purposes"][1]["preference"], "opt_in");
+    assert_eq!(entries[0]["texts_recomputed_from"], serde_json::Value::Null);
+
+    // Given the plan files, each entry's texts are recomputed from its own version.
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests");
+    let (v3, v4) = (
+        runtime.join("fixture/shop.toml"),
+        runtime.join("ledger/shop_reworded.toml"),
+    );
+    let (v3, v4) = (v3.to_str().expect("UTF-8"), v4.to_str().expect("UTF-8"));
+    let with_plans = |format: &str| {
+        run(&[
+            "consent",
+            "export",
+            "--key-env",
+            "TEST_CONSENT_KEY",
+            "--id",
+            "user-42",
+            "--plan",
+            v4,
+            "--plan",
+            v3,
+            "--format",
+            format,
+            dir,
+        ])
+    };
+    let out = with_plans("json");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for (entry, file) in doc["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .zip([v3, v4])
+    {
+        assert_eq!(entry["texts_recomputed_from"], file);
+        assert_eq!(entry["texts_differ_for"], serde_json::json!([]));
+    }
+    let report = text(&with_plans("text").stdout);
+    assert_eq!(
+        report.matches("texts recomputed from").count(),
+        2,
+        "{report}"
+    );
+    assert!(report.contains(&format!("texts recomputed from {v3}: the same as recorded")));
     assert_eq!(entries[1]["purposes"][1]["preference"], "not_given");
 
     // Without the key: an error naming the variable, nothing about the subject.
@@ -238,8 +284,9 @@ fn export_shows_the_texts_each_entry_was_recorded_under_and_never_the_raw_id() {
 #[test]
 fn stats_counts_methods_and_current_choices_per_purpose() {
     let tmp = TempDir::new("stats");
-    record(&tmp.0);
-    let ledger = Ledger::open(&tmp.0).expect("open");
+    // The same ledger goes on (reopening could race with another test's child process,
+    // which holds the directory's lock between its fork and exec).
+    let ledger = record(&tmp.0);
     ledger
         .forget(&who("user-7"), Default::default())
         .expect("forget");
