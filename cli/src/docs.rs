@@ -382,6 +382,35 @@ fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             })
             .collect(),
     });
+    storage(plan, doc);
+}
+
+/// Where each destination keeps the data, and how the plan's retention is enforced there.
+fn storage(plan: &Plan, doc: &mut Vec<Block>) {
+    doc.push(Block::Heading(
+        3,
+        "storage".into(),
+        vec![t("Where the data is kept, and for how long")],
+    ));
+    doc.push(Block::Table {
+        class: "storage",
+        head: vec!["Destination", "System", "Location", "Retention"],
+        rows: plan
+            .destinations
+            .iter()
+            .map(|d| {
+                vec![
+                    vec![Code(d.id.value.clone())],
+                    vec![t(crate::stores::system(d.kind.value))],
+                    vec![t(d.location.as_ref().map_or_else(
+                        || "not stated".to_owned(),
+                        |l| l.value.clone(),
+                    ))],
+                    vec![t(crate::stores::enforcement(plan, d))],
+                ]
+            })
+            .collect(),
+    });
 }
 
 fn record(plan: &Plan, opts: &Options, doc: &mut Vec<Block>) {

@@ -178,6 +178,7 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
                 "Service"
             }),
         ),
+        ("meta", storage_meta(plan, d)),
         (
             "ingress",
             Node::List(vec![Node::map(vec![
@@ -205,6 +206,20 @@ fn destination_system(plan: &Plan, d: &Destination, app_key: &str, subjects: &No
         system.push(("meta", Node::map(meta)));
     }
     Node::map(system)
+}
+
+/// What runs the destination, where it keeps the data and for how long (fideslang's free-form
+/// `meta`).
+fn storage_meta(plan: &Plan, d: &Destination) -> Node {
+    let mut meta = vec![
+        ("trackplan_kind", Node::str(d.kind.value.key())),
+        ("system", Node::str(crate::stores::system(d.kind.value))),
+    ];
+    if let Some(location) = &d.location {
+        meta.push(("location", Node::str(location.value.clone())));
+    }
+    meta.push(("retention", Node::str(crate::stores::enforcement(plan, d))));
+    Node::map(meta)
 }
 
 /// A `[[policies]]` rule as a Fides policy (any data subject).

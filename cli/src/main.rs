@@ -16,10 +16,13 @@ mod json;
 mod load;
 mod manifest;
 mod map;
+mod prune;
 mod report;
 mod schema;
 mod segment;
+mod stores;
 mod subject;
+mod warehouse;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use diagnostics::ColorChoice;
@@ -119,12 +122,28 @@ Examples:
     #[command(after_help = "\
 Examples:
   trackplan schema > plans/trackplan.schema.json
-  trackplan schema --events plans/shop.toml > lexicon.json   (body for Mixpanel's Lexicon Schemas API)")]
+  trackplan schema --events plans/shop.toml > lexicon.json   (body for Mixpanel's Lexicon Schemas API)
+  trackplan schema --sql postgres plans/warehouse.toml > warehouse.sql   (tables and typed views)")]
     Schema {
         /// Instead of the plan format: one JSON Schema per event of this plan, as a Mixpanel
         /// Lexicon Schemas API upload body.
         #[arg(long, value_name = "PLAN")]
         events: Option<PathBuf>,
+        /// Instead of the plan format: the SQL of the plan's warehouse tables and per-event
+        /// views, for this database.
+        #[arg(long, value_enum, value_name = "DATABASE")]
+        sql: Option<SqlDialect>,
+        /// The plan, with --sql.
+        #[arg(requires = "sql")]
+        plan: Option<PathBuf>,
+        /// The PostgreSQL schema of the tables, with --sql (the sink's `Postgres::schema`).
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "trackplan",
+            requires = "sql"
+        )]
+        sql_schema: String,
         /// Write here instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -135,6 +154,23 @@ Examples:
     /// Converts other tracking-plan formats into a trackplan plan.
     #[command(subcommand)]
     Import(Import),
+    /// Enforces the plan's retention on stores of a stopped application: NDJSON files and
+    /// the spool lose every record older than the shortest `retention_days` of its
+    /// destination's purposes. A running application calls `Tracker::prune` instead.
+    #[command(after_help = "\
+Examples:
+  trackplan prune plans/shop.toml --ndjson warehouse=events.ndjson --ndjson security_log=security.ndjson
+  trackplan prune plans/shop.toml --spool /var/lib/shop/spool")]
+    Prune {
+        /// The plan file.
+        plan: Option<PathBuf>,
+        /// An NDJSON store of one destination (repeatable).
+        #[arg(long, value_name = "DESTINATION=FILE")]
+        ndjson: Vec<String>,
+        /// The application's spool directory.
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
+    },
     /// A data subject's access and erasure requests on an NDJSON store.
     #[command(subcommand)]
     Subject(SubjectCommand),
@@ -311,6 +347,11 @@ Example:
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SqlDialect {
+    Postgres,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum CheckFormat {
     Text,
     Json,
@@ -380,6 +421,10 @@ enum CliError {
     Key(#[from] trackplan_runtime::error::KeyError),
     #[error("--key-env is required with the hmac identity (the default)")]
     NoKey,
+    #[error("{0}")]
+    Prune(#[from] prune::PruneError),
+    #[error("--sql-schema: {0}")]
+    SqlSchema(#[from] trackplan_runtime::sinks::InvalidSchemaName),
 }
 
 fn main() -> ExitCode {
@@ -433,7 +478,21 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             emit(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Schema { events, output } => {
+        Command::Schema {
+            events,
+            sql: Some(SqlDialect::Postgres),
+            plan,
+            sql_schema,
+            output,
+        } => {
+            if events.is_some() {
+                eprintln!("warning: --events is ignored with --sql");
+            }
+            let (_, plan) = load_valid(plan, color)?;
+            emit(output.as_deref(), &warehouse::postgres(&plan, &sql_schema)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { events, output, .. } => {
             let value = match events {
                 Some(path) => {
                     let (_, plan) = load_valid(Some(path), color)?;
@@ -472,6 +531,17 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fmt { plans, check } => fmt_command(&plans, check),
+        Command::Prune {
+            plan,
+            ndjson,
+            spool,
+        } => {
+            let (_, plan) = load_valid(plan, color)?;
+            for line in prune::run(&plan, &ndjson, spool.as_deref())? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Coverage {
             crate_dir,
             plan,
@@ -618,6 +688,9 @@ fn check_command(
                     "note: built-in policy `{}` is lifted for this plan: {}",
                     x.policy.value, x.justification.value
                 );
+            }
+            for note in checked.plan.iter().flat_map(stores::saas_notes) {
+                eprintln!("note: {note}");
             }
             let line = diagnostics::summary(&src.name, &checked.diagnostics);
             if checked.has_errors() {

@@ -14,8 +14,16 @@
 //! baseline. With `--features posthog` it includes the PostHog sink (gzip, as it ships, and
 //! uncompressed), with `--features amplitude` the Amplitude sink.
 //!
-//! `cargo bench -p trackplan-runtime --features http --bench delivery`
 //! `cargo bench -p trackplan-runtime --features posthog,amplitude --bench delivery -- sink_cpu`
+//!
+//! With the `postgres` feature, `postgres_delivery_2000`: the PostgreSQL sink (`COPY` into a
+//! staging table, `INSERT … ON CONFLICT DO NOTHING`) to a local server the bench starts with
+//! PostgreSQL's default durability, against a multi-row `INSERT … VALUES … ON CONFLICT` of the
+//! same rows (the alternative the sink does not use), and `tracker_postgres`, the whole path;
+//! each prints the CPU per event of this process and of the server's backend.
+//!
+//! `cargo bench -p trackplan-runtime --features http --bench delivery`
+//! `cargo bench -p trackplan-runtime --features http,postgres --bench delivery`
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -339,5 +347,234 @@ fn sink_cpu_per_event(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, delivery, tracker_delivery, sink_cpu_per_event);
+#[cfg(feature = "postgres")]
+#[path = "../tests/support/postgres.rs"]
+mod pg;
+
+/// CPU time (user + system) of process `pid` so far (a PostgreSQL backend), from /proc.
+#[cfg(feature = "postgres")]
+fn pid_cpu(pid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The backends of the server that belong to `application_name`, for their CPU.
+#[cfg(feature = "postgres")]
+fn backends(client: &mut postgres::Client, application: &str) -> Vec<i32> {
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&application],
+        )
+        .expect("pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[cfg(feature = "postgres")]
+struct CpuMeter {
+    name: &'static str,
+    client: Duration,
+    server: Duration,
+    events: u64,
+}
+
+#[cfg(feature = "postgres")]
+impl CpuMeter {
+    fn new(name: &'static str) -> CpuMeter {
+        CpuMeter {
+            name,
+            client: Duration::ZERO,
+            server: Duration::ZERO,
+            events: 0,
+        }
+    }
+
+    /// Runs `f`, adding this process's and the backends' CPU to the totals.
+    fn measure(&mut self, backends: &[i32], events: u64, f: impl FnOnce()) {
+        let sum = |pids: &[i32]| pids.iter().filter_map(|&p| pid_cpu(p)).sum::<Duration>();
+        let (client, server) = (process_cpu(), sum(backends));
+        f();
+        if let (Some(a), Some(b)) = (client, process_cpu()) {
+            self.client += b - a;
+            self.server += sum(backends) - server;
+            self.events += events;
+        }
+    }
+
+    fn report(&self) {
+        if self.events > 0 {
+            eprintln!(
+                "{}: CPU per event {:.0} ns in this process, {:.0} ns in the server ({} events)",
+                self.name,
+                self.client.as_nanos() as f64 / self.events as f64,
+                self.server.as_nanos() as f64 / self.events as f64,
+                self.events
+            );
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_delivery(c: &mut Criterion) {
+    use trackplan_runtime::sinks::{Postgres, postgres_ddl};
+
+    let server = pg::PgServer::start_with(pg::Durability::Default);
+    let mut admin = server.client();
+    let mut group = c.benchmark_group("postgres_delivery_2000");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(20);
+    let mut round = 1_000_000u64;
+    let mut next = move || {
+        round += 1;
+        batch(round)
+    };
+
+    let mut sink = Postgres::new(&server.url()).expect("url");
+    // Connect (and create the tables) before measuring.
+    assert_eq!(sink.deliver(&next()), Outcome::Delivered);
+    let pids = backends(&mut admin, "trackplan");
+    let mut meter = CpuMeter::new("postgres_delivery_2000/copy");
+    group.bench_function("copy", |b| {
+        b.iter_batched(
+            &mut next,
+            |events| {
+                meter.measure(&pids, BATCH as u64, || {
+                    assert_eq!(sink.deliver(&events), Outcome::Delivered)
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    meter.report();
+
+    // The alternative: one multi-row INSERT with parameters, into a table of its own.
+    drop(sink);
+    let mut config: postgres::Config = server.url().parse().expect("url");
+    let mut insert = config
+        .application_name("bench_insert")
+        .connect(postgres::NoTls)
+        .expect("connect");
+    insert
+        .batch_execute(&postgres_ddl("bench_insert").expect("ddl"))
+        .expect("tables");
+    let values: Vec<String> = (0..BATCH)
+        .map(|i| {
+            let p = i * 7;
+            format!(
+                "(${}, ${}, timestamptz 'epoch' + ${}::bigint * interval '1 millisecond', ${}, ${}, ${}::text::text[], NULL, ${}::text::jsonb)",
+                p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7
+            )
+        })
+        .collect();
+    let statement = insert
+        .prepare(&format!(
+            "INSERT INTO bench_insert.events VALUES {} ON CONFLICT (insert_id) DO NOTHING",
+            values.join(", ")
+        ))
+        .expect("prepare");
+    let pids = backends(&mut admin, "bench_insert");
+    let mut meter = CpuMeter::new("postgres_delivery_2000/insert_values");
+    group.bench_function("insert_values", |b| {
+        b.iter_batched(
+            &mut next,
+            |events| {
+                meter.measure(&pids, BATCH as u64, || {
+                    let purposes: Vec<String> = events
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{{{}}}",
+                                PLAN.purpose_ids(e.purposes).collect::<Vec<_>>().join(",")
+                            )
+                        })
+                        .collect();
+                    let ids: Vec<&str> = events.iter().map(|e| &*e.distinct_id).collect();
+                    let properties: Vec<&str> = events.iter().map(|e| &*e.properties).collect();
+                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                        Vec::with_capacity(BATCH * 7);
+                    for (i, e) in events.iter().enumerate() {
+                        params.push(&e.insert_id);
+                        params.push(&e.event);
+                        params.push(&e.time_ms);
+                        params.push(&ids[i]);
+                        params.push(&PLAN.label);
+                        params.push(&purposes[i]);
+                        params.push(&properties[i]);
+                    }
+                    let rows = insert.execute(&statement, &params).expect("insert");
+                    assert_eq!(rows, BATCH as u64);
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    meter.report();
+    group.finish();
+
+    // The whole path: track, queue, worker, COPY.
+    use common::{Topic, destination, key};
+    use trackplan_runtime::{Consent, Tracker};
+    let tracker = Tracker::builder(&common::PLAN)
+        .key(key())
+        .queue_capacity(100_000)
+        .sink(
+            destination::SupportDesk,
+            Postgres::new(&server.url()).expect("url"),
+        )
+        .skip(destination::Warehouse)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .build()
+        .expect("builds");
+    let subject = tracker.subject("user-1", Consent::none());
+    let ticket = |i: u64| common::SupportTicketOpened {
+        topic: Topic::Refund,
+        order_count: i as i64,
+    };
+    subject.track(ticket(0));
+    tracker.flush().expect("connects");
+    let pids = backends(&mut admin, "trackplan");
+    let mut group = c.benchmark_group("tracker_delivery");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(TRACKED));
+    let mut meter = CpuMeter::new("tracker_postgres");
+    group.bench_function("tracker_postgres", |b| {
+        b.iter_custom(|iters| {
+            let started = std::time::Instant::now();
+            meter.measure(&pids, iters * TRACKED, || {
+                for _ in 0..iters {
+                    for i in 0..TRACKED {
+                        subject.track(ticket(i));
+                    }
+                    tracker.flush().expect("flushes");
+                }
+            });
+            started.elapsed()
+        })
+    });
+    meter.report();
+    group.finish();
+    assert_eq!(tracker.stats().total.failed, 0, "no event failed");
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_delivery(_: &mut Criterion) {
+    eprintln!(
+        "postgres_delivery: not built; run with --features http,postgres to measure the PostgreSQL sink"
+    );
+}
+
+criterion_group!(
+    benches,
+    delivery,
+    tracker_delivery,
+    sink_cpu_per_event,
+    postgres_delivery
+);
 criterion_main!(benches);

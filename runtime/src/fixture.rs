@@ -107,6 +107,15 @@ impl PlanBuilder {
         self
     }
 
+    /// Declares a consent-based purpose kept `days` days (`None`: no `retention_days`).
+    pub(crate) fn purpose_with_retention(mut self, id: &'static str, days: Option<u32>) -> Self {
+        self = self.purpose(id);
+        if let Some(last) = self.purposes.last_mut() {
+            last.retention_days = days;
+        }
+        self
+    }
+
     /// Declares an event sent as `name`, for every purpose, with `properties` in this order.
     pub(crate) fn event(
         mut self,

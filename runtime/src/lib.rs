@@ -38,6 +38,7 @@ mod pipeline;
 mod plan;
 mod privacy_api;
 mod queue;
+pub mod retention;
 mod retry;
 mod scope;
 mod sensitive;

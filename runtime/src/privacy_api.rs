@@ -7,6 +7,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use crate::queue::{Lifecycle, Queue};
+use crate::retention::Pruned;
 use crate::sink::{Access, Erasure, Sink};
 use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
@@ -68,6 +69,8 @@ pub(crate) fn answer(
                 }
             }),
         ),
+        // Answered by the sink on its worker (see `Worker::run`); never a privacy API's.
+        RequestKind::Prune { .. } => Answer::Pruned(Pruned::NotSupported),
     };
     let failed = match &answer {
         Answer::Erasure(Erasure::Failed { reason }) | Answer::Access(Access::Failed { reason }) => {

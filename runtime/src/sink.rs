@@ -14,6 +14,8 @@
 use crate::message::Message;
 use crate::plan::{PlanInfo, PurposeSet};
 use crate::privacy_api::PrivacyApi;
+use crate::retention::Pruned;
+use crate::time::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -360,6 +362,16 @@ pub trait Sink: Send + 'static {
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
         let _ = distinct_ids;
         Access::NotSupported
+    }
+
+    /// Removes every record this destination holds that was tracked before `before`
+    /// (`Tracker::prune`: the plan's retention, see [`crate::retention`]). Called after every
+    /// batch handed to the sink before the request, on the worker. The default answers
+    /// [`Pruned::NotSupported`]: a store the sink cannot prune (a SaaS backend's own retention
+    /// setting must then match the plan).
+    fn prune(&mut self, before: Timestamp) -> Pruned {
+        let _ = before;
+        Pruned::NotSupported
     }
 
     /// This destination's privacy API, when answering data subjects' requests takes long

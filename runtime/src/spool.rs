@@ -233,7 +233,7 @@ struct Segment {
 
 /// An event record as stored, before its plan strings are resolved.
 #[derive(Debug, Clone, PartialEq)]
-struct Record {
+pub(crate) struct Record {
     time_ms: i64,
     purposes: u64,
     /// Empty in records of earlier versions.
@@ -576,6 +576,18 @@ impl Spool {
     /// segment is rewritten without them (a settled record alone would leave the bytes in
     /// place until compaction). Returns how many events were erased.
     pub(crate) fn forget(&self, distinct_ids: &[&str]) -> Result<usize, SpoolError> {
+        let about = |id: &str| distinct_ids.contains(&id);
+        self.remove_where(|_, _, record| {
+            about(&record.distinct_id) || linked_id(&record.message).is_some_and(|a| about(&a))
+        })
+    }
+
+    /// Erases from the disk the pending events for which `doomed(destination id, time_ms,
+    /// record)` holds, as [`Spool::forget`] does for subjects (retention uses it too).
+    pub(crate) fn remove_where(
+        &self,
+        mut doomed: impl FnMut(&str, i64, &Record) -> bool,
+    ) -> Result<usize, SpoolError> {
         let mut inner = self.inner();
         inner.sync()?;
         let mut paths: Vec<(u64, PathBuf)> = inner
@@ -595,10 +607,7 @@ impl Spool {
                     if !inner.pending.contains_key(&key) {
                         continue;
                     }
-                    let about = |id: &str| distinct_ids.contains(&id);
-                    if about(&record.distinct_id)
-                        || linked_id(&record.message).is_some_and(|a| about(&a))
-                    {
+                    if doomed(&record.destination_id, record.time_ms, &record) {
                         inner.pending.remove(&key);
                         erased += 1;
                     } else {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::pipeline::Pipeline;
 use crate::plan::DestinationSet;
 use crate::queue::{Lifecycle, QueueState};
+use crate::retention::Pruned;
 use crate::sink::{Access, Erasure};
 use crate::stats::Counter;
 
@@ -18,6 +19,12 @@ pub(crate) enum RequestKind {
     Erase,
     /// `request_access`: [`Sink::retrieve`](crate::Sink::retrieve).
     Access,
+    /// `prune`: [`Sink::prune`](crate::Sink::prune) with the destination's retention cutoff
+    /// as of `now_ms` (see `retention.rs`).
+    Prune {
+        /// The time the retention is counted back from.
+        now_ms: i64,
+    },
 }
 
 /// A `forget` or `request_access` on its way to a destination's worker.
@@ -31,6 +38,7 @@ pub(crate) struct SubjectRequest {
 pub(crate) enum Answer {
     Erasure(Erasure),
     Access(Access),
+    Pruned(Pruned),
 }
 
 impl Answer {
@@ -40,6 +48,7 @@ impl Answer {
         match kind {
             RequestKind::Erase => Answer::Erasure(Erasure::Failed { reason }),
             RequestKind::Access => Answer::Access(Access::Failed { reason }),
+            RequestKind::Prune { .. } => Answer::Pruned(Pruned::Failed { reason }),
         }
     }
 }
@@ -132,7 +141,7 @@ impl AccessReport {
 }
 
 /// How a data subject's request ended for the caller.
-enum Asked {
+pub(crate) enum Asked {
     Answered(Vec<(usize, Answer)>),
     Closed,
     TimedOut,
@@ -191,7 +200,7 @@ impl Pipeline {
                 .into_iter()
                 .filter_map(|(d, answer)| match answer {
                     Answer::Erasure(e) => Some((self.destination_id(d), e)),
-                    Answer::Access(_) => None,
+                    _ => None,
                 })
                 .collect(),
         };
@@ -227,7 +236,7 @@ impl Pipeline {
                 .into_iter()
                 .filter_map(|(d, answer)| match answer {
                     Answer::Access(a) => Some((self.destination_id(d), a)),
-                    Answer::Erasure(_) => None,
+                    _ => None,
                 })
                 .collect(),
         };
@@ -245,7 +254,7 @@ impl Pipeline {
     /// Queues a data subject's request for every destination's worker and waits for all
     /// answers until `deadline`, in plan order (a skipped destination received nothing, so
     /// it stores nothing). A request whose caller stopped waiting still runs.
-    fn ask<'s>(
+    pub(crate) fn ask<'s>(
         &'s self,
         mut st: MutexGuard<'s, QueueState>,
         kind: RequestKind,
@@ -265,6 +274,7 @@ impl Pipeline {
                         match kind {
                             RequestKind::Erase => Answer::Erasure(Erasure::NothingStored),
                             RequestKind::Access => Answer::Access(Access::NothingStored),
+                            RequestKind::Prune { .. } => Answer::Pruned(Pruned::NothingStored),
                         },
                     ));
                 }

@@ -16,11 +16,12 @@ use crate::lane::{POLL, Queued, RetryBatch, retain_batch};
 use crate::plan::PlanInfo;
 use crate::privacy_api::{self, OnSink, PrivacyThread};
 use crate::queue::{Lifecycle, Queue, QueueState, reusable};
+use crate::retention;
 use crate::retry::{self, Step};
 use crate::sink::{Envelope, Outcome, RetryPolicy, Sink};
 use crate::spool::Spool;
 use crate::stats::Counter;
-use crate::subject_request::{Answer, SubjectRequest};
+use crate::subject_request::{Answer, RequestKind, SubjectRequest};
 
 /// One destination's worker: what it owns outside the shared mutex.
 pub(crate) struct Worker {
@@ -123,6 +124,8 @@ impl Worker {
                 // go on meanwhile. The request was taken between deliveries, so every batch
                 // taken before it was handed to the sink first, as with an answer here.
                 let request = match &self.privacy {
+                    // Pruning is the sink's own store: answered here, in order with writes.
+                    Some(_) if matches!(request.kind, RequestKind::Prune { .. }) => request,
                     Some(thread) => match thread.send(request) {
                         Ok(()) => continue,
                         Err(request) => request,
@@ -416,6 +419,9 @@ impl Worker {
     /// thread (see `run`), whose answers are quick and stay in order with its writes.
     fn answer(&mut self, request: &SubjectRequest) -> Answer {
         let destination = self.destination_id();
+        if let RequestKind::Prune { now_ms } = request.kind {
+            return retention::answer(&mut *self.sink, self.plan, self.d, now_ms);
+        }
         privacy_api::answer(&mut OnSink(&mut *self.sink), request, destination)
     }
 

@@ -152,7 +152,10 @@ fn forget_keeps_or_deletes_the_proof_in_postgres() {
     assert_eq!(history[0].purposes[0].preference, Preference::OptIn);
     assert_eq!(history[2].collection_method, Method::Erasure);
 
-    assert_eq!(ledger.forget(&who(1), ForgetProof::Delete).expect("delete"), 3);
+    assert_eq!(
+        ledger.forget(&who(1), ForgetProof::Delete).expect("delete"),
+        3
+    );
     assert!(ledger.history(&who(1)).expect("history").is_empty());
     let v = ledger.verify().expect("verify");
     assert!(v.is_intact(), "{v:?}");

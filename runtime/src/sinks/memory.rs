@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::retention::Pruned;
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink, SinkDeclaration};
+use crate::time::Timestamp;
 
 /// Keeps delivered envelopes in memory. Clones share the same store: keep one clone, give the
 /// other to the builder, read what arrived after `Tracker::flush`.
@@ -63,6 +65,17 @@ impl Sink for Memory {
                 .any(|id| **id == *e.distinct_id || e.message.links(id))
         });
         Erasure::Erased
+    }
+
+    /// Drops the envelopes tracked before `before`.
+    fn prune(&mut self, before: Timestamp) -> Pruned {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let len = store.len();
+        store.retain(|e| e.time_ms >= before.unix_millis());
+        Pruned::Removed {
+            records: (len - store.len()) as u64,
+            before,
+        }
     }
 
     /// The subjects' envelopes, as NDJSON lines.

@@ -1,8 +1,10 @@
 //! The built-in sinks: [`Ndjson`] files, [`Stdout`] and in-[`Memory`] (see also
 //! [`crate::testing::Recorder`]), and with the `http` feature `Mixpanel` and `Segment`
 //! (Segment-compatible collectors, with opt-in `Regulations` for erasure), with the
-//! `amplitude` feature `Amplitude`, and with the `posthog` feature `PostHog`. Each implements
-//! [`Sink`](crate::Sink), the trait custom destinations implement too.
+//! `amplitude` feature `Amplitude`, with the `posthog` feature `PostHog`, and with the
+//! `postgres` feature `Postgres` (a warehouse of our own; its tables' SQL, [`postgres_ddl`],
+//! is always here). Each implements [`Sink`](crate::Sink), the trait custom destinations
+//! implement too.
 
 #[cfg(feature = "amplitude")]
 pub(crate) mod amplitude;
@@ -10,6 +12,7 @@ mod memory;
 #[cfg(feature = "http")]
 pub(crate) mod mixpanel;
 mod ndjson;
+mod postgres;
 #[cfg(feature = "posthog")]
 mod posthog;
 #[cfg(feature = "http")]
@@ -28,6 +31,9 @@ pub use mixpanel::{
 };
 pub(crate) use ndjson::write_ndjson_line;
 pub use ndjson::{Ndjson, Stdout};
+pub use postgres::{InvalidSchemaName, check_schema_name, postgres_ddl};
+#[cfg(feature = "postgres")]
+pub use postgres::{Postgres, PostgresError};
 #[cfg(feature = "posthog")]
 pub use posthog::PostHog;
 #[cfg(feature = "http")]

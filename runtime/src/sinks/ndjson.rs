@@ -5,7 +5,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::message::{GroupRef, Message};
+use crate::retention::Pruned;
 use crate::sink::{Access, Envelope, Erasure, Outcome, Sink, SinkDeclaration};
+use crate::time::Timestamp;
 use crate::value::write_json_str;
 
 /// Appends one envelope as an NDJSON line (SPEC §6), newline included. Every record starts
@@ -147,8 +149,12 @@ impl Ndjson {
         &self.path
     }
 
-    /// Rewrites the file without the lines of `ids`; returns how many lines were removed.
-    fn rewrite_without(&mut self, ids: &[String]) -> io::Result<usize> {
+    /// Rewrites the file without the lines for which `doomed` holds; returns how many lines
+    /// were removed (`forget` removes a subject's lines, retention the old ones).
+    pub(crate) fn rewrite_without(
+        &mut self,
+        mut doomed: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<usize> {
         self.file.sync_data()?;
         let name = self
             .path
@@ -165,7 +171,7 @@ impl Ndjson {
                 continue;
             }
             // Lines that do not parse are kept: erasing only what is known to match.
-            if is_about(&line, ids) {
+            if doomed(&line) {
                 removed += 1;
             } else {
                 out.write_all(&line)?;
@@ -250,12 +256,17 @@ impl Sink for Ndjson {
     }
 
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        match self.rewrite_without(distinct_ids) {
+        match self.rewrite_without(|line| is_about(line, distinct_ids)) {
             Ok(_) => Erasure::Erased,
             Err(e) => Erasure::Failed {
                 reason: format!("rewriting the NDJSON file failed: {}", e.kind()),
             },
         }
+    }
+
+    /// Removes the lines older than the retention of the destination's purposes.
+    fn prune(&mut self, before: Timestamp) -> Pruned {
+        crate::retention::prune_ndjson(self, before)
     }
 
     /// The subjects' lines, read back from the file.

@@ -1,0 +1,798 @@
+//! [`Postgres`]: events, profiles, groups and links into PostgreSQL tables of our own, over one
+//! kept connection.
+
+use std::fmt;
+use std::io::Write as _;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, Config, NoTls, Transaction};
+
+use super::ddl::{InvalidSchemaName, check_schema_name, postgres_ddl};
+use crate::message::{GroupRef, Message, ProfileOp};
+use crate::retention::Pruned;
+use crate::sink::{
+    Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
+};
+use crate::time::Timestamp;
+use crate::value::write_json_str;
+
+/// Why a [`Postgres`] sink could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PostgresError {
+    /// The connection string does not parse (the reason never repeats a password).
+    #[error("the PostgreSQL connection string is invalid: {0}")]
+    InvalidUrl(String),
+    /// The connection string asks for TLS (`sslmode=require`), which this sink does not
+    /// speak yet.
+    #[error(
+        "the PostgreSQL connection string asks for TLS (sslmode=require), which the sink does not support: \
+         connect over a Unix socket, loopback or a private network, or use sslmode=disable"
+    )]
+    TlsRequired,
+    /// The schema name is not a plain identifier.
+    #[error(transparent)]
+    InvalidSchema(#[from] InvalidSchemaName),
+}
+
+/// A PostgreSQL warehouse of our own (plan kind `postgres`, first party).
+///
+/// Writes the tables of [`postgres_ddl`] (`trackplan schema --sql postgres PLAN` prints them
+/// with the plan's typed views) in a schema of their own (default `trackplan`):
+///
+/// - each batch of events is one transaction: `COPY` into a temporary staging table, then
+///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so a batch that is retried (its
+///   commit's answer lost) or replayed from the spool adds no row twice;
+/// - a profile, group, join or link message is logged once by insert id in `updates` and,
+///   only when new, applied to `profiles`, `groups`, `memberships` or `links` (`add` and
+///   `union` stay exact under retries);
+/// - the connection is kept between batches; a lost connection, a server shutting down or
+///   refusing connections is [`Outcome::Retry`], and the next attempt connects again; a batch
+///   the server rejects for its data (class 22/23) is retried row by row so only the bad
+///   events fail ([`Outcome::Partial`]);
+/// - [`Sink::erase`] deletes the subjects' rows from every table in one transaction,
+///   [`Sink::retrieve`] selects them, [`Sink::prune`] deletes what is older than the plan's
+///   retention.
+///
+/// The connection is plain TCP or a Unix socket: the sink does not speak TLS, and refuses a
+/// connection string that requires it.
+///
+/// ```no_run
+/// # extern crate trackplan_runtime as trackplan;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use trackplan::sinks::Postgres;
+/// let warehouse = Postgres::new("postgresql://trackplan@127.0.0.1:5432/analytics")?
+///     .schema("shop_events")?;
+/// # let _ = warehouse; Ok(()) }
+/// ```
+pub struct Postgres {
+    config: Config,
+    schema: String,
+    manage_tables: bool,
+    limits: BatchLimits,
+    retry: RetryPolicy,
+    client: Option<Client>,
+    /// The `COPY` text of the batch's events, reused.
+    copy: Vec<u8>,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Host, port, database and user only: never the password.
+        f.debug_struct("Postgres")
+            .field("hosts", &self.config.get_hosts())
+            .field("ports", &self.config.get_ports())
+            .field("dbname", &self.config.get_dbname())
+            .field("user", &self.config.get_user())
+            .field("schema", &self.schema)
+            .field("connected", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a failed statement is handled.
+enum Failure {
+    /// The connection or the server's state: try again later, on a new connection.
+    Transient(String),
+    /// The rows themselves (a value the column refuses): try the rows one by one.
+    Data(String),
+    /// Anything else the server refused (a missing table, a permission): fails the batch.
+    Permanent(String),
+    /// An insert id the table holds already: the batch is written again, skipping those.
+    Duplicate(String),
+}
+
+impl Failure {
+    fn of(e: &postgres::Error) -> Failure {
+        let Some(db) = e.as_db_error() else {
+            // I/O, a closed connection, a timeout: nothing the server decided.
+            return Failure::Transient(format!("PostgreSQL connection: {}", short(e)));
+        };
+        let code = db.code().code();
+        // The SQLSTATE and the server's message: neither repeats a row's values (PostgreSQL
+        // puts those in DETAIL, which is left out).
+        let reason = format!("PostgreSQL {code}: {}", db.message());
+        match &code[..2] {
+            // connection exception, insufficient resources, operator intervention (shutdown,
+            // cannot connect now), system error, transaction rollback (serialization, deadlock)
+            "08" | "53" | "57" | "58" | "40" => Failure::Transient(reason),
+            _ if *db.code() == SqlState::UNIQUE_VIOLATION => Failure::Duplicate(reason),
+            // data exception, integrity constraint violation
+            "22" | "23" => Failure::Data(reason),
+            _ if *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION => Failure::Transient(reason),
+            _ => Failure::Permanent(reason),
+        }
+    }
+}
+
+/// The error's first line, without the server's DETAIL.
+fn short(e: &postgres::Error) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+impl Postgres {
+    /// A sink for the database at `url` (`postgresql://user[:password]@host[:port]/db`, or
+    /// `host=… user=… dbname=…`), tables in schema `trackplan`. Connects on the first batch,
+    /// with a 10 s connect timeout unless the string sets one.
+    pub fn new(url: &str) -> Result<Postgres, PostgresError> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e: postgres::Error| PostgresError::InvalidUrl(short(&e)))?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(PostgresError::TlsRequired);
+        }
+        // Plain connections only: `prefer` would try TLS first and need a connector.
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("trackplan");
+        Ok(Postgres {
+            config,
+            schema: "trackplan".to_owned(),
+            manage_tables: true,
+            limits: BatchLimits {
+                max_events: 5000,
+                max_bytes: 8 << 20,
+                max_delay: Duration::from_millis(500),
+            },
+            retry: RetryPolicy::default(),
+            client: None,
+            copy: Vec::new(),
+        })
+    }
+
+    /// The PostgreSQL schema the tables live in (default `trackplan`): a plain identifier.
+    pub fn schema(mut self, name: &str) -> Result<Postgres, PostgresError> {
+        check_schema_name(name)?;
+        name.clone_into(&mut self.schema);
+        Ok(self)
+    }
+
+    /// Whether the sink creates its tables (`CREATE … IF NOT EXISTS`) when it connects
+    /// (default `true`). Turn it off for a role without DDL rights, after applying
+    /// `trackplan schema --sql postgres` yourself.
+    pub fn manage_tables(mut self, yes: bool) -> Postgres {
+        self.manage_tables = yes;
+        self
+    }
+
+    /// Batch limits (default 5000 events, 8 MiB, 500 ms): one transaction per batch.
+    pub fn limits(mut self, limits: BatchLimits) -> Postgres {
+        self.limits = limits;
+        self
+    }
+
+    /// How a batch that could not be written (server down, connection lost) is retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Postgres {
+        self.retry = policy;
+        self
+    }
+
+    /// The kept connection, connecting (and creating the tables) when there is none or the
+    /// server closed it.
+    fn client(&mut self) -> Result<&mut Client, Failure> {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            let mut client = self.config.connect(NoTls).map_err(|e| Failure::of(&e))?;
+            let mut setup = String::new();
+            // The DDL only when a table is missing: `CREATE INDEX IF NOT EXISTS` still locks
+            // its table, which would hold up other writers while this one connects.
+            if self.manage_tables && !tables_exist(&mut client, &self.schema)? {
+                setup.push_str(&postgres_ddl(&self.schema).unwrap_or_default());
+            }
+            setup.push_str(STAGE);
+            client.batch_execute(&setup).map_err(|e| Failure::of(&e))?;
+            self.client = Some(client);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| Failure::Transient("PostgreSQL connection: not connected".to_owned()))
+    }
+
+    /// Runs `f` in a transaction on the kept connection; a transient failure drops the
+    /// connection so the next call connects again.
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>, &str, &mut Vec<u8>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut copy = std::mem::take(&mut self.copy);
+        let schema = self.schema.clone();
+        let result = self.client().and_then(|client| {
+            let mut tx = client.transaction().map_err(|e| Failure::of(&e))?;
+            let value = f(&mut tx, &schema, &mut copy)?;
+            tx.commit().map_err(|e| Failure::of(&e))?;
+            Ok(value)
+        });
+        self.copy = copy;
+        if let Err(Failure::Transient(_)) = &result {
+            self.client = None;
+        }
+        result
+    }
+
+    /// [`Postgres::in_transaction`], tried once more on a fresh connection when the kept one
+    /// turned out to be dead: for the data subject's requests and prunes, which are not
+    /// retried by the worker.
+    fn in_transaction_again<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Transaction<'_>, &str) -> Result<T, postgres::Error>,
+    ) -> Result<T, String> {
+        let had_connection = self.client.is_some();
+        match self.in_transaction(|tx, schema, _| f(tx, schema).pg()) {
+            Ok(value) => Ok(value),
+            Err(Failure::Transient(_)) if had_connection => self
+                .in_transaction(|tx, schema, _| f(tx, schema).pg())
+                .map_err(|failure| reason(&failure)),
+            Err(failure) => Err(reason(&failure)),
+        }
+    }
+
+    /// Writes `batch` in one transaction: the events `COPY`'d straight into `events`; when one
+    /// of them is there already (a retried or replayed batch), again through the staging
+    /// table, skipping those.
+    fn write(&mut self, batch: &[&Envelope]) -> Result<(), Failure> {
+        match self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, false)) {
+            Err(Failure::Duplicate(_)) => {
+                self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, true))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether every table of [`postgres_ddl`] exists in `schema`.
+fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
+    let row = client
+        .query_one(
+            "SELECT count(to_regclass(format('%s.%s', $1::text, t))) = 6 FROM unnest(ARRAY[\
+             'events', 'updates', 'profiles', 'groups', 'memberships', 'links']) t",
+            &[&schema],
+        )
+        .pg()?;
+    row.try_get(0).pg()
+}
+
+/// `?` on a statement's result: its error classified.
+trait Classify<T> {
+    fn pg(self) -> Result<T, Failure>;
+}
+
+impl<T> Classify<T> for Result<T, postgres::Error> {
+    fn pg(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure::of(&e))
+    }
+}
+
+fn reason(failure: &Failure) -> String {
+    match failure {
+        Failure::Transient(r)
+        | Failure::Data(r)
+        | Failure::Permanent(r)
+        | Failure::Duplicate(r) => r.clone(),
+    }
+}
+
+/// The session's staging table for `COPY`: emptied at every commit.
+const STAGE: &str = "
+CREATE TEMPORARY TABLE IF NOT EXISTS trackplan_stage (
+    insert_id text, event text, time timestamptz, distinct_id text, plan text,
+    purposes text[], groups jsonb, properties jsonb
+) ON COMMIT DELETE ROWS;
+";
+
+/// The columns every `COPY` writes, in the order of [`copy_row`].
+const COLUMNS: &str = "(insert_id, event, time, distinct_id, plan, purposes, groups, properties)";
+
+/// The timestamp of a `bigint` milliseconds parameter.
+fn at(param: &str) -> String {
+    format!("(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')")
+}
+
+fn write_batch(
+    tx: &mut Transaction<'_>,
+    schema: &str,
+    copy: &mut Vec<u8>,
+    batch: &[&Envelope],
+    dedupe: bool,
+) -> Result<(), Failure> {
+    copy.clear();
+    let mut events = 0;
+    for e in batch {
+        if let Message::Track { groups } = &e.message {
+            copy_row(copy, e, groups.as_deref());
+            events += 1;
+        }
+    }
+    if events > 0 {
+        let target = if dedupe {
+            "trackplan_stage".to_owned()
+        } else {
+            format!("{schema}.events")
+        };
+        let mut writer = tx
+            .copy_in(&format!("COPY {target} {COLUMNS} FROM STDIN"))
+            .pg()?;
+        // A write error is the connection's; `finish` reports the server's verdict.
+        writer.write_all(copy).map_err(|e| {
+            Failure::Transient(format!("PostgreSQL connection: COPY: {}", e.kind()))
+        })?;
+        writer.finish().pg()?;
+        if dedupe {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {schema}.events {COLUMNS} SELECT * FROM trackplan_stage \
+                     ON CONFLICT (insert_id) DO NOTHING"
+                ),
+                &[],
+            )
+            .pg()?;
+        }
+    }
+    for e in batch {
+        if !matches!(e.message, Message::Track { .. }) {
+            write_update(tx, schema, e).pg()?;
+        }
+    }
+    Ok(())
+}
+
+/// One `COPY` text-format row of the staging table.
+fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) {
+    copy_text(out, e.insert_id.as_bytes());
+    out.push(b'\t');
+    copy_text(out, e.event.as_bytes());
+    out.push(b'\t');
+    // ISO-8601 UTC with milliseconds, which `timestamptz` reads exactly.
+    let time = Timestamp::from_unix_millis(e.time_ms).iso8601();
+    out.extend_from_slice(time.as_str().as_bytes());
+    out.push(b'\t');
+    copy_text(out, e.distinct_id.as_bytes());
+    out.push(b'\t');
+    copy_text(out, e.plan.label.as_bytes());
+    out.push(b'\t');
+    // Purpose ids are plan identifiers (a-z, 0-9, _): no array quoting needed.
+    out.push(b'{');
+    for (i, id) in e.plan.purpose_ids(e.purposes).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        copy_text(out, id.as_bytes());
+    }
+    out.push(b'}');
+    out.push(b'\t');
+    match groups {
+        Some(groups) if !groups.is_empty() => {
+            let mut json = Vec::new();
+            groups_json(&mut json, groups);
+            copy_text(out, &json);
+        }
+        _ => out.extend_from_slice(b"\\N"),
+    }
+    out.push(b'\t');
+    copy_text(out, e.properties.as_bytes());
+    out.push(b'\n');
+}
+
+/// `[{"kind":…,"key":…,"id":…}, …]`.
+fn groups_json(out: &mut Vec<u8>, groups: &[GroupRef]) {
+    out.push(b'[');
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"kind\":");
+        write_json_str(out, g.kind);
+        out.extend_from_slice(b",\"key\":");
+        write_json_str(out, g.key);
+        out.extend_from_slice(b",\"id\":");
+        out.extend_from_slice(g.id.as_bytes());
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// Escapes a value for `COPY … FROM STDIN` text format: backslash, tab, newline and carriage
+/// return are the format's own characters.
+fn copy_text(out: &mut Vec<u8>, value: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in value.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        out.extend_from_slice(&value[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&value[start..]);
+}
+
+/// Logs one profile, group, join or link message in `updates` and applies it when it is new.
+fn write_update(
+    tx: &mut Transaction<'_>,
+    schema: &str,
+    e: &Envelope,
+) -> Result<(), postgres::Error> {
+    let purposes: Vec<&str> = e.plan.purpose_ids(e.purposes).collect();
+    let (op, group, anonymous) = match &e.message {
+        Message::Profile { op } => (Some(op.key()), None, None),
+        Message::Group { group, op } => (Some(op.key()), Some(group), None),
+        Message::Join { group } => (None, Some(group), None),
+        Message::Link { anonymous_id } => (None, None, Some(&**anonymous_id)),
+        // Events are copied, not logged here; a kind added later is logged only.
+        _ => (None, None, None),
+    };
+    let traits: &str = if e.properties.is_empty() {
+        "{}"
+    } else {
+        &e.properties
+    };
+    let new = tx.execute(
+        &format!(
+            "INSERT INTO {schema}.updates (insert_id, kind, op, time, distinct_id, group_kind, \
+             group_id, anonymous_id, plan, purposes, traits) \
+             VALUES ($1, $2, $3, {}, $5, $6, $7::text::jsonb, $8, $9, $10, $11::text::jsonb) \
+             ON CONFLICT (insert_id) DO NOTHING",
+            at("$4")
+        ),
+        &[
+            &e.insert_id,
+            &e.message.kind(),
+            &op,
+            &e.time_ms,
+            &&*e.distinct_id,
+            &group.map(|g| g.kind),
+            &group.map(|g| &*g.id),
+            &anonymous,
+            &e.plan.label,
+            &purposes,
+            &traits,
+        ],
+    )?;
+    if new == 0 {
+        return Ok(());
+    }
+    match &e.message {
+        Message::Profile { op } => {
+            let key = TraitKey::profile(schema);
+            apply(tx, &key, *op, e.time_ms, traits, &[&&*e.distinct_id])?;
+        }
+        Message::Group { group, op } => {
+            let key = TraitKey::group(schema);
+            apply(
+                tx,
+                &key,
+                *op,
+                e.time_ms,
+                traits,
+                &[&group.kind, &&*group.id],
+            )?;
+        }
+        Message::Join { group } => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {schema}.memberships (distinct_id, group_kind, group_id, joined_at) \
+                     VALUES ($1, $2, $3::text::jsonb, {}) \
+                     ON CONFLICT (distinct_id, group_kind, group_id) \
+                     DO UPDATE SET joined_at = EXCLUDED.joined_at",
+                    at("$4")
+                ),
+                &[&&*e.distinct_id, &group.kind, &&*group.id, &e.time_ms],
+            )?;
+        }
+        Message::Link { anonymous_id } => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {schema}.links (anonymous_id, distinct_id, linked_at) \
+                     VALUES ($1, $2, {}) ON CONFLICT (anonymous_id) \
+                     DO UPDATE SET distinct_id = EXCLUDED.distinct_id, linked_at = EXCLUDED.linked_at",
+                    at("$3")
+                ),
+                &[&&**anonymous_id, &&*e.distinct_id, &e.time_ms],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A table of traits and the columns that name whose they are.
+struct TraitKey {
+    table: String,
+    /// The key columns, comma-separated.
+    columns: &'static str,
+    /// Their values: parameters from `$3` on.
+    values: &'static str,
+    /// `t.col = value AND …` for the update and delete statements (table alias `t`).
+    matches: &'static str,
+}
+
+impl TraitKey {
+    fn profile(schema: &str) -> TraitKey {
+        TraitKey {
+            table: format!("{schema}.profiles"),
+            columns: "distinct_id",
+            values: "$3",
+            matches: "t.distinct_id = $3",
+        }
+    }
+
+    fn group(schema: &str) -> TraitKey {
+        TraitKey {
+            table: format!("{schema}.groups"),
+            columns: "group_kind, group_id",
+            values: "$3, $4::text::jsonb",
+            matches: "t.group_kind = $3 AND t.group_id = $4::text::jsonb",
+        }
+    }
+}
+
+/// Applies a profile or group update: `$1` the time, `$2` the traits (an object; for `unset`
+/// an array of names), `$3…` the key.
+fn apply(
+    tx: &mut Transaction<'_>,
+    key: &TraitKey,
+    op: ProfileOp,
+    time_ms: i64,
+    traits: &str,
+    key_values: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<u64, postgres::Error> {
+    let TraitKey {
+        table,
+        columns,
+        values,
+        matches,
+    } = key;
+    let updated = at("$1");
+    let upsert = |on_conflict: &str| {
+        format!(
+            "INSERT INTO {table} AS t ({columns}, trait, value, updated_at) \
+             SELECT {values}, j.key, j.value, {updated} FROM jsonb_each($2::text::jsonb) j \
+             ON CONFLICT ({columns}, trait) {on_conflict}"
+        )
+    };
+    let sql = match op {
+        ProfileOp::Set => {
+            upsert("DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at")
+        }
+        ProfileOp::SetOnce => upsert("DO NOTHING"),
+        ProfileOp::Add => upsert(
+            "DO UPDATE SET value = to_jsonb(t.value::numeric + EXCLUDED.value::numeric), \
+             updated_at = EXCLUDED.updated_at",
+        ),
+        ProfileOp::Union => upsert(
+            "DO UPDATE SET value = t.value || (SELECT coalesce(jsonb_agg(x), '[]'::jsonb) \
+             FROM jsonb_array_elements(EXCLUDED.value) x \
+             WHERE NOT t.value @> jsonb_build_array(x)), updated_at = EXCLUDED.updated_at",
+        ),
+        ProfileOp::Remove => format!(
+            "UPDATE {table} AS t SET value = (SELECT coalesce(jsonb_agg(x), '[]'::jsonb) \
+             FROM jsonb_array_elements(t.value) x WHERE NOT j.value @> jsonb_build_array(x)), \
+             updated_at = {updated} FROM jsonb_each($2::text::jsonb) j \
+             WHERE {matches} AND t.trait = j.key"
+        ),
+        ProfileOp::Unset => format!(
+            "DELETE FROM {table} AS t WHERE {matches} AND $1::bigint IS NOT NULL \
+             AND t.trait IN (SELECT jsonb_array_elements_text($2::text::jsonb))"
+        ),
+    };
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&time_ms, &traits];
+    params.extend_from_slice(key_values);
+    tx.execute(&sql, &params)
+}
+
+impl Sink for Postgres {
+    fn declaration(&self) -> SinkDeclaration {
+        SinkDeclaration::first_party("postgres")
+    }
+
+    fn limits(&self) -> BatchLimits {
+        self.limits
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        let all: Vec<&Envelope> = batch.iter().collect();
+        match self.write(&all) {
+            Ok(()) => Outcome::Delivered,
+            Err(Failure::Transient(reason)) => Outcome::Retry {
+                reason,
+                after: None,
+            },
+            Err(Failure::Permanent(reason) | Failure::Duplicate(reason)) => {
+                Outcome::Failed { reason }
+            }
+            // Some row is refused: find which, one transaction per row.
+            Err(Failure::Data(_)) => {
+                let mut failed = Vec::new();
+                for (i, e) in batch.iter().enumerate() {
+                    match self.write(&[e]) {
+                        Ok(()) => {}
+                        Err(Failure::Transient(reason)) => {
+                            // Rows written so far are kept; the retry skips them by insert id.
+                            return Outcome::Retry {
+                                reason,
+                                after: None,
+                            };
+                        }
+                        Err(
+                            Failure::Data(reason)
+                            | Failure::Permanent(reason)
+                            | Failure::Duplicate(reason),
+                        ) => {
+                            failed.push((i, reason));
+                        }
+                    }
+                }
+                if failed.is_empty() {
+                    Outcome::Delivered
+                } else {
+                    Outcome::Partial { failed }
+                }
+            }
+        }
+    }
+
+    /// Deletes the subjects' rows from every table (events, updates, profiles, memberships,
+    /// links; as anonymous id too), in one transaction. Group profiles are the group's, not a
+    /// subject's, and stay.
+    fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
+        let result = self.in_transaction_again(|tx, s| {
+            let mut n = 0;
+            for sql in [
+                format!("DELETE FROM {s}.events WHERE distinct_id = ANY($1)"),
+                format!(
+                    "DELETE FROM {s}.updates WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"
+                ),
+                format!("DELETE FROM {s}.profiles WHERE distinct_id = ANY($1)"),
+                format!("DELETE FROM {s}.memberships WHERE distinct_id = ANY($1)"),
+                format!(
+                    "DELETE FROM {s}.links WHERE distinct_id = ANY($1) OR anonymous_id = ANY($1)"
+                ),
+            ] {
+                n += tx.execute(&sql, &[&distinct_ids])?;
+            }
+            Ok(n)
+        });
+        match result {
+            Ok(_) => Erasure::Erased,
+            Err(reason) => Erasure::Failed { reason },
+        }
+    }
+
+    /// The subjects' rows of every table, each a JSON object with its `table`: events and
+    /// updates by time, then profile traits, memberships and links.
+    fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
+        let source = format!(
+            "PostgreSQL {} schema {}",
+            self.config.get_dbname().unwrap_or("(default database)"),
+            self.schema
+        );
+        let result = self.in_transaction_again(|tx, s| {
+            let mut records = Vec::new();
+            for (table, filter, order) in [
+                ("events", "distinct_id = ANY($1)", "time, insert_id"),
+                (
+                    "updates",
+                    "distinct_id = ANY($1) OR anonymous_id = ANY($1)",
+                    "time, insert_id",
+                ),
+                ("profiles", "distinct_id = ANY($1)", "distinct_id, trait"),
+                (
+                    "memberships",
+                    "distinct_id = ANY($1)",
+                    "joined_at, group_kind, group_id",
+                ),
+                (
+                    "links",
+                    "distinct_id = ANY($1) OR anonymous_id = ANY($1)",
+                    "linked_at, anonymous_id",
+                ),
+            ] {
+                let sql = format!(
+                    "SELECT (jsonb_build_object('table', '{table}') || to_jsonb(t))::text \
+                     FROM {s}.{table} t WHERE {filter} ORDER BY {order}"
+                );
+                for row in tx.query(&sql, &[&distinct_ids])? {
+                    records.push(row.try_get::<_, String>(0)?);
+                }
+            }
+            Ok(records)
+        });
+        match result {
+            Ok(records) => Access::Records {
+                records,
+                source: Some(source),
+            },
+            Err(reason) => Access::Failed { reason },
+        }
+    }
+
+    /// Deletes every row whose time (`time`, `updated_at`, `joined_at`, `linked_at`) is
+    /// before `before`, from every table, in one transaction.
+    fn prune(&mut self, before: Timestamp) -> Pruned {
+        let cutoff = before.unix_millis();
+        let result = self.in_transaction_again(|tx, s| {
+            let mut n = 0;
+            for (table, column) in [
+                ("events", "time"),
+                ("updates", "time"),
+                ("profiles", "updated_at"),
+                ("groups", "updated_at"),
+                ("memberships", "joined_at"),
+                ("links", "linked_at"),
+            ] {
+                let sql = format!("DELETE FROM {s}.{table} WHERE {column} < {}", at("$1"));
+                n += tx.execute(&sql, &[&cutoff])?;
+            }
+            Ok(n)
+        });
+        match result {
+            Ok(records) => Pruned::Removed { records, before },
+            Err(reason) => Pruned::Failed { reason },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_the_formats_own_characters() {
+        let mut out = Vec::new();
+        copy_text(&mut out, b"a\\b\tc\nd\re \"q\"");
+        assert_eq!(out, b"a\\\\b\\tc\\nd\\re \"q\"");
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_password() {
+        let sink =
+            Postgres::new("postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse").expect("valid");
+        let debug = format!("{sink:?}");
+        assert!(!debug.contains("s3cret-pw"), "{debug}");
+        assert!(debug.contains("warehouse"), "{debug}");
+        let err = Postgres::new("postgresql://app:s3cret-pw@127.0.0.1:notaport/x")
+            .expect_err("invalid port");
+        assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+        assert!(matches!(
+            Postgres::new("postgresql://127.0.0.1/x?sslmode=require"),
+            Err(PostgresError::TlsRequired)
+        ));
+        assert!(matches!(
+            Postgres::new("postgresql://127.0.0.1/x").and_then(|p| p.schema("no-dashes")),
+            Err(PostgresError::InvalidSchema(_))
+        ));
+    }
+}
