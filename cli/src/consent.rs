@@ -20,6 +20,7 @@ pub enum ConsentError {
     #[error("{0}")]
     Ledger(#[from] LedgerError),
     /// A PostgreSQL URL, but this build has no PostgreSQL client.
+    #[cfg(not(feature = "postgres"))]
     #[error(
         "{0} is a PostgreSQL URL, but this trackplan was built without PostgreSQL support: \
          install it with `cargo install trackplan-cli --features postgres`"
