@@ -177,3 +177,21 @@ fn forget_keeps_or_deletes_the_proof_in_postgres() {
         .expect("record");
     assert!(ledger.verify().expect("verify").is_intact());
 }
+
+#[test]
+fn a_restarted_server_costs_the_calls_made_while_it_was_down_not_the_ledger() {
+    let server = PgServer::start();
+    let ledger = three_entries(&server.url());
+    server.stop();
+    let err = ledger
+        .record(&who(4), &PLAN, &Consent::none(), &accept())
+        .expect_err("the server is down");
+    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+    server.start_again();
+    let id = ledger
+        .record(&who(4), &PLAN, &Consent::none(), &accept())
+        .expect("reconnected");
+    // Nothing half-written by the failed call: the next entry follows #4.
+    assert_eq!(id, EntryId(5));
+    assert!(ledger.verify().expect("verify").is_intact());
+}

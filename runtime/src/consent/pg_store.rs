@@ -39,6 +39,9 @@ const LOCK_KEY: i64 = 0x7470_6c65_6467_6572;
 
 pub(crate) struct PgStore {
     client: Mutex<Client>,
+    /// To connect again after the connection broke (a server restart, a failover). Never
+    /// printed: it may hold the password.
+    url: String,
     /// The URL without its password, for `Debug` and messages.
     shown: String,
 }
@@ -81,16 +84,24 @@ impl PgStore {
         tx.commit().map_err(db)?;
         Ok(PgStore {
             client: Mutex::new(client),
+            url: url.to_owned(),
             shown,
         })
     }
 
-    fn client(&self) -> MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|e| e.into_inner())
+    /// The connection, opened again first when the last one broke: a restarted server costs
+    /// the calls made while it was down (they return the error), not the ledger.
+    fn client(&self) -> Result<MutexGuard<'_, Client>, LedgerError> {
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if client.is_closed() {
+            *client = Client::connect(&self.url, NoTls).map_err(db)?;
+            tracing::info!(ledger = %self.shown, "consent ledger: reconnected to PostgreSQL");
+        }
+        Ok(client)
     }
 
     pub(crate) fn snapshot_now(&self) -> Result<Snapshot, LedgerError> {
-        let mut client = self.client();
+        let mut client = self.client()?;
         let rows = client
             .query(
                 &format!("SELECT seq, kind, prev, hash, digest, payload FROM {TABLE} ORDER BY seq"),
@@ -181,7 +192,7 @@ impl Store for PgStore {
         let time_ms = at.unwrap_or_else(super::file_store::now_ms);
         let notice = Notice::of(plan);
         let notice_hash = notice.hash();
-        let mut client = self.client();
+        let mut client = self.client()?;
         let mut tx = client.transaction().map_err(db)?;
         lock(&mut tx)?;
         let (mut seq, mut prev) = head(&mut tx)?;
@@ -233,7 +244,7 @@ impl Store for PgStore {
     }
 
     fn forget(&self, principal: &str, proof: ForgetProof) -> Result<usize, LedgerError> {
-        let mut client = self.client();
+        let mut client = self.client()?;
         let mut tx = client.transaction().map_err(db)?;
         lock(&mut tx)?;
         let rows = tx
