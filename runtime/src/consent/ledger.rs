@@ -152,8 +152,11 @@ impl Ledger {
         })
     }
 
-    /// Opens the local-file ledger in `dir` syncing per `policy` (as the spool's: what an
-    /// acknowledged entry survives).
+    /// Opens the local-file ledger in `dir` syncing per `policy`: what an acknowledged entry
+    /// survives, as for the spool. There is no background thread: under
+    /// [`SyncPolicy::Interval`] the sync happens on the first [`Ledger::record`] after the
+    /// interval; under it and [`SyncPolicy::OnFlush`] also on [`Ledger::sync`] and when the
+    /// last clone is dropped.
     pub fn open_with(dir: impl AsRef<Path>, policy: SyncPolicy) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
             store: Arc::new(FileStore::open(dir.as_ref(), policy)?),
