@@ -538,3 +538,36 @@ fn without_a_ledger_a_grant_is_not_applied_but_a_withdrawal_is() {
     tracker.flush().expect("flush");
     assert_eq!(warehouse.len(), 0);
 }
+
+#[test]
+fn the_last_consent_comes_back_after_a_restart_without_grants_that_need_reconsent() {
+    let dir = TempDir::new("last");
+    let consent = Consent::none()
+        .grant(purpose::ProductAnalytics)
+        .grant_explicit(purpose::Advertising)
+        .object(purpose::Security)
+        .with_gpc(true);
+    {
+        let ledger = Ledger::open(&dir.0).expect("open");
+        ledger
+            .record(&who(1), &PLAN, &consent, &accept())
+            .expect("record");
+    }
+    let ledger = Ledger::open(&dir.0).expect("reopen");
+    assert_eq!(
+        ledger.last_consent(&who(1), &PLAN).expect("read"),
+        Some(consent)
+    );
+    assert_eq!(ledger.last_consent(&who(2), &PLAN).expect("read"), None);
+    // Under the reworded plan the advertising grant is not carried over.
+    let next = ledger
+        .last_consent(&who(1), &reworded::PLAN)
+        .expect("read")
+        .expect("some");
+    assert_eq!(next.to_ids(), ["product_analytics"]);
+    assert_eq!(next.objected_ids(), ["security"]);
+    assert!(next.gpc());
+    // Erased: nothing to start from.
+    ledger.forget(&who(1), ForgetProof::Keep).expect("forget");
+    assert_eq!(ledger.last_consent(&who(1), &PLAN).expect("read"), None);
+}

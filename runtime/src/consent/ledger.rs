@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Consent;
+use super::ConsentRecord;
 use super::chain::Verification;
-use super::entry::{EntryId, LedgerEntry, Method, Surface};
+use super::entry::{EntryId, LedgerEntry, Method, Preference, Surface};
 use super::file_store::FileStore;
 use super::ledger_error::LedgerError;
 use super::snapshot::Snapshot;
@@ -241,6 +242,71 @@ impl Ledger {
             }
         }
         Ok(needs)
+    }
+
+    /// The subject's consent as its last entry recorded it, under `plan`: what to start a
+    /// returning subject (or a CLI tool's next run) with. Grants of purposes that need
+    /// re-consent under `plan` ([`Ledger::needs_reconsent`]) are left out, and purposes `plan`
+    /// no longer has are ignored. `None` when the subject has no entry or was erased since.
+    ///
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("trackplan-ledger-doc-last-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// use trackplan::Consent;
+    /// use trackplan::consent::{Collection, Ledger, Method, Surface};
+    ///
+    /// let ledger = Ledger::open(&dir)?;
+    /// let who = trackplan::Key::from_hex(&"07".repeat(32))?.pseudonymize("user-42");
+    /// let consent = Consent::none().grant(purpose::ProductAnalytics).object(purpose::Security);
+    /// ledger.record(&who, &PLAN, &consent, &Collection::new(Method::SaveChoices, Surface::Settings))?;
+    /// assert_eq!(ledger.last_consent(&who, &PLAN)?, Some(consent));
+    /// # drop(ledger);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn last_consent(
+        &self,
+        pii_principal_id: &str,
+        plan: &'static PlanInfo,
+    ) -> Result<Option<Consent>, LedgerError> {
+        let Some(last) = self.history(pii_principal_id)?.pop() else {
+            return Ok(None);
+        };
+        if last.erased_subject {
+            return Ok(None);
+        }
+        let reask = self.needs_reconsent(pii_principal_id, plan)?;
+        let ids = |keep: &dyn Fn(Preference) -> bool| -> Vec<String> {
+            last.purposes
+                .iter()
+                .filter(|p| keep(p.preference))
+                .filter(|p| {
+                    plan.purposes
+                        .iter()
+                        .position(|q| q.id == p.purpose)
+                        .is_some_and(|i| !reask.contains(i))
+                })
+                .map(|p| p.purpose.clone())
+                .collect()
+        };
+        let record = ConsentRecord {
+            plan: Some(plan.label.to_owned()),
+            granted: ids(&|p| matches!(p, Preference::OptIn | Preference::OptInExplicit)),
+            explicit: ids(&|p| p == Preference::OptInExplicit),
+            objected: ids(&|p| p == Preference::OptOut),
+            gpc: last.gpc,
+            opt_out_all: last.opt_out_all,
+        };
+        record
+            .resolve(plan)
+            .map(Some)
+            .map_err(|e| LedgerError::Broken {
+                entry: last.id.0,
+                reason: e.to_string(),
+            })
     }
 
     /// Erases the subject's consent proof per `proof` (see [`ForgetProof`]); returns how many
