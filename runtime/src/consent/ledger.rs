@@ -181,7 +181,11 @@ impl Ledger {
     /// `pii_principal_id` must be a distinct id ([`Subject::distinct_id`](crate::Subject::distinct_id),
     /// [`Tracker::distinct_id`](crate::Tracker::distinct_id)): a raw id is refused
     /// ([`LedgerError::NotPseudonymous`]). [`Subject::record_consent`](crate::Subject::record_consent)
-    /// records and applies in one call.
+    /// records and applies in one call. A plan whose `[identity]` is `none` sends raw ids as
+    /// distinct ids: its subjects cannot be recorded.
+    ///
+    /// **Blocks** until the entry is durable (a `fdatasync` of the file, or a commit): in
+    /// async code call it from a blocking task (`tokio::task::spawn_blocking`).
     pub fn record(
         &self,
         pii_principal_id: &str,
