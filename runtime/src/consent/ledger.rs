@@ -145,7 +145,7 @@ pub enum ForgetProof {
 impl Ledger {
     /// Opens (or creates) the local-file ledger in `dir`, a directory of its own. Entries are
     /// synced to disk before [`Ledger::record`] returns ([`SyncPolicy::EveryEvent`]); see
-    /// [`Ledger::sync_policy`]. A record torn by a crash at the end of the file is moved aside
+    /// [`Ledger::open_with`]. A record torn by a crash at the end of the file is moved aside
     /// (`ledger.torn-<offset>`) and logged; a broken chain anywhere else is an error.
     pub fn open(dir: impl AsRef<Path>) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
