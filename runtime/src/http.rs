@@ -297,7 +297,7 @@ fn parse_http_date(value: &str) -> Option<u64> {
 
 /// How a destination lays out a batch request and answers it.
 pub(crate) trait WireFormat {
-    /// Most events in one request.
+    /// Most records in one request.
     const MAX_EVENTS: usize;
     /// Most bytes of one uncompressed request body, framing included.
     const MAX_BODY_BYTES: usize;
@@ -308,20 +308,22 @@ pub(crate) trait WireFormat {
     /// Destination name for logs.
     const NAME: &'static str;
 
-    /// Appends one event's JSON to `out`, or says why the destination would reject it. A
-    /// rejection reason must not contain property values.
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String>;
+    /// Appends one envelope's records to `out` (comma-separated JSON values; most envelopes
+    /// are one record) and returns how many it wrote, or says why the destination would reject
+    /// it. A rejection reason must not contain property values.
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String>;
 
-    /// Sends one request body holding `members` (in body order) and says what became of them.
+    /// Sends one request body holding the records of `members` (in body order) and says what
+    /// became of them. [`Verdict::Partial`] names positions of records in the body.
     fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict;
 }
 
-/// What one request's response means for the events in it.
+/// What one request's response means for the records in it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Verdict {
-    /// Every event in the request was accepted.
+    /// Every record in the request was accepted.
     Accepted,
-    /// The events at these positions (in the request body) failed; the rest were accepted.
+    /// The records at these positions (in the request body) failed; the rest were accepted.
     Partial(Vec<(usize, String)>),
     /// Nothing was accepted; worth trying again.
     Retry {
@@ -369,21 +371,90 @@ pub(crate) fn deliver_packed<F: WireFormat>(
     settled: &mut Settled,
     batch: &[Envelope],
 ) -> Outcome {
-    let mut states: Vec<State> = batch
-        .iter()
-        .map(|e| match settled.by_insert_id.get(&e.insert_id) {
-            Some(None) => State::Accepted,
-            Some(Some(reason)) => State::Failed(reason.clone()),
-            None => State::Pending,
-        })
-        .collect();
-    let stop = send_pending(format, batch, &mut states);
+    let mut attempt = Attempt::new(settled, batch);
+    let retry = attempt.send(format, |_| true);
+    attempt.finish(settled, retry)
+}
 
-    for envelope in batch {
-        settled.by_insert_id.remove(&envelope.insert_id);
+/// Why an attempt stopped early and should be tried again, and after how long.
+pub(crate) type Retry = (String, Option<Duration>);
+
+/// Both reasons to retry of one attempt as one: the first reason, and the longer of the waits
+/// asked for (every endpoint that asked is honoured).
+pub(crate) fn sooner_or_later(first: Option<Retry>, then: Option<Retry>) -> Option<Retry> {
+    match (first, then) {
+        (Some((reason, a)), Some((_, b))) => Some((reason, a.max(b))),
+        (first, then) => first.or(then),
     }
-    let reason = match stop {
-        Some(Verdict::Retry { reason, after }) => {
+}
+
+/// One delivery attempt of a batch, through one or several wire formats (a destination whose
+/// message kinds go to different endpoints sends each kind's events through its own): what
+/// became of each event so far. Events settled by an earlier attempt of the same batch start
+/// settled, so they are not sent again.
+pub(crate) struct Attempt<'a> {
+    batch: &'a [Envelope],
+    states: Vec<State>,
+    /// The first permanent failure of a whole request (bad credentials, …): it failed its
+    /// endpoint's events that were still pending.
+    permanent: Option<String>,
+}
+
+impl<'a> Attempt<'a> {
+    /// An attempt of `batch`, knowing what `settled` remembers of earlier ones.
+    pub(crate) fn new(settled: &Settled, batch: &'a [Envelope]) -> Self {
+        let states = batch
+            .iter()
+            .map(|e| match settled.by_insert_id.get(&e.insert_id) {
+                Some(None) => State::Accepted,
+                Some(Some(reason)) => State::Failed(reason.clone()),
+                None => State::Pending,
+            })
+            .collect();
+        Attempt {
+            batch,
+            states,
+            permanent: None,
+        }
+    }
+
+    /// Sends the pending events that `include` selects through `format`, in as many requests
+    /// as its limits need. A permanent failure of a request fails the selected events still
+    /// pending (trying them in another request would meet the same answer) and lets the caller
+    /// go on with other endpoints; a failure worth retrying stops here and is returned: the
+    /// caller then ends the attempt with [`Attempt::finish`].
+    pub(crate) fn send<F: WireFormat>(
+        &mut self,
+        format: &mut F,
+        include: impl Fn(&Envelope) -> bool,
+    ) -> Option<Retry> {
+        match send_pending(format, self.batch, &mut self.states, &include)? {
+            Verdict::Retry { reason, after } => Some((reason, after)),
+            Verdict::Failed(reason) => {
+                for (envelope, state) in self.batch.iter().zip(&mut self.states) {
+                    if matches!(state, State::Pending) && include(envelope) {
+                        *state = State::Failed(reason.clone());
+                    }
+                }
+                self.permanent.get_or_insert(reason);
+                None
+            }
+            Verdict::Accepted | Verdict::Partial(_) | Verdict::RetrySome { .. } => None,
+        }
+    }
+
+    /// Folds the attempt into one [`Outcome`]. After a retry, remembers in `settled` which
+    /// events are already settled, so the retry sends only the others.
+    pub(crate) fn finish(self, settled: &mut Settled, retry: Option<Retry>) -> Outcome {
+        let Attempt {
+            batch,
+            states,
+            permanent,
+        } = self;
+        for envelope in batch {
+            settled.by_insert_id.remove(&envelope.insert_id);
+        }
+        if let Some((reason, after)) = retry {
             if settled.by_insert_id.len() + batch.len() > MAX_SETTLED {
                 settled.by_insert_id.clear();
             }
@@ -399,37 +470,42 @@ pub(crate) fn deliver_packed<F: WireFormat>(
             }
             return Outcome::Retry { reason, after };
         }
-        Some(Verdict::Failed(reason)) => Some(reason),
-        Some(Verdict::Accepted | Verdict::Partial(_) | Verdict::RetrySome { .. }) | None => None,
-    };
 
-    let mut failed = Vec::new();
-    let mut any_accepted = false;
-    for (index, state) in states.into_iter().enumerate() {
-        match state {
-            State::Accepted => any_accepted = true,
-            State::Failed(why) => failed.push((index, why)),
-            // Only a permanent failure leaves events pending: it applies to them too (bad
-            // credentials will not get better for the next request).
-            State::Pending => failed.push((index, reason.clone().unwrap_or_default())),
+        let mut failed = Vec::new();
+        let mut any_accepted = false;
+        for (index, state) in states.into_iter().enumerate() {
+            match state {
+                State::Accepted => any_accepted = true,
+                State::Failed(why) => failed.push((index, why)),
+                // Every selected event was sent or failed; one no format selected has no way
+                // to this destination.
+                State::Pending => failed.push((
+                    index,
+                    "no request of this destination carries this kind of message".to_owned(),
+                )),
+            }
         }
-    }
-    match reason {
-        Some(reason) if !any_accepted => Outcome::Failed { reason },
-        _ if failed.is_empty() => Outcome::Delivered,
-        _ => Outcome::Partial { failed },
+        match permanent {
+            Some(reason) if !any_accepted => Outcome::Failed { reason },
+            _ if failed.is_empty() => Outcome::Delivered,
+            _ => Outcome::Partial { failed },
+        }
     }
 }
 
-/// Encodes the pending events of `batch` into requests and sends them, updating `states`.
-/// Returns the verdict that ended the attempt early (retry, permanent failure), if any.
+/// Encodes the pending events of `batch` that `include` selects into requests and sends them,
+/// updating `states`. Returns the verdict that ended the attempt early (retry, permanent
+/// failure), if any.
 fn send_pending<F: WireFormat>(
     format: &mut F,
     batch: &[Envelope],
     states: &mut [State],
+    include: &impl Fn(&Envelope) -> bool,
 ) -> Option<Verdict> {
-    // Positions in `batch` of the events in the request being built, and its body.
+    // Positions in `batch` of the events in the request being built, how many records each
+    // wrote, and the body.
     let mut members: Vec<usize> = Vec::new();
+    let mut records: Vec<usize> = Vec::new();
     let mut body: Vec<u8> = Vec::new();
     let mut event: Vec<u8> = Vec::new();
     // A request that left some of its events for a retry: the others go on, then the attempt
@@ -437,41 +513,55 @@ fn send_pending<F: WireFormat>(
     let mut deferred: Option<Verdict> = None;
 
     for (index, envelope) in batch.iter().enumerate() {
-        if !matches!(states[index], State::Pending) {
+        if !matches!(states[index], State::Pending) || !include(envelope) {
             continue;
         }
         event.clear();
-        let encoded = format.encode(envelope, &mut event).and_then(|()| {
+        let encoded = format.encode(envelope, &mut event).and_then(|count| {
             if F::OPEN.len() + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES {
                 Err(format!(
                     "event of {} bytes cannot fit in a request of at most {} bytes",
                     event.len(),
                     F::MAX_BODY_BYTES
                 ))
+            } else if count > F::MAX_EVENTS {
+                Err(format!(
+                    "{count} records cannot fit in a request of at most {}",
+                    F::MAX_EVENTS
+                ))
             } else {
-                Ok(())
+                Ok(count)
             }
         });
-        if let Err(reason) = encoded {
-            // Name, insert id and reason only: never a property value.
-            tracing::warn!(
-                destination = F::NAME,
-                event = envelope.event,
-                insert_id = %envelope.insert_id,
-                "event dropped and counted as failed, never sent: {reason}"
-            );
-            states[index] = State::Failed(reason);
-            continue;
-        }
-        let full = members.len() == F::MAX_EVENTS
+        let count = match encoded {
+            Ok(count) => count,
+            Err(reason) => {
+                // Name, insert id and reason only: never a property value.
+                tracing::warn!(
+                    destination = F::NAME,
+                    event = envelope.event,
+                    insert_id = %envelope.insert_id,
+                    "event dropped and counted as failed, never sent: {reason}"
+                );
+                states[index] = State::Failed(reason);
+                continue;
+            }
+        };
+        let full = records.iter().sum::<usize>() + count > F::MAX_EVENTS
             || body.len() + 1 + event.len() + F::CLOSE.len() > F::MAX_BODY_BYTES;
         if full && !members.is_empty() {
-            if let Some(stop) =
-                send_request(format, batch, &members, &mut body, states, &mut deferred)
-            {
+            if let Some(stop) = send_request(
+                format,
+                batch,
+                (&members, &records),
+                &mut body,
+                states,
+                &mut deferred,
+            ) {
                 return Some(stop);
             }
             members.clear();
+            records.clear();
         }
         if members.is_empty() {
             body.clear();
@@ -481,21 +571,29 @@ fn send_pending<F: WireFormat>(
         }
         body.extend_from_slice(&event);
         members.push(index);
+        records.push(count);
     }
     if !members.is_empty()
-        && let Some(stop) = send_request(format, batch, &members, &mut body, states, &mut deferred)
+        && let Some(stop) = send_request(
+            format,
+            batch,
+            (&members, &records),
+            &mut body,
+            states,
+            &mut deferred,
+        )
     {
         return Some(stop);
     }
     deferred
 }
 
-/// Sends the request in `body` (its events at `members`), records the verdict in `states`, and
-/// returns it when it ends the attempt.
+/// Sends the request in `body` (its events at `members`, each written as `records` records),
+/// records the verdict in `states`, and returns it when it ends the attempt.
 fn send_request<F: WireFormat>(
     format: &mut F,
     batch: &[Envelope],
-    members: &[usize],
+    (members, records): (&[usize], &[usize]),
     body: &mut Vec<u8>,
     states: &mut [State],
     deferred: &mut Option<Verdict>,
@@ -514,7 +612,10 @@ fn send_request<F: WireFormat>(
                 states[i] = State::Accepted;
             }
             for (position, reason) in rejected {
-                if let Some(&i) = members.get(position) {
+                // An event one of whose records failed failed, even if its others were applied.
+                if let Some(i) = member_at(members, records, position)
+                    && !matches!(states[i], State::Failed(_))
+                {
                     states[i] = State::Failed(reason);
                 }
             }
@@ -530,12 +631,14 @@ fn send_request<F: WireFormat>(
                 states[i] = State::Accepted;
             }
             for (position, reason) in failed {
-                if let Some(&i) = members.get(position) {
+                if let Some(i) = member_at(members, records, position) {
                     states[i] = State::Failed(reason);
                 }
             }
             for position in retry {
-                if let Some(&i) = members.get(position) {
+                if let Some(i) = member_at(members, records, position)
+                    && !matches!(states[i], State::Failed(_))
+                {
                     states[i] = State::Pending;
                 }
             }
@@ -551,6 +654,17 @@ fn send_request<F: WireFormat>(
         }
         stop @ (Verdict::Retry { .. } | Verdict::Failed(_)) => Some(stop),
     }
+}
+
+/// The position in `batch` of the event that wrote the record at `position` of a request
+/// whose events at `members` wrote `records` records each.
+fn member_at(members: &[usize], records: &[usize], position: usize) -> Option<usize> {
+    let mut end = 0;
+    let member = records.iter().position(|&n| {
+        end += n;
+        position < end
+    })?;
+    members.get(member).copied()
 }
 
 /// Percent-encodes a query-string value (RFC 3986 unreserved characters pass through).
@@ -607,6 +721,56 @@ pub(crate) fn count_members(members: &str) -> usize {
     count
 }
 
+/// The top-level members of an object's inner text (as [`object_members`] returns it), each as
+/// its key's JSON string text (with quotes) and its value's text, both trimmed. Not a full
+/// parse: the runtime built the text.
+pub(crate) fn split_members(members: &str) -> Vec<(&str, &str)> {
+    let bytes = members.as_bytes();
+    let mut out = Vec::new();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut start, mut colon) = (0usize, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && colon.is_none() => colon = Some(i),
+            b',' if depth == 0 => {
+                if let Some(c) = colon.take() {
+                    out.push((members[start..c].trim(), members[c + 1..i].trim()));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = colon {
+        out.push((members[start..c].trim(), members[c + 1..].trim()));
+    }
+    out
+}
+
+/// Appends an id given as JSON value text (a group's id) as a JSON string, which is what
+/// Mixpanel's `$group_id` and Segment's `groupId` must be: a string as it is, any other value
+/// (a number) as its text in quotes.
+pub(crate) fn write_id_string(out: &mut Vec<u8>, id: &str) {
+    let id = id.trim();
+    if id.starts_with('"') {
+        out.extend_from_slice(id.as_bytes());
+    } else {
+        crate::value::write_json_str(out, id);
+    }
+}
+
 /// Maps a transport failure to a retry: connection errors and timeouts are worth trying again.
 pub(crate) fn retry_on(error: &TransportError, destination: &str) -> Verdict {
     Verdict::Retry {
@@ -647,17 +811,25 @@ mod tests {
         const CLOSE: &'static [u8] = b"]";
         const NAME: &'static str = "scripted";
 
-        fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+        fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String> {
             if &*envelope.properties == "bad" {
                 return Err("bad".into());
             }
+            if &*envelope.properties == "two" {
+                out.extend_from_slice(b"{},{}");
+                return Ok(2);
+            }
             out.extend_from_slice(envelope.properties.as_bytes());
-            Ok(())
+            Ok(1)
         }
 
         fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {
             let parsed: serde_json::Value = serde_json::from_slice(body).expect("valid JSON body");
-            assert_eq!(parsed.as_array().map(Vec::len), Some(members.len()));
+            let doubled = members.iter().filter(|e| &*e.properties == "two").count();
+            assert_eq!(
+                parsed.as_array().map(Vec::len),
+                Some(members.len() + doubled)
+            );
             assert!(body.len() <= Self::MAX_BODY_BYTES);
             self.sent
                 .push(members.iter().map(|e| e.insert_id.clone()).collect());
@@ -817,6 +989,102 @@ mod tests {
     }
 
     #[test]
+    fn envelopes_of_several_records_count_and_fail_as_one() {
+        let mut format = scripted(vec![Verdict::Partial(vec![(3, "nope".into())])]);
+        let batch = vec![envelope(0, "{}"), envelope(1, "two"), envelope(2, "two")];
+        // 5 records: a request holds 3, so the third envelope goes in a second one.
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        assert_eq!(format.sent, [vec!["id-0", "id-1"], vec!["id-2"]]);
+        assert_eq!(
+            outcome,
+            Outcome::Delivered,
+            "record 3 is beyond the first request"
+        );
+
+        let mut format = scripted(vec![Verdict::Partial(vec![(2, "nope".into())])]);
+        let outcome = deliver_packed(&mut format, &mut Settled::default(), &batch);
+        assert_eq!(
+            outcome,
+            Outcome::Partial {
+                failed: vec![(1, "nope".into())]
+            },
+            "record 2 is the second of envelope 1"
+        );
+    }
+
+    #[test]
+    fn an_attempt_across_formats_retries_only_what_is_unsettled() {
+        let batch: Vec<Envelope> = (0..6).map(|i| envelope(i, "{}")).collect();
+        let even = |e: &Envelope| e.insert_id.ends_with(['0', '2', '4']);
+        let odd = |e: &Envelope| !even(e);
+        let mut settled = Settled::default();
+        let mut first = scripted(vec![Verdict::Partial(vec![(1, "bad".into())])]);
+        let mut second = scripted(vec![Verdict::Retry {
+            reason: "503".into(),
+            after: None,
+        }]);
+        let mut attempt = Attempt::new(&settled, &batch);
+        let retry = attempt
+            .send(&mut first, even)
+            .or_else(|| attempt.send(&mut second, odd));
+        let outcome = attempt.finish(&mut settled, retry);
+        assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+
+        let mut first = scripted(vec![]);
+        let mut second = scripted(vec![]);
+        let mut attempt = Attempt::new(&settled, &batch);
+        let retry = attempt
+            .send(&mut first, even)
+            .or_else(|| attempt.send(&mut second, odd));
+        assert_eq!(
+            attempt.finish(&mut settled, retry),
+            Outcome::Partial {
+                failed: vec![(2, "bad".into())]
+            }
+        );
+        assert!(
+            first.sent.is_empty(),
+            "the first format's events were settled"
+        );
+        assert_eq!(second.sent.concat(), ["id-1", "id-3", "id-5"]);
+
+        // A permanent failure of one format fails its events only.
+        let mut first = scripted(vec![Verdict::Failed("401".into())]);
+        let mut second = scripted(vec![]);
+        let mut attempt = Attempt::new(&settled, &batch);
+        let retry = attempt
+            .send(&mut first, even)
+            .or_else(|| attempt.send(&mut second, odd));
+        let Outcome::Partial { failed } = attempt.finish(&mut settled, retry) else {
+            panic!("partial");
+        };
+        assert_eq!(
+            failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 2, 4]
+        );
+        assert_eq!(second.sent.concat(), ["id-1", "id-3", "id-5"]);
+    }
+
+    #[test]
+    fn an_attempt_waits_for_the_longest_retry_after_asked() {
+        let secs = |s| Some(Duration::from_secs(s));
+        let retry = |r: &str, after| Some((r.to_owned(), after));
+        assert_eq!(
+            sooner_or_later(retry("503", secs(2)), retry("429", secs(9))),
+            retry("503", secs(9))
+        );
+        assert_eq!(
+            sooner_or_later(retry("503", None), retry("429", secs(3))),
+            retry("503", secs(3))
+        );
+        assert_eq!(
+            sooner_or_later(None, retry("429", None)),
+            retry("429", None)
+        );
+        assert_eq!(sooner_or_later(None, None), None);
+    }
+
+    #[test]
     fn retry_after_forms() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30
         assert_eq!(
@@ -879,6 +1147,15 @@ mod tests {
         );
         assert_eq!(object_members(" { \"a\":1 } "), Some("\"a\":1"));
         assert_eq!(object_members("[1]"), None);
+        assert_eq!(
+            split_members(r#""a":1, "b,c" : "x,\":y" ,"d":[1,{"e":2}]"#),
+            [
+                (r#""a""#, "1"),
+                (r#""b,c""#, r#""x,\":y""#),
+                (r#""d""#, r#"[1,{"e":2}]"#)
+            ]
+        );
+        assert!(split_members("").is_empty());
     }
 
     #[test]

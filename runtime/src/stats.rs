@@ -14,7 +14,8 @@ pub use crate::flush::{DestinationFlush, FlushReport};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counts {
-    /// Events `track`/`send_to` routed here by the plan (before consent). Each ends in one of
+    /// Events `track`/`send_to` routed here by the plan (before consent), and the messages of
+    /// profile and group updates, memberships and identity links. Each ends in one of
     /// the counters below or is still [pending](Counts::pending).
     pub accepted: u64,
     /// Accepted by the destination.

@@ -304,8 +304,39 @@ impl Subject {
     ///
     /// The tracker remembers the link: [`Tracker::forget`] and
     /// [`Tracker::request_access`] of `subject_id` also cover the anonymous id, and name both
-    /// to every destination. (Only this process remembers it: after a restart, forget the
-    /// anonymous id by [`Tracker::forget_distinct_id`] too, or keep it with the account.)
+    /// to every destination. (This tracker remembers it, and NDJSON files keep it in their
+    /// `link` records; for other destinations after a restart, forget the anonymous id by
+    /// [`Tracker::forget_distinct_id`] too, or keep it with the account.)
+    ///
+    /// ```
+    /// # extern crate trackplan_runtime as trackplan;
+    /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use trackplan::testing::Recorder;
+    /// use trackplan::{Consent, Key, Personal, Tracker};
+    ///
+    /// let recorder = Recorder::for_plan(&PLAN);
+    /// let tracker = Tracker::builder(&PLAN)
+    ///     .key(Key::from_hex(&"07".repeat(32))?)
+    ///     .record_all(&recorder)
+    ///     .build()?;
+    /// let visitor = tracker.anonymous(Consent::none().grant(purpose::ProductAnalytics))?;
+    /// visitor.track(PageViewed {
+    ///     url: "https://shop.example/".into(),
+    ///     ip_address: Personal::new("203.0.113.9".into()),
+    /// });
+    /// // The visitor signs up.
+    /// let user = visitor.identify("user-42");
+    /// user.update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Pro));
+    /// tracker.flush()?;
+    /// recorder.assert_linked(visitor.distinct_id(), user.distinct_id());
+    /// recorder.assert_trait(trackplan::ProfileOp::Set, "Plan Tier", "pro".into());
+    ///
+    /// // Forgetting the account forgets the anonymous visit too.
+    /// tracker.forget("user-42")?;
+    /// assert!(recorder.events().is_empty());
+    /// # Ok(()) }
+    /// ```
     ///
     /// Called on a subject that is not anonymous, it links nothing (and warns): merging two
     /// identified people is not a stitch.

@@ -458,6 +458,11 @@ impl Recorder {
     }
 }
 
+/// Whether `r` is about one of `ids`: its distinct id, or the anonymous id a link names.
+fn is_about(r: &Recorded, ids: &[String]) -> bool {
+    ids.contains(&r.distinct_id) || ids.iter().any(|id| r.message.links(id))
+}
+
 /// Whether `r` is an event of type `E`.
 fn is_event<E: Event>(r: &Recorded) -> bool {
     r.event == E::INFO.name && r.plan == E::PLAN.label
@@ -517,8 +522,7 @@ impl Sink for Recorder {
     }
 
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        self.lock()
-            .retain(|r| !distinct_ids.contains(&r.distinct_id));
+        self.lock().retain(|r| !is_about(r, distinct_ids));
         Erasure::Erased
     }
 
@@ -527,9 +531,10 @@ impl Sink for Recorder {
         let records = self
             .lock()
             .iter()
-            .filter(|r| distinct_ids.contains(&r.distinct_id))
+            .filter(|r| is_about(r, distinct_ids))
             .map(|r| {
                 serde_json::json!({
+                    "type": r.kind(),
                     "event": r.event,
                     "time": r.time_ms,
                     "insert_id": r.insert_id,

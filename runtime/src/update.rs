@@ -120,13 +120,13 @@
 //! [`ContextProperties`](crate::ContextProperties) (see `context.rs`); a `None` leaves the
 //! value set earlier in place.
 //!
-//! # The calls users make (runtime API, step 2 of issue 11)
+//! # The calls users make
 //!
 //! ```text
 //! user.update_profile(Profile::new().set_plan_tier(PlanTier::Pro));   // Message::Profile
 //! user.join(Company::new("acme"));                                   // Message::Join
 //! user.update_group(Company::new("acme").set_seats(40));            // Message::Group
-//! let visitor = tracker.anonymous(consent)?;        // or tracker.visitor("<device id>", consent)
+//! let visitor = tracker.anonymous(consent)?;   // or tracker.anonymous_with_id("<cookie id>", consent)
 //! let user = visitor.identify("user-42");           // Message::Link, both ids pseudonymized
 //! Tracker::builder(&PLAN).context(Context { app_version: Some("1.4.2".into()), ..Default::default() });
 //! user.set_context(Context { platform: Some(Platform::Ios), ..Default::default() });

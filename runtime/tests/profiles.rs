@@ -916,3 +916,75 @@ fn add_checks_the_amount_not_the_traits_bounds_and_set_checks_them() {
     assert_eq!(got, [r#"{"Order Count":-1}"#, r#"{"Lifetime Value":2.5}"#]);
     assert_eq!(tracker.stats().dropped_invalid, 2);
 }
+
+#[test]
+fn after_a_restart_the_ndjson_file_still_ties_the_anonymous_past_to_the_account() {
+    let path = temp_path("restart-stitch", "events.ndjson");
+    let ndjson_only = |sink: Ndjson| {
+        builder()
+            .sink(destination::Warehouse, sink)
+            .skip(destination::Mixpanel)
+            .skip(destination::Ads)
+            .skip(destination::SupportDesk)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let anon = {
+        let tracker = ndjson_only(Ndjson::create(&path).unwrap_or_else(|e| panic!("{e}")));
+        let visitor = tracker.anonymous(both()).unwrap_or_else(|e| panic!("{e}"));
+        visitor.track(page_view());
+        visitor.identify("user-42");
+        tracker
+            .anonymous(both())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .track(page_view());
+        tracker.shutdown().unwrap_or_else(|e| panic!("{e}"));
+        visitor.distinct_id().to_owned()
+    };
+    // A new process: the tracker has no memory of the stitch, the file has.
+    let tracker = ndjson_only(Ndjson::append(&path).unwrap_or_else(|e| panic!("{e}")));
+    let access = tracker
+        .request_access("user-42")
+        .unwrap_or_else(|e| panic!("{e}"));
+    match access.destination("warehouse") {
+        Some(Access::Records { records, .. }) => {
+            assert_eq!(records.len(), 2, "the anonymous page view and the link");
+        }
+        other => panic!("expected records, got {other:?}"),
+    }
+    tracker.forget("user-42").unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!text.contains(&anon) && !text.contains(&pseudonym("user-42")));
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "the other visitor's page view stays"
+    );
+}
+
+#[test]
+fn forgetting_the_anonymous_id_drops_the_queued_link_that_names_it() {
+    let tracker = builder()
+        .sink(destination::Warehouse, Down)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .drop_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let visitor = tracker.anonymous(both()).unwrap_or_else(|e| panic!("{e}"));
+    visitor.track(page_view());
+    let user = visitor.identify("user-42");
+    user.update_profile(Profile::new().set_plan_tier(ProfilePlanTier::Pro));
+    let report = tracker
+        .forget_distinct_id(visitor.distinct_id())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The page view (the visitor's) and the link (the account's, naming the visitor); the
+    // account's own profile update stays.
+    assert_eq!(report.purged, 2);
+    let warehouse = tracker.stats();
+    let counts = warehouse
+        .destination("warehouse")
+        .unwrap_or_else(|| panic!("no warehouse"));
+    assert_eq!((counts.dropped_forgotten, counts.pending()), (2, 1));
+}

@@ -108,7 +108,8 @@ fn write_group(out: &mut Vec<u8>, g: &GroupRef) {
 /// A file of NDJSON lines, one per event (SPEC §6).
 ///
 /// Each batch is written with one `write` call; [`Sink::flush`] (run by `Tracker::flush`)
-/// syncs the file to disk. [`Sink::erase`] rewrites the file without the subjects' lines into
+/// syncs the file to disk. [`Sink::erase`] rewrites the file without the subjects' lines (and
+/// those of the anonymous ids its link records tie to them) into
 /// a temporary file beside it, syncs it and renames it over the original, so a crash leaves
 /// either the old or the new file, never a half-erased one. [`Sink::retrieve`] returns the
 /// subjects' lines as they are in the file. A failed write is retried; if it
@@ -147,6 +148,30 @@ impl Ndjson {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `ids` and the anonymous ids the file's link records tie to one of them: the file keeps
+    /// the stitches it received, so `forget` and `request_access` of an identified subject
+    /// cover its anonymous past here even after the tracker that made the stitch is gone.
+    fn with_linked(&self, ids: &[String]) -> io::Result<Vec<String>> {
+        let mut all = ids.to_vec();
+        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+            let line = line?;
+            if !line.starts_with(b"{\"type\":\"link\"") {
+                continue;
+            }
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let field = |name: &str| v.get(name).and_then(serde_json::Value::as_str);
+            if let (Some(who), Some(anonymous)) = (field("distinct_id"), field("anonymous_id"))
+                && ids.iter().any(|i| i == who)
+                && !all.iter().any(|a| a == anonymous)
+            {
+                all.push(anonymous.to_owned());
+            }
+        }
+        Ok(all)
     }
 
     /// Rewrites the file without the lines for which `doomed` holds; returns how many lines
@@ -198,8 +223,9 @@ impl Ndjson {
         Ok(removed)
     }
 
-    /// The lines of `ids`, in file order.
+    /// The lines of `ids` (and of the anonymous ids linked to them), in file order.
     fn lines_of(&mut self, ids: &[String]) -> io::Result<Vec<String>> {
+        let ids = &self.with_linked(ids)?;
         let mut lines = Vec::new();
         for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
             let line = line?;
@@ -256,7 +282,10 @@ impl Sink for Ndjson {
     }
 
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
-        match self.rewrite_without(|line| is_about(line, distinct_ids)) {
+        let erased = self
+            .with_linked(distinct_ids)
+            .and_then(|ids| self.rewrite_without(|line| is_about(line, &ids)));
+        match erased {
             Ok(_) => Erasure::Erased,
             Err(e) => Erasure::Failed {
                 reason: format!("rewriting the NDJSON file failed: {}", e.kind()),

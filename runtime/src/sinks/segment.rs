@@ -1,9 +1,18 @@
 //! Segment-compatible collectors, through the HTTP Tracking API's `/v1/batch`.
 //!
 //! Segment, RudderStack, Jitsu and other collectors accept the same batch format. Each request
-//! is `{"batch":[…]}` of `track` calls, at most 2500 events and 500 KB, each event at most 32 KB,
+//! is `{"batch":[…]}` of calls, at most 2500 messages and 500 KB, each message at most 32 KB,
 //! authenticated by HTTP Basic auth with the write key as the user. `messageId` is the insert id,
 //! so a retried batch is deduplicated by the collector.
+//!
+//! Each message kind is the call Segment's spec has for it: events are `track` calls (with
+//! `context.groupId`, the spec's field for attributing a call to an account, set to the first
+//! group the event carries); profile updates are `identify` calls, joins and group updates
+//! `group` calls (`groupId` and the group's traits, its plan kind as the `group_type` trait), and
+//! identity stitching an `alias` call (`previousId` the anonymous id, `userId` the identified
+//! one). `identify` and `group` traits can only set values: a `set` update is its traits, an
+//! `unset` sets the traits to `null`, and `set_once`, `add`, `union` and `remove` are counted
+//! as failed with a reason naming the operation, never sent.
 //!
 //! # Deletion requests
 //!
@@ -19,6 +28,7 @@
 //! (see `regulations.rs`), each with its own workspace credential.
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
+use crate::message::{GroupRef, Message, ProfileOp};
 use crate::privacy_api::PrivacyApi;
 use crate::sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration};
 use crate::sinks::regulations::{Regulations, RegulationsClient};
@@ -34,9 +44,9 @@ const MAX_BODY_BYTES: usize = 500_000;
 /// Most bytes of one event.
 const MAX_EVENT_BYTES: usize = 32_000;
 
-/// The `context.library` every event carries.
+/// The `context.library` every message carries, and the end of the message.
 const LIBRARY: &str = concat!(
-    ",\"context\":{\"library\":{\"name\":\"trackplan\",\"version\":\"",
+    "\"library\":{\"name\":\"trackplan\",\"version\":\"",
     env!("CARGO_PKG_VERSION"),
     "\"}}}"
 );
@@ -193,31 +203,50 @@ impl WireFormat for Batch<'_> {
     const CLOSE: &'static [u8] = b"]}";
     const NAME: &'static str = "segment";
 
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String> {
         if envelope.insert_id.is_empty() {
             return Err("empty insert id (messageId)".into());
         }
-        if http::object_members(&envelope.properties).is_none() {
-            return Err("properties are not a JSON object".into());
+        match &envelope.message {
+            Message::Track { groups } => {
+                let properties = object(&envelope.properties, "properties")?;
+                out.extend_from_slice(b"{\"type\":\"track\",\"event\":");
+                write_json_str(out, envelope.event);
+                write_common(envelope, out);
+                out.extend_from_slice(b",\"properties\":");
+                out.extend_from_slice(properties.as_bytes());
+                write_context(groups.as_deref().and_then(<[GroupRef]>::first), out);
+            }
+            Message::Profile { op } => {
+                let traits = traits(*op, &envelope.properties, "identify")?;
+                out.extend_from_slice(b"{\"type\":\"identify\"");
+                write_common(envelope, out);
+                out.extend_from_slice(b",\"traits\":");
+                out.extend_from_slice(traits.as_bytes());
+                write_context(None, out);
+            }
+            Message::Join { group } => {
+                let traits = object(&envelope.properties, "traits")?;
+                write_group(envelope, group, traits, out);
+            }
+            Message::Group { group, op } => {
+                let traits = traits(*op, &envelope.properties, "group")?;
+                write_group(envelope, group, &traits, out);
+            }
+            Message::Link { anonymous_id } => {
+                out.extend_from_slice(b"{\"type\":\"alias\",\"previousId\":");
+                write_json_str(out, anonymous_id);
+                write_common(envelope, out);
+                write_context(None, out);
+            }
         }
-        out.extend_from_slice(b"{\"type\":\"track\",\"event\":");
-        write_json_str(out, envelope.event);
-        out.extend_from_slice(b",\"userId\":");
-        write_json_str(out, &envelope.distinct_id);
-        out.extend_from_slice(b",\"messageId\":");
-        write_json_str(out, &envelope.insert_id);
-        out.extend_from_slice(b",\"timestamp\":\"");
-        push_iso8601(out, envelope.time_ms);
-        out.extend_from_slice(b"\",\"properties\":");
-        out.extend_from_slice(envelope.properties.trim().as_bytes());
-        out.extend_from_slice(LIBRARY.as_bytes());
         if out.len() > MAX_EVENT_BYTES {
             return Err(format!(
-                "{} bytes, Segment accepts events of at most {MAX_EVENT_BYTES} bytes",
+                "{} bytes, Segment accepts messages of at most {MAX_EVENT_BYTES} bytes",
                 out.len()
             ));
         }
-        Ok(())
+        Ok(1)
     }
 
     fn send(&mut self, body: &[u8], _members: &[&Envelope]) -> Verdict {
@@ -229,6 +258,90 @@ impl WireFormat for Batch<'_> {
             Ok(response) => batch_verdict(response.status, response.retry_after),
             Err(error) => http::retry_on(&error, "Segment"),
         }
+    }
+}
+
+/// The fields every message carries: `userId` (the pseudonymous distinct id), `messageId` (the
+/// insert id, which the collector deduplicates by) and `timestamp`.
+fn write_common(envelope: &Envelope, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"userId\":");
+    write_json_str(out, &envelope.distinct_id);
+    out.extend_from_slice(b",\"messageId\":");
+    write_json_str(out, &envelope.insert_id);
+    out.extend_from_slice(b",\"timestamp\":\"");
+    push_iso8601(out, envelope.time_ms);
+    out.push(b'"');
+}
+
+/// Appends `context` (with `groupId` when the message is attributed to a group) and closes the
+/// message.
+fn write_context(group: Option<&GroupRef>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"context\":{");
+    if let Some(group) = group {
+        out.extend_from_slice(b"\"groupId\":");
+        http::write_id_string(out, &group.id);
+        out.push(b',');
+    }
+    out.extend_from_slice(LIBRARY.as_bytes());
+}
+
+/// A `group` call: the subject belongs to `group`, whose traits are `traits` (a JSON object),
+/// with the group's kind as the `group_type` trait unless the traits name one.
+fn write_group(envelope: &Envelope, group: &GroupRef, traits: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"type\":\"group\",\"groupId\":");
+    http::write_id_string(out, &group.id);
+    write_common(envelope, out);
+    out.extend_from_slice(b",\"traits\":{");
+    let members = http::object_members(traits).unwrap_or_default();
+    let named = http::split_members(members)
+        .iter()
+        .any(|(key, _)| *key == "\"group_type\"");
+    if !named {
+        out.extend_from_slice(b"\"group_type\":");
+        write_json_str(out, group.kind);
+        if !members.is_empty() {
+            out.push(b',');
+        }
+    }
+    out.extend_from_slice(members.as_bytes());
+    out.push(b'}');
+    write_context(None, out);
+}
+
+/// `text`, trimmed, when it is a JSON object.
+fn object<'a>(text: &'a str, what: &str) -> Result<&'a str, String> {
+    match http::object_members(text) {
+        Some(_) => Ok(text.trim()),
+        None => Err(format!("{what} are not a JSON object")),
+    }
+}
+
+/// The `traits` of an `identify` or `group` call for an update: `set` as they are, `unset` as
+/// each named trait set to `null` (Segment has no removal; a null trait is its way to clear
+/// one). The other operations have no Segment equivalent: the update fails with a reason
+/// naming the operation, and is never sent.
+fn traits(op: ProfileOp, properties: &str, call: &str) -> Result<String, String> {
+    match op {
+        ProfileOp::Set => object(properties, "traits").map(str::to_owned),
+        ProfileOp::Unset => {
+            let names: Vec<String> = serde_json::from_str(properties)
+                .map_err(|_| "the traits to unset are not a JSON list of names".to_owned())?;
+            let mut out = Vec::with_capacity(properties.len() + names.len() * 6);
+            out.push(b'{');
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(&mut out, name);
+                out.extend_from_slice(b":null");
+            }
+            out.push(b'}');
+            String::from_utf8(out).map_err(|_| "a trait name is not UTF-8".to_owned())
+        }
+        ProfileOp::SetOnce | ProfileOp::Add | ProfileOp::Union | ProfileOp::Remove => Err(format!(
+            "Segment's `{call}` call cannot express the `{}` operation: only `set` and `unset` map to its traits",
+            op.key()
+        )),
     }
 }
 
@@ -272,6 +385,10 @@ mod tests {
     use crate::plan::PurposeSet;
 
     fn encode(properties: &str) -> Result<String, String> {
+        encode_message(crate::Message::TRACK, properties)
+    }
+
+    fn encode_message(message: Message, properties: &str) -> Result<String, String> {
         let client = Client::new(Timeouts::default());
         let mut format = Batch {
             client: &client,
@@ -279,7 +396,7 @@ mod tests {
             authorization: "",
         };
         let e = Envelope {
-            message: crate::Message::TRACK,
+            message,
             event: "Product Viewed",
             insert_id: "6f1c-2".into(),
             time_ms: 1_700_000_000_123,
@@ -305,6 +422,139 @@ mod tests {
         assert_eq!(encode(r#"{"Price":9.5}"#).as_deref(), Ok(expected));
         let parsed: serde_json::Value = serde_json::from_str(expected).expect("valid JSON");
         assert_eq!(parsed["context"]["library"]["name"], "trackplan");
+    }
+
+    const COMMON: &str =
+        r#""userId":"abc\"123","messageId":"6f1c-2","timestamp":"2023-11-14T22:13:20.123Z""#;
+
+    fn context() -> String {
+        format!(
+            r#""context":{{"library":{{"name":"trackplan","version":"{}"}}}}}}"#,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    fn company(id: &str) -> GroupRef {
+        GroupRef {
+            kind: "company",
+            key: "company_id",
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn encodes_identify_group_alias_and_grouped_tracks_exactly() {
+        let set = encode_message(
+            Message::Profile { op: ProfileOp::Set },
+            r#"{"plan":"pro","email":"h"}"#,
+        );
+        assert_eq!(
+            set,
+            Ok(format!(
+                r#"{{"type":"identify",{COMMON},"traits":{{"plan":"pro","email":"h"}},{}"#,
+                context()
+            ))
+        );
+        let unset = encode_message(
+            Message::Profile {
+                op: ProfileOp::Unset,
+            },
+            r#"["plan","e\"x"]"#,
+        );
+        assert_eq!(
+            unset,
+            Ok(format!(
+                r#"{{"type":"identify",{COMMON},"traits":{{"plan":null,"e\"x":null}},{}"#,
+                context()
+            ))
+        );
+        let join = encode_message(
+            Message::Join {
+                group: company("\"acme\""),
+            },
+            "{}",
+        );
+        assert_eq!(
+            join,
+            Ok(format!(
+                r#"{{"type":"group","groupId":"acme",{COMMON},"traits":{{"group_type":"company"}},{}"#,
+                context()
+            ))
+        );
+        let update = encode_message(
+            Message::Group {
+                group: company("42"),
+                op: ProfileOp::Set,
+            },
+            r#"{"name":"Acme"}"#,
+        );
+        assert_eq!(
+            update,
+            Ok(format!(
+                r#"{{"type":"group","groupId":"42",{COMMON},"traits":{{"group_type":"company","name":"Acme"}},{}"#,
+                context()
+            ))
+        );
+        let alias = encode_message(
+            Message::Link {
+                anonymous_id: "anon\"7".into(),
+            },
+            "{}",
+        );
+        assert_eq!(
+            alias,
+            Ok(format!(
+                r#"{{"type":"alias","previousId":"anon\"7",{COMMON},{}"#,
+                context()
+            ))
+        );
+        let grouped = encode_message(
+            Message::Track {
+                groups: Some(vec![company("\"acme\""), company("\"globex\"")].into()),
+            },
+            "{}",
+        );
+        assert_eq!(
+            grouped,
+            Ok(format!(
+                r#"{{"type":"track","event":"Product Viewed",{COMMON},"properties":{{}},"context":{{"groupId":"acme",{}"#,
+                &context()[11..]
+            ))
+        );
+        for text in [set, unset, join, update, alias, grouped] {
+            let text = text.expect("encoded");
+            serde_json::from_str::<serde_json::Value>(&text).expect("valid JSON");
+        }
+    }
+
+    #[test]
+    fn operations_segment_cannot_express_fail_naming_the_operation() {
+        for (op, name) in [
+            (ProfileOp::SetOnce, "set_once"),
+            (ProfileOp::Add, "add"),
+            (ProfileOp::Union, "union"),
+            (ProfileOp::Remove, "remove"),
+        ] {
+            let err = encode_message(Message::Profile { op }, r#"{"n":["secret"]}"#)
+                .expect_err("no Segment equivalent");
+            assert!(
+                err.contains(&format!("`{name}`")) && err.contains("identify"),
+                "{err}"
+            );
+            assert!(!err.contains("secret"), "{err}");
+            let err = encode_message(
+                Message::Group {
+                    group: company("1"),
+                    op,
+                },
+                "{}",
+            )
+            .expect_err("no Segment equivalent");
+            assert!(
+                err.contains(&format!("`{name}`")) && err.contains("group"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod amplitude_server;
 pub mod logs;
 pub mod posthog;
+pub mod profiles;
 pub mod regulations_server;
 pub mod server;
 pub mod stub;

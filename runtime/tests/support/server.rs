@@ -5,6 +5,9 @@
 //! [`Fault::Reject`], which accepts every event it does not name, as Mixpanel does. So the
 //! count per insert id at the server is exactly what a correct client can make it: 1.
 
+use super::profiles::{
+    ProfileEndpoint, check_identify, check_profile_body, check_profile_request, check_segment_call,
+};
 use base64::Engine as _;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -30,6 +33,9 @@ pub enum Fault {
     Reject(Vec<String>),
     /// Like [`Fault::Reject`] for the first `n` events of the request, whatever their ids.
     RejectFirst(usize),
+    /// 200 with `{"status": 0, "error": …}`, recording nothing: how Mixpanel's profile
+    /// endpoints refuse a request in which no update is valid.
+    StatusZero,
 }
 
 /// Which API the server stands in for.
@@ -425,6 +431,8 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
         } => {
             if incoming.path.starts_with("/api/app/") {
                 check_privacy(&incoming, token, gdpr_token, state, &mut violations)
+            } else if let Some(endpoint) = ProfileEndpoint::of(&incoming.path) {
+                check_updates(&incoming, endpoint, token, &mut violations)
             } else {
                 check_import(&incoming, token, service_account.as_ref(), &mut violations)
             }
@@ -443,6 +451,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
         (None, Checked::Events(events)) => {
             let n = events.len();
             let body = match contract {
+                Contract::Mixpanel { .. } if incoming.path != "/import" => {
+                    serde_json::json!({"status": 1, "error": null})
+                }
                 Contract::Mixpanel { .. } => {
                     serde_json::json!({"code": 200, "num_records_imported": n, "status": "OK"})
                 }
@@ -461,7 +472,14 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
                     Fault::RejectFirst(n) => index < *n,
                     _ => false,
                 };
-                if rejected {
+                if rejected && incoming.path != "/import" {
+                    // Profile updates have no insert id: named by index, the field their
+                    // operation.
+                    failed.push(serde_json::json!({
+                        "index": index, "field": event.event,
+                        "message": format!("'{}' is invalid: not allowed for this profile", event.event)
+                    }));
+                } else if rejected {
                     let key = if failed.len() % 2 == 0 {
                         "insert_id"
                     } else {
@@ -482,6 +500,13 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             });
             (Answer::json(400, body), kept)
         }
+        (Some(Fault::StatusZero), _) => (
+            Answer::json(
+                200,
+                serde_json::json!({"status": 0, "error": "no valid update in the request"}),
+            ),
+            Vec::new(),
+        ),
         (Some(Fault::Status(status)), _) => {
             (Answer::json(*status, serde_json::json!({})), Vec::new())
         }
@@ -769,6 +794,9 @@ fn check_import(
         expect(v, properties.len() < 255, || {
             format!("{} properties", properties.len())
         });
+        if event == "$identify" {
+            check_identify(properties, v);
+        }
         if let Some(ip) = properties.get("ip") {
             expect(v, ip == &Value::from(0) || ip.is_string(), || {
                 "ip must be 0 or an address".into()
@@ -836,41 +864,32 @@ fn check_batch(r: &Incoming, write_key: &str, v: &mut Vec<String>) -> Checked {
         expect(v, size <= 32_000, || {
             format!("event of {size} bytes is over 32 KB")
         });
-        let text = |k: &str| {
-            item.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        expect(v, text("type") == "track", || "type is not track".into());
-        expect(v, !text("event").is_empty(), || "missing event".into());
-        expect(v, !text("userId").is_empty(), || "missing userId".into());
-        expect(v, !text("messageId").is_empty(), || {
-            "missing messageId".into()
-        });
-        let ts = text("timestamp");
-        expect(v, valid_iso8601(&ts), || {
-            format!("timestamp {ts:?} is not ISO-8601")
-        });
-        let library = &item["context"]["library"];
-        expect(
-            v,
-            library["name"] == "trackplan" && library["version"].is_string(),
-            || "context.library is not trackplan's".into(),
-        );
-        let Some(properties) = item.get("properties").and_then(Value::as_object) else {
-            v.push("missing properties object".into());
-            continue;
-        };
-        events.push(Accepted {
-            insert_id: text("messageId"),
-            event: text("event"),
-            distinct_id: text("userId"),
-            properties: properties.clone(),
-            raw: item.clone(),
-        });
+        events.extend(check_segment_call(&item, v));
     }
     Checked::Events(events)
+}
+
+/// Mixpanel's `/engage` and `/groups` (the checks are in `profiles.rs`).
+fn check_updates(
+    r: &Incoming,
+    endpoint: ProfileEndpoint,
+    token: &str,
+    v: &mut Vec<String>,
+) -> Checked {
+    check_profile_request(
+        endpoint,
+        &r.method,
+        &r.query,
+        |name| r.header(name).map(str::to_owned),
+        v,
+    );
+    match decode_body(r) {
+        Ok(body) => Checked::Events(check_profile_body(endpoint, token, &body, v)),
+        Err(e) => {
+            v.push(e);
+            Checked::Events(Vec::new())
+        }
+    }
 }
 
 /// Mixpanel's GDPR API: deletions and retrievals (create, status).

@@ -54,8 +54,8 @@ impl WireFormat for Upload<'_> {
     const CLOSE: &'static [u8] = b"]}";
     const NAME: &'static str = "amplitude";
 
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
-        encode(envelope, out)
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String> {
+        encode(envelope, out).map(|()| 1)
     }
 
     fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {

@@ -2,6 +2,7 @@
 //! for the events of its request.
 
 use super::*;
+use crate::message::{GroupRef, Message};
 use crate::plan::PropertyInfo;
 
 /// One `deliver` call's view of the sink, as a wire format.
@@ -11,6 +12,8 @@ pub(super) struct Import<'a> {
     pub(super) authorization: &'a str,
     pub(super) gzip: bool,
     pub(super) ip_properties: &'a mut Option<IpProperties>,
+    /// Whether the last request got no answer (connection, timeout): the host may be down.
+    pub(super) unanswered: bool,
 }
 
 /// Of the last plan seen (plans are `'static`: compared by address), per event that declares
@@ -116,6 +119,59 @@ pub(super) fn top_level_keys(members: &str) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The event Mixpanel's identity merge reads a stitch from.
+const IDENTIFY: &str = "$identify";
+
+/// The properties an event adds for the groups it carries (Mixpanel group analytics): each
+/// group key once, its value the list of the ids of the event's groups of that key, as
+/// strings (a user may belong to several groups of one key; Mixpanel joins a group's profile
+/// by its id as a string). A key the event's own properties already hold is left to them.
+fn group_keys(groups: Option<&[GroupRef]>, members: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let mut by_key: Vec<(&'static str, Vec<&str>)> = Vec::new();
+    for group in groups.unwrap_or_default() {
+        match by_key.iter_mut().find(|(k, _)| *k == group.key) {
+            Some((_, ids)) => ids.push(&group.id),
+            None => by_key.push((group.key, vec![&group.id])),
+        }
+    }
+    by_key
+        .into_iter()
+        .filter(|(key, _)| {
+            let mut text = Vec::with_capacity(key.len() + 2);
+            write_json_str(&mut text, key);
+            !top_level_keys(members).any(|k| k == text.as_slice())
+        })
+        .map(|(key, ids)| {
+            let mut list = vec![b'['];
+            for (i, id) in ids.into_iter().enumerate() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                http::write_id_string(&mut list, id);
+            }
+            list.push(b']');
+            (key, list)
+        })
+        .collect()
+}
+
+/// The properties of the `$identify` event that links the anonymous id to the identified one:
+/// `$device_id` and `$user_id` for the Simplified ID Merge API (an event carrying both merges
+/// them), `$anon_id` and `$identified_id` for the Original one.
+fn stitch(distinct_id: &str, anonymous_id: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let json = |id: &str| {
+        let mut text = Vec::with_capacity(id.len() + 2);
+        write_json_str(&mut text, id);
+        text
+    };
+    vec![
+        ("$user_id", json(distinct_id)),
+        ("$device_id", json(anonymous_id)),
+        ("$identified_id", json(distinct_id)),
+        ("$anon_id", json(anonymous_id)),
+    ]
+}
+
 /// Whether `id` is a valid `$insert_id`: 1 to 36 characters of `[A-Za-z0-9-]`.
 pub(crate) fn valid_insert_id(id: &str) -> bool {
     !id.is_empty()
@@ -130,7 +186,7 @@ impl WireFormat for Import<'_> {
     const CLOSE: &'static [u8] = b"]";
     const NAME: &'static str = "mixpanel";
 
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String> {
         if !valid_insert_id(&envelope.insert_id) {
             return Err(format!(
                 "insert id is not 1 to {MAX_INSERT_ID} characters of [A-Za-z0-9-]"
@@ -140,14 +196,26 @@ impl WireFormat for Import<'_> {
             return Err("properties are not a JSON object".into());
         };
         let ip_zero = self.sends_ip_zero(envelope, members);
-        let count = http::count_members(members) + 3 + usize::from(ip_zero);
+        let (name, extra) = match &envelope.message {
+            Message::Track { groups } => (envelope.event, group_keys(groups.as_deref(), members)),
+            Message::Link { anonymous_id } => {
+                (IDENTIFY, stitch(&envelope.distinct_id, anonymous_id))
+            }
+            other => {
+                return Err(format!(
+                    "a {} message is not an event: it goes to another endpoint",
+                    other.kind()
+                ));
+            }
+        };
+        let count = http::count_members(members) + 3 + usize::from(ip_zero) + extra.len();
         if count > MAX_PROPERTIES {
             return Err(format!(
                 "{count} properties, Mixpanel accepts at most {MAX_PROPERTIES} per event"
             ));
         }
         out.extend_from_slice(b"{\"event\":");
-        write_json_str(out, envelope.event);
+        write_json_str(out, name);
         out.extend_from_slice(b",\"properties\":{\"time\":");
         out.extend_from_slice(envelope.time_ms.to_string().as_bytes());
         out.extend_from_slice(b",\"distinct_id\":");
@@ -162,6 +230,12 @@ impl WireFormat for Import<'_> {
             out.push(b',');
             out.extend_from_slice(members.as_bytes());
         }
+        for (key, value) in &extra {
+            out.push(b',');
+            write_json_str(out, key);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
         out.extend_from_slice(b"}}");
         if out.len() >= MAX_EVENT_BYTES {
             return Err(format!(
@@ -169,7 +243,7 @@ impl WireFormat for Import<'_> {
                 out.len()
             ));
         }
-        Ok(())
+        Ok(1)
     }
 
     fn send(&mut self, body: &[u8], members: &[&Envelope]) -> Verdict {
@@ -193,7 +267,10 @@ impl WireFormat for Import<'_> {
                 &response.body,
                 members,
             ),
-            Err(error) => transport_verdict(&error),
+            Err(error) => {
+                self.unanswered = true;
+                transport_verdict(&error)
+            }
         }
     }
 }
@@ -211,7 +288,7 @@ pub(crate) fn import_verdict(
 ) -> Verdict {
     match status {
         200..=299 => Verdict::Accepted,
-        400 => match failed_records(body, members) {
+        400 => match failed_records(body, members, members.len(), "event") {
             Some(failed) if !failed.is_empty() => Verdict::Partial(failed),
             _ => Verdict::Failed(
                 "Mixpanel rejected the request (400 Bad Request) without naming the failed records"
@@ -235,14 +312,19 @@ pub(crate) fn import_verdict(
     }
 }
 
-/// The positions (in the request) and reasons of the records a 400 names, by insert id
-/// (`insert_id` or `$insert_id`), else by `index`. Reasons name the rejected field, never its
+/// The positions (in the request, of its `records`) and reasons of the records a 400 names, by
+/// insert id (`insert_id` or `$insert_id`, for events: one record each), else by `index`. Reasons name the rejected field, never its
 /// value: Mixpanel's messages can quote it.
-pub(super) fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(usize, String)>> {
+pub(super) fn failed_records(
+    body: &[u8],
+    members: &[&Envelope],
+    records: usize,
+    what: &str,
+) -> Option<Vec<(usize, String)>> {
     let response: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let records = response.get("failed_records")?.as_array()?;
-    let mut failed = Vec::with_capacity(records.len());
-    for record in records {
+    let listed = response.get("failed_records")?.as_array()?;
+    let mut failed = Vec::with_capacity(listed.len());
+    for record in listed {
         let by_id = record
             .get("insert_id")
             .or_else(|| record.get("$insert_id"))
@@ -253,14 +335,14 @@ pub(super) fn failed_records(body: &[u8], members: &[&Envelope]) -> Option<Vec<(
                 .get("index")
                 .and_then(|v| v.as_u64())
                 .and_then(|i| usize::try_from(i).ok())
-                .filter(|&i| i < members.len())
+                .filter(|&i| i < records)
         };
         let Some(position) = by_id.or_else(by_index) else {
             continue;
         };
         let reason = match record.get("field").and_then(|v| v.as_str()) {
-            Some(field) => format!("Mixpanel rejected the event: invalid `{field}`"),
-            None => "Mixpanel rejected the event".to_owned(),
+            Some(field) => format!("Mixpanel rejected the {what}: invalid `{field}`"),
+            None => format!("Mixpanel rejected the {what}"),
         };
         failed.push((position, reason));
     }

@@ -1,10 +1,14 @@
-//! Mixpanel, through its server-side `/import` API (`import.rs`), and its GDPR API for data
-//! subjects' requests (`privacy.rs`).
+//! Mixpanel, through its server-side ingestion APIs: `/import` for events and identity stitching
+//! (`import.rs`), `/engage` and `/groups` for user and group profiles (`profiles.rs`); and its
+//! GDPR API for data subjects' requests (`privacy.rs`).
 //!
-//! Each request is a gzip-compressed JSON array of at most 2000 events and 2 MiB (uncompressed),
-//! sent with `strict=1` so Mixpanel validates every event and names the ones it rejects. Events
+//! A batch of mixed messages is split by endpoint, each with its own limits. An `/import`
+//! request is a gzip-compressed JSON array of at most 2000 events and 2 MiB (uncompressed), sent
+//! with `strict=1` so Mixpanel validates every event and names the ones it rejects. Events
 //! carry `time` in milliseconds, the pseudonymous `distinct_id` and `$insert_id`, which makes
-//! retries idempotent: Mixpanel keeps one event per insert id.
+//! retries idempotent: Mixpanel keeps one event per insert id. Profile updates carry no such
+//! id: `$set`, `$set_once`, `$union`, `$remove` and `$unset` give the same profile when applied
+//! twice, `$add` does not (a retry after a lost response can add twice).
 
 use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
@@ -18,11 +22,14 @@ use std::time::{Duration, Instant};
 
 pub(crate) mod import;
 mod privacy;
+pub(crate) mod profiles;
 
+use crate::message::Message;
 use crate::privacy_api::PrivacyApi;
 use import::Import;
 use privacy::GdprClient;
 pub use privacy::{Compliance, PrivacyError, PrivacyKind, PrivacyRequest, PrivacyStatus};
+use profiles::{Endpoint, Updates};
 
 /// Most distinct ids in one GDPR API request.
 const MAX_PRIVACY_IDS: usize = 1999;
@@ -230,6 +237,17 @@ impl Mixpanel {
         url
     }
 
+    /// The URL of a profile endpoint: no geolocation from the request's address (the
+    /// server's; an update that carries the plan's IP trait names its own `$ip`), validation
+    /// of every update, and a JSON answer.
+    fn updates_url(&self, endpoint: Endpoint) -> String {
+        format!(
+            "{}{}?ip=0&strict=1&verbose=1",
+            self.region.ingestion(),
+            endpoint.path()
+        )
+    }
+
     fn import_authorization(&self) -> String {
         match &self.auth {
             Auth::ProjectToken => http::basic_auth(self.token.expose(), ""),
@@ -290,10 +308,20 @@ impl Sink for Mixpanel {
         })
     }
 
+    /// Sends events and links to `/import`, then profile updates and joins to `/engage`, then
+    /// group updates to `/groups`. A permanent failure of one endpoint (its credentials, its
+    /// validation) fails that endpoint's envelopes only. An endpoint that answers "try again"
+    /// (429, 5xx) does not hold up the others, so retries of a mixed batch do not add up
+    /// across endpoints; one that does not answer at all (no connection, a timeout) ends the
+    /// attempt, since the others are on the same host. The retry sends only what is not
+    /// settled yet.
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        let url = self.import_url();
+        let import_url = self.import_url();
         let authorization = self.import_authorization();
+        let engage_url = self.updates_url(Endpoint::Engage);
+        let groups_url = self.updates_url(Endpoint::Groups);
         let Mixpanel {
+            token,
             timeouts,
             gzip,
             client,
@@ -301,14 +329,39 @@ impl Sink for Mixpanel {
             ip_properties,
             ..
         } = self;
+        let client = client.get_or_insert_with(|| Client::new(*timeouts));
+        let mut attempt = http::Attempt::new(settled, batch);
         let mut import = Import {
-            client: client.get_or_insert_with(|| Client::new(*timeouts)),
-            url: &url,
+            client,
+            url: &import_url,
             authorization: &authorization,
             gzip: *gzip,
             ip_properties,
+            unanswered: false,
         };
-        http::deliver_packed(&mut import, settled, batch)
+        let is_event =
+            |e: &Envelope| matches!(e.message, Message::Track { .. } | Message::Link { .. });
+        let mut retry = attempt.send(&mut import, is_event);
+        if !import.unanswered {
+            for (endpoint, url) in [
+                (Endpoint::Engage, &engage_url),
+                (Endpoint::Groups, &groups_url),
+            ] {
+                let mut updates = Updates {
+                    client,
+                    url,
+                    token: token.expose(),
+                    endpoint,
+                    unanswered: false,
+                };
+                let again = attempt.send(&mut updates, |e| endpoint.carries(&e.message));
+                retry = http::sooner_or_later(retry, again);
+                if updates.unanswered {
+                    break;
+                }
+            }
+        }
+        attempt.finish(settled, retry)
     }
 }
 
@@ -366,6 +419,7 @@ mod tests {
             authorization: "",
             gzip: true,
             ip_properties: &mut ip,
+            unanswered: false,
         };
         let mut out = Vec::new();
         import.encode(e, &mut out)?;
@@ -388,6 +442,62 @@ mod tests {
                 r#"{"event":"Signup \"Completed\"","properties":{"time":1700000000123,"distinct_id":"abc123","$insert_id":"x","ip":0}}"#
             )
         );
+    }
+
+    #[test]
+    fn events_carry_their_groups_keys_and_links_are_identify_events() {
+        use crate::message::GroupRef;
+        let group = |key: &'static str, id: &str| GroupRef {
+            kind: "company",
+            key,
+            id: id.into(),
+        };
+        let mut e = envelope(&NO_IP, "g", r#"{"Plan Tier":"pro"}"#);
+        e.message = Message::Track {
+            groups: Some(
+                vec![
+                    group("company_id", "\"acme\""),
+                    group("team_id", "7"),
+                    group("company_id", "\"globex\""),
+                ]
+                .into(),
+            ),
+        };
+        assert_eq!(
+            encode(&e).as_deref(),
+            Ok(concat!(
+                r#"{"event":"Signup \"Completed\"","properties":{"time":1700000000123,"distinct_id":"abc123","$insert_id":"g","ip":0,"Plan Tier":"pro","#,
+                r#""company_id":["acme","globex"],"team_id":["7"]}}"#
+            ))
+        );
+        // A key the event's own properties hold is theirs.
+        let mut own = envelope(&NO_IP, "h", r#"{"team_id":"t-1"}"#);
+        own.message = Message::Track {
+            groups: Some(vec![group("team_id", "7")].into()),
+        };
+        assert!(
+            encode(&own)
+                .expect("encodes")
+                .ends_with(r#""ip":0,"team_id":"t-1"}}"#)
+        );
+
+        let mut link = envelope(&NO_IP, "l", "{}");
+        link.event = "$link";
+        link.message = Message::Link {
+            anonymous_id: "anon9".into(),
+        };
+        assert_eq!(
+            encode(&link).as_deref(),
+            Ok(concat!(
+                r#"{"event":"$identify","properties":{"time":1700000000123,"distinct_id":"abc123","$insert_id":"l","ip":0,"#,
+                r#""$user_id":"abc123","$device_id":"anon9","$identified_id":"abc123","$anon_id":"anon9"}}"#
+            ))
+        );
+        let mut profile = envelope(&NO_IP, "p", "{}");
+        profile.message = Message::Profile {
+            op: crate::message::ProfileOp::Set,
+        };
+        assert!(encode(&profile).is_err(), "profile updates are not events");
     }
 
     #[test]
@@ -527,6 +637,10 @@ mod tests {
     fn urls_and_credentials() {
         let m = Mixpanel::new("tok");
         assert_eq!(m.import_url(), "https://api.mixpanel.com/import?strict=1");
+        assert_eq!(
+            m.updates_url(Endpoint::Engage),
+            "https://api.mixpanel.com/engage?ip=0&strict=1&verbose=1"
+        );
         assert_eq!(m.import_authorization(), http::basic_auth("tok", ""));
         let m = Mixpanel::new("tok")
             .eu()
@@ -538,6 +652,11 @@ mod tests {
         assert_eq!(
             m.import_authorization(),
             http::basic_auth("sa.user", "s3cret")
+        );
+        assert_eq!(
+            m.updates_url(Endpoint::Groups),
+            "https://api-eu.mixpanel.com/groups?ip=0&strict=1&verbose=1",
+            "no service account on the profile endpoints: the token is in the body"
         );
         assert_eq!(
             Mixpanel::new("t").india().import_url(),

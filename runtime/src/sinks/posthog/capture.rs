@@ -164,7 +164,7 @@ impl WireFormat for Capture<'_> {
     const CLOSE: &'static [u8] = b"]}";
     const NAME: &'static str = "posthog";
 
-    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), String> {
+    fn encode(&mut self, envelope: &Envelope, out: &mut Vec<u8>) -> Result<usize, String> {
         if !is_uuid(&envelope.insert_id) {
             return Err("insert id is not a UUID, which PostHog's `uuid` must be".into());
         }
@@ -256,7 +256,7 @@ impl WireFormat for Capture<'_> {
                 out.len()
             ));
         }
-        Ok(())
+        Ok(1)
     }
 
     fn send(&mut self, body: &[u8], _members: &[&Envelope]) -> Verdict {
