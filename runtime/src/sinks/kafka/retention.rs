@@ -12,12 +12,14 @@ use crate::plan::PlanInfo;
 /// ```
 /// # extern crate trackplan_runtime as trackplan;
 /// # trackplan_macros::plan!("tests/fixture/shop.toml");
+/// # fn main() {
 /// use trackplan::sinks::kafka::TopicConfig;
 ///
 /// // The security log's purpose keeps data 180 days.
 /// let config = TopicConfig::for_destination(&PLAN, "security_log").unwrap();
 /// assert_eq!(config.retention_ms, Some(180 * 86_400_000));
 /// assert_eq!(config.to_string(), "retention.ms=15552000000");
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
