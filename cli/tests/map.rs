@@ -220,6 +220,34 @@ fn docs_html_map_links_each_box_to_its_inventory_rows() {
         );
         assert!(ids.contains(row), "no inventory row #{row}");
     }
+    // Profile, group and context data are on the map too, linked to their inventory rows: the
+    // e-mail trait next to the events' e-mails, the name (kept in profiles only) as a box of
+    // its own, the group key and the context property among the uncategorized data.
+    assert!(
+        nodes(svg).contains_key(&("category".into(), "user.name".into())),
+        "the first-name trait's category is on the map"
+    );
+    for (category, row) in [
+        ("user.contact.email", "inv-traits.email"),
+        ("user.name", "inv-traits.first_name"),
+        ("(internal data, no category)", "inv-groups.company.key"),
+        (
+            "(internal data, no category)",
+            "inv-groups.company.traits.seats",
+        ),
+        ("(public data, no category)", "inv-context.app_version"),
+    ] {
+        let entry = format!("id=\"map-category-{category}\"");
+        let key = &html[html
+            .find(&entry)
+            .unwrap_or_else(|| panic!("no key entry {entry}"))..];
+        let key = &key[..key.find("</li>").unwrap()];
+        assert!(
+            key.contains(&format!("href=\"#{row}\"")),
+            "{row} not in {key}"
+        );
+        assert!(ids.contains(row), "no inventory row #{row}");
+    }
 }
 
 #[test]

@@ -133,7 +133,7 @@ impl ::trackplan::__private::GroupUpdate for {name} {{
         docs.line("The plan's context properties (`[context]`): set them once with `TrackerBuilder::context`, or per subject with `Subject::set_context`; each is sent with the events it applies to. A `None` leaves the value set before.");
         write!(
             out,
-            "{docs}#[derive(Debug, Clone, Default)]\npub struct Context {{\n",
+            "{docs}#[derive(Clone, Default)]\npub struct Context {{\n",
             docs = docs.attr()
         );
         for f in &fields {
@@ -174,6 +174,12 @@ impl ::trackplan::__private::ContextProperties for Context {{
                 &fields
             ),
         );
+        // Written out, not derived: a transformed value is printed as `[redacted]`.
+        let shown: Vec<_> = fields
+            .iter()
+            .map(|f| (f.field.to_string(), f.field.to_string(), shows(f.property)))
+            .collect();
+        out.push(&debug_impl("Context", &shown));
     }
 }
 
@@ -246,9 +252,10 @@ fn update(
     fields: &[Field<'_>],
     std: Std,
 ) {
-    // A group has no default: it is always made from its key.
+    // A group has no default: it is always made from its key. Its `Debug` is written out
+    // (`debug_impl`): a derived one would print the raw key.
     let derives = if key.is_some() {
-        "Debug, Clone"
+        "Clone"
     } else {
         "Debug, Clone, Default"
     };
@@ -257,9 +264,20 @@ fn update(
         "{docs}#[derive({derives})]\npub struct {name} {{\n",
         docs = docs.attr()
     );
+    let mut deferred_debug = None;
     if let Some(key) = key {
         // Not `key`: a group trait may be called that.
         writeln!(out, "    __key: {key},");
+    }
+    if let Some((_, p)) = group_key {
+        let mut shown = vec![("key".to_owned(), "__key".to_owned(), shows(p))];
+        // `TraitOp`'s own `Debug` never prints a value.
+        shown.extend(
+            fields
+                .iter()
+                .map(|f| (f.field.to_string(), f.field.to_string(), true)),
+        );
+        deferred_debug = Some(debug_impl(name, &shown));
     }
     for f in fields {
         let enum_ty = f.enum_item.as_ref().map(|e| EnumType::Named(&e.ident));
@@ -271,6 +289,9 @@ fn update(
         );
     }
     out.push("}\n\n");
+    if let Some(debug) = deferred_debug {
+        out.push(&debug);
+    }
     writeln!(out, "impl {name} {{");
     match key {
         None => out.push(
@@ -612,6 +633,40 @@ fn sources(
             out
         }
     }
+}
+
+/// Whether `Debug` may print a group key's or context property's value: only data that is
+/// neither personal nor special and is sent as is (a transform means the raw value is not
+/// what the plan lets out).
+fn shows(p: &Property) -> bool {
+    use trackplan_model::Sensitivity::{Internal, Public};
+    matches!(p.sensitivity.value, Public | Internal)
+        && matches!(p.transform.value, trackplan_model::Transform::None)
+}
+
+/// A `Debug` impl for `name` printing `(label, field, shown)`: a field that is not `shown`
+/// prints as `[redacted]`.
+fn debug_impl(name: &str, fields: &[(String, String, bool)]) -> String {
+    let mut s = format!(
+        "impl ::core::fmt::Debug for {name} {{
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{
+        f.debug_struct({lit})
+",
+        lit = crate::code::lit(name)
+    );
+    for (label, field, shown) in fields {
+        let value = if *shown {
+            format!("&self.{field}")
+        } else {
+            "&::core::format_args!(\"[redacted]\")".to_owned()
+        };
+        s.push_str(&format!(
+            "            .field({}, {value})\n",
+            crate::code::lit(label.trim_start_matches("r#"))
+        ));
+    }
+    s.push_str("            .finish()\n    }\n}\n\n");
+    s
 }
 
 /// Escapes braces for `#[diagnostic::on_unimplemented]`, whose strings are format strings.

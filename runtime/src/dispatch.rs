@@ -233,7 +233,7 @@ impl Pipeline {
         let mut w = TraitWriter::new(
             source,
             target,
-            reach,
+            (reach, subject.allowed_special()),
             &mut written.shared,
             &mut written.first_party,
             self.key.as_ref(),

@@ -8,7 +8,9 @@ use std::marker::PhantomData;
 use crate::consent::Consent;
 use crate::event::{DeclaredFor, Purpose};
 use crate::id::NoRandomness;
+use crate::options::TrackOptions;
 use crate::subject::Subject;
+use crate::time::Timestamp;
 use crate::tracker::Tracker;
 
 /// A subject handle restricted to events declared for purpose `P`
@@ -16,6 +18,13 @@ use crate::tracker::Tracker;
 ///
 /// The restriction is at compile time: tracking an event the plan does not collect for `P`
 /// does not compile. Routing and consent are as for [`Subject::track`].
+///
+/// The scope covers events (`track`, `track_with`, `track_at`, `track_with_options`) and
+/// carries over a stitch ([`SubjectScope::identify`]). Profile and group updates
+/// (`update_profile`, `join`, `update_group`) and `set_context` are not offered: one update
+/// touches traits of several purposes, each routed by its own, so "declared for `P`" has no
+/// single answer for it; reach them through [`SubjectScope::subject`], where each trait's
+/// purposes and the consent decide as always.
 pub struct SubjectScope<P> {
     subject: Subject,
     purpose: PhantomData<fn() -> P>,
@@ -56,6 +65,24 @@ impl<P: Purpose> SubjectScope<P> {
     /// (see [`Subject::track_with`]).
     pub fn track_with<E: DeclaredFor<P>>(&self, build: impl FnOnce() -> E) {
         self.subject.track_with(build);
+    }
+
+    /// Tracks an event declared for `P` as having happened at `time` (see
+    /// [`Subject::track_at`]).
+    pub fn track_at<E: DeclaredFor<P>>(&self, event: E, time: Timestamp) {
+        self.subject.track_at(event, time);
+    }
+
+    /// Tracks an event declared for `P` with an explicit time or insert id (see
+    /// [`Subject::track_with_options`]).
+    pub fn track_with_options<E: DeclaredFor<P>>(&self, event: E, options: &TrackOptions) {
+        self.subject.track_with_options(event, options);
+    }
+
+    /// The identified subject this anonymous one becomes, restricted to `P` as well (see
+    /// [`Subject::identify`]: both ids are linked at every destination).
+    pub fn identify(&self, subject_id: &str) -> SubjectScope<P> {
+        SubjectScope::new(self.subject.identify(subject_id))
     }
 
     /// The subject behind the handle.

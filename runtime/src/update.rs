@@ -152,7 +152,9 @@
 use crate::event::Sealed;
 use crate::key::Key;
 use crate::message::ProfileOp;
-use crate::plan::{Audience, DestinationSet, PlanInfo, PropertyInfo, TraitInfo, ValueKind};
+use crate::plan::{
+    Audience, DestinationSet, PlanInfo, PropertyInfo, Sensitivity, TraitInfo, ValueKind,
+};
 use crate::value::{PropertyWriter, Value, ViolationPolicy};
 use trackplan_vocab::TraitShape;
 
@@ -262,6 +264,9 @@ pub struct TraitWriter<'a> {
     target: &'static [TraitInfo],
     /// Destinations the update may reach now (routes, consent, sinks).
     reach: DestinationSet,
+    /// Of those, the ones special-category traits may reach: consent was given explicitly
+    /// (`Consent::grant_explicit`), as for an event's special-category properties.
+    special_reach: DestinationSet,
     shared: &'a mut Vec<u8>,
     first_party: &'a mut Vec<u8>,
     key: Option<&'a Key>,
@@ -279,7 +284,7 @@ impl<'a> TraitWriter<'a> {
     pub(crate) fn new(
         source: &'static [TraitInfo],
         target: &'static [TraitInfo],
-        reach: DestinationSet,
+        (reach, special_reach): (DestinationSet, DestinationSet),
         shared: &'a mut Vec<u8>,
         first_party: &'a mut Vec<u8>,
         key: Option<&'a Key>,
@@ -290,6 +295,7 @@ impl<'a> TraitWriter<'a> {
             source,
             target,
             reach,
+            special_reach: special_reach & reach,
             shared,
             first_party,
             key,
@@ -321,7 +327,13 @@ impl<'a> TraitWriter<'a> {
             return;
         };
         self.wanted |= info.destinations;
-        let destinations = info.destinations & self.reach;
+        // Special-category traits (health, beliefs, …) go only where consent was explicit.
+        let reach = if matches!(info.property.sensitivity, Sensitivity::Special) {
+            self.special_reach
+        } else {
+            self.reach
+        };
+        let destinations = info.destinations & reach;
         if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
             return;

@@ -623,7 +623,8 @@ fn hmac_hex(value: &str) -> String {
 /// Through a tracker and the code `plan!` generates for the shop fixture: a visitor signs up
 /// (stitch), updates their profile, joins a company, updates it and checks out as a member.
 /// Every body is asserted byte for byte; only insert ids and the times of untimed messages are
-/// read from what arrived. Both distinct ids and the `hmac` e-mail trait are recomputed here.
+/// read from what arrived. Both distinct ids and the `hmac` e-mail trait are recomputed here;
+/// the e-mail trait is named `$email` in the plan, Mixpanel's reserved profile name, and arrives so.
 #[test]
 fn profiles_groups_and_a_stitch_from_generated_code_byte_for_byte() {
     use common::{Company, Currency, Profile, ProfileAdAudience, ProfilePlanTier};
@@ -700,7 +701,7 @@ fn profiles_groups_and_a_stitch_from_generated_code_byte_for_byte() {
 
     let user_update = format!(r#"{{"$token":"{TOKEN}","$distinct_id":"{id}","#);
     let engage = [
-        format!(r#""$set":{{"Plan Tier":"pro","Email":"{email}"}}}}"#),
+        format!(r#""$set":{{"Plan Tier":"pro","$email":"{email}"}}}}"#),
         r#""$add":{"Order Count":2}}"#.to_owned(),
         r#""$union":{"Favourite Categories":["shoes","bags"]}}"#.to_owned(),
         r#""$remove":{"Favourite Categories":"hats"}}"#.to_owned(),

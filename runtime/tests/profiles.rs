@@ -168,7 +168,7 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
     // First party: the `redact` trait too.
     assert_eq!(
         &*w[0].properties,
-        format!(r#"{{"Plan Tier":"pro","Email":"{email}","Lifetime Value":420.5}}"#)
+        format!(r#"{{"Plan Tier":"pro","$email":"{email}","Lifetime Value":420.5}}"#)
     );
     assert_eq!(w[1].message, Message::Profile { op: ProfileOp::Add });
     assert_eq!(&*w[1].properties, r#"{"Order Count":1}"#);
@@ -182,7 +182,7 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
     assert_eq!(m.len(), 2);
     assert_eq!(
         &*m[0].properties,
-        format!(r#"{{"Plan Tier":"pro","Email":"{email}"}}"#)
+        format!(r#"{{"Plan Tier":"pro","$email":"{email}"}}"#)
     );
     // The ad network: only the trait collected for advertising.
     let a = ads.envelopes();
@@ -205,6 +205,105 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
             "{}",
             e.properties
         );
+    }
+}
+
+#[test]
+fn a_special_trait_goes_only_where_consent_was_given_explicitly() {
+    let (warehouse, mixpanel, ads, support) =
+        (Memory::new(), Memory::new(), Memory::new(), Memory::new());
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .sink(destination::Mixpanel, mixpanel.clone())
+        .sink(destination::Ads, ads.clone())
+        .sink(destination::SupportDesk, support.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let update = || {
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Free)
+            .set_dietary_needs(ProfileDietaryNeeds::GlutenFree)
+    };
+    // Ordinary consent to the trait's purpose: the health trait reaches no destination, the
+    // other trait of the update still goes.
+    let user = tracker.subject("user-1", both());
+    user.update_profile(update());
+    flush(&tracker);
+    let properties = |m: &Memory| -> Vec<String> {
+        m.envelopes()
+            .iter()
+            .map(|e| e.properties.to_string())
+            .collect()
+    };
+    assert_eq!(properties(&warehouse), [r#"{"Plan Tier":"free"}"#]);
+    assert_eq!(properties(&mixpanel), [r#"{"Plan Tier":"free"}"#]);
+
+    // Explicit consent (Art. 9(2)(a)): first party only, as its `redact` transform says.
+    user.update_consent(|c| c.grant_explicit(purpose::ProductAnalytics));
+    user.update_profile(update());
+    let explicit = tracker.subject(
+        "user-2",
+        Consent::none().grant_explicit(purpose::ProductAnalytics),
+    );
+    explicit.update_profile(Profile::new().set_dietary_needs(ProfileDietaryNeeds::Diabetic));
+    flush(&tracker);
+    assert_eq!(
+        properties(&warehouse),
+        [
+            r#"{"Plan Tier":"free"}"#,
+            r#"{"Plan Tier":"free","Dietary Needs":"gluten_free"}"#,
+            r#"{"Dietary Needs":"diabetic"}"#,
+        ]
+    );
+    assert_eq!(
+        properties(&mixpanel),
+        [r#"{"Plan Tier":"free"}"#, r#"{"Plan Tier":"free"}"#]
+    );
+    for m in [&ads, &support] {
+        assert!(properties(m).is_empty(), "{:?}", properties(m));
+    }
+}
+
+#[test]
+fn debug_of_updates_groups_and_context_prints_no_value_the_plan_protects() {
+    use fixture::blog;
+    // An internal key sent as is may be printed; trait values never are.
+    let company = format!(
+        "{:?}",
+        Company::new("acme").set_seats(40).set_industry("retail")
+    );
+    assert!(company.contains(r#"key: "acme""#), "{company}");
+    for hidden in ["40", "retail", "__key"] {
+        assert!(!company.contains(hidden), "{hidden} in {company}");
+    }
+    // A key with a transform, or personal, is not what the plan lets out: redacted.
+    for (shown, raw) in [
+        (format!("{:?}", blog::Team::new("team-7")), "team-7"),
+        (
+            format!("{:?}", blog::Household::new("1 Main Street")),
+            "Main",
+        ),
+    ] {
+        assert!(shown.contains(r#"key: [redacted]"#), "{shown}");
+        assert!(!shown.contains(raw), "{shown}");
+    }
+    let context = blog::Context {
+        newsletter_id: Some("issue-2024-05".into()),
+        theme: Some("dark".into()),
+    };
+    let context = format!("{context:?}");
+    assert!(!context.contains("issue-2024"), "{context}");
+    assert!(context.contains(r#"theme: Some("dark")"#), "{context}");
+    let profile = format!(
+        "{:?}",
+        Profile::new()
+            .set_first_name(Personal::new("Alice".into()))
+            .set_email(" Alice@Example.COM ")
+            .set_plan_tier(ProfilePlanTier::Enterprise)
+            .set_dietary_needs(ProfileDietaryNeeds::Diabetic)
+    );
+    for hidden in ["Alice", "Example", "Enterprise", "Diabetic"] {
+        assert!(!profile.contains(hidden), "{hidden} in {profile}");
     }
 }
 
@@ -440,7 +539,7 @@ fn ndjson_records_of_every_kind_are_byte_exact_with_both_ids_pseudonymized() {
         ),
         // One message per operation, in `ProfileOp` order.
         format!(
-            r#"{},"traits":{{"Email":"{}"}}}}"#,
+            r#"{},"traits":{{"$email":"{}"}}}}"#,
             head(3, "profile", Some("set"), pa),
             hmac_hex("alice@example.com")
         ),
@@ -857,7 +956,7 @@ fn the_recorder_sees_every_kind_and_its_debug_shows_no_value() {
     assert_eq!(link.kind(), "link");
     recorder.assert_trait(
         ProfileOp::Set,
-        "Email",
+        "$email",
         hmac_hex("alice@example.com").into(),
     );
     assert_eq!(

@@ -958,6 +958,44 @@ fn scoped_handles_track_declared_events() {
 }
 
 #[test]
+fn a_scoped_visitor_stays_scoped_through_a_stitch_and_backfills_and_replays() {
+    let (tracker, sinks) = gated_tracker(|b| b);
+    let visitor = tracker
+        .scoped::<purpose::ProductAnalytics>()
+        .anonymous(analytics())
+        .expect("randomness");
+    let user: trackplan_runtime::SubjectScope<purpose::ProductAnalytics> =
+        visitor.identify("user-7");
+    assert!(!user.subject().is_anonymous());
+    let at = Timestamp::from_unix_millis(1_700_000_000_123);
+    user.track_at(product("p1"), at);
+    let options = trackplan_runtime::TrackOptions::new()
+        .insert_id("replay-0001")
+        .expect("a valid insert id");
+    user.track_with_options(product("p2"), &options);
+    tracker.flush().expect("flush");
+    let events: Vec<_> = sinks[1]
+        .delivered()
+        .into_iter()
+        .filter(|e| e.event == "Product Viewed")
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for e in &events {
+        assert_eq!(*e.distinct_id, *user.subject().distinct_id());
+        assert_ne!(*e.distinct_id, *visitor.subject().distinct_id());
+    }
+    assert_eq!(events[0].time_ms, 1_700_000_000_123);
+    assert_eq!(events[1].insert_id, "replay-0001");
+    assert!(
+        sinks[1]
+            .delivered()
+            .iter()
+            .any(|e| matches!(&e.message, trackplan_runtime::Message::Link { .. })),
+        "the stitch is linked at Mixpanel"
+    );
+}
+
+#[test]
 fn track_with_builds_the_event_only_when_a_destination_will_receive_it() {
     let (tracker, sinks) = gated_tracker(|b| b);
     let built = std::cell::Cell::new(0);

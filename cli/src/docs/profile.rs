@@ -139,7 +139,12 @@ pub(super) fn inventory(plan: &Plan, doc: &mut Vec<Block>) {
             };
             vec![
                 vec![t(k.kind.clone())],
-                vec![t(p.name.value.clone()), t(" "), Code(k.path.clone())],
+                vec![
+                    Inline::Anchor(crate::map::kept_anchor(&k.path)),
+                    t(p.name.value.clone()),
+                    t(" "),
+                    Code(k.path.clone()),
+                ],
                 ty,
                 vec![Inline::Sensitivity(p.sensitivity.value)],
                 p.category

@@ -9,9 +9,9 @@
 //! The map is built from **flows**: one flow is one datum the plan collects (a property of an
 //! event, or the distinct id every event carries), with its category, the purposes it is
 //! collected for and the destinations it reaches. Each kind of datum is one source function
-//! ([`event_properties`], [`event_ids`]); a new kind of data (profile traits, group traits,
-//! context) becomes one more source added in [`flows`], and the graph, the diff, the layout and
-//! the drawing stay as they are.
+//! ([`event_properties`], [`event_ids`], [`profile_traits`], [`group_traits`],
+//! [`context_properties`]), added in [`flows`]; the graph, the diff, the layout and the drawing
+//! take every kind alike.
 //!
 //! [`layout`] places the nodes and measures every label conservatively, [`svg`] draws it.
 
@@ -19,7 +19,9 @@ pub mod layout;
 pub mod svg;
 
 use std::collections::{BTreeMap, BTreeSet};
-use trackplan_model::{IdentityTransform, LegalBasis, Plan, Sensitivity, Taxonomy};
+use trackplan_model::{
+    IdentityTransform, LegalBasis, Plan, Property, Sensitivity, Spanned, Taxonomy,
+};
 
 /// The map's three columns, left to right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +65,134 @@ pub struct Flow {
 pub fn flows(plan: &Plan) -> Vec<Flow> {
     let mut out = event_ids(plan);
     out.extend(event_properties(plan));
+    out.extend(profile_traits(plan));
+    out.extend(group_traits(plan));
+    out.extend(context_properties(plan));
+    out
+}
+
+/// The HTML id of the inventory row of a profile, group or context datum at `path` in the plan
+/// (`traits.email`, `groups.company.key`, `context.app_version`; see `docs/profile.rs`). Plan ids
+/// have no dots, so it never meets an event's [`row_anchor`].
+pub fn kept_anchor(path: &str) -> String {
+    format!("inv-{path}")
+}
+
+/// A datum kept for `purposes` (a trait's, a group kind's): every destination the routing rule
+/// sends those purposes to, unless its transform keeps it from third parties.
+fn kept_flow(
+    plan: &Plan,
+    path: String,
+    label: String,
+    p: &Property,
+    purposes: &[Spanned<String>],
+) -> Flow {
+    Flow {
+        anchor: kept_anchor(&path),
+        label,
+        category: category_of(
+            p.category.as_ref().map(|c| c.value.as_str()),
+            p.sensitivity.value,
+        ),
+        sensitivity: p.sensitivity.value,
+        purposes: purposes.iter().map(|q| q.value.clone()).collect(),
+        deliveries: plan
+            .routes_for(purposes)
+            .filter(|d| p.audience().admits(d.third_party.value))
+            .flat_map(|d| {
+                d.purposes
+                    .value
+                    .iter()
+                    .map(|q| (q.value.clone(), d.id.value.clone()))
+            })
+            .collect(),
+    }
+}
+
+/// Each trait of the user profile (`[traits.*]`), for its own purposes.
+pub fn profile_traits(plan: &Plan) -> Vec<Flow> {
+    plan.traits
+        .iter()
+        .map(|t| {
+            kept_flow(
+                plan,
+                format!("traits.{}", t.id.value),
+                format!("profile · {}", t.id.value),
+                t,
+                Plan::trait_purposes(t),
+            )
+        })
+        .collect()
+}
+
+/// Each group kind's key (for the kind's purposes; it is also sent with the events that carry
+/// the group, which go to destinations of those same purposes) and each trait of its profile.
+pub fn group_traits(plan: &Plan) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for g in &plan.groups {
+        out.push(kept_flow(
+            plan,
+            format!("groups.{}.key", g.id.value),
+            format!("{} · key", g.id.value),
+            &g.key,
+            &g.purposes.value,
+        ));
+        for t in &g.traits {
+            out.push(kept_flow(
+                plan,
+                format!("groups.{}.traits.{}", g.id.value, t.id.value),
+                format!("{} · {}", g.id.value, t.id.value),
+                t,
+                Plan::trait_purposes(t),
+            ));
+        }
+    }
+    out
+}
+
+/// Each context property, with the purposes and destinations of every event it is sent with
+/// (as an event property of each of them would be).
+pub fn context_properties(plan: &Plan) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for c in &plan.context {
+        let p = &c.property;
+        let allowed = |q: &str| {
+            p.purposes
+                .as_ref()
+                .is_none_or(|ps| ps.value.iter().any(|x| x.value == q))
+        };
+        let mut purposes: Vec<String> = Vec::new();
+        let mut deliveries: Vec<(String, String)> = Vec::new();
+        for e in plan.events.iter().filter(|e| c.applies_to(e)) {
+            for q in e.purposes.value.iter().filter(|q| allowed(&q.value)) {
+                if !purposes.contains(&q.value) {
+                    purposes.push(q.value.clone());
+                }
+            }
+            for d in plan
+                .routes(e)
+                .filter(|d| p.audience().admits(d.third_party.value))
+            {
+                for q in d.purposes.value.iter().filter(|q| allowed(&q.value)) {
+                    let pair = (q.value.clone(), d.id.value.clone());
+                    if !deliveries.contains(&pair) {
+                        deliveries.push(pair);
+                    }
+                }
+            }
+        }
+        out.push(Flow {
+            anchor: kept_anchor(&format!("context.{}", p.id.value)),
+            label: format!("context · {}", p.id.value),
+            category: category_of(
+                p.category.as_ref().map(|c| c.value.as_str()),
+                p.sensitivity.value,
+            ),
+            sensitivity: p.sensitivity.value,
+            purposes,
+            deliveries,
+        });
+    }
     out
 }
 

@@ -140,8 +140,17 @@ fn weights_count_properties() {
     };
     let email = node(Column::Category, "user.contact.email");
     let security = node(Column::Purpose, "security");
-    // login_failed.email, password_reset_requested.email, support_ticket_opened.contact_email.
-    assert_eq!(g.nodes[email].weight, 3);
+    // login_failed.email, password_reset_requested.email, support_ticket_opened.contact_email,
+    // and the profile's e-mail trait.
+    assert_eq!(g.nodes[email].weight, 4);
+    assert!(
+        g.nodes[email]
+            .rows
+            .iter()
+            .any(|(anchor, label)| anchor == "inv-traits.email" && label == "profile · email"),
+        "{:?}",
+        g.nodes[email].rows
+    );
     let e = g
         .edges
         .iter()
@@ -182,15 +191,22 @@ fn diff_marks_added_removed_widened_and_new_third_party_flows() {
     );
     assert_eq!(status(Column::Purpose, "security"), Status::Narrowed);
     assert_eq!(status(Column::Destination, "support_desk"), Status::Same);
-    // Same number of properties (one in, one out), but a new personal category.
+    // Same number of properties (one in, one out), and no new category: the profile's e-mail
+    // trait already brings e-mail data to product analytics.
     let pa = g
         .nodes
         .iter()
         .find(|n| n.column == Column::Purpose && n.id == "product_analytics")
         .unwrap();
-    assert_eq!(
-        (pa.status, pa.change.as_str()),
-        (Status::Widened, "now gets user.contact.email")
+    assert_eq!((pa.status, pa.change.as_str()), (Status::Same, ""));
+    assert!(pa.personal.contains("user.contact.email"));
+    // The name trait, kept for customer support, now reaches the third-party CRM too.
+    let alerts = g.alerts();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a == "user.name → customer_support → crm (third party)"),
+        "{alerts:?}"
     );
     let ads = g.nodes.iter().find(|n| n.id == "ads").unwrap();
     assert!(
@@ -218,6 +234,86 @@ fn diff_marks_added_removed_widened_and_new_third_party_flows() {
         same.edges
             .iter()
             .all(|e| e.status == Status::Same && !e.alert())
+    );
+}
+
+#[test]
+fn profile_group_and_context_data_flow_to_their_purposes_destinations() {
+    let p = shop();
+    let by_label = |label: &str| {
+        flows(&p)
+            .into_iter()
+            .find(|f| f.label == label)
+            .unwrap_or_else(|| panic!("no flow {label}"))
+    };
+    // The name is kept for customer support: only the support desk receives it.
+    let name = by_label("profile · first_name");
+    assert_eq!(name.category, "user.name");
+    assert_eq!(name.purposes, ["customer_support"]);
+    assert_eq!(
+        name.deliveries,
+        [("customer_support".to_owned(), "support_desk".to_owned())]
+    );
+    let key = by_label("company · key");
+    assert_eq!(key.anchor, "inv-groups.company.key");
+    assert!(
+        key.deliveries.iter().any(|(_, d)| d == "mixpanel"),
+        "{:?}",
+        key.deliveries
+    );
+    assert!(flows(&p).iter().any(|f| f.label == "company · seats"));
+    // Context goes wherever the events it is sent with go.
+    let context = by_label("context · app_version");
+    assert_eq!(context.anchor, "inv-context.app_version");
+    for e in &p.events {
+        for d in p.routes(e) {
+            assert!(
+                context.deliveries.iter().any(|(_, x)| *x == d.id.value),
+                "{} is sent with {} to {}",
+                context.label,
+                e.id.value,
+                d.id.value
+            );
+        }
+    }
+}
+
+#[test]
+fn diff_alerts_on_a_new_personal_trait_reaching_a_third_party() {
+    let text = include_str!("../../../plans/shop.toml");
+    let head = plan(
+        "shop_phone.toml",
+        &format!(
+            "{text}
+[traits.phone]
+name = \"Phone\"
+type = \"string\"
+sensitivity = \"personal\"
+category = \"user.contact.phone_number\"
+transform = \"hmac\"
+purposes = [\"product_analytics\"]
+description = \"Phone number, pseudonymized.\"
+"
+        ),
+    );
+    let g = Graph::diff(&shop(), &head);
+    let phone = g
+        .nodes
+        .iter()
+        .find(|n| n.column == Column::Category && n.id == "user.contact.phone_number")
+        .expect("the new trait's category");
+    assert_eq!(phone.status, Status::Added);
+    assert!(phone.rows.iter().any(|(a, _)| a == "inv-traits.phone"));
+    let alerts = g.alerts();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a == "user.contact.phone_number → product_analytics → mixpanel (third party)"),
+        "{alerts:?}"
+    );
+    assert!(
+        !alerts.iter().any(|a| a.contains("warehouse")),
+        "first party is no alert: {alerts:?}"
     );
 }
 
