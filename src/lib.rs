@@ -44,6 +44,8 @@ pub use trackplan_runtime::{
     RoutableTo, Sink, Special, Subject, SubjectScope, Timestamp, TrackOptions, Tracker,
     TrackerBuilder, TrackerScope, Values,
 };
+#[cfg(feature = "cli-telemetry")]
+pub use trackplan_runtime::cli_telemetry;
 pub use trackplan_runtime::{
     config, consent, error, info, requests, retention, sinks, spool, stats, testing, time,
 };
