@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .key(key)
         .sink(
             destination::Telemetry,
-            Ndjson::create(telemetry.config_dir().join("telemetry.ndjson"))?,
+            Ndjson::append(telemetry.config_dir().join("telemetry.ndjson"))?,
         )
         .build()?;
 

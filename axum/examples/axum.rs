@@ -61,11 +61,23 @@ pub fn file_tracker(dir: &Path, key: Key) -> Result<Tracker, Box<dyn std::error:
     std::fs::create_dir_all(dir)?;
     Ok(Tracker::builder(&PLAN)
         .key(key)
-        .sink(destination::Warehouse, Ndjson::create(dir.join("warehouse.ndjson"))?)
-        .sink(destination::Mixpanel, Ndjson::create(dir.join("mixpanel.ndjson"))?)
+        .sink(
+            destination::Warehouse,
+            Ndjson::create(dir.join("warehouse.ndjson"))?,
+        )
+        .sink(
+            destination::Mixpanel,
+            Ndjson::create(dir.join("mixpanel.ndjson"))?,
+        )
         .sink(destination::Ads, Ndjson::create(dir.join("ads.ndjson"))?)
-        .sink(destination::SecurityLog, Ndjson::create(dir.join("security.ndjson"))?)
-        .sink(destination::SupportDesk, Ndjson::create(dir.join("support.ndjson"))?)
+        .sink(
+            destination::SecurityLog,
+            Ndjson::create(dir.join("security.ndjson"))?,
+        )
+        .sink(
+            destination::SupportDesk,
+            Ndjson::create(dir.join("support.ndjson"))?,
+        )
         .ledger(Ledger::open(dir.join("consent"))?)
         .build()?)
 }
@@ -120,7 +132,11 @@ async fn record(
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
         .map_err(|error| {
             eprintln!("trackplan: consent not recorded: {error}");
-            (StatusCode::SERVICE_UNAVAILABLE, "consent not recorded, try again\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "consent not recorded, try again\n",
+            )
+                .into_response()
         })?;
     Ok([(SET_COOKIE, app.cookie.set_cookie(&consent))])
 }
@@ -146,7 +162,13 @@ async fn record_consent(
     } else {
         Method::SaveChoices
     };
-    let cookie = record(&app, &user, chosen, Collection::new(method, Surface::Banner)).await?;
+    let cookie = record(
+        &app,
+        &user,
+        chosen,
+        Collection::new(method, Surface::Banner),
+    )
+    .await?;
     Ok((StatusCode::NO_CONTENT, cookie).into_response())
 }
 
@@ -176,11 +198,10 @@ async fn product(
 
 async fn forget_me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
     let user = user_id(&headers)?;
-    let report = app
-        .tracker
-        .forget_async(&user)
-        .await
-        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response())?;
+    let report =
+        app.tracker.forget_async(&user).await.map_err(|error| {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response()
+        })?;
     if let Some(ledger) = app.tracker.ledger().cloned() {
         let distinct_id = app.tracker.distinct_id(&user);
         // Keep the pseudonymous proof of consent and withdrawal (GDPR Art. 17(3)(e)).

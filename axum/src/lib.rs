@@ -108,9 +108,9 @@ impl std::error::Error for InvalidCookieName {}
 
 fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl ConsentCookie {
@@ -170,8 +170,9 @@ impl ConsentCookie {
         if self.secure {
             header.push_str("; Secure");
         }
-        HeaderValue::from_str(&header)
-            .expect("a token name and a cookie value of ids, `.`, `=` and `:` are valid header bytes")
+        HeaderValue::from_str(&header).expect(
+            "a token name and a cookie value of ids, `.`, `=` and `:` are valid header bytes",
+        )
     }
 
     /// The `Set-Cookie` header value that removes the cookie (after `forget`, or "reset my

@@ -79,7 +79,12 @@ impl Service {
             .into()
     }
 
-    fn view(&self, user: &str, gpc: bool, cookie: Option<&str>) -> ureq::http::Response<ureq::Body> {
+    fn view(
+        &self,
+        user: &str,
+        gpc: bool,
+        cookie: Option<&str>,
+    ) -> ureq::http::Response<ureq::Body> {
         let mut request = self
             .agent()
             .get(format!("{}/products/sku-42", self.base))
@@ -123,7 +128,10 @@ fn set_cookie(response: &ureq::http::Response<ureq::Body>, name: &str) -> String
         .map(|value| value.to_str().unwrap().to_owned())
         .find(|value| value.starts_with(&format!("{name}=")))
         .unwrap_or_else(|| panic!("no Set-Cookie for {name}: {:?}", response.headers()));
-    assert!(header.contains("HttpOnly") && header.contains("SameSite=Lax"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Lax"),
+        "{header}"
+    );
     header.split(';').next().unwrap().to_owned()
 }
 
@@ -150,11 +158,18 @@ fn gpc_keeps_sale_or_share_destinations_empty_and_is_recorded_once() {
     let response = service.view("bob", true, None);
     set_cookie(&response, "shop_consent");
     service.tracker.flush().unwrap();
-    assert_eq!(service.ads.count("Product Viewed"), 1, "GPC reached a sale_or_share destination");
+    assert_eq!(
+        service.ads.count("Product Viewed"),
+        1,
+        "GPC reached a sale_or_share destination"
+    );
     assert_eq!(service.mixpanel.count("Product Viewed"), 3);
 
     // The ledger proves the signal was honoured, once per subject (the cookie holds it after).
-    let alice = service.ledger.history(&service.tracker.distinct_id("alice")).unwrap();
+    let alice = service
+        .ledger
+        .history(&service.tracker.distinct_id("alice"))
+        .unwrap();
     let methods: Vec<Method> = alice.iter().map(|entry| entry.collection_method).collect();
     assert_eq!(methods, [Method::SaveChoices, Method::Gpc]);
     let honoured = &alice[1];
@@ -165,7 +180,10 @@ fn gpc_keeps_sale_or_share_destinations_empty_and_is_recorded_once() {
         .find(|choice| choice.purpose == "advertising")
         .unwrap();
     assert!(!advertising.permitted, "{advertising:?}");
-    let bob = service.ledger.history(&service.tracker.distinct_id("bob")).unwrap();
+    let bob = service
+        .ledger
+        .history(&service.tracker.distinct_id("bob"))
+        .unwrap();
     assert_eq!(bob.len(), 1);
     assert!(bob[0].gpc && bob[0].collection_method == Method::Gpc);
     assert!(service.ledger.verify().unwrap().is_intact());
@@ -192,7 +210,11 @@ fn the_consent_cookie_round_trips_through_the_extractor() {
 
     // A cookie naming a purpose the plan does not have is no consent (asked again), not an
     // error page.
-    service.view("carol", false, Some("shop_consent=tp1.g=product_analytics:telepathy"));
+    service.view(
+        "carol",
+        false,
+        Some("shop_consent=tp1.g=product_analytics:telepathy"),
+    );
     service.tracker.flush().unwrap();
     assert_eq!(service.mixpanel.count("Product Viewed"), 1);
 
@@ -209,17 +231,32 @@ fn the_consent_cookie_round_trips_through_the_extractor() {
         .header("x-user-id", "carol")
         .call()
         .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.body_mut().read_to_string().unwrap());
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
     assert_eq!(set_cookie(&response, "shop_consent"), "shop_consent=");
-    let carol = service.ledger.history(&service.tracker.distinct_id("carol")).unwrap();
-    assert!(carol.iter().any(|entry| entry.collection_method == Method::Erasure));
+    let carol = service
+        .ledger
+        .history(&service.tracker.distinct_id("carol"))
+        .unwrap();
+    assert!(
+        carol
+            .iter()
+            .any(|entry| entry.collection_method == Method::Erasure)
+    );
     service.stop();
 }
 
 #[test]
 fn graceful_shutdown_delivers_what_requests_queued() {
     let mut service = Service::start();
-    let cookie = set_cookie(&service.consent("dave", "product_analytics"), "shop_consent");
+    let cookie = set_cookie(
+        &service.consent("dave", "product_analytics"),
+        "shop_consent",
+    );
     for _ in 0..5 {
         service.view("dave", false, Some(&cookie));
     }

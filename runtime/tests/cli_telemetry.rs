@@ -39,7 +39,11 @@ fn tracker(recorder: &Recorder) -> Tracker {
 /// The kit for the tool `shoptool` in `dir`, reading only `vars` as its environment.
 fn kit(dir: &Path, vars: &'static [(&'static str, &'static str)], terminal: bool) -> CliTelemetry {
     CliTelemetry::with_config_dir("shoptool", &PLAN, dir)
-        .env(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
+        .env(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
         .terminal(terminal)
 }
 
@@ -72,13 +76,23 @@ fn do_not_track_and_ci_send_nothing_and_ask_nothing() {
     for (test, vars, reason) in [
         ("dnt", &[("DO_NOT_TRACK", "1")][..], Reason::DoNotTrack),
         // DO_NOT_TRACK wins over the tool's own opt-in.
-        ("dnt-tool", &[("DO_NOT_TRACK", "1"), ("SHOPTOOL_TELEMETRY", "1")][..], Reason::DoNotTrack),
+        (
+            "dnt-tool",
+            &[("DO_NOT_TRACK", "1"), ("SHOPTOOL_TELEMETRY", "1")][..],
+            Reason::DoNotTrack,
+        ),
         ("ci", &[("CI", "true")][..], Reason::Ci),
-        ("tool-off", &[("SHOPTOOL_TELEMETRY", "0")][..], Reason::ToolVariable),
+        (
+            "tool-off",
+            &[("SHOPTOOL_TELEMETRY", "0")][..],
+            Reason::ToolVariable,
+        ),
     ] {
         let dir = config_dir(&format!("telemetry-{test}"));
         // Even with a stored "yes" from an earlier run.
-        kit(&dir, &[], true).enable(&tracker(&Recorder::new())).unwrap();
+        kit(&dir, &[], true)
+            .enable(&tracker(&Recorder::new()))
+            .unwrap();
         let kit = kit(&dir, vars, true);
         assert_eq!(kit.status().unwrap().reason(), reason, "{test}");
         let recorder = Recorder::new();
@@ -101,7 +115,11 @@ fn without_a_terminal_nothing_is_asked_nor_written() {
     assert_eq!(kit.status().unwrap().reason(), Reason::NoTerminal);
     let (delivered, shown) = run(&kit, &Recorder::new());
     assert_eq!((delivered, shown.as_str()), (0, ""));
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no install id, no answer");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no install id, no answer"
+    );
 }
 
 #[test]
@@ -110,22 +128,33 @@ fn disable_stops_delivery_and_drops_queued_events() {
     let kit = kit(&dir, &[], true);
     let recorder = Recorder::new();
     let tracker = tracker(&recorder);
-    let subject = kit.start_with(&tracker, &mut &b"yes\n"[..], &mut Vec::new()).unwrap();
+    let subject = kit
+        .start_with(&tracker, &mut &b"yes\n"[..], &mut Vec::new())
+        .unwrap();
     for n in 0..3 {
         subject.track(product(&format!("sku-{n}")));
     }
     // Held by the hour-long batching delay: queued, not delivered.
     assert_eq!(recorder.events().len(), 0);
     let status = kit.disable(&tracker).unwrap();
-    assert!(!status.enabled() && status.reason() == Reason::Stored, "{status}");
+    assert!(
+        !status.enabled() && status.reason() == Reason::Stored,
+        "{status}"
+    );
     subject.track(product("sku-after"));
     tracker.flush().unwrap();
     assert_eq!(recorder.events().len(), 0, "{:?}", recorder.events());
-    assert!(tracker.stats().total.dropped_consent >= 3, "{:?}", tracker.stats());
+    assert!(
+        tracker.stats().total.dropped_consent >= 3,
+        "{:?}",
+        tracker.stats()
+    );
 
     // Enabled again, the same install id delivers.
     assert!(kit.enable(&tracker).unwrap().enabled());
-    let again = kit.start_with(&tracker, &mut &b""[..], &mut Vec::new()).unwrap();
+    let again = kit
+        .start_with(&tracker, &mut &b""[..], &mut Vec::new())
+        .unwrap();
     assert_eq!(again.distinct_id(), subject.distinct_id());
     again.track(product("sku-back"));
     tracker.flush().unwrap();
@@ -247,10 +276,16 @@ fn the_first_run_prompts_once_in_a_terminal() {
     for purpose in PLAN.purposes {
         assert!(first.contains(purpose.description), "{first}");
     }
-    assert!(first.contains("only if you agree") && first.contains("legitimate interests"), "{first}");
+    assert!(
+        first.contains("only if you agree") && first.contains("legitimate interests"),
+        "{first}"
+    );
     assert!(first.contains("SHOPTOOL_TELEMETRY=0"), "{first}");
     assert_eq!(first.matches("[y/N]").count(), 1, "{first}");
-    assert!(first.contains("delivered 1 events; telemetry is on (your saved choice)"), "{first}");
+    assert!(
+        first.contains("delivered 1 events; telemetry is on (your saved choice)"),
+        "{first}"
+    );
 
     // The second run asks nothing and remembers.
     let second = in_pty(&dir, "n\n");
@@ -262,6 +297,11 @@ fn the_first_run_prompts_once_in_a_terminal() {
     let entries = snapshot.entries();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0].collection_method, Method::CliPrompt);
-    assert!(entries[0].purposes.iter().any(|p| p.purpose == "product_analytics" && p.permitted));
+    assert!(
+        entries[0]
+            .purposes
+            .iter()
+            .any(|p| p.purpose == "product_analytics" && p.permitted)
+    );
     let _ = Consent::none();
 }

@@ -28,6 +28,7 @@ use std::sync::{Mutex, PoisonError};
 pub use status::{Reason, Status};
 
 use crate::consent::{Collection, Ledger, LedgerError, Method, Surface};
+use crate::id::NoRandomness;
 use crate::plan::{LegalBasis, PlanInfo};
 use crate::{Consent, Subject, Tracker};
 
@@ -61,8 +62,8 @@ pub enum TelemetryError {
         path: PathBuf,
     },
     /// The operating system gave no random bytes for a new install id.
-    #[error("no random install id: {0}")]
-    NoRandomness(getrandom::Error),
+    #[error(transparent)]
+    NoRandomness(#[from] NoRandomness),
     /// Recording the choice in the consent ledger failed.
     #[error("recording the telemetry choice: {0}")]
     Ledger(#[from] LedgerError),
@@ -253,8 +254,7 @@ impl CliTelemetry {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let id = text.trim();
-                let uuid = id.len() == 36
-                    && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+                let uuid = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
                 if !uuid {
                     return Err(TelemetryError::BadInstallId { path });
                 }
@@ -266,7 +266,8 @@ impl CliTelemetry {
         if !create {
             return Ok(None);
         }
-        let id = crate::id::random_uuid().map_err(TelemetryError::NoRandomness)?;
+        let id = crate::id::anonymous_id(crate::id::random_uuid())?;
+        let id = id.trim_start_matches("anon-").to_owned();
         self.write(INSTALL_ID_FILE, &id)?;
         Ok(Some(id))
     }
@@ -296,15 +297,20 @@ impl CliTelemetry {
         Consent::from_ids(self.plan, ids).unwrap_or_else(|_| Consent::none())
     }
 
-    fn subject_for(&self, tracker: &Tracker, on: bool) -> Result<Subject, TelemetryError> {
+    /// The subject of this install (its id created when `on`), tracking under `on`'s
+    /// consent when `apply`, else opted out until a recorded choice applies.
+    fn subject_for(
+        &self,
+        tracker: &Tracker,
+        on: bool,
+        apply: bool,
+    ) -> Result<Subject, TelemetryError> {
         let subject = match self.install_id(on)? {
             Some(id) => tracker.anonymous_with_id(&id, Consent::none()),
             // Off and never on: no id is written; a throwaway one tracks nothing anyway.
-            None => tracker
-                .anonymous(Consent::none())
-                .map_err(|_| TelemetryError::NoRandomness(getrandom::Error::UNSUPPORTED))?,
+            None => tracker.anonymous(Consent::none())?,
         };
-        let consent = if on {
+        let consent = if on && apply {
             self.granted()
         } else {
             Consent::none().opt_out_all()
@@ -331,7 +337,7 @@ impl CliTelemetry {
     ) -> Result<Subject, TelemetryError> {
         let status = self.status()?;
         if status.reason != Reason::NotAsked {
-            return self.subject_for(tracker, status.enabled);
+            return self.subject_for(tracker, status.enabled, true);
         }
         let io = |source| TelemetryError::Io {
             path: PathBuf::from("<terminal>"),
@@ -344,10 +350,11 @@ impl CliTelemetry {
         if read == 0 {
             // No answer (input closed): off this time, asked again next time.
             writeln!(output).map_err(io)?;
-            return self.subject_for(tracker, false);
+            return self.subject_for(tracker, false, true);
         }
         let on = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
-        let subject = self.subject_for(tracker, on)?;
+        // Opted out until the answer is recorded: a grant that cannot be proven is not acted on.
+        let subject = self.subject_for(tracker, on, false)?;
         self.choose(tracker, &subject, on, Method::CliPrompt)?;
         let state = if on { "on" } else { "off" };
         writeln!(output, "Telemetry is {state}.").map_err(io)?;
@@ -399,9 +406,7 @@ impl CliTelemetry {
                 let id = self.install_id(on)?;
                 Ok(match id {
                     Some(id) => tracker.anonymous_with_id(&id, Consent::none()),
-                    None => tracker
-                        .anonymous(Consent::none())
-                        .map_err(|_| TelemetryError::NoRandomness(getrandom::Error::UNSUPPORTED))?,
+                    None => tracker.anonymous(Consent::none())?,
                 })
             }
         }
