@@ -108,14 +108,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// A refused request: its status and a line saying why.
+type Refusal = (StatusCode, String);
+
+fn internal(_: tokio::task::JoinError) -> Refusal {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error\n".to_owned(),
+    )
+}
+
 /// The signed-in user. A real service reads its session; the example takes a header.
-fn user_id(headers: &HeaderMap) -> Result<String, Response> {
+fn user_id(headers: &HeaderMap) -> Result<String, Refusal> {
     headers
         .get("x-user-id")
         .and_then(|value| value.to_str().ok())
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "send x-user-id\n").into_response())
+        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "send x-user-id\n".to_owned()))
 }
 
 /// Records `consent` for `user` in the ledger (which syncs to disk: off the async workers)
@@ -125,18 +135,17 @@ async fn record(
     user: &str,
     consent: Consent,
     how: Collection,
-) -> Result<[(axum::http::HeaderName, axum::http::HeaderValue); 1], Response> {
+) -> Result<[(axum::http::HeaderName, axum::http::HeaderValue); 1], Refusal> {
     let subject = app.tracker.subject(user, Consent::none());
     tokio::task::spawn_blocking(move || subject.record_consent(consent, how))
         .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
+        .map_err(internal)?
         .map_err(|error| {
             eprintln!("trackplan: consent not recorded: {error}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "consent not recorded, try again\n",
+                "consent not recorded, try again\n".to_owned(),
             )
-                .into_response()
         })?;
     Ok([(SET_COOKIE, app.cookie.set_cookie(&consent))])
 }
@@ -146,7 +155,7 @@ async fn record_consent(
     headers: HeaderMap,
     request: RequestConsent,
     body: String,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let user = user_id(&headers)?;
     let ids: Vec<&str> = body
         .split(',')
@@ -154,7 +163,7 @@ async fn record_consent(
         .filter(|id| !id.is_empty())
         .collect();
     let chosen = Consent::from_ids(&PLAN, ids.iter().copied())
-        .map_err(|error| (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response())?;
+        .map_err(|error| (StatusCode::BAD_REQUEST, format!("{error}\n")))?;
     // The GPC signal stays honoured whatever the banner's answer.
     let chosen = chosen.with_gpc(request.gpc_header());
     let method = if ids.is_empty() {
@@ -177,7 +186,7 @@ async fn product(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
     request: RequestConsent,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let user = user_id(&headers)?;
     let mut set_cookie = None;
     if request.gpc_unrecorded() {
@@ -196,21 +205,20 @@ async fn product(
     Ok((set_cookie, "product page\n").into_response())
 }
 
-async fn forget_me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
+async fn forget_me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Refusal> {
     let user = user_id(&headers)?;
-    let report =
-        app.tracker.forget_async(&user).await.map_err(|error| {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response()
-        })?;
+    let report = app
+        .tracker
+        .forget_async(&user)
+        .await
+        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")))?;
     if let Some(ledger) = app.tracker.ledger().cloned() {
         let distinct_id = app.tracker.distinct_id(&user);
         // Keep the pseudonymous proof of consent and withdrawal (GDPR Art. 17(3)(e)).
         tokio::task::spawn_blocking(move || ledger.forget(&distinct_id, ForgetProof::Keep))
             .await
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
-            .map_err(|error| {
-                (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")).into_response()
-            })?;
+            .map_err(internal)?
+            .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")))?;
     }
     let body = format!("forgotten: {report:?}\n");
     Ok(([(SET_COOKIE, app.cookie.clear_cookie())], body).into_response())
