@@ -48,7 +48,7 @@ impl fmt::Display for Status {
         let why = match self.reason {
             Reason::DoNotTrack => "DO_NOT_TRACK is set",
             Reason::ToolVariable => "set by the tool's telemetry variable",
-            Reason::Ci => "a CI environment (CI is set)",
+            Reason::Ci => "CI is set",
             Reason::Stored => "your saved choice",
             Reason::NoTerminal => "not asked yet: no terminal to ask on",
             Reason::NotAsked => "not asked yet",
