@@ -38,6 +38,8 @@
 // The daily items at the root; the rest in modules named for what they hold. The modules are
 // the runtime's own, re-exported whole, so this crate and `trackplan_runtime` have one layout
 // (generated code for `::trackplan::` compiles against either).
+#[cfg(feature = "cli-telemetry")]
+pub use trackplan_runtime::cli_telemetry;
 pub use trackplan_runtime::{
     Completion, Consent, ContextProperties, DeclaredFor, Destination, Envelope, Event, Group,
     GroupRef, GroupUpdate, Key, Message, Outcome, Personal, ProfileOp, ProfileUpdate, Purpose,

@@ -17,6 +17,8 @@
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 mod builder;
+#[cfg(feature = "cli-telemetry")]
+pub mod cli_telemetry;
 mod completion;
 pub mod consent;
 mod context;
