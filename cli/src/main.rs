@@ -5,6 +5,7 @@
 //! files, git errors).
 #![forbid(unsafe_code)]
 
+mod consent;
 mod coverage;
 mod diagnostics;
 mod diff_html;
@@ -173,6 +174,10 @@ Examples:
     /// A data subject's access and erasure requests on an NDJSON store.
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// The consent ledger an application records (`consent::Ledger`): check its chain, show
+    /// what one person agreed to, count choices.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
     /// Lists the plan's events that a crate never constructs: a CI gate for instrumentation.
     #[command(after_help = "\
 Reads every .rs file under the crate's src/ with a Rust parser and looks for struct literals of
@@ -246,6 +251,58 @@ Example:
 Example:
   TRACKPLAN_KEY=… trackplan subject forget --key-env TRACKPLAN_KEY --id user-42 events.ndjson")]
     Forget(SubjectArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConsentCommand {
+    /// Checks the hash chain: every record intact and linked to the one before. Exit 1 names
+    /// the first broken entry (number, byte offset, why).
+    #[command(after_help = "\
+Examples:
+  trackplan consent verify /var/lib/app/consent
+  trackplan consent verify postgres://app@db/app     (built with --features postgres)")]
+    Verify {
+        /// The ledger: its directory, or a PostgreSQL URL.
+        #[arg(value_name = "DIR|URL")]
+        store: String,
+    },
+    /// What one person agreed to, when, how, and the texts they were shown (GDPR Art. 7(1)).
+    ///
+    /// The id is pseudonymized with the key from --key-env as the tracker does; neither the
+    /// raw id nor the key is printed.
+    #[command(after_help = "\
+Example:
+  TRACKPLAN_KEY=… trackplan consent export --key-env TRACKPLAN_KEY --id user-42 /var/lib/app/consent")]
+    Export {
+        /// Environment variable holding the tracker's secret key (hex).
+        #[arg(long, value_name = "VAR")]
+        key_env: String,
+        /// The person's id as the application knows it (before pseudonymization).
+        #[arg(long)]
+        id: String,
+        /// `text` (default) or `json`.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
+        format: ExportFormat,
+        /// A plan file (any version; may be repeated): for each entry recorded under it (same
+        /// content hash), the texts are recomputed from it and compared with those recorded.
+        #[arg(long = "plan", value_name = "FILE")]
+        plans: Vec<PathBuf>,
+        /// The ledger: its directory, or a PostgreSQL URL.
+        #[arg(value_name = "DIR|URL")]
+        store: String,
+    },
+    /// Counts entries per method and, per purpose, the subjects' current choices.
+    Stats {
+        /// The ledger: its directory, or a PostgreSQL URL.
+        #[arg(value_name = "DIR|URL")]
+        store: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ExportFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -358,6 +415,8 @@ enum CliError {
     Subject(#[from] subject::SubjectError),
     #[error("{0}")]
     Coverage(#[from] coverage::CoverageError),
+    #[error("{0}")]
+    Consent(#[from] consent::ConsentError),
     #[error("the tracker key: {0}")]
     Key(#[from] trackplan_runtime::error::KeyError),
     #[error("--key-env is required with the hmac identity (the default)")]
@@ -488,6 +547,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             plan,
             allow,
         } => coverage_command(&crate_dir, plan, &allow, color),
+        Command::Consent(command) => consent_command(command),
         Command::Subject(SubjectCommand::Export(args)) => {
             let id = distinct_id(&args)?;
             let mut out = std::io::stdout().lock();
@@ -514,6 +574,72 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 summary.other,
                 unreadable(summary.unreadable)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
+    let mut out = std::io::stdout().lock();
+    let flush = |out: &mut std::io::StdoutLock<'_>| {
+        out.flush().map_err(|source| CliError::Write {
+            path: "standard output".to_owned(),
+            source,
+        })
+    };
+    match command {
+        ConsentCommand::Verify { store } => {
+            let snapshot = consent::read(&store)?;
+            let intact = consent::verify(&snapshot, &consent::redact_url(&store), &mut out)?;
+            flush(&mut out)?;
+            Ok(if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        ConsentCommand::Export {
+            key_env,
+            id,
+            format,
+            plans,
+            store,
+        } => {
+            let key = trackplan_runtime::Key::from_env(&key_env)?;
+            let distinct_id = key.pseudonymize(&id);
+            let mut texts = Vec::new();
+            for path in &plans {
+                let src = load::read_plan(path)?;
+                let checked = trackplan_model::check(&src);
+                let Some(plan) = checked.plan else {
+                    return Err(CliError::Invalid(path.display().to_string()));
+                };
+                texts.push(consent::PlanTexts::of(
+                    &path.display().to_string(),
+                    &src.text,
+                    &plan,
+                ));
+            }
+            let snapshot = consent::read(&store)?;
+            let n = consent::export(
+                &snapshot,
+                &distinct_id,
+                &texts,
+                format == ExportFormat::Json,
+                &mut out,
+            )?;
+            flush(&mut out)?;
+            eprintln!(
+                "{n} entr{} of subject {distinct_id} in {}",
+                if n == 1 { "y" } else { "ies" },
+                consent::redact_url(&store)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConsentCommand::Stats { store } => {
+            let snapshot = consent::read(&store)?;
+            consent::stats(&snapshot, &mut out)?;
+            flush(&mut out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

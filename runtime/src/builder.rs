@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::consent::Ledger;
 use crate::context::{ContextProperties, ContextSet};
 use crate::event::Destination;
 use crate::id::InsertIds;
@@ -196,6 +197,7 @@ pub struct TrackerBuilder {
     flush_timeout: Duration,
     drop_timeout: Duration,
     spool: Option<Spool>,
+    ledger: Option<Ledger>,
     timestamps: Timestamps,
     /// Context values, serialized at `build` (when the key is known), in the order given.
     context: Vec<ContextFn>,
@@ -234,6 +236,7 @@ impl TrackerBuilder {
             flush_timeout: Duration::from_secs(30),
             drop_timeout: Duration::from_secs(2),
             spool: None,
+            ledger: None,
             timestamps: Timestamps::default(),
             context: Vec::new(),
         }
@@ -369,6 +372,13 @@ impl TrackerBuilder {
         self
     }
 
+    /// The consent ledger [`Subject::record_consent`](crate::Subject::record_consent) records
+    /// into ([`Tracker::ledger`] reads it back).
+    pub fn ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
     /// How `track` reads the time of each event; default [`Timestamps::Precise`] (the system
     /// clock, to the millisecond). [`Timestamps::Coarse`] reads the kernel's coarse clock on
     /// Linux: a few nanoseconds instead of 25–40, at one scheduler tick of resolution.
@@ -473,6 +483,7 @@ impl TrackerBuilder {
             drop_timeout: self.drop_timeout,
             workers: Mutex::new(Vec::new()),
             spooling,
+            ledger: self.ledger,
             timestamps: self.timestamps,
             reported: Mutex::new(Vec::new()),
             foreign: Mutex::default(),

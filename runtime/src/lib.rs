@@ -26,6 +26,7 @@ mod fit;
 #[cfg(test)]
 mod fixture;
 mod flush;
+mod frame;
 #[cfg(feature = "http")]
 mod http;
 mod id;

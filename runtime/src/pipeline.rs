@@ -41,6 +41,8 @@ pub(crate) struct Pipeline {
     pub(crate) workers: Mutex<Vec<JoinHandle<()>>>,
     /// Set when the tracker has a spool; `None` keeps the `track` path free of it.
     pub(crate) spooling: Option<Spooling>,
+    /// The consent ledger `Subject::record_consent` writes.
+    pub(crate) ledger: Option<crate::consent::Ledger>,
     pub(crate) timestamps: Timestamps,
     /// Per destination, the counts the last flush reported, so the next reports the change.
     pub(crate) reported: Mutex<Vec<Counts>>,

@@ -69,6 +69,7 @@
 //! never grows past the pending events plus one segment of history. `forget` rewrites the
 //! segments holding the subject's events, so their bytes leave the disk too.
 
+use crate::frame::{self, Reader, begin, finish, put};
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::plan::{DestinationSet, PlanInfo, PurposeSet};
 use crate::sink::Envelope;
@@ -88,8 +89,6 @@ const EVENT: u8 = 3;
 /// An event record with its message kind (profile and group updates, memberships, links,
 /// events with groups).
 const MESSAGE: u8 = 4;
-/// Longest record accepted on replay; a longer length field is a torn write.
-const MAX_RECORD: usize = 64 << 20;
 const DEFAULT_SEGMENT_BYTES: u64 = 16 << 20;
 
 /// When spooled records are forced to disk. Each record reaches the operating system before
@@ -943,31 +942,6 @@ fn encode_settled(buf: &mut Vec<u8>, destination: u16, insert_id: &str) {
     finish(buf, start);
 }
 
-/// Reserves the record header; returns where the record starts.
-fn begin(buf: &mut Vec<u8>) -> usize {
-    let start = buf.len();
-    buf.extend_from_slice(&[0; 8]);
-    start
-}
-
-/// Fills in length and checksum of the record starting at `start`.
-fn finish(buf: &mut [u8], start: usize) {
-    let body = &buf[start + 8..];
-    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-    let crc = crc32fast::hash(body);
-    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Appends `bytes` with a little-endian length prefix of `width` bytes, truncating what does
-/// not fit (insert ids are 36 bytes, names and ids far below 64 KiB; properties below 4 GiB).
-fn put(buf: &mut Vec<u8>, bytes: &[u8], width: usize) {
-    let max = (1usize << (8 * width.min(4))).saturating_sub(1);
-    let bytes = &bytes[..bytes.len().min(max)];
-    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes()[..width]);
-    buf.extend_from_slice(bytes);
-}
-
 enum Item {
     Event(Record),
     Settled(String),
@@ -1005,15 +979,7 @@ fn read_segment(path: &Path) -> Result<Vec<(u16, Item)>, SpoolError> {
 
 /// Decodes one record; `(bytes consumed, item)`.
 fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
-    let len = usize::try_from(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
-    let crc = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
-    if len > MAX_RECORD {
-        return None;
-    }
-    let body = bytes.get(8..8 + len)?;
-    if crc32fast::hash(body) != crc {
-        return None;
-    }
+    let (taken, body) = frame::split(bytes).ok()?;
     let mut r = Reader(body);
     let kind = r.bytes(1)?[0];
     let destination = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?);
@@ -1046,7 +1012,7 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
         SETTLED => Item::Settled(r.string(1)?),
         _ => return None,
     };
-    Some((8 + len, (destination, item)))
+    Some((taken, (destination, item)))
 }
 
 /// The records a segment's bytes after the magic decode to, as [`read_segment`] reads them:
@@ -1059,23 +1025,6 @@ pub(crate) fn decode_records(bytes: &[u8]) -> (usize, usize) {
         at += len;
     }
     (records, at)
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn string(&mut self, width: usize) -> Option<String> {
-        let mut len = [0u8; 8];
-        len[..width].copy_from_slice(self.bytes(width)?);
-        let len = usize::try_from(u64::from_le_bytes(len)).ok()?;
-        String::from_utf8(self.bytes(len)?.to_vec()).ok()
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::consent::Consent;
+use crate::consent::{Collection, Consent, EntryId, LedgerError};
 use crate::context::{ContextProperties, ContextSet};
 use crate::event::{Destination, Event, Purpose, RoutableTo};
 use crate::message::Message;
@@ -425,6 +425,40 @@ impl Subject {
         *current = consent;
         // Under the consent lock, so two concurrent changes apply in the order they stored.
         self.tracker.pipeline.apply_consent(&self.inner, &consent);
+    }
+
+    /// Records `consent` in the tracker's consent ledger ([`TrackerBuilder::ledger`]) under
+    /// this subject's distinct id, collected as `how` says, then applies it as
+    /// [`Subject::set_consent`] does; returns the entry's id.
+    ///
+    /// When recording fails nothing is recorded and only what takes permission away is
+    /// applied (withdrawals, objections, GPC, the opt-out of everything): a grant that cannot
+    /// be proven is not acted on.
+    ///
+    /// [`TrackerBuilder::ledger`]: crate::TrackerBuilder::ledger
+    pub fn record_consent(
+        &self,
+        consent: Consent,
+        how: Collection,
+    ) -> Result<EntryId, LedgerError> {
+        let Some(ledger) = self.tracker.ledger() else {
+            self.update_consent(|current| current.narrowed_by(&consent));
+            return Err(LedgerError::NoLedger);
+        };
+        let mut current = self
+            .inner
+            .consent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Under the consent lock, so the ledger's order for this subject is the order applied.
+        let recorded = ledger.record(&self.inner.distinct_id, self.tracker.plan(), &consent, &how);
+        let applied = match recorded {
+            Ok(_) => consent,
+            Err(_) => current.narrowed_by(&consent),
+        };
+        *current = applied;
+        self.tracker.pipeline.apply_consent(&self.inner, &applied);
+        recorded
     }
 
     /// Changes the consent with `f` (e.g. `|c| c.withdraw(purpose::Advertising)`); see

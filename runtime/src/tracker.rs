@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::builder::TrackerBuilder;
 use crate::completion::Completion;
-use crate::consent::Consent;
+use crate::consent::{Consent, Ledger};
 use crate::event::Purpose;
 use crate::flush::{FlushError, FlushReport};
 use crate::id::{NoRandomness, random_uuid};
@@ -90,6 +90,11 @@ impl Tracker {
     /// A scope whose subjects may only track events declared for purpose `P`.
     pub fn scoped<P: Purpose>(&self) -> TrackerScope<P> {
         TrackerScope::new(self.clone())
+    }
+
+    /// The consent ledger given to [`TrackerBuilder::ledger`], if any.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.pipeline.ledger.as_ref()
     }
 
     /// The distinct id `subject_id` gets (see [`Tracker::subject`]).

@@ -3,9 +3,26 @@
 
 use std::fmt;
 
+mod chain;
+mod entry;
+mod file_store;
 mod ids;
+mod ledger;
+mod ledger_error;
+mod notice;
+mod payload;
+#[cfg(feature = "postgres")]
+mod pg_store;
+mod snapshot;
+mod store;
 
+pub use chain::{Break, Verification};
+pub use entry::{EntryId, LedgerEntry, Method, Preference, PurposeChoice, Surface};
 pub use ids::{ConsentDataError, ConsentRecord};
+pub use ledger::{Collection, ForgetProof, Ledger};
+pub use ledger_error::LedgerError;
+pub use notice::{Notice, NoticePurpose};
+pub use snapshot::Snapshot;
 
 use crate::event::Purpose;
 use trackplan_vocab::MAX_ITEMS;
@@ -269,6 +286,24 @@ impl Consent {
 
     pub(crate) fn objected_set(&self) -> PurposeSet {
         self.objected
+    }
+
+    /// What stays of `self` when changing to `next` cannot be recorded: only what takes
+    /// permission away (a grant both have stays; objections, GPC and the opt-out of
+    /// everything of either apply).
+    pub(crate) fn narrowed_by(&self, next: &Consent) -> Consent {
+        Consent {
+            plan: self.plan.or(next.plan),
+            granted: self.granted.intersection(next.granted),
+            explicit: self.explicit.intersection(next.explicit),
+            objected: self.objected.union(next.objected),
+            gpc: self.gpc || next.gpc,
+            opted_out: self.opted_out || next.opted_out,
+            mixed_plans: self.mixed_plans
+                || next.mixed_plans
+                || matches!((self.plan, next.plan), (Some(a), Some(b)) if !same_plan(a, b)),
+            forged: self.forged || next.forged,
+        }
     }
 
     /// Whether this consent was built from purposes of another plan.
