@@ -20,6 +20,7 @@ mod builder;
 mod completion;
 pub mod consent;
 mod context;
+pub mod crypt;
 mod dispatch;
 mod event;
 mod fit;
