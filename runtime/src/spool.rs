@@ -797,7 +797,7 @@ impl Segment {
         let sealed;
         let bytes = match &self.keys {
             Some(keys) => {
-                sealed = seal_records(keys, bytes);
+                sealed = crate::crypt::seal_frames(keys, AAD, bytes);
                 sealed.as_slice()
             }
             None => bytes,
@@ -1008,25 +1008,6 @@ fn encode_settled(buf: &mut Vec<u8>, destination: u16, insert_id: &str) {
 enum Item {
     Event(Record),
     Settled(String),
-}
-
-#[cfg(feature = "encryption")]
-type Sealer = crate::crypt::Keyring;
-#[cfg(not(feature = "encryption"))]
-type Sealer = crate::crypt::NoKeys;
-
-/// The records framed in `plain` with their bodies sealed, framed again.
-fn seal_records(keys: &Sealer, plain: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(plain.len() + 64);
-    let mut at = 0;
-    while let Some(Ok((taken, body))) = plain.get(at..).filter(|b| !b.is_empty()).map(frame::split)
-    {
-        let start = begin(&mut out);
-        keys.seal(AAD, body, &mut out);
-        finish(&mut out, start);
-        at += taken;
-    }
-    out
 }
 
 /// Reads the intact records of a segment, stopping at the first torn one. A sealed segment

@@ -80,3 +80,29 @@ pub(crate) fn open_with(keys: &Keys, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8
         }),
     }
 }
+
+/// What seals: the keyring, or in builds without the feature a type never built.
+#[cfg(feature = "encryption")]
+pub(crate) type Sealer = Keyring;
+/// What seals: the keyring, or in builds without the feature a type never built.
+#[cfg(not(feature = "encryption"))]
+pub(crate) type Sealer = NoKeys;
+
+/// The records framed in `plain` ([`crate::frame`]) with each body replaced by its sealed
+/// form and framed again, so the checksum covers the sealed bytes and a torn write is found
+/// as in a plain file.
+pub(crate) fn seal_frames(keys: &Sealer, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plain.len() + 64);
+    let mut at = 0;
+    while let Some(Ok((taken, body))) = plain
+        .get(at..)
+        .filter(|b| !b.is_empty())
+        .map(crate::frame::split)
+    {
+        let start = crate::frame::begin(&mut out);
+        keys.seal(aad, body, &mut out);
+        crate::frame::finish(&mut out, start);
+        at += taken;
+    }
+    out
+}
