@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::Consent;
@@ -62,8 +62,10 @@ struct Inner {
     head: [u8; 32],
     /// Hashes of the notices the file holds.
     notices: HashSet<String>,
-    /// Notice hash per plan (by address), computed once.
-    plan_notices: HashMap<usize, String>,
+    /// Per plan (by address): its notice hash, computed once, and whether the file has it.
+    plan_notices: HashMap<usize, (Arc<str>, bool)>,
+    /// The buffer records are encoded into, kept between calls.
+    buf: Vec<u8>,
     /// Each subject's last entry.
     last: HashMap<String, EntryId>,
     dirty: bool,
@@ -157,6 +159,7 @@ impl FileStore {
             head,
             notices: snapshot_notices(&snapshot),
             plan_notices: HashMap::new(),
+            buf: Vec::with_capacity(1024),
             last,
             dirty: false,
             last_sync: Instant::now(),
@@ -269,15 +272,22 @@ impl Store for FileStore {
         let time_ms = at.unwrap_or_else(now_ms);
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let notice_hash = inner
-            .plan_notices
-            .entry(std::ptr::from_ref(plan) as usize)
-            .or_insert_with(|| Notice::of(plan).hash())
-            .clone();
-        let mut buf = Vec::with_capacity(1024);
+        let notices = &inner.notices;
+        let (notice_hash, written) = {
+            let (hash, written) = inner
+                .plan_notices
+                .entry(std::ptr::from_ref(plan) as usize)
+                .or_insert_with(|| {
+                    let hash = Notice::of(plan).hash();
+                    let written = notices.contains(&hash);
+                    (hash.into(), written)
+                });
+            (Arc::clone(hash), *written)
+        };
+        let mut buf = std::mem::take(&mut inner.buf);
+        buf.clear();
         let (mut seq, mut head) = (inner.seq, inner.head);
-        let new_notice = !inner.notices.contains(&notice_hash);
-        if new_notice {
+        if !written {
             seq += 1;
             let notice = payload::encode_notice(&Notice::of(plan));
             head = push_record(&mut buf, NOTICE, seq, &head, |b| {
@@ -285,6 +295,7 @@ impl Store for FileStore {
             });
         }
         seq += 1;
+        let supersedes = inner.last.get(principal).copied();
         let entry = NewEntry {
             time_ms,
             principal,
@@ -294,19 +305,32 @@ impl Store for FileStore {
             surface,
             notice_hash: &notice_hash,
             jurisdiction,
-            supersedes: inner.last.get(principal).copied(),
+            supersedes,
             reconsent,
         };
         head = push_record(&mut buf, ENTRY, seq, &head, |b| {
             payload::encode_entry(&entry, b)
         });
-        self.write(inner, &buf)?;
+        let written_now = self.write(inner, &buf);
+        inner.buf = buf;
+        written_now?;
         inner.seq = seq;
         inner.head = head;
-        if new_notice {
-            inner.notices.insert(notice_hash);
+        if !written {
+            if let Some(state) = inner
+                .plan_notices
+                .get_mut(&(std::ptr::from_ref(plan) as usize))
+            {
+                state.1 = true;
+            }
+            inner.notices.insert(notice_hash.to_string());
         }
-        inner.last.insert(principal.to_owned(), EntryId(seq));
+        match inner.last.get_mut(principal) {
+            Some(last) => *last = EntryId(seq),
+            None => {
+                inner.last.insert(principal.to_owned(), EntryId(seq));
+            }
+        }
         Ok(EntryId(seq))
     }
 
