@@ -393,9 +393,7 @@ fn spooled(c: &mut Criterion) {
         b.iter_custom(|iters| time_tracks(&plain, iters, || plain_subject.track(product_event())))
     });
     g.bench_function("encrypted", |b| {
-        b.iter_custom(|iters| {
-            time_tracks(&sealed, iters, || sealed_subject.track(product_event()))
-        })
+        b.iter_custom(|iters| time_tracks(&sealed, iters, || sealed_subject.track(product_event())))
     });
     g.finish();
     drop((plain_subject, sealed_subject, plain, sealed));

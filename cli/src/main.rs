@@ -445,9 +445,7 @@ enum CliError {
     #[error("the tracker key: {0}")]
     Key(#[from] trackplan_runtime::error::KeyError),
     #[cfg(not(feature = "encryption"))]
-    #[error(
-        "--encryption-key-env: this trackplan was built without the `encryption` feature"
-    )]
+    #[error("--encryption-key-env: this trackplan was built without the `encryption` feature")]
     NoEncryption,
     #[error("--key-env is required with the hmac identity (the default)")]
     NoKey,

@@ -28,10 +28,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "trackplan-cli-crypt-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("trackplan-cli-crypt-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         TempDir(dir)
@@ -109,31 +107,64 @@ fn subject_export_and_forget_read_an_encrypted_store_with_the_key() {
         let out = run(&["subject", verb, "--identity", "none", "--id", "x", path]);
         assert!(!out.status.success(), "{verb} without a key");
         let err = text(&out.stderr);
-        assert!(err.contains("encrypted") && err.contains("--key-env"), "{err}");
+        assert!(
+            err.contains("encrypted") && err.contains("--key-env"),
+            "{err}"
+        );
         assert_eq!(std::fs::read(&file).expect("read"), before);
     }
     // A wrong key: refused with the key id it needs, nothing changed.
     let out = run(&[
-        "subject", "forget", "--identity", "none", "--encryption-key-env", "OTHER_KEY", "--id",
-        "x", path,
+        "subject",
+        "forget",
+        "--identity",
+        "none",
+        "--encryption-key-env",
+        "OTHER_KEY",
+        "--id",
+        "x",
+        path,
     ]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains(&SealKey::derive(&key()).id()), "{err}");
     assert_eq!(std::fs::read(&file).expect("read"), before);
 
-    let out = run(&["subject", "export", "--key-env", "TEST_KEY", "--id", "user-42", path]);
+    let out = run(&[
+        "subject",
+        "export",
+        "--key-env",
+        "TEST_KEY",
+        "--id",
+        "user-42",
+        path,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = text(&out.stdout);
     assert_eq!(lines.lines().count(), 2, "{lines}");
     assert!(lines.contains(&format!("{CANARY}-a")) && lines.contains(&format!("{CANARY}-c")));
     assert!(!lines.contains("user-42"), "the raw id is never printed");
 
-    let out = run(&["subject", "forget", "--key-env", "TEST_KEY", "--id", "user-42", path]);
+    let out = run(&[
+        "subject",
+        "forget",
+        "--key-env",
+        "TEST_KEY",
+        "--id",
+        "user-42",
+        path,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("removed 2 event(s)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("removed 2 event(s)"),
+        "{}",
+        text(&out.stderr)
+    );
     let after = std::fs::read(&file).expect("read");
-    assert!(!contains(&after, CANARY.as_bytes()), "still sealed after the rewrite");
+    assert!(
+        !contains(&after, CANARY.as_bytes()),
+        "still sealed after the rewrite"
+    );
     let left: Vec<String> = SealedNdjson::read(&file, &keys())
         .expect("open")
         .lines()
@@ -147,8 +178,7 @@ fn subject_export_and_forget_read_an_encrypted_store_with_the_key() {
 fn consent_verify_export_and_stats_read_an_encrypted_ledger_with_the_key() {
     let tmp = TempDir::new("ledger");
     {
-        let ledger =
-            Ledger::open_encrypted(&tmp.0, SyncPolicy::EveryEvent, keys()).expect("open");
+        let ledger = Ledger::open_encrypted(&tmp.0, SyncPolicy::EveryEvent, keys()).expect("open");
         ledger
             .record(
                 &key().pseudonymize("user-42"),
@@ -165,22 +195,44 @@ fn consent_verify_export_and_stats_read_an_encrypted_ledger_with_the_key() {
     let out = run(&["consent", "verify", dir]);
     assert!(!out.status.success(), "an encrypted ledger needs its key");
     let err = text(&out.stderr);
-    assert!(err.contains("encrypted") && err.contains(&SealKey::derive(&key()).id()), "{err}");
+    assert!(
+        err.contains("encrypted") && err.contains(&SealKey::derive(&key()).id()),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&file).expect("read"), before);
 
     let out = run(&["consent", "verify", "--key-env", "TEST_KEY", dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("chain intact"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("chain intact"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = run(&["consent", "stats", "--key-env", "TEST_KEY", dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("accept"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("accept"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = run(&[
-        "consent", "export", "--key-env", "TEST_KEY", "--id", "user-42", "--format", "json", dir,
+        "consent",
+        "export",
+        "--key-env",
+        "TEST_KEY",
+        "--id",
+        "user-42",
+        "--format",
+        "json",
+        dir,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    assert!(report.contains(shop::PLAN.purposes[0].description), "{report}");
+    assert!(
+        report.contains(shop::PLAN.purposes[0].description),
+        "{report}"
+    );
     assert!(!report.contains("user-42"), "{report}");
 }

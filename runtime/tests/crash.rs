@@ -102,7 +102,10 @@ fn crash_child() {
     };
     #[cfg(not(feature = "encryption"))]
     let tracker = {
-        assert!(!sealed, "an encrypted crash test needs the `encryption` feature");
+        assert!(
+            !sealed,
+            "an encrypted crash test needs the `encryption` feature"
+        );
         tracker(Path::new(&spool), &url)
     };
     let subject = tracker.subject(
@@ -296,7 +299,12 @@ fn killed_with_an_encrypted_spool_then_restarted() {
         bytes.len() > KILL_AFTER * 100,
         "the segments hold the events"
     );
-    for needle in [b"shop.example".as_slice(), b"/p/1", b"page_viewed", b"203.0.113"] {
+    for needle in [
+        b"shop.example".as_slice(),
+        b"/p/1",
+        b"page_viewed",
+        b"203.0.113",
+    ] {
         assert!(
             !bytes.windows(needle.len()).any(|w| w == needle),
             "{:?} is readable in the encrypted spool",

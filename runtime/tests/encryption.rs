@@ -140,8 +140,15 @@ fn plain_stores_hold_the_canary_so_the_scan_can_fail() {
             .count()
     };
     // The spool segment and the NDJSON file hold the product id, the ledger its jurisdiction.
-    assert!(holding(CANARY) >= 2, "plain spool and NDJSON hold the canary");
-    assert_eq!(holding(LEDGER_CANARY), 1, "the plain ledger holds its canary");
+    assert!(
+        holding(CANARY) >= 2,
+        "plain spool and NDJSON hold the canary"
+    );
+    assert_eq!(
+        holding(LEDGER_CANARY),
+        1,
+        "the plain ledger holds its canary"
+    );
 }
 
 #[test]
@@ -161,7 +168,10 @@ fn a_canary_never_appears_in_the_bytes_of_an_encrypted_spool_ndjson_file_or_ledg
     drop(ledger);
 
     let all = files(&dir.0);
-    assert!(all.len() >= 3, "spool segment, NDJSON file and ledger: {all:?}");
+    assert!(
+        all.len() >= 3,
+        "spool segment, NDJSON file and ledger: {all:?}"
+    );
     let distinct_id = key().pseudonymize("ann");
     let description = PLAN.purposes[0].description;
     for (path, bytes) in &all {
@@ -189,7 +199,11 @@ fn a_canary_never_appears_in_the_bytes_of_an_encrypted_spool_ndjson_file_or_ledg
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines.iter().all(|l| l.contains(CANARY) && l.contains(&distinct_id)));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(CANARY) && l.contains(&distinct_id))
+    );
     let snapshot = Snapshot::read_dir_encrypted(dir.join("ledger"), &keys).or_panic();
     assert!(snapshot.verification().is_intact());
     assert_eq!(snapshot.entries().len(), 2);
@@ -365,8 +379,8 @@ fn a_wrong_or_missing_key_is_a_clear_error_and_changes_no_file() {
         4,
     );
     {
-        let l = Ledger::open_encrypted(dir.join("ledger"), SyncPolicy::EveryEvent, right())
-            .or_panic();
+        let l =
+            Ledger::open_encrypted(dir.join("ledger"), SyncPolicy::EveryEvent, right()).or_panic();
         record_canary(&l, 1);
     }
     let before = files(&dir.0);
@@ -385,7 +399,13 @@ fn a_wrong_or_missing_key_is_a_clear_error_and_changes_no_file() {
     }
     let missing = Spool::open(dir.join("spool")).expect_err("no key");
     assert!(
-        matches!(missing, SpoolError::Crypt { source: CryptError::NoKey { .. }, .. }),
+        matches!(
+            missing,
+            SpoolError::Crypt {
+                source: CryptError::NoKey { .. },
+                ..
+            }
+        ),
         "{missing:?}"
     );
     let message = missing.to_string();
@@ -410,12 +430,20 @@ fn a_wrong_or_missing_key_is_a_clear_error_and_changes_no_file() {
     assert!(e.to_string().contains(&right_id), "{e}");
 
     // Not one byte changed, and the right key still reads everything.
-    assert_eq!(files(&dir.0).keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+    assert_eq!(
+        files(&dir.0).keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
     for (path, bytes) in &before {
         if path.file_name().is_some_and(|n| n == "LOCK") {
             continue;
         }
-        assert_eq!(&std::fs::read(path).or_panic(), bytes, "{} changed", path.display());
+        assert_eq!(
+            &std::fs::read(path).or_panic(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
     }
     assert_eq!(
         SealedNdjson::read(&dir.join("events.ndjson"), &right())
@@ -491,7 +519,11 @@ fn crc32fast_free(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -176,11 +176,7 @@ impl Ledger {
         keys: crate::crypt::Keyring,
     ) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
-            store: Arc::new(FileStore::open(
-                dir.as_ref(),
-                policy,
-                Some(Arc::new(keys)),
-            )?),
+            store: Arc::new(FileStore::open(dir.as_ref(), policy, Some(Arc::new(keys)))?),
         })
     }
 

@@ -82,10 +82,7 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
             .field("current", &self.current.id())
-            .field(
-                "old",
-                &self.old.iter().map(SealKey::id).collect::<Vec<_>>(),
-            )
+            .field("old", &self.old.iter().map(SealKey::id).collect::<Vec<_>>())
             .finish()
     }
 }

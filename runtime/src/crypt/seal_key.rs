@@ -1,4 +1,6 @@
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -45,6 +47,45 @@ const ID_INFO: &[u8] = b"trackplan encryption key id";
 pub struct SealKey {
     pub(super) id: [u8; KEY_ID],
     cipher: XChaCha20Poly1305,
+    nonces: Arc<Nonces>,
+}
+
+/// Where nonces come from: 16 random bytes drawn once per key (per process), then a counter
+/// shared by every clone, so no two records sealed by this key in this process share a
+/// nonce, and keys loaded by other processes or runs differ in the random part (2^-128
+/// chance of a shared prefix) — without a system call per record.
+struct Nonces {
+    prefix: Option<[u8; 16]>,
+    next: AtomicU64,
+}
+
+impl Nonces {
+    fn new() -> Nonces {
+        let mut prefix = [0u8; 16];
+        Nonces {
+            prefix: getrandom::fill(&mut prefix).ok().map(|()| prefix),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> [u8; 24] {
+        let mut nonce = [0u8; 24];
+        match self.prefix {
+            Some(prefix) => {
+                nonce[..16].copy_from_slice(&prefix);
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                nonce[16..].copy_from_slice(&n.to_le_bytes());
+            }
+            // The random source failed when the key was made: draw each nonce. If it still
+            // fails there is no safe nonce, and trackplan must not write plaintext instead.
+            None => {
+                if let Err(e) = getrandom::fill(&mut nonce) {
+                    panic!("the system random source failed while sealing a record: {e}");
+                }
+            }
+        }
+        nonce
+    }
 }
 
 impl SealKey {
@@ -77,7 +118,11 @@ impl SealKey {
         let mut id = [0; KEY_ID];
         id.copy_from_slice(&id_bytes[..KEY_ID]);
         let cipher = XChaCha20Poly1305::new(&(*cipher_key).into());
-        SealKey { id, cipher }
+        SealKey {
+            id,
+            cipher,
+            nonces: Arc::new(Nonces::new()),
+        }
     }
 
     /// The key id (8 hex digits), written in every record this key seals.
@@ -89,12 +134,7 @@ impl SealKey {
 
     /// Appends `key id | nonce | ciphertext | tag` of `plain` to `out`.
     pub(super) fn seal(&self, aad: &[u8], plain: &[u8], out: &mut Vec<u8>) {
-        let mut nonce = [0u8; 24];
-        // A failing system random source leaves no safe nonce: trackplan cannot go on
-        // writing without reusing one, and it must not write plaintext instead.
-        if let Err(e) = getrandom::fill(&mut nonce) {
-            panic!("the system random source failed while sealing a record: {e}");
-        }
+        let nonce = self.nonces.next();
         out.extend_from_slice(&self.id);
         out.extend_from_slice(&nonce);
         let start = out.len();
@@ -139,5 +179,41 @@ impl fmt::Debug for SealKey {
         f.debug_struct("SealKey")
             .field("id", &self.id())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_seal_has_its_own_nonce_and_opens_only_untouched() {
+        let key = SealKey::from_hex(&"42".repeat(32)).unwrap_or_else(|e| panic!("{e}"));
+        let clone = key.clone();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        key.seal(b"aad", b"same text", &mut a);
+        clone.seal(b"aad", b"same text", &mut b);
+        assert_ne!(
+            a[4..28],
+            b[4..28],
+            "clones share the counter: distinct nonces"
+        );
+        assert_ne!(a, b);
+        for sealed in [&a, &b] {
+            let nonce: [u8; 24] = sealed[4..28].try_into().unwrap_or([0; 24]);
+            assert_eq!(
+                key.open(b"aad", &nonce, &sealed[28..]).as_deref(),
+                Some(b"same text".as_slice())
+            );
+            assert_eq!(
+                key.open(b"other", &nonce, &sealed[28..]),
+                None,
+                "bound to its store"
+            );
+        }
+        let mut flipped = a.clone();
+        flipped[30] ^= 1;
+        let nonce: [u8; 24] = flipped[4..28].try_into().unwrap_or([0; 24]);
+        assert_eq!(key.open(b"aad", &nonce, &flipped[28..]), None);
     }
 }

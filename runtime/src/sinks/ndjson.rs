@@ -199,7 +199,9 @@ impl Ndjson {
             let lines: Vec<Vec<u8>> = sealed.lines().map(<[u8]>::to_vec).collect();
             return Ok(Box::new(lines.into_iter().map(Ok)));
         }
-        Ok(Box::new(BufReader::new(File::open(&self.path)?).split(b'\n')))
+        Ok(Box::new(
+            BufReader::new(File::open(&self.path)?).split(b'\n'),
+        ))
     }
 
     /// Opens the file at `path` for appending, creating it if needed.
