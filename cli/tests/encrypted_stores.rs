@@ -168,7 +168,7 @@ fn subject_export_and_forget_read_an_encrypted_store_with_the_key() {
     let left: Vec<String> = SealedNdjson::read(&file, &keys())
         .expect("open")
         .lines()
-        .map(|l| text(l))
+        .map(text)
         .collect();
     assert_eq!(left.len(), 1);
     assert!(left[0].contains(&key().pseudonymize("user-7")), "{left:?}");
