@@ -35,6 +35,10 @@
 //!   The unpinned variants leave placement to the scheduler. On a machine with one CPU the
 //!   placement variants are skipped.
 //!
+//! - `track_spool/plain` and `track_spool/encrypted`: `trackplan_track` with a spool (default
+//!   policy, `Interval(200 ms)`) in the same run, plain and encrypted
+//!   (`Spool::open_encrypted`, XChaCha20-Poly1305 per record): the cost of encryption at rest.
+//!
 //! Every variant builds its event from the same inputs on every iteration.
 
 use std::collections::HashMap;
@@ -353,5 +357,49 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench, placement);
+/// `track` with a plain spool against an encrypted one, same run.
+fn spooled(c: &mut Criterion) {
+    use trackplan::crypt::{Keyring, SealKey};
+    use trackplan::spool::Spool;
+    let scratch = |name: &str| {
+        let dir = std::env::temp_dir().join(format!(
+            "trackplan-bench-track-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    };
+    let (plain_dir, sealed_dir) = (scratch("plain"), scratch("sealed"));
+    let build = |spool: Spool| {
+        Tracker::builder(&PLAN)
+            .key(key())
+            .sink(destination::Warehouse, Discard)
+            .spool(spool)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let plain = build(Spool::open(&plain_dir).unwrap_or_else(|e| panic!("{e}")));
+    let sealed = build(
+        Spool::open_encrypted(&sealed_dir, Keyring::new(SealKey::derive(&key())))
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let consent = Consent::none().grant(purpose::ProductAnalytics);
+    let (plain_subject, sealed_subject) = (
+        plain.subject("user-42", consent),
+        sealed.subject("user-42", consent),
+    );
+    let mut g = c.benchmark_group("track_spool");
+    g.bench_function("plain", |b| {
+        b.iter_custom(|iters| time_tracks(&plain, iters, || plain_subject.track(product_event())))
+    });
+    g.bench_function("encrypted", |b| {
+        b.iter_custom(|iters| time_tracks(&sealed, iters, || sealed_subject.track(product_event())))
+    });
+    g.finish();
+    drop((plain_subject, sealed_subject, plain, sealed));
+    let _ = std::fs::remove_dir_all(&plain_dir);
+    let _ = std::fs::remove_dir_all(&sealed_dir);
+}
+
+criterion_group!(benches, bench, placement, spooled);
 criterion_main!(benches);

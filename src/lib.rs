@@ -47,7 +47,7 @@ pub use trackplan_runtime::{
     TrackerBuilder, TrackerScope, Values,
 };
 pub use trackplan_runtime::{
-    config, consent, error, info, requests, retention, sinks, spool, stats, testing, time,
+    config, consent, crypt, error, info, requests, retention, sinks, spool, stats, testing, time,
 };
 
 #[doc(hidden)]

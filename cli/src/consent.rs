@@ -90,15 +90,22 @@ fn recompute<'p>(
     Some((plan, differ))
 }
 
-/// Reads the ledger at `store`: a directory, or a `postgres://` URL.
-pub fn read(store: &str) -> Result<Snapshot, ConsentError> {
+/// Reads the ledger at `store`: a directory, or a `postgres://` URL; an encrypted directory
+/// with `keys`.
+pub fn read(store: &str, keys: Option<&crate::subject::Keys>) -> Result<Snapshot, ConsentError> {
     if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         return Ok(Snapshot::read_url(store)?);
         #[cfg(not(feature = "postgres"))]
         return Err(ConsentError::NoPostgres(redact_url(store)));
     }
-    Ok(Snapshot::read_dir(store)?)
+    match keys {
+        #[cfg(feature = "encryption")]
+        Some(keys) => Ok(Snapshot::read_dir_encrypted(store, keys)?),
+        #[cfg(not(feature = "encryption"))]
+        Some(never) => match *never {},
+        None => Ok(Snapshot::read_dir(store)?),
+    }
 }
 
 /// The URL without its password, for messages.

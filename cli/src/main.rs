@@ -263,6 +263,8 @@ Examples:
   trackplan consent verify /var/lib/app/consent
   trackplan consent verify postgres://app@db/app     (built with --features postgres)")]
     Verify {
+        #[command(flatten)]
+        keys: StoreKeys,
         /// The ledger: its directory, or a PostgreSQL URL.
         #[arg(value_name = "DIR|URL")]
         store: String,
@@ -288,12 +290,18 @@ Example:
         /// content hash), the texts are recomputed from it and compared with those recorded.
         #[arg(long = "plan", value_name = "FILE")]
         plans: Vec<PathBuf>,
+        /// Environment variable holding key material an encrypted ledger was sealed with,
+        /// besides the --key-env key (a separate or an older key); may be repeated.
+        #[arg(long = "encryption-key-env", value_name = "VAR")]
+        encryption_key_env: Vec<String>,
         /// The ledger: its directory, or a PostgreSQL URL.
         #[arg(value_name = "DIR|URL")]
         store: String,
     },
     /// Counts entries per method and, per purpose, the subjects' current choices.
     Stats {
+        #[command(flatten)]
+        keys: StoreKeys,
         /// The ledger: its directory, or a PostgreSQL URL.
         #[arg(value_name = "DIR|URL")]
         store: String,
@@ -304,6 +312,19 @@ Example:
 enum ExportFormat {
     Text,
     Json,
+}
+
+/// The keys an encrypted ledger is read with (`verify`, `stats`).
+#[derive(clap::Args, Debug)]
+struct StoreKeys {
+    /// Environment variable holding the tracker's secret key (hex), when the ledger was
+    /// encrypted with the key derived from it (`SealKey::derive`).
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+    /// Environment variable holding separate or older key material the ledger was sealed
+    /// with; may be repeated.
+    #[arg(long = "encryption-key-env", value_name = "VAR")]
+    encryption_key_env: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -318,7 +339,11 @@ struct SubjectArgs {
     /// The plan's `[identity] transform`: `hmac` (default) or `none` (ids stored as they are).
     #[arg(long, value_enum, default_value_t = IdentityArg::Hmac)]
     identity: IdentityArg,
-    /// The NDJSON store.
+    /// Environment variable holding key material an encrypted store was sealed with, besides
+    /// the --key-env key (a separate or an older key); may be repeated.
+    #[arg(long = "encryption-key-env", value_name = "VAR")]
+    encryption_key_env: Vec<String>,
+    /// The NDJSON store (plain, or encrypted by `Ndjson::create_encrypted`).
     file: PathBuf,
 }
 
@@ -420,6 +445,9 @@ enum CliError {
     Consent(#[from] consent::ConsentError),
     #[error("the tracker key: {0}")]
     Key(#[from] trackplan_runtime::error::KeyError),
+    #[cfg(not(feature = "encryption"))]
+    #[error("--encryption-key-env: this trackplan was built without the `encryption` feature")]
+    NoEncryption,
     #[error("--key-env is required with the hmac identity (the default)")]
     NoKey,
     #[error("{0}")]
@@ -552,7 +580,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Subject(SubjectCommand::Export(args)) => {
             let id = distinct_id(&args)?;
             let mut out = std::io::stdout().lock();
-            let summary = subject::export(&args.file, &id, &mut out)?;
+            let keys = store_keys(args.key_env.as_deref(), &args.encryption_key_env)?;
+            let summary = subject::export(&args.file, &id, keys.as_ref(), &mut out)?;
             out.flush().map_err(|source| CliError::Write {
                 path: "standard output".to_owned(),
                 source,
@@ -567,7 +596,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Subject(SubjectCommand::Forget(args)) => {
             let id = distinct_id(&args)?;
-            let summary = subject::forget(&args.file, &id)?;
+            let keys = store_keys(args.key_env.as_deref(), &args.encryption_key_env)?;
+            let summary = subject::forget(&args.file, &id, keys.as_ref())?;
             eprintln!(
                 "removed {} event(s) of subject {id} from {}; {} other event(s) kept{}",
                 summary.matched,
@@ -589,8 +619,9 @@ fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
         })
     };
     match command {
-        ConsentCommand::Verify { store } => {
-            let snapshot = consent::read(&store)?;
+        ConsentCommand::Verify { keys, store } => {
+            let keys = store_keys(keys.key_env.as_deref(), &keys.encryption_key_env)?;
+            let snapshot = consent::read(&store, keys.as_ref())?;
             let intact = consent::verify(&snapshot, &consent::redact_url(&store), &mut out)?;
             flush(&mut out)?;
             Ok(if intact {
@@ -604,9 +635,11 @@ fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
             id,
             format,
             plans,
+            encryption_key_env,
             store,
         } => {
             let key = trackplan_runtime::Key::from_env(&key_env)?;
+            let keys = store_keys(Some(&key_env), &encryption_key_env)?;
             let distinct_id = key.pseudonymize(&id);
             let mut texts = Vec::new();
             for path in &plans {
@@ -621,7 +654,7 @@ fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
                     &plan,
                 ));
             }
-            let snapshot = consent::read(&store)?;
+            let snapshot = consent::read(&store, keys.as_ref())?;
             let n = consent::export(
                 &snapshot,
                 &distinct_id,
@@ -637,12 +670,45 @@ fn consent_command(command: ConsentCommand) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        ConsentCommand::Stats { store } => {
-            let snapshot = consent::read(&store)?;
+        ConsentCommand::Stats { keys, store } => {
+            let keys = store_keys(keys.key_env.as_deref(), &keys.encryption_key_env)?;
+            let snapshot = consent::read(&store, keys.as_ref())?;
             consent::stats(&snapshot, &mut out)?;
             flush(&mut out)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The keys to open an encrypted store with: the one derived from the tracker key in
+/// `key_env` (what `SealKey::derive` gives the app), then separate or older key material from
+/// each of `extra`. `None` when neither is given.
+#[cfg(feature = "encryption")]
+fn store_keys(
+    key_env: Option<&str>,
+    extra: &[String],
+) -> Result<Option<trackplan_runtime::crypt::Keyring>, CliError> {
+    use trackplan_runtime::crypt::{Keyring, SealKey};
+    let mut keys = Vec::new();
+    if let Some(var) = key_env {
+        keys.push(SealKey::from_env(var)?);
+    }
+    for var in extra {
+        keys.push(SealKey::from_env(var)?);
+    }
+    let mut keys = keys.into_iter();
+    Ok(keys
+        .next()
+        .map(|first| keys.fold(Keyring::new(first), Keyring::with_old)))
+}
+
+/// Without the `encryption` feature there are no keys; `--encryption-key-env` is refused.
+#[cfg(not(feature = "encryption"))]
+fn store_keys(_: Option<&str>, extra: &[String]) -> Result<Option<subject::NoKeys>, CliError> {
+    if extra.is_empty() {
+        Ok(None)
+    } else {
+        Err(CliError::NoEncryption)
     }
 }
 

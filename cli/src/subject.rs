@@ -5,6 +5,11 @@
 //! command recomputes the distinct id from the raw id exactly as the tracker does
 //! ([`trackplan_runtime::Key::pseudonymize`]) and matches the `distinct_id` field of each line.
 //!
+//! An encrypted store (`Ndjson::create_encrypted`, magic `TPNDJSE1`) is read with the keys
+//! given (`--key-env`, `--encryption-key-env`); `forget` rewrites it keeping the other
+//! lines' sealed records byte for byte. A line sealed with a key not given is an error, and
+//! the file is left as it was.
+//!
 //! `forget` rewrites the store atomically: the kept lines, byte for byte, go to a temporary file
 //! in the same directory, which is synced and renamed over the original, so a crash leaves
 //! either the old or the new file, never a half-written one. Lines that are not JSON are kept
@@ -16,9 +21,29 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+/// The keys an encrypted store is opened with.
+#[cfg(feature = "encryption")]
+pub type Keys = trackplan_runtime::crypt::Keyring;
+/// The keys an encrypted store is opened with: none in a build without `encryption`.
+#[cfg(not(feature = "encryption"))]
+pub type Keys = NoKeys;
+
+/// Stands in for the keyring without the `encryption` feature: never built.
+#[cfg(not(feature = "encryption"))]
+#[derive(Debug)]
+pub enum NoKeys {}
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SubjectError {
+    /// The store is encrypted and no key was given (or this build cannot decrypt).
+    #[error(
+        "{path} is an encrypted NDJSON store: give the key it was sealed with (--key-env,          --encryption-key-env); nothing was changed"
+    )]
+    Encrypted {
+        /// The file.
+        path: String,
+    },
     /// Reading or writing the store failed.
     #[error("{path}: {source}")]
     Io {
@@ -54,6 +79,42 @@ fn belongs(line: &[u8], distinct_id: &str) -> Option<bool> {
     Some(v.get("distinct_id")?.as_str()? == distinct_id)
 }
 
+/// Whether the file is an encrypted store (magic `TPNDJSE1`).
+fn is_sealed(path: &Path) -> Result<bool, SubjectError> {
+    let mut head = [0u8; 8];
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let read = io::Read::read_exact(&mut file, &mut head);
+    Ok(read.is_ok() && &head == b"TPNDJSE1")
+}
+
+/// The opened encrypted store at `path`, or `None` for a plain one.
+#[cfg(feature = "encryption")]
+fn sealed(
+    path: &Path,
+    keys: Option<&Keys>,
+) -> Result<Option<trackplan_runtime::crypt::SealedNdjson>, SubjectError> {
+    if !is_sealed(path)? {
+        return Ok(None);
+    }
+    let keys = keys.ok_or_else(|| SubjectError::Encrypted {
+        path: path.display().to_string(),
+    })?;
+    trackplan_runtime::crypt::SealedNdjson::read(path, keys)
+        .map(Some)
+        .map_err(io_err(path))
+}
+
+/// Without the `encryption` feature an encrypted store is refused.
+#[cfg(not(feature = "encryption"))]
+fn sealed(path: &Path, _: Option<&Keys>) -> Result<Option<std::convert::Infallible>, SubjectError> {
+    if is_sealed(path)? {
+        return Err(SubjectError::Encrypted {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(None)
+}
+
 /// Lines of the file, each with its line ending as stored.
 fn lines(path: &Path) -> Result<Vec<Vec<u8>>, SubjectError> {
     let file = File::open(path).map_err(io_err(path))?;
@@ -77,10 +138,25 @@ fn is_blank(line: &[u8]) -> bool {
 pub fn export(
     path: &Path,
     distinct_id: &str,
+    keys: Option<&Keys>,
     out: &mut dyn Write,
 ) -> Result<Summary, SubjectError> {
     let mut summary = Summary::default();
-    for line in lines(path)? {
+    #[cfg_attr(not(feature = "encryption"), allow(unused_mut))]
+    let mut all = None;
+    #[cfg(feature = "encryption")]
+    if let Some(store) = sealed(path, keys)? {
+        all = Some(store.lines().map(<[u8]>::to_vec).collect::<Vec<_>>());
+    }
+    #[cfg(not(feature = "encryption"))]
+    if let Some(never) = sealed(path, keys)? {
+        match never {}
+    }
+    let all = match all {
+        Some(all) => all,
+        None => lines(path)?,
+    };
+    for line in all {
         if is_blank(&line) {
             continue;
         }
@@ -105,8 +181,32 @@ pub fn export(
 }
 
 /// Removes the subject's events from the store, atomically.
-pub fn forget(path: &Path, distinct_id: &str) -> Result<Summary, SubjectError> {
+pub fn forget(
+    path: &Path,
+    distinct_id: &str,
+    keys: Option<&Keys>,
+) -> Result<Summary, SubjectError> {
     let mut summary = Summary::default();
+    #[cfg(feature = "encryption")]
+    if let Some(store) = sealed(path, keys)? {
+        for line in store.lines() {
+            match belongs(line, distinct_id) {
+                Some(true) => summary.matched += 1,
+                Some(false) => summary.other += 1,
+                None => summary.unreadable += 1,
+            }
+        }
+        if summary.matched > 0 {
+            store
+                .rewrite(path, |line| belongs(line, distinct_id) != Some(true))
+                .map_err(io_err(path))?;
+        }
+        return Ok(summary);
+    }
+    #[cfg(not(feature = "encryption"))]
+    if let Some(never) = sealed(path, keys)? {
+        match never {}
+    }
     let mut kept: Vec<Vec<u8>> = Vec::new();
     for line in lines(path)? {
         if is_blank(&line) {

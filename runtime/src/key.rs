@@ -78,6 +78,9 @@ pub enum KeyError {
 pub struct Key {
     mac: HmacSha256,
     id: String,
+    /// The raw material, kept only to derive the encryption key (`crypt::SealKey::derive`).
+    #[cfg(feature = "encryption")]
+    material: Zeroizing<Vec<u8>>,
 }
 
 impl Key {
@@ -95,7 +98,18 @@ impl Key {
             .finalize();
         let mut id = String::with_capacity(8);
         push_hex(&mut id, &fingerprint[..4]);
-        Ok(Key { mac, id })
+        Ok(Key {
+            mac,
+            id,
+            #[cfg(feature = "encryption")]
+            material: Zeroizing::new(bytes.to_vec()),
+        })
+    }
+
+    /// The raw key material (for HKDF in `crypt::SealKey`; never leaves the crate).
+    #[cfg(feature = "encryption")]
+    pub(crate) fn material(&self) -> &[u8] {
+        &self.material
     }
 
     /// A key from hex text (at least 64 digits; surrounding whitespace ignored).

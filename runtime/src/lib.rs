@@ -22,6 +22,7 @@ pub mod cli_telemetry;
 mod completion;
 pub mod consent;
 mod context;
+pub mod crypt;
 mod dispatch;
 mod event;
 mod fit;

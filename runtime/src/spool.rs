@@ -69,6 +69,7 @@
 //! never grows past the pending events plus one segment of history. `forget` rewrites the
 //! segments holding the subject's events, so their bytes leave the disk too.
 
+use crate::crypt::{CryptError, Keys};
 use crate::frame::{self, Reader, begin, finish, put};
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::plan::{DestinationSet, PlanInfo, PurposeSet};
@@ -82,6 +83,10 @@ use std::time::{Duration, Instant};
 use trackplan_vocab::Keyword;
 
 const MAGIC: &[u8; 8] = b"TPSPOOL1";
+/// The magic of a segment whose record bodies are sealed (feature `encryption`).
+const MAGIC_SEALED: &[u8; 8] = b"TPSPOOLE";
+/// Associated data of the spool's sealed records.
+const AAD: &[u8] = b"trackplan spool";
 /// An event record without plan or destination id (earlier versions): refused on replay.
 const EVENT_V1: u8 = 1;
 const SETTLED: u8 = 2;
@@ -135,6 +140,15 @@ pub enum SpoolError {
         path: PathBuf,
         /// The I/O error.
         source: io::Error,
+    },
+    /// An encrypted segment could not be opened (no key, a key the keyring lacks, or altered
+    /// bytes). The spool is not opened and no file is changed.
+    #[error("spool segment {path}: {source}")]
+    Crypt {
+        /// The segment file.
+        path: PathBuf,
+        /// Why it could not be opened.
+        source: CryptError,
     },
 }
 
@@ -206,6 +220,8 @@ pub struct Spool {
     inner: Mutex<Inner>,
     /// Events found on open, handed to the tracker once.
     replayed: Mutex<Vec<(u16, Record)>>,
+    /// The keyring records are sealed with; `None`: a plain spool.
+    keys: Keys,
 }
 
 #[derive(Debug)]
@@ -229,6 +245,8 @@ struct Segment {
     len: u64,
     /// Pending events whose record is in this segment.
     live: usize,
+    /// Seals what is appended (an encrypted segment).
+    keys: Keys,
 }
 
 /// An event record as stored, before its plan strings are resolved.
@@ -252,7 +270,34 @@ impl Spool {
     /// Opens (creating if needed) the spool in `dir`, with the default sync policy, and reads
     /// the events a previous run left unsettled: the tracker delivers them first.
     pub fn open(dir: impl AsRef<Path>) -> Result<Spool, SpoolError> {
-        Self::open_with(dir.as_ref(), SyncPolicy::default(), DEFAULT_SEGMENT_BYTES)
+        Self::open_with(
+            dir.as_ref(),
+            SyncPolicy::default(),
+            DEFAULT_SEGMENT_BYTES,
+            None,
+        )
+    }
+
+    /// Opens the spool in `dir` encrypted: every record is sealed with the keyring's current
+    /// key (XChaCha20-Poly1305, see [`crate::crypt`]); segments sealed with its old keys and
+    /// plain segments of an earlier run are read and copied forward sealed. A segment sealed
+    /// with a key the keyring lacks is a [`SpoolError::Crypt`], and nothing is changed.
+    #[cfg(feature = "encryption")]
+    pub fn open_encrypted(
+        dir: impl AsRef<Path>,
+        keys: crate::crypt::Keyring,
+    ) -> Result<Spool, SpoolError> {
+        Self::open_with(
+            dir.as_ref(),
+            SyncPolicy::default(),
+            DEFAULT_SEGMENT_BYTES,
+            Some(Arc::new(keys)),
+        )
+    }
+
+    /// Whether records are sealed.
+    pub fn is_encrypted(&self) -> bool {
+        self.keys.is_some()
     }
 
     /// Sets the sync policy.
@@ -278,7 +323,12 @@ impl Spool {
         self.policy
     }
 
-    fn open_with(dir: &Path, policy: SyncPolicy, segment_bytes: u64) -> Result<Spool, SpoolError> {
+    fn open_with(
+        dir: &Path,
+        policy: SyncPolicy,
+        segment_bytes: u64,
+        keys: Keys,
+    ) -> Result<Spool, SpoolError> {
         let directory_error = |source| SpoolError::Directory {
             path: dir.to_owned(),
             source,
@@ -319,7 +369,7 @@ impl Spool {
         let mut live: Vec<(Key, Record)> = Vec::new();
         let mut index: HashMap<Key, usize> = HashMap::new();
         for (_, path) in &old {
-            for (destination, item) in read_segment(path)? {
+            for (destination, item) in read_segment(path, &keys)? {
                 match item {
                     Item::Event(record) => {
                         let key = (destination, record.insert_id.clone());
@@ -344,7 +394,7 @@ impl Spool {
 
         // Copy what is pending into a fresh segment, make it durable, then drop the old files.
         let seq = old.last().map_or(1, |(s, _)| s + 1);
-        let mut active = Segment::create(dir, seq)?;
+        let mut active = Segment::create(dir, seq, &keys)?;
         let mut pending = HashMap::new();
         let mut buf = Vec::new();
         for (destination, record) in &replayed {
@@ -386,6 +436,7 @@ impl Spool {
                 dirty: false,
             }),
             replayed: Mutex::new(replayed),
+            keys,
         })
     }
 
@@ -463,7 +514,7 @@ impl Spool {
         }
         let mut inner = self.inner();
         if inner.active.len >= self.segment_bytes {
-            inner.rotate(&self.dir)?;
+            inner.rotate(&self.dir, &self.keys)?;
         }
         inner.active.append(&buf)?;
         inner.dirty = true;
@@ -601,7 +652,7 @@ impl Spool {
         let mut keep: Vec<(u16, Record)> = Vec::new();
         let mut erased = 0;
         for (_, path) in &paths {
-            for (destination, item) in read_segment(path)? {
+            for (destination, item) in read_segment(path, &self.keys)? {
                 if let Item::Event(record) = item {
                     let key = (destination, record.insert_id.clone());
                     if !inner.pending.contains_key(&key) {
@@ -620,7 +671,7 @@ impl Spool {
             return Ok(0);
         }
         let seq = inner.active.seq + 1;
-        let mut fresh = Segment::create(&self.dir, seq)?;
+        let mut fresh = Segment::create(&self.dir, seq, &self.keys)?;
         let mut buf = Vec::new();
         inner.pending.clear();
         for (destination, record) in &keep {
@@ -671,10 +722,10 @@ impl Inner {
     }
 
     /// Seals the active segment and starts the next.
-    fn rotate(&mut self, dir: &Path) -> Result<(), SpoolError> {
+    fn rotate(&mut self, dir: &Path, keys: &Keys) -> Result<(), SpoolError> {
         self.active.sync()?;
         self.dirty = false;
-        let next = Segment::create(dir, self.active.seq + 1)?;
+        let next = Segment::create(dir, self.active.seq + 1, keys)?;
         sync_dir(dir);
         let mut sealed = std::mem::replace(&mut self.active, next);
         sealed.file = None;
@@ -711,7 +762,7 @@ impl Inner {
 }
 
 impl Segment {
-    fn create(dir: &Path, seq: u64) -> Result<Segment, SpoolError> {
+    fn create(dir: &Path, seq: u64, keys: &Keys) -> Result<Segment, SpoolError> {
         let path = dir.join(format!("{seq:016x}.spool"));
         let io_error = |source| SpoolError::Io {
             path: path.clone(),
@@ -722,13 +773,15 @@ impl Segment {
             .append(true)
             .open(&path)
             .map_err(io_error)?;
-        file.write_all(MAGIC).map_err(io_error)?;
+        let magic = if keys.is_some() { MAGIC_SEALED } else { MAGIC };
+        file.write_all(magic).map_err(io_error)?;
         Ok(Segment {
             seq,
             path,
             file: Some(file),
             len: MAGIC.len() as u64,
             live: 0,
+            keys: keys.clone(),
         })
     }
 
@@ -738,6 +791,16 @@ impl Segment {
                 path: self.path.clone(),
                 source: io::Error::other("segment is sealed"),
             });
+        };
+        // Sealed: each record's body is replaced by its sealed form, framed again, so the
+        // checksum covers the sealed bytes and a torn write is found as before.
+        let sealed;
+        let bytes = match &self.keys {
+            Some(keys) => {
+                sealed = crate::crypt::seal_frames(keys, AAD, bytes);
+                sealed.as_slice()
+            }
+            None => bytes,
         };
         // One `write` per call: a record is never split across writes we issue, so only a
         // crash mid-syscall can tear it, and replay detects that.
@@ -947,8 +1010,9 @@ enum Item {
     Settled(String),
 }
 
-/// Reads the intact records of a segment, stopping at the first torn one.
-fn read_segment(path: &Path) -> Result<Vec<(u16, Item)>, SpoolError> {
+/// Reads the intact records of a segment, stopping at the first torn one. A sealed segment
+/// needs `keys`; one that they cannot open is an error (nothing is skipped silently).
+fn read_segment(path: &Path, keys: &Keys) -> Result<Vec<(u16, Item)>, SpoolError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -957,6 +1021,30 @@ fn read_segment(path: &Path) -> Result<Vec<(u16, Item)>, SpoolError> {
             source,
         })?;
     let mut items = Vec::new();
+    if bytes.get(..MAGIC.len()) == Some(MAGIC_SEALED.as_slice()) {
+        let mut at = MAGIC.len();
+        while at < bytes.len() {
+            let Ok((taken, sealed)) = frame::split(&bytes[at..]) else {
+                tracing::warn!(
+                    segment = %path.display(),
+                    offset = at,
+                    "spool: torn or corrupt record; the records after it are skipped"
+                );
+                break;
+            };
+            let plain =
+                crate::crypt::open_with(keys, AAD, sealed).map_err(|source| SpoolError::Crypt {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            let Some(item) = decode_body(&plain) else {
+                break;
+            };
+            at += taken;
+            items.push(item);
+        }
+        return Ok(items);
+    }
     if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
         tracing::warn!(segment = %path.display(), "spool: not a spool segment, skipped");
         return Ok(items);
@@ -980,6 +1068,11 @@ fn read_segment(path: &Path) -> Result<Vec<(u16, Item)>, SpoolError> {
 /// Decodes one record; `(bytes consumed, item)`.
 fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
     let (taken, body) = frame::split(bytes).ok()?;
+    Some((taken, decode_body(body)?))
+}
+
+/// Decodes one record's body.
+fn decode_body(body: &[u8]) -> Option<(u16, Item)> {
     let mut r = Reader(body);
     let kind = r.bytes(1)?[0];
     let destination = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?);
@@ -1012,7 +1105,7 @@ fn decode(bytes: &[u8]) -> Option<(usize, (u16, Item))> {
         SETTLED => Item::Settled(r.string(1)?),
         _ => return None,
     };
-    Some((taken, (destination, item)))
+    Some((destination, item))
 }
 
 /// The records a segment's bytes after the magic decode to, as [`read_segment`] reads them:

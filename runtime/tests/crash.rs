@@ -29,10 +29,31 @@ use trackplan_runtime::{Consent, Tracker};
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const SPOOL_ENV: &str = "TRACKPLAN_CRASH_CHILD_SPOOL";
 const URL_ENV: &str = "TRACKPLAN_CRASH_CHILD_URL";
+/// Set (to `1`) when the child's spool is encrypted.
+const SEALED_ENV: &str = "TRACKPLAN_CRASH_CHILD_SEALED";
 /// Events the parent waits to see accepted before it kills the child.
 const KILL_AFTER: usize = 3000;
 
 fn tracker(spool: &Path, url: &str) -> Tracker {
+    tracker_on(Spool::open(spool).expect("open the spool"), url)
+}
+
+/// The key the encrypted crash tests seal the spool with: derived from the tracker's key.
+#[cfg(feature = "encryption")]
+fn keyring() -> trackplan_runtime::crypt::Keyring {
+    use trackplan_runtime::crypt::{Keyring, SealKey};
+    Keyring::new(SealKey::derive(&key()))
+}
+
+#[cfg(feature = "encryption")]
+fn sealed_tracker(spool: &Path, url: &str) -> Tracker {
+    tracker_on(
+        Spool::open_encrypted(spool, keyring()).expect("open the encrypted spool"),
+        url,
+    )
+}
+
+fn tracker_on(spool: Spool, url: &str) -> Tracker {
     Tracker::builder(&common::PLAN)
         .key(key())
         .sink(
@@ -50,7 +71,7 @@ fn tracker(spool: &Path, url: &str) -> Tracker {
         .skip(destination::Ads)
         .skip(destination::SecurityLog)
         .skip(destination::SupportDesk)
-        .spool(Spool::open(spool).expect("open the spool"))
+        .spool(spool)
         .max_delay(Duration::from_millis(5))
         .queue_capacity(1_000_000)
         .flush_timeout(Duration::from_secs(60))
@@ -72,7 +93,21 @@ fn crash_child() {
     let (Ok(spool), Ok(url)) = (std::env::var(SPOOL_ENV), std::env::var(URL_ENV)) else {
         return;
     };
-    let tracker = tracker(Path::new(&spool), &url);
+    let sealed = std::env::var(SEALED_ENV).is_ok_and(|v| v == "1");
+    #[cfg(feature = "encryption")]
+    let tracker = if sealed {
+        sealed_tracker(Path::new(&spool), &url)
+    } else {
+        tracker(Path::new(&spool), &url)
+    };
+    #[cfg(not(feature = "encryption"))]
+    let tracker = {
+        assert!(
+            !sealed,
+            "an encrypted crash test needs the `encryption` feature"
+        );
+        tracker(Path::new(&spool), &url)
+    };
     let subject = tracker.subject(
         "crash-subject",
         Consent::none().grant(purpose::ProductAnalytics),
@@ -110,6 +145,11 @@ impl Drop for TempDir {
 /// Runs the child against `url` with `spool`, kills it with SIGKILL once it accepted
 /// [`KILL_AFTER`] events, and returns every index it reported.
 fn run_and_kill(spool: &Path, url: &str) -> HashSet<usize> {
+    run_and_kill_with(spool, url, false)
+}
+
+/// [`run_and_kill`], the child's spool encrypted when `sealed`.
+fn run_and_kill_with(spool: &Path, url: &str, sealed: bool) -> HashSet<usize> {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "crash_child",
@@ -120,6 +160,7 @@ fn run_and_kill(spool: &Path, url: &str) -> HashSet<usize> {
         ])
         .env(SPOOL_ENV, spool)
         .env(URL_ENV, url)
+        .env(SEALED_ENV, if sealed { "1" } else { "0" })
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -231,6 +272,62 @@ fn killed_while_the_destination_is_down_then_restarted() {
         Some(0)
     );
     assert_eq!(server.accepted().len(), store.len());
+}
+
+/// The same kill with the spool encrypted: every accepted event is replayed from sealed
+/// records (acknowledged only once its sealed bytes were written), stored once, and no URL
+/// the child tracked is readable in the spool's files.
+#[cfg(feature = "encryption")]
+#[test]
+fn killed_with_an_encrypted_spool_then_restarted() {
+    let dir = TempDir::new("sealed");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let accepted = run_and_kill_with(&dir.0, &closed, true);
+
+    // Before the restart: the segments hold the accepted events, sealed.
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir.0).expect("spool dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "spool") {
+            bytes.extend(std::fs::read(&path).expect("segment"));
+        }
+    }
+    assert!(
+        bytes.len() > KILL_AFTER * 100,
+        "the segments hold the events"
+    );
+    for needle in [
+        b"shop.example".as_slice(),
+        b"/p/1",
+        b"page_viewed",
+        b"203.0.113",
+    ] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{:?} is readable in the encrypted spool",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    // Without the key the spool is refused, and nothing is lost.
+    let refused = Spool::open(&dir.0).expect_err("an encrypted spool needs its key");
+    assert!(refused.to_string().contains("encrypted"), "{refused}");
+
+    let server = TestServer::mixpanel(TOKEN);
+    let restarted = sealed_tracker(&dir.0, server.url());
+    restarted
+        .flush()
+        .expect("the replayed events are delivered");
+    server.assert_no_violations();
+    let store = project_store(&[&server]);
+    assert_each_accepted_event_stored_once(&accepted, &store);
+    assert!(
+        raw_counts(&server).values().all(|&n| n == 1),
+        "an insert id arrived twice"
+    );
+    restarted.shutdown().expect("shutdown");
 }
 
 /// Delivery is at least once: the worker settles a batch in the spool only after the

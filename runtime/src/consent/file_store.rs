@@ -29,11 +29,16 @@ use super::notice::Notice;
 use super::payload::{self, NewEntry};
 use super::snapshot::{Raw, Snapshot};
 use super::store::Store;
+use crate::crypt::{CryptError, Keys};
 use crate::frame::{self, Bad, Reader};
 use crate::plan::PlanInfo;
 use crate::spool::SyncPolicy;
 
 const MAGIC: &[u8; 8] = b"TPLEDGR1";
+/// The magic of a ledger whose record bodies are sealed (feature `encryption`).
+const MAGIC_SEALED: &[u8; 8] = b"TPLEDGRE";
+/// Associated data of the ledger's sealed records.
+const AAD: &[u8] = b"trackplan ledger";
 const FILE: &str = "consent.ledger";
 
 /// Body forms.
@@ -46,6 +51,8 @@ pub(crate) struct FileStore {
     policy: SyncPolicy,
     inner: Mutex<Inner>,
     _lock: File,
+    /// Seals what is written; `None`: a plain file.
+    keys: Keys,
 }
 
 struct Inner {
@@ -73,7 +80,11 @@ fn io_at(path: &Path) -> impl Fn(io::Error) -> LedgerError + '_ {
 }
 
 impl FileStore {
-    pub(crate) fn open(dir: &Path, policy: SyncPolicy) -> Result<FileStore, LedgerError> {
+    pub(crate) fn open(
+        dir: &Path,
+        policy: SyncPolicy,
+        keys: Keys,
+    ) -> Result<FileStore, LedgerError> {
         fs::create_dir_all(dir).map_err(io_at(dir))?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
@@ -95,13 +106,13 @@ impl FileStore {
         if !path.exists() {
             let tmp = dir.join(format!("{FILE}.new"));
             let mut f = File::create(&tmp).map_err(io_at(&tmp))?;
-            f.write_all(MAGIC)
+            f.write_all(magic(&keys))
                 .and_then(|()| f.sync_all())
                 .map_err(io_at(&tmp))?;
             fs::rename(&tmp, &path).map_err(io_at(&path))?;
             sync_dir(dir);
         }
-        let (raws, tail) = read_raw(&path)?;
+        let (raws, tail) = read_raw(&path, &keys)?;
         let end = tail.and_then(|(offset, bad)| (bad == Bad::Truncated).then_some(offset));
         let snapshot = Snapshot::from_raw(raws, tail.map(|(offset, bad)| frame_break(offset, bad)));
         let verification = snapshot.verification();
@@ -118,6 +129,15 @@ impl FileStore {
         }
         if let Some(offset) = end {
             move_torn_tail(&path, offset)?;
+        }
+        if keys.is_some() && !is_sealed(&path)? {
+            // A plain ledger opened with a keyring: its records are sealed in place (the
+            // chain hashes cover payloads, not framing, so the chain is unchanged).
+            let mut buf = Vec::new();
+            for raw in snapshot_raws(&path, &keys)? {
+                push_raw(&mut buf, &raw);
+            }
+            replace_file(dir, &path, &keys, &buf)?;
         }
         let file = OpenOptions::new()
             .append(true)
@@ -150,6 +170,7 @@ impl FileStore {
             policy,
             inner: Mutex::new(inner),
             _lock: lock,
+            keys,
         })
     }
 
@@ -161,6 +182,14 @@ impl FileStore {
     /// Writes `buf` (whole records) in one call; on failure cuts the file back so no partial
     /// record stays.
     fn write(&self, inner: &mut Inner, buf: &[u8]) -> Result<(), LedgerError> {
+        let sealed;
+        let buf = match &self.keys {
+            Some(keys) => {
+                sealed = crate::crypt::seal_frames(keys, AAD, buf);
+                sealed.as_slice()
+            }
+            None => buf,
+        };
         if let Err(e) = inner.file.write_all(buf) {
             let _ = inner.file.set_len(inner.len);
             return Err(io_at(&self.path)(e));
@@ -310,7 +339,7 @@ impl Store for FileStore {
         let inner = &mut *inner;
         // Everything before was written by this store under the lock: read it back whole.
         self.sync_inner(inner)?;
-        let (raws, _) = read_raw(&self.path)?;
+        let (raws, _) = read_raw(&self.path, &self.keys)?;
         let mine: Vec<bool> = raws
             .iter()
             .map(|r| {
@@ -348,7 +377,6 @@ impl Store for FileStore {
             }
             ForgetProof::Delete => {
                 let mut buf = Vec::with_capacity(inner.len as usize);
-                buf.extend_from_slice(MAGIC);
                 for (raw, &m) in raws.iter().zip(&mine) {
                     if m {
                         push_deleted(&mut buf, raw);
@@ -356,18 +384,12 @@ impl Store for FileStore {
                         push_raw(&mut buf, raw);
                     }
                 }
-                let tmp = self.dir.join(format!("{FILE}.new"));
-                let mut f = File::create(&tmp).map_err(io_at(&tmp))?;
-                f.write_all(&buf)
-                    .and_then(|()| f.sync_all())
-                    .map_err(io_at(&tmp))?;
-                fs::rename(&tmp, &self.path).map_err(io_at(&self.path))?;
-                sync_dir(&self.dir);
+                let written = replace_file(&self.dir, &self.path, &self.keys, &buf)?;
                 inner.file = OpenOptions::new()
                     .append(true)
                     .open(&self.path)
                     .map_err(io_at(&self.path))?;
-                inner.len = buf.len() as u64;
+                inner.len = written;
                 inner.last.remove(principal);
                 // Torn tails moved aside at open may hold the subject's unacknowledged writes.
                 for torn in torn_files(&self.dir) {
@@ -386,7 +408,7 @@ impl Store for FileStore {
     fn snapshot(&self) -> Result<Snapshot, LedgerError> {
         // Under the lock: no write is half done while reading.
         let _inner = self.lock();
-        let (raws, tail) = read_raw(&self.path)?;
+        let (raws, tail) = read_raw(&self.path, &self.keys)?;
         Ok(Snapshot::from_raw(
             raws,
             tail.map(|(offset, bad)| frame_break(offset, bad)),
@@ -426,22 +448,23 @@ fn frame_break(offset: u64, bad: Bad) -> Break {
 
 /// The ledger file in `dir`, read without a lock (`trackplan consent verify` on a live app's
 /// directory): the records that frame correctly, and where framing stopped.
-pub(crate) fn read_file(dir: &Path) -> Result<(Vec<Raw>, Option<Break>), LedgerError> {
+pub(crate) fn read_file(dir: &Path, keys: &Keys) -> Result<(Vec<Raw>, Option<Break>), LedgerError> {
     let path = dir.join(FILE);
-    let (raws, tail) = read_raw(&path)?;
+    let (raws, tail) = read_raw(&path, keys)?;
     Ok((raws, tail.map(|(offset, bad)| frame_break(offset, bad))))
 }
 
 /// The records that frame correctly, and the offset where framing stopped and why.
 type Framed = (Vec<Raw>, Option<(u64, Bad)>);
 
-fn read_raw(path: &Path) -> Result<Framed, LedgerError> {
+fn read_raw(path: &Path, keys: &Keys) -> Result<Framed, LedgerError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(io_at(path))?;
     let mut raws = Vec::new();
-    if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
+    let sealed = bytes.get(..MAGIC.len()) == Some(MAGIC_SEALED.as_slice());
+    if !sealed && bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
         return Ok((raws, Some((0, Bad::Checksum))));
     }
     let mut at = MAGIC.len();
@@ -449,6 +472,29 @@ fn read_raw(path: &Path) -> Result<Framed, LedgerError> {
         let (taken, body) = match frame::split(&bytes[at..]) {
             Ok(split) => split,
             Err(bad) => return Ok((raws, Some((at as u64, bad)))),
+        };
+        let opened;
+        let body = if sealed {
+            match crate::crypt::open_with(keys, AAD, body) {
+                Ok(plain) => {
+                    opened = plain;
+                    opened.as_slice()
+                }
+                // Altered after sealing: a break at this entry, as a bad checksum is.
+                Err(CryptError::NotAuthentic { .. } | CryptError::Malformed { .. }) => {
+                    return Ok((raws, Some((at as u64, Bad::Checksum))));
+                }
+                // No key, or not the key it was sealed with: nothing can be said about the
+                // chain, and nothing may be changed.
+                Err(source) => {
+                    return Err(LedgerError::Crypt {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        } else {
+            body
         };
         let Some(raw) = parse_body(body, at as u64) else {
             return Ok((raws, Some((at as u64, Bad::Checksum))));
@@ -482,6 +528,39 @@ fn parse_body(body: &[u8], offset: u64) -> Option<Raw> {
         payload,
         offset: Some(offset),
     })
+}
+
+fn magic(keys: &Keys) -> &'static [u8; 8] {
+    if keys.is_some() { MAGIC_SEALED } else { MAGIC }
+}
+
+fn is_sealed(path: &Path) -> Result<bool, LedgerError> {
+    let mut head = [0u8; 8];
+    let read = File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    Ok(read.is_ok() && &head == MAGIC_SEALED)
+}
+
+fn snapshot_raws(path: &Path, keys: &Keys) -> Result<Vec<Raw>, LedgerError> {
+    Ok(read_raw(path, keys)?.0)
+}
+
+/// Replaces the ledger file with the magic and the records framed in `plain` (sealed if
+/// `keys`): a temporary file, synced, renamed over it. Returns the new file's length.
+fn replace_file(dir: &Path, path: &Path, keys: &Keys, plain: &[u8]) -> Result<u64, LedgerError> {
+    let mut buf = Vec::with_capacity(plain.len() + 8);
+    buf.extend_from_slice(magic(keys));
+    match keys {
+        Some(keys) => buf.extend_from_slice(&crate::crypt::seal_frames(keys, AAD, plain)),
+        None => buf.extend_from_slice(plain),
+    }
+    let tmp = dir.join(format!("{FILE}.new"));
+    let mut f = File::create(&tmp).map_err(io_at(&tmp))?;
+    f.write_all(&buf)
+        .and_then(|()| f.sync_all())
+        .map_err(io_at(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_at(path))?;
+    sync_dir(dir);
+    Ok(buf.len() as u64)
 }
 
 /// Moves the bytes from `offset` on to `ledger.torn-<offset>` and cuts the file there.

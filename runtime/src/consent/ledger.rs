@@ -149,7 +149,7 @@ impl Ledger {
     /// (`ledger.torn-<offset>`) and logged; a broken chain anywhere else is an error.
     pub fn open(dir: impl AsRef<Path>) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
-            store: Arc::new(FileStore::open(dir.as_ref(), SyncPolicy::EveryEvent)?),
+            store: Arc::new(FileStore::open(dir.as_ref(), SyncPolicy::EveryEvent, None)?),
         })
     }
 
@@ -160,7 +160,23 @@ impl Ledger {
     /// last clone is dropped.
     pub fn open_with(dir: impl AsRef<Path>, policy: SyncPolicy) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
-            store: Arc::new(FileStore::open(dir.as_ref(), policy)?),
+            store: Arc::new(FileStore::open(dir.as_ref(), policy, None)?),
+        })
+    }
+
+    /// Opens the local-file ledger in `dir` encrypted (feature `encryption`): every record is
+    /// sealed with the keyring's current key, records sealed with its old keys stay readable,
+    /// and a plain ledger found there is sealed in place (its chain is unchanged). An entry
+    /// sealed with a key the keyring lacks is a [`LedgerError::Crypt`]; nothing is changed.
+    /// Read it elsewhere with [`Snapshot::read_dir_encrypted`](super::Snapshot::read_dir_encrypted).
+    #[cfg(feature = "encryption")]
+    pub fn open_encrypted(
+        dir: impl AsRef<Path>,
+        policy: SyncPolicy,
+        keys: crate::crypt::Keyring,
+    ) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            store: Arc::new(FileStore::open(dir.as_ref(), policy, Some(Arc::new(keys)))?),
         })
     }
 

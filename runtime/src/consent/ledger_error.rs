@@ -50,6 +50,15 @@ pub enum LedgerError {
     /// [`TrackerBuilder::ledger`](crate::TrackerBuilder::ledger).
     #[error("this tracker has no consent ledger: give it one with `TrackerBuilder::ledger`")]
     NoLedger,
+    /// An encrypted ledger could not be opened: no key was given, or the keyring lacks the
+    /// key an entry was sealed with. Nothing was changed.
+    #[error("consent ledger {path}: {source}")]
+    Crypt {
+        /// The ledger file.
+        path: PathBuf,
+        /// Why.
+        source: crate::crypt::CryptError,
+    },
     /// The PostgreSQL store failed (connection, query).
     #[error("consent ledger in PostgreSQL: {reason}")]
     Database {

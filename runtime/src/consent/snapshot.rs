@@ -39,7 +39,19 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the local-file ledger in `dir` without opening it for writing.
     pub fn read_dir(dir: impl AsRef<Path>) -> Result<Snapshot, LedgerError> {
-        let (raws, tail) = super::file_store::read_file(dir.as_ref())?;
+        let (raws, tail) = super::file_store::read_file(dir.as_ref(), &None)?;
+        Ok(Snapshot::from_raw(raws, tail))
+    }
+
+    /// Reads the encrypted local-file ledger in `dir` with `keys` (read-only, as
+    /// [`Snapshot::read_dir`]). A plain ledger reads too.
+    #[cfg(feature = "encryption")]
+    pub fn read_dir_encrypted(
+        dir: impl AsRef<Path>,
+        keys: &crate::crypt::Keyring,
+    ) -> Result<Snapshot, LedgerError> {
+        let keys = Some(std::sync::Arc::new(keys.clone()));
+        let (raws, tail) = super::file_store::read_file(dir.as_ref(), &keys)?;
         Ok(Snapshot::from_raw(raws, tail))
     }
 

@@ -120,6 +120,12 @@ pub struct Ndjson {
     path: PathBuf,
     file: File,
     line: Vec<u8>,
+    /// Seals each line (an encrypted file, `TPNDJSE1`); `None`: plain NDJSON.
+    #[cfg(feature = "encryption")]
+    keys: Option<std::sync::Arc<crate::crypt::Keyring>>,
+    /// The sealed records of a batch.
+    #[cfg(feature = "encryption")]
+    sealed: Vec<u8>,
 }
 
 impl Ndjson {
@@ -127,22 +133,82 @@ impl Ndjson {
     pub fn create(path: impl AsRef<Path>) -> io::Result<Ndjson> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path)?;
-        Ok(Ndjson {
+        Ok(Ndjson::plain(path, file))
+    }
+
+    fn plain(path: PathBuf, file: File) -> Ndjson {
+        Ndjson {
             path,
             file,
             line: Vec::new(),
-        })
+            #[cfg(feature = "encryption")]
+            keys: None,
+            #[cfg(feature = "encryption")]
+            sealed: Vec::new(),
+        }
+    }
+
+    /// Creates (or truncates) an encrypted NDJSON file at `path`: each line is sealed with
+    /// the keyring's current key (XChaCha20-Poly1305), one framed record per line after the
+    /// magic `TPNDJSE1` (format in [`crate::crypt::SealedNdjson`]). `forget`, retention and
+    /// access requests read it with the same keyring; `trackplan subject export|forget
+    /// --key-env VAR` reads it with the key.
+    #[cfg(feature = "encryption")]
+    pub fn create_encrypted(
+        path: impl AsRef<Path>,
+        keys: crate::crypt::Keyring,
+    ) -> io::Result<Ndjson> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = File::create(&path)?;
+        file.write_all(crate::crypt::sealed_ndjson::MAGIC)?;
+        let mut out = Ndjson::plain(path, file);
+        out.keys = Some(std::sync::Arc::new(keys));
+        Ok(out)
+    }
+
+    /// Opens an encrypted NDJSON file for appending, creating it if needed. A plain NDJSON
+    /// file at `path` is refused (`InvalidInput`) rather than mixed with sealed records.
+    #[cfg(feature = "encryption")]
+    pub fn append_encrypted(
+        path: impl AsRef<Path>,
+        keys: crate::crypt::Keyring,
+    ) -> io::Result<Ndjson> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = open_append(&path)?;
+        if file.metadata()?.len() == 0 {
+            file.write_all(crate::crypt::sealed_ndjson::MAGIC)?;
+        } else if !crate::crypt::SealedNdjson::is_sealed(&path)? {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is not an encrypted NDJSON file; write encrypted events to a new file",
+                    path.display()
+                ),
+            ));
+        }
+        let mut out = Ndjson::plain(path, file);
+        out.keys = Some(std::sync::Arc::new(keys));
+        Ok(out)
+    }
+
+    /// The file's lines (without newlines), opened with the keyring if it is encrypted.
+    fn read_lines(&self) -> io::Result<Box<dyn Iterator<Item = io::Result<Vec<u8>>>>> {
+        #[cfg(feature = "encryption")]
+        if let Some(keys) = &self.keys {
+            let sealed = crate::crypt::SealedNdjson::read(&self.path, keys)?;
+            let lines: Vec<Vec<u8>> = sealed.lines().map(<[u8]>::to_vec).collect();
+            return Ok(Box::new(lines.into_iter().map(Ok)));
+        }
+        Ok(Box::new(
+            BufReader::new(File::open(&self.path)?).split(b'\n'),
+        ))
     }
 
     /// Opens the file at `path` for appending, creating it if needed.
     pub fn append(path: impl AsRef<Path>) -> io::Result<Ndjson> {
         let path = path.as_ref().to_path_buf();
         let file = open_append(&path)?;
-        Ok(Ndjson {
-            path,
-            file,
-            line: Vec::new(),
-        })
+        Ok(Ndjson::plain(path, file))
     }
 
     /// The file's path.
@@ -155,7 +221,7 @@ impl Ndjson {
     /// cover its anonymous past here even after the tracker that made the stitch is gone.
     fn with_linked(&self, ids: &[String]) -> io::Result<Vec<String>> {
         let mut all = ids.to_vec();
-        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+        for line in self.read_lines()? {
             let line = line?;
             if !line.starts_with(b"{\"type\":\"link\"") {
                 continue;
@@ -181,6 +247,15 @@ impl Ndjson {
         mut doomed: impl FnMut(&[u8]) -> bool,
     ) -> io::Result<usize> {
         self.file.sync_data()?;
+        #[cfg(feature = "encryption")]
+        if let Some(keys) = &self.keys {
+            // Every line is opened first: a line the keyring cannot open fails the rewrite,
+            // and the file stays as it was.
+            let removed = crate::crypt::SealedNdjson::read(&self.path, keys)?
+                .rewrite(&self.path, |line| !doomed(line))?;
+            self.file = open_append(&self.path)?;
+            return Ok(removed);
+        }
         let name = self
             .path
             .file_name()
@@ -227,7 +302,7 @@ impl Ndjson {
     fn lines_of(&mut self, ids: &[String]) -> io::Result<Vec<String>> {
         let ids = &self.with_linked(ids)?;
         let mut lines = Vec::new();
-        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+        for line in self.read_lines()? {
             let line = line?;
             if is_about(&line, ids) {
                 // `is_about` parsed it as JSON, so it is UTF-8.
@@ -267,6 +342,12 @@ impl Sink for Ndjson {
         self.line.clear();
         for e in batch {
             write_ndjson_line(e, &mut self.line);
+        }
+        #[cfg(feature = "encryption")]
+        if let Some(keys) = &self.keys {
+            self.sealed.clear();
+            crate::crypt::sealed_ndjson::seal_lines(keys, &self.line, &mut self.sealed);
+            std::mem::swap(&mut self.line, &mut self.sealed);
         }
         match self.file.write_all(&self.line) {
             Ok(()) => Outcome::Delivered,
