@@ -1,0 +1,182 @@
+//! `cargo bench --bench cpu_time`: `track`'s cost in CPU time of the calling thread, which
+//! other processes on a shared machine inflate far less than the wall time criterion measures
+//! (a preempted thread's clock stops). Variants run interleaved, in rounds of 4096 calls with
+//! an untimed flush after each, and the medians over rounds are printed with their ratio to
+//! the floor of the same run:
+//!
+//! - `floor`: the `derive(Serialize)` struct into a fresh `Vec` (benches/track.rs's (c));
+//! - `track_deferred`: `track` with the sink's batches filling only at a flush (the worker idle
+//!   while timed), as benches/track.rs's `trackplan_track_deferred`;
+//! - `profile_deferred`: `update_profile` of six traits (one `set`), the same way.
+//!
+//! Cache pollution by other processes still shows, so the README quotes the criterion ratios
+//! of `scripts/track_ratios.sh` on a quiet machine; this bench guides work while it is not.
+//!
+//! `cargo bench --bench cpu_time -- [ROUNDS]` (default 200)
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use serde::Serialize;
+use trackplan::config::BatchLimits;
+use trackplan::{Consent, Envelope, Key, Outcome, Sink, Subject, Tracker};
+
+trackplan::plan!("benches/track.toml");
+
+#[derive(Clone, Copy, Serialize)]
+enum SerdeCategory {
+    #[serde(rename = "Health & Beauty")]
+    HealthAndBeauty,
+}
+
+#[derive(Clone, Copy, Serialize)]
+enum SerdeCurrency {
+    #[serde(rename = "EUR")]
+    Eur,
+}
+
+#[derive(Serialize)]
+struct SerdeProductViewed {
+    #[serde(rename = "Product ID")]
+    product_id: String,
+    #[serde(rename = "Category")]
+    category: SerdeCategory,
+    #[serde(rename = "Price")]
+    price: f64,
+    #[serde(rename = "Currency")]
+    currency: SerdeCurrency,
+    #[serde(rename = "Quantity")]
+    quantity: i64,
+    #[serde(rename = "In Stock")]
+    in_stock: bool,
+}
+
+/// Discards, and its batches fill only at a flush: the worker stays idle while measured.
+struct DiscardAtFlush;
+impl Sink for DiscardAtFlush {
+    fn declaration(&self) -> trackplan::config::SinkDeclaration {
+        trackplan::config::SinkDeclaration::InProcess
+    }
+
+    fn limits(&self) -> BatchLimits {
+        BatchLimits {
+            max_events: 1 << 20,
+            max_bytes: 1 << 30,
+            max_delay: Duration::from_secs(3600),
+        }
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        black_box(batch);
+        Outcome::Delivered
+    }
+}
+
+const PRODUCT_ID: &str = "sku-4711-blue-xl";
+const PRICE: f64 = 19.99;
+const QUANTITY: i64 = 2;
+
+fn floor() {
+    let event = SerdeProductViewed {
+        product_id: black_box(PRODUCT_ID).to_owned(),
+        category: SerdeCategory::HealthAndBeauty,
+        price: black_box(PRICE),
+        currency: SerdeCurrency::Eur,
+        quantity: black_box(QUANTITY),
+        in_stock: black_box(true),
+    };
+    let mut out = Vec::with_capacity(256);
+    let _ = serde_json::to_writer(&mut out, &event);
+    black_box(out);
+}
+
+fn track(subject: &Subject) {
+    subject.track(ProductViewed {
+        product_id: black_box(PRODUCT_ID).to_owned(),
+        category: Category::HealthBeauty,
+        price: black_box(PRICE),
+        currency: Currency::Eur,
+        quantity: black_box(QUANTITY),
+        in_stock: black_box(true),
+    });
+}
+
+fn profile(subject: &Subject) {
+    subject.update_profile(
+        Profile::new()
+            .set_last_product_id(black_box(PRODUCT_ID).to_owned())
+            .set_last_category(ProfileLastCategory::HealthBeauty)
+            .set_last_price(black_box(PRICE))
+            .set_currency(ProfileCurrency::Eur)
+            .set_cart_quantity(black_box(QUANTITY))
+            .set_in_stock(black_box(true)),
+    );
+}
+
+/// This thread's CPU time.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+const CHUNK: u32 = 4_096;
+
+/// CPU time per call of `op` over one chunk, then an untimed flush.
+fn round(tracker: &Tracker, op: &dyn Fn()) -> f64 {
+    let start = thread_cpu();
+    for _ in 0..CHUNK {
+        op();
+    }
+    let spent = thread_cpu() - start;
+    if let Err(e) = tracker.flush() {
+        eprintln!("flush failed: {e}");
+    }
+    spent.as_secs_f64() * 1e9 / f64::from(CHUNK)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the first number is the round count.
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    let tracker = Tracker::builder(&PLAN)
+        .key(Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}")))
+        .sink(destination::Warehouse, DiscardAtFlush)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let subject = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+    let variants: [(&str, Box<dyn Fn()>); 3] = [
+        ("floor", Box::new(floor)),
+        ("track_deferred", Box::new(|| track(&subject))),
+        ("profile_deferred", Box::new(|| profile(&subject))),
+    ];
+    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    // Warm: the thread's buffers and the queue's pool filled, as in a running app.
+    for (_, op) in &variants {
+        round(&tracker, &**op);
+    }
+    for _ in 0..rounds {
+        for (i, (_, op)) in variants.iter().enumerate() {
+            times[i].push(round(&tracker, &**op));
+        }
+    }
+    let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    for ((name, _), m) in variants.iter().zip(&medians) {
+        println!(
+            "{name:18} {m:7.1} ns CPU per call  {:.3}x the floor",
+            m / medians[0]
+        );
+    }
+}
