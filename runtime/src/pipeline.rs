@@ -13,7 +13,7 @@ use crate::context::ContextSet;
 use crate::event::Event;
 use crate::id::InsertIds;
 use crate::key::Key;
-use crate::lane::Queued;
+use crate::lane::{Kind, Queued};
 use crate::message::Message;
 use crate::plan::{
     Audience, DestinationSet, EventInfo, IdentityTransform, PlanInfo, PurposeSet, Sensitivity,
@@ -644,8 +644,7 @@ impl Pipeline {
                 purposes: meta.purposes,
                 id_len,
                 text,
-                insert_id: meta.insert_id.map(str::to_owned),
-                message: meta.message.clone(),
+                kind: Kind::of(&meta.message, meta.insert_id),
             };
             if st.push(d, queued) {
                 wake = wake.with(d);
@@ -709,8 +708,7 @@ impl Pipeline {
                     id_len: e.distinct_id.len(),
                     text,
                     // The id it was first accepted under: destinations deduplicate by it.
-                    insert_id: Some(e.insert_id),
-                    message: e.message,
+                    kind: Kind::owned(e.message, Some(e.insert_id)),
                 },
             );
             self.shared.stats.add(d, Counter::Accepted, 1);

@@ -441,8 +441,7 @@ impl QueueState {
                 let before = items.len();
                 let mut freed_bytes = 0;
                 items.retain_mut(|q| {
-                    let hit =
-                        q.distinct_id() == distinct_id.as_bytes() || q.message.links(distinct_id);
+                    let hit = q.distinct_id() == distinct_id.as_bytes() || q.links(distinct_id);
                     if hit {
                         freed_bytes += q.properties().len();
                         recycle(pool, std::mem::take(&mut q.text));
@@ -626,8 +625,7 @@ mod tests {
                 purposes: crate::plan::PurposeSet::only(0),
                 id_len: 2,
                 text: [b"id".as_slice(), &vec![b'x'; size]].concat(),
-                insert_id: None,
-                message: crate::Message::TRACK,
+                kind: crate::lane::Kind::Event,
             });
             st.lanes[0].bytes += size;
         }

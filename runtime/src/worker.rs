@@ -243,7 +243,8 @@ impl Worker {
                 }
                 _ => text(q.distinct_id()),
             };
-            let insert_id = match q.insert_id.take() {
+            let (message, own_id) = q.kind.take();
+            let insert_id = match own_id {
                 Some(stored) => stored,
                 None => {
                     let mut id = self.spare_ids.pop().unwrap_or_default();
@@ -252,7 +253,7 @@ impl Worker {
                 }
             };
             batch.push(Envelope {
-                message: std::mem::replace(&mut q.message, crate::Message::TRACK),
+                message,
                 event: q.event,
                 insert_id,
                 time_ms: q.time_ms,
