@@ -12,7 +12,7 @@
 //! Cache pollution by other processes still shows, so the README quotes the criterion ratios
 //! of `scripts/track_ratios.sh` on a quiet machine; this bench guides work while it is not.
 //!
-//! `cargo bench --bench cpu_time -- [ROUNDS]` (default 200)
+//! `cargo bench --bench cpu_time -- [ROUNDS] [VARIANT]` (default: 200 rounds, every variant)
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -146,11 +146,14 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the first number is the round count.
-    let rounds: usize = std::env::args()
+    // `cargo bench` passes `--bench`; a number is the round count, a word picks the variants
+    // whose name contains it (the floor always runs).
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200);
+    let filter = args.iter().find(|a| a.parse::<usize>().is_err());
     let tracker = Tracker::builder(&PLAN)
         .key(Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}")))
         .sink(destination::Warehouse, DiscardAtFlush)
@@ -162,6 +165,10 @@ fn main() {
         ("track_deferred", Box::new(|| track(&subject))),
         ("profile_deferred", Box::new(|| profile(&subject))),
     ];
+    let variants: Vec<_> = variants
+        .into_iter()
+        .filter(|(name, _)| *name == "floor" || filter.is_none_or(|f| name.contains(f.as_str())))
+        .collect();
     let mut times = vec![Vec::with_capacity(rounds); variants.len()];
     // Warm: the thread's buffers and the queue's pool filled, as in a running app.
     for (_, op) in &variants {

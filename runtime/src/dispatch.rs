@@ -230,6 +230,12 @@ impl Pipeline {
         write: impl FnOnce(&mut TraitWriter<'_>),
     ) -> bool {
         let reach = routes & (subject.allowed() - self.skipped);
+        // The shared members follow the distinct id and an opening bracket, as a message's
+        // text does: an update whose members all go to the same place is queued as this buffer.
+        written
+            .shared
+            .extend_from_slice(subject.distinct_id.as_bytes());
+        written.shared.push(b'{');
         let mut w = TraitWriter::new(
             source,
             target,
@@ -318,6 +324,45 @@ impl Pipeline {
     ) {
         let id = subject.distinct_id.as_bytes();
         let time_ms = self.now_ms();
+        if let Some(m) = written.members.first()
+            && written
+                .members
+                .iter()
+                .all(|o| o.op == m.op && o.destinations == m.destinations && !o.first_party)
+        {
+            // One operation, every member for the same destinations, none first-party only
+            // (the common update): the shared buffer already is the message's text.
+            let (op, to) = (m.op, m.destinations);
+            let purposes = written
+                .members
+                .iter()
+                .fold(PurposeSet::EMPTY, |p, m| p | m.purposes);
+            let spare = written.stash.pop().unwrap_or_default();
+            let mut text = std::mem::replace(&mut written.shared, spare);
+            if op == ProfileOp::Unset {
+                text[id.len()] = b'[';
+                text.push(b']');
+            } else {
+                text.push(b'}');
+            }
+            let meta = Meta {
+                event,
+                purposes,
+                time_ms,
+                message: message(op),
+                insert_id: None,
+            };
+            self.shared.stats.add_each(to, Counter::Accepted);
+            self.push(
+                subject,
+                to,
+                &meta,
+                id.len(),
+                &mut [(to, Some(text))],
+                &mut written.stash,
+            );
+            return;
+        }
         // An update writes each trait of its plan list at most once: at most 64 members.
         let count = written.members.len().min(64);
         for &op in ProfileOp::ALL {

@@ -267,11 +267,16 @@ pub struct TraitWriter<'a> {
     /// Of those, the ones special-category traits may reach: consent was given explicitly
     /// (`Consent::grant_explicit`), as for an event's special-category properties.
     special_reach: DestinationSet,
+    /// Shared members, comma-separated after `shared_base` (the caller's prefix), so that an
+    /// update whose members all go to the same destinations travels as this very buffer.
     shared: &'a mut Vec<u8>,
+    shared_base: usize,
     first_party: &'a mut Vec<u8>,
     key: Option<&'a Key>,
     policy: ViolationPolicy,
     pub(crate) members: &'a mut Vec<Member>,
+    /// The first 64 trait indexes already written (a later index is looked up in `members`).
+    seen: u64,
     pub(crate) dropped: u32,
     /// `TraitInfo`s that are not the plan's.
     pub(crate) foreign: u32,
@@ -296,11 +301,13 @@ impl<'a> TraitWriter<'a> {
             target,
             reach,
             special_reach: special_reach & reach,
+            shared_base: shared.len(),
             shared,
             first_party,
             key,
             policy,
             members,
+            seen: 0,
             dropped: 0,
             foreign: 0,
             wanted: DestinationSet::EMPTY,
@@ -314,6 +321,20 @@ impl<'a> TraitWriter<'a> {
     pub fn write<T: Value>(&mut self, t: &'static TraitInfo, op: &TraitOp<T>) {
         if let Some((op, value)) = op.parts() {
             self.member(t, op, value);
+        }
+    }
+
+    /// Whether trait `index` was written already (only a hand-made impl writes one twice),
+    /// marking it written.
+    #[inline]
+    fn written_before(&mut self, index: usize) -> bool {
+        match u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)) {
+            Some(bit) => {
+                let before = self.seen & bit != 0;
+                self.seen |= bit;
+                before
+            }
+            None => self.members.iter().any(|m| m.index == index),
         }
     }
 
@@ -334,7 +355,7 @@ impl<'a> TraitWriter<'a> {
             self.reach
         };
         let destinations = info.destinations & reach;
-        if destinations.is_empty() || self.members.iter().any(|m| m.index == index) {
+        if destinations.is_empty() || self.written_before(index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
             return;
         }
@@ -349,6 +370,12 @@ impl<'a> TraitWriter<'a> {
             return;
         }
         let first_party = matches!(p.transform.audience(), Audience::FirstParty);
+        // A shared member follows the one before after a comma (taken back if the value is
+        // refused and nothing is written); `start` is after it.
+        let comma = !first_party && self.shared.len() > self.shared_base;
+        if comma {
+            self.shared.push(b',');
+        }
         let (start_shared, start_fp) = (self.shared.len(), self.first_party.len());
         match value {
             None => {
@@ -396,6 +423,9 @@ impl<'a> TraitWriter<'a> {
         } else {
             (start_shared, self.shared.len())
         };
+        if comma && end == start {
+            self.shared.pop();
+        }
         if end > start {
             self.members.push(Member {
                 op,

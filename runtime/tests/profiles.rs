@@ -208,6 +208,74 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
     }
 }
 
+/// An update whose traits all take one operation to the same destinations travels as the
+/// buffer it was written in: a value refused on the way (first, between two others, last) must
+/// leave no comma behind, and a member that is not sent none either.
+#[test]
+fn a_refused_trait_value_leaves_no_trace_in_the_message_of_the_others() {
+    let (warehouse, mixpanel) = (Memory::new(), Memory::new());
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .sink(destination::Mixpanel, mixpanel.clone())
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let user = tracker.subject("user-42", both());
+    let categories = || vec!["garden".to_owned(), "toys".to_owned()];
+    // `order_count` has `min = 0`: -1 is refused and counted.
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .set_order_count(-1)
+            .set_favourite_categories(categories()),
+    );
+    user.update_profile(
+        Profile::new()
+            .set_order_count(-1)
+            .set_favourite_categories(categories()),
+    );
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Free)
+            .set_order_count(-1),
+    );
+    user.update_profile(Profile::new().set_order_count(-1));
+    user.update_profile(
+        Profile::new()
+            .unset_plan_tier()
+            .unset_favourite_categories(),
+    );
+    flush(&tracker);
+
+    let w = warehouse.envelopes();
+    let texts: Vec<&str> = w.iter().map(|e| &*e.properties).collect();
+    let m = mixpanel.envelopes();
+    let third_party: Vec<&str> = m.iter().map(|e| &*e.properties).collect();
+    assert_eq!(texts, third_party, "no trait here is first-party only");
+    assert_eq!(
+        texts,
+        [
+            r#"{"Plan Tier":"pro","Favourite Categories":["garden","toys"]}"#,
+            r#"{"Favourite Categories":["garden","toys"]}"#,
+            r#"{"Plan Tier":"free"}"#,
+            r#"["Plan Tier","Favourite Categories"]"#,
+        ],
+        "an update of only refused values sends nothing"
+    );
+    assert_eq!(
+        w[3].message,
+        Message::Profile {
+            op: ProfileOp::Unset
+        }
+    );
+    for e in &w {
+        json(&e.properties);
+        assert_eq!(*e.distinct_id, pseudonym("user-42"));
+    }
+    assert_eq!(tracker.stats().dropped_invalid, 4);
+}
+
 #[test]
 fn a_special_trait_goes_only_where_consent_was_given_explicitly() {
     let (warehouse, mixpanel, ads, support) =
