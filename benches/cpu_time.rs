@@ -7,7 +7,11 @@
 //! - `floor`: the `derive(Serialize)` struct into a fresh `Vec` (benches/track.rs's (c));
 //! - `track_deferred`: `track` with the sink's batches filling only at a flush (the worker idle
 //!   while timed), as benches/track.rs's `trackplan_track_deferred`;
-//! - `profile_deferred`: `update_profile` of six traits (one `set`), the same way.
+//! - `track_concurrent`: `track` with a sink that discards each batch as the worker takes it
+//!   (the worker delivering meanwhile, as `trackplan_track`); only the calling thread's CPU
+//!   counts, so this shows what sharing the queue with a busy worker costs the caller;
+//! - `profile_deferred`, `profile_concurrent`: `update_profile` of six traits (one `set`),
+//!   the same two ways.
 //!
 //! Cache pollution by other processes still shows, so the README quotes the criterion ratios
 //! of `scripts/track_ratios.sh` on a quiet machine; this bench guides work while it is not.
@@ -49,6 +53,19 @@ struct SerdeProductViewed {
     quantity: i64,
     #[serde(rename = "In Stock")]
     in_stock: bool,
+}
+
+/// Discards every batch as the worker takes it: the worker delivers while `track` runs.
+struct Discard;
+impl Sink for Discard {
+    fn declaration(&self) -> trackplan::config::SinkDeclaration {
+        trackplan::config::SinkDeclaration::InProcess
+    }
+
+    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
+        black_box(batch);
+        Outcome::Delivered
+    }
 }
 
 /// Discards, and its batches fill only at a flush: the worker stays idle while measured.
@@ -160,27 +177,44 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let subject = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
-    let variants: [(&str, Box<dyn Fn()>); 3] = [
-        ("floor", Box::new(floor)),
-        ("track_deferred", Box::new(|| track(&subject))),
-        ("profile_deferred", Box::new(|| profile(&subject))),
+    let delivering = Tracker::builder(&PLAN)
+        .key(Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}")))
+        .sink(destination::Warehouse, Discard)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let concurrent =
+        delivering.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
+    let variants: [(&str, &Tracker, Box<dyn Fn()>); 5] = [
+        ("floor", &tracker, Box::new(floor)),
+        ("track_deferred", &tracker, Box::new(|| track(&subject))),
+        (
+            "track_concurrent",
+            &delivering,
+            Box::new(|| track(&concurrent)),
+        ),
+        ("profile_deferred", &tracker, Box::new(|| profile(&subject))),
+        (
+            "profile_concurrent",
+            &delivering,
+            Box::new(|| profile(&concurrent)),
+        ),
     ];
     let variants: Vec<_> = variants
         .into_iter()
-        .filter(|(name, _)| *name == "floor" || filter.is_none_or(|f| name.contains(f.as_str())))
+        .filter(|(name, ..)| *name == "floor" || filter.is_none_or(|f| name.contains(f.as_str())))
         .collect();
     let mut times = vec![Vec::with_capacity(rounds); variants.len()];
     // Warm: the thread's buffers and the queue's pool filled, as in a running app.
-    for (_, op) in &variants {
-        round(&tracker, &**op);
+    for (_, tracker, op) in &variants {
+        round(tracker, &**op);
     }
     for _ in 0..rounds {
-        for (i, (_, op)) in variants.iter().enumerate() {
-            times[i].push(round(&tracker, &**op));
+        for (i, (_, tracker, op)) in variants.iter().enumerate() {
+            times[i].push(round(tracker, &**op));
         }
     }
     let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
-    for ((name, _), m) in variants.iter().zip(&medians) {
+    for ((name, ..), m) in variants.iter().zip(&medians) {
         println!(
             "{name:18} {m:7.1} ns CPU per call  {:.3}x the floor",
             m / medians[0]
