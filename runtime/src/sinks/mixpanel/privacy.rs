@@ -132,7 +132,7 @@ impl Mixpanel {
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
         let api = self.gdpr();
-        api.requests(self.client(), PrivacyKind::Deletion, distinct_ids)
+        api.requests(self.http.client(), PrivacyKind::Deletion, distinct_ids)
     }
 
     /// Asks Mixpanel to export what it holds about these distinct ids (right of access). Same
@@ -142,7 +142,7 @@ impl Mixpanel {
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
         let api = self.gdpr();
-        api.requests(self.client(), PrivacyKind::Retrieval, distinct_ids)
+        api.requests(self.http.client(), PrivacyKind::Retrieval, distinct_ids)
     }
 
     /// How far Mixpanel got with a request.
@@ -151,7 +151,7 @@ impl Mixpanel {
         request: &PrivacyRequest,
     ) -> Result<PrivacyStatus, PrivacyError> {
         let api = self.gdpr();
-        api.status(self.client(), request)
+        api.status(self.http.client(), request)
     }
 
     /// The GDPR API of this sink's project, as configured now.
@@ -161,7 +161,7 @@ impl Mixpanel {
             oauth: self.gdpr_token.clone(),
             base: self.region.privacy(),
             compliance: self.compliance,
-            retry: self.retry,
+            retry: self.http.retry,
         }
     }
 }

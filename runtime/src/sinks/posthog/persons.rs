@@ -8,7 +8,7 @@
 //! calls are spaced by the sink's interval per project across the process.
 
 use super::*;
-use crate::http::{self, Response, TransportError};
+use crate::http::{self, Client, Response, TransportError};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
