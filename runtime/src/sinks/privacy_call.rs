@@ -75,6 +75,30 @@ pub(crate) fn call(
     ))
 }
 
+/// [`call`] with one `POST` of a JSON `body` to `url`, authorized by `authorization`, asking
+/// for a JSON answer: the request every JSON privacy API here takes.
+pub(crate) fn post_json(
+    client: &Client,
+    endpoint: PrivacyEndpoint,
+    credential: &str,
+    retry: &RetryPolicy,
+    url: &str,
+    authorization: &str,
+    body: &str,
+) -> Result<Response, String> {
+    call(client, endpoint, credential, retry, |client| {
+        client.post(
+            url,
+            &[
+                ("Authorization", authorization),
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    })
+}
+
 /// Reserves the next slot of `credential`'s pacing at `endpoint` (across every sink of the
 /// process) and returns how long to wait for it. Credentials are held only in this process's
 /// memory.
