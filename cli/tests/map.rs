@@ -3,18 +3,15 @@
 //! 100-event map (kept when `TRACKPLAN_SCREENSHOT_DIR` is set, to look at them).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 #[path = "support/synthetic.rs"]
 mod synthetic;
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the CLI crate lives in the workspace")
-        .to_path_buf()
-}
+use temp_dir::{TempDir, repo};
 
 fn run_ok(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_trackplan"))
@@ -35,31 +32,9 @@ fn stdout(args: &[&str]) -> String {
     String::from_utf8(run_ok(args).stdout).expect("UTF-8")
 }
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
 impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "trackplan-map-{name}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
     fn path(&self, name: &str) -> String {
         self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
