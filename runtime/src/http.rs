@@ -163,11 +163,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.post(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.send(body))
+        read(with_headers(self.agent.post(url), headers).send(body))
     }
 
     /// `GET`s `url` with the given headers.
@@ -176,11 +172,7 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.get(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.call())
+        read(with_headers(self.agent.get(url), headers).call())
     }
 
     /// `DELETE`s `url` with the given headers.
@@ -190,12 +182,19 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.delete(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.call())
+        read(with_headers(self.agent.delete(url), headers).call())
     }
+}
+
+/// `request` with these headers added, in order.
+fn with_headers<B>(
+    mut request: ureq::RequestBuilder<B>,
+    headers: &[(&str, &str)],
+) -> ureq::RequestBuilder<B> {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
 }
 
 fn read(
