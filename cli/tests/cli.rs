@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/chromium.rs"]
+mod chromium;
 #[path = "support/temp_dir.rs"]
 mod temp_dir;
 
@@ -898,8 +900,7 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
         );
     }
 
-    let chromium = Path::new("/usr/bin/chromium");
-    if !chromium.exists() {
+    if !Path::new(chromium::CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must install chromium (.ci/run does: apt-get install -y chromium)"
@@ -910,41 +911,18 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
         );
         return;
     }
-    let shot = tmp.0.join("inventory.png");
-    let profile = tmp.0.join("profile");
-    let status = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            &format!("--screenshot={}", shot.display()),
-            // Tall enough for the data map and the inventory below it: headless Chromium
-            // screenshots a page scrolled to a fragment this far down as blank.
-            "--window-size=1280,3000",
-            &format!("file://{}", html_path.display()),
-        ])
-        .output()
-        .expect("chromium runs");
-    assert!(
-        status.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&status.stderr)
+    // Tall enough for the data map and the inventory below it: headless Chromium
+    // screenshots a page scrolled to a fragment this far down as blank.
+    let png = chromium::screenshot(
+        &tmp.0,
+        "inventory",
+        &format!("file://{}", html_path.display()),
+        "1280,3000",
     );
-    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
     assert!(
         png.len() > 20_000,
         "a screenshot with content, not a blank page"
     );
-    if let Ok(dir) = std::env::var("TRACKPLAN_SCREENSHOT_DIR") {
-        std::fs::copy(&shot, Path::new(&dir).join("inventory.png")).unwrap();
-    }
 }
 
 // ---- export fides -----------------------------------------------------------------------------
