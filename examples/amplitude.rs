@@ -21,22 +21,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use trackplan::sinks::{Amplitude, Ndjson};
-use trackplan::{Consent, Key, Tracker};
+use trackplan::{Consent, Tracker};
+
+mod support;
 
 trackplan::plan!("examples/amplitude.toml");
 
 fn main() -> ExitCode {
-    let Ok(api_key) = std::env::var("AMPLITUDE_API_KEY") else {
-        explain();
-        return ExitCode::SUCCESS;
-    };
-    match send(&api_key) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::run("AMPLITUDE_API_KEY", explain, send)
 }
 
 /// What the example does, without an API key: all from the plan, no network.
@@ -50,12 +42,7 @@ fn explain() {
     println!("  2. AMPLITUDE_API_KEY=<key> cargo run --features amplitude --example amplitude");
     println!("     Add AMPLITUDE_US=1 if the project is not in Amplitude's EU data center.");
     println!("  3. Look for the printed user id in Amplitude's User Look-Up.\n");
-    let Some((d, info)) = PLAN
-        .destinations
-        .iter()
-        .enumerate()
-        .find(|(_, d)| d.kind == "amplitude")
-    else {
+    let Some((d, info)) = support::destination_of_kind(&PLAN, "amplitude") else {
         println!("(This plan has no Amplitude destination.)");
         return;
     };
@@ -67,20 +54,7 @@ fn explain() {
         info.description,
         purposes.join(", "),
     );
-    for event in PLAN.events.iter().filter(|e| e.destinations.contains(d)) {
-        let withheld: Vec<&str> = event
-            .properties
-            .iter()
-            .filter(|p| info.third_party && p.transform == trackplan::info::TransformInfo::Redact)
-            .map(|p| p.name)
-            .collect();
-        let note = if withheld.is_empty() {
-            String::new()
-        } else {
-            format!(" (without {}: first party only)", withheld.join(", "))
-        };
-        println!("  - {}{note}", event.name);
-    }
+    support::print_routed_events(&PLAN, d, info);
     println!(
         "\nEach event goes to Amplitude's HTTP V2 API as an Amplitude event: `event_type` is the\n\
          event's name, `user_id` the HMAC of the user id under your key (TRACKPLAN_KEY),\n\
@@ -93,13 +67,7 @@ fn explain() {
 
 fn send(api_key: &str) -> Result<(), Box<dyn Error>> {
     let forget = std::env::args().skip(1).any(|a| a == "--forget");
-    let key = match Key::from_env("TRACKPLAN_KEY") {
-        Ok(key) => key,
-        Err(_) => {
-            println!("TRACKPLAN_KEY is not set: pseudonymizing with a fixed demo key.");
-            Key::from_hex(&"5a".repeat(32))?
-        }
-    };
+    let key = support::key()?;
     let mut amplitude = Amplitude::new(api_key);
     let mut region = "US";
     if !std::env::var("AMPLITUDE_US").is_ok_and(|v| v == "1") {
@@ -149,12 +117,7 @@ fn send(api_key: &str) -> Result<(), Box<dyn Error>> {
 
     let stats = tracker.stats();
     let a = stats.destination("amplitude").copied().unwrap_or_default();
-    println!("\nAmplitude ({region}):");
-    println!("  routed by the plan:      {}", a.accepted);
-    println!("  delivered:               {}", a.delivered);
-    println!("  dropped (no consent):    {}", a.dropped_consent);
-    println!("  failed:                  {}", a.failed);
-    println!("  retried deliveries:      {}", a.retried);
+    support::print_counts(&format!("Amplitude ({region})"), &a);
     println!(
         "\nIn Amplitude, demo-writer-1 is user id\n  {}\n\
          demo-writer-2 declined: none of their events left the process.",

@@ -21,30 +21,14 @@ use std::time::Duration;
 
 use trackplan::requests::Access;
 use trackplan::sinks::{Mixpanel, Ndjson};
-use trackplan::{Consent, Key, Personal, Timestamp, Tracker};
+use trackplan::{Consent, Personal, Timestamp, Tracker};
+
+mod support;
 
 trackplan::plan!("plans/shop.toml");
 
 fn main() -> ExitCode {
-    let Ok(token) = std::env::var("MIXPANEL_TOKEN") else {
-        explain();
-        return ExitCode::SUCCESS;
-    };
-    match send(&token) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The Mixpanel destination of the plan, by kind.
-fn mixpanel_index() -> usize {
-    PLAN.destinations
-        .iter()
-        .position(|d| d.kind == "mixpanel")
-        .unwrap_or(usize::MAX)
+    support::run("MIXPANEL_TOKEN", explain, send)
 }
 
 /// What the example does, without a token: all from the plan, no network.
@@ -58,8 +42,7 @@ fn explain() {
     println!("  2. MIXPANEL_TOKEN=<token> cargo run --example mixpanel");
     println!("     Add MIXPANEL_EU=1 if the project stores its data in the EU.");
     println!("  3. Look for the printed distinct id in Mixpanel's Events view.\n");
-    let d = mixpanel_index();
-    let Some(info) = PLAN.destinations.get(d) else {
+    let Some((d, info)) = support::destination_of_kind(&PLAN, "mixpanel") else {
         println!("(This plan has no Mixpanel destination.)");
         return;
     };
@@ -76,20 +59,7 @@ fn explain() {
             "them all"
         },
     );
-    for event in PLAN.events.iter().filter(|e| e.destinations.contains(d)) {
-        let withheld: Vec<&str> = event
-            .properties
-            .iter()
-            .filter(|p| info.third_party && p.transform == trackplan::info::TransformInfo::Redact)
-            .map(|p| p.name)
-            .collect();
-        let note = if withheld.is_empty() {
-            String::new()
-        } else {
-            format!(" (without {}: first party only)", withheld.join(", "))
-        };
-        println!("  - {}{note}", event.name);
-    }
+    support::print_routed_events(&PLAN, d, info);
     println!(
         "\nUser ids leave the process only as HMACs under your key (TRACKPLAN_KEY), e-mail\n\
          addresses too; IP addresses are truncated to their network. With MIXPANEL_GDPR_TOKEN,\n\
@@ -101,13 +71,7 @@ fn explain() {
 fn send(token: &str) -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |flag: &str| args.iter().any(|a| a == flag);
-    let key = match Key::from_env("TRACKPLAN_KEY") {
-        Ok(key) => key,
-        Err(_) => {
-            println!("TRACKPLAN_KEY is not set: pseudonymizing with a fixed demo key.");
-            Key::from_hex(&"5a".repeat(32))?
-        }
-    };
+    let key = support::key()?;
 
     let eu = std::env::var("MIXPANEL_EU").is_ok_and(|v| v == "1");
     let mut mixpanel = Mixpanel::new(token);
@@ -190,12 +154,7 @@ fn send(token: &str) -> Result<(), Box<dyn Error>> {
 
     let stats = tracker.stats();
     let m = stats.destination("mixpanel").copied().unwrap_or_default();
-    println!("\nMixpanel ({region}):");
-    println!("  routed by the plan:      {}", m.accepted);
-    println!("  delivered:               {}", m.delivered);
-    println!("  dropped (no consent):    {}", m.dropped_consent);
-    println!("  failed:                  {}", m.failed);
-    println!("  retried deliveries:      {}", m.retried);
+    support::print_counts(&format!("Mixpanel ({region})"), &m);
     println!(
         "\nIn Mixpanel, demo-user-1 is distinct id\n  {}\n\
          demo-user-2 declined: none of their events left the process.",

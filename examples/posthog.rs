@@ -22,22 +22,14 @@ use std::time::Duration;
 
 use trackplan::requests::{Access, Erasure};
 use trackplan::sinks::{Ndjson, PostHog};
-use trackplan::{Consent, Key, Personal, Tracker};
+use trackplan::{Consent, Personal, Tracker};
+
+mod support;
 
 trackplan::plan!("examples/posthog.toml");
 
 fn main() -> ExitCode {
-    let Ok(api_key) = std::env::var("POSTHOG_API_KEY") else {
-        explain();
-        return ExitCode::SUCCESS;
-    };
-    match send(&api_key) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::run("POSTHOG_API_KEY", explain, send)
 }
 
 /// What the example does, without a key: all from the plan, no network.
@@ -52,12 +44,7 @@ fn explain() {
     println!("     Add POSTHOG_EU=1 for PostHog Cloud EU, or POSTHOG_HOST=<url> for your own");
     println!("     instance.");
     println!("  3. Look for the printed distinct id under People in PostHog.\n");
-    let Some((d, info)) = PLAN
-        .destinations
-        .iter()
-        .enumerate()
-        .find(|(_, d)| d.kind == "posthog")
-    else {
+    let Some((d, info)) = support::destination_of_kind(&PLAN, "posthog") else {
         println!("(This plan has no PostHog destination.)");
         return;
     };
@@ -75,20 +62,7 @@ fn explain() {
             .collect::<Vec<_>>()
             .join(", "),
     );
-    for event in PLAN.events.iter().filter(|e| e.destinations.contains(d)) {
-        let withheld: Vec<&str> = event
-            .properties
-            .iter()
-            .filter(|p| info.third_party && p.transform == trackplan::info::TransformInfo::Redact)
-            .map(|p| p.name)
-            .collect();
-        let note = if withheld.is_empty() {
-            String::new()
-        } else {
-            format!(" (without {}: first party only)", withheld.join(", "))
-        };
-        println!("  - {}{note}", event.name);
-    }
+    support::print_routed_events(&PLAN, d, info);
     println!(
         "\nEach event goes to PostHog's capture API (/batch/, gzip) as\n  \
          {{\"event\":…,\"distinct_id\":\"<key id>:<HMAC of the user id>\",\"timestamp\":…,\n   \
@@ -105,13 +79,7 @@ fn explain() {
 fn send(api_key: &str) -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |flag: &str| args.iter().any(|a| a == flag);
-    let key = match Key::from_env("TRACKPLAN_KEY") {
-        Ok(key) => key,
-        Err(_) => {
-            println!("TRACKPLAN_KEY is not set: pseudonymizing with a fixed demo key.");
-            Key::from_hex(&"5a".repeat(32))?
-        }
-    };
+    let key = support::key()?;
 
     let mut posthog = PostHog::new(api_key);
     let mut host = "US Cloud";
@@ -168,12 +136,7 @@ fn send(api_key: &str) -> Result<(), Box<dyn Error>> {
     let flushed = tracker.flush();
     let stats = tracker.stats();
     let p = stats.destination("posthog").copied().unwrap_or_default();
-    println!("\nPostHog ({host}):");
-    println!("  routed by the plan:      {}", p.accepted);
-    println!("  delivered:               {}", p.delivered);
-    println!("  dropped (no consent):    {}", p.dropped_consent);
-    println!("  failed:                  {}", p.failed);
-    println!("  retried deliveries:      {}", p.retried);
+    support::print_counts(&format!("PostHog ({host})"), &p);
     println!(
         "\nIn PostHog, demo-user-1 is distinct id\n  {}\n\
          demo-user-2 declined: none of their events left the process.",

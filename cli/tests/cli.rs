@@ -4,15 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/chromium.rs"]
+mod chromium;
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+
+use temp_dir::{TempDir, repo};
+
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn repo() -> PathBuf {
-    crate_dir()
-        .parent()
-        .expect("the CLI crate lives in the workspace")
-        .to_path_buf()
 }
 
 fn fixtures() -> PathBuf {
@@ -42,30 +42,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("UTF-8 output")
-}
-
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "trackplan-cli-{name}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---- diff -------------------------------------------------------------------------------------
@@ -566,21 +542,30 @@ fn import_segment_awkward_names() {
     insta::assert_snapshot!("import_segment_awkward", toml);
     insta::assert_snapshot!("import_segment_awkward_warnings", stderr(&out));
 
-    // The skeleton is canonical and fails `check` exactly on the placeholders.
-    let tmp = TempDir::new("import");
+    // The skeleton is canonical and fails `check` exactly on the placeholders; once a person
+    // fills them, the plan is valid.
+    let (code, diags) = review_imported("import", &toml);
+    assert_eq!(code, Some(1));
+    assert!(!diags.is_empty());
+}
+
+/// An imported skeleton's review, as a person does it: `fmt --check` accepts it as written,
+/// every diagnostic of `check` is on a `needs_review` placeholder, and filling the
+/// placeholders (a purpose, a destination, the sensitivities) makes `check` pass. Returns the
+/// exit code and the diagnostics of the first `check`.
+fn review_imported(name: &str, toml: &str) -> (Option<i32>, Vec<serde_json::Value>) {
+    let tmp = TempDir::new(name);
     let plan = tmp.0.join("app.toml");
-    std::fs::write(&plan, &toml).unwrap();
+    std::fs::write(&plan, toml).unwrap();
     assert!(
         run(&tmp.0, &["fmt", "--check", "app.toml"])
             .status
             .success()
     );
     let out = run(&tmp.0, &["check", "app.toml", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let diags = v["diagnostics"].as_array().unwrap();
-    assert!(!diags.is_empty());
-    for d in diags {
+    let diags = v["diagnostics"].as_array().unwrap().clone();
+    for d in &diags {
         let at = d["start"]["line"].as_u64().unwrap() as usize;
         let line = toml.lines().nth(at - 1).unwrap();
         assert!(
@@ -589,8 +574,6 @@ fn import_segment_awkward_names() {
             d["rendered"]
         );
     }
-
-    // Once a person fills the placeholders, the plan is valid.
     let filled = toml
         .replace(
             "# Declare each purpose like this",
@@ -600,6 +583,7 @@ fn import_segment_awkward_names() {
         .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
     std::fs::write(&plan, filled).unwrap();
     run_ok(&tmp.0, &["check", "app.toml"]);
+    (out.status.code(), diags)
 }
 
 /// Issue 11: Typewriter's `identify` traits become `[traits.*]`, its `group` traits the traits
@@ -627,34 +611,7 @@ fn import_segment_identify_and_group_traits() {
     );
     insta::assert_snapshot!("import_segment_traits", toml);
 
-    let tmp = TempDir::new("import-traits");
-    let plan = tmp.0.join("app.toml");
-    std::fs::write(&plan, &toml).unwrap();
-    assert!(
-        run(&tmp.0, &["fmt", "--check", "app.toml"])
-            .status
-            .success()
-    );
-    let out = run(&tmp.0, &["check", "app.toml", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    for d in v["diagnostics"].as_array().unwrap() {
-        let at = d["start"]["line"].as_u64().unwrap() as usize;
-        let line = toml.lines().nth(at - 1).unwrap();
-        assert!(
-            line.contains("needs_review"),
-            "{} at {line:?}",
-            d["rendered"]
-        );
-    }
-    let filled = toml
-        .replace(
-            "# Declare each purpose like this",
-            "[purposes.product_analytics]\ndescription = \"d\"\nbasis = \"consent\"\ndata_use = \"analytics.reporting\"\n\n[destinations.warehouse]\nkind = \"ndjson\"\npurposes = [\"product_analytics\"]\n\n# Declare each purpose like this",
-        )
-        .replace("purposes = [\"needs_review\"]", "purposes = [\"product_analytics\"]")
-        .replace("sensitivity = \"needs_review\"", "sensitivity = \"internal\"");
-    std::fs::write(&plan, filled).unwrap();
-    run_ok(&tmp.0, &["check", "app.toml"]);
+    review_imported("import-traits", &toml);
 }
 
 #[test]
@@ -924,8 +881,7 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
         );
     }
 
-    let chromium = Path::new("/usr/bin/chromium");
-    if !chromium.exists() {
+    if !Path::new(chromium::CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must install chromium (.ci/run does: apt-get install -y chromium)"
@@ -936,41 +892,18 @@ fn docs_html_lists_everything_and_renders_in_chromium() {
         );
         return;
     }
-    let shot = tmp.0.join("inventory.png");
-    let profile = tmp.0.join("profile");
-    let status = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            &format!("--screenshot={}", shot.display()),
-            // Tall enough for the data map and the inventory below it: headless Chromium
-            // screenshots a page scrolled to a fragment this far down as blank.
-            "--window-size=1280,3000",
-            &format!("file://{}", html_path.display()),
-        ])
-        .output()
-        .expect("chromium runs");
-    assert!(
-        status.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&status.stderr)
+    // Tall enough for the data map and the inventory below it: headless Chromium
+    // screenshots a page scrolled to a fragment this far down as blank.
+    let png = chromium::screenshot(
+        &tmp.0,
+        "inventory",
+        &format!("file://{}", html_path.display()),
+        "1280,3000",
     );
-    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
     assert!(
         png.len() > 20_000,
         "a screenshot with content, not a blank page"
     );
-    if let Ok(dir) = std::env::var("TRACKPLAN_SCREENSHOT_DIR") {
-        std::fs::copy(&shot, Path::new(&dir).join("inventory.png")).unwrap();
-    }
 }
 
 // ---- export fides -----------------------------------------------------------------------------

@@ -3,18 +3,17 @@
 //! 100-event map (kept when `TRACKPLAN_SCREENSHOT_DIR` is set, to look at them).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/chromium.rs"]
+mod chromium;
 #[path = "support/synthetic.rs"]
 mod synthetic;
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the CLI crate lives in the workspace")
-        .to_path_buf()
-}
+use temp_dir::{TempDir, repo};
 
 fn run_ok(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_trackplan"))
@@ -35,31 +34,9 @@ fn stdout(args: &[&str]) -> String {
     String::from_utf8(run_ok(args).stdout).expect("UTF-8")
 }
 
-/// A fresh directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
 impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "trackplan-map-{name}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
     fn path(&self, name: &str) -> String {
         self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -337,9 +314,8 @@ fn diff_md_links_to_the_html_review_where_ci_publishes_it() {
 /// Screenshots of the shop map (its own SVG), of the diff page and of the 100-event map.
 #[test]
 fn maps_render_in_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
     assert!(
-        chromium.exists(),
+        Path::new(chromium::CHROMIUM).exists(),
         "the map screenshots need headless Chromium at /usr/bin/chromium: run scripts/setup \
          (apt-get install chromium)"
     );
@@ -377,38 +353,11 @@ fn maps_render_in_chromium() {
         let mut args = args.clone();
         args.extend(["-o", file.as_str()]);
         run_ok(&args);
-        let shot = tmp.path(&format!("{name}.png"));
-        let out = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                &format!("--user-data-dir={}", tmp.path("profile")),
-                &format!("--screenshot={shot}"),
-                &format!("--window-size={size}"),
-                &format!("file://{file}"),
-            ])
-            .output()
-            .expect("chromium runs");
-        assert!(
-            out.status.success(),
-            "chromium failed on {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}: a PNG");
+        let png = chromium::screenshot(&tmp.0, name, &format!("file://{file}"), size);
         assert!(
             png.len() > 30_000,
             "{name}: a screenshot with content, not a blank page"
         );
-        if let Ok(dir) = std::env::var("TRACKPLAN_SCREENSHOT_DIR") {
-            std::fs::copy(&shot, Path::new(&dir).join(format!("{name}.png"))).unwrap();
-        }
     }
 }
 

@@ -8,12 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the CLI crate lives in the workspace")
-        .to_path_buf()
-}
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+
+use temp_dir::{TempDir, repo};
 
 fn venv(tool: &str) -> PathBuf {
     let path = repo().join(".venv/bin").join(tool);
@@ -23,29 +21,6 @@ fn venv(tool: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "trackplan-workflow-{name}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -163,11 +163,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.post(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.send(body))
+        read(with_headers(self.agent.post(url), headers).send(body))
     }
 
     /// `GET`s `url` with the given headers.
@@ -176,11 +172,7 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.get(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.call())
+        read(with_headers(self.agent.get(url), headers).call())
     }
 
     /// `DELETE`s `url` with the given headers.
@@ -190,12 +182,19 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
     ) -> Result<Response, TransportError> {
-        let mut request = self.agent.delete(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        read(request.call())
+        read(with_headers(self.agent.delete(url), headers).call())
     }
+}
+
+/// `request` with these headers added, in order.
+fn with_headers<B>(
+    mut request: ureq::RequestBuilder<B>,
+    headers: &[(&str, &str)],
+) -> ureq::RequestBuilder<B> {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
 }
 
 fn read(
@@ -690,6 +689,31 @@ pub(crate) fn object_members(object: &str) -> Option<&str> {
     Some(inner.trim())
 }
 
+/// Calls `at` with the position and byte of every `:` and `,` of an object's inner text (as
+/// [`object_members`] returns it) that stands outside strings and nested values: the places
+/// where its members and their keys end.
+fn top_level_separators(members: &str, mut at: impl FnMut(usize, u8)) {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in members.as_bytes().iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' | b',' if depth == 0 => at(i, b),
+            _ => {}
+        }
+    }
+}
+
 /// Counts the top-level members of an object's inner text (as [`object_members`] returns it)
 /// by scanning for commas outside strings and nested values.
 pub(crate) fn count_members(members: &str) -> usize {
@@ -697,27 +721,11 @@ pub(crate) fn count_members(members: &str) -> usize {
         return 0;
     }
     let mut count = 1;
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in members.as_bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
+    top_level_separators(members, |_, b| {
+        if b == b',' {
+            count += 1;
         }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b',' if depth == 0 => count += 1,
-            _ => {}
-        }
-    }
+    });
     count
 }
 
@@ -725,34 +733,18 @@ pub(crate) fn count_members(members: &str) -> usize {
 /// its key's JSON string text (with quotes) and its value's text, both trimmed. Not a full
 /// parse: the runtime built the text.
 pub(crate) fn split_members(members: &str) -> Vec<(&str, &str)> {
-    let bytes = members.as_bytes();
     let mut out = Vec::new();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     let (mut start, mut colon) = (0usize, None);
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    top_level_separators(members, |i, b| match b {
+        b':' if colon.is_none() => colon = Some(i),
+        b',' => {
+            if let Some(c) = colon.take() {
+                out.push((members[start..c].trim(), members[c + 1..i].trim()));
             }
-            continue;
+            start = i + 1;
         }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b':' if depth == 0 && colon.is_none() => colon = Some(i),
-            b',' if depth == 0 => {
-                if let Some(c) = colon.take() {
-                    out.push((members[start..c].trim(), members[c + 1..i].trim()));
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
+        _ => {}
+    });
     if let Some(c) = colon {
         out.push((members[start..c].trim(), members[c + 1..].trim()));
     }

@@ -10,6 +10,34 @@ macro_rules! keyed {
     };
 }
 
+/// The keys of a value definition (a property, a trait, a context property), in the order
+/// messages list them: the `$middle` keys between `special_basis` and `description`, the
+/// `$end` keys last. Written once, so the three lists cannot drift apart.
+macro_rules! value_keys {
+    ([$($middle:literal),*], [$($end:literal),*]) => {
+        &[
+            "name",
+            "type",
+            "values",
+            "items",
+            "sensitivity",
+            "category",
+            "transform",
+            "buckets",
+            "to",
+            "purposes",
+            "justification",
+            "special_basis",
+            $($middle,)*
+            "description",
+            "max_length",
+            "min",
+            "max",
+            $($end,)*
+        ]
+    };
+}
+
 pub(super) const TOP_KEYS: &[&str] = &[
     "plan",
     "identity",
@@ -37,49 +65,14 @@ pub(super) const PURPOSE_KEYS: &[&str] = &[
 pub(super) const DESTINATION_KEYS: &[&str] =
     &["kind", "purposes", "description", "third_party", "location"];
 /// Every key a property definition may have.
-pub(crate) const PROPERTY_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "values",
-    "items",
-    "sensitivity",
-    "category",
-    "transform",
-    "buckets",
-    "to",
-    "purposes",
-    "justification",
-    "special_basis",
-    "required",
-    "description",
-    "max_length",
-    "min",
-    "max",
-];
+pub(crate) const PROPERTY_KEYS: &[&str] = value_keys!(["required"], []);
 /// Keys an event may set on a property that uses a shared definition.
 pub(crate) const OVERRIDE_KEYS: &[&str] = &["name", "description", "required", "purposes"];
 pub(super) const ITEMS_KEYS: &[&str] = &["type", "values"];
 pub(super) const EVENT_KEYS: &[&str] = &["name", "description", "purposes", "properties", "groups"];
 /// Every key a trait may have: a property's, without `required` (an update sets the traits
 /// it names; none is required).
-pub(crate) const TRAIT_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "values",
-    "items",
-    "sensitivity",
-    "category",
-    "transform",
-    "buckets",
-    "to",
-    "purposes",
-    "justification",
-    "special_basis",
-    "description",
-    "max_length",
-    "min",
-    "max",
-];
+pub(crate) const TRAIT_KEYS: &[&str] = value_keys!([], []);
 pub(super) const GROUP_KEYS: &[&str] = &["description", "purposes", "key", "traits"];
 /// The keys of a group kind's `key`: a property's, without `required` (a key always is) and
 /// `purposes` (the group's).
@@ -97,25 +90,7 @@ pub(crate) const GROUP_KEY_KEYS: &[&str] = &[
     "max",
 ];
 /// The keys of a context property: a trait's, plus `events`.
-pub(crate) const CONTEXT_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "values",
-    "items",
-    "sensitivity",
-    "category",
-    "transform",
-    "buckets",
-    "to",
-    "purposes",
-    "justification",
-    "special_basis",
-    "description",
-    "max_length",
-    "min",
-    "max",
-    "events",
-];
+pub(crate) const CONTEXT_KEYS: &[&str] = value_keys!([], ["events"]);
 pub(super) const POLICY_KEYS: &[&str] = &["name", "deny"];
 pub(super) const DENY_KEYS: &[&str] = &["categories", "data_uses"];
 pub(super) const RULE_KEYS: &[&str] = &["values", "matches"];

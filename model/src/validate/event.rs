@@ -198,38 +198,48 @@ impl<'p> Validator<'p> {
         );
     }
 
-    /// Rule 6: special data only on events whose every purpose is consent-based.
-    pub(super) fn special_consent(&mut self, e: &Event, p: &Property) {
+    /// Rule 6's finding, for event and profile data alike: when `p` is special-category data
+    /// and some of `purposes` are not consent-based, those purposes as messages name them
+    /// (`` `id` (basis) ``, comma-separated) and the span of the first one's basis.
+    pub(super) fn non_consent_purposes(
+        &self,
+        p: &Property,
+        purposes: &Spanned<Vec<Spanned<String>>>,
+    ) -> Option<(String, Span)> {
         if p.sensitivity.value != Sensitivity::Special || self.unknown(p, "sensitivity") {
-            return;
+            return None;
         }
-        let offending: Vec<&Purpose> = e
-            .purposes
+        let offending: Vec<&Purpose> = purposes
             .value
             .iter()
             .filter_map(|ep| self.purposes.get(ep.value.as_str()).copied())
             .filter(|purpose| purpose.basis.value != LegalBasis::Consent)
             .collect();
-        let Some(first) = offending.first() else {
-            return;
-        };
+        let first = offending.first()?;
         let names: Vec<String> = offending
             .iter()
             .map(|o| format!("`{}` ({})", o.id.value, o.basis.value.key()))
             .collect();
+        Some((names.join(", "), first.basis.span))
+    }
+
+    /// Rule 6: special data only on events whose every purpose is consent-based.
+    pub(super) fn special_consent(&mut self, e: &Event, p: &Property) {
+        let Some((names, basis)) = self.non_consent_purposes(p, &e.purposes) else {
+            return;
+        };
         self.push(
             Diagnostic::error(
                 "special-needs-consent",
                 format!(
-                    "special-category property `{}` is on event `{}`, whose purpose {} does not have basis `consent`",
+                    "special-category property `{}` is on event `{}`, whose purpose {names} does not have basis `consent`",
                     p.id.value,
                     e.id.value,
-                    names.join(", ")
                 ),
             )
             .at(p.id.span)
             .with_label("special-category data")
-            .with_secondary(first.basis.span, "basis of the purpose")
+            .with_secondary(basis, "basis of the purpose")
             .with_help("special-category data needs explicit consent: keep it off this event, or collect the event only for consent-based purposes"),
         );
     }

@@ -74,39 +74,17 @@ impl<'p> Validator<'p> {
         p: &Property,
         purposes: &[&Purpose],
     ) {
-        let categories: Vec<&str> = p.category.iter().map(|c| c.value.as_str()).collect();
-        if !rule_matches(&policy.categories, &categories) {
-            return;
-        }
-        let violating: Vec<&&Purpose> = purposes
-            .iter()
-            .filter(|purpose| rule_matches(&policy.data_uses, &[purpose.data_use.value.as_str()]))
-            .collect();
-        let Some(first) = violating.first() else {
-            return;
-        };
-        let uses: Vec<String> = violating
-            .iter()
-            .map(|v| format!("`{}` (purpose `{}`)", v.data_use.value, v.id.value))
-            .collect();
-        let category = p.category.as_ref().map_or_else(
-            || "no category".to_owned(),
-            |c| format!("category `{}`", c.value),
-        );
-        self.push(
-            Diagnostic::error(
-                "policy-violation",
+        self.policy_violation(
+            policy,
+            p,
+            purposes,
+            |category, uses| {
                 format!(
-                    "{what} ({category}) is kept for {}, which policy \"{}\" denies",
-                    uses.join(", "),
+                    "{what} ({category}) is kept for {uses}, which policy \"{}\" denies",
                     policy.name.value
-                ),
-            )
-            .at(p.id.span)
-            .with_label("denied by policy")
-            .with_secondary(policy.span, format!("policy \"{}\"", policy.name.value))
-            .with_secondary(first.data_use.span, "data use of the purpose")
-            .with_help("keep it for other purposes, or change the policy"),
+                )
+            },
+            "keep it for other purposes, or change the policy",
         );
     }
 
@@ -118,6 +96,34 @@ impl<'p> Validator<'p> {
         e: &Event,
         p: &Property,
         purposes: &[&Purpose],
+    ) {
+        self.policy_violation(
+            policy,
+            p,
+            purposes,
+            |category, uses| {
+                format!(
+                    "event `{}` sends property `{}` ({category}) for {uses}, which policy \"{}\" denies",
+                    e.id.value,
+                    p.id.value,
+                    policy.name.value
+                )
+            },
+            "remove the property from this event, collect the event for other purposes, or change the policy",
+        );
+    }
+
+    /// Rule 9 for one declaration, events' and profiles' alike: when `policy` matches `p`'s
+    /// category and denies the data use of some of `purposes`, reports it with the message
+    /// `message` makes of the category (`` category `…` `` or `no category`) and the denied
+    /// uses (`` `use` (purpose `id`) ``, comma-separated).
+    fn policy_violation(
+        &mut self,
+        policy: &Policy,
+        p: &Property,
+        purposes: &[&Purpose],
+        message: impl FnOnce(&str, &str) -> String,
+        help: &'static str,
     ) {
         let categories: Vec<&str> = p.category.iter().map(|c| c.value.as_str()).collect();
         if !rule_matches(&policy.categories, &categories) {
@@ -139,21 +145,12 @@ impl<'p> Validator<'p> {
             |c| format!("category `{}`", c.value),
         );
         self.push(
-            Diagnostic::error(
-                "policy-violation",
-                format!(
-                    "event `{}` sends property `{}` ({category}) for {}, which policy \"{}\" denies",
-                    e.id.value,
-                    p.id.value,
-                    uses.join(", "),
-                    policy.name.value
-                ),
-            )
-            .at(p.id.span)
-            .with_label("denied by policy")
-            .with_secondary(policy.span, format!("policy \"{}\"", policy.name.value))
-            .with_secondary(first.data_use.span, "data use of the purpose")
-            .with_help("remove the property from this event, collect the event for other purposes, or change the policy"),
+            Diagnostic::error("policy-violation", message(&category, &uses.join(", ")))
+                .at(p.id.span)
+                .with_label("denied by policy")
+                .with_secondary(policy.span, format!("policy \"{}\"", policy.name.value))
+                .with_secondary(first.data_use.span, "data use of the purpose")
+                .with_help(help),
         );
     }
 }

@@ -214,33 +214,19 @@ impl<'p> Validator<'p> {
         p: &Property,
         purposes: &Spanned<Vec<Spanned<String>>>,
     ) {
-        if p.sensitivity.value != Sensitivity::Special || self.unknown(p, "sensitivity") {
-            return;
-        }
-        let offending: Vec<&Purpose> = purposes
-            .value
-            .iter()
-            .filter_map(|ep| self.purposes.get(ep.value.as_str()).copied())
-            .filter(|purpose| purpose.basis.value != LegalBasis::Consent)
-            .collect();
-        let Some(first) = offending.first() else {
+        let Some((names, basis)) = self.non_consent_purposes(p, purposes) else {
             return;
         };
-        let names: Vec<String> = offending
-            .iter()
-            .map(|o| format!("`{}` ({})", o.id.value, o.basis.value.key()))
-            .collect();
         self.push(
             Diagnostic::error(
                 "special-needs-consent",
                 format!(
-                    "special-category {what} is kept for purpose {}, which does not have basis `consent`",
-                    names.join(", ")
+                    "special-category {what} is kept for purpose {names}, which does not have basis `consent`"
                 ),
             )
             .at(p.id.span)
             .with_label("special-category data")
-            .with_secondary(first.basis.span, "basis of the purpose")
+            .with_secondary(basis, "basis of the purpose")
             .with_help("special-category data needs explicit consent: keep it only for consent-based purposes"),
         );
     }

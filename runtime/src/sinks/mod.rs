@@ -8,6 +8,8 @@
 
 #[cfg(feature = "amplitude")]
 pub(crate) mod amplitude;
+#[cfg(feature = "http")]
+mod http_options;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod memory;

@@ -80,6 +80,79 @@ impl From<RudderStackRegulations> for Regulations {
     }
 }
 
+/// What both regulations APIs take: a Bearer token, a base URL, a retry policy, timeouts.
+#[derive(Debug, Clone)]
+struct RegulationsApi {
+    token: Secret,
+    base: String,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
+}
+
+impl RegulationsApi {
+    fn new(token: impl Into<String>, base: &str) -> Self {
+        RegulationsApi {
+            token: Secret::new(token),
+            base: base.into(),
+            retry: RETRY,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Files one regulation per body at `{base}{path}`, one after the other, and returns the
+    /// reference `reference` reads from each answer; `no_reference` is the failure of an
+    /// answer it finds none in. A failure says which regulations were filed before it.
+    fn file(
+        &self,
+        client: &Client,
+        endpoint: PrivacyEndpoint,
+        path: &str,
+        bodies: impl Iterator<Item = serde_json::Value>,
+        reference: impl Fn(&serde_json::Value) -> Option<String>,
+        no_reference: &str,
+    ) -> Result<Vec<String>, String> {
+        let url = format!("{}{path}", self.base);
+        let authorization = format!("Bearer {}", self.token.expose());
+        let mut references = Vec::new();
+        for body in bodies {
+            let response = privacy_call::post_json(
+                client,
+                endpoint,
+                self.token.expose(),
+                &self.retry,
+                &url,
+                &authorization,
+                &body.to_string(),
+            )
+            .map_err(|reason| progress(reason, &references))?;
+            let answer = privacy_call::json(&response);
+            let filed =
+                reference(&answer).ok_or_else(|| progress(no_reference.into(), &references))?;
+            references.push(filed);
+        }
+        Ok(references)
+    }
+}
+
+/// The `retry_policy` and `timeout` builder methods of a regulations handler (its
+/// [`RegulationsApi`] is its field `api`), expanded inside its `impl` block.
+macro_rules! retry_and_timeout_builders {
+    () => {
+        /// How requests are retried while the API is unavailable (429, 5xx, no connection):
+        /// default 2 s doubling to 60 s, 8 retries, `Retry-After` honoured.
+        pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+            self.api.retry = policy;
+            self
+        }
+
+        /// Longest one request may take. Default 30 s.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.api.timeouts.request = timeout;
+            self
+        }
+    };
+}
+
 /// Segment's regulations: a `SUPPRESS_WITH_DELETE` regulation of the forgotten users'
 /// `userId`s, which stops collecting their data and deletes it from Segment and from the
 /// destinations Segment forwards deletions to.
@@ -92,10 +165,7 @@ impl From<RudderStackRegulations> for Regulations {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SegmentRegulations {
-    token: Secret,
-    base: String,
-    retry: RetryPolicy,
-    timeouts: Timeouts,
+    api: RegulationsApi,
 }
 
 impl SegmentRegulations {
@@ -103,80 +173,45 @@ impl SegmentRegulations {
     /// (`api.segmentapis.com`).
     pub fn new(workspace_token: impl Into<String>) -> Self {
         SegmentRegulations {
-            token: Secret::new(workspace_token),
-            base: "https://api.segmentapis.com".into(),
-            retry: RETRY,
-            timeouts: Timeouts::default(),
+            api: RegulationsApi::new(workspace_token, "https://api.segmentapis.com"),
         }
     }
 
     /// Use Segment's EU Public API (`eu1.api.segmentapis.com`), for EU workspaces.
     pub fn eu(mut self) -> Self {
-        self.base = "https://eu1.api.segmentapis.com".into();
+        self.api.base = "https://eu1.api.segmentapis.com".into();
         self
     }
 
     /// Send the requests to `{base}/regulations` instead (a proxy, a test server).
     pub fn base_url(mut self, base: impl Into<String>) -> Self {
-        self.base = base.into().trim_end_matches('/').to_owned();
+        self.api.base = base.into().trim_end_matches('/').to_owned();
         self
     }
 
-    /// How requests are retried while the API is unavailable (429, 5xx, no connection):
-    /// default 2 s doubling to 60 s, 8 retries, `Retry-After` honoured.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Longest one request may take. Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self
-    }
+    retry_and_timeout_builders!();
 
     fn request(&self, client: &Client, ids: &[String]) -> Result<Vec<String>, String> {
-        let url = format!("{}/regulations", self.base);
-        let authorization = format!("Bearer {}", self.token.expose());
-        let mut references = Vec::new();
-        for chunk in ids.chunks(SEGMENT_MAX_IDS) {
-            let body = serde_json::json!({
+        let bodies = ids.chunks(SEGMENT_MAX_IDS).map(|chunk| {
+            serde_json::json!({
                 "regulationType": "SUPPRESS_WITH_DELETE",
                 "subjectType": "USER_ID",
                 "subjectIds": chunk,
             })
-            .to_string();
-            let response = privacy_call::call(
-                client,
-                SEGMENT,
-                self.token.expose(),
-                &self.retry,
-                |client| {
-                    client.post(
-                        &url,
-                        &[
-                            ("Authorization", &authorization),
-                            ("Content-Type", "application/json"),
-                            ("Accept", "application/json"),
-                        ],
-                        body.as_bytes(),
-                    )
-                },
-            )
-            .map_err(|reason| progress(reason, &references))?;
-            let answer = privacy_call::json(&response);
-            let id = answer["data"]["regulateId"]
-                .as_str()
-                .or_else(|| answer["regulateId"].as_str())
-                .ok_or_else(|| {
-                    progress(
-                        "Segment accepted a regulation but its answer had no regulateId".into(),
-                        &references,
-                    )
-                })?;
-            references.push(format!("segment SUPPRESS_WITH_DELETE {id}"));
-        }
-        Ok(references)
+        });
+        self.api.file(
+            client,
+            SEGMENT,
+            "/regulations",
+            bodies,
+            |answer| {
+                let id = answer["data"]["regulateId"]
+                    .as_str()
+                    .or_else(|| answer["regulateId"].as_str())?;
+                Some(format!("segment SUPPRESS_WITH_DELETE {id}"))
+            },
+            "Segment accepted a regulation but its answer had no regulateId",
+        )
     }
 }
 
@@ -193,11 +228,8 @@ impl SegmentRegulations {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RudderStackRegulations {
-    token: Secret,
     destination_ids: Vec<String>,
-    base: String,
-    retry: RetryPolicy,
-    timeouts: Timeouts,
+    api: RegulationsApi,
 }
 
 impl RudderStackRegulations {
@@ -209,38 +241,24 @@ impl RudderStackRegulations {
         destination_ids: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         RudderStackRegulations {
-            token: Secret::new(access_token),
             destination_ids: destination_ids.into_iter().map(Into::into).collect(),
-            base: "https://api.rudderstack.com".into(),
-            retry: RETRY,
-            timeouts: Timeouts::default(),
+            api: RegulationsApi::new(access_token, "https://api.rudderstack.com"),
         }
     }
 
     /// Use RudderStack's EU API (`api.eu.rudderstack.com`), for EU workspaces.
     pub fn eu(mut self) -> Self {
-        self.base = "https://api.eu.rudderstack.com".into();
+        self.api.base = "https://api.eu.rudderstack.com".into();
         self
     }
 
     /// Send the requests to `{base}/v2/regulations` instead (a proxy, a test server).
     pub fn base_url(mut self, base: impl Into<String>) -> Self {
-        self.base = base.into().trim_end_matches('/').to_owned();
+        self.api.base = base.into().trim_end_matches('/').to_owned();
         self
     }
 
-    /// How requests are retried while the API is unavailable (429, 5xx, no connection):
-    /// default 2 s doubling to 60 s, 8 retries, `Retry-After` honoured.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Longest one request may take. Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self
-    }
+    retry_and_timeout_builders!();
 
     fn request(&self, client: &Client, ids: &[String]) -> Result<Vec<String>, String> {
         if self.destination_ids.is_empty() {
@@ -248,61 +266,40 @@ impl RudderStackRegulations {
                 "RudderStack regulations need the ids of the destinations to delete from".into(),
             );
         }
-        let url = format!("{}/v2/regulations", self.base);
-        let authorization = format!("Bearer {}", self.token.expose());
-        let mut references = Vec::new();
-        for chunk in ids.chunks(RUDDERSTACK_MAX_USERS) {
+        let bodies = ids.chunks(RUDDERSTACK_MAX_USERS).map(|chunk| {
             let users: Vec<serde_json::Value> = chunk
                 .iter()
                 .map(|id| serde_json::json!({ "userId": id }))
                 .collect();
-            let body = serde_json::json!({
+            serde_json::json!({
                 "regulationType": "suppress_with_delete",
                 "destinationIds": self.destination_ids,
                 "users": users,
             })
-            .to_string();
-            let response = privacy_call::call(
-                client,
-                RUDDERSTACK,
-                self.token.expose(),
-                &self.retry,
-                |client| {
-                    client.post(
-                        &url,
-                        &[
-                            ("Authorization", &authorization),
-                            ("Content-Type", "application/json"),
-                            ("Accept", "application/json"),
-                        ],
-                        body.as_bytes(),
-                    )
-                },
-            )
-            .map_err(|reason| progress(reason, &references))?;
-            let answer = privacy_call::json(&response);
-            // The answer is the regulation, or a list of those created.
-            let first = answer.as_array().and_then(|a| a.first()).unwrap_or(&answer);
-            let id = first["id"]
-                .as_str()
-                .or_else(|| first["data"]["id"].as_str())
-                .ok_or_else(|| {
-                    progress(
-                        "RudderStack accepted a regulation but its answer had no id".into(),
-                        &references,
-                    )
-                })?;
-            references.push(format!("rudderstack suppress_with_delete {id}"));
-        }
-        Ok(references)
+        });
+        self.api.file(
+            client,
+            RUDDERSTACK,
+            "/v2/regulations",
+            bodies,
+            |answer| {
+                // The answer is the regulation, or a list of those created.
+                let first = answer.as_array().and_then(|a| a.first()).unwrap_or(answer);
+                let id = first["id"]
+                    .as_str()
+                    .or_else(|| first["data"]["id"].as_str())?;
+                Some(format!("rudderstack suppress_with_delete {id}"))
+            },
+            "RudderStack accepted a regulation but its answer had no id",
+        )
     }
 }
 
 impl Regulations {
     fn timeouts(&self) -> Timeouts {
         match self {
-            Regulations::Segment(h) => h.timeouts,
-            Regulations::RudderStack(h) => h.timeouts,
+            Regulations::Segment(h) => h.api.timeouts,
+            Regulations::RudderStack(h) => h.api.timeouts,
         }
     }
 
@@ -380,15 +377,15 @@ mod tests {
     #[test]
     fn hosts_and_debug() {
         assert_eq!(
-            SegmentRegulations::new("t").base,
+            SegmentRegulations::new("t").api.base,
             "https://api.segmentapis.com"
         );
         assert_eq!(
-            SegmentRegulations::new("t").eu().base,
+            SegmentRegulations::new("t").eu().api.base,
             "https://eu1.api.segmentapis.com"
         );
         assert_eq!(
-            RudderStackRegulations::new("t", ["d"]).eu().base,
+            RudderStackRegulations::new("t", ["d"]).eu().api.base,
             "https://api.eu.rudderstack.com"
         );
         let debug = format!(

@@ -27,10 +27,11 @@
 //! Or let `forget` file them: attach [`Regulations`] handlers with [`Segment::erase_with`]
 //! (see `regulations.rs`), each with its own workspace credential.
 
-use crate::http::{self, Client, Secret, Settled, Timeouts, Verdict, WireFormat};
+use crate::http::{self, Client, Secret, Verdict, WireFormat};
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::privacy_api::PrivacyApi;
 use crate::sink::{BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration};
+use crate::sinks::http_options::{HttpOptions, timeout_builders};
 use crate::sinks::regulations::{Regulations, RegulationsClient};
 use crate::time::Timestamp;
 use crate::value::write_json_str;
@@ -68,10 +69,7 @@ const LIBRARY: &str = concat!(
 pub struct Segment {
     write_key: Secret,
     base: String,
-    timeouts: Timeouts,
-    client: Option<Client>,
-    settled: Settled,
-    retry: RetryPolicy,
+    http: HttpOptions,
     erasure: Vec<Regulations>,
 }
 
@@ -81,14 +79,11 @@ impl Segment {
         Segment {
             write_key: Secret::new(write_key),
             base: "https://api.segment.io".into(),
-            timeouts: Timeouts::default(),
-            client: None,
-            settled: Settled::default(),
-            retry: RetryPolicy {
+            http: HttpOptions::new(RetryPolicy {
                 initial_backoff: Duration::from_secs(2),
                 max_backoff: Duration::from_secs(60),
                 max_retries: 8,
-            },
+            }),
             erasure: Vec::new(),
         }
     }
@@ -114,24 +109,12 @@ impl Segment {
         self
     }
 
-    /// Longest a whole request may take (connect, send, response). Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self.client = None;
-        self
-    }
-
-    /// Longest connecting may take (DNS, TCP, TLS). Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self.client = None;
-        self
-    }
+    timeout_builders!();
 
     /// How failed batches are retried (429, 5xx, no connection): default 2 s doubling to 60 s
     /// with jitter, 8 retries, `Retry-After` honoured.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.http.retry = policy;
         self
     }
 }
@@ -152,20 +135,15 @@ impl Sink for Segment {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.http.retry
     }
 
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let url = format!("{}/v1/batch", self.base);
         let authorization = http::basic_auth(self.write_key.expose(), "");
-        let Segment {
-            timeouts,
-            client,
-            settled,
-            ..
-        } = self;
+        let (client, settled) = self.http.delivery();
         let mut format = Batch {
-            client: client.get_or_insert_with(|| Client::new(*timeouts)),
+            client,
             url: &url,
             authorization: &authorization,
         };
@@ -382,6 +360,7 @@ pub(crate) fn push_iso8601(out: &mut Vec<u8>, time_ms: i64) {
 mod tests {
     use super::*;
     use crate::fixture;
+    use crate::http::Timeouts;
     use crate::plan::PurposeSet;
 
     fn encode(properties: &str) -> Result<String, String> {

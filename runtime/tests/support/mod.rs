@@ -27,6 +27,30 @@ pub use crate::fixture::blog::PLAN;
 #[allow(unused_imports)]
 pub use crate::fixture::shop::PLAN as PLAN_WITH_IP;
 
+/// A stand-in server's view of a request's headers: (name, value) pairs, in order.
+pub fn headers(request: &tiny_http::Request) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_owned(),
+                h.value.as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Reads a request's body, as a stand-in server does first: the bytes, and the contract
+/// violation to report when it could not be read whole.
+pub fn read_body(request: &mut tiny_http::Request) -> (Vec<u8>, Option<String>) {
+    let mut body = Vec::new();
+    let unread = std::io::Read::read_to_end(request.as_reader(), &mut body)
+        .err()
+        .map(|_| "could not read the request body".to_owned());
+    (body, unread)
+}
+
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh insert id in the destination's pattern (36 characters of `[0-9a-f-]`).

@@ -391,22 +391,12 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
         Some((p, q)) => (p.to_owned(), parse_query(q)),
         None => (request.url().to_owned(), Vec::new()),
     };
-    let mut body = Vec::new();
-    let read = request.as_reader().read_to_end(&mut body);
+    let (body, unread) = super::read_body(&mut request);
     let incoming = Incoming {
         method: request.method().as_str().to_owned(),
         path,
         query,
-        headers: request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_owned(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect(),
+        headers: super::headers(&request),
         body,
     };
     let fault = {
@@ -418,10 +408,7 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &Cont
             .and_then(|(_, script)| script.pop_front());
         scripted.or_else(|| state.script.pop_front())
     };
-    let mut violations = Vec::new();
-    if read.is_err() {
-        violations.push("could not read the request body".to_owned());
-    }
+    let mut violations: Vec<String> = unread.into_iter().collect();
 
     let checked = match contract {
         Contract::Mixpanel {

@@ -259,21 +259,11 @@ fn hold(url: &str, state: &Mutex<State>, opened: &std::sync::Condvar) {
 
 fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &dyn Contract) {
     let path = request.url().split('?').next().unwrap_or("").to_owned();
-    let mut body = Vec::new();
-    let read = request.as_reader().read_to_end(&mut body);
+    let (body, unread) = super::read_body(&mut request);
     let incoming = Request {
         method: request.method().as_str().to_owned(),
         path,
-        headers: request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_owned(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect(),
+        headers: super::headers(&request),
         body,
         at: Instant::now(),
     };
@@ -287,10 +277,7 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, contract: &dyn 
             .and_then(|(_, f)| f.pop_front());
         by_path.or_else(|| script.general.pop_front())
     };
-    let mut violations = Vec::new();
-    if read.is_err() {
-        violations.push("could not read the request body".to_owned());
-    }
+    let mut violations: Vec<String> = unread.into_iter().collect();
     let reply = match &fault {
         Some(Fault::Reset) => {
             let mut state = lock(state);

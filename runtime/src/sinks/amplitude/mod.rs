@@ -7,11 +7,12 @@
 //! Every event carries `insert_id`, so a retried request is deduplicated by Amplitude (it
 //! ignores an insert id it saw in the past 7 days).
 
-use crate::http::{Client, Secret, Settled, Timeouts};
+use crate::http::Secret;
 use crate::privacy_api::PrivacyApi;
 use crate::sink::{
     Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
 };
+use crate::sinks::http_options::{HttpOptions, timeout_builders};
 use std::time::Duration;
 
 mod privacy;
@@ -101,10 +102,7 @@ pub struct Amplitude {
     access_days: u32,
     region: Region,
     endpoint: Endpoint,
-    timeouts: Timeouts,
-    client: Option<Client>,
-    settled: Settled,
-    retry: RetryPolicy,
+    http: HttpOptions,
 }
 
 impl Amplitude {
@@ -119,10 +117,7 @@ impl Amplitude {
             access_days: 2 * 365,
             region: Region::Us,
             endpoint: Endpoint::HttpV2,
-            timeouts: Timeouts::default(),
-            client: None,
-            settled: Settled::default(),
-            retry: RETRY,
+            http: HttpOptions::new(RETRY),
         }
     }
 
@@ -182,24 +177,12 @@ impl Amplitude {
         self
     }
 
-    /// Longest a whole request may take (connect, send, response). Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self.client = None;
-        self
-    }
-
-    /// Longest connecting may take (DNS, TCP, TLS). Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self.client = None;
-        self
-    }
+    timeout_builders!();
 
     /// How failed uploads and privacy requests are retried (429, 5xx, no connection):
     /// default 2 s doubling to 60 s with jitter, 8 retries, `Retry-After` honoured.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.http.retry = policy;
         self
     }
 
@@ -220,8 +203,8 @@ impl Amplitude {
             org_keys: self.org_keys.clone(),
             requester: self.requester.clone(),
             access_days: self.access_days,
-            retry: self.retry,
-            client: Client::new(self.timeouts),
+            retry: self.http.retry,
+            client: self.http.separate_client(),
         }
     }
 }
@@ -243,22 +226,16 @@ impl Sink for Amplitude {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.http.retry
     }
 
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let url = self.upload_url();
-        let Amplitude {
-            api_key,
-            timeouts,
-            client,
-            settled,
-            ..
-        } = self;
+        let (client, settled) = self.http.delivery();
         let mut upload = Upload {
-            client: client.get_or_insert_with(|| Client::new(*timeouts)),
+            client,
             url: &url,
-            api_key: api_key.expose(),
+            api_key: self.api_key.expose(),
         };
         crate::http::deliver_packed(&mut upload, settled, batch)
     }

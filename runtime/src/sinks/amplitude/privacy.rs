@@ -74,22 +74,14 @@ impl PrivacyApi for PrivacyClient {
                 body["requester"] = requester.as_str().into();
             }
             let body = body.to_string();
-            let sent = privacy_call::call(
+            let sent = privacy_call::post_json(
                 &self.client,
                 DELETIONS,
                 self.api_key.expose(),
                 &self.retry,
-                |client| {
-                    client.post(
-                        &url,
-                        &[
-                            ("Authorization", &authorization),
-                            ("Content-Type", "application/json"),
-                            ("Accept", "application/json"),
-                        ],
-                        body.as_bytes(),
-                    )
-                },
+                &url,
+                &authorization,
+                &body,
             );
             match sent {
                 Ok(response) => {
@@ -130,22 +122,14 @@ impl PrivacyApi for PrivacyClient {
                 "endDate": end,
             })
             .to_string();
-            let sent = privacy_call::call(
+            let sent = privacy_call::post_json(
                 &self.client,
                 DSAR,
                 org_key.expose(),
                 &self.retry,
-                |client| {
-                    client.post(
-                        &url,
-                        &[
-                            ("Authorization", &authorization),
-                            ("Content-Type", "application/json"),
-                            ("Accept", "application/json"),
-                        ],
-                        body.as_bytes(),
-                    )
-                },
+                &url,
+                &authorization,
+                &body,
             );
             let answer = match sent {
                 Ok(response) => privacy_call::json(&response),

@@ -10,11 +10,12 @@
 //! id: `$set`, `$set_once`, `$union`, `$remove` and `$unset` give the same profile when applied
 //! twice, `$add` does not (a retry after a lost response can add twice).
 
-use crate::http::{self, Client, Secret, Settled, Timeouts, TransportError, Verdict, WireFormat};
+use crate::http::{self, Client, Secret, TransportError, Verdict, WireFormat};
 use crate::plan::PlanInfo;
 use crate::sink::{
     Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
 };
+use crate::sinks::http_options::{HttpOptions, timeout_builders};
 use crate::value::write_json_str;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -116,15 +117,12 @@ pub struct Mixpanel {
     token: Secret,
     auth: Auth,
     region: Region,
-    timeouts: Timeouts,
     gzip: bool,
-    client: Option<Client>,
-    settled: Settled,
     /// Which events of the last plan seen declare IP-address properties, and their keys.
     ip_properties: Option<import::IpProperties>,
     gdpr_token: Option<Secret>,
     compliance: Compliance,
-    retry: RetryPolicy,
+    http: HttpOptions,
 }
 
 impl Mixpanel {
@@ -134,14 +132,11 @@ impl Mixpanel {
             token: Secret::new(project_token),
             auth: Auth::ProjectToken,
             region: Region::Us,
-            timeouts: Timeouts::default(),
             gzip: true,
-            client: None,
-            settled: Settled::default(),
             ip_properties: None,
             gdpr_token: None,
             compliance: Compliance::Gdpr,
-            retry: RETRY,
+            http: HttpOptions::new(RETRY),
         }
     }
 
@@ -181,19 +176,7 @@ impl Mixpanel {
         self
     }
 
-    /// Longest a whole request may take (connect, send, response). Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self.client = None;
-        self
-    }
-
-    /// Longest connecting may take (DNS, TCP, TLS). Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self.client = None;
-        self
-    }
+    timeout_builders!();
 
     /// Whether request bodies are gzip-compressed (default: yes). Turn it off only for a proxy
     /// that cannot decode them.
@@ -218,14 +201,8 @@ impl Mixpanel {
     /// How failed deliveries and privacy requests are retried (429, 5xx, no connection):
     /// default 2 s doubling to 60 s with jitter, 8 retries, `Retry-After` honoured.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.http.retry = policy;
         self
-    }
-
-    /// The HTTP client of this sink's own calls, made at first use.
-    fn client(&mut self) -> &Client {
-        self.client
-            .get_or_insert_with(|| Client::new(self.timeouts))
     }
 
     fn import_url(&self) -> String {
@@ -273,7 +250,7 @@ impl Sink for Mixpanel {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.http.retry
     }
 
     /// Files a GDPR/CCPA deletion request (when a GDPR API token is configured): Mixpanel
@@ -282,7 +259,7 @@ impl Sink for Mixpanel {
     /// the same request through [`Sink::privacy`]'s handle instead, on a thread of its own.
     fn erase(&mut self, distinct_ids: &[String]) -> Erasure {
         let api = self.gdpr();
-        api.erase(self.client(), distinct_ids)
+        api.erase(self.http.client(), distinct_ids)
     }
 
     /// Files a GDPR/CCPA data-retrieval request (when a GDPR API token is configured):
@@ -291,7 +268,7 @@ impl Sink for Mixpanel {
     /// [`Mixpanel::privacy_status`]. A tracker calls it through [`Sink::privacy`]'s handle.
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
         let api = self.gdpr();
-        api.retrieve(self.client(), distinct_ids)
+        api.retrieve(self.http.client(), distinct_ids)
     }
 
     /// With a GDPR API token: a client of the GDPR API with its own HTTP connection, so
@@ -303,7 +280,7 @@ impl Sink for Mixpanel {
         api.configured().then(|| {
             Box::new(GdprClient {
                 api,
-                client: Client::new(self.timeouts),
+                client: self.http.separate_client(),
             }) as Box<dyn PrivacyApi>
         })
     }
@@ -322,14 +299,12 @@ impl Sink for Mixpanel {
         let groups_url = self.updates_url(Endpoint::Groups);
         let Mixpanel {
             token,
-            timeouts,
             gzip,
-            client,
-            settled,
             ip_properties,
+            http,
             ..
         } = self;
-        let client = client.get_or_insert_with(|| Client::new(*timeouts));
+        let (client, settled) = http.delivery();
         let mut attempt = http::Attempt::new(settled, batch);
         let mut import = Import {
             client,
@@ -370,6 +345,7 @@ mod tests {
     use super::import::*;
     use super::*;
     use crate::fixture::{self, property};
+    use crate::http::Timeouts;
     use crate::plan::{PropertyInfo, PurposeSet};
     use std::sync::LazyLock;
 

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::privacy_api::PrivacyApi;
+use crate::sinks::privacy_call::{self, GaveUp, Try};
 
 /// The tracking ids of requests, comma-separated.
 fn tracking_ids(requests: &[PrivacyRequest]) -> String {
@@ -132,7 +133,7 @@ impl Mixpanel {
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
         let api = self.gdpr();
-        api.requests(self.client(), PrivacyKind::Deletion, distinct_ids)
+        api.requests(self.http.client(), PrivacyKind::Deletion, distinct_ids)
     }
 
     /// Asks Mixpanel to export what it holds about these distinct ids (right of access). Same
@@ -142,7 +143,7 @@ impl Mixpanel {
         distinct_ids: &[&str],
     ) -> Result<Vec<PrivacyRequest>, PrivacyError> {
         let api = self.gdpr();
-        api.requests(self.client(), PrivacyKind::Retrieval, distinct_ids)
+        api.requests(self.http.client(), PrivacyKind::Retrieval, distinct_ids)
     }
 
     /// How far Mixpanel got with a request.
@@ -151,7 +152,7 @@ impl Mixpanel {
         request: &PrivacyRequest,
     ) -> Result<PrivacyStatus, PrivacyError> {
         let api = self.gdpr();
-        api.status(self.client(), request)
+        api.status(self.http.client(), request)
     }
 
     /// The GDPR API of this sink's project, as configured now.
@@ -161,7 +162,7 @@ impl Mixpanel {
             oauth: self.gdpr_token.clone(),
             base: self.region.privacy(),
             compliance: self.compliance,
-            retry: self.retry,
+            retry: self.http.retry,
         }
     }
 }
@@ -325,54 +326,43 @@ impl Gdpr {
             Some(token) => format!("Bearer {}", token.expose()),
             None => return Err(PrivacyError::NotConfigured),
         };
-        let mut last_failure = String::new();
-        let attempts = self.retry.max_retries.saturating_add(1);
-        for attempt in 0..attempts {
-            std::thread::sleep(privacy_turn(self.project_token.expose()));
-            let retry_after = match call(client, &authorization) {
+        privacy_call::retried(
+            &self.retry,
+            || privacy_turn(self.project_token.expose()),
+            || match call(client, &authorization) {
                 Ok(response) if (200..300).contains(&response.status) || response.status == 404 => {
-                    return Ok(response);
+                    Try::Done(response)
                 }
-                Ok(response) if response.status == 429 || response.status >= 500 => {
-                    last_failure = format!("Mixpanel answered {}", response.status);
-                    response.retry_after
-                }
-                Ok(response) => {
-                    return Err(PrivacyError::Refused {
-                        kind,
-                        status: response.status,
-                        reason: match response.status {
-                            401 => "check the GDPR API OAuth token (it expires after a year)",
-                            403 => "the token's owner must be an owner or admin of the project",
-                            400 => "check the project token and the distinct ids",
-                            _ => "see Mixpanel's GDPR API documentation",
-                        },
-                    });
-                }
-                Err(error) => {
-                    last_failure = error.to_string();
-                    None
-                }
-            };
-            if attempt + 1 < attempts {
-                let wait = crate::retry::wait(
-                    &self.retry,
-                    attempt + 1,
-                    retry_after,
-                    crate::retry::jitter_permille(),
-                );
+                Ok(response) if response.status == 429 || response.status >= 500 => Try::Again(
+                    format!("Mixpanel answered {}", response.status),
+                    response.retry_after,
+                ),
+                Ok(response) => Try::Stop(PrivacyError::Refused {
+                    kind,
+                    status: response.status,
+                    reason: match response.status {
+                        401 => "check the GDPR API OAuth token (it expires after a year)",
+                        403 => "the token's owner must be an owner or admin of the project",
+                        400 => "check the project token and the distinct ids",
+                        _ => "see Mixpanel's GDPR API documentation",
+                    },
+                }),
+                Err(error) => Try::Again(error.to_string(), None),
+            },
+            |attempt, wait, failure| {
                 tracing::warn!(
                     kind,
-                    attempt = attempt + 1,
+                    attempt,
                     wait_ms = wait.as_millis() as u64,
-                    "Mixpanel GDPR API unavailable, retrying: {last_failure}"
+                    "Mixpanel GDPR API unavailable, retrying: {failure}"
                 );
-                std::thread::sleep(wait);
+            },
+        )
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Stopped(refusal) => refusal,
+            GaveUp::Unavailable { attempts, reason } => {
+                PrivacyError::Unavailable { attempts, reason }
             }
-        }
-        Err(PrivacyError::Unavailable {
-            attempts,
-            reason: last_failure,
         })
     }
 }

@@ -343,6 +343,7 @@ pub(crate) fn update_verdict(
 mod tests {
     use super::*;
     use crate::fixture;
+    use crate::http::Timeouts;
     use crate::plan::PurposeSet;
     use std::sync::Arc;
 

@@ -8,11 +8,12 @@
 //! stitching as `$identify` with `$anon_distinct_id`. Each carries `uuid`, the envelope's insert
 //! id, which PostHog keeps one event per: a retried request stores nothing twice.
 
-use crate::http::{Client, Secret, Settled, Timeouts};
+use crate::http::Secret;
 use crate::privacy_api::PrivacyApi;
 use crate::sink::{
     Access, BatchLimits, Envelope, Erasure, Outcome, RetryPolicy, Sink, SinkDeclaration,
 };
+use crate::sinks::http_options::{HttpOptions, timeout_builders};
 use std::time::Duration;
 
 mod capture;
@@ -88,14 +89,11 @@ struct PersonalKey {
 pub struct PostHog {
     api_key: Secret,
     host: Host,
-    timeouts: Timeouts,
     gzip: bool,
     historical_migration: bool,
-    client: Option<Client>,
-    settled: Settled,
     personal: Option<PersonalKey>,
     persons_interval: Duration,
-    retry: RetryPolicy,
+    http: HttpOptions,
     /// Declared first party: an instance the plan's owner runs.
     self_hosted: bool,
 }
@@ -106,14 +104,11 @@ impl PostHog {
         PostHog {
             api_key: Secret::new(project_api_key),
             host: Host::Us,
-            timeouts: Timeouts::default(),
             gzip: true,
             historical_migration: false,
-            client: None,
-            settled: Settled::default(),
             personal: None,
             persons_interval: PERSONS_INTERVAL,
-            retry: RETRY,
+            http: HttpOptions::new(RETRY),
             self_hosted: false,
         }
     }
@@ -185,19 +180,7 @@ impl PostHog {
         self
     }
 
-    /// Longest a whole request may take (connect, send, response). Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
-        self.client = None;
-        self
-    }
-
-    /// Longest connecting may take (DNS, TCP, TLS). Default 10 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
-        self.client = None;
-        self
-    }
+    timeout_builders!();
 
     /// Whether request bodies are gzip-compressed (default: yes; PostHog's capture decodes
     /// `Content-Encoding: gzip`). Turn it off only for a proxy that cannot decode them.
@@ -210,7 +193,7 @@ impl PostHog {
     /// connection): default 2 s doubling to 60 s with jitter, 8 retries, `Retry-After`
     /// honoured.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.http.retry = policy;
         self
     }
 
@@ -221,8 +204,8 @@ impl PostHog {
             project_id: p.project_id.clone(),
             key: p.key.clone(),
             interval: self.persons_interval,
-            retry: self.retry,
-            client: Client::new(self.timeouts),
+            retry: self.http.retry,
+            client: self.http.separate_client(),
         })
     }
 }
@@ -248,26 +231,18 @@ impl Sink for PostHog {
     }
 
     fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.http.retry
     }
 
     fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
         let url = format!("{}/batch/", self.host.capture());
-        let PostHog {
-            api_key,
-            timeouts,
-            gzip,
-            historical_migration,
-            client,
-            settled,
-            ..
-        } = self;
+        let (client, settled) = self.http.delivery();
         let mut capture = Capture::new(
-            client.get_or_insert_with(|| Client::new(*timeouts)),
+            client,
             &url,
-            api_key.expose(),
-            *historical_migration,
-            *gzip,
+            self.api_key.expose(),
+            self.historical_migration,
+            self.gzip,
         );
         crate::http::deliver_packed(&mut capture, settled, batch)
     }

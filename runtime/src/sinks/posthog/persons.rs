@@ -8,7 +8,8 @@
 //! calls are spaced by the sink's interval per project across the process.
 
 use super::*;
-use crate::http::{self, Response, TransportError};
+use crate::http::{self, Client, Response, TransportError};
+use crate::sinks::privacy_call::{self, GaveUp, Try};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -137,52 +138,38 @@ impl Persons {
         call: impl Fn(&Client, &str) -> Result<Response, TransportError>,
     ) -> Result<Response, CallError> {
         let authorization = format!("Bearer {}", self.key.expose());
-        let mut last_failure = String::new();
-        let attempts = self.retry.max_retries.saturating_add(1);
-        for attempt in 0..attempts {
-            std::thread::sleep(turn(&self.base, &self.project_id, self.interval));
-            let retry_after = match call(&self.client, &authorization) {
-                Ok(r) if (200..300).contains(&r.status) || r.status == 404 => return Ok(r),
+        privacy_call::retried(
+            &self.retry,
+            || turn(&self.base, &self.project_id, self.interval),
+            || match call(&self.client, &authorization) {
+                Ok(r) if (200..300).contains(&r.status) || r.status == 404 => Try::Done(r),
                 Ok(r) if matches!(r.status, 408 | 429) || r.status >= 500 => {
-                    last_failure = format!("PostHog answered {}", r.status);
-                    r.retry_after
+                    Try::Again(format!("PostHog answered {}", r.status), r.retry_after)
                 }
-                Ok(r) => {
-                    return Err(CallError::Refused {
-                        status: r.status,
-                        what: match r.status {
-                            401 => "check the personal API key",
-                            403 => {
-                                "the personal API key needs the person:read and person:write scopes on this project"
-                            }
-                            _ => "see PostHog's persons API documentation",
-                        },
-                    });
-                }
-                Err(error) => {
-                    last_failure = error.to_string();
-                    None
-                }
-            };
-            if attempt + 1 < attempts {
-                let wait = crate::retry::wait(
-                    &self.retry,
-                    attempt + 1,
-                    retry_after,
-                    crate::retry::jitter_permille(),
-                );
+                Ok(r) => Try::Stop(CallError::Refused {
+                    status: r.status,
+                    what: match r.status {
+                        401 => "check the personal API key",
+                        403 => {
+                            "the personal API key needs the person:read and person:write scopes on this project"
+                        }
+                        _ => "see PostHog's persons API documentation",
+                    },
+                }),
+                Err(error) => Try::Again(error.to_string(), None),
+            },
+            |attempt, wait, failure| {
                 tracing::warn!(
                     call = what,
-                    attempt = attempt + 1,
+                    attempt,
                     wait_ms = wait.as_millis() as u64,
-                    "PostHog persons API unavailable, retrying: {last_failure}"
+                    "PostHog persons API unavailable, retrying: {failure}"
                 );
-                std::thread::sleep(wait);
-            }
-        }
-        Err(CallError::Unavailable {
-            attempts,
-            reason: last_failure,
+            },
+        )
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Stopped(refusal) => refusal,
+            GaveUp::Unavailable { attempts, reason } => CallError::Unavailable { attempts, reason },
         })
     }
 }
