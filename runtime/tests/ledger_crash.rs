@@ -231,7 +231,10 @@ fn sigkill_with_an_encrypted_ledger_loses_no_acknowledged_entry() {
             bytes.extend(std::fs::read(&path).expect("ledger file"));
         }
     }
-    assert!(bytes.len() > 2 * KILL_AFTER * 100, "the file holds the entries");
+    assert!(
+        bytes.len() > 2 * KILL_AFTER * 100,
+        "the file holds the entries"
+    );
     let ids: Vec<String> = (0..THREADS * 100)
         .map(who)
         .filter(|id| !snapshot.history(id).is_empty())

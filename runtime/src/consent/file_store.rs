@@ -268,8 +268,6 @@ impl Store for FileStore {
         consent: &Consent,
         how: &Collection,
     ) -> Result<EntryId, LedgerError> {
-        let (method, surface, jurisdiction, reconsent, at) = how.parts();
-        let time_ms = at.unwrap_or_else(now_ms);
         let mut inner = self.lock();
         let inner = &mut *inner;
         let notices = &inner.notices;
@@ -295,18 +293,13 @@ impl Store for FileStore {
             });
         }
         seq += 1;
-        let supersedes = inner.last.get(principal).copied();
         let entry = NewEntry {
-            time_ms,
             principal,
             plan,
             consent,
-            method,
-            surface,
+            how,
             notice_hash: &notice_hash,
-            jurisdiction,
-            supersedes,
-            reconsent,
+            supersedes: inner.last.get(principal).copied(),
         };
         head = push_record(&mut buf, ENTRY, seq, &head, |b| {
             payload::encode_entry(&entry, b)
@@ -355,19 +348,26 @@ impl Store for FileStore {
         }
         match proof {
             ForgetProof::Keep => {
+                let notices: HashMap<String, Notice> = raws
+                    .iter()
+                    .filter(|r| r.kind == NOTICE)
+                    .filter_map(|r| payload::decode_notice(r.payload.as_deref()?).ok())
+                    .map(|n| (n.hash(), n))
+                    .collect();
                 let last = raws
                     .iter()
                     .zip(&mine)
                     .filter(|&(_, &m)| m)
                     .filter_map(|(r, _)| {
-                        payload::decode_entry(r.seq, r.payload.as_deref()?, String::new()).ok()
+                        let payload = r.payload.as_deref()?;
+                        payload::decode_entry(r.seq, payload, String::new(), &notices).ok()
                     })
                     .next_back();
                 let Some(last) = last else { return Ok(count) };
                 let seq = inner.seq + 1;
                 let mut buf = Vec::new();
                 let head = push_record(&mut buf, ENTRY, seq, &inner.head, |b| {
-                    payload::write_erasure(b, now_ms(), principal, &last)
+                    payload::write_erasure(b, payload::now_ms(), principal, &last)
                 });
                 self.write(inner, &buf)?;
                 self.sync_inner(inner)?;
@@ -607,12 +607,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn unhex32(hex: &str) -> [u8; 32] {
