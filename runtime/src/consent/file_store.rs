@@ -293,20 +293,34 @@ impl Store for FileStore {
             });
         }
         seq += 1;
+        // The subject's last entry becomes this one now (one lookup of the distinct id), and
+        // goes back to what it was if the write fails.
+        let supersedes = inner
+            .last
+            .get_mut(principal)
+            .map(|last| std::mem::replace(last, EntryId(seq)));
         let entry = NewEntry {
             principal,
             plan,
             consent,
             how,
             notice_hash: &notice_hash,
-            supersedes: inner.last.get(principal).copied(),
+            supersedes,
         };
         head = push_record(&mut buf, ENTRY, seq, &head, |b| {
             payload::encode_entry(&entry, b)
         });
         let written_now = self.write(inner, &buf);
         inner.buf = buf;
-        written_now?;
+        if let Err(e) = written_now {
+            if let (Some(before), Some(last)) = (supersedes, inner.last.get_mut(principal)) {
+                *last = before;
+            }
+            return Err(e);
+        }
+        if supersedes.is_none() {
+            inner.last.insert(principal.to_owned(), EntryId(seq));
+        }
         inner.seq = seq;
         inner.head = head;
         if !written {
@@ -317,12 +331,6 @@ impl Store for FileStore {
                 state.1 = true;
             }
             inner.notices.insert(notice_hash.to_string());
-        }
-        match inner.last.get_mut(principal) {
-            Some(last) => *last = EntryId(seq),
-            None => {
-                inner.last.insert(principal.to_owned(), EntryId(seq));
-            }
         }
         Ok(EntryId(seq))
     }
