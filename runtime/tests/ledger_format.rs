@@ -1,7 +1,9 @@
 //! The ledger's entry payloads across format versions: a ledger written before the compact
 //! entry form (version 1, `tests/ledger/v1/consent.ledger`) still reads and verifies, decodes
 //! to the same entries the current code records for the same choices, takes new (version 2)
-//! entries on the same chain, and forgets subjects whose entries are of either version.
+//! entries on the same chain, and forgets subjects whose entries are of either version; a
+//! compact entry that does not decode (unknown version, lists that do not fit its notice) is
+//! a break at that entry even when its digest, chain hash and checksum were recomputed.
 //!
 //! The fixture was written by the code of commit bd4ff7c (the last with version 1 entries)
 //! running [`record_history`] as it is here; its principals are `who(n)` under key `07…07`.
@@ -292,4 +294,113 @@ fn a_version_1_ledger_takes_compact_entries_on_its_chain_and_forgets_across_both
         "the chain continues from the old head"
     );
     assert_eq!(snapshot.history(&who(5)).len(), 1);
+}
+
+/// CRC-32 (IEEE), as the frame uses: bitwise, so the test does not share the runtime's code.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Replaces the payload of the file's last record with `edit(payload)` and re-chains it as a
+/// careful forger would (digest, chain hash and checksum recomputed), so only decoding can
+/// object.
+fn rewrite_last_payload(file: &Path, edit: impl Fn(&str) -> String) {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(file).expect("read");
+    let mut at = 8;
+    let mut last = at;
+    while at < bytes.len() {
+        last = at;
+        at += 8 + u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+    }
+    let body = &bytes[last + 8..];
+    let (kind, seq, prev) = (body[0], &body[2..10], &body[10..42]);
+    let payload = edit(std::str::from_utf8(&body[74..]).expect("JSON"));
+    let digest = Sha256::digest(payload.as_bytes());
+    let mut link = Sha256::new();
+    link.update(b"trackplan-ledger-v1");
+    link.update(seq);
+    link.update(prev);
+    link.update([kind]);
+    link.update(digest);
+    let mut new_body = body[..42].to_vec();
+    new_body.extend_from_slice(&link.finalize());
+    new_body.extend_from_slice(payload.as_bytes());
+    let mut out = bytes[..last].to_vec();
+    out.extend_from_slice(&(new_body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(&new_body).to_le_bytes());
+    out.extend_from_slice(&new_body);
+    std::fs::write(file, out).expect("write");
+}
+
+#[test]
+fn a_compact_entry_that_does_not_decode_is_reported_at_its_entry_even_when_rechained() {
+    let cases: [(&str, fn(&str) -> String, &str); 3] = [
+        (
+            "version",
+            |p| p.replace(r#""v":2"#, r#""v":3"#),
+            "unknown entry version 3",
+        ),
+        (
+            "lengths",
+            |p| p.replace(r#""permitted":[true,"#, r#""permitted":["#),
+            "differ in length",
+        ),
+        (
+            "extra",
+            |p| {
+                p.replace(r#""preferences":["#, r#""preferences":["opt_in","#)
+                    .replace(r#""permitted":["#, r#""permitted":[true,"#)
+            },
+            "more purposes than its notice",
+        ),
+    ];
+    for (name, edit, reason) in cases {
+        let dir = TempDir::new(name);
+        let ledger = Ledger::open(&dir.0).expect("open");
+        for n in 0..3 {
+            ledger
+                .record(
+                    &who(n),
+                    &PLAN,
+                    &Consent::none().grant(purpose::ProductAnalytics),
+                    &Collection::new(Method::Accept, Surface::Banner),
+                )
+                .expect("record");
+        }
+        drop(ledger);
+        rewrite_last_payload(&dir.0.join("consent.ledger"), edit);
+        let snapshot = Snapshot::read_dir(&dir.0).expect("read");
+        let broken = snapshot
+            .verification()
+            .broken
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: the bad entry is found"));
+        // A notice, then three entries: the last is #4.
+        assert_eq!(broken.entry, 4, "{name}: {broken}");
+        assert!(broken.reason.contains(reason), "{name}: {broken}");
+        assert_eq!(
+            snapshot.entries().len(),
+            2,
+            "{name}: the entries before it read"
+        );
+        assert!(
+            matches!(
+                Ledger::open(&dir.0),
+                Err(trackplan_runtime::consent::LedgerError::Broken { entry: 4, .. })
+            ),
+            "{name}: the ledger refuses to append"
+        );
+    }
 }
