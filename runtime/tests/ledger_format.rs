@@ -344,9 +344,12 @@ fn rewrite_last_payload(file: &Path, edit: impl Fn(&str) -> String) {
     std::fs::write(file, out).expect("write");
 }
 
+/// How a case changes a payload.
+type Edit = fn(&str) -> String;
+
 #[test]
 fn a_compact_entry_that_does_not_decode_is_reported_at_its_entry_even_when_rechained() {
-    let cases: [(&str, fn(&str) -> String, &str); 3] = [
+    let cases: [(&str, Edit, &str); 3] = [
         (
             "version",
             |p| p.replace(r#""v":2"#, r#""v":3"#),
