@@ -12,6 +12,8 @@
 extern crate trackplan_runtime as trackplan;
 
 mod fixture;
+#[path = "ledger/support.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -179,18 +181,7 @@ fn a_version_1_ledger_reads_as_what_the_compact_form_records_for_the_same_choice
     let first = &new[0];
     assert_eq!(first.pii_principal_id, who(1));
     assert_eq!(first.jurisdiction.as_deref(), Some("DE"));
-    let choices: Vec<_> = first
-        .purposes
-        .iter()
-        .map(|p| {
-            (
-                p.purpose.as_str(),
-                p.legal_basis.key(),
-                p.preference,
-                p.permitted,
-            )
-        })
-        .collect();
+    let choices = support::choices(first);
     assert_eq!(
         choices,
         [
@@ -296,22 +287,6 @@ fn a_version_1_ledger_takes_compact_entries_on_its_chain_and_forgets_across_both
     assert_eq!(snapshot.history(&who(5)).len(), 1);
 }
 
-/// CRC-32 (IEEE), as the frame uses: bitwise, so the test does not share the runtime's code.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// Replaces the payload of the file's last record with `edit(payload)` and re-chains it as a
 /// careful forger would (digest, chain hash and checksum recomputed), so only decoding can
 /// object.
@@ -339,7 +314,7 @@ fn rewrite_last_payload(file: &Path, edit: impl Fn(&str) -> String) {
     new_body.extend_from_slice(payload.as_bytes());
     let mut out = bytes[..last].to_vec();
     out.extend_from_slice(&(new_body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32(&new_body).to_le_bytes());
+    out.extend_from_slice(&support::crc32(&new_body).to_le_bytes());
     out.extend_from_slice(&new_body);
     std::fs::write(file, out).expect("write");
 }
