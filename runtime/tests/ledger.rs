@@ -6,6 +6,8 @@
 extern crate trackplan_runtime as trackplan;
 
 mod fixture;
+#[path = "ledger/support.rs"]
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -158,7 +160,7 @@ fn a_rewritten_entry_with_a_fixed_checksum_is_caught_by_the_chain() {
             .position(|w| w == b"\"opt_in\"")
             .expect("entry #2 says opt_in");
     bytes[at..at + 8].copy_from_slice(b"\"opt_ot\"");
-    let crc = crc32(&bytes[start + 8..end]);
+    let crc = support::crc32(&bytes[start + 8..end]);
     bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&file, &bytes).expect("write");
 
@@ -175,22 +177,6 @@ fn a_rewritten_entry_with_a_fixed_checksum_is_caught_by_the_chain() {
         Err(LedgerError::Broken { entry: 2, .. }) => {}
         other => panic!("expected Broken at #2, got {other:?}"),
     }
-}
-
-/// CRC-32 (IEEE), as the frame uses: bitwise, so the test does not share the runtime's code.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]
@@ -287,18 +273,7 @@ fn an_entry_records_each_purpose_with_its_basis_method_surface_and_texts() {
     assert!(gpc.gpc);
     assert_eq!(gpc.plan_label, "shop@3");
     assert_eq!(gpc.plan_hash, PLAN.hash);
-    let states: Vec<(&str, &str, Preference, bool)> = gpc
-        .purposes
-        .iter()
-        .map(|p| {
-            (
-                p.purpose.as_str(),
-                p.legal_basis.key(),
-                p.preference,
-                p.permitted,
-            )
-        })
-        .collect();
+    let states = support::choices(gpc);
     assert_eq!(
         states,
         [

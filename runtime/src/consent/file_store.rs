@@ -268,8 +268,6 @@ impl Store for FileStore {
         consent: &Consent,
         how: &Collection,
     ) -> Result<EntryId, LedgerError> {
-        let (method, surface, jurisdiction, reconsent, at) = how.parts();
-        let time_ms = at.unwrap_or_else(now_ms);
         let mut inner = self.lock();
         let inner = &mut *inner;
         let notices = &inner.notices;
@@ -295,25 +293,34 @@ impl Store for FileStore {
             });
         }
         seq += 1;
-        let supersedes = inner.last.get(principal).copied();
+        // The subject's last entry becomes this one now (one lookup of the distinct id), and
+        // goes back to what it was if the write fails.
+        let supersedes = inner
+            .last
+            .get_mut(principal)
+            .map(|last| std::mem::replace(last, EntryId(seq)));
         let entry = NewEntry {
-            time_ms,
             principal,
             plan,
             consent,
-            method,
-            surface,
+            how,
             notice_hash: &notice_hash,
-            jurisdiction,
             supersedes,
-            reconsent,
         };
         head = push_record(&mut buf, ENTRY, seq, &head, |b| {
             payload::encode_entry(&entry, b)
         });
         let written_now = self.write(inner, &buf);
         inner.buf = buf;
-        written_now?;
+        if let Err(e) = written_now {
+            if let (Some(before), Some(last)) = (supersedes, inner.last.get_mut(principal)) {
+                *last = before;
+            }
+            return Err(e);
+        }
+        if supersedes.is_none() {
+            inner.last.insert(principal.to_owned(), EntryId(seq));
+        }
         inner.seq = seq;
         inner.head = head;
         if !written {
@@ -324,12 +331,6 @@ impl Store for FileStore {
                 state.1 = true;
             }
             inner.notices.insert(notice_hash.to_string());
-        }
-        match inner.last.get_mut(principal) {
-            Some(last) => *last = EntryId(seq),
-            None => {
-                inner.last.insert(principal.to_owned(), EntryId(seq));
-            }
         }
         Ok(EntryId(seq))
     }
@@ -355,19 +356,26 @@ impl Store for FileStore {
         }
         match proof {
             ForgetProof::Keep => {
+                let notices: HashMap<String, Notice> = raws
+                    .iter()
+                    .filter(|r| r.kind == NOTICE)
+                    .filter_map(|r| payload::decode_notice(r.payload.as_deref()?).ok())
+                    .map(|n| (n.hash(), n))
+                    .collect();
                 let last = raws
                     .iter()
                     .zip(&mine)
                     .filter(|&(_, &m)| m)
                     .filter_map(|(r, _)| {
-                        payload::decode_entry(r.seq, r.payload.as_deref()?, String::new()).ok()
+                        let payload = r.payload.as_deref()?;
+                        payload::decode_entry(r.seq, payload, String::new(), &notices).ok()
                     })
                     .next_back();
                 let Some(last) = last else { return Ok(count) };
                 let seq = inner.seq + 1;
                 let mut buf = Vec::new();
                 let head = push_record(&mut buf, ENTRY, seq, &inner.head, |b| {
-                    payload::write_erasure(b, now_ms(), principal, &last)
+                    payload::write_erasure(b, payload::now_ms(), principal, &last)
                 });
                 self.write(inner, &buf)?;
                 self.sync_inner(inner)?;
@@ -607,12 +615,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn unhex32(hex: &str) -> [u8; 32] {

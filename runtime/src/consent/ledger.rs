@@ -357,7 +357,10 @@ impl Ledger {
 /// Whether `id` looks like a distinct id the tracker makes: `"<8 hex>:<64 hex>"` (HMAC) or
 /// `"anon-<UUID>"`.
 pub(crate) fn is_pseudonymous(id: &str) -> bool {
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    // Not short-circuiting: every call of `record` checks 73 bytes, on whole vectors.
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().fold(true, |ok, b| ok & b.is_ascii_hexdigit())
+    };
     if let Some((key_id, mac)) = id.split_once(':') {
         return hex(key_id, 8) && hex(mac, 64);
     }

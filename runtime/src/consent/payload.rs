@@ -1,30 +1,44 @@
 //! The payload of each ledger record, as JSON: an entry's fields under their Kantara / Fides
 //! names, or a notice's texts. Both stores keep these bytes as they are; the chain covers
 //! them by digest.
+//!
+//! Entries are written in the compact form (version 2, `"v":2`): the per-purpose choice is
+//! listed in the order of the notice the entry names (`preferences`, `permitted`), since the
+//! notice already holds each purpose's id and legal basis and is a record of the same chain,
+//! written before the first entry that names it. Entries of version 1 (no `"v"`: each purpose
+//! spelled out as `{"purpose", "legal_basis", "preference", "permitted"}`) are read as before.
+
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 use super::Consent;
 use super::entry::{EntryId, LedgerEntry, Method, Preference, PurposeChoice, Surface};
+use super::ledger::Collection;
 use super::notice::{Notice, NoticePurpose};
 use crate::plan::{LegalBasis, PlanInfo};
 use trackplan_vocab::Keyword;
 
-/// The fields of a new entry, before it has an id.
+/// The fields of a new entry, before it has an id: what both stores record.
 pub(crate) struct NewEntry<'a> {
-    pub time_ms: i64,
     pub principal: &'a str,
     pub plan: &'static PlanInfo,
     pub consent: &'a Consent,
-    pub method: Method,
-    pub surface: Surface,
+    pub how: &'a Collection,
+    /// The hash of `plan`'s notice, which the store holds (or writes just before).
     pub notice_hash: &'a str,
-    pub jurisdiction: Option<&'a str>,
     pub supersedes: Option<EntryId>,
-    pub reconsent: bool,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn encode_entry(e: &NewEntry<'_>, out: &mut Vec<u8>) {
+    let (method, surface, jurisdiction, reconsent, at) = e.how.parts();
     let permitted = e.consent.permitted(e.plan);
     let bound = e.consent.plan_info().is_some();
     let (granted, explicit, objected) = (
@@ -32,130 +46,141 @@ pub(crate) fn encode_entry(e: &NewEntry<'_>, out: &mut Vec<u8>) {
         e.consent.explicit_set(),
         e.consent.objected_set(),
     );
-    let purposes = e
-        .plan
-        .purposes
-        .iter()
-        .enumerate()
-        .take(trackplan_vocab::MAX_ITEMS)
-        .map(|(i, p)| {
-            let preference = if !bound {
-                Preference::NotGiven
-            } else if explicit.contains(i) {
-                Preference::OptInExplicit
-            } else if granted.contains(i) {
-                Preference::OptIn
-            } else if objected.contains(i) {
-                Preference::OptOut
-            } else {
-                Preference::NotGiven
-            };
-            (p.id, p.basis, preference, permitted.contains(i))
-        });
-    write_entry(
-        out,
-        e.time_ms,
-        e.principal,
-        purposes,
-        e.consent.gpc(),
-        e.consent.is_opted_out(),
-        e.method,
-        e.surface,
-        (e.plan.label, e.plan.hash, e.notice_hash),
-        e.jurisdiction,
-        e.supersedes,
-        e.reconsent,
-    );
+    let purposes = (0..e.plan.purposes.len().min(trackplan_vocab::MAX_ITEMS)).map(|i| {
+        let preference = if !bound {
+            Preference::NotGiven
+        } else if explicit.contains(i) {
+            Preference::OptInExplicit
+        } else if granted.contains(i) {
+            Preference::OptIn
+        } else if objected.contains(i) {
+            Preference::OptOut
+        } else {
+            Preference::NotGiven
+        };
+        (preference, permitted.contains(i))
+    });
+    let fields = Fields {
+        time_ms: at.unwrap_or_else(now_ms),
+        principal: e.principal,
+        gpc: e.consent.gpc(),
+        opt_out_all: e.consent.is_opted_out(),
+        method,
+        surface,
+        plan: (e.plan.label, e.plan.hash, e.notice_hash),
+        jurisdiction,
+        supersedes: e.supersedes,
+        reconsent,
+    };
+    write_entry(out, &fields, purposes);
 }
 
 /// The entry that marks `last` and the subject's entries before it as an erased subject's
 /// (`ForgetProof::Keep`): no purposes, the opt-out of everything, `last`'s plan and surface.
 pub(crate) fn write_erasure(out: &mut Vec<u8>, time_ms: i64, principal: &str, last: &LedgerEntry) {
-    write_entry(
-        out,
+    let fields = Fields {
         time_ms,
         principal,
-        std::iter::empty(),
-        last.gpc,
-        true,
-        Method::Erasure,
-        last.surface,
-        (&last.plan_label, &last.plan_hash, &last.notice_hash),
-        last.jurisdiction.as_deref(),
-        Some(last.id),
-        false,
-    );
+        gpc: last.gpc,
+        opt_out_all: true,
+        method: Method::Erasure,
+        surface: last.surface,
+        plan: (&last.plan_label, &last.plan_hash, &last.notice_hash),
+        jurisdiction: last.jurisdiction.as_deref(),
+        supersedes: Some(last.id),
+        reconsent: false,
+    };
+    write_entry(out, &fields, std::iter::empty());
 }
 
 /// A JSON string literal of `text`.
 fn string(out: &mut Vec<u8>, text: &str) {
-    // Writing a `&str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    // Distinct ids and hashes are hex: nothing to escape (the bytes JSON escapes are the
+    // controls, `"` and `\`; serde_json leaves the rest as they are). Not short-circuiting,
+    // so the check runs on whole vectors.
+    let plain = text
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
-/// The entry payload, written straight into `out` (no intermediate JSON tree: `record` is on
-/// the path of a consent form's submit).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_entry<'p>(
-    out: &mut Vec<u8>,
+/// An entry's fields but its purposes.
+struct Fields<'a> {
     time_ms: i64,
-    principal: &str,
-    purposes: impl Iterator<Item = (&'p str, LegalBasis, Preference, bool)>,
+    principal: &'a str,
     gpc: bool,
     opt_out_all: bool,
     method: Method,
     surface: Surface,
-    (plan_label, plan_hash, notice_hash): (&str, &str, &str),
-    jurisdiction: Option<&str>,
+    /// Plan label, plan hash, notice hash.
+    plan: (&'a str, &'a str, &'a str),
+    jurisdiction: Option<&'a str>,
     supersedes: Option<EntryId>,
     reconsent: bool,
+}
+
+/// The entry payload (version 2), written straight into `out` (no intermediate JSON tree:
+/// `record` is on the path of a consent form's submit). `purposes` are the preference and
+/// whether it was permitted, in the notice's order.
+fn write_entry(
+    out: &mut Vec<u8>,
+    f: &Fields<'_>,
+    purposes: impl Iterator<Item = (Preference, bool)> + Clone,
 ) {
     let flag = |b: bool| if b { "true" } else { "false" };
-    out.extend_from_slice(b"{\"consent_timestamp_ms\":");
-    out.extend_from_slice(itoa::Buffer::new().format(time_ms).as_bytes());
+    out.extend_from_slice(b"{\"v\":2,\"consent_timestamp_ms\":");
+    out.extend_from_slice(itoa::Buffer::new().format(f.time_ms).as_bytes());
     out.extend_from_slice(b",\"pii_principal_id\":");
-    string(out, principal);
-    out.extend_from_slice(b",\"purposes\":[");
-    for (i, (id, basis, preference, permitted)) in purposes.enumerate() {
+    string(out, f.principal);
+    out.extend_from_slice(b",\"preferences\":[");
+    for (i, (preference, _)) in purposes.clone().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"purpose\":");
-        string(out, id);
-        out.extend_from_slice(b",\"legal_basis\":\"");
-        out.extend_from_slice(basis.key().as_bytes());
-        out.extend_from_slice(b"\",\"preference\":\"");
+        out.push(b'"');
         out.extend_from_slice(preference.key().as_bytes());
-        out.extend_from_slice(b"\",\"permitted\":");
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"],\"permitted\":[");
+    for (i, (_, permitted)) in purposes.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
         out.extend_from_slice(flag(permitted).as_bytes());
-        out.push(b'}');
     }
     out.extend_from_slice(b"],\"gpc\":");
-    out.extend_from_slice(flag(gpc).as_bytes());
+    out.extend_from_slice(flag(f.gpc).as_bytes());
     out.extend_from_slice(b",\"opt_out_all\":");
-    out.extend_from_slice(flag(opt_out_all).as_bytes());
+    out.extend_from_slice(flag(f.opt_out_all).as_bytes());
     out.extend_from_slice(b",\"collection_method\":\"");
-    out.extend_from_slice(method.key().as_bytes());
+    out.extend_from_slice(f.method.key().as_bytes());
     out.extend_from_slice(b"\",\"surface\":\"");
-    out.extend_from_slice(surface.key().as_bytes());
+    out.extend_from_slice(f.surface.key().as_bytes());
     out.extend_from_slice(b"\",\"plan_label\":");
-    string(out, plan_label);
+    string(out, f.plan.0);
     out.extend_from_slice(b",\"plan_hash\":");
-    string(out, plan_hash);
+    string(out, f.plan.1);
     out.extend_from_slice(b",\"notice_hash\":");
-    string(out, notice_hash);
+    string(out, f.plan.2);
     out.extend_from_slice(b",\"jurisdiction\":");
-    match jurisdiction {
+    match f.jurisdiction {
         Some(j) => string(out, j),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"supersedes\":");
-    match supersedes {
+    match f.supersedes {
         Some(s) => out.extend_from_slice(itoa::Buffer::new().format(s.0).as_bytes()),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"reconsent\":");
-    out.extend_from_slice(flag(reconsent).as_bytes());
+    out.extend_from_slice(flag(f.reconsent).as_bytes());
     out.push(b'}');
 }
 
@@ -207,26 +232,21 @@ fn basis(map: &Map<String, Value>) -> Result<LegalBasis, String> {
     LegalBasis::from_key(&key).ok_or_else(|| format!("unknown legal basis {key:?}"))
 }
 
-/// Reads an entry's payload; `hash` is its chain hash, hex.
-pub(crate) fn decode_entry(id: u64, payload: &[u8], hash: String) -> Result<LedgerEntry, String> {
+/// Reads an entry's payload; `hash` is its chain hash, hex. `notices` are the notices of the
+/// chain before it, by hash: a compact entry (version 2) names its purposes through one.
+pub(crate) fn decode_entry(
+    id: u64,
+    payload: &[u8],
+    hash: String,
+    notices: &HashMap<String, Notice>,
+) -> Result<LedgerEntry, String> {
     let map = object(payload)?;
-    let purposes = map
-        .get("purposes")
-        .and_then(Value::as_array)
-        .ok_or("field `purposes` is missing")?
-        .iter()
-        .map(|p| {
-            let p = p.as_object().ok_or("a purpose is not an object")?;
-            let preference = text(p, "preference")?;
-            Ok(PurposeChoice {
-                purpose: text(p, "purpose")?,
-                legal_basis: basis(p)?,
-                preference: Preference::from_key(&preference)
-                    .ok_or_else(|| format!("unknown preference {preference:?}"))?,
-                permitted: flag(p, "permitted")?,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let notice_hash = text(&map, "notice_hash")?;
+    let purposes = match map.get("v") {
+        None => purposes_v1(&map)?,
+        Some(v) if v.as_u64() == Some(2) => purposes_v2(&map, notices.get(&notice_hash))?,
+        Some(v) => return Err(format!("unknown entry version {v}")),
+    };
     let method = text(&map, "collection_method")?;
     let surface = text(&map, "surface")?;
     Ok(LedgerEntry {
@@ -245,7 +265,7 @@ pub(crate) fn decode_entry(id: u64, payload: &[u8], hash: String) -> Result<Ledg
             .ok_or_else(|| format!("unknown surface {surface:?}"))?,
         plan_label: text(&map, "plan_label")?,
         plan_hash: text(&map, "plan_hash")?,
-        notice_hash: text(&map, "notice_hash")?,
+        notice_hash,
         jurisdiction: map
             .get("jurisdiction")
             .and_then(Value::as_str)
@@ -255,6 +275,70 @@ pub(crate) fn decode_entry(id: u64, payload: &[u8], hash: String) -> Result<Ledg
         erased_subject: false,
         hash,
     })
+}
+
+/// The notice hash an entry's payload names, without decoding the rest.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn notice_hash_of(payload: &[u8]) -> Option<String> {
+    text(&object(payload).ok()?, "notice_hash").ok()
+}
+
+fn array<'m>(map: &'m Map<String, Value>, key: &str) -> Result<&'m Vec<Value>, String> {
+    map.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("field `{key}` is missing or not a list"))
+}
+
+fn preference(key: &str) -> Result<Preference, String> {
+    Preference::from_key(key).ok_or_else(|| format!("unknown preference {key:?}"))
+}
+
+/// Version 1: each purpose spelled out.
+fn purposes_v1(map: &Map<String, Value>) -> Result<Vec<PurposeChoice>, String> {
+    array(map, "purposes")?
+        .iter()
+        .map(|p| {
+            let p = p.as_object().ok_or("a purpose is not an object")?;
+            Ok(PurposeChoice {
+                purpose: text(p, "purpose")?,
+                legal_basis: basis(p)?,
+                preference: preference(&text(p, "preference")?)?,
+                permitted: flag(p, "permitted")?,
+            })
+        })
+        .collect()
+}
+
+/// Version 2: the choices in the order of the notice's purposes, which give id and basis.
+fn purposes_v2(
+    map: &Map<String, Value>,
+    notice: Option<&Notice>,
+) -> Result<Vec<PurposeChoice>, String> {
+    let preferences = array(map, "preferences")?;
+    let permitted = array(map, "permitted")?;
+    if preferences.len() != permitted.len() {
+        return Err("fields `preferences` and `permitted` differ in length".into());
+    }
+    if preferences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let notice = notice.ok_or("it names a notice that no record before it holds")?;
+    if preferences.len() > notice.purposes.len() {
+        return Err("it lists more purposes than its notice has".into());
+    }
+    preferences
+        .iter()
+        .zip(permitted)
+        .zip(&notice.purposes)
+        .map(|((preference_key, permitted), shown)| {
+            Ok(PurposeChoice {
+                purpose: shown.id.clone(),
+                legal_basis: shown.legal_basis,
+                preference: preference(preference_key.as_str().ok_or("a preference is not text")?)?,
+                permitted: permitted.as_bool().ok_or("a permission is not a boolean")?,
+            })
+        })
+        .collect()
 }
 
 /// Reads a notice's payload; checks that its texts hash to the `notice_hash` it names.

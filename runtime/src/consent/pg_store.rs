@@ -18,6 +18,7 @@
 //! Commits are as durable as the server's `synchronous_commit` makes them (on by default):
 //! `record` returns after the commit.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use postgres::{Client, NoTls, Transaction};
@@ -188,8 +189,6 @@ impl Store for PgStore {
         consent: &Consent,
         how: &Collection,
     ) -> Result<EntryId, LedgerError> {
-        let (method, surface, jurisdiction, reconsent, at) = how.parts();
-        let time_ms = at.unwrap_or_else(super::file_store::now_ms);
         let notice = Notice::of(plan);
         let notice_hash = notice.hash();
         let mut client = self.client()?;
@@ -225,16 +224,12 @@ impl Store for PgStore {
             .map(|s| EntryId(u64::try_from(s).unwrap_or(0)));
         seq += 1;
         let entry = NewEntry {
-            time_ms,
             principal,
             plan,
             consent,
-            method,
-            surface,
+            how,
             notice_hash: &notice_hash,
-            jurisdiction,
             supersedes,
-            reconsent,
         };
         let mut body = Vec::with_capacity(768);
         payload::encode_entry(&entry, &mut body);
@@ -263,14 +258,33 @@ impl Store for PgStore {
         match proof {
             ForgetProof::Keep => {
                 let seq_last = u64::try_from(last_row.get::<_, i64>(0)).unwrap_or(0);
-                let last = payload::decode_entry(seq_last, last_row.get(1), String::new())
+                let last_payload: &[u8] = last_row.get(1);
+                // A compact entry names its purposes through its notice: read that too.
+                let mut notices = HashMap::new();
+                if let Some(hash) = payload::notice_hash_of(last_payload) {
+                    let row = tx
+                        .query_opt(
+                            &format!(
+                                "SELECT payload FROM {TABLE} WHERE notice = $1 AND kind = $2 \
+                                 AND payload IS NOT NULL LIMIT 1"
+                            ),
+                            &[&hash, &i16::from(NOTICE)],
+                        )
+                        .map_err(db)?;
+                    if let Some(notice) =
+                        row.and_then(|r| payload::decode_notice(r.get::<_, &[u8]>(0)).ok())
+                    {
+                        notices.insert(hash, notice);
+                    }
+                }
+                let last = payload::decode_entry(seq_last, last_payload, String::new(), &notices)
                     .map_err(|reason| LedgerError::Broken {
-                        entry: seq_last,
-                        reason,
-                    })?;
+                    entry: seq_last,
+                    reason,
+                })?;
                 let (seq, prev) = head(&mut tx)?;
                 let mut body = Vec::new();
-                payload::write_erasure(&mut body, super::file_store::now_ms(), principal, &last);
+                payload::write_erasure(&mut body, payload::now_ms(), principal, &last);
                 insert(&mut tx, seq + 1, ENTRY, &prev, &body, Some(principal), None)?;
             }
             ForgetProof::Delete => {

@@ -129,8 +129,13 @@ impl Snapshot {
                         NOTICE => payload::decode_notice(payload).map(|n| {
                             snapshot.notices.insert(n.hash(), n);
                         }),
-                        ENTRY => payload::decode_entry(raw.seq, payload, chain::hex(&hash))
-                            .map(|e| snapshot.entries.push(e)),
+                        ENTRY => payload::decode_entry(
+                            raw.seq,
+                            payload,
+                            chain::hex(&hash),
+                            &snapshot.notices,
+                        )
+                        .map(|e| snapshot.entries.push(e)),
                         other => Err(format!("unknown record kind {other}")),
                     };
                     if let Err(reason) = decoded {
