@@ -144,6 +144,9 @@ fn thread_cpu() -> Duration {
 
 const CHUNK: u32 = 4_096;
 
+/// A variant's name, the tracker it flushes, and one call.
+type Variant<'a> = (&'static str, &'a Tracker, Box<dyn Fn() + 'a>);
+
 /// CPU time per call of `op` over one chunk, then an untimed flush.
 fn round(tracker: &Tracker, op: &dyn Fn()) -> f64 {
     let start = thread_cpu();
@@ -184,7 +187,7 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
     let concurrent =
         delivering.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
-    let variants: [(&str, &Tracker, Box<dyn Fn()>); 5] = [
+    let variants: [Variant<'_>; 5] = [
         ("floor", &tracker, Box::new(floor)),
         ("track_deferred", &tracker, Box::new(|| track(&subject))),
         (
