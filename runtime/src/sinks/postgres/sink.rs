@@ -41,9 +41,10 @@ pub enum PostgresError {
 /// Writes the tables of [`postgres_ddl`] (`trackplan schema --sql postgres PLAN` prints them
 /// with the plan's typed views) in a schema of their own (default `trackplan`):
 ///
-/// - each batch of events is one transaction: `COPY` into a temporary staging table, then
-///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so a batch that is retried (its
-///   commit's answer lost) or replayed from the spool adds no row twice;
+/// - each batch of events is one transaction: a binary `COPY` straight into `events`; when
+///   an insert id is there already (a batch retried because its commit's answer was lost, or
+///   replayed from the spool), the batch goes again through a temporary staging table and
+///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so no row is added twice;
 /// - a profile, group, join or link message is logged once by insert id in `updates` and,
 ///   only when new, applied to `profiles`, `groups`, `memberships` or `links` (`add` and
 ///   `union` stay exact under retries);
@@ -73,7 +74,7 @@ pub struct Postgres {
     limits: BatchLimits,
     retry: RetryPolicy,
     client: Option<Client>,
-    /// The `COPY` text of the batch's events, reused.
+    /// The binary `COPY` stream of the batch's events, reused.
     copy: Vec<u8>,
 }
 
@@ -92,6 +93,7 @@ impl fmt::Debug for Postgres {
 }
 
 /// How a failed statement is handled.
+#[derive(Debug)]
 enum Failure {
     /// The connection or the server's state: try again later, on a new connection.
     Transient(String),
@@ -321,13 +323,15 @@ fn write_batch(
     dedupe: bool,
 ) -> Result<(), Failure> {
     copy.clear();
+    copy.extend_from_slice(BINARY_HEADER);
     let mut events = 0;
     for e in batch {
         if let Message::Track { groups } = &e.message {
-            copy_row(copy, e, groups.as_deref());
+            copy_row(copy, e, groups.as_deref())?;
             events += 1;
         }
     }
+    copy.extend_from_slice(&TRAILER.to_be_bytes());
     if events > 0 {
         let target = if dedupe {
             "trackplan_stage".to_owned()
@@ -335,7 +339,9 @@ fn write_batch(
             format!("{schema}.events")
         };
         let mut writer = tx
-            .copy_in(&format!("COPY {target} {COLUMNS} FROM STDIN"))
+            .copy_in(&format!(
+                "COPY {target} {COLUMNS} FROM STDIN (FORMAT binary)"
+            ))
             .pg()?;
         // A write error is the connection's; `finish` reports the server's verdict.
         writer.write_all(copy).map_err(|e| {
@@ -361,41 +367,109 @@ fn write_batch(
     Ok(())
 }
 
-/// One `COPY` text-format row of the staging table.
-fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) {
-    copy_text(out, e.insert_id.as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.event.as_bytes());
-    out.push(b'\t');
-    // ISO-8601 UTC with milliseconds, which `timestamptz` reads exactly.
-    let time = Timestamp::from_unix_millis(e.time_ms).iso8601();
-    out.extend_from_slice(time.as_str().as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.distinct_id.as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.plan.label.as_bytes());
-    out.push(b'\t');
-    // Purpose ids are plan identifiers (a-z, 0-9, _): no array quoting needed.
-    out.push(b'{');
-    for (i, id) in e.plan.purpose_ids(e.purposes).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        copy_text(out, id.as_bytes());
-    }
-    out.push(b'}');
-    out.push(b'\t');
+/// The signature, flags and header extension length that open a binary `COPY` stream.
+const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The field count of an `events` row, and the `-1` that ends the stream.
+const FIELDS: i16 = 8;
+const TRAILER: i16 = -1;
+
+/// The OID of `text`, the element type of the `purposes` array.
+const TEXT_OID: u32 = 25;
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The longest value PostgreSQL stores in a field (1 GiB).
+const MAX_FIELD: usize = 1 << 30;
+
+/// One row of a binary `COPY` into `events` (or the staging table), in [`COLUMNS`] order:
+/// each field is its length (`i32`, `-1` for NULL) and PostgreSQL's binary form of the
+/// value, so the server parses no text but the JSON. Errs (without the value) when a field is
+/// longer than PostgreSQL stores.
+fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) -> Result<(), Failure> {
+    out.extend_from_slice(&FIELDS.to_be_bytes());
+    field(out, e.insert_id.as_bytes())?;
+    field(out, e.event.as_bytes())?;
+    out.extend_from_slice(&8i32.to_be_bytes());
+    out.extend_from_slice(&pg_micros(e.time_ms).to_be_bytes());
+    field(out, e.distinct_id.as_bytes())?;
+    field(out, e.plan.label.as_bytes())?;
+    text_array(out, e.plan.purpose_ids(e.purposes))?;
     match groups {
         Some(groups) if !groups.is_empty() => {
-            let mut json = Vec::new();
+            let mut json = vec![JSONB_VERSION];
             groups_json(&mut json, groups);
-            copy_text(out, &json);
+            field(out, &json)?;
         }
-        _ => out.extend_from_slice(b"\\N"),
+        _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
     }
-    out.push(b'\t');
-    copy_text(out, e.properties.as_bytes());
-    out.push(b'\n');
+    jsonb_field(out, e.properties.as_bytes())
+}
+
+/// `timestamptz`'s binary form of Unix milliseconds: microseconds since 2000-01-01 UTC. A time
+/// PostgreSQL cannot hold becomes a finite value out of its range (not `i64::MAX`, which reads
+/// as `infinity`), so the server refuses that row.
+fn pg_micros(time_ms: i64) -> i64 {
+    time_ms
+        .checked_mul(1000)
+        .and_then(|us| us.checked_sub(PG_EPOCH_MICROS))
+        .unwrap_or(i64::MAX - 1)
+}
+
+/// The version byte that starts `jsonb`'s binary form (the JSON text follows).
+const JSONB_VERSION: u8 = 1;
+
+/// A field of `bytes` as they are (`text`).
+fn field(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Failure> {
+    out.extend_from_slice(&field_len(bytes.len())?.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// A `jsonb` field: the version byte, then the JSON text.
+fn jsonb_field(out: &mut Vec<u8>, json: &[u8]) -> Result<(), Failure> {
+    out.extend_from_slice(&field_len(json.len() + 1)?.to_be_bytes());
+    out.push(JSONB_VERSION);
+    out.extend_from_slice(json);
+    Ok(())
+}
+
+fn field_len(len: usize) -> Result<i32, Failure> {
+    if len > MAX_FIELD {
+        return Err(Failure::Data(format!(
+            "PostgreSQL: a value of {len} bytes is longer than a field holds (1 GiB)"
+        )));
+    }
+    Ok(len as i32)
+}
+
+/// A binary one-dimensional `text[]` field (the event's purposes): dimensions, no-NULL flag,
+/// element type, then (length, lower bound 1) and each element as a field.
+fn text_array<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a str>) -> Result<(), Failure> {
+    let at = out.len();
+    // The field's length, the dimensions and the element count are set once known.
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&TEXT_OID.to_be_bytes());
+    let dim = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&1i32.to_be_bytes());
+    let mut n = 0i32;
+    for id in items {
+        field(out, id.as_bytes())?;
+        n += 1;
+    }
+    if n == 0 {
+        // No dimensions at all: PostgreSQL's empty array.
+        out.truncate(dim);
+    } else {
+        out[dim..dim + 4].copy_from_slice(&n.to_be_bytes());
+        out[at + 4..at + 8].copy_from_slice(&1i32.to_be_bytes());
+    }
+    let len = field_len(out.len() - at - 4)?;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(())
 }
 
 /// `[{"kind":…,"key":…,"id":…}, …]`.
@@ -414,25 +488,6 @@ fn groups_json(out: &mut Vec<u8>, groups: &[GroupRef]) {
         out.push(b'}');
     }
     out.push(b']');
-}
-
-/// Escapes a value for `COPY … FROM STDIN` text format: backslash, tab, newline and carriage
-/// return are the format's own characters.
-fn copy_text(out: &mut Vec<u8>, value: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in value.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        out.extend_from_slice(&value[start..i]);
-        out.extend_from_slice(escape);
-        start = i + 1;
-    }
-    out.extend_from_slice(&value[start..]);
 }
 
 /// Logs one profile, group, join or link message in `updates` and applies it when it is new.
@@ -770,10 +825,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_the_formats_own_characters() {
+    fn binary_fields_are_postgresqls_wire_forms() {
+        // 2000-01-01T00:00:00.001Z is 1000 µs after PostgreSQL's epoch; the Unix epoch before it.
+        assert_eq!(pg_micros(946_684_800_001), 1000);
+        assert_eq!(pg_micros(0), -946_684_800_000_000);
+        assert_eq!(
+            pg_micros(i64::MAX),
+            i64::MAX - 1,
+            "out of range, never infinity"
+        );
+
         let mut out = Vec::new();
-        copy_text(&mut out, b"a\\b\tc\nd\re \"q\"");
-        assert_eq!(out, b"a\\\\b\\tc\\nd\\re \"q\"");
+        text_array(&mut out, ["ab", "c"].into_iter()).expect("fits");
+        let int = |n: i32| n.to_be_bytes().to_vec();
+        let expected = [
+            int(31), // the field's length: 5 headers, 2 + 4 and 1 + 4
+            int(1),  // one dimension
+            int(0),  // no NULLs
+            int(25), // of text
+            int(2),  // two elements
+            int(1),  // from index 1
+            int(2),
+            b"ab".to_vec(),
+            int(1),
+            b"c".to_vec(),
+        ]
+        .concat();
+        assert_eq!(out, expected);
+
+        out.clear();
+        text_array(&mut out, std::iter::empty()).expect("fits");
+        assert_eq!(
+            out,
+            [int(12), int(0), int(0), int(25)].concat(),
+            "the empty array"
+        );
+
+        out.clear();
+        jsonb_field(&mut out, br#"{"a":1}"#).expect("fits");
+        assert_eq!(out, [int(8), vec![1], br#"{"a":1}"#.to_vec()].concat());
+        assert_eq!(BINARY_HEADER.len(), 19);
     }
 
     #[test]
