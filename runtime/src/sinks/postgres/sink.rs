@@ -6,9 +6,10 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, Transaction};
+use postgres::{Client, Config, Transaction};
 
-use super::ddl::{InvalidSchemaName, check_schema_name, postgres_ddl};
+use super::ddl::{InvalidSchemaName, check_schema_name};
+use super::lane::{Lane, Target};
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::retention::Pruned;
 use crate::sink::{
@@ -45,6 +46,8 @@ pub enum PostgresError {
 ///   an insert id is there already (a batch retried because its commit's answer was lost, or
 ///   replayed from the spool), the batch goes again through a temporary staging table and
 ///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so no row is added twice;
+/// - a batch of 1000 events or more is split over two connections written at the same time
+///   ([`Postgres::connections`]), each part its own transaction and exactly-once by itself;
 /// - a profile, group, join or link message is logged once by insert id in `updates` and,
 ///   only when new, applied to `profiles`, `groups`, `memberships` or `links` (`add` and
 ///   `union` stay exact under retries);
@@ -68,33 +71,35 @@ pub enum PostgresError {
 /// # let _ = warehouse; Ok(()) }
 /// ```
 pub struct Postgres {
-    config: Config,
-    schema: String,
-    manage_tables: bool,
+    target: Target,
     limits: BatchLimits,
     retry: RetryPolicy,
-    client: Option<Client>,
-    /// The binary `COPY` stream of the batch's events, reused.
-    copy: Vec<u8>,
+    /// The connections a batch is written over; the first also runs the updates, erasure,
+    /// access and prune.
+    lanes: Vec<Lane>,
 }
 
 impl fmt::Debug for Postgres {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Host, port, database and user only: never the password.
         f.debug_struct("Postgres")
-            .field("hosts", &self.config.get_hosts())
-            .field("ports", &self.config.get_ports())
-            .field("dbname", &self.config.get_dbname())
-            .field("user", &self.config.get_user())
-            .field("schema", &self.schema)
-            .field("connected", &self.client.is_some())
+            .field("hosts", &self.target.config.get_hosts())
+            .field("ports", &self.target.config.get_ports())
+            .field("dbname", &self.target.config.get_dbname())
+            .field("user", &self.target.config.get_user())
+            .field("schema", &self.target.schema)
+            .field("connections", &self.lanes.len())
+            .field(
+                "connected",
+                &self.lanes.iter().filter(|l| l.is_connected()).count(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 /// How a failed statement is handled.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// The connection or the server's state: try again later, on a new connection.
     Transient(String),
     /// The rows themselves (a value the column refuses): try the rows one by one.
@@ -152,24 +157,25 @@ impl Postgres {
         }
         config.application_name("trackplan");
         Ok(Postgres {
-            config,
-            schema: "trackplan".to_owned(),
-            manage_tables: true,
+            target: Target {
+                config,
+                schema: "trackplan".to_owned(),
+                manage_tables: true,
+            },
             limits: BatchLimits {
                 max_events: 5000,
                 max_bytes: 8 << 20,
                 max_delay: Duration::from_millis(500),
             },
             retry: RetryPolicy::default(),
-            client: None,
-            copy: Vec::new(),
+            lanes: (0..2).map(|_| Lane::default()).collect(),
         })
     }
 
     /// The PostgreSQL schema the tables live in (default `trackplan`): a plain identifier.
     pub fn schema(mut self, name: &str) -> Result<Postgres, PostgresError> {
         check_schema_name(name)?;
-        name.clone_into(&mut self.schema);
+        name.clone_into(&mut self.target.schema);
         Ok(self)
     }
 
@@ -177,7 +183,7 @@ impl Postgres {
     /// (default `true`). Turn it off for a role without DDL rights, after applying
     /// `trackplan schema --sql postgres` yourself.
     pub fn manage_tables(mut self, yes: bool) -> Postgres {
-        self.manage_tables = yes;
+        self.target.manage_tables = yes;
         self
     }
 
@@ -187,88 +193,119 @@ impl Postgres {
         self
     }
 
+    /// How many connections a large batch is written over at once (default 2; 0 counts as
+    /// 1). A batch of at least 500 events per connection is split into that many parts of
+    /// consecutive events, each its own transaction on its own connection, written at the
+    /// same time: the server's work per row (`jsonb`, heap, indexes, WAL) is what limits
+    /// delivery, and a second backend does it on a second core. Profile, group, join and link
+    /// messages stay in the first part, in order. Exactly once still holds: a part that
+    /// committed while another failed adds nothing when the batch is retried. Every
+    /// connection is kept between batches, so the server sees up to `n` sessions per sink.
+    pub fn connections(mut self, n: usize) -> Postgres {
+        self.lanes = (0..n.max(1)).map(|_| Lane::default()).collect();
+        self
+    }
+
     /// How a batch that could not be written (server down, connection lost) is retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Postgres {
         self.retry = policy;
         self
     }
 
-    /// The kept connection, connecting (and creating the tables) when there is none or the
-    /// server closed it.
-    fn client(&mut self) -> Result<&mut Client, Failure> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-        }
-        if self.client.is_none() {
-            let mut client = self.config.connect(NoTls).map_err(|e| Failure::of(&e))?;
-            let mut setup = String::new();
-            // The DDL only when a table is missing: `CREATE INDEX IF NOT EXISTS` still locks
-            // its table, which would hold up other writers while this one connects.
-            if self.manage_tables && !tables_exist(&mut client, &self.schema)? {
-                setup.push_str(&postgres_ddl(&self.schema).unwrap_or_default());
-            }
-            setup.push_str(STAGE);
-            client.batch_execute(&setup).map_err(|e| Failure::of(&e))?;
-            self.client = Some(client);
-        }
-        self.client
-            .as_mut()
-            .ok_or_else(|| Failure::Transient("PostgreSQL connection: not connected".to_owned()))
-    }
-
-    /// Runs `f` in a transaction on the kept connection; a transient failure drops the
-    /// connection so the next call connects again.
-    fn in_transaction<T>(
-        &mut self,
-        f: impl FnOnce(&mut Transaction<'_>, &str, &mut Vec<u8>) -> Result<T, Failure>,
-    ) -> Result<T, Failure> {
-        let mut copy = std::mem::take(&mut self.copy);
-        let schema = self.schema.clone();
-        let result = self.client().and_then(|client| {
-            let mut tx = client.transaction().map_err(|e| Failure::of(&e))?;
-            let value = f(&mut tx, &schema, &mut copy)?;
-            tx.commit().map_err(|e| Failure::of(&e))?;
-            Ok(value)
-        });
-        self.copy = copy;
-        if let Err(Failure::Transient(_)) = &result {
-            self.client = None;
-        }
-        result
-    }
-
-    /// [`Postgres::in_transaction`], tried once more on a fresh connection when the kept one
-    /// turned out to be dead: for the data subject's requests and prunes, which are not
-    /// retried by the worker.
+    /// A transaction on the first connection, tried once more on a fresh connection when the
+    /// kept one turned out to be dead: for the data subject's requests and prunes, which are
+    /// not retried by the worker.
     fn in_transaction_again<T>(
         &mut self,
         mut f: impl FnMut(&mut Transaction<'_>, &str) -> Result<T, postgres::Error>,
     ) -> Result<T, String> {
-        let had_connection = self.client.is_some();
-        match self.in_transaction(|tx, schema, _| f(tx, schema).pg()) {
+        let (target, lane) = (&self.target, &mut self.lanes[0]);
+        let had_connection = lane.is_connected();
+        match lane.in_transaction(target, |tx, schema, _| f(tx, schema).pg()) {
             Ok(value) => Ok(value),
-            Err(Failure::Transient(_)) if had_connection => self
-                .in_transaction(|tx, schema, _| f(tx, schema).pg())
+            Err(Failure::Transient(_)) if had_connection => lane
+                .in_transaction(target, |tx, schema, _| f(tx, schema).pg())
                 .map_err(|failure| reason(&failure)),
             Err(failure) => Err(reason(&failure)),
         }
     }
 
-    /// Writes `batch` in one transaction: the events `COPY`'d straight into `events`; when one
-    /// of them is there already (a retried or replayed batch), again through the staging
-    /// table, skipping those.
+    /// Writes `batch`: on the first connection alone when it is small; else its events split
+    /// over the connections, each part one transaction written at the same time, the first
+    /// part also holding every profile, group, join and link message in order.
+    ///
+    /// Each part is exactly-once by insert id on its own, so a part that committed while
+    /// another failed adds nothing when the worker retries the whole batch.
     fn write(&mut self, batch: &[&Envelope]) -> Result<(), Failure> {
-        match self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, false)) {
-            Err(Failure::Duplicate(_)) => {
-                self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, true))
-            }
-            other => other,
+        let tracks = batch.iter().filter(|e| is_track(e)).count();
+        let parts = self.lanes.len().min(tracks / MIN_PER_CONNECTION).max(1);
+        let (target, lanes) = (&self.target, &mut self.lanes);
+        if parts == 1 {
+            return lanes[0].write(target, batch);
         }
+        let parts = split(batch, tracks, parts);
+        let results: Vec<Result<(), Failure>> = std::thread::scope(|scope| {
+            let (first, others) = lanes.split_first_mut().expect("one connection at least");
+            let others: Vec<_> = others
+                .iter_mut()
+                .zip(&parts[1..])
+                .map(|(lane, part)| scope.spawn(move || lane.write(target, part)))
+                .collect();
+            let mut results = vec![first.write(target, &parts[0])];
+            for handle in others {
+                results.push(
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            results
+        });
+        // The most hopeful verdict that covers every part: a transient failure retries the
+        // whole batch (parts already committed add nothing again), a refused row sends the
+        // batch row by row.
+        let mut worst = Ok(());
+        for result in results {
+            worst = match (worst, result) {
+                (Err(Failure::Transient(r)), _) | (_, Err(Failure::Transient(r))) => {
+                    Err(Failure::Transient(r))
+                }
+                (Err(Failure::Data(r)), _) | (_, Err(Failure::Data(r))) => Err(Failure::Data(r)),
+                (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+                (Ok(()), Ok(())) => Ok(()),
+            };
+        }
+        worst
     }
 }
 
+/// A batch is split over several connections only when each part gets at least this many
+/// events: below it, the extra transaction and thread cost more than they save.
+const MIN_PER_CONNECTION: usize = 500;
+
+fn is_track(e: &Envelope) -> bool {
+    matches!(e.message, Message::Track { .. })
+}
+
+/// `batch` in `n` parts: its `tracks` events in consecutive, equal runs, and every other
+/// message in the first part, each part in the batch's order.
+fn split<'a>(batch: &[&'a Envelope], tracks: usize, n: usize) -> Vec<Vec<&'a Envelope>> {
+    let per_part = tracks.div_ceil(n);
+    let mut parts: Vec<Vec<&Envelope>> = (0..n).map(|_| Vec::with_capacity(per_part + 1)).collect();
+    let mut seen = 0;
+    for &e in batch {
+        if is_track(e) {
+            parts[seen / per_part].push(e);
+            seen += 1;
+        } else {
+            parts[0].push(e);
+        }
+    }
+    parts
+}
+
 /// Whether every table of [`postgres_ddl`] exists in `schema`.
-fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
+pub(super) fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
     let row = client
         .query_one(
             "SELECT count(to_regclass(format('%s.%s', $1::text, t))) = 6 FROM unnest(ARRAY[\
@@ -280,7 +317,7 @@ fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
 }
 
 /// `?` on a statement's result: its error classified.
-trait Classify<T> {
+pub(super) trait Classify<T> {
     fn pg(self) -> Result<T, Failure>;
 }
 
@@ -300,7 +337,7 @@ fn reason(failure: &Failure) -> String {
 }
 
 /// The session's staging table for `COPY`: emptied at every commit.
-const STAGE: &str = "
+pub(super) const STAGE: &str = "
 CREATE TEMPORARY TABLE IF NOT EXISTS trackplan_stage (
     insert_id text, event text, time timestamptz, distinct_id text, plan text,
     purposes text[], groups jsonb, properties jsonb
@@ -315,7 +352,7 @@ fn at(param: &str) -> String {
     format!("(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')")
 }
 
-fn write_batch(
+pub(super) fn write_batch(
     tx: &mut Transaction<'_>,
     schema: &str,
     copy: &mut Vec<u8>,
@@ -751,8 +788,11 @@ impl Sink for Postgres {
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
         let source = format!(
             "PostgreSQL {} schema {}",
-            self.config.get_dbname().unwrap_or("(default database)"),
-            self.schema
+            self.target
+                .config
+                .get_dbname()
+                .unwrap_or("(default database)"),
+            self.target.schema
         );
         let result = self.in_transaction_again(|tx, s| {
             let mut records = Vec::new();
