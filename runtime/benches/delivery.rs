@@ -453,10 +453,16 @@ fn postgres_delivery(c: &mut Criterion) {
         batch(round)
     };
 
-    // The sink as configured by default (the batch over two connections at once), and on one.
-    for (name, connections) in [("copy", 2), ("copy_1_connection", 1)] {
+    // The sink as configured by default (the batch over two connections at once), and on one
+    // (into tables of its own, so that it starts from empty tables too).
+    for (name, connections, schema) in [
+        ("copy", 2, "trackplan"),
+        ("copy_1_connection", 1, "bench_one"),
+    ] {
         let mut sink = Postgres::new(&server.url())
             .expect("url")
+            .schema(schema)
+            .expect("schema")
             .connections(connections);
         // Connect (and create the tables) before measuring.
         assert_eq!(sink.deliver(&next()), Outcome::Delivered);
