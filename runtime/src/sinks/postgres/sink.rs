@@ -261,9 +261,9 @@ impl Postgres {
             }
             results
         });
-        // The most hopeful verdict that covers every part: a transient failure retries the
-        // whole batch (parts already committed add nothing again), a refused row sends the
-        // batch row by row.
+        // One verdict for the batch: a transient failure anywhere retries the whole batch
+        // (parts already committed add nothing again); else a refused row sends the batch row
+        // by row (committed rows are skipped by insert id); else the first other failure.
         let mut worst = Ok(());
         for result in results {
             worst = match (worst, result) {
