@@ -565,6 +565,32 @@ fn a_large_batch_goes_over_two_connections_exactly_once_with_its_updates_in_orde
     );
 }
 
+#[test]
+fn sinks_starting_together_on_an_empty_database_all_deliver() {
+    let server = PgServer::start();
+    // Four sinks (eight connections) create the tables at the same moment: a collision in the
+    // catalog is at most a retry, never a failed batch.
+    std::thread::scope(|s| {
+        for k in 0..4u32 {
+            let server = &server;
+            s.spawn(move || {
+                let mut sink = sink(server);
+                let batch = tracks(k * 1200, 1200);
+                for attempt in 1.. {
+                    match sink.deliver(&batch) {
+                        Outcome::Delivered => break,
+                        Outcome::Retry { .. } if attempt < 20 => {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        other => panic!("sink {k}, attempt {attempt}: {other:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_each_once(&server, 4800);
+}
+
 fn sink_with_one_connection(server: &PgServer) -> Postgres {
     sink(server).connections(1)
 }

@@ -8,6 +8,20 @@ use super::ddl::postgres_ddl;
 use super::sink::{Classify, Failure, STAGE, tables_exist, write_batch};
 use crate::sink::Envelope;
 
+/// Whether the DDL failed because another session was creating the same object.
+fn created_meanwhile(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|code| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::DUPLICATE_TABLE,
+            SqlState::DUPLICATE_SCHEMA,
+            SqlState::DUPLICATE_OBJECT,
+        ]
+        .contains(code)
+    })
+}
+
 /// Where and how a lane connects: the same for every lane of a sink.
 pub(super) struct Target {
     pub(super) config: Config,
@@ -30,6 +44,12 @@ impl Lane {
         self.client.is_some()
     }
 
+    /// Connects (and creates the tables) unless connected: before the other lanes connect,
+    /// so that only one session runs the DDL (two at once would collide in the catalog).
+    pub(super) fn connect(&mut self, to: &Target) -> Result<(), Failure> {
+        self.client(to).map(|_| ())
+    }
+
     /// The kept connection, connecting (and creating the tables) when there is none or the
     /// server closed it.
     fn client(&mut self, to: &Target) -> Result<&mut Client, Failure> {
@@ -45,7 +65,17 @@ impl Lane {
                 setup.push_str(&postgres_ddl(&to.schema).unwrap_or_default());
             }
             setup.push_str(STAGE);
-            client.batch_execute(&setup).pg()?;
+            client
+                .batch_execute(&setup)
+                .map_err(|e| match Failure::of(&e) {
+                    // Another session created the same table or schema at the same moment (the
+                    // catalog's unique index, or `IF NOT EXISTS` checked before it committed):
+                    // the next attempt finds it.
+                    Failure::Duplicate(r) | Failure::Permanent(r) if created_meanwhile(&e) => {
+                        Failure::Transient(r)
+                    }
+                    other => other,
+                })?;
             self.client = Some(client);
         }
         self.client

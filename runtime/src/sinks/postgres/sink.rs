@@ -111,7 +111,7 @@ pub(super) enum Failure {
 }
 
 impl Failure {
-    fn of(e: &postgres::Error) -> Failure {
+    pub(super) fn of(e: &postgres::Error) -> Failure {
         let Some(db) = e.as_db_error() else {
             // I/O, a closed connection, a timeout: nothing the server decided.
             return Failure::Transient(format!("PostgreSQL connection: {}", short(e)));
@@ -244,6 +244,8 @@ impl Postgres {
             return lanes[0].write(target, batch);
         }
         let parts = split(batch, tracks, parts);
+        // A failed connect keeps no connection: the next attempt connects again.
+        lanes[0].connect(target)?;
         let results: Vec<Result<(), Failure>> = std::thread::scope(|scope| {
             let (first, others) = lanes.split_first_mut().expect("one connection at least");
             let others: Vec<_> = others
