@@ -194,8 +194,8 @@ impl Postgres {
     }
 
     /// How many connections a large batch is written over at once (default 2; 0 counts as
-    /// 1). A batch of at least 500 events per connection is split into that many parts of
-    /// consecutive events, each its own transaction on its own connection, written at the
+    /// 1). A batch is split into up to that many parts of consecutive events, at least 500
+    /// events each, each part its own transaction on its own connection, written at the
     /// same time: the server's work per row (`jsonb`, heap, indexes, WAL) is what limits
     /// delivery, and a second backend does it on a second core. Profile, group, join and link
     /// messages stay in the first part, in order. Exactly once still holds: a part that
