@@ -16,11 +16,12 @@
 //!
 //! `cargo bench -p trackplan-runtime --features posthog,amplitude --bench delivery -- sink_cpu`
 //!
-//! With the `postgres` feature, `postgres_delivery_2000`: the PostgreSQL sink (`COPY` into a
-//! staging table, `INSERT … ON CONFLICT DO NOTHING`) to a local server the bench starts with
-//! PostgreSQL's default durability, against a multi-row `INSERT … VALUES … ON CONFLICT` of the
-//! same rows (the alternative the sink does not use), and `tracker_postgres`, the whole path;
-//! each prints the CPU per event of this process and of the server's backend.
+//! With the `postgres` feature, `postgres_delivery_2000`: the PostgreSQL sink (binary `COPY`
+//! into `events`) to a local server the bench starts with PostgreSQL's default durability, as
+//! it ships (`copy`: each batch over two connections at once) and on one connection
+//! (`copy_1_connection`), against a multi-row `INSERT … VALUES … ON CONFLICT` of the same rows
+//! (the alternative the sink does not use), and `tracker_postgres`, the whole path; each
+//! prints the CPU per event of this process and of the server's backends.
 //!
 //! `cargo bench -p trackplan-runtime --features http --bench delivery`
 //! `cargo bench -p trackplan-runtime --features http,postgres --bench delivery`
@@ -452,26 +453,45 @@ fn postgres_delivery(c: &mut Criterion) {
         batch(round)
     };
 
-    let mut sink = Postgres::new(&server.url()).expect("url");
-    // Connect (and create the tables) before measuring.
-    assert_eq!(sink.deliver(&next()), Outcome::Delivered);
-    let pids = backends(&mut admin, "trackplan");
-    let mut meter = CpuMeter::new("postgres_delivery_2000/copy");
-    group.bench_function("copy", |b| {
-        b.iter_batched(
-            &mut next,
-            |events| {
-                meter.measure(&pids, BATCH as u64, || {
-                    assert_eq!(sink.deliver(&events), Outcome::Delivered)
-                })
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    meter.report();
+    // The sink as configured by default (the batch over two connections at once), and on one
+    // (into tables of its own, so that it starts from empty tables too).
+    for (name, connections, schema) in [
+        ("copy", 2, "trackplan"),
+        ("copy_1_connection", 1, "bench_one"),
+    ] {
+        let mut sink = Postgres::new(&server.url())
+            .expect("url")
+            .schema(schema)
+            .expect("schema")
+            .connections(connections);
+        // Connect (and create the tables) before measuring.
+        assert_eq!(sink.deliver(&next()), Outcome::Delivered);
+        let pids = backends(&mut admin, "trackplan");
+        assert_eq!(pids.len(), connections, "the sink's backends");
+        let mut meter = CpuMeter::new(match connections {
+            2 => "postgres_delivery_2000/copy",
+            _ => "postgres_delivery_2000/copy_1_connection",
+        });
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                &mut next,
+                |events| {
+                    meter.measure(&pids, BATCH as u64, || {
+                        assert_eq!(sink.deliver(&events), Outcome::Delivered)
+                    })
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        meter.report();
+        drop(sink);
+        // Until the server has let the backends go, the next sink's would count twice.
+        while !backends(&mut admin, "trackplan").is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 
     // The alternative: one multi-row INSERT with parameters, into a table of its own.
-    drop(sink);
     let mut config: postgres::Config = server.url().parse().expect("url");
     let mut insert = config
         .application_name("bench_insert")
@@ -555,7 +575,10 @@ fn postgres_delivery(c: &mut Criterion) {
         topic: Topic::Refund,
         order_count: i as i64,
     };
-    subject.track(ticket(0));
+    // A full round first, so that every connection of the sink is open when measuring.
+    for i in 0..TRACKED {
+        subject.track(ticket(i));
+    }
     tracker.flush().expect("connects");
     let pids = backends(&mut admin, "trackplan");
     let mut group = c.benchmark_group("tracker_delivery");

@@ -442,6 +442,159 @@ fn a_row_the_server_refuses_fails_alone() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM trackplan.events"), 2);
 }
 
+/// The sink's open connections, as the server lists them.
+fn sessions(c: &mut postgres::Client) -> i64 {
+    count(
+        c,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'trackplan'",
+    )
+}
+
+/// `n` tracked events numbered from `first` (`Order Count` and insert id).
+fn tracks(first: u32, n: u32) -> Vec<Envelope> {
+    (first..first + n)
+        .map(|i| {
+            envelope(
+                Message::TRACK,
+                "Support Ticket Opened",
+                i,
+                i64::from(i),
+                &format!(r#"{{"Order Count":{i}}}"#),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_batch_goes_over_two_connections_exactly_once_with_its_updates_in_order() {
+    let server = PgServer::start();
+    let mut sink = sink(&server);
+    let mut c = server.client();
+    // 2000 events with profile updates among them, the last ones in the second half: an
+    // update applied out of order would leave another plan or another count.
+    let mut batch = tracks(0, 2000);
+    let update = |id, op, props| envelope(Message::Profile { op }, "$profile", id, 5, props);
+    batch.insert(10, update(90_001, ProfileOp::Set, r#"{"Plan":"free"}"#));
+    batch.insert(700, update(90_002, ProfileOp::Add, r#"{"Visits":1}"#));
+    batch.insert(1500, update(90_003, ProfileOp::Add, r#"{"Visits":2}"#));
+    batch.insert(1990, update(90_004, ProfileOp::Set, r#"{"Plan":"pro"}"#));
+    batch.push(update(90_005, ProfileOp::Unset, r#"["Visits"]"#));
+    batch.push(update(90_006, ProfileOp::SetOnce, r#"{"Visits":7}"#));
+
+    // The part an earlier attempt committed on the second connection (the last 1000 events;
+    // the updates go with the first part): the whole batch then adds only what is missing.
+    assert_eq!(sink.deliver(&tracks(1000, 1000)), Outcome::Delivered);
+    assert_eq!(sink.deliver(&batch), Outcome::Delivered);
+    assert_eq!(sessions(&mut c), 2, "the batch went over two connections");
+    assert_each_once(&server, 2000);
+    let traits = |c: &mut postgres::Client| -> Vec<(String, String)> {
+        c.query(
+            "SELECT trait, value::text FROM trackplan.profiles ORDER BY trait",
+            &[],
+        )
+        .expect("profiles")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    let expected = vec![
+        ("Plan".to_owned(), "\"pro\"".to_owned()),
+        ("Visits".to_owned(), "7".to_owned()),
+    ];
+    assert_eq!(
+        traits(&mut c),
+        expected,
+        "set, add, add, set, unset, set_once in order"
+    );
+
+    // The same batch again: nothing twice, no update applied twice.
+    assert_eq!(sink.deliver(&batch), Outcome::Delivered);
+    assert_each_once(&server, 2000);
+    assert_eq!(traits(&mut c), expected);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM trackplan.updates"), 6);
+
+    // One of the two connections dies between batches: the next batch is written once, after
+    // at most a retry (the part on the live connection may have committed already).
+    c.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'trackplan' ORDER BY backend_start LIMIT 1",
+        &[],
+    )
+    .expect("terminate one session");
+    let next = tracks(2000, 2000);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match sink.deliver(&next) {
+            Outcome::Delivered => break,
+            Outcome::Retry { .. } if attempts < 5 => {}
+            other => panic!("attempt {attempts}: {other:?}"),
+        }
+    }
+    assert_each_once(&server, 4000);
+    // The terminated session leaves the list soon after its signal; give it generous time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sessions(&mut c) != 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sessions(&mut c), 2, "both connections open again");
+
+    // A refused row in the second part fails alone.
+    let mut refused = tracks(4000, 1200);
+    refused[1100].properties = Arc::from(r#"{"Order Count":5100,"x":"\u0000"}"#);
+    match sink.deliver(&refused) {
+        Outcome::Partial { failed } => {
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert_eq!(failed[0].0, 1100);
+            assert!(failed[0].1.starts_with("PostgreSQL 22"), "{}", failed[0].1);
+        }
+        other => panic!("expected one failed row, got {other:?}"),
+    }
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM trackplan.events"),
+        4000 + 1199
+    );
+
+    // On one connection, the same batches are written the same way.
+    let mut single = sink_with_one_connection(&server);
+    assert_eq!(single.deliver(&tracks(6000, 2000)), Outcome::Delivered);
+    assert_eq!(single.deliver(&tracks(6000, 2000)), Outcome::Delivered);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM trackplan.events"),
+        4000 + 1199 + 2000
+    );
+}
+
+#[test]
+fn sinks_starting_together_on_an_empty_database_all_deliver() {
+    let server = PgServer::start();
+    // Four sinks (eight connections) create the tables at the same moment: a collision in the
+    // catalog is at most a retry, never a failed batch.
+    std::thread::scope(|s| {
+        for k in 0..4u32 {
+            let server = &server;
+            s.spawn(move || {
+                let mut sink = sink(server);
+                let batch = tracks(k * 1200, 1200);
+                for attempt in 1.. {
+                    match sink.deliver(&batch) {
+                        Outcome::Delivered => break,
+                        Outcome::Retry { .. } if attempt < 20 => {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        other => panic!("sink {k}, attempt {attempt}: {other:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_each_once(&server, 4800);
+}
+
+fn sink_with_one_connection(server: &PgServer) -> Postgres {
+    sink(server).connections(1)
+}
+
 #[test]
 fn a_server_restarted_mid_stream_stores_every_event_once() {
     let server = PgServer::start();

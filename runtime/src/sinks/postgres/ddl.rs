@@ -45,8 +45,10 @@ const TEMPLATE: &str = "\
 CREATE SCHEMA IF NOT EXISTS {s};
 
 -- One row per event (insert id = Mixpanel $insert_id = Segment messageId).
+-- The insert id compares bytewise (COLLATE \"C\"): equality is the same in every collation,
+-- and the primary key's comparisons skip the database's locale rules.
 CREATE TABLE IF NOT EXISTS {s}.events (
-    insert_id   text        PRIMARY KEY,
+    insert_id   text        COLLATE \"C\" PRIMARY KEY,
     event       text        NOT NULL,
     time        timestamptz NOT NULL,
     distinct_id text        NOT NULL,
@@ -55,14 +57,16 @@ CREATE TABLE IF NOT EXISTS {s}.events (
     groups      jsonb,
     properties  jsonb       NOT NULL
 );
--- Erasure and access go by subject; retention by time. Rows arrive in time order, so a BRIN
--- index (a few pages for millions of rows) serves the prune at almost no cost per insert.
+-- Erasure and access go by subject (a btree: a hash index costs less per insert of a new
+-- pseudonym, but walks a growing chain for each event of a subject it holds already);
+-- retention by time. Rows arrive in time order, so a BRIN index (a few pages for millions of
+-- rows) serves the prune at almost no cost per insert.
 CREATE INDEX IF NOT EXISTS events_distinct_id ON {s}.events (distinct_id);
 CREATE INDEX IF NOT EXISTS events_time ON {s}.events USING brin (time);
 
 -- Every profile, group, join and link message as received; the tables below are kept from it.
 CREATE TABLE IF NOT EXISTS {s}.updates (
-    insert_id    text        PRIMARY KEY,
+    insert_id    text        COLLATE \"C\" PRIMARY KEY,
     kind         text        NOT NULL,
     op           text,
     time         timestamptz NOT NULL,

@@ -4,6 +4,8 @@
 
 mod ddl;
 #[cfg(feature = "postgres")]
+mod lane;
+#[cfg(feature = "postgres")]
 mod sink;
 
 pub use ddl::{InvalidSchemaName, check_schema_name, postgres_ddl};

@@ -6,9 +6,10 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, Transaction};
+use postgres::{Client, Config, Transaction};
 
-use super::ddl::{InvalidSchemaName, check_schema_name, postgres_ddl};
+use super::ddl::{InvalidSchemaName, check_schema_name};
+use super::lane::{Lane, Target};
 use crate::message::{GroupRef, Message, ProfileOp};
 use crate::retention::Pruned;
 use crate::sink::{
@@ -41,9 +42,12 @@ pub enum PostgresError {
 /// Writes the tables of [`postgres_ddl`] (`trackplan schema --sql postgres PLAN` prints them
 /// with the plan's typed views) in a schema of their own (default `trackplan`):
 ///
-/// - each batch of events is one transaction: `COPY` into a temporary staging table, then
-///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so a batch that is retried (its
-///   commit's answer lost) or replayed from the spool adds no row twice;
+/// - each batch of events is one transaction: a binary `COPY` straight into `events`; when
+///   an insert id is there already (a batch retried because its commit's answer was lost, or
+///   replayed from the spool), the batch goes again through a temporary staging table and
+///   `INSERT … SELECT … ON CONFLICT (insert_id) DO NOTHING`, so no row is added twice;
+/// - a batch of 1000 events or more is split over two connections written at the same time
+///   ([`Postgres::connections`]), each part its own transaction and exactly-once by itself;
 /// - a profile, group, join or link message is logged once by insert id in `updates` and,
 ///   only when new, applied to `profiles`, `groups`, `memberships` or `links` (`add` and
 ///   `union` stay exact under retries);
@@ -67,32 +71,35 @@ pub enum PostgresError {
 /// # let _ = warehouse; Ok(()) }
 /// ```
 pub struct Postgres {
-    config: Config,
-    schema: String,
-    manage_tables: bool,
+    target: Target,
     limits: BatchLimits,
     retry: RetryPolicy,
-    client: Option<Client>,
-    /// The `COPY` text of the batch's events, reused.
-    copy: Vec<u8>,
+    /// The connections a batch is written over; the first also runs the updates, erasure,
+    /// access and prune.
+    lanes: Vec<Lane>,
 }
 
 impl fmt::Debug for Postgres {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Host, port, database and user only: never the password.
         f.debug_struct("Postgres")
-            .field("hosts", &self.config.get_hosts())
-            .field("ports", &self.config.get_ports())
-            .field("dbname", &self.config.get_dbname())
-            .field("user", &self.config.get_user())
-            .field("schema", &self.schema)
-            .field("connected", &self.client.is_some())
+            .field("hosts", &self.target.config.get_hosts())
+            .field("ports", &self.target.config.get_ports())
+            .field("dbname", &self.target.config.get_dbname())
+            .field("user", &self.target.config.get_user())
+            .field("schema", &self.target.schema)
+            .field("connections", &self.lanes.len())
+            .field(
+                "connected",
+                &self.lanes.iter().filter(|l| l.is_connected()).count(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 /// How a failed statement is handled.
-enum Failure {
+#[derive(Debug)]
+pub(super) enum Failure {
     /// The connection or the server's state: try again later, on a new connection.
     Transient(String),
     /// The rows themselves (a value the column refuses): try the rows one by one.
@@ -104,7 +111,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn of(e: &postgres::Error) -> Failure {
+    pub(super) fn of(e: &postgres::Error) -> Failure {
         let Some(db) = e.as_db_error() else {
             // I/O, a closed connection, a timeout: nothing the server decided.
             return Failure::Transient(format!("PostgreSQL connection: {}", short(e)));
@@ -150,24 +157,25 @@ impl Postgres {
         }
         config.application_name("trackplan");
         Ok(Postgres {
-            config,
-            schema: "trackplan".to_owned(),
-            manage_tables: true,
+            target: Target {
+                config,
+                schema: "trackplan".to_owned(),
+                manage_tables: true,
+            },
             limits: BatchLimits {
                 max_events: 5000,
                 max_bytes: 8 << 20,
                 max_delay: Duration::from_millis(500),
             },
             retry: RetryPolicy::default(),
-            client: None,
-            copy: Vec::new(),
+            lanes: (0..2).map(|_| Lane::default()).collect(),
         })
     }
 
     /// The PostgreSQL schema the tables live in (default `trackplan`): a plain identifier.
     pub fn schema(mut self, name: &str) -> Result<Postgres, PostgresError> {
         check_schema_name(name)?;
-        name.clone_into(&mut self.schema);
+        name.clone_into(&mut self.target.schema);
         Ok(self)
     }
 
@@ -175,7 +183,7 @@ impl Postgres {
     /// (default `true`). Turn it off for a role without DDL rights, after applying
     /// `trackplan schema --sql postgres` yourself.
     pub fn manage_tables(mut self, yes: bool) -> Postgres {
-        self.manage_tables = yes;
+        self.target.manage_tables = yes;
         self
     }
 
@@ -185,88 +193,121 @@ impl Postgres {
         self
     }
 
+    /// How many connections a large batch is written over at once (default 2; 0 counts as
+    /// 1). A batch is split into up to that many parts of consecutive events, at least 500
+    /// events each, each part its own transaction on its own connection, written at the
+    /// same time: the server's work per row (`jsonb`, heap, indexes, WAL) is what limits
+    /// delivery, and a second backend does it on a second core. Profile, group, join and link
+    /// messages stay in the first part, in order. Exactly once still holds: a part that
+    /// committed while another failed adds nothing when the batch is retried. Every
+    /// connection is kept between batches, so the server sees up to `n` sessions per sink.
+    pub fn connections(mut self, n: usize) -> Postgres {
+        self.lanes = (0..n.max(1)).map(|_| Lane::default()).collect();
+        self
+    }
+
     /// How a batch that could not be written (server down, connection lost) is retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Postgres {
         self.retry = policy;
         self
     }
 
-    /// The kept connection, connecting (and creating the tables) when there is none or the
-    /// server closed it.
-    fn client(&mut self) -> Result<&mut Client, Failure> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-        }
-        if self.client.is_none() {
-            let mut client = self.config.connect(NoTls).map_err(|e| Failure::of(&e))?;
-            let mut setup = String::new();
-            // The DDL only when a table is missing: `CREATE INDEX IF NOT EXISTS` still locks
-            // its table, which would hold up other writers while this one connects.
-            if self.manage_tables && !tables_exist(&mut client, &self.schema)? {
-                setup.push_str(&postgres_ddl(&self.schema).unwrap_or_default());
-            }
-            setup.push_str(STAGE);
-            client.batch_execute(&setup).map_err(|e| Failure::of(&e))?;
-            self.client = Some(client);
-        }
-        self.client
-            .as_mut()
-            .ok_or_else(|| Failure::Transient("PostgreSQL connection: not connected".to_owned()))
-    }
-
-    /// Runs `f` in a transaction on the kept connection; a transient failure drops the
-    /// connection so the next call connects again.
-    fn in_transaction<T>(
-        &mut self,
-        f: impl FnOnce(&mut Transaction<'_>, &str, &mut Vec<u8>) -> Result<T, Failure>,
-    ) -> Result<T, Failure> {
-        let mut copy = std::mem::take(&mut self.copy);
-        let schema = self.schema.clone();
-        let result = self.client().and_then(|client| {
-            let mut tx = client.transaction().map_err(|e| Failure::of(&e))?;
-            let value = f(&mut tx, &schema, &mut copy)?;
-            tx.commit().map_err(|e| Failure::of(&e))?;
-            Ok(value)
-        });
-        self.copy = copy;
-        if let Err(Failure::Transient(_)) = &result {
-            self.client = None;
-        }
-        result
-    }
-
-    /// [`Postgres::in_transaction`], tried once more on a fresh connection when the kept one
-    /// turned out to be dead: for the data subject's requests and prunes, which are not
-    /// retried by the worker.
+    /// A transaction on the first connection, tried once more on a fresh connection when the
+    /// kept one turned out to be dead: for the data subject's requests and prunes, which are
+    /// not retried by the worker.
     fn in_transaction_again<T>(
         &mut self,
         mut f: impl FnMut(&mut Transaction<'_>, &str) -> Result<T, postgres::Error>,
     ) -> Result<T, String> {
-        let had_connection = self.client.is_some();
-        match self.in_transaction(|tx, schema, _| f(tx, schema).pg()) {
+        let (target, lane) = (&self.target, &mut self.lanes[0]);
+        let had_connection = lane.is_connected();
+        match lane.in_transaction(target, |tx, schema, _| f(tx, schema).pg()) {
             Ok(value) => Ok(value),
-            Err(Failure::Transient(_)) if had_connection => self
-                .in_transaction(|tx, schema, _| f(tx, schema).pg())
+            Err(Failure::Transient(_)) if had_connection => lane
+                .in_transaction(target, |tx, schema, _| f(tx, schema).pg())
                 .map_err(|failure| reason(&failure)),
             Err(failure) => Err(reason(&failure)),
         }
     }
 
-    /// Writes `batch` in one transaction: the events `COPY`'d straight into `events`; when one
-    /// of them is there already (a retried or replayed batch), again through the staging
-    /// table, skipping those.
+    /// Writes `batch`: on the first connection alone when it is small; else its events split
+    /// over the connections, each part one transaction written at the same time, the first
+    /// part also holding every profile, group, join and link message in order.
+    ///
+    /// Each part is exactly-once by insert id on its own, so a part that committed while
+    /// another failed adds nothing when the worker retries the whole batch.
     fn write(&mut self, batch: &[&Envelope]) -> Result<(), Failure> {
-        match self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, false)) {
-            Err(Failure::Duplicate(_)) => {
-                self.in_transaction(|tx, schema, copy| write_batch(tx, schema, copy, batch, true))
-            }
-            other => other,
+        let tracks = batch.iter().filter(|e| is_track(e)).count();
+        let parts = self.lanes.len().min(tracks / MIN_PER_CONNECTION).max(1);
+        let (target, lanes) = (&self.target, &mut self.lanes);
+        if parts == 1 {
+            return lanes[0].write(target, batch);
         }
+        let parts = split(batch, tracks, parts);
+        // A failed connect keeps no connection: the next attempt connects again.
+        lanes[0].connect(target)?;
+        let results: Vec<Result<(), Failure>> = std::thread::scope(|scope| {
+            let (first, others) = lanes.split_first_mut().expect("one connection at least");
+            let others: Vec<_> = others
+                .iter_mut()
+                .zip(&parts[1..])
+                .map(|(lane, part)| scope.spawn(move || lane.write(target, part)))
+                .collect();
+            let mut results = vec![first.write(target, &parts[0])];
+            for handle in others {
+                results.push(
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            results
+        });
+        // One verdict for the batch: a transient failure anywhere retries the whole batch
+        // (parts already committed add nothing again); else a refused row sends the batch row
+        // by row (committed rows are skipped by insert id); else the first other failure.
+        let mut worst = Ok(());
+        for result in results {
+            worst = match (worst, result) {
+                (Err(Failure::Transient(r)), _) | (_, Err(Failure::Transient(r))) => {
+                    Err(Failure::Transient(r))
+                }
+                (Err(Failure::Data(r)), _) | (_, Err(Failure::Data(r))) => Err(Failure::Data(r)),
+                (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+                (Ok(()), Ok(())) => Ok(()),
+            };
+        }
+        worst
     }
 }
 
+/// A batch is split over several connections only when each part gets at least this many
+/// events: below it, the extra transaction and thread cost more than they save.
+const MIN_PER_CONNECTION: usize = 500;
+
+fn is_track(e: &Envelope) -> bool {
+    matches!(e.message, Message::Track { .. })
+}
+
+/// `batch` in `n` parts: its `tracks` events in consecutive, equal runs, and every other
+/// message in the first part, each part in the batch's order.
+fn split<'a>(batch: &[&'a Envelope], tracks: usize, n: usize) -> Vec<Vec<&'a Envelope>> {
+    let per_part = tracks.div_ceil(n);
+    let mut parts: Vec<Vec<&Envelope>> = (0..n).map(|_| Vec::with_capacity(per_part + 1)).collect();
+    let mut seen = 0;
+    for &e in batch {
+        if is_track(e) {
+            parts[seen / per_part].push(e);
+            seen += 1;
+        } else {
+            parts[0].push(e);
+        }
+    }
+    parts
+}
+
 /// Whether every table of [`postgres_ddl`] exists in `schema`.
-fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
+pub(super) fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
     let row = client
         .query_one(
             "SELECT count(to_regclass(format('%s.%s', $1::text, t))) = 6 FROM unnest(ARRAY[\
@@ -278,7 +319,7 @@ fn tables_exist(client: &mut Client, schema: &str) -> Result<bool, Failure> {
 }
 
 /// `?` on a statement's result: its error classified.
-trait Classify<T> {
+pub(super) trait Classify<T> {
     fn pg(self) -> Result<T, Failure>;
 }
 
@@ -298,7 +339,7 @@ fn reason(failure: &Failure) -> String {
 }
 
 /// The session's staging table for `COPY`: emptied at every commit.
-const STAGE: &str = "
+pub(super) const STAGE: &str = "
 CREATE TEMPORARY TABLE IF NOT EXISTS trackplan_stage (
     insert_id text, event text, time timestamptz, distinct_id text, plan text,
     purposes text[], groups jsonb, properties jsonb
@@ -313,7 +354,7 @@ fn at(param: &str) -> String {
     format!("(timestamptz 'epoch' + {param}::bigint * interval '1 millisecond')")
 }
 
-fn write_batch(
+pub(super) fn write_batch(
     tx: &mut Transaction<'_>,
     schema: &str,
     copy: &mut Vec<u8>,
@@ -321,13 +362,15 @@ fn write_batch(
     dedupe: bool,
 ) -> Result<(), Failure> {
     copy.clear();
+    copy.extend_from_slice(BINARY_HEADER);
     let mut events = 0;
     for e in batch {
         if let Message::Track { groups } = &e.message {
-            copy_row(copy, e, groups.as_deref());
+            copy_row(copy, e, groups.as_deref())?;
             events += 1;
         }
     }
+    copy.extend_from_slice(&TRAILER.to_be_bytes());
     if events > 0 {
         let target = if dedupe {
             "trackplan_stage".to_owned()
@@ -335,7 +378,9 @@ fn write_batch(
             format!("{schema}.events")
         };
         let mut writer = tx
-            .copy_in(&format!("COPY {target} {COLUMNS} FROM STDIN"))
+            .copy_in(&format!(
+                "COPY {target} {COLUMNS} FROM STDIN (FORMAT binary)"
+            ))
             .pg()?;
         // A write error is the connection's; `finish` reports the server's verdict.
         writer.write_all(copy).map_err(|e| {
@@ -361,41 +406,109 @@ fn write_batch(
     Ok(())
 }
 
-/// One `COPY` text-format row of the staging table.
-fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) {
-    copy_text(out, e.insert_id.as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.event.as_bytes());
-    out.push(b'\t');
-    // ISO-8601 UTC with milliseconds, which `timestamptz` reads exactly.
-    let time = Timestamp::from_unix_millis(e.time_ms).iso8601();
-    out.extend_from_slice(time.as_str().as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.distinct_id.as_bytes());
-    out.push(b'\t');
-    copy_text(out, e.plan.label.as_bytes());
-    out.push(b'\t');
-    // Purpose ids are plan identifiers (a-z, 0-9, _): no array quoting needed.
-    out.push(b'{');
-    for (i, id) in e.plan.purpose_ids(e.purposes).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        copy_text(out, id.as_bytes());
-    }
-    out.push(b'}');
-    out.push(b'\t');
+/// The signature, flags and header extension length that open a binary `COPY` stream.
+const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The field count of an `events` row, and the `-1` that ends the stream.
+const FIELDS: i16 = 8;
+const TRAILER: i16 = -1;
+
+/// The OID of `text`, the element type of the `purposes` array.
+const TEXT_OID: u32 = 25;
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The longest value PostgreSQL stores in a field (1 GiB).
+const MAX_FIELD: usize = 1 << 30;
+
+/// One row of a binary `COPY` into `events` (or the staging table), in [`COLUMNS`] order:
+/// each field is its length (`i32`, `-1` for NULL) and PostgreSQL's binary form of the
+/// value, so the server parses no text but the JSON. Errs (without the value) when a field is
+/// longer than PostgreSQL stores.
+fn copy_row(out: &mut Vec<u8>, e: &Envelope, groups: Option<&[GroupRef]>) -> Result<(), Failure> {
+    out.extend_from_slice(&FIELDS.to_be_bytes());
+    field(out, e.insert_id.as_bytes())?;
+    field(out, e.event.as_bytes())?;
+    out.extend_from_slice(&8i32.to_be_bytes());
+    out.extend_from_slice(&pg_micros(e.time_ms).to_be_bytes());
+    field(out, e.distinct_id.as_bytes())?;
+    field(out, e.plan.label.as_bytes())?;
+    text_array(out, e.plan.purpose_ids(e.purposes))?;
     match groups {
         Some(groups) if !groups.is_empty() => {
-            let mut json = Vec::new();
+            let mut json = vec![JSONB_VERSION];
             groups_json(&mut json, groups);
-            copy_text(out, &json);
+            field(out, &json)?;
         }
-        _ => out.extend_from_slice(b"\\N"),
+        _ => out.extend_from_slice(&(-1i32).to_be_bytes()),
     }
-    out.push(b'\t');
-    copy_text(out, e.properties.as_bytes());
-    out.push(b'\n');
+    jsonb_field(out, e.properties.as_bytes())
+}
+
+/// `timestamptz`'s binary form of Unix milliseconds: microseconds since 2000-01-01 UTC. A time
+/// PostgreSQL cannot hold becomes a finite value out of its range (not `i64::MAX`, which reads
+/// as `infinity`), so the server refuses that row.
+fn pg_micros(time_ms: i64) -> i64 {
+    time_ms
+        .checked_mul(1000)
+        .and_then(|us| us.checked_sub(PG_EPOCH_MICROS))
+        .unwrap_or(i64::MAX - 1)
+}
+
+/// The version byte that starts `jsonb`'s binary form (the JSON text follows).
+const JSONB_VERSION: u8 = 1;
+
+/// A field of `bytes` as they are (`text`).
+fn field(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Failure> {
+    out.extend_from_slice(&field_len(bytes.len())?.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// A `jsonb` field: the version byte, then the JSON text.
+fn jsonb_field(out: &mut Vec<u8>, json: &[u8]) -> Result<(), Failure> {
+    out.extend_from_slice(&field_len(json.len() + 1)?.to_be_bytes());
+    out.push(JSONB_VERSION);
+    out.extend_from_slice(json);
+    Ok(())
+}
+
+fn field_len(len: usize) -> Result<i32, Failure> {
+    if len > MAX_FIELD {
+        return Err(Failure::Data(format!(
+            "PostgreSQL: a value of {len} bytes is longer than a field holds (1 GiB)"
+        )));
+    }
+    Ok(len as i32)
+}
+
+/// A binary one-dimensional `text[]` field (the event's purposes): dimensions, no-NULL flag,
+/// element type, then (length, lower bound 1) and each element as a field.
+fn text_array<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a str>) -> Result<(), Failure> {
+    let at = out.len();
+    // The field's length, the dimensions and the element count are set once known.
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&TEXT_OID.to_be_bytes());
+    let dim = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&1i32.to_be_bytes());
+    let mut n = 0i32;
+    for id in items {
+        field(out, id.as_bytes())?;
+        n += 1;
+    }
+    if n == 0 {
+        // No dimensions at all: PostgreSQL's empty array.
+        out.truncate(dim);
+    } else {
+        out[dim..dim + 4].copy_from_slice(&n.to_be_bytes());
+        out[at + 4..at + 8].copy_from_slice(&1i32.to_be_bytes());
+    }
+    let len = field_len(out.len() - at - 4)?;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(())
 }
 
 /// `[{"kind":…,"key":…,"id":…}, …]`.
@@ -414,25 +527,6 @@ fn groups_json(out: &mut Vec<u8>, groups: &[GroupRef]) {
         out.push(b'}');
     }
     out.push(b']');
-}
-
-/// Escapes a value for `COPY … FROM STDIN` text format: backslash, tab, newline and carriage
-/// return are the format's own characters.
-fn copy_text(out: &mut Vec<u8>, value: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in value.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        out.extend_from_slice(&value[start..i]);
-        out.extend_from_slice(escape);
-        start = i + 1;
-    }
-    out.extend_from_slice(&value[start..]);
 }
 
 /// Logs one profile, group, join or link message in `updates` and applies it when it is new.
@@ -696,8 +790,11 @@ impl Sink for Postgres {
     fn retrieve(&mut self, distinct_ids: &[String]) -> Access {
         let source = format!(
             "PostgreSQL {} schema {}",
-            self.config.get_dbname().unwrap_or("(default database)"),
-            self.schema
+            self.target
+                .config
+                .get_dbname()
+                .unwrap_or("(default database)"),
+            self.target.schema
         );
         let result = self.in_transaction_again(|tx, s| {
             let mut records = Vec::new();
@@ -770,10 +867,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_the_formats_own_characters() {
+    fn binary_fields_are_postgresqls_wire_forms() {
+        // 2000-01-01T00:00:00.001Z is 1000 µs after PostgreSQL's epoch; the Unix epoch before it.
+        assert_eq!(pg_micros(946_684_800_001), 1000);
+        assert_eq!(pg_micros(0), -946_684_800_000_000);
+        assert_eq!(
+            pg_micros(i64::MAX),
+            i64::MAX - 1,
+            "out of range, never infinity"
+        );
+
         let mut out = Vec::new();
-        copy_text(&mut out, b"a\\b\tc\nd\re \"q\"");
-        assert_eq!(out, b"a\\\\b\\tc\\nd\\re \"q\"");
+        text_array(&mut out, ["ab", "c"].into_iter()).expect("fits");
+        let int = |n: i32| n.to_be_bytes().to_vec();
+        let expected = [
+            int(31), // the field's length: 5 headers, 2 + 4 and 1 + 4
+            int(1),  // one dimension
+            int(0),  // no NULLs
+            int(25), // of text
+            int(2),  // two elements
+            int(1),  // from index 1
+            int(2),
+            b"ab".to_vec(),
+            int(1),
+            b"c".to_vec(),
+        ]
+        .concat();
+        assert_eq!(out, expected);
+
+        out.clear();
+        text_array(&mut out, std::iter::empty()).expect("fits");
+        assert_eq!(
+            out,
+            [int(12), int(0), int(0), int(25)].concat(),
+            "the empty array"
+        );
+
+        out.clear();
+        jsonb_field(&mut out, br#"{"a":1}"#).expect("fits");
+        assert_eq!(out, [int(8), vec![1], br#"{"a":1}"#.to_vec()].concat());
+        assert_eq!(BINARY_HEADER.len(), 19);
     }
 
     #[test]
