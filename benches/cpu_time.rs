@@ -21,113 +21,17 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use serde::Serialize;
-use trackplan::config::BatchLimits;
-use trackplan::{Consent, Envelope, Key, Outcome, Sink, Subject, Tracker};
+use trackplan::{Consent, Subject, Tracker};
 
-trackplan::plan!("benches/track.toml");
-
-#[derive(Clone, Copy, Serialize)]
-enum SerdeCategory {
-    #[serde(rename = "Health & Beauty")]
-    HealthAndBeauty,
-}
-
-#[derive(Clone, Copy, Serialize)]
-enum SerdeCurrency {
-    #[serde(rename = "EUR")]
-    Eur,
-}
-
-#[derive(Serialize)]
-struct SerdeProductViewed {
-    #[serde(rename = "Product ID")]
-    product_id: String,
-    #[serde(rename = "Category")]
-    category: SerdeCategory,
-    #[serde(rename = "Price")]
-    price: f64,
-    #[serde(rename = "Currency")]
-    currency: SerdeCurrency,
-    #[serde(rename = "Quantity")]
-    quantity: i64,
-    #[serde(rename = "In Stock")]
-    in_stock: bool,
-}
-
-/// Discards every batch as the worker takes it: the worker delivers while `track` runs.
-struct Discard;
-impl Sink for Discard {
-    fn declaration(&self) -> trackplan::config::SinkDeclaration {
-        trackplan::config::SinkDeclaration::InProcess
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        black_box(batch);
-        Outcome::Delivered
-    }
-}
-
-/// Discards, and its batches fill only at a flush: the worker stays idle while measured.
-struct DiscardAtFlush;
-impl Sink for DiscardAtFlush {
-    fn declaration(&self) -> trackplan::config::SinkDeclaration {
-        trackplan::config::SinkDeclaration::InProcess
-    }
-
-    fn limits(&self) -> BatchLimits {
-        BatchLimits {
-            max_events: 1 << 20,
-            max_bytes: 1 << 30,
-            max_delay: Duration::from_secs(3600),
-        }
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        black_box(batch);
-        Outcome::Delivered
-    }
-}
-
-const PRODUCT_ID: &str = "sku-4711-blue-xl";
-const PRICE: f64 = 19.99;
-const QUANTITY: i64 = 2;
-
-fn floor() {
-    let event = SerdeProductViewed {
-        product_id: black_box(PRODUCT_ID).to_owned(),
-        category: SerdeCategory::HealthAndBeauty,
-        price: black_box(PRICE),
-        currency: SerdeCurrency::Eur,
-        quantity: black_box(QUANTITY),
-        in_stock: black_box(true),
-    };
-    let mut out = Vec::with_capacity(256);
-    let _ = serde_json::to_writer(&mut out, &event);
-    black_box(out);
-}
+mod support;
+use support::*;
 
 fn track(subject: &Subject) {
-    subject.track(ProductViewed {
-        product_id: black_box(PRODUCT_ID).to_owned(),
-        category: Category::HealthBeauty,
-        price: black_box(PRICE),
-        currency: Currency::Eur,
-        quantity: black_box(QUANTITY),
-        in_stock: black_box(true),
-    });
+    subject.track(product_event());
 }
 
 fn profile(subject: &Subject) {
-    subject.update_profile(
-        Profile::new()
-            .set_last_product_id(black_box(PRODUCT_ID).to_owned())
-            .set_last_category(ProfileLastCategory::HealthBeauty)
-            .set_last_price(black_box(PRICE))
-            .set_currency(ProfileCurrency::Eur)
-            .set_cart_quantity(black_box(QUANTITY))
-            .set_in_stock(black_box(true)),
-    );
+    subject.update_profile(profile_update());
 }
 
 /// This thread's CPU time.
@@ -175,20 +79,20 @@ fn main() {
     let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200);
     let filter = args.iter().find(|a| a.parse::<usize>().is_err());
     let tracker = Tracker::builder(&PLAN)
-        .key(Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}")))
+        .key(key())
         .sink(destination::Warehouse, DiscardAtFlush)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let subject = tracker.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
     let delivering = Tracker::builder(&PLAN)
-        .key(Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}")))
+        .key(key())
         .sink(destination::Warehouse, Discard)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let concurrent =
         delivering.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
     let variants: [Variant<'_>; 5] = [
-        ("floor", &tracker, Box::new(floor)),
+        ("floor", &tracker, Box::new(|| drop(black_box(floor())))),
         ("track_deferred", &tracker, Box::new(|| track(&subject))),
         (
             "track_concurrent",

@@ -46,102 +46,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use serde::Serialize;
-use trackplan::config::{BatchLimits, Timestamps};
-use trackplan::{Consent, Envelope, Key, Outcome, Personal, Sink, Subject, Tracker};
+use trackplan::config::Timestamps;
+use trackplan::{Consent, Personal, Sink, Subject, Tracker};
 
-// The events, purposes and destination, generated from the plan exactly as users get them.
-trackplan::plan!("benches/track.toml");
-
-/// `Category` and `Currency` as a hand-written serde event would spell them.
-#[derive(Clone, Copy, Serialize)]
-enum SerdeCategory {
-    #[serde(rename = "Health & Beauty")]
-    HealthAndBeauty,
-}
-
-#[derive(Clone, Copy, Serialize)]
-enum SerdeCurrency {
-    #[serde(rename = "EUR")]
-    Eur,
-}
-
-/// The baseline (c): what a hand-written serde struct would be.
-#[derive(Serialize)]
-struct SerdeProductViewed {
-    #[serde(rename = "Product ID")]
-    product_id: String,
-    #[serde(rename = "Category")]
-    category: SerdeCategory,
-    #[serde(rename = "Price")]
-    price: f64,
-    #[serde(rename = "Currency")]
-    currency: SerdeCurrency,
-    #[serde(rename = "Quantity")]
-    quantity: i64,
-    #[serde(rename = "In Stock")]
-    in_stock: bool,
-}
-
-struct Discard;
-impl Sink for Discard {
-    fn declaration(&self) -> trackplan::config::SinkDeclaration {
-        trackplan::config::SinkDeclaration::InProcess
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        black_box(batch);
-        Outcome::Delivered
-    }
-}
-
-/// Discards too, but its batches fill only at a flush: the worker stays idle while timed.
-struct DiscardAtFlush;
-impl Sink for DiscardAtFlush {
-    fn declaration(&self) -> trackplan::config::SinkDeclaration {
-        trackplan::config::SinkDeclaration::InProcess
-    }
-
-    fn limits(&self) -> BatchLimits {
-        BatchLimits {
-            max_events: 1 << 20,
-            max_bytes: 1 << 30,
-            max_delay: Duration::from_secs(3600),
-        }
-    }
-
-    fn deliver(&mut self, batch: &[Envelope]) -> Outcome {
-        black_box(batch);
-        Outcome::Delivered
-    }
-}
-
-// --- The inputs every variant starts from. ---
-const PRODUCT_ID: &str = "sku-4711-blue-xl";
-const PRICE: f64 = 19.99;
-const QUANTITY: i64 = 2;
-const EMAIL: &str = "Alice@Example.com";
-
-fn profile_update() -> Profile {
-    Profile::new()
-        .set_last_product_id(black_box(PRODUCT_ID).to_owned())
-        .set_last_category(ProfileLastCategory::HealthBeauty)
-        .set_last_price(black_box(PRICE))
-        .set_currency(ProfileCurrency::Eur)
-        .set_cart_quantity(black_box(QUANTITY))
-        .set_in_stock(black_box(true))
-}
-
-fn product_event() -> ProductViewed {
-    ProductViewed {
-        product_id: black_box(PRODUCT_ID).to_owned(),
-        category: Category::HealthBeauty,
-        price: black_box(PRICE),
-        currency: Currency::Eur,
-        quantity: black_box(QUANTITY),
-        in_stock: black_box(true),
-    }
-}
+mod support;
+use support::*;
 
 /// Times `n` calls of `track` in chunks the queue can hold, flushing (untimed) in between.
 fn time_tracks(tracker: &Tracker, iters: u64, mut track: impl FnMut()) -> Duration {
@@ -161,10 +70,6 @@ fn time_tracks(tracker: &Tracker, iters: u64, mut track: impl FnMut()) -> Durati
         left -= n;
     }
     total
-}
-
-fn key() -> Key {
-    Key::from_bytes([7u8; 32]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Builds a tracker whose workers run on `worker_cpu`, then moves the calling thread (back) to
@@ -207,19 +112,7 @@ fn placement(c: &mut Criterion) {
     }
     // The same floor, measured pinned like the placement variants.
     g.bench_function("c_derive_serialize_pinned", |b| {
-        b.iter(|| {
-            let event = SerdeProductViewed {
-                product_id: black_box(PRODUCT_ID).to_owned(),
-                category: SerdeCategory::HealthAndBeauty,
-                price: black_box(PRICE),
-                currency: SerdeCurrency::Eur,
-                quantity: black_box(QUANTITY),
-                in_stock: black_box(true),
-            };
-            let mut out = Vec::with_capacity(256);
-            let _ = serde_json::to_writer(&mut out, &event);
-            black_box(out)
-        })
+        b.iter(|| black_box(floor()))
     });
     g.finish();
 }
@@ -278,21 +171,7 @@ fn bench(c: &mut Criterion) {
             black_box(serde_json::to_vec(&event).unwrap_or_default())
         })
     });
-    g.bench_function("c_derive_serialize", |b| {
-        b.iter(|| {
-            let event = SerdeProductViewed {
-                product_id: black_box(PRODUCT_ID).to_owned(),
-                category: SerdeCategory::HealthAndBeauty,
-                price: black_box(PRICE),
-                currency: SerdeCurrency::Eur,
-                quantity: black_box(QUANTITY),
-                in_stock: black_box(true),
-            };
-            let mut out = Vec::with_capacity(256);
-            let _ = serde_json::to_writer(&mut out, &event);
-            black_box(out)
-        })
-    });
+    g.bench_function("c_derive_serialize", |b| b.iter(|| black_box(floor())));
     g.bench_function("trackplan_track_deferred", |b| {
         b.iter_custom(|iters| {
             time_tracks(&deferred_tracker, iters, || deferred.track(product_event()))

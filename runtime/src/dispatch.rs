@@ -345,23 +345,8 @@ impl Pipeline {
             } else {
                 text.push(b'}');
             }
-            let meta = Meta {
-                event,
-                purposes,
-                time_ms,
-                message: message(op),
-                insert_id: None,
-            };
-            self.shared.stats.add_each(to, Counter::Accepted);
-            self.push(
-                subject,
-                to,
-                &meta,
-                id.len(),
-                &mut [(to, Some(text))],
-                &mut written.stash,
-            );
-            return;
+            let kind = (event, purposes, time_ms, message(op));
+            return self.queue_update(subject, to, kind, text, &mut written.stash);
         }
         // An update writes each trait of its plan list at most once: at most 64 members.
         let count = written.members.len().min(64);
@@ -420,24 +405,32 @@ impl Pipeline {
                     purposes |= traits.get(m.index).map_or(m.purposes, |t| t.purposes);
                 }
                 text.push(close);
-                let meta = Meta {
-                    event,
-                    purposes,
-                    time_ms,
-                    message: message(op),
-                    insert_id: None,
-                };
-                self.shared.stats.add_each(same, Counter::Accepted);
-                self.push(
-                    subject,
-                    same,
-                    &meta,
-                    id.len(),
-                    &mut [(same, Some(text))],
-                    &mut written.stash,
-                );
+                let kind = (event, purposes, time_ms, message(op));
+                self.queue_update(subject, same, kind, text, &mut written.stash);
             }
         }
+    }
+
+    /// Counts one update message (`event`, its purposes, time and message) as accepted for
+    /// `to` and queues its `text` (the distinct id, then the traits).
+    fn queue_update(
+        &self,
+        subject: &SubjectState,
+        to: DestinationSet,
+        (event, purposes, time_ms, message): (&'static str, PurposeSet, i64, Message),
+        text: Vec<u8>,
+        stash: &mut Vec<Vec<u8>>,
+    ) {
+        let meta = Meta {
+            event,
+            purposes,
+            time_ms,
+            message,
+            insert_id: None,
+        };
+        self.shared.stats.add_each(to, Counter::Accepted);
+        let id_len = subject.distinct_id.len();
+        self.push(subject, to, &meta, id_len, &mut [(to, Some(text))], stash);
     }
 
     /// Queues a message whose properties are `{}` (a membership, a link).
