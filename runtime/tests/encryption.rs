@@ -8,6 +8,8 @@
 extern crate trackplan_runtime as trackplan;
 
 mod common;
+#[path = "support/crc32.rs"]
+mod crc32;
 mod fixture;
 
 use std::collections::BTreeMap;
@@ -499,7 +501,7 @@ fn an_altered_sealed_ledger_entry_is_reported_at_that_entry() {
     let last = *starts.last().expect("records");
     let len = u32::from_le_bytes(bytes[last..last + 4].try_into().or_panic()) as usize;
     bytes[last + 8 + 40] ^= 1;
-    let crc = crc32fast_free(&bytes[last + 8..last + 8 + len]);
+    let crc = crc32::crc32(&bytes[last + 8..last + 8 + len]);
     bytes[last + 4..last + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &bytes).or_panic();
     let snapshot = Snapshot::read_dir_encrypted(&dir.0, &ring(0x03)).or_panic();
@@ -511,20 +513,4 @@ fn an_altered_sealed_ledger_entry_is_reported_at_that_entry() {
     let e = Ledger::open_encrypted(&dir.0, SyncPolicy::EveryEvent, ring(0x03)).map(drop);
     assert!(matches!(e, Err(LedgerError::Broken { .. })), "{e:?}");
     assert_eq!(std::fs::read(&path).or_panic(), bytes);
-}
-
-/// CRC-32 (IEEE), bit by bit: the test checks the file format without the runtime's code.
-fn crc32fast_free(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

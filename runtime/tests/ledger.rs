@@ -5,6 +5,8 @@
 // The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
+#[path = "support/crc32.rs"]
+mod crc32;
 mod fixture;
 #[path = "ledger/support.rs"]
 mod support;
@@ -160,7 +162,7 @@ fn a_rewritten_entry_with_a_fixed_checksum_is_caught_by_the_chain() {
             .position(|w| w == b"\"opt_in\"")
             .expect("entry #2 says opt_in");
     bytes[at..at + 8].copy_from_slice(b"\"opt_ot\"");
-    let crc = support::crc32(&bytes[start + 8..end]);
+    let crc = crc32::crc32(&bytes[start + 8..end]);
     bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&file, &bytes).expect("write");
 

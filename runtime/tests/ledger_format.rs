@@ -11,6 +11,8 @@
 // The fixture is generated code, which names `::trackplan::…`.
 extern crate trackplan_runtime as trackplan;
 
+#[path = "support/crc32.rs"]
+mod crc32;
 mod fixture;
 #[path = "ledger/support.rs"]
 mod support;
@@ -314,7 +316,7 @@ fn rewrite_last_payload(file: &Path, edit: impl Fn(&str) -> String) {
     new_body.extend_from_slice(payload.as_bytes());
     let mut out = bytes[..last].to_vec();
     out.extend_from_slice(&(new_body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&support::crc32(&new_body).to_le_bytes());
+    out.extend_from_slice(&crc32::crc32(&new_body).to_le_bytes());
     out.extend_from_slice(&new_body);
     std::fs::write(file, out).expect("write");
 }

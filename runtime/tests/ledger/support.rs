@@ -18,19 +18,3 @@ pub fn choices(entry: &LedgerEntry) -> Vec<(&str, &'static str, Preference, bool
         })
         .collect()
 }
-
-/// CRC-32 (IEEE), as the frame uses: bitwise, so the tests do not share the runtime's code.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
