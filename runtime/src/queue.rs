@@ -307,6 +307,7 @@ impl QueueState {
         let QueueState {
             lanes,
             spare_batches,
+            capacity,
             ..
         } = self;
         let Some(lane) = lanes.get_mut(d) else {
@@ -339,11 +340,13 @@ impl QueueState {
             lane.seal(spare_batches.pop());
             sealed = true;
         }
-        // A sealed batch is due now: wake the worker unless it is polling for batches.
+        // A sealed batch is due now: wake the worker unless it is polling for batches, or
+        // the lane is half full (a fast producer must not fill it between two looks).
         if sealed {
-            wake |= lane
-                .worker_wakes_by
-                .is_none_or(|t| t > Instant::now() + POLL);
+            wake |= lane.queued * 2 >= *capacity
+                || lane
+                    .worker_wakes_by
+                    .is_none_or(|t| t > Instant::now() + POLL);
         }
         // One wake-up per wait: later pushes need not make the system call again.
         wake && std::mem::replace(&mut lane.worker_waiting, false)
