@@ -693,4 +693,36 @@ mod tests {
         assert_eq!(take(&mut st).0, vec![4, 5, 6]);
         assert_eq!(take(&mut st), (vec![7], vec![]));
     }
+
+    /// A worker polling for full batches is not woken for each sealed batch, except once its
+    /// lane is half full: a fast producer must not fill the lane before the next look.
+    #[test]
+    fn a_polling_worker_is_woken_only_when_its_lane_is_half_full() {
+        let limits = crate::sink::BatchLimits {
+            max_events: 10,
+            max_bytes: 1 << 20,
+            max_delay: Duration::from_secs(1),
+        };
+        let mut st = QueueState::new(vec![(limits, true)], 100);
+        let queued = |seq| Queued {
+            seq,
+            event: "e",
+            time_ms: 0,
+            purposes: crate::plan::PurposeSet::only(0),
+            id_len: 2,
+            text: b"id{}".to_vec(),
+            kind: crate::lane::Kind::Event,
+        };
+        let mut woken = Vec::new();
+        for seq in 1..=60 {
+            // The worker sleeps and looks again within `POLL`, as while polling.
+            st.lanes[0].worker_waiting = true;
+            st.lanes[0].worker_wakes_by = Some(Instant::now() + POLL / 2);
+            if st.push(0, queued(seq)) {
+                woken.push(seq);
+            }
+        }
+        // Batches are sealed at 10, 20, …; the lane holds 100: woken from 50 on.
+        assert_eq!(woken, [50, 60]);
+    }
 }
