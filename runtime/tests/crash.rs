@@ -35,7 +35,26 @@ const SEALED_ENV: &str = "TRACKPLAN_CRASH_CHILD_SEALED";
 const KILL_AFTER: usize = 3000;
 
 fn tracker(spool: &Path, url: &str) -> Tracker {
-    tracker_on(Spool::open(spool).expect("open the spool"), url)
+    tracker_on(open_spool(spool), url)
+}
+
+/// Opens the spool a tracker of this process dropped a moment ago. The tests of this file
+/// run in parallel and spawn child processes: a child forked by another test holds a copy of
+/// every open file, the spool's lock among them, until it execs (the files close on exec),
+/// so the lock can outlive its tracker by that window. Waits it out, for a few seconds at
+/// most; a lock held longer is a failure.
+fn open_spool(spool: &Path) -> Spool {
+    let started = std::time::Instant::now();
+    loop {
+        match Spool::open(spool) {
+            Err(trackplan_runtime::spool::SpoolError::Locked { .. })
+                if started.elapsed() < Duration::from_secs(5) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened.expect("open the spool"),
+        }
+    }
 }
 
 /// The key the encrypted crash tests seal the spool with: derived from the tracker's key.
