@@ -19,13 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{SupportTicketOpened, Topic, destination, key};
+use common::{SupportTicketOpened, Topic};
 use support::broker::{Broker, Record};
 use trackplan_runtime::config::RetryPolicy;
 use trackplan_runtime::requests::{Access, Erasure};
 use trackplan_runtime::sinks::Kafka;
 use trackplan_runtime::sinks::kafka::ERASURE_LIMITS;
-use trackplan_runtime::spool::Spool;
 use trackplan_runtime::{Consent, Subject, Tracker};
 
 const TOPIC: &str = "support-events";
@@ -43,20 +42,7 @@ fn sink(broker: &str) -> Kafka {
 }
 
 fn tracker(broker: &str, spool: Option<&Path>) -> Tracker {
-    let mut b = Tracker::builder(&common::PLAN)
-        .key(key())
-        .sink(destination::SupportDesk, sink(broker))
-        .skip(destination::Warehouse)
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .max_delay(Duration::from_millis(5))
-        .queue_capacity(1_000_000)
-        .flush_timeout(Duration::from_secs(120));
-    if let Some(dir) = spool {
-        b = b.spool(Spool::open(dir).unwrap_or_else(|e| panic!("open the spool: {e}")));
-    }
-    b.build().unwrap_or_else(|e| panic!("tracker: {e}"))
+    common::support_desk_tracker(sink(broker), spool)
 }
 
 fn ticket(i: usize) -> SupportTicketOpened {

@@ -51,20 +51,7 @@ fn sink(server: &PgServer) -> Postgres {
 
 /// A tracker whose only destination is the support desk, written to `server`.
 fn tracker(server: &PgServer, spool: Option<&Path>) -> Tracker {
-    let mut builder = Tracker::builder(&common::PLAN)
-        .key(key())
-        .sink(destination::SupportDesk, sink(server))
-        .skip(destination::Warehouse)
-        .skip(destination::Mixpanel)
-        .skip(destination::Ads)
-        .skip(destination::SecurityLog)
-        .max_delay(Duration::from_millis(5))
-        .queue_capacity(1_000_000)
-        .flush_timeout(Duration::from_secs(120));
-    if let Some(dir) = spool {
-        builder = builder.spool(Spool::open(dir).expect("open the spool"));
-    }
-    builder.build().expect("tracker")
+    common::support_desk_tracker(sink(server), spool)
 }
 
 fn ticket(i: i64) -> SupportTicketOpened {

@@ -84,3 +84,28 @@ impl<T, E: std::fmt::Display> OrPanic<T> for Result<T, E> {
         self.unwrap_or_else(|e| panic!("{e}"))
     }
 }
+
+/// A tracker of the shop plan whose only destination is the support desk, delivering to
+/// `sink`, patient enough for a server restarted under it (the Kafka and PostgreSQL tests),
+/// with `spool` if given.
+pub fn support_desk_tracker(
+    sink: impl trackplan_runtime::Sink,
+    spool: Option<&std::path::Path>,
+) -> trackplan_runtime::Tracker {
+    let mut b = trackplan_runtime::Tracker::builder(&PLAN)
+        .key(key())
+        .sink(destination::SupportDesk, sink)
+        .skip(destination::Warehouse)
+        .skip(destination::Mixpanel)
+        .skip(destination::Ads)
+        .skip(destination::SecurityLog)
+        .max_delay(Duration::from_millis(5))
+        .queue_capacity(1_000_000)
+        .flush_timeout(Duration::from_secs(120));
+    if let Some(dir) = spool {
+        let spool = trackplan_runtime::spool::Spool::open(dir)
+            .unwrap_or_else(|e| panic!("open the spool: {e}"));
+        b = b.spool(spool);
+    }
+    b.build().unwrap_or_else(|e| panic!("tracker: {e}"))
+}
