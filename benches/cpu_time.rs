@@ -11,7 +11,9 @@
 //!   (the worker delivering meanwhile, as `trackplan_track`); only the calling thread's CPU
 //!   counts, so this shows what sharing the queue with a busy worker costs the caller;
 //! - `profile_deferred`, `profile_concurrent`: `update_profile` of six traits (one `set`),
-//!   the same two ways.
+//!   the same two ways;
+//! - `refused_track_with`: `track_with` for a subject whose consent refuses every destination
+//!   (the event is never built); compare with `track_concurrent` (target: ≤ 5 %).
 //!
 //! Cache pollution by other processes still shows, so the README quotes the criterion ratios
 //! of `scripts/track_ratios.sh` on a quiet machine; this bench guides work while it is not.
@@ -91,7 +93,8 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
     let concurrent =
         delivering.subject("user-42", Consent::none().grant(purpose::ProductAnalytics));
-    let variants: [Variant<'_>; 5] = [
+    let refusing = tracker.subject("user-43", Consent::none());
+    let variants: [Variant<'_>; 6] = [
         ("floor", &tracker, Box::new(|| drop(black_box(floor())))),
         ("track_deferred", &tracker, Box::new(|| track(&subject))),
         (
@@ -104,6 +107,11 @@ fn main() {
             "profile_concurrent",
             &delivering,
             Box::new(|| profile(&concurrent)),
+        ),
+        (
+            "refused_track_with",
+            &tracker,
+            Box::new(|| refusing.track_with(product_event)),
         ),
     ];
     let variants: Vec<_> = variants

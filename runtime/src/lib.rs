@@ -51,6 +51,7 @@ pub mod spool;
 pub mod stats;
 mod subject;
 mod subject_request;
+mod tally;
 pub mod testing;
 pub mod time;
 mod tracker;

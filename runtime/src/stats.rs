@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::plan::{DestinationSet, PlanInfo};
+use crate::tally::{Tallies, Tally};
 
 pub use crate::flush::{DestinationFlush, FlushReport};
 
@@ -211,6 +212,19 @@ impl<const N: usize> Default for Line<N> {
     }
 }
 
+impl Counter {
+    /// The per-thread tally that `add_each` bumps for this counter, if it is one of those
+    /// `track` bumps on every call.
+    fn tally(self) -> Option<Tally> {
+        match self {
+            Counter::Accepted => Some(Tally::Accepted),
+            Counter::Refused => Some(Tally::Refused),
+            Counter::Skipped => Some(Tally::Skipped),
+            _ => None,
+        }
+    }
+}
+
 impl Cells {
     fn cell(&self, counter: Counter) -> &AtomicU64 {
         let i = counter as usize;
@@ -226,6 +240,8 @@ impl Cells {
 pub(crate) struct StatsCells {
     plan: &'static PlanInfo,
     per_destination: Box<[Cells]>,
+    /// What `track` threads counted in their own rows: added to `per_destination`'s cells.
+    tallies: Tallies,
     pub(crate) dropped_invalid: AtomicU64,
     pub(crate) dropped_wrong_plan: AtomicU64,
     pub(crate) refused_invalid: AtomicU64,
@@ -237,6 +253,7 @@ impl StatsCells {
         StatsCells {
             plan,
             per_destination: plan.destinations.iter().map(|_| Cells::default()).collect(),
+            tallies: Tallies::new(plan.destinations.len()),
             dropped_invalid: AtomicU64::new(0),
             dropped_wrong_plan: AtomicU64::new(0),
             refused_invalid: AtomicU64::new(0),
@@ -250,8 +267,14 @@ impl StatsCells {
         }
     }
 
-    /// Bumps `counter` by one for every destination in `destinations`.
+    /// Bumps `counter` by one for every destination in `destinations`: in this thread's row
+    /// of tallies for the counters `track` bumps on every call, atomically for the others.
+    #[inline]
     pub(crate) fn add_each(&self, destinations: DestinationSet, counter: Counter) {
+        if let Some(tally) = counter.tally() {
+            self.tallies.bump_each(destinations, tally);
+            return;
+        }
         for d in destinations {
             self.add(d, counter, 1);
         }
@@ -274,22 +297,29 @@ impl StatsCells {
             .destinations
             .iter()
             .zip(self.per_destination.iter())
-            .map(|(info, cells)| {
-                let get = |c: Counter| cells.cell(c).load(Ordering::Acquire);
+            .enumerate()
+            .map(|(d, (info, cells))| {
+                // A counter's cell may have been taken back below zero (wrapping) by a thread
+                // whose acceptance sits in its own tally: the sum is right, wrapping.
+                let get = |c: Counter| {
+                    let own = cells.cell(c).load(Ordering::Acquire);
+                    c.tally()
+                        .map_or(own, |t| own.wrapping_add(self.tallies.sum(d, t)))
+                };
                 // End states first, `accepted` last: an event's acceptance happens before its
                 // settlement, so the snapshot never shows more settled than accepted.
                 let refused = get(Counter::Refused);
                 let mut counts = Counts {
                     delivered: get(Counter::Delivered),
                     failed: get(Counter::Failed),
-                    dropped_consent: get(Counter::DroppedConsent) + refused,
+                    dropped_consent: get(Counter::DroppedConsent).wrapping_add(refused),
                     dropped_overflow: get(Counter::DroppedOverflow),
                     dropped_forgotten: get(Counter::DroppedForgotten),
                     skipped: get(Counter::Skipped),
                     retried: get(Counter::Retried),
                     accepted: 0,
                 };
-                counts.accepted = get(Counter::Accepted) + refused;
+                counts.accepted = get(Counter::Accepted).wrapping_add(refused);
                 total.add(&counts);
                 DestinationStats {
                     id: info.id,
