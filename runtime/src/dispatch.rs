@@ -39,6 +39,17 @@ impl Written {
     }
 }
 
+/// What [`Pipeline::write_traits`] wrote.
+enum Outcome {
+    /// Nothing to send.
+    Nothing,
+    /// The common update: one operation for the same destinations, with these purposes;
+    /// the shared buffer is the message's text but its closing bracket.
+    Uniform(ProfileOp, DestinationSet, PurposeSet),
+    /// Members to split per operation and destination.
+    Members,
+}
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Written> = std::cell::RefCell::default();
 }
@@ -68,13 +79,13 @@ impl Pipeline {
         let traits = self.plan.traits;
         let routes = routes_of(traits);
         with_scratch(|written| {
-            if self.write_traits(subject, written, U::PLAN.traits, traits, routes, |w| {
-                update.write_traits(w)
-            }) {
-                self.push_update(subject, written, traits, PROFILE, |op| Message::Profile {
-                    op,
+            let outcome =
+                self.write_traits(subject, written, U::PLAN.traits, traits, routes, |w| {
+                    update.write_traits(w)
                 });
-            }
+            self.push_update(subject, written, outcome, traits, PROFILE, |op| {
+                Message::Profile { op }
+            });
         });
     }
 
@@ -116,23 +127,26 @@ impl Pipeline {
         };
         with_scratch(|written| {
             let write = |w: &mut TraitWriter<'_>| update.write_traits(w);
-            if !self.write_traits(
+            let outcome = self.write_traits(
                 subject,
                 written,
                 source.traits,
                 info.traits,
                 info.destinations,
                 write,
-            ) {
+            );
+            if matches!(outcome, Outcome::Nothing) {
                 return;
             }
             // The key is serialized only for an update that goes somewhere.
             let Some(group) = self.group_ref(info, update) else {
                 return;
             };
-            self.push_update(subject, written, info.traits, GROUP, |op| Message::Group {
-                group: group.clone(),
-                op,
+            self.push_update(subject, written, outcome, info.traits, GROUP, |op| {
+                Message::Group {
+                    group: group.clone(),
+                    op,
+                }
             });
         });
     }
@@ -218,8 +232,8 @@ impl Pipeline {
     }
 
     /// Serializes an update's traits into `written` for the destinations the consent permits
-    /// now (a trait that reaches none of them is not serialized at all); false when nothing is
-    /// to be sent.
+    /// now (a trait that reaches none of them is not serialized at all): in the uniform pass,
+    /// and again in the general one when a trait did not fit it.
     fn write_traits(
         &self,
         subject: &SubjectState,
@@ -227,8 +241,8 @@ impl Pipeline {
         source: &'static [TraitInfo],
         target: &'static [TraitInfo],
         routes: DestinationSet,
-        write: impl FnOnce(&mut TraitWriter<'_>),
-    ) -> bool {
+        write: impl Fn(&mut TraitWriter<'_>),
+    ) -> Outcome {
         let reach = routes & (subject.allowed() - self.skipped);
         // The shared members follow the distinct id and an opening bracket, as a message's
         // text does: an update whose members all go to the same place is queued as this buffer.
@@ -247,6 +261,11 @@ impl Pipeline {
             &mut written.members,
         );
         write(&mut w);
+        if w.unfit() {
+            w.restart_general();
+            write(&mut w);
+        }
+        let uniform = w.uniform();
         let (dropped, foreign, wanted) = (w.dropped, w.foreign, w.wanted);
         if dropped > 0 {
             self.shared
@@ -273,7 +292,11 @@ impl Pipeline {
             stats.add_each(skipped, Counter::Accepted);
             stats.add_each(skipped, Counter::Skipped);
         }
-        !written.members.is_empty()
+        match uniform {
+            Some((op, to, purposes)) => Outcome::Uniform(op, to, purposes),
+            None if written.members.is_empty() => Outcome::Nothing,
+            None => Outcome::Members,
+        }
     }
 
     /// The group's reference with its key through the key's transform; `None` (counted and
@@ -318,25 +341,34 @@ impl Pipeline {
         &self,
         subject: &SubjectState,
         written: &mut Written,
+        outcome: Outcome,
         traits: &'static [TraitInfo],
         event: &'static str,
         message: impl Fn(ProfileOp) -> Message,
     ) {
         let id = subject.distinct_id.as_bytes();
+        let uniform = match outcome {
+            Outcome::Nothing => return,
+            Outcome::Uniform(op, to, purposes) => Some((op, to, purposes)),
+            // Written in the general pass, but still one operation for the same destinations
+            // with no first-party-only member (all `add`, or all `unset`).
+            Outcome::Members => written.members.first().and_then(|m| {
+                written
+                    .members
+                    .iter()
+                    .all(|o| o.op == m.op && o.destinations == m.destinations && !o.first_party)
+                    .then(|| {
+                        let purposes = written
+                            .members
+                            .iter()
+                            .fold(PurposeSet::EMPTY, |p, m| p | m.purposes);
+                        (m.op, m.destinations, purposes)
+                    })
+            }),
+        };
         let time_ms = self.now_ms();
-        if let Some(m) = written.members.first()
-            && written
-                .members
-                .iter()
-                .all(|o| o.op == m.op && o.destinations == m.destinations && !o.first_party)
-        {
-            // One operation, every member for the same destinations, none first-party only
-            // (the common update): the shared buffer already is the message's text.
-            let (op, to) = (m.op, m.destinations);
-            let purposes = written
-                .members
-                .iter()
-                .fold(PurposeSet::EMPTY, |p, m| p | m.purposes);
+        if let Some((op, to, purposes)) = uniform {
+            // The shared buffer already is the message's text.
             let spare = written.stash.pop().unwrap_or_default();
             let mut text = std::mem::replace(&mut written.shared, spare);
             if op == ProfileOp::Unset {
@@ -413,6 +445,10 @@ impl Pipeline {
 
     /// Counts one update message (`event`, its purposes, time and message) as accepted for
     /// `to` and queues its `text` (the distinct id, then the traits).
+    ///
+    /// Inlined: called with the message's parts just built, it would read them back from the
+    /// stack in wider loads than they were stored with (a stalled store forwarding).
+    #[inline(always)]
     fn queue_update(
         &self,
         subject: &SubjectState,

@@ -153,7 +153,7 @@ use crate::event::Sealed;
 use crate::key::Key;
 use crate::message::ProfileOp;
 use crate::plan::{
-    Audience, DestinationSet, PlanInfo, PropertyInfo, Sensitivity, TraitInfo, ValueKind,
+    Audience, DestinationSet, PlanInfo, PropertyInfo, PurposeSet, Sensitivity, TraitInfo, ValueKind,
 };
 use crate::value::{PropertyWriter, Value, ViolationPolicy};
 use trackplan_vocab::TraitShape;
@@ -252,6 +252,20 @@ pub(crate) struct Member {
     pub purposes: crate::plan::PurposeSet,
 }
 
+/// How a [`TraitWriter`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The common update first: every trait with one operation, for the same destinations,
+    /// none first-party only, `add` or `unset`. Its members go straight into the shared
+    /// buffer, which then is the message's text, with no bookkeeping per member.
+    Uniform,
+    /// A trait did not fit the uniform pass: the rest are ignored, and the update is written
+    /// again in the general pass.
+    Unfit,
+    /// Every trait with its own operation and destinations, recorded in `members`.
+    General,
+}
+
 /// Writes the traits of one update, as the runtime hands it to generated `write_traits`.
 ///
 /// Only the runtime makes one: it is never a way to read the update's raw values, and every
@@ -272,6 +286,13 @@ pub struct TraitWriter<'a> {
     shared: &'a mut Vec<u8>,
     shared_base: usize,
     first_party: &'a mut Vec<u8>,
+    first_party_base: usize,
+    pass: Pass,
+    /// In the uniform pass: the operation and destinations of the first trait that reaches
+    /// anyone, which every other one must share.
+    uniform: Option<(ProfileOp, DestinationSet)>,
+    /// In the uniform pass: the purposes of the traits written.
+    purposes: PurposeSet,
     key: Option<&'a Key>,
     policy: ViolationPolicy,
     pub(crate) members: &'a mut Vec<Member>,
@@ -303,7 +324,11 @@ impl<'a> TraitWriter<'a> {
             special_reach: special_reach & reach,
             shared_base: shared.len(),
             shared,
+            first_party_base: first_party.len(),
             first_party,
+            pass: Pass::Uniform,
+            uniform: None,
+            purposes: PurposeSet::EMPTY,
             key,
             policy,
             members,
@@ -312,6 +337,37 @@ impl<'a> TraitWriter<'a> {
             foreign: 0,
             wanted: DestinationSet::EMPTY,
         }
+    }
+
+    /// Whether a trait did not fit the uniform pass: the update must be written again after
+    /// [`TraitWriter::restart_general`].
+    pub(crate) fn unfit(&self) -> bool {
+        self.pass == Pass::Unfit
+    }
+
+    /// Takes back everything written, for the general pass.
+    pub(crate) fn restart_general(&mut self) {
+        self.shared.truncate(self.shared_base);
+        self.first_party.truncate(self.first_party_base);
+        self.members.clear();
+        self.pass = Pass::General;
+        self.uniform = None;
+        self.purposes = PurposeSet::EMPTY;
+        self.seen = 0;
+        self.dropped = 0;
+        self.foreign = 0;
+        self.wanted = DestinationSet::EMPTY;
+    }
+
+    /// After a uniform pass that wrote something: its one operation, destinations and
+    /// purposes (the members are comma-separated in the shared buffer).
+    pub(crate) fn uniform(&self) -> Option<(ProfileOp, DestinationSet, PurposeSet)> {
+        let (op, to) = self.uniform?;
+        (self.pass == Pass::Uniform && self.shared.len() > self.shared_base).then_some((
+            op,
+            to,
+            self.purposes,
+        ))
     }
 
     /// Writes trait `t` (an entry of the update type's plan) with operation `op`: nothing for
@@ -338,15 +394,45 @@ impl<'a> TraitWriter<'a> {
         }
     }
 
+    // Inlined into the generated `write_traits`: when `t` is an entry of the verified list,
+    // its routes, sensitivity, transform and type are constants there, and the checks they
+    // decide fold away, as for an event's properties.
+    #[inline(always)]
     fn member<T: Value>(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&T>) {
-        let Some(index) = position(self.source, t, |t| t.property.id) else {
-            self.foreign += 1;
+        if self.pass == Pass::Unfit {
             return;
-        };
-        let Some(info) = self.target.get(index) else {
-            self.foreign += 1;
-            return;
-        };
+        }
+        match index_in(self.target, t) {
+            // The tracker's own entry (generated code of the tracker's plan static): a
+            // constant in the generated caller.
+            Some(index) => self.entry(index, t, op, value),
+            None => self.foreign_entry(t, op, value),
+        }
+    }
+
+    /// [`TraitWriter::member`] for an entry that is not the tracker's static (the same plan
+    /// generated twice): the verified entry at its position, or nothing (counted) for data
+    /// that is not the plan's.
+    #[cold]
+    #[inline(never)]
+    fn foreign_entry<T: Value>(&mut self, t: &'static TraitInfo, op: ProfileOp, value: Option<&T>) {
+        let found = position(self.source, t, |t| t.property.id)
+            .and_then(|index| Some((index, self.target.get(index)?)));
+        match found {
+            Some((index, info)) => self.entry(index, info, op, value),
+            None => self.foreign += 1,
+        }
+    }
+
+    /// Trait `index` of the verified list, `info`.
+    #[inline(always)]
+    fn entry<T: Value>(
+        &mut self,
+        index: usize,
+        info: &'static TraitInfo,
+        op: ProfileOp,
+        value: Option<&T>,
+    ) {
         self.wanted |= info.destinations;
         // Special-category traits (health, beliefs, …) go only where consent was explicit.
         let reach = if matches!(info.property.sensitivity, Sensitivity::Special) {
@@ -355,6 +441,24 @@ impl<'a> TraitWriter<'a> {
             self.reach
         };
         let destinations = info.destinations & reach;
+        if self.pass == Pass::Uniform {
+            self.uniform_member(index, info, destinations, op, value)
+        } else {
+            self.general_member(index, info, destinations, op, value)
+        }
+    }
+
+    /// A member in the general pass: written where its transform sends it, and recorded with
+    /// its operation and destinations in `members`.
+    #[inline(never)]
+    fn general_member<T: Value>(
+        &mut self,
+        index: usize,
+        info: &'static TraitInfo,
+        destinations: DestinationSet,
+        op: ProfileOp,
+        value: Option<&T>,
+    ) {
         if destinations.is_empty() || self.written_before(index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
             return;
@@ -437,6 +541,63 @@ impl<'a> TraitWriter<'a> {
                 purposes: info.purposes,
             });
         }
+    }
+}
+
+impl TraitWriter<'_> {
+    /// A member in the uniform pass: written as an event's property is, with the trait's
+    /// constant entry (so its checks fold away in generated code), or the pass ends.
+    #[inline(always)]
+    fn uniform_member<T: Value>(
+        &mut self,
+        index: usize,
+        info: &'static TraitInfo,
+        destinations: DestinationSet,
+        op: ProfileOp,
+        value: Option<&T>,
+    ) {
+        let p = &info.property;
+        let Some(v) = value else {
+            return self.unfit_here();
+        };
+        if op == ProfileOp::Add || matches!(p.transform.audience(), Audience::FirstParty) {
+            return self.unfit_here();
+        }
+        if destinations.is_empty() {
+            // Reaches no one now: never serialized.
+            return;
+        }
+        match self.uniform {
+            None => self.uniform = Some((op, destinations)),
+            Some(first) if first == (op, destinations) => {}
+            Some(_) => return self.unfit_here(),
+        }
+        if self.written_before(index) {
+            return;
+        }
+        if !op_fits(op, p) {
+            // The general pass drops it with a warning.
+            return self.unfit_here();
+        }
+        let before = self.shared.len();
+        let mut w = PropertyWriter::continuing(
+            self.shared,
+            self.shared_base,
+            self.first_party,
+            self.key,
+            self.policy,
+        );
+        v.write(p, &mut w);
+        self.dropped += w.dropped();
+        if self.shared.len() > before {
+            self.purposes |= info.purposes;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unfit_here(&mut self) {
+        self.pass = Pass::Unfit;
     }
 }
 

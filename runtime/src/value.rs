@@ -149,6 +149,21 @@ impl<'a> PropertyWriter<'a> {
         }
     }
 
+    /// A writer whose shared members continue a list begun at `shared_start` (a comma
+    /// precedes each one after it).
+    #[inline(always)]
+    pub(crate) fn continuing(
+        shared: &'a mut Vec<u8>,
+        shared_start: usize,
+        first_party: &'a mut Vec<u8>,
+        key: Option<&'a Key>,
+        policy: ViolationPolicy,
+    ) -> Self {
+        let mut w = PropertyWriter::with_context(shared, first_party, key, policy);
+        w.shared_start = shared_start;
+        w
+    }
+
     /// The same writer, leaving special-category properties out: for recipients whose
     /// consent was not given explicitly (`Consent::grant_explicit`).
     pub(crate) fn omitting_special(mut self) -> Self {

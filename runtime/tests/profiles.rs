@@ -1084,6 +1084,69 @@ fn add_checks_the_amount_not_the_traits_bounds_and_set_checks_them() {
     assert_eq!(tracker.stats().dropped_invalid, 2);
 }
 
+/// The runtime writes an update whose traits share one operation and destinations in one
+/// pass; a trait that does not fit it (first-party only, or another operation) makes it write
+/// the whole update again. Nothing written in the first pass may survive into the second, and
+/// a value refused before the trait that did not fit is counted once.
+#[test]
+fn an_update_written_twice_sends_each_trait_once_and_counts_each_refusal_once() {
+    let (warehouse, mixpanel) = (Memory::new(), Memory::new());
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .sink(destination::Mixpanel, mixpanel.clone())
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let user = tracker.subject("user-42", both());
+    // `order_count` has `min = 0`: refused in the first pass, then the first-party-only
+    // `lifetime_value` ends it.
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Pro)
+            .set_order_count(-1)
+            .set_lifetime_value(2.5),
+    );
+    // Another operation ends it.
+    user.update_profile(
+        Profile::new()
+            .set_plan_tier(ProfilePlanTier::Free)
+            .add_order_count(2),
+    );
+    flush(&tracker);
+    let texts = |sink: &Memory| -> Vec<(String, Message)> {
+        sink.envelopes()
+            .iter()
+            .map(|e| (e.properties.to_string(), e.message.clone()))
+            .collect()
+    };
+    let (set, add) = (
+        Message::Profile { op: ProfileOp::Set },
+        Message::Profile { op: ProfileOp::Add },
+    );
+    assert_eq!(
+        texts(&warehouse),
+        [
+            (
+                r#"{"Plan Tier":"pro","Lifetime Value":2.5}"#.to_owned(),
+                set.clone()
+            ),
+            (r#"{"Plan Tier":"free"}"#.to_owned(), set.clone()),
+            (r#"{"Order Count":2}"#.to_owned(), add.clone()),
+        ]
+    );
+    assert_eq!(
+        texts(&mixpanel),
+        [
+            (r#"{"Plan Tier":"pro"}"#.to_owned(), set.clone()),
+            (r#"{"Plan Tier":"free"}"#.to_owned(), set),
+            (r#"{"Order Count":2}"#.to_owned(), add),
+        ],
+        "a third party gets no first-party-only trait"
+    );
+    assert_eq!(tracker.stats().dropped_invalid, 1);
+}
+
 #[test]
 fn after_a_restart_the_ndjson_file_still_ties_the_anonymous_past_to_the_account() {
     let path = temp_path("restart-stitch", "events.ndjson");
