@@ -369,7 +369,12 @@ impl Pipeline {
         let time_ms = self.now_ms();
         if let Some((op, to, purposes)) = uniform {
             // The shared buffer already is the message's text.
-            let spare = written.stash.pop().unwrap_or_default();
+            // Without a spent buffer, one as large as this one: the next update's text is
+            // written without growing its buffer step by step.
+            let spare = written
+                .stash
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(written.shared.capacity()));
             let mut text = std::mem::replace(&mut written.shared, spare);
             if op == ProfileOp::Unset {
                 text[id.len()] = b'[';
