@@ -42,6 +42,10 @@ for run in range(1, runs + 1):
         "track deferred / (c)": m["trackplan_track_deferred"] / m["c_derive_serialize"],
         "refused track / accepted": m["trackplan_refused"] / track,
         "refused track_with / accepted": m["trackplan_refused_track_with"] / track,
+        "profile update / (c)": m["trackplan_profile_update"] / m["c_derive_serialize"],
+        "profile update deferred / (c)": (
+            m["trackplan_profile_update_deferred"] / m["c_derive_serialize"]
+        ),
     }
     # Placement: tracking thread on the first CPU, workers on the same or another one,
     # against the floor measured pinned the same way (absent on a single-CPU machine).

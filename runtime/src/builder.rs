@@ -478,6 +478,10 @@ impl TrackerBuilder {
             skipped: self.skipped,
             third_party,
             destination_purposes: plan.destinations.iter().map(|d| d.purposes).collect(),
+            profile_routes: plan
+                .traits
+                .iter()
+                .fold(DestinationSet::EMPTY, |s, t| s | t.destinations),
             shared: Arc::clone(&shared),
             flush_timeout: self.flush_timeout,
             drop_timeout: self.drop_timeout,

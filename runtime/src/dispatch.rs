@@ -76,8 +76,7 @@ impl Pipeline {
         if !self.same_plan(U::PLAN) {
             return;
         }
-        let traits = self.plan.traits;
-        let routes = routes_of(traits);
+        let (traits, routes) = (self.plan.traits, self.profile_routes);
         with_scratch(|written| {
             let outcome =
                 self.write_traits(subject, written, U::PLAN.traits, traits, routes, |w| {
@@ -489,11 +488,4 @@ impl Pipeline {
             &mut Vec::new(),
         );
     }
-}
-
-/// The destinations any of `traits` may reach.
-fn routes_of(traits: &[TraitInfo]) -> DestinationSet {
-    traits
-        .iter()
-        .fold(DestinationSet::EMPTY, |s, t| s | t.destinations)
 }

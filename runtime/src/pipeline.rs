@@ -34,6 +34,8 @@ pub(crate) struct Pipeline {
     pub(crate) skipped: DestinationSet,
     pub(crate) third_party: DestinationSet,
     pub(crate) destination_purposes: Box<[PurposeSet]>,
+    /// The destinations any profile trait may reach (the plan's, worked out once).
+    pub(crate) profile_routes: DestinationSet,
     pub(crate) shared: Arc<Queue>,
     pub(crate) flush_timeout: Duration,
     pub(crate) drop_timeout: Duration,
