@@ -121,9 +121,10 @@ impl QueueState {
         seq
     }
 
-    /// Moves up to `up_to - stash.len()` spent buffers from the pool into a thread's stash.
+    /// Fills a thread's stash with spent buffers from the pool, up to `up_to`, once it holds
+    /// half of that or fewer: one drain of the pool per `up_to / 2` events, not one per event.
     pub(crate) fn refill(&mut self, stash: &mut Vec<Vec<u8>>, up_to: usize) {
-        if stash.len() < up_to {
+        if stash.len() <= up_to / 2 {
             let take = (up_to - stash.len()).min(self.pool.len());
             let from = self.pool.len() - take;
             stash.extend(self.pool.drain(from..));

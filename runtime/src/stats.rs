@@ -191,8 +191,10 @@ pub(crate) enum Counter {
     Retried,
 }
 
-/// One destination's counters. `track` threads bump the first five, the worker the rest: the
-/// two groups sit on separate cache lines so the worker's writes do not slow `track` down.
+/// One destination's counters. Producers bump the first five (what `track` counts on every
+/// call, accepted, refused and skipped, goes to its thread's tallies instead, `crate::tally`,
+/// and is added here by a snapshot), the worker the rest: the two groups sit on separate cache
+/// lines so the worker's writes do not slow producers down.
 #[derive(Default)]
 #[repr(align(128))]
 struct Cells {

@@ -140,14 +140,25 @@
 //!
 //! The runtime decides the destinations before anything is written: a trait goes only to the
 //! destinations in its `destinations` that the subject's consent permits (and that have a
-//! sink), and a trait that reaches none is never serialized. [`TraitWriter::write`] resolves
-//! the `&TraitInfo` it is given to its position in the update type's plan (by address, else by
-//! plan id) and uses the tracker's own (verified) plan entry at that position: a hand-made
-//! `TraitInfo` claiming other routes, purposes or transforms gets only what the plan's entry
-//! allows, and one of an id the plan does not declare writes nothing. Values go through [`PropertyWriter`] (constraints, transform, `redact` to first
-//! parties only), exactly as event properties do. Each operation of an update becomes one
-//! envelope per destination ([`Message::Profile`](crate::Message::Profile) or
+//! sink), and a trait that reaches none is never serialized. [`TraitWriter::write`] uses the
+//! `&TraitInfo` it is given only when its address is an entry of the tracker's own (verified)
+//! plan; any other is resolved to its position in the update type's plan (by address, else by
+//! plan id) and the tracker's entry at that position is used: a hand-made `TraitInfo` claiming
+//! other routes, purposes or transforms gets only what the plan's entry allows, and one of an
+//! id the plan does not declare writes nothing. Values go through [`PropertyWriter`]
+//! (constraints, transform, `redact` to first parties only), exactly as event properties do.
+//! Each operation of an update becomes one envelope per destination
+//! ([`Message::Profile`](crate::Message::Profile) or
 //! [`Message::Group`](crate::Message::Group)), with the traits that destination may receive.
+//!
+//! Two passes. The writer first assumes the common update: every trait with one operation,
+//! for the same destinations, none first-party only, no `add` or `unset`. Its members are then
+//! written as an event's properties are, comma-separated into the buffer that becomes the
+//! message's text, and in the generated `write_traits` (where the writer is inlined and each
+//! entry is a constant) the routing and constraint checks fold away. The first trait that does
+//! not fit ends that pass; everything it wrote and counted is taken back, and the update is
+//! written again with each member's operation, destinations and place recorded, to be split
+//! per operation and destination.
 
 use crate::event::Sealed;
 use crate::key::Key;
