@@ -263,6 +263,16 @@ pub(crate) struct Member {
     pub purposes: crate::plan::PurposeSet,
 }
 
+/// One trait operation of an update, routed: its entry in the verified list and the
+/// destinations it may reach now.
+#[derive(Clone, Copy)]
+struct Routed {
+    index: usize,
+    info: &'static TraitInfo,
+    destinations: DestinationSet,
+    op: ProfileOp,
+}
+
 /// How a [`TraitWriter`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -451,25 +461,29 @@ impl<'a> TraitWriter<'a> {
         } else {
             self.reach
         };
-        let destinations = info.destinations & reach;
+        let routed = Routed {
+            index,
+            info,
+            destinations: info.destinations & reach,
+            op,
+        };
         if self.pass == Pass::Uniform {
-            self.uniform_member(index, info, destinations, op, value)
+            self.uniform_member(routed, value)
         } else {
-            self.general_member(index, info, destinations, op, value)
+            self.general_member(routed, value)
         }
     }
 
     /// A member in the general pass: written where its transform sends it, and recorded with
     /// its operation and destinations in `members`.
     #[inline(never)]
-    fn general_member<T: Value>(
-        &mut self,
-        index: usize,
-        info: &'static TraitInfo,
-        destinations: DestinationSet,
-        op: ProfileOp,
-        value: Option<&T>,
-    ) {
+    fn general_member<T: Value>(&mut self, routed: Routed, value: Option<&T>) {
+        let Routed {
+            index,
+            info,
+            destinations,
+            op,
+        } = routed;
         if destinations.is_empty() || self.written_before(index) {
             // Reaches no one now (never serialized), or written twice by a hand-made impl.
             return;
@@ -523,14 +537,8 @@ impl<'a> TraitWriter<'a> {
                 self.dropped += dropped;
             }
             Some(v) => {
-                let mut w = PropertyWriter::with_context(
-                    self.shared,
-                    self.first_party,
-                    self.key,
-                    self.policy,
-                );
-                v.write(p, &mut w);
-                self.dropped += w.dropped();
+                let start = self.shared.len();
+                self.write_value(p, v, start);
             }
         }
         let (start, end) = if first_party {
@@ -559,31 +567,25 @@ impl TraitWriter<'_> {
     /// A member in the uniform pass: written as an event's property is, with the trait's
     /// constant entry (so its checks fold away in generated code), or the pass ends.
     #[inline(always)]
-    fn uniform_member<T: Value>(
-        &mut self,
-        index: usize,
-        info: &'static TraitInfo,
-        destinations: DestinationSet,
-        op: ProfileOp,
-        value: Option<&T>,
-    ) {
-        let p = &info.property;
+    fn uniform_member<T: Value>(&mut self, routed: Routed, value: Option<&T>) {
+        let p = &routed.info.property;
+        let op = routed.op;
         let Some(v) = value else {
             return self.unfit_here();
         };
         if op == ProfileOp::Add || matches!(p.transform.audience(), Audience::FirstParty) {
             return self.unfit_here();
         }
-        if destinations.is_empty() {
+        if routed.destinations.is_empty() {
             // Reaches no one now: never serialized.
             return;
         }
         match self.uniform {
-            None => self.uniform = Some((op, destinations)),
-            Some(first) if first == (op, destinations) => {}
+            None => self.uniform = Some((op, routed.destinations)),
+            Some(first) if first == (op, routed.destinations) => {}
             Some(_) => return self.unfit_here(),
         }
-        if self.written_before(index) {
+        if self.written_before(routed.index) {
             return;
         }
         if !op_fits(op, p) {
@@ -591,18 +593,25 @@ impl TraitWriter<'_> {
             return self.unfit_here();
         }
         let before = self.shared.len();
+        self.write_value(p, v, self.shared_base);
+        if self.shared.len() > before {
+            self.purposes |= routed.info.purposes;
+        }
+    }
+
+    /// Writes `v` as trait property `p` through its transform, as a member of the shared list
+    /// begun at `shared_start` (a comma first after it), and counts a refused value.
+    #[inline(always)]
+    fn write_value<T: Value>(&mut self, p: &'static PropertyInfo, v: &T, shared_start: usize) {
         let mut w = PropertyWriter::continuing(
             self.shared,
-            self.shared_base,
+            shared_start,
             self.first_party,
             self.key,
             self.policy,
         );
         v.write(p, &mut w);
         self.dropped += w.dropped();
-        if self.shared.len() > before {
-            self.purposes |= info.purposes;
-        }
     }
 
     #[cold]

@@ -121,6 +121,19 @@ fn both() -> Consent {
         .grant(purpose::Advertising)
 }
 
+/// A tracker with memory sinks for the first-party warehouse and the third-party Mixpanel.
+fn warehouse_and_mixpanel() -> (Tracker, Memory, Memory) {
+    let (warehouse, mixpanel) = (Memory::new(), Memory::new());
+    let tracker = builder()
+        .sink(destination::Warehouse, warehouse.clone())
+        .sink(destination::Mixpanel, mixpanel.clone())
+        .skip(destination::Ads)
+        .skip(destination::SupportDesk)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (tracker, warehouse, mixpanel)
+}
+
 fn flush(tracker: &Tracker) {
     tracker.flush().unwrap_or_else(|e| panic!("{e}"));
 }
@@ -213,14 +226,7 @@ fn each_destination_gets_the_traits_its_purposes_and_party_allow_through_their_t
 /// leave no comma behind, and a member that is not sent none either.
 #[test]
 fn a_refused_trait_value_leaves_no_trace_in_the_message_of_the_others() {
-    let (warehouse, mixpanel) = (Memory::new(), Memory::new());
-    let tracker = builder()
-        .sink(destination::Warehouse, warehouse.clone())
-        .sink(destination::Mixpanel, mixpanel.clone())
-        .skip(destination::Ads)
-        .skip(destination::SupportDesk)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (tracker, warehouse, mixpanel) = warehouse_and_mixpanel();
     let user = tracker.subject("user-42", both());
     let categories = || vec!["garden".to_owned(), "toys".to_owned()];
     // `order_count` has `min = 0`: -1 is refused and counted.
@@ -1090,14 +1096,7 @@ fn add_checks_the_amount_not_the_traits_bounds_and_set_checks_them() {
 /// a value refused before the trait that did not fit is counted once.
 #[test]
 fn an_update_written_twice_sends_each_trait_once_and_counts_each_refusal_once() {
-    let (warehouse, mixpanel) = (Memory::new(), Memory::new());
-    let tracker = builder()
-        .sink(destination::Warehouse, warehouse.clone())
-        .sink(destination::Mixpanel, mixpanel.clone())
-        .skip(destination::Ads)
-        .skip(destination::SupportDesk)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (tracker, warehouse, mixpanel) = warehouse_and_mixpanel();
     let user = tracker.subject("user-42", both());
     // `order_count` has `min = 0`: refused in the first pass, then the first-party-only
     // `lifetime_value` ends it.
