@@ -450,8 +450,9 @@ impl Pipeline {
     /// Counts one update message (`event`, its purposes, time and message) as accepted for
     /// `to` and queues its `text` (the distinct id, then the traits).
     ///
-    /// Inlined: called with the message's parts just built, it would read them back from the
-    /// stack in wider loads than they were stored with (a stalled store forwarding).
+    /// Inlined: out of line, `perf` showed most of its own time on reading back from the stack
+    /// the message parts its caller had just stored (wider loads than the stores: a stalled
+    /// store forwarding).
     #[inline(always)]
     fn queue_update(
         &self,
