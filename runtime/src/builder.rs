@@ -470,6 +470,10 @@ impl TrackerBuilder {
             context = Some(set);
         }
         let context = context.filter(|c| !c.is_empty());
+        if self.timestamps == crate::time::Timestamps::Precise {
+            // Once per process, here rather than in the first `track`.
+            crate::time::calibrate_event_clock();
+        }
         let core = Arc::new(Pipeline {
             plan,
             key: self.key,
