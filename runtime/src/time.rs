@@ -197,8 +197,9 @@ impl Timestamp {
 
 /// The precise clock of `track`: the system clock, read through the CPU's time-stamp counter
 /// where the kernel's own clock source is that counter (so the kernel has checked that it is
-/// stable and in step across CPUs) and `quanta` finds it invariant; else the system clock
-/// itself.
+/// stable and in step across CPUs); else the system clock itself. Should `quanta` not find the
+/// counter invariant, it reads the kernel's monotonic clock instead: the same times, at the
+/// cost of a `clock_gettime`.
 ///
 /// `clock_gettime(CLOCK_REALTIME)` costs about 20 ns through the vDSO on a virtual machine, a
 /// fifth of a `track` call; the counter alone about half of that. Each thread reads the system
