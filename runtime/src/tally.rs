@@ -60,7 +60,6 @@ thread_local! {
 /// A tracker's tallies: the rows of every thread that tracked through it.
 pub(crate) struct Tallies {
     owner: u64,
-    destinations: usize,
     rows: Mutex<Rows>,
     /// Used when this thread's rows are gone (a `track` from another thread-local's
     /// destructor at thread exit).
@@ -77,7 +76,6 @@ impl Tallies {
     pub(crate) fn new(destinations: usize) -> Self {
         Tallies {
             owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
-            destinations,
             rows: Mutex::new(Rows {
                 live: Vec::new(),
                 retired: vec![[0; TALLIES]; destinations],
@@ -125,9 +123,9 @@ impl Tallies {
         } else {
             // Rows of trackers that are gone are held by this thread alone: let them go.
             rows.retain(|(_, row)| Arc::strong_count(row) > 1);
-            let row = Row::new(self.destinations);
+            let row = Row::new(self.fallback.0.len());
             let mut all = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-            all.retire_exited(self.destinations);
+            all.retire_exited();
             all.live.push(Arc::clone(&row));
             drop(all);
             rows.insert(0, (self.owner, row));
@@ -153,17 +151,15 @@ impl Tallies {
 
 impl Rows {
     /// Folds the rows whose threads exited (held by this registry alone) into `retired`.
-    fn retire_exited(&mut self, destinations: usize) {
+    fn retire_exited(&mut self) {
         let retired = &mut self.retired;
         self.live.retain(|row| {
             if Arc::strong_count(row) > 1 {
                 return true;
             }
-            for (d, sums) in retired.iter_mut().enumerate().take(destinations) {
-                for (t, sum) in sums.iter_mut().enumerate() {
-                    if let Some(cell) = row.0.get(d) {
-                        *sum = sum.wrapping_add(cell.0[t].load(Ordering::Acquire));
-                    }
+            for (sums, cell) in retired.iter_mut().zip(row.0.iter()) {
+                for (sum, c) in sums.iter_mut().zip(&cell.0) {
+                    *sum = sum.wrapping_add(c.load(Ordering::Acquire));
                 }
             }
             false
